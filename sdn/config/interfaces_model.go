@@ -1,0 +1,34 @@
+package config
+
+import "net/netip"
+
+// HostInterfaces is the ifupdown2 subset of a Proxmox host's
+// /etc/network/interfaces (with its "source" includes followed).
+type HostInterfaces struct {
+	File   string
+	Order  []string // iface names in file order
+	Ifaces map[string]*HostIface
+}
+
+// HostIface is one iface stanza (inet and inet6 stanzas of one name merged).
+type HostIface struct {
+	Name      string
+	Pos       Pos
+	Auto      bool
+	Method4   string // static, manual, dhcp, loopback; "" no inet stanza
+	Method6   string
+	Addresses []netip.Prefix
+	Gateway   netip.Addr
+	Gateway6  netip.Addr
+	MTU       int
+
+	BridgePorts     []string
+	BridgeVlanAware bool
+
+	OVSType   string // OVSBridge, OVSPort, OVSIntPort, ...
+	OVSBridge string
+	OVSPorts  []string
+
+	// Other keeps every option line as read (key -> values).
+	Other map[string][]string
+}
