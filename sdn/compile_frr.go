@@ -1,7 +1,39 @@
 package sdn
 
-import "github.com/sdnlab/sdnlab/sdn/config"
+import (
+	"fmt"
 
-// compileFRR fills plan.FRR from the controllers that apply to the node.
-// (Owned by the controller compiler; placeholder until it lands.)
-func compileFRR(cfg *config.Config, facts NodeFacts, plan *NodePlan) error { return nil }
+	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/controllers"
+	"github.com/sdnlab/sdnlab/sdn/fabrics"
+)
+
+// compileFRR fills plan.FRR the way Proxmox builds frr.conf: the
+// controllers (their own part, then per zone, then per VNet), then the
+// merge of frr.conf.local (which also numbers the generated route-maps),
+// then the fabrics. Proxmox writes frr.conf whenever the configuration has
+// a controller or a fabric or the node has an frr.conf.local; otherwise
+// plan.FRR stays nil.
+func compileFRR(cfg *config.Config, facts NodeFacts, plan *NodePlan) error {
+	if len(cfg.Controllers) == 0 && len(cfg.Fabrics) == 0 && facts.FRRLocal == "" {
+		return nil
+	}
+	out, notes, err := controllers.Default().Generate(cfg, controllers.Input{
+		Node:        facts.Node,
+		Host:        facts,
+		UnderlayMAC: facts.UnderlayMAC,
+	})
+	plan.Notes = append(plan.Notes, notes...)
+	if err != nil {
+		return fmt.Errorf("frr: %w", err)
+	}
+	for _, d := range out.MergeLocal(facts.FRRLocal) {
+		// Proxmox drops these silently; the lab says so.
+		plan.Notes = append(plan.Notes, "frr.conf.local "+d+": outside any block, dropped (as Proxmox does)")
+	}
+	if err := fabrics.Default().Build(cfg, facts.Node, out); err != nil {
+		return fmt.Errorf("frr: %w", err)
+	}
+	plan.FRR = out
+	return nil
+}

@@ -1,7 +1,7 @@
 package sdn
 
-// Iface is one stanza of /etc/network/interfaces.d/sdn. (Owned by the zone
-// compiler; fields are added as zone types need them.)
-type Iface struct {
-	Name string
-}
+import "github.com/sdnlab/sdnlab/sdn/plan"
+
+// ImplicitVlan reports whether a bridge port name such as "eth0.100" names
+// a VLAN sub-interface ifupdown2 creates on its own, and splits it.
+func ImplicitVlan(name string) (raw string, id int, ok bool) { return plan.ImplicitVlan(name) }

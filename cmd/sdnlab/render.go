@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/render"
+)
+
+func renderCommand() *command {
+	return &command{
+		name:    "render",
+		summary: "write a node's interfaces.d/sdn and frr.conf as Proxmox does",
+		usage:   "--config DIR --node NAME --host-interfaces FILE [--underlay-mac MAC] [--frr-local FILE] --out DIR",
+		run: func(ctx context.Context, args []string) error {
+			return runRender(ctx, args, os.Stderr)
+		},
+	}
+}
+
+// nodeNameRE is Proxmox's node name syntax (a DNS label).
+var nodeNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$`)
+
+// runRender compiles the node's plan and writes OUT/sdn (and OUT/frr.conf
+// when a controller applies). Notes about the plan go to notes.
+func runRender(_ context.Context, args []string, notes io.Writer) error {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dir := fs.String("config", "", "SDN config directory (the layout of /etc/pve/sdn)")
+	node := fs.String("node", "", "the node to render for")
+	hostIfaces := fs.String("host-interfaces", "", "the node's /etc/network/interfaces")
+	mac := fs.String("underlay-mac", "", "MAC of the node's underlay interface")
+	frrLocal := fs.String("frr-local", "", "the node's /etc/frr/frr.conf.local")
+	out := fs.String("out", "", "output directory")
+	if err := fs.Parse(args); err != nil {
+		return badInput("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return badInput("unexpected argument %q", fs.Arg(0))
+	}
+	for _, req := range []struct{ v, flag string }{
+		{*dir, "--config DIR"}, {*node, "--node NAME"},
+		{*hostIfaces, "--host-interfaces FILE"}, {*out, "--out DIR"},
+	} {
+		if req.v == "" {
+			return badInput("%s is required", req.flag)
+		}
+	}
+	if !nodeNameRE.MatchString(*node) || len(*node) > 63 {
+		return badInput("--node: %q is not a valid node name", *node)
+	}
+	if *mac != "" {
+		if hw, err := net.ParseMAC(*mac); err != nil || len(hw) != 6 {
+			return badInput("--underlay-mac: %q is not a MAC address", *mac)
+		}
+	}
+
+	cfg, err := config.Load(*dir)
+	if err != nil {
+		return err // a config.ErrorList: file:line: field: problem (exit 2)
+	}
+	hi, err := config.ParseInterfaces(*hostIfaces)
+	if err != nil {
+		return err
+	}
+	facts := sdn.NodeFacts{Node: *node, Interfaces: hi, UnderlayMAC: *mac}
+	if *frrLocal != "" {
+		b, err := os.ReadFile(*frrLocal)
+		if err != nil {
+			return &config.Error{Pos: config.Pos{File: *frrLocal}, Field: "--frr-local", Msg: readErr(err)}
+		}
+		facts.FRRLocal = string(b)
+	}
+
+	plan, err := sdn.Compile(cfg, facts)
+	if err != nil {
+		return err
+	}
+	for _, n := range plan.Notes {
+		fmt.Fprintf(notes, "note: %s\n", n)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(*out, "sdn"), []byte(render.Interfaces(plan)), 0o644); err != nil {
+		return err
+	}
+	frrPath := filepath.Join(*out, "frr.conf")
+	if plan.FRR != nil {
+		return os.WriteFile(frrPath, []byte(render.FRR(plan)), 0o644)
+	}
+	// A stale frr.conf from an earlier render would claim a controller.
+	if err := os.Remove(frrPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func readErr(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return "cannot read: " + pe.Err.Error()
+	}
+	return err.Error()
+}

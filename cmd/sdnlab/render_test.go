@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRenderExamples(t *testing.T) {
+	for _, tc := range []struct {
+		example, node, ifaces string
+		wantFRR               bool
+		want                  []string
+	}{
+		{"simple", "node1", "interfaces", false, []string{"auto vnet1", "-o vmbr0 -j SNAT --to-source 192.168.0.1"}},
+		{"vxlan", "node2", "interfaces.node2", false, []string{"vxlan_remoteip 192.168.0.1", "vxlan_remoteip 192.168.0.3"}},
+		{"evpn", "node1", "interfaces.node1", true, []string{"vxlan-local-tunnelip 192.168.0.1", "post-up ip route del vrf vrf_myevpn"}},
+		{"evpn", "node3", "interfaces.node3", true, []string{"vxlan-local-tunnelip 192.168.0.3", "post-up ip route add vrf vrf_myevpn"}},
+	} {
+		t.Run(tc.example+"/"+tc.node, func(t *testing.T) {
+			ex := filepath.Join("..", "..", "examples", tc.example)
+			out := t.TempDir()
+			err := runRender(context.Background(), []string{
+				"--config", ex, "--node", tc.node,
+				"--host-interfaces", filepath.Join(ex, tc.ifaces), "--out", out,
+			}, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(out, "sdn"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("sdn lacks %q:\n%s", w, b)
+				}
+			}
+			_, err = os.Stat(filepath.Join(out, "frr.conf"))
+			if gotFRR := err == nil; gotFRR != tc.wantFRR {
+				t.Errorf("frr.conf written = %v, want %v", gotFRR, tc.wantFRR)
+			}
+		})
+	}
+}
+
+func TestRenderBadInput(t *testing.T) {
+	good := filepath.Join("..", "..", "examples", "simple")
+	ifaces := filepath.Join(good, "interfaces")
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "zones.cfg"), []byte("simple: z1\n\tmtu lots\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad config", []string{"--config", bad, "--node", "n1", "--host-interfaces", ifaces, "--out", t.TempDir()}, "zones.cfg:2: mtu"},
+		{"bad node", []string{"--config", good, "--node", "no_de", "--host-interfaces", ifaces, "--out", t.TempDir()}, "--node"},
+		{"missing interfaces", []string{"--config", good, "--node", "n1", "--host-interfaces", "/nonexistent/interfaces", "--out", t.TempDir()}, "/nonexistent/interfaces"},
+		{"missing frr.conf.local", []string{"--config", good, "--node", "n1", "--host-interfaces", ifaces, "--frr-local", "/nonexistent/frr", "--out", t.TempDir()}, "--frr-local"},
+		{"missing --out", []string{"--config", good, "--node", "n1", "--host-interfaces", ifaces}, "--out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := runRender(context.Background(), tc.args, io.Discard)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+			if code := exitCode(renderCommand(), err); code != exitBadInput {
+				t.Errorf("exit code %d, want %d", code, exitBadInput)
+			}
+		})
+	}
+}

@@ -1,0 +1,143 @@
+// Package zones holds one compiler per Proxmox SDN zone type. Each turns one
+// VNet of its zone into the interface stanzas Proxmox writes to
+// /etc/network/interfaces.d/sdn and the semantic ZonePlan/VNetPlan the
+// realizer and the EVPN agent read. Package sdn drives them (Compile); the
+// registry below is explicit.
+package zones
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
+)
+
+// Compiler generates the stanzas of one VNet of a zone of its type.
+type Compiler interface {
+	// Type is the zone type as written in zones.cfg.
+	Type() string
+	// VNet adds vnet's stanzas to env.Stanzas and its VNetPlan (and the
+	// zone-wide facts) to zp. On error it must leave env untouched: the
+	// caller skips the VNet, as Proxmox does, and notes why.
+	VNet(env *Env, zone *config.Zone, vnet *config.VNet, zp *plan.ZonePlan) error
+}
+
+// Registry lists the zone compilers by type.
+func Registry() map[string]Compiler {
+	return map[string]Compiler{
+		"simple": Simple{},
+		"vlan":   Vlan{},
+		"qinq":   QinQ{},
+		"vxlan":  Vxlan{},
+		"evpn":   Evpn{},
+	}
+}
+
+// Lookup returns the compiler of zone type typ.
+func Lookup(typ string) (Compiler, bool) {
+	c, ok := Registry()[typ]
+	return c, ok
+}
+
+// Env is what a zone compiler works with for one node.
+type Env struct {
+	Cfg     *config.Config
+	Facts   plan.NodeFacts
+	Stanzas *plan.Stanzas
+	Notes   []string
+
+	subnetsByVNet map[string][]*config.Subnet // built on first use
+}
+
+// NewEnv starts compiling for the node of facts.
+func NewEnv(cfg *config.Config, facts plan.NodeFacts, st *plan.Stanzas) *Env {
+	return &Env{Cfg: cfg, Facts: facts, Stanzas: st}
+}
+
+// Notef records a fact worth telling the user.
+func (e *Env) Notef(format string, a ...any) {
+	n := fmt.Sprintf(format, a...)
+	if !slices.Contains(e.Notes, n) {
+		e.Notes = append(e.Notes, n)
+	}
+}
+
+// subnets returns the subnets of vnet sorted by subnet ID, as Proxmox
+// iterates them.
+func (e *Env) subnets(vnet string) []*config.Subnet {
+	if e.subnetsByVNet == nil {
+		e.subnetsByVNet = map[string][]*config.Subnet{}
+		for _, s := range e.Cfg.SortedSubnets() {
+			e.subnetsByVNet[s.VNet] = append(e.subnetsByVNet[s.VNet], s)
+		}
+	}
+	return e.subnetsByVNet[vnet]
+}
+
+// vnetPlan is the common part of a VNetPlan.
+func vnetPlan(v *config.VNet, subnets []*config.Subnet) plan.VNetPlan {
+	vp := plan.VNetPlan{
+		ID: v.ID, Bridge: v.ID, Tag: v.Tag, VlanAware: v.VlanAware,
+		Alias: v.Alias, IsolatePorts: v.IsolatePorts,
+	}
+	for _, s := range subnets {
+		vp.Subnets = append(vp.Subnets, plan.SubnetPlan{
+			ID: s.ID, Prefix: s.Prefix, Gateway: s.Gateway, SNAT: s.SNAT,
+		})
+	}
+	return vp
+}
+
+// zoneBase fills the fields every zone type shares.
+func zoneBase(zp *plan.ZonePlan, z *config.Zone, mtu int) {
+	zp.ID, zp.Type, zp.MTU = z.ID, z.Type, mtu
+	zp.MacLearningOff = z.BridgeDisableMacLearning
+}
+
+// gatewayIsV6 is how Proxmox decides a subnet's IP version: from its
+// gateway, so a subnet without gateway counts as IPv4 whatever its prefix.
+func gatewayIsV6(s *config.Subnet) bool { return s.Gateway.IsValid() && s.Gateway.Is6() }
+
+// Well-known addresses Proxmox asks "ip route get" about to find the
+// uplink for SNAT.
+var (
+	snatProbe4 = netip.MustParseAddr("8.8.8.8")
+	snatProbe6 = netip.MustParseAddr("2001:4860:4860::8888")
+)
+
+// snatRule derives the SNAT rule of subnet s: the uplink interface and
+// source address towards the Internet. ok is false when there is no route
+// (Proxmox then writes no SNAT).
+func (e *Env) snatRule(s *config.Subnet) (plan.SNATRule, bool) {
+	fam, probe := 4, snatProbe4
+	if gatewayIsV6(s) {
+		fam, probe = 6, snatProbe6
+	}
+	src, dev, err := e.Facts.RouteGet(probe)
+	if err != nil || !src.IsValid() || dev == "" {
+		e.Notef("subnet %s: snat: no route to %s on this node; no SNAT written", s.ID, probe)
+		return plan.SNATRule{}, false
+	}
+	guessed := e.Facts.RouteGetIsGuess(probe)
+	if guessed {
+		e.Notef("subnet %s: snat: no IPv%d route on this node; using %s on %s as Proxmox's test harness does", s.ID, fam, src, dev)
+	}
+	return plan.SNATRule{
+		Family: fam, Source: s.Prefix, OutIface: dev, ToSource: src,
+		ConntrackZone: 1, InIfacePattern: "fwbr+", Guessed: guessed,
+	}, true
+}
+
+// gatewayAddress writes subnet s's gateway, with the subnet's prefix
+// length, as an address of br unless an earlier subnet wrote it.
+func gatewayAddress(br *plan.Iface, seen map[netip.Addr]bool, s *config.Subnet) {
+	if !s.Gateway.IsValid() {
+		return
+	}
+	if !seen[s.Gateway] {
+		br.AddAddress(netip.PrefixFrom(s.Gateway, s.Prefix.Bits()))
+	}
+	seen[s.Gateway] = true
+}
