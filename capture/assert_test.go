@@ -1,0 +1,188 @@
+package capture
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/pcapgo"
+)
+
+// replication builds what the sender's uplink sees when a guest broadcasts
+// an ARP request in VNI 100 and the sender replicates it to dsts.
+func replication(t *testing.T, point string, dsts ...string) []*Packet {
+	inner := arpFrame(t, macG1, "10.1.0.10", "10.1.0.99")
+	d := NewDecoder(DecodeOptions{})
+	var out []*Packet
+	for i, dst := range dsts {
+		frame := vxlanFrame(t, "192.0.2.1", dst, uint16(100+i), DefaultVXLANPort, 100, inner)
+		out = append(out, d.Decode(point, t0.Add(time.Duration(i)*time.Microsecond), DirOut, 0, frame))
+	}
+	return out
+}
+
+func result(ps ...[]*Packet) *Result { return &Result{Packets: mergeByTime(ps)} }
+
+func TestBroadcastReplicatedOnce(t *testing.T) {
+	remotes := []netip.Addr{ip("192.0.2.2"), ip("192.0.2.3")}
+	ok := result(replication(t, "n1-up", "192.0.2.2", "192.0.2.3"))
+	if err := ok.BroadcastReplicatedOnce(100, remotes, nil); err != nil {
+		t.Fatalf("good replication failed: %v", err)
+	}
+	// The same copies seen again on a router port count once.
+	twoPoints := result(replication(t, "n1-up", "192.0.2.2", "192.0.2.3"), replication(t, "r1-p1", "192.0.2.2", "192.0.2.3"))
+	if err := twoPoints.BroadcastReplicatedOnce(100, remotes, nil); err != nil {
+		t.Fatalf("same copies at two points: %v", err)
+	}
+	// Only ARP requests for another address are asked about: nothing seen.
+	if err := ok.BroadcastReplicatedOnce(100, remotes, ARPRequestFor(ip("10.9.9.9"))); err == nil {
+		t.Fatal("inner filter ignored")
+	}
+	bad := result(replication(t, "n1-up", "192.0.2.2", "192.0.2.2", "192.0.2.4"))
+	err := bad.BroadcastReplicatedOnce(100, remotes, nil)
+	var ae *AssertionError
+	if !errors.As(err, &ae) {
+		t.Fatalf("bad replication passed: %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"192.0.2.2 got 2 copies", "192.0.2.3 got 0 copies", "192.0.2.4 (not a remote VTEP) got 1", "n1-up out"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if len(ae.Evidence) != 3 {
+		t.Errorf("evidence: %d packets, want 3", len(ae.Evidence))
+	}
+	// Other VNIs are not counted.
+	if err := ok.BroadcastReplicatedOnce(200, remotes, nil); err == nil {
+		t.Fatal("VNI 200 passed with no traffic")
+	}
+}
+
+func TestNoARPRequestFor(t *testing.T) {
+	r := result(replication(t, "n1-up", "192.0.2.2"))
+	if err := r.NoARPRequestFor(ip("10.1.0.50")); err != nil {
+		t.Fatalf("unrelated address: %v", err)
+	}
+	err := r.NoARPRequestFor(ip("10.1.0.99"))
+	if err == nil || !strings.Contains(err.Error(), "who-has 10.1.0.99") || !strings.Contains(err.Error(), "VXLAN vni 100") {
+		t.Fatalf("inner ARP not found: %v", err)
+	}
+	if err := r.NoARPRequestFor(ip("10.1.0.99"), Outer()); err != nil {
+		t.Fatalf("Outer() should exclude the inner ARP: %v", err)
+	}
+	if err := r.NoARPRequestFor(ip("10.1.0.99"), InVXLAN(200)); err != nil {
+		t.Fatalf("InVXLAN(200) should exclude VNI 100: %v", err)
+	}
+	if err := r.NoARPRequestFor(ip("10.1.0.99"), AtPoint("elsewhere")); err != nil {
+		t.Fatalf("AtPoint: %v", err)
+	}
+	// A gratuitous ARP is an announcement, not a request for the address.
+	g := NewDecoder(DecodeOptions{}).Decode("g", t0, DirOut, 0, arpFrame(t, macG1, "10.1.0.99", "10.1.0.99"))
+	if err := result([]*Packet{g}).NoARPRequestFor(ip("10.1.0.99")); err != nil {
+		t.Fatalf("gratuitous counted: %v", err)
+	}
+}
+
+func TestEveryVXLANFromAndVNIs(t *testing.T) {
+	d := NewDecoder(DecodeOptions{})
+	inner := arpFrame(t, macG1, "10.1.0.10", "10.1.0.99")
+	good := d.Decode("n1-up", t0, DirOut, 0, vxlanFrame(t, "192.0.2.1", "192.0.2.2", 1, 4789, 100, inner))
+	wrongVNI := d.Decode("n1-up", t0.Add(time.Millisecond), DirOut, 0, vxlanFrame(t, "192.0.2.1", "192.0.2.2", 2, 4789, 101, inner))
+	wrongSrc := d.Decode("n1-up", t0.Add(2*time.Millisecond), DirOut, 0, vxlanFrame(t, "192.0.2.9", "192.0.2.2", 3, 4789, 100, inner))
+	in := d.Decode("n1-up", t0.Add(3*time.Millisecond), DirIn, 0, vxlanFrame(t, "192.0.2.2", "192.0.2.1", 4, 4789, 300, inner))
+	r := result([]*Packet{good, wrongVNI, wrongSrc, in})
+	if got := r.VNIsSeen(); len(got) != 3 || got[0] != 100 || got[2] != 300 {
+		t.Fatalf("VNIsSeen: %v", got)
+	}
+	if got := r.VNIsSeen(Outgoing()); len(got) != 2 {
+		t.Fatalf("VNIsSeen(Outgoing): %v", got)
+	}
+	err := r.EveryVXLANFrom(ip("192.0.2.1"), 100, AtPoint("n1-up"), Outgoing())
+	var ae *AssertionError
+	if !errors.As(err, &ae) || len(ae.Evidence) != 2 || ae.Evidence[0] != wrongVNI || ae.Evidence[1] != wrongSrc {
+		t.Fatalf("EveryVXLANFrom: %v", err)
+	}
+	if err := result([]*Packet{good}).EveryVXLANFrom(ip("192.0.2.1"), 100, Outgoing()); err != nil {
+		t.Fatalf("good: %v", err)
+	}
+	if err := result([]*Packet{good}).EveryVXLANFrom(ip("192.0.2.1"), 100, Incoming()); err == nil {
+		t.Fatal("no matching frame must fail")
+	}
+	if n := r.CountMatching(InVXLAN(), Broadcast()); n != 4 {
+		t.Fatalf("CountMatching inner broadcasts: %d", n)
+	}
+	if err := r.Some("ARP", FromMAC("BC:24:11:00:00:01")); err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := r.WriteText(&text, HasVXLAN(101)); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(text.String()); strings.Count(got, "\n") != 0 || !strings.Contains(got, "#1 ") || !strings.Contains(got, "vni 101") {
+		t.Fatalf("WriteText: %q", got)
+	}
+}
+
+func TestFilesRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	a := replication(t, "n1/up", "192.0.2.2", "192.0.2.3")
+	b := replication(t, "n2-up", "192.0.2.2")
+	for _, p := range b {
+		p.Time = p.Time.Add(500 * time.Nanosecond) // interleave with a
+	}
+	r := result(a, b)
+	r.Points = []PointStats{{Label: "n1/up", Point: Point{Netns: "ns1", Ifname: "up"}}, {Label: "n2-up"}}
+	if err := r.writeFiles(dir, 65535); err != nil {
+		t.Fatal(err)
+	}
+	if r.Files["n1/up"] != filepath.Join(dir, "n1_up.pcap") || r.Merged != filepath.Join(dir, MergedFile) {
+		t.Fatalf("files: %v %s", r.Files, r.Merged)
+	}
+	// Per-point pcap readable by pcapgo.NewReader.
+	f, err := os.Open(r.Files["n1/up"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		if _, _, err := pr.ReadPacketData(); err != nil {
+			break
+		}
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("n1_up.pcap: %d packets, want 2", n)
+	}
+	back, err := ReadFile(r.Merged, DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Packets) != 3 || len(back.Points) != 2 || back.Points[0].Label != "n1/up" || back.Points[0].Kept != 2 {
+		t.Fatalf("merged read back: %d packets, points %+v", len(back.Packets), back.Points)
+	}
+	want := []string{"n1/up", "n2-up", "n1/up"}
+	for i, p := range back.Packets {
+		if p.Point != want[i] || !p.Time.Equal(r.Packets[i].Time) {
+			t.Errorf("packet %d: %s at %s, want %s at %s", i, p.Point, p.Time, want[i], r.Packets[i].Time)
+		}
+		if p.Dir != DirOut {
+			t.Errorf("packet %d: direction %s not read back", i, p.Dir)
+		}
+		if p.Summary() != r.Packets[i].Summary() {
+			t.Errorf("packet %d summary %q != %q", i, p.Summary(), r.Packets[i].Summary())
+		}
+	}
+	if err := back.BroadcastReplicatedOnce(100, []netip.Addr{ip("192.0.2.2"), ip("192.0.2.3")}, nil, AtPoint("n1/up")); err != nil {
+		t.Fatalf("assertion on file read back: %v", err)
+	}
+}

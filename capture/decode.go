@@ -1,0 +1,348 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+)
+
+// DefaultVXLANPort is the IANA VXLAN port, the Linux and Proxmox default.
+const DefaultVXLANPort = 4789
+
+// DecodeOptions says which UDP/TCP ports carry VXLAN and BGP.
+type DecodeOptions struct {
+	// VXLANPorts are UDP destination ports decoded as VXLAN. Empty means {4789}.
+	VXLANPorts []uint16
+	// BGPPort is the TCP port decoded as BGP. Zero means 179.
+	BGPPort uint16
+	// MaxDepth bounds VXLAN-in-VXLAN recursion. Zero means 2.
+	MaxDepth int
+}
+
+func (o DecodeOptions) withDefaults() DecodeOptions {
+	if len(o.VXLANPorts) == 0 {
+		o.VXLANPorts = []uint16{DefaultVXLANPort}
+	}
+	if o.BGPPort == 0 {
+		o.BGPPort = 179
+	}
+	if o.MaxDepth == 0 {
+		o.MaxDepth = 2
+	}
+	return o
+}
+
+// Decoder turns frames into Packets. It keeps per-flow TCP state so that BGP
+// messages spanning several segments are reassembled (best effort: in-order
+// and retransmitted segments are handled, a gap resynchronises on the next
+// BGP marker). Feed it the frames of one capture point in capture order.
+// A Decoder is not safe for concurrent use.
+type Decoder struct {
+	opts    DecodeOptions
+	streams map[streamKey]*tcpStream
+}
+
+// NewDecoder returns a Decoder for opts.
+func NewDecoder(opts DecodeOptions) *Decoder {
+	return &Decoder{opts: opts.withDefaults(), streams: map[streamKey]*tcpStream{}}
+}
+
+// Decode decodes one Ethernet frame captured at point. length is the length
+// on the wire (0: len(data)). The Packet keeps data (see Packet.Data): do not
+// modify it afterwards.
+func (d *Decoder) Decode(point string, ts time.Time, dir Direction, length int, data []byte) *Packet {
+	if length < len(data) {
+		length = len(data)
+	}
+	p := &Packet{Time: ts, Point: point, Dir: dir, Len: length, CapLen: len(data), raw: data}
+	d.decodeFrame(p, data)
+	return p
+}
+
+func (d *Decoder) decodeFrame(p *Packet, data []byte) {
+	// Lazy=false, NoCopy: the fields we keep are copied below.
+	pk := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.DecodeOptions{NoCopy: true})
+	if el := pk.ErrorLayer(); el != nil && el.Error() != nil {
+		p.DecodeErr = el.Error().Error()
+	}
+	for _, l := range pk.Layers() {
+		switch l := l.(type) {
+		case *layers.Ethernet:
+			if p.SrcMAC != nil {
+				continue // an inner Ethernet gopacket decoded on its own; handled by VXLAN below
+			}
+			p.SrcMAC = slices.Clone(l.SrcMAC)
+			p.DstMAC = slices.Clone(l.DstMAC)
+			p.EtherType = l.EthernetType
+		case *layers.Dot1Q:
+			p.EtherType = l.Type
+		case *layers.ARP:
+			p.ARP = decodeARP(l)
+			return
+		case *layers.IPv4:
+			p.SrcIP = addr(l.SrcIP)
+			p.DstIP = addr(l.DstIP)
+			p.IPProto = l.Protocol
+			p.TTL = l.TTL
+			p.IPID = uint32(l.Id)
+			p.DontFrag = l.Flags&layers.IPv4DontFragment != 0
+			if l.Flags&layers.IPv4MoreFragments != 0 || l.FragOffset != 0 {
+				p.Frag = &Fragment{ID: uint32(l.Id), Offset: int(l.FragOffset) * 8, More: l.Flags&layers.IPv4MoreFragments != 0}
+				if l.FragOffset == 0 {
+					// gopacket stops at a first fragment; its transport header is still readable.
+					d.decodeTransport(p, l.Protocol, l.Payload)
+				}
+				return
+			}
+		case *layers.IPv6:
+			p.SrcIP = addr(l.SrcIP)
+			p.DstIP = addr(l.DstIP)
+			p.IPProto = l.NextHeader
+			p.TTL = l.HopLimit
+		case *layers.IPv6Fragment:
+			p.IPProto = l.NextHeader
+			p.IPID = l.Identification
+			p.Frag = &Fragment{IPv6: true, ID: l.Identification, Offset: int(l.FragmentOffset) * 8, More: l.MoreFragments}
+			if l.FragmentOffset == 0 {
+				d.decodeTransport(p, l.NextHeader, l.Payload)
+			}
+			return
+		case *layers.IPv6HopByHop:
+			p.IPProto = l.NextHeader
+		case *layers.IPv6Destination:
+			p.IPProto = l.NextHeader
+		case *layers.IPv6Routing:
+			p.IPProto = l.NextHeader
+		case *layers.UDP, *layers.TCP, *layers.ICMPv4, *layers.ICMPv6:
+			// Transport is decoded by hand: VXLAN on a configurable port and
+			// BGP reassembly are not something gopacket's global port table can do.
+			d.decodeTransport(p, p.IPProto, l.LayerContents(), l.LayerPayload())
+			return
+		}
+	}
+}
+
+// decodeTransport decodes the layer after IP. parts are the layer's bytes,
+// either whole (one slice) or as header and payload (two slices).
+func (d *Decoder) decodeTransport(p *Packet, proto layers.IPProtocol, parts ...[]byte) {
+	var data []byte
+	if len(parts) == 1 {
+		data = parts[0]
+	} else {
+		data = append(slices.Clip(parts[0]), parts[1]...)
+	}
+	var err error
+	switch proto {
+	case layers.IPProtocolUDP:
+		err = d.decodeUDP(p, data)
+	case layers.IPProtocolTCP:
+		err = d.decodeTCP(p, data)
+	case layers.IPProtocolICMPv4:
+		err = decodeICMPv4(p, data)
+	case layers.IPProtocolICMPv6:
+		err = decodeICMPv6(p, data)
+	}
+	if err != nil && p.DecodeErr == "" {
+		p.DecodeErr = err.Error()
+	}
+}
+
+func (d *Decoder) decodeUDP(p *Packet, data []byte) error {
+	if len(data) < 8 {
+		return fmt.Errorf("udp: %d bytes, need 8", len(data))
+	}
+	p.SrcPort = binary.BigEndian.Uint16(data[0:2])
+	p.DstPort = binary.BigEndian.Uint16(data[2:4])
+	payload := data[8:]
+	p.PayloadLen = len(payload)
+	if p.Frag == nil && slices.Contains(d.opts.VXLANPorts, p.DstPort) {
+		return d.decodeVXLAN(p, payload)
+	}
+	if p.Frag != nil && p.Frag.Offset == 0 && slices.Contains(d.opts.VXLANPorts, p.DstPort) {
+		// First fragment: the VXLAN header and the start of the inner frame are here.
+		return d.decodeVXLAN(p, payload)
+	}
+	return nil
+}
+
+func (d *Decoder) decodeVXLAN(p *Packet, payload []byte) error {
+	if len(payload) < 8 {
+		return fmt.Errorf("vxlan: %d bytes, need 8", len(payload))
+	}
+	if payload[0]&0x08 == 0 {
+		return fmt.Errorf("vxlan: I flag not set (flags 0x%02x)", payload[0])
+	}
+	vni := uint32(payload[4])<<16 | uint32(payload[5])<<8 | uint32(payload[6])
+	p.VXLAN = &VXLAN{VNI: vni}
+	inner := payload[8:]
+	if len(inner) < 14 || p.Depth+1 > d.opts.MaxDepth {
+		return nil
+	}
+	in := &Packet{Time: p.Time, Point: p.Point, Dir: p.Dir, Len: len(inner), CapLen: len(inner),
+		Index: p.Index, Depth: p.Depth + 1, Parent: p, raw: inner}
+	if p.Len > p.CapLen {
+		in.Len += p.Len - p.CapLen
+	}
+	d.decodeFrame(in, inner)
+	p.VXLAN.Inner = in
+	return nil
+}
+
+func (d *Decoder) decodeTCP(p *Packet, data []byte) error {
+	var t layers.TCP
+	if err := t.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
+		return fmt.Errorf("tcp: %w", err)
+	}
+	p.SrcPort, p.DstPort = uint16(t.SrcPort), uint16(t.DstPort)
+	p.TCP = &TCP{Seq: t.Seq, Ack: t.Ack, SYN: t.SYN, ACK: t.ACK, FIN: t.FIN, RST: t.RST, PSH: t.PSH}
+	p.PayloadLen = len(t.Payload)
+	if p.Frag != nil || (p.SrcPort != d.opts.BGPPort && p.DstPort != d.opts.BGPPort) {
+		return nil
+	}
+	k := streamKey{point: p.Point, depth: p.Depth, src: netip.AddrPortFrom(p.SrcIP, p.SrcPort), dst: netip.AddrPortFrom(p.DstIP, p.DstPort)}
+	s := d.streams[k]
+	if s == nil {
+		s = &tcpStream{}
+		d.streams[k] = s
+	}
+	msgs, err := s.feed(p.TCP, t.Payload)
+	p.BGP = msgs
+	return err
+}
+
+func decodeARP(l *layers.ARP) *ARP {
+	a := &ARP{Op: l.Operation}
+	if l.AddrType == layers.LinkTypeEthernet && l.HwAddressSize == 6 {
+		a.SenderMAC = net.HardwareAddr(slices.Clone(l.SourceHwAddress))
+		a.TargetMAC = net.HardwareAddr(slices.Clone(l.DstHwAddress))
+	}
+	if l.Protocol == layers.EthernetTypeIPv4 && l.ProtAddressSize == 4 {
+		a.SenderIP = addr(l.SourceProtAddress)
+		a.TargetIP = addr(l.DstProtAddress)
+	}
+	return a
+}
+
+var icmp4Names = map[uint8]string{
+	0: "echo reply", 3: "dest unreachable", 5: "redirect", 8: "echo request",
+	11: "time exceeded", 12: "parameter problem",
+}
+
+func decodeICMPv4(p *Packet, data []byte) error {
+	if len(data) < 8 {
+		return fmt.Errorf("icmp: %d bytes, need 8", len(data))
+	}
+	ic := &ICMP{Type: data[0], Code: data[1]}
+	ic.TypeName = icmp4Names[ic.Type]
+	if ic.TypeName == "" {
+		ic.TypeName = fmt.Sprintf("type %d", ic.Type)
+	}
+	switch ic.Type {
+	case 0, 8:
+		ic.ID = binary.BigEndian.Uint16(data[4:6])
+		ic.Seq = binary.BigEndian.Uint16(data[6:8])
+	case 3:
+		switch ic.Code {
+		case 0:
+			ic.TypeName = "net unreachable"
+		case 1:
+			ic.TypeName = "host unreachable"
+		case 3:
+			ic.TypeName = "port unreachable"
+		case 4:
+			ic.TypeName = "frag needed"
+			ic.MTU = uint32(binary.BigEndian.Uint16(data[6:8]))
+		}
+	}
+	p.ICMP = ic
+	return nil
+}
+
+var icmp6Names = map[uint8]string{
+	1: "dest unreachable", 2: "packet too big", 3: "time exceeded", 4: "parameter problem",
+	128: "echo request", 129: "echo reply", 130: "MLD query", 131: "MLD report", 132: "MLD done",
+	143: "MLDv2 report", 133: "router solicitation", 134: "router advertisement",
+	135: "neighbor solicitation", 136: "neighbor advertisement", 137: "redirect",
+}
+
+func decodeICMPv6(p *Packet, data []byte) error {
+	if len(data) < 8 {
+		return fmt.Errorf("icmp6: %d bytes, need 8", len(data))
+	}
+	ic := &ICMP{V6: true, Type: data[0], Code: data[1]}
+	ic.TypeName = icmp6Names[ic.Type]
+	if ic.TypeName == "" {
+		ic.TypeName = fmt.Sprintf("type %d", ic.Type)
+	}
+	p.ICMP = ic
+	body := data[4:]
+	var opts layers.ICMPv6Options
+	nd := &ND{}
+	switch ic.Type {
+	case 2:
+		ic.MTU = binary.BigEndian.Uint32(body[0:4])
+		return nil
+	case 128, 129:
+		ic.ID = binary.BigEndian.Uint16(body[0:2])
+		ic.Seq = binary.BigEndian.Uint16(body[2:4])
+		return nil
+	case 133:
+		var m layers.ICMPv6RouterSolicitation
+		if err := m.DecodeFromBytes(body, gopacket.NilDecodeFeedback); err != nil {
+			return fmt.Errorf("icmp6 RS: %w", err)
+		}
+		nd.Kind, opts = NDRouterSolicit, m.Options
+	case 134:
+		var m layers.ICMPv6RouterAdvertisement
+		if err := m.DecodeFromBytes(body, gopacket.NilDecodeFeedback); err != nil {
+			return fmt.Errorf("icmp6 RA: %w", err)
+		}
+		nd.Kind, opts = NDRouterAdvert, m.Options
+	case 135:
+		var m layers.ICMPv6NeighborSolicitation
+		if err := m.DecodeFromBytes(body, gopacket.NilDecodeFeedback); err != nil {
+			return fmt.Errorf("icmp6 NS: %w", err)
+		}
+		nd.Kind, nd.Target, opts = NDNeighborSolicit, addr(m.TargetAddress), m.Options
+	case 136:
+		var m layers.ICMPv6NeighborAdvertisement
+		if err := m.DecodeFromBytes(body, gopacket.NilDecodeFeedback); err != nil {
+			return fmt.Errorf("icmp6 NA: %w", err)
+		}
+		nd.Kind, nd.Target, opts = NDNeighborAdvert, addr(m.TargetAddress), m.Options
+		nd.Router, nd.Solicited, nd.Override = m.Router(), m.Solicited(), m.Override()
+	case 137:
+		var m layers.ICMPv6Redirect
+		if err := m.DecodeFromBytes(body, gopacket.NilDecodeFeedback); err != nil {
+			return fmt.Errorf("icmp6 redirect: %w", err)
+		}
+		nd.Kind, nd.Target, opts = NDRedirect, addr(m.TargetAddress), m.Options
+	default:
+		return nil
+	}
+	for _, o := range opts {
+		switch o.Type {
+		case layers.ICMPv6OptSourceAddress:
+			nd.SourceLL = net.HardwareAddr(slices.Clone(o.Data))
+		case layers.ICMPv6OptTargetAddress:
+			nd.TargetLL = net.HardwareAddr(slices.Clone(o.Data))
+		}
+	}
+	p.ND = nd
+	return nil
+}
+
+// addr converts a 4- or 16-byte IP into a netip.Addr (IPv4 unmapped).
+func addr(ip []byte) netip.Addr {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}

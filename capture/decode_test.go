@@ -1,0 +1,411 @@
+package capture
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+)
+
+var (
+	macA  = mustMAC("02:00:00:00:00:0a")
+	macB  = mustMAC("02:00:00:00:00:0b")
+	macG1 = mustMAC("bc:24:11:00:00:01")
+	bcast = mustMAC("ff:ff:ff:ff:ff:ff")
+	t0    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+)
+
+func mustMAC(s string) net.HardwareAddr {
+	m, err := net.ParseMAC(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatalf("serialize: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// arpFrame builds a guest ARP request (who-has target tell sender).
+func arpFrame(t testing.TB, src net.HardwareAddr, sender, target string) []byte {
+	return serialize(t,
+		&layers.Ethernet{SrcMAC: src, DstMAC: bcast, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: layers.ARPRequest, SourceHwAddress: src, SourceProtAddress: ip(sender).AsSlice(),
+			DstHwAddress: make([]byte, 6), DstProtAddress: ip(target).AsSlice()})
+}
+
+// vxlanFrame wraps inner in VXLAN/UDP/IPv4/Ethernet from VTEP src to dst.
+func vxlanFrame(t testing.TB, src, dst string, id uint16, port uint16, vni uint32, inner []byte) []byte {
+	ip4 := &layers.IPv4{Version: 4, TTL: 64, Id: id, Protocol: layers.IPProtocolUDP, SrcIP: ip(src).AsSlice(), DstIP: ip(dst).AsSlice()}
+	udp := &layers.UDP{SrcPort: 49152, DstPort: layers.UDPPort(port)}
+	if err := udp.SetNetworkLayerForChecksum(ip4); err != nil {
+		t.Fatal(err)
+	}
+	return serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+		ip4, udp, &layers.VXLAN{ValidIDFlag: true, VNI: vni}, gopacket.Payload(inner))
+}
+
+func TestDecodeVXLANWithInnerARP(t *testing.T) {
+	inner := arpFrame(t, macG1, "10.1.0.10", "10.1.0.20")
+	frame := vxlanFrame(t, "192.0.2.1", "192.0.2.2", 7, DefaultVXLANPort, 100, inner)
+	p := NewDecoder(DecodeOptions{}).Decode("n1-up", t0, DirOut, 0, frame)
+	if p.DecodeErr != "" {
+		t.Fatalf("decode error: %s", p.DecodeErr)
+	}
+	if p.SrcIP != ip("192.0.2.1") || p.DstIP != ip("192.0.2.2") || p.IPProto != layers.IPProtocolUDP || p.DstPort != 4789 || p.IPID != 7 {
+		t.Fatalf("outer: %+v", p)
+	}
+	if p.SrcMAC.String() != macA.String() || p.EtherType != layers.EthernetTypeIPv4 {
+		t.Fatalf("outer L2: %s %s", p.SrcMAC, p.EtherType)
+	}
+	if p.VXLAN == nil || p.VXLAN.VNI != 100 || p.VXLAN.Inner == nil {
+		t.Fatalf("vxlan: %+v", p.VXLAN)
+	}
+	in := p.VXLAN.Inner
+	if in.Depth != 1 || in.Parent != p || in.SrcMAC.String() != macG1.String() || !in.IsBroadcast() {
+		t.Fatalf("inner frame: depth %d src %s dst %s", in.Depth, in.SrcMAC, in.DstMAC)
+	}
+	if in.ARP == nil || in.ARP.Op != ARPRequest || in.ARP.TargetIP != ip("10.1.0.20") || in.ARP.SenderIP != ip("10.1.0.10") {
+		t.Fatalf("inner ARP: %+v", in.ARP)
+	}
+	s := p.Summary()
+	for _, want := range []string{"192.0.2.1 > 192.0.2.2", "UDP 49152 > 4789", "VXLAN vni 100", "ARP who-has 10.1.0.20 tell 10.1.0.10"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary %q lacks %q", s, want)
+		}
+	}
+	if got := len(p.Frames()); got != 2 {
+		t.Errorf("Frames: %d, want 2", got)
+	}
+}
+
+func TestDecodeVXLANConfigurablePort(t *testing.T) {
+	inner := arpFrame(t, macG1, "10.1.0.10", "10.1.0.20")
+	frame := vxlanFrame(t, "192.0.2.1", "192.0.2.2", 1, 8472, 4242, inner)
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirIn, 0, frame); p.VXLAN != nil {
+		t.Fatalf("port 8472 decoded as VXLAN without being configured: %s", p.Summary())
+	}
+	p := NewDecoder(DecodeOptions{VXLANPorts: []uint16{8472}}).Decode("x", t0, DirIn, 0, frame)
+	if p.VXLAN == nil || p.VXLAN.VNI != 4242 || p.VXLAN.Inner == nil || p.VXLAN.Inner.ARP == nil {
+		t.Fatalf("port 8472 not decoded: %s", p.Summary())
+	}
+	// And 4789 traffic is not VXLAN when only 8472 is configured: gopacket's own
+	// port table must not leak inner fields into the outer frame.
+	frame4789 := vxlanFrame(t, "192.0.2.1", "192.0.2.2", 1, 4789, 5, inner)
+	q := NewDecoder(DecodeOptions{VXLANPorts: []uint16{8472}}).Decode("x", t0, DirIn, 0, frame4789)
+	if q.VXLAN != nil || q.ARP != nil || q.SrcMAC.String() != macA.String() {
+		t.Fatalf("4789 with only 8472 configured: %s", q.Summary())
+	}
+}
+
+func TestDecodeIPv4Fragments(t *testing.T) {
+	mk := func(flags layers.IPv4Flag, off uint16, payload []byte) []byte {
+		return serialize(t,
+			&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+			&layers.IPv4{Version: 4, TTL: 64, Id: 0x1234, Flags: flags, FragOffset: off, Protocol: layers.IPProtocolUDP,
+				SrcIP: ip("192.0.2.1").AsSlice(), DstIP: ip("192.0.2.2").AsSlice()},
+			gopacket.Payload(payload))
+	}
+	// First fragment: an (incomplete) VXLAN datagram; its headers are readable.
+	inner := arpFrame(t, macG1, "10.1.0.10", "10.1.0.20")
+	full := vxlanFrame(t, "192.0.2.1", "192.0.2.2", 0x1234, DefaultVXLANPort, 77, inner)
+	udpAndMore := full[14+20:]
+	first := mk(layers.IPv4MoreFragments, 0, udpAndMore[:48])
+	second := mk(0, 6, udpAndMore[48:])
+	d := NewDecoder(DecodeOptions{})
+	p1 := d.Decode("up", t0, DirOut, 0, first)
+	p2 := d.Decode("up", t0, DirOut, 0, second)
+	if p1.Frag == nil || !p1.Frag.More || p1.Frag.Offset != 0 || p1.Frag.ID != 0x1234 || p1.Frag.IPv6 {
+		t.Fatalf("first fragment: %+v", p1.Frag)
+	}
+	if p1.DstPort != 4789 || p1.VXLAN == nil || p1.VXLAN.VNI != 77 {
+		t.Fatalf("first fragment headers: port %d vxlan %+v (%s)", p1.DstPort, p1.VXLAN, p1.Summary())
+	}
+	if p2.Frag == nil || p2.Frag.More || p2.Frag.Offset != 48 || p2.DstPort != 0 || p2.VXLAN != nil {
+		t.Fatalf("second fragment: %+v port %d", p2.Frag, p2.DstPort)
+	}
+	if s := p2.Summary(); !strings.Contains(s, "frag id 4660 off 48") {
+		t.Errorf("summary %q", s)
+	}
+	r := &Result{Packets: []*Packet{p1, p2}}
+	err := r.NoOuterFragments()
+	ae, ok := err.(*AssertionError)
+	if !ok || len(ae.Evidence) != 2 {
+		t.Fatalf("NoOuterFragments: %v", err)
+	}
+	if !strings.Contains(err.Error(), "+MF") {
+		t.Errorf("evidence should show the MF fragment: %v", err)
+	}
+}
+
+func TestDecodeIPv6FragmentHeader(t *testing.T) {
+	// IPv6 header with next header 44, then a fragment header (offset 1448
+	// bytes, M=1, id 0xabcdef01) carrying UDP.
+	fh := []byte{byte(layers.IPProtocolUDP), 0, 0, 0, 0xab, 0xcd, 0xef, 0x01}
+	off := uint16(1448/8)<<3 | 1
+	fh[2], fh[3] = byte(off>>8), byte(off)
+	frame := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv6},
+		&layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolIPv6Fragment, SrcIP: ip("2001:db8::1").AsSlice(), DstIP: ip("2001:db8::2").AsSlice()},
+		gopacket.Payload(append(fh, make([]byte, 32)...)))
+	p := NewDecoder(DecodeOptions{}).Decode("up", t0, DirIn, 0, frame)
+	if p.Frag == nil || !p.Frag.IPv6 || p.Frag.Offset != 1448 || !p.Frag.More || p.Frag.ID != 0xabcdef01 || p.IPProto != layers.IPProtocolUDP {
+		t.Fatalf("IPv6 fragment: %+v proto %s (%s)", p.Frag, p.IPProto, p.Summary())
+	}
+	if p.SrcIP != ip("2001:db8::1") || p.TTL != 64 {
+		t.Fatalf("IPv6 header: %s ttl %d", p.SrcIP, p.TTL)
+	}
+}
+
+func ndFrame(t *testing.T, src string, dst string, dstMAC net.HardwareAddr, tc layers.ICMPv6TypeCode, body gopacket.SerializableLayer) []byte {
+	ip6 := &layers.IPv6{Version: 6, HopLimit: 255, NextHeader: layers.IPProtocolICMPv6, SrcIP: ip(src).AsSlice(), DstIP: ip(dst).AsSlice()}
+	ic := &layers.ICMPv6{TypeCode: tc}
+	if err := ic.SetNetworkLayerForChecksum(ip6); err != nil {
+		t.Fatal(err)
+	}
+	return serialize(t, &layers.Ethernet{SrcMAC: macG1, DstMAC: dstMAC, EthernetType: layers.EthernetTypeIPv6}, ip6, ic, body)
+}
+
+func TestDecodeND(t *testing.T) {
+	d := NewDecoder(DecodeOptions{})
+	ns := ndFrame(t, "fd00:1::10", "ff02::1:ff00:20", mustMAC("33:33:ff:00:00:20"),
+		layers.CreateICMPv6TypeCode(layers.ICMPv6TypeNeighborSolicitation, 0),
+		&layers.ICMPv6NeighborSolicitation{TargetAddress: ip("fd00:1::20").AsSlice(),
+			Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptSourceAddress, Data: macG1}}})
+	p := d.Decode("g", t0, DirOut, 0, ns)
+	if p.ND == nil || p.ND.Kind != NDNeighborSolicit || p.ND.Target != ip("fd00:1::20") || p.ND.SourceLL.String() != macG1.String() {
+		t.Fatalf("NS: %+v (%s)", p.ND, p.Summary())
+	}
+	if p.ICMP == nil || !p.ICMP.V6 || p.ICMP.Type != 135 {
+		t.Fatalf("NS ICMP: %+v", p.ICMP)
+	}
+	na := ndFrame(t, "fd00:1::20", "fd00:1::10", macB,
+		layers.CreateICMPv6TypeCode(layers.ICMPv6TypeNeighborAdvertisement, 0),
+		&layers.ICMPv6NeighborAdvertisement{Flags: 0x60, TargetAddress: ip("fd00:1::20").AsSlice(),
+			Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptTargetAddress, Data: macB}}})
+	p = d.Decode("g", t0, DirIn, 0, na)
+	if p.ND == nil || p.ND.Kind != NDNeighborAdvert || !p.ND.Solicited || !p.ND.Override || p.ND.Router || p.ND.TargetLL.String() != macB.String() {
+		t.Fatalf("NA: %+v", p.ND)
+	}
+	ra := ndFrame(t, "fe80::1", "ff02::1", mustMAC("33:33:00:00:00:01"),
+		layers.CreateICMPv6TypeCode(layers.ICMPv6TypeRouterAdvertisement, 0),
+		&layers.ICMPv6RouterAdvertisement{HopLimit: 64, RouterLifetime: 1800,
+			Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptSourceAddress, Data: macA}}})
+	p = d.Decode("g", t0, DirIn, 0, ra)
+	if p.ND == nil || p.ND.Kind != NDRouterAdvert || p.ND.SourceLL.String() != macA.String() {
+		t.Fatalf("RA: %+v", p.ND)
+	}
+	// RS has no serializer in gopacket 1.1.19: 4 reserved bytes + SLLA option.
+	rs := ndFrame(t, "fe80::10", "ff02::2", mustMAC("33:33:00:00:00:02"),
+		layers.CreateICMPv6TypeCode(layers.ICMPv6TypeRouterSolicitation, 0),
+		gopacket.Payload(append([]byte{0, 0, 0, 0, 1, 1}, macG1...)))
+	p = d.Decode("g", t0, DirOut, 0, rs)
+	if p.ND == nil || p.ND.Kind != NDRouterSolicit || p.ND.SourceLL.String() != macG1.String() {
+		t.Fatalf("RS: %+v (%s)", p.ND, p.Summary())
+	}
+	if s := p.Summary(); !strings.Contains(s, "ICMP6 RS src-ll bc:24:11:00:00:01") {
+		t.Errorf("RS summary %q", s)
+	}
+}
+
+func TestDecodeICMPv4(t *testing.T) {
+	frame := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, Flags: layers.IPv4DontFragment, SrcIP: ip("10.1.0.10").AsSlice(), DstIP: ip("10.1.0.20").AsSlice()},
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 99, Seq: 3},
+		gopacket.Payload(make([]byte, 56)))
+	p := NewDecoder(DecodeOptions{}).Decode("g", t0, DirOut, 0, frame)
+	if p.ICMP == nil || p.ICMP.TypeName != "echo request" || p.ICMP.ID != 99 || p.ICMP.Seq != 3 || !p.DontFrag {
+		t.Fatalf("ICMP: %+v df %v", p.ICMP, p.DontFrag)
+	}
+	fn := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: ip("10.1.0.1").AsSlice(), DstIP: ip("10.1.0.10").AsSlice()},
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodeFragmentationNeeded), Seq: 1450},
+		gopacket.Payload(make([]byte, 28)))
+	p = NewDecoder(DecodeOptions{}).Decode("g", t0, DirIn, 0, fn)
+	if p.ICMP == nil || p.ICMP.TypeName != "frag needed" || p.ICMP.MTU != 1450 {
+		t.Fatalf("frag needed: %+v", p.ICMP)
+	}
+}
+
+// evpnUpdate builds a BGP UPDATE advertising a type-2 route with MAC
+// mobility sequence seq, a router MAC and a route target.
+func evpnUpdate(t testing.TB, seq uint32) []byte {
+	rd, err := bgp.ParseRouteDistinguisher("192.0.2.1:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nlri := bgp.NewEVPNMacIPAdvertisementRoute(rd, bgp.EthernetSegmentIdentifier{}, 0, "bc:24:11:00:00:01", "10.1.0.10", []uint32{100, 5000})
+	attrs := []bgp.PathAttributeInterface{
+		bgp.NewPathAttributeOrigin(0),
+		bgp.NewPathAttributeAsPath(nil),
+		bgp.NewPathAttributeMpReachNLRI("192.0.2.1", []bgp.AddrPrefixInterface{nlri}),
+		bgp.NewPathAttributeExtendedCommunities([]bgp.ExtendedCommunityInterface{
+			bgp.NewTwoOctetAsSpecificExtended(bgp.EC_SUBTYPE_ROUTE_TARGET, 65000, 100, true),
+			bgp.NewEncapExtended(bgp.TUNNEL_TYPE_VXLAN),
+			bgp.NewMacMobilityExtended(seq, false),
+			bgp.NewRoutersMacExtended("02:00:00:00:aa:01"),
+		}),
+	}
+	b, err := bgp.NewBGPUpdateMessage(nil, attrs, nil).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func evpnWithdraw(t testing.TB) []byte {
+	rd, _ := bgp.ParseRouteDistinguisher("192.0.2.1:2")
+	nlri := bgp.NewEVPNMacIPAdvertisementRoute(rd, bgp.EthernetSegmentIdentifier{}, 0, "bc:24:11:00:00:01", "", []uint32{100})
+	b, err := bgp.NewBGPUpdateMessage(nil, []bgp.PathAttributeInterface{bgp.NewPathAttributeMpUnreachNLRI([]bgp.AddrPrefixInterface{nlri})}, nil).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func tcpFrame(t testing.TB, seq uint32, syn bool, payload []byte) []byte {
+	ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: ip("192.0.2.1").AsSlice(), DstIP: ip("192.0.2.2").AsSlice()}
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: 179, Seq: seq, SYN: syn, ACK: !syn, PSH: len(payload) > 0, Window: 65535}
+	if err := tcp.SetNetworkLayerForChecksum(ip4); err != nil {
+		t.Fatal(err)
+	}
+	return serialize(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}, ip4, tcp, gopacket.Payload(payload))
+}
+
+func TestDecodeBGPEVPNAcrossSegments(t *testing.T) {
+	ka, _ := bgp.NewBGPKeepAliveMessage().Serialize()
+	up1 := evpnUpdate(t, 3)
+	up2 := evpnWithdraw(t)
+	stream := append(append(append([]byte{}, ka...), up1...), up2...)
+	d := NewDecoder(DecodeOptions{})
+	seq := uint32(1000)
+	var got []*BGPMessage
+	feed := func(s uint32, payload []byte) *Packet {
+		p := d.Decode("n1-up", t0, DirOut, 0, tcpFrame(t, s, false, payload))
+		if p.DecodeErr != "" {
+			t.Fatalf("decode: %s", p.DecodeErr)
+		}
+		got = append(got, p.BGP...)
+		return p
+	}
+	d.Decode("n1-up", t0, DirOut, 0, tcpFrame(t, seq-1, true, nil)) // SYN
+	// Segment 1: the keepalive and the first 30 bytes of the UPDATE.
+	cut1 := len(ka) + 30
+	if p := feed(seq, stream[:cut1]); len(p.BGP) != 1 || p.BGP[0].TypeName() != "KEEPALIVE" {
+		t.Fatalf("segment 1: %d messages", len(p.BGP))
+	}
+	// A retransmission of segment 1 adds nothing.
+	if p := feed(seq, stream[:cut1]); len(p.BGP) != 0 {
+		t.Fatalf("retransmission produced %d messages", len(p.BGP))
+	}
+	// Segment 2 overlaps segment 1 by 10 bytes and completes both UPDATEs.
+	p := feed(seq+uint32(cut1)-10, stream[cut1-10:])
+	if len(p.BGP) != 2 {
+		t.Fatalf("segment 2: %d messages: %s", len(p.BGP), p.Summary())
+	}
+	if len(got) != 3 {
+		t.Fatalf("total messages %d, want 3", len(got))
+	}
+	for _, m := range got {
+		if m.Err != "" {
+			t.Fatalf("parse error: %s", m.Err)
+		}
+	}
+	rs := got[1].EVPN()
+	if len(rs) != 1 {
+		t.Fatalf("EVPN routes: %d", len(rs))
+	}
+	r := rs[0]
+	if r.Type != 2 || r.TypeName != "macip" || r.Withdraw || r.RD != "192.0.2.1:2" || r.MAC.String() != "bc:24:11:00:00:01" ||
+		r.IP != ip("10.1.0.10") || r.VNI() != 100 || len(r.Labels) != 2 || r.Labels[1] != 5000 || r.NextHop != ip("192.0.2.1") {
+		t.Fatalf("route: %+v", r)
+	}
+	if r.MACMobility == nil || r.MACMobility.Seq != 3 || r.MACMobility.Sticky {
+		t.Fatalf("mac mobility: %+v", r.MACMobility)
+	}
+	if r.RouterMAC.String() != "02:00:00:00:aa:01" || r.Encap != "vxlan" || len(r.RouteTargets) != 1 || r.RouteTargets[0] != "65000:100" {
+		t.Fatalf("communities: rmac %s encap %q rt %v", r.RouterMAC, r.Encap, r.RouteTargets)
+	}
+	w := got[2].EVPN()
+	if len(w) != 1 || !w[0].Withdraw || w[0].MAC.String() != "bc:24:11:00:00:01" {
+		t.Fatalf("withdraw: %+v", w)
+	}
+	if s := p.Summary(); !strings.Contains(s, "BGP UPDATE {type-2 macip rd 192.0.2.1:2 mac bc:24:11:00:00:01 ip 10.1.0.10 vni [100 5000] nh 192.0.2.1 mm seq 3") {
+		t.Errorf("summary %q", s)
+	}
+}
+
+func TestDecodeBGPGapResynchronises(t *testing.T) {
+	ka, _ := bgp.NewBGPKeepAliveMessage().Serialize()
+	up := evpnUpdate(t, 1)
+	d := NewDecoder(DecodeOptions{})
+	d.Decode("p", t0, DirIn, 0, tcpFrame(t, 1, false, up[:25]))
+	// 100 bytes lost; the next segment starts with a fresh message.
+	p := d.Decode("p", t0, DirIn, 0, tcpFrame(t, 1+25+100, false, append(append([]byte{}, ka...), up...)))
+	if len(p.BGP) != 2 || p.BGP[1].EVPN()[0].MACMobility.Seq != 1 {
+		t.Fatalf("after gap: %d messages (%s)", len(p.BGP), p.Summary())
+	}
+	if !strings.Contains(p.DecodeErr, "missing") {
+		t.Errorf("gap not reported: %q", p.DecodeErr)
+	}
+}
+
+func TestDecodeGarbageDoesNotPanic(t *testing.T) {
+	d := NewDecoder(DecodeOptions{})
+	full := vxlanFrame(t, "192.0.2.1", "192.0.2.2", 1, 4789, 9, arpFrame(t, macG1, "10.0.0.1", "10.0.0.2"))
+	for n := 0; n <= len(full); n++ {
+		_ = d.Decode("p", t0, DirIn, len(full), full[:n]).Summary()
+	}
+	tcp := tcpFrame(t, 5, false, evpnUpdate(t, 2))
+	for n := 0; n <= len(tcp); n++ {
+		_ = d.Decode("q", t0, DirIn, len(tcp), tcp[:n]).Summary()
+	}
+}
+
+func TestDecodeIPv6HopByHop(t *testing.T) {
+	// MLDv2 report behind a hop-by-hop header (router alert + PadN).
+	hbh := []byte{byte(layers.IPProtocolICMPv6), 0, 5, 2, 0, 0, 1, 0}
+	mld := []byte{143, 0, 0, 0, 0, 0, 0, 0}
+	frame := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: mustMAC("33:33:00:00:00:16"), EthernetType: layers.EthernetTypeIPv6},
+		&layers.IPv6{Version: 6, HopLimit: 1, NextHeader: layers.IPProtocolIPv6HopByHop, SrcIP: ip("fe80::1").AsSlice(), DstIP: ip("ff02::16").AsSlice()},
+		gopacket.Payload(append(hbh, mld...)))
+	p := NewDecoder(DecodeOptions{}).Decode("g", t0, DirOut, 0, frame)
+	if p.IPProto != layers.IPProtocolICMPv6 || p.ICMP == nil || p.ICMP.TypeName != "MLDv2 report" {
+		t.Fatalf("hop-by-hop: proto %s icmp %+v (%s)", p.IPProto, p.ICMP, p.Summary())
+	}
+}
+
+// FuzzDecode: no input makes the decoder panic, and Summary always works.
+func FuzzDecode(f *testing.F) {
+	f.Add(vxlanFrame(f, "192.0.2.1", "192.0.2.2", 1, DefaultVXLANPort, 100, arpFrame(f, macG1, "10.1.0.10", "10.1.0.20")))
+	f.Add(tcpFrame(f, 1, false, evpnUpdate(f, 3)))
+	f.Add(arpFrame(f, macG1, "10.1.0.10", "10.1.0.20"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := NewDecoder(DecodeOptions{VXLANPorts: []uint16{4789, 8472}})
+		p := d.Decode("f", t0, DirIn, 0, data)
+		_ = p.Summary()
+		for _, m := range p.BGP {
+			_ = m.Summary()
+		}
+		// Feed it twice: the second goes through the TCP stream state.
+		_ = d.Decode("f", t0, DirIn, 0, data).Summary()
+	})
+}
