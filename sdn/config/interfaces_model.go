@@ -8,6 +8,9 @@ type HostInterfaces struct {
 	File   string
 	Order  []string // iface names in file order
 	Ifaces map[string]*HostIface
+	// Warnings are problems ifupdown2 tolerates (e.g. an IPv6 address in
+	// an inet stanza); the parse does not fail on them.
+	Warnings ErrorList
 }
 
 // HostIface is one iface stanza (inet and inet6 stanzas of one name merged).

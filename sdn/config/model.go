@@ -24,6 +24,12 @@ type Config struct {
 	Other map[string][]Section
 	// Settings Proxmox accepts that the lab keeps but does not act on.
 	Ignored []Ignored
+	// Warnings are problems Proxmox's API refuses on create/update but its
+	// config parser and generator accept (pve-network renders them, e.g. a
+	// subnet id with host bits or a gateway outside the subnet). Load does
+	// not fail on them so render can reproduce Proxmox; validate does
+	// (see Strict).
+	Warnings ErrorList
 }
 
 // Ignored names a setting that was read and kept but has no effect in a lab.

@@ -1,0 +1,259 @@
+package config
+
+import (
+	"sort"
+)
+
+// validate runs the cross-section checks: references between files and
+// the uniqueness rules of Proxmox's on_update_hook/vnet_update_hook.
+// When two sections clash, the later one in the file is reported.
+func (c *Config) validate(errs *ErrorList) {
+	c.validateVNets(errs)
+	c.validateSubnets(errs)
+	c.validateZones(errs)
+	c.validateControllers(errs)
+	c.validateFabrics(errs)
+}
+
+// propPos is the position of key in props, or else fallback (the header).
+func propPos(props map[string]Prop, key string, fallback Pos) Pos {
+	if p, ok := props[key]; ok {
+		return p.Pos
+	}
+	return fallback
+}
+
+func byLine[T any](in []*T, pos func(*T) Pos) []*T {
+	out := append([]*T(nil), in...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := pos(out[i]), pos(out[j])
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	return out
+}
+
+func (c *Config) vnetsInFileOrder() []*VNet {
+	return byLine(c.SortedVNets(), func(v *VNet) Pos { return v.Pos })
+}
+
+// isVXLAN reports whether a zone type uses VXLAN VNIs as VNet tags.
+func isVXLAN(typ string) bool { return typ == "vxlan" || typ == "evpn" }
+
+func (c *Config) validateVNets(errs *ErrorList) {
+	type tagKey struct {
+		scope string // zone id, or "" for the cluster-wide VNI space
+		tag   int
+	}
+	seenTag := map[tagKey]*VNet{}
+	tagless := map[string]*VNet{} // qinq: one tag-less VNet per zone
+	for _, v := range c.vnetsInFileOrder() {
+		if v.Zone == "" {
+			continue // reported as missing already
+		}
+		zpos := propPos(v.Props, "zone", v.Pos)
+		tpos := propPos(v.Props, "tag", v.Pos)
+		z, ok := c.Zones[v.Zone]
+		if !ok {
+			errs.add(zpos, "zone", "zone %q of vnet %s is not defined in zones.cfg", v.Zone, v.ID)
+			continue
+		}
+		_, hasTag := v.Props["tag"]
+		switch z.Type {
+		case "simple":
+			if hasTag {
+				errs.add(tpos, "tag", "a vnet in simple zone %s must not have a tag", z.ID)
+			}
+		case "vlan", "qinq":
+			if !hasTag && z.Type == "vlan" {
+				errs.add(tpos, "tag", "missing: a vnet in vlan zone %s needs a VLAN tag (1-4094)", z.ID)
+			}
+			if v.Tag > 4094 {
+				errs.add(tpos, "tag", "VLAN tag %d is out of range 1-4094 (zone %s is %s)", v.Tag, z.ID, z.Type)
+				continue
+			}
+			if z.Type == "qinq" && !hasTag {
+				if o := tagless[z.ID]; o != nil {
+					errs.add(v.Pos, "tag", "a tag-less vnet already exists in qinq zone %s (vnet %s)", z.ID, o.ID)
+				} else {
+					tagless[z.ID] = v
+				}
+			}
+			if v.Tag > 0 {
+				k := tagKey{z.ID, v.Tag}
+				if o := seenTag[k]; o != nil {
+					errs.add(tpos, "tag", "tag %d already used by vnet %s in zone %s", v.Tag, o.ID, z.ID)
+				} else {
+					seenTag[k] = v
+				}
+			}
+		case "vxlan", "evpn":
+			if !hasTag {
+				errs.add(tpos, "tag", "missing: a vnet in %s zone %s needs a VXLAN VNI tag (1-16777215)", z.Type, z.ID)
+			}
+			if z.Type == "evpn" && v.VlanAware {
+				errs.add(propPos(v.Props, "vlanaware", v.Pos), "vlanaware", "vlan-aware vnets are not allowed in evpn zone %s", z.ID)
+			}
+			if v.Tag > 0 {
+				// VNIs are unique cluster-wide across vxlan and evpn zones.
+				k := tagKey{"", v.Tag}
+				if o := seenTag[k]; o != nil {
+					errs.add(tpos, "tag", "VXLAN VNI %d already used by vnet %s in zone %s", v.Tag, o.ID, o.Zone)
+				} else {
+					seenTag[k] = v
+				}
+			}
+		}
+	}
+}
+
+func (c *Config) validateSubnets(errs *ErrorList) {
+	for _, s := range byLine(c.SortedSubnets(), func(s *Subnet) Pos { return s.Pos }) {
+		if s.VNet == "" {
+			continue
+		}
+		vpos := propPos(s.Props, "vnet", s.Pos)
+		v, ok := c.VNets[s.VNet]
+		if !ok {
+			errs.add(vpos, "vnet", "vnet %q of subnet %s is not defined in vnets.cfg", s.VNet, s.ID)
+			continue
+		}
+		if v.VlanAware {
+			errs.add(vpos, "vnet", "vnet %s is vlan-aware: it cannot have subnets", v.ID)
+		}
+		if s.Zone != "" && v.Zone != "" && s.Zone != v.Zone {
+			errs.add(s.Pos, "subnet", "subnet id %q names zone %s but vnet %s is in zone %s (want %s-...)", s.ID, s.Zone, v.ID, v.Zone, v.Zone)
+		}
+		z := c.Zones[v.Zone]
+		if z == nil {
+			continue
+		}
+		if s.SNAT && z.Type != "simple" && z.Type != "evpn" {
+			errs.add(propPos(s.Props, "snat", s.Pos), "snat", "snat is only available in simple and evpn zones (zone %s is %s)", z.ID, z.Type)
+		}
+	}
+}
+
+func (c *Config) validateZones(errs *ErrorList) {
+	vni := map[int]*VNet{}
+	for _, v := range c.SortedVNets() {
+		if z := c.Zones[v.Zone]; z != nil && isVXLAN(z.Type) && v.Tag > 0 {
+			if _, dup := vni[v.Tag]; !dup {
+				vni[v.Tag] = v
+			}
+		}
+	}
+	vrf := map[int]*Zone{}
+	for _, z := range byLine(c.SortedZones(), func(z *Zone) Pos { return z.Pos }) {
+		c.validateZoneRefs(z, errs)
+		switch z.Type {
+		case "evpn":
+			if z.Controller != "" {
+				cpos := propPos(z.Props, "controller", z.Pos)
+				switch ct := c.Controllers[z.Controller]; {
+				case ct == nil:
+					errs.add(cpos, "controller", "controller %q is not defined in controllers.cfg", z.Controller)
+				case ct.Type != "evpn":
+					errs.add(cpos, "controller", "controller %s is of type %s, an evpn zone needs an evpn controller", ct.ID, ct.Type)
+				}
+			}
+			if z.VrfVxlan > 0 {
+				ppos := propPos(z.Props, "vrf-vxlan", z.Pos)
+				if o := vrf[z.VrfVxlan]; o != nil {
+					errs.add(ppos, "vrf-vxlan", "vrf-vxlan %d is already used by zone %s", z.VrfVxlan, o.ID)
+				} else {
+					vrf[z.VrfVxlan] = z
+				}
+				if v := vni[z.VrfVxlan]; v != nil {
+					errs.add(ppos, "vrf-vxlan", "vrf-vxlan %d is already the VNI of vnet %s (zone %s)", z.VrfVxlan, v.ID, v.Zone)
+				}
+			}
+		case "vxlan":
+			if z.Fabric != "" {
+				if _, ok := c.Fabrics[z.Fabric]; !ok {
+					errs.add(propPos(z.Props, "fabric", z.Pos), "fabric", "fabric %q is not defined in fabrics.cfg", z.Fabric)
+				}
+			}
+		}
+	}
+}
+
+func (c *Config) validateControllers(errs *ErrorList) {
+	var firstEVPN *Controller
+	perNode := map[string]*Controller{} // "bgp/node", "isis/node"
+	for _, ct := range byLine(c.SortedControllers(), func(ct *Controller) Pos { return ct.Pos }) {
+		switch ct.Type {
+		case "evpn":
+			if firstEVPN != nil {
+				errs.add(ct.Pos, "", "only one evpn controller can be defined (%s is already at line %d)", firstEVPN.ID, firstEVPN.Pos.Line)
+			} else {
+				firstEVPN = ct
+			}
+			if ct.Fabric != "" {
+				if _, ok := c.Fabrics[ct.Fabric]; !ok {
+					errs.add(propPos(ct.Props, "fabric", ct.Pos), "fabric", "fabric %q is not defined in fabrics.cfg", ct.Fabric)
+				}
+			}
+		case "bgp", "isis":
+			if ct.Node == "" {
+				continue
+			}
+			k := ct.Type + "/" + ct.Node
+			if o := perNode[k]; o != nil {
+				errs.add(propPos(ct.Props, "node", ct.Pos), "node", "node %s already has a %s controller (%s)", ct.Node, ct.Type, o.ID)
+			} else {
+				perNode[k] = ct
+			}
+		}
+	}
+}
+
+func (c *Config) validateFabrics(errs *ErrorList) {
+	for _, f := range c.SortedFabrics() {
+		ips := map[string]*FabricNode{}
+		nodes := byLine(f.SortedNodes(), func(n *FabricNode) Pos { return n.Pos })
+		for _, n := range nodes {
+			for _, a := range []struct {
+				key string
+				ok  bool
+				s   string
+			}{{"ip", n.IP.IsValid(), n.IP.String()}, {"ip6", n.IP6.IsValid(), n.IP6.String()}} {
+				if !a.ok {
+					continue
+				}
+				if o := ips[a.s]; o != nil {
+					errs.add(propPos(n.Props, a.key, n.Pos), a.key, "router ip %s is already used by node %s in fabric %s", a.s, o.Node, f.ID)
+				} else {
+					ips[a.s] = n
+				}
+			}
+		}
+	}
+}
+
+// validateZoneRefs checks the references the API checks on zone create:
+// ipam in ipams.cfg ("pve" is built in: Proxmox always creates it), dns
+// and reversedns in dns.cfg, dnszone only with a dns server.
+func (c *Config) validateZoneRefs(z *Zone, errs *ErrorList) {
+	defined := func(file, id string) bool {
+		for _, s := range c.Other[file] {
+			if s.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	if z.IPAM != "" && z.IPAM != "pve" && !defined("ipams.cfg", z.IPAM) {
+		errs.add(propPos(z.Props, "ipam", z.Pos), "ipam", "ipam %q is not defined in ipams.cfg", z.IPAM)
+	}
+	for _, k := range []string{"dns", "reversedns"} {
+		if p, ok := z.Props[k]; ok && p.Value != "" && !defined("dns.cfg", p.Value) {
+			errs.add(p.Pos, k, "dns server %q is not defined in dns.cfg", p.Value)
+		}
+	}
+	if p, ok := z.Props["dnszone"]; ok && z.DNS == "" {
+		errs.add(p.Pos, "dnszone", "dnszone needs a dns server (dns)")
+	}
+}
