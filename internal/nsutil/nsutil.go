@@ -172,9 +172,23 @@ func Open(name string) (netns.NsHandle, error) {
 // fn did to the thread (setns, unshare) cannot leak.
 func onThread(fn func() error) error {
 	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Deliberately no UnlockOSThread.
+	go lockedRun(fn, errc)
+	return <-errc
+}
+
+// lockedRun locks the current OS thread and runs fn on it. The main thread is
+// special: /proc/self follows it, and the runtime does not end it when a locked
+// goroutine exits (it parks it for good). So if we landed there, we leave it
+// locked and parked (harmless) and move to another goroutine, which cannot be
+// scheduled on the main thread again.
+func lockedRun(fn func() error, errc chan<- error) {
+	runtime.LockOSThread()
+	// Deliberately no UnlockOSThread.
+	if unix.Gettid() == unix.Getpid() {
+		go lockedRun(fn, errc)
+		return
+	}
+	func() {
 		defer func() {
 			if r := recover(); r != nil {
 				errc <- fmt.Errorf("panic in namespace thread: %v", r)
@@ -182,7 +196,6 @@ func onThread(fn func() error) error {
 		}()
 		errc <- fn()
 	}()
-	return <-errc
 }
 
 // Do runs fn on a fresh OS thread that has entered the named namespace and

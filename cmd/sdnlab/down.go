@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sdnlab/sdnlab/topology"
+)
+
+func downCommand() *command {
+	return &command{
+		name:    "down",
+		summary: "remove a lab (every namespace, veth, process and state file), or all labs",
+		usage:   "LAB.yaml|LAB | --all [--state DIR]",
+		run: func(ctx context.Context, args []string) error {
+			return runDown(ctx, args, os.Stdout)
+		},
+	}
+}
+
+func runDown(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("down", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	state := fs.String("state", topology.DefaultStateDir, "state directory")
+	all := fs.Bool("all", false, "remove every lab on this machine")
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return badInput("%v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	opts := topology.Options{StateDir: *state}
+	if *all {
+		if len(pos) > 0 {
+			return badInput("--all takes no lab")
+		}
+		labs, _ := topology.Labs(opts)
+		if err := topology.DownAll(ctx, opts); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "removed %d lab(s) %s\n", len(labs), strings.Join(labs, " "))
+		return nil
+	}
+	if len(pos) != 1 {
+		return badInput("expected LAB.yaml, a lab name or --all")
+	}
+	name, err := labName(pos[0])
+	if err != nil {
+		return err
+	}
+	if err := topology.Down(ctx, name, opts); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "lab %s removed\n", name)
+	return nil
+}
+
+// labName accepts a lab file (its name is resolved as up does) or a name.
+func labName(arg string) (string, error) {
+	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
+		return topology.NameOf(arg)
+	}
+	if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.Contains(arg, "/") {
+		return "", badInput("%s: no such lab file", arg)
+	}
+	return arg, nil
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/sdnlab/sdnlab/topology"
+)
+
+func migrateCommand() *command {
+	return &command{
+		name:    "migrate",
+		summary: "live-migrate a guest to another node (tap moves, guest announces itself)",
+		usage:   "LAB GUEST NODE [--pause 50ms]",
+		run: func(ctx context.Context, args []string) error {
+			return runMigrate(ctx, args, os.Stdout)
+		},
+	}
+}
+
+func runMigrate(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	pause := fs.Duration("pause", 50*time.Millisecond, "downtime between leaving the old and joining the new bridge")
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return badInput("%v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != 3 {
+		return badInput("expected LAB GUEST NODE")
+	}
+	lab, err := stateOf(pos[0])
+	if err != nil {
+		return err
+	}
+	g := lab.Guest(pos[1])
+	if g == nil {
+		return badInput("lab %s has no guest %q", lab.Name, pos[1])
+	}
+	if lab.Node(pos[2]) == nil {
+		return badInput("lab %s has no node %q", lab.Name, pos[2])
+	}
+	from := g.Node
+	t0 := time.Now()
+	if err := topology.Migrate(ctx, lab, pos[1], pos[2], *pause); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "guest %s: %s -> %s in %s (pause %s)\n", pos[1], from, pos[2], time.Since(t0).Round(time.Microsecond), *pause)
+	return nil
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/topology"
+)
+
+func statusCommand() *command {
+	return &command{
+		name:    "status",
+		summary: "show a lab's nodes, guests, agents and what was not realized",
+		usage:   "[LAB.yaml|LAB] [--state DIR]",
+		run: func(ctx context.Context, args []string) error {
+			return runStatus(ctx, args, os.Stdout)
+		},
+	}
+}
+
+func runStatus(_ context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	state := fs.String("state", topology.DefaultStateDir, "state directory")
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return badInput("%v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	var labs []string
+	switch len(pos) {
+	case 0:
+		l, err := topology.Labs(topology.Options{StateDir: *state})
+		if err != nil {
+			return err
+		}
+		labs = l
+		if len(labs) == 0 {
+			fmt.Fprintln(out, "no labs")
+		}
+	case 1:
+		n, err := labName(pos[0])
+		if err != nil {
+			return err
+		}
+		labs = []string{n}
+	default:
+		return badInput("expected at most one lab")
+	}
+	for _, name := range labs {
+		lab, err := topology.ReadState(*state, name)
+		if err != nil {
+			ns, _ := nsutil.List(topology.NSPrefix(name))
+			fmt.Fprintf(out, "lab %s: no state file, %d namespaces left (sdnlab down %s removes them)\n", name, len(ns), name)
+			continue
+		}
+		fmt.Fprintf(out, "lab %s (%s)\n  kernel: %s\n", lab.Name, lab.File, lab.Caps)
+		for _, n := range lab.Nodes {
+			st := "up"
+			if !nsutil.Exists(n.NS) {
+				st = "MISSING"
+			}
+			agent := "no agent"
+			if pid := topology.AgentPID(lab, lab.StateDir, n.Name); pid != 0 {
+				agent = fmt.Sprintf("agent pid %d", pid)
+			}
+			fmt.Fprintf(out, "  node   %-10s %-7s %-18s %s  ns %s\n", n.Name, st, n.Addr, agent, n.NS)
+		}
+		for _, r := range lab.Routers {
+			kind := "router"
+			if r.Upstream {
+				kind = "upstrm"
+			}
+			fmt.Fprintf(out, "  %s %-10s ns %s\n", kind, r.Name, r.NS)
+		}
+		for _, h := range lab.Hosts {
+			fmt.Fprintf(out, "  extern %-10s %v ns %s\n", h.Name, h.Link.Addrs, h.NS)
+		}
+		for _, g := range lab.Guests {
+			st := "up"
+			if !nsutil.Exists(g.NS) {
+				st = "MISSING"
+			}
+			fmt.Fprintf(out, "  guest  %-10s %-7s on %-8s vnet %-10s %s %v tap %s\n", g.Name, st, g.Node, g.VNet, g.MAC, g.Addrs, g.Tap)
+		}
+		for _, s := range lab.Skipped {
+			fmt.Fprintf(out, "  not realized: %s\n", s)
+		}
+	}
+	return nil
+}

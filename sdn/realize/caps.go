@@ -1,0 +1,118 @@
+package realize
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
+)
+
+// Caps are the kernel features the realizer may need. They are detected by
+// trying, in a scratch namespace, since module autoloading and kernel
+// configs vary and /proc/modules says nothing about built-ins.
+type Caps struct {
+	Bridge        bool `json:"bridge"`
+	Veth          bool `json:"veth"`
+	Vxlan         bool `json:"vxlan"`
+	VRF           bool `json:"vrf"`
+	Dummy         bool `json:"dummy"`
+	Vlan          bool `json:"8021q"`
+	VlanFiltering bool `json:"vlanFiltering"`
+	Netem         bool `json:"netem"`
+}
+
+// Missing names the features the kernel lacks and what that means here.
+func (c Caps) Missing() []string {
+	var out []string
+	add := func(ok bool, what string) {
+		if !ok {
+			out = append(out, what)
+		}
+	}
+	add(c.Bridge, "bridge (nothing can be realized)")
+	add(c.Veth, "veth (no lab can be built)")
+	add(c.Vxlan, "vxlan (vxlan and evpn zones are not realized)")
+	add(c.VRF, "vrf (not needed: VRFs are namespaces)")
+	add(c.Dummy, "dummy (fabric loopbacks are not realized)")
+	add(c.Vlan, "8021q (vlan and qinq zones are not realized)")
+	add(c.VlanFiltering, "bridge vlan_filtering (VLAN-aware bridges and vnets are not realized)")
+	add(c.Netem, "netem (no delay or loss emulation)")
+	return out
+}
+
+// String is a one-line summary ("bridge veth vxlan; missing: vrf dummy ...").
+func (c Caps) String() string {
+	var have, miss []string
+	for _, f := range []struct {
+		ok   bool
+		name string
+	}{{c.Bridge, "bridge"}, {c.Veth, "veth"}, {c.Vxlan, "vxlan"}, {c.VRF, "vrf"}, {c.Dummy, "dummy"},
+		{c.Vlan, "8021q"}, {c.VlanFiltering, "vlan_filtering"}, {c.Netem, "netem"}} {
+		if f.ok {
+			have = append(have, f.name)
+		} else {
+			miss = append(miss, f.name)
+		}
+	}
+	s := strings.Join(have, " ")
+	if len(miss) > 0 {
+		s += "; missing: " + strings.Join(miss, " ")
+	}
+	return s
+}
+
+// DetectCaps tries each feature in the namespace ns, which it creates and
+// deletes (use a name of the lab, e.g. "sdnlab-<lab>-caps").
+func DetectCaps(ns string) (Caps, error) {
+	var c Caps
+	if err := nsutil.Create(ns); err != nil {
+		return c, err
+	}
+	defer nsutil.Delete(ns)
+	h, err := nsutil.Handle(ns)
+	if err != nil {
+		return c, err
+	}
+	defer h.Close()
+	try := func(l netlink.Link) bool { return h.LinkAdd(l) == nil }
+	attrs := func(name string) netlink.LinkAttrs {
+		la := netlink.NewLinkAttrs()
+		la.Name = name
+		return la
+	}
+	c.Bridge = try(&netlink.Bridge{LinkAttrs: attrs("cbr0")})
+	c.Veth = try(&netlink.Veth{LinkAttrs: attrs("cveth0"), PeerName: "cveth1"})
+	c.Vxlan = try(&netlink.Vxlan{LinkAttrs: attrs("cvx0"), VxlanId: 1, Port: 4789, SrcAddr: net.IPv4(127, 0, 0, 1)})
+	c.VRF = try(&netlink.Vrf{LinkAttrs: attrs("cvrf0"), Table: 100})
+	c.Dummy = try(&netlink.Dummy{LinkAttrs: attrs("cdummy0")})
+	if c.Bridge {
+		if br, err := h.LinkByName("cbr0"); err == nil {
+			la := attrs("cbr0.10")
+			la.ParentIndex = br.Attrs().Index
+			c.Vlan = try(&netlink.Vlan{LinkAttrs: la, VlanId: 10})
+			// Some kernels accept the attribute and ignore it: read it back.
+			on := true
+			if try(&netlink.Bridge{LinkAttrs: attrs("cbr1"), VlanFiltering: &on}) {
+				if l, err := h.LinkByName("cbr1"); err == nil {
+					if b, ok := l.(*netlink.Bridge); ok && b.VlanFiltering != nil && *b.VlanFiltering {
+						c.VlanFiltering = true
+					}
+				}
+			}
+		}
+	}
+	if c.Veth {
+		if l, err := h.LinkByName("cveth0"); err == nil {
+			q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
+				netlink.NetemQdiscAttrs{Latency: 1000})
+			c.Netem = h.QdiscAdd(q) == nil
+		}
+	}
+	if !c.Bridge || !c.Veth {
+		return c, fmt.Errorf("kernel lacks %s: no lab can be built", strings.Join(c.Missing()[:1], ""))
+	}
+	return c, nil
+}

@@ -1,0 +1,722 @@
+// Package realize turns a node's NodePlan into kernel state inside the
+// node's network namespace, through netlink and nftables only (no `ip`,
+// `bridge` or `iptables` commands): bridges, VXLAN devices with their flood
+// lists and port flags, MTUs, MACs, addresses, sysctls, routes and SNAT.
+//
+// An EVPN zone's VRF is a namespace of its own: its VNet bridges, their
+// VXLAN devices (created in the node namespace and moved in, so their UDP
+// sockets stay on the underlay) and the L3VNI bridge live there. Exit nodes
+// get a veth between the node and the VRF namespace with routes both ways.
+//
+// Apply converges: run again after the plan changed, it adds, changes and
+// removes only the difference, as "apply" in Proxmox's SDN panel does.
+package realize
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn"
+)
+
+// Target says where a node's plan goes.
+type Target struct {
+	// NS is the node's namespace.
+	NS string
+	// VRFNS names the namespace of an EVPN zone's VRF on this node.
+	// VRFNS("") is the common prefix of them all (for cleanup).
+	VRFNS func(zone string) string
+	// Keep reports the devices of the node namespace that are not the
+	// realizer's (the host's own interfaces); lo and tap* are always kept.
+	Keep func(name string) bool
+}
+
+// Report says what Apply did.
+type Report struct {
+	// Devices are the devices realized, as "namespace/device".
+	Devices []string
+	// Skipped names what could not be realized here and why.
+	Skipped []string
+}
+
+// device is one device to realize and where.
+type device struct {
+	ifc  *sdn.Iface
+	ns   string // final namespace
+	zone *sdn.ZonePlan
+}
+
+// DefaultVxlanPort is the IANA port; the kernel's own default is 8472.
+const DefaultVxlanPort = 4789
+
+// Apply realizes plan in the target namespaces.
+func Apply(ctx context.Context, t Target, plan *sdn.NodePlan, caps Caps) (*Report, error) {
+	a := &applier{t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*NS{}}
+	defer a.closeAll()
+	if err := a.run(ctx); err != nil {
+		return a.rep, err
+	}
+	return a.rep, nil
+}
+
+type applier struct {
+	t    Target
+	plan *sdn.NodePlan
+	caps Caps
+	rep  *Report
+	open map[string]*NS
+
+	devs    []*device
+	byName  map[string]*device // by "ns/name"
+	skipped map[string]bool    // zone IDs not realized
+	vrfNS   map[string]string  // zone ID -> VRF namespace (evpn)
+	ipfwd   bool               // the node namespace forwards (SNAT, exit node)
+}
+
+func (a *applier) ns(name string, create bool) (*NS, error) {
+	if n := a.open[name]; n != nil {
+		return n, nil
+	}
+	n, err := OpenNS(name, create)
+	if err != nil {
+		return nil, err
+	}
+	a.open[name] = n
+	return n, nil
+}
+
+func (a *applier) closeAll() {
+	for _, n := range a.open {
+		n.Close()
+	}
+}
+
+func (a *applier) skip(format string, args ...any) {
+	a.rep.Skipped = append(a.rep.Skipped, fmt.Sprintf(format, args...))
+}
+
+func (a *applier) run(ctx context.Context) error {
+	a.classify()
+	node, err := a.ns(a.t.NS, false)
+	if err != nil {
+		return err
+	}
+	// VRF namespaces first: devices are moved into them.
+	for _, zid := range sortedKeys(a.vrfNS) {
+		ns := a.vrfNS[zid]
+		if _, err := a.ns(ns, true); err != nil {
+			return err
+		}
+		if err := Sysctls(ns,
+			[2]string{"net.ipv4.ip_forward", "1"},
+			[2]string{"net.ipv6.conf.all.forwarding", "1"},
+			[2]string{"net.ipv4.conf.all.rp_filter", "0"},
+			[2]string{"net.ipv4.conf.default.rp_filter", "0"},
+			[2]string{"net.ipv6.conf.default.accept_dad", "0"},
+		); err != nil {
+			return err
+		}
+	}
+	if err := a.cleanup(); err != nil {
+		return err
+	}
+	// Bridges, then VXLAN devices, then veths: ports need their bridge.
+	for _, kind := range []sdn.IfaceKind{sdn.KindBridge, sdn.KindVxlan, sdn.KindVeth} {
+		for _, d := range a.devs {
+			if d.ifc.Kind != kind || ctx.Err() != nil {
+				continue
+			}
+			if err := a.create(node, d); err != nil {
+				return err
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, d := range a.devs {
+		if err := a.configure(d); err != nil {
+			return err
+		}
+		a.rep.Devices = append(a.rep.Devices, d.ns+"/"+d.ifc.Name)
+	}
+	if err := a.exitPaths(); err != nil {
+		return err
+	}
+	if err := a.routes(); err != nil {
+		return err
+	}
+	if err := a.snat(); err != nil {
+		return err
+	}
+	if a.ipfwd {
+		if err := Sysctls(a.t.NS, [2]string{"net.ipv4.ip_forward", "1"}, [2]string{"net.ipv6.conf.all.forwarding", "1"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// classify decides, for every stanza, whether it can be realized here and in
+// which namespace.
+func (a *applier) classify() {
+	a.byName = map[string]*device{}
+	a.skipped = map[string]bool{}
+	a.vrfNS = map[string]string{}
+	zoneOf := map[string]*sdn.ZonePlan{}
+	for i := range a.plan.Zones {
+		z := &a.plan.Zones[i]
+		for n := range a.zoneMembers(z) {
+			zoneOf[n] = z
+		}
+		if why := a.zoneUnsupported(z); why != "" {
+			a.skipped[z.ID] = true
+			a.skip("zone %s (%s): not realized: %s", z.ID, z.Type, why)
+			continue
+		}
+		if z.Type == "evpn" {
+			a.vrfNS[z.ID] = a.t.VRFNS(z.ID)
+		}
+		for _, v := range z.VNets {
+			if v.VlanAware && !a.caps.VlanFiltering {
+				a.skip("vnet %s: realized without VLAN awareness: bridge vlan_filtering is not available on this kernel", v.ID)
+			}
+		}
+	}
+	// The namespace of a port follows its bridge.
+	portOf := map[string]string{}
+	for i := range a.plan.Ifaces {
+		ifc := &a.plan.Ifaces[i]
+		for _, p := range ifc.BridgePorts {
+			portOf[p] = ifc.Name
+		}
+	}
+	for i := range a.plan.Ifaces {
+		ifc := &a.plan.Ifaces[i]
+		z := zoneOf[ifc.Name]
+		if z != nil && a.skipped[z.ID] {
+			continue
+		}
+		switch ifc.Kind {
+		case sdn.KindBridge, sdn.KindVxlan, sdn.KindVeth:
+		case sdn.KindVRF:
+			continue // a namespace, made above
+		case sdn.KindDummy:
+			if !a.caps.Dummy {
+				a.skip("%s (dummy): not realized: the dummy module is not available on this kernel", ifc.Name)
+			} else {
+				a.skip("%s (dummy): not realized: fabrics are not realized by the lab", ifc.Name)
+			}
+			continue
+		default:
+			if !ifc.Amends && z == nil {
+				a.skip("%s (%s): not realized by the lab", ifc.Name, ifc.Kind)
+			}
+			continue
+		}
+		if ifc.Amends {
+			continue
+		}
+		d := &device{ifc: ifc, ns: a.t.NS, zone: z}
+		if z != nil && z.Type == "evpn" {
+			inVRF := ifc.VRF != "" || ifc.Name == z.L3Bridge || ifc.Name == z.L3Vxlan || ifc.Name == z.XVRFPeer
+			if br, ok := portOf[ifc.Name]; ok {
+				if bi := a.plan.Iface(br); bi != nil && bi.VRF != "" {
+					inVRF = true
+				}
+			}
+			if inVRF {
+				d.ns = a.vrfNS[z.ID]
+			}
+		}
+		if ifc.Kind == sdn.KindVxlan && !a.caps.Vxlan {
+			a.skip("%s (vxlan): not realized: no vxlan support in this kernel", ifc.Name)
+			continue
+		}
+		a.devs = append(a.devs, d)
+		a.byName[d.ns+"/"+ifc.Name] = d
+		if len(ifc.SNAT) > 0 {
+			a.ipfwd = true
+		}
+	}
+}
+
+// zoneUnsupported says why a zone cannot be realized here ("" if it can).
+func (a *applier) zoneUnsupported(z *sdn.ZonePlan) string {
+	if z.BridgeOVS {
+		return "its bridge " + z.Bridge + " is Open vSwitch, which the lab does not run"
+	}
+	switch z.Type {
+	case "vlan", "qinq":
+		needVlanDev := false
+		for n := range a.zoneMembers(z) {
+			if _, _, ok := sdn.ImplicitVlan(n); ok {
+				needVlanDev = true
+			}
+			if ifc := a.plan.Iface(n); ifc != nil && ifc.Kind == sdn.KindVlan {
+				needVlanDev = true
+			}
+		}
+		if (needVlanDev || z.Type == "qinq") && !a.caps.Vlan {
+			return "needs 802.1Q VLAN devices (8021q), not available on this kernel"
+		}
+		if (z.BridgeVlanAware || z.ZoneBridge != "") && !a.caps.VlanFiltering {
+			return "needs a VLAN-aware bridge (bridge vlan_filtering), not available on this kernel"
+		}
+		if z.Bridge != "" {
+			if n, err := a.ns(a.t.NS, false); err == nil {
+				if l, _ := n.Link(z.Bridge); l == nil {
+					return "its bridge " + z.Bridge + " does not exist on the node"
+				}
+			}
+		}
+	case "vxlan", "evpn":
+		if !a.caps.Vxlan {
+			return "needs vxlan, not available on this kernel"
+		}
+	}
+	return ""
+}
+
+// zoneMembers returns the devices of a zone: those the ZonePlan names,
+// and, transitively, the bridges that have one of them as a port, their
+// ports and veth peers (the vmbr0v100 bridge, eth0.100, pr_<vnet> of a vlan
+// zone). Stanzas that only amend a host interface are not members.
+func (a *applier) zoneMembers(z *sdn.ZonePlan) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range []string{z.VRF, z.L3Bridge, z.L3Vxlan, z.ZoneBridge, z.XVRF, z.XVRFPeer} {
+		if n != "" {
+			m[n] = true
+		}
+	}
+	for _, v := range z.VNets {
+		for _, n := range []string{v.Bridge, v.Vxlan, v.Uplink} {
+			if n != "" {
+				m[n] = true
+			}
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		add := func(n string) {
+			if n != "" && !m[n] {
+				m[n] = true
+				changed = true
+			}
+		}
+		for i := range a.plan.Ifaces {
+			ifc := &a.plan.Ifaces[i]
+			if ifc.Amends {
+				continue
+			}
+			if m[ifc.Name] {
+				add(ifc.VethPeer)
+				for _, p := range ifc.BridgePorts {
+					add(p)
+				}
+				continue
+			}
+			for _, p := range ifc.BridgePorts {
+				if m[p] {
+					add(ifc.Name)
+				}
+			}
+		}
+	}
+	return m
+}
+
+// cleanup removes what an earlier Apply made and this plan no longer has:
+// devices in the node namespace that are neither the host's nor wanted, and
+// VRF namespaces of zones that are gone.
+func (a *applier) cleanup() error {
+	var vrfs []string
+	if a.t.VRFNS != nil {
+		l, err := nsutil.List(a.t.VRFNS(""))
+		if err != nil {
+			return err
+		}
+		vrfs = l
+	}
+	wantNS := map[string]bool{}
+	for _, ns := range a.vrfNS {
+		wantNS[ns] = true
+	}
+	for _, ns := range vrfs {
+		if !wantNS[ns] {
+			if err := nsutil.Delete(ns); err != nil {
+				return err
+			}
+		}
+	}
+	// Ports the wanted bridges list (implicit VLAN devices) stay too.
+	ports := map[string]bool{}
+	for _, d := range a.devs {
+		for _, p := range d.ifc.BridgePorts {
+			ports[d.ns+"/"+p] = true
+		}
+	}
+	check := append([]string{a.t.NS}, sortedValues(a.vrfNS)...)
+	for _, nsName := range check {
+		n, err := a.ns(nsName, false)
+		if err != nil {
+			return err
+		}
+		links, err := n.H.LinkList()
+		if err != nil {
+			return fmt.Errorf("%s: list links: %w", nsName, err)
+		}
+		for _, l := range links {
+			name := l.Attrs().Name
+			if name == "lo" || strings.HasPrefix(name, "tap") || (nsName == a.t.NS && a.t.Keep != nil && a.t.Keep(name)) {
+				continue
+			}
+			if _, ok := a.byName[nsName+"/"+name]; ok || ports[nsName+"/"+name] {
+				continue
+			}
+			if a.isExitPath(nsName, name) {
+				continue
+			}
+			if err := n.H.LinkDel(l); err != nil {
+				return fmt.Errorf("%s: remove %s: %w", nsName, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (a *applier) isExitPath(ns, name string) bool {
+	for i := range a.plan.Zones {
+		z := &a.plan.Zones[i]
+		if z.Type == "evpn" && z.ExitNode && !a.skipped[z.ID] && name == exitLink(z.ID) && (ns == a.t.NS || ns == a.vrfNS[z.ID]) {
+			return true
+		}
+	}
+	return false
+}
+
+// create makes a device (or keeps it when it matches the plan).
+func (a *applier) create(node *NS, d *device) error {
+	ifc := d.ifc
+	target, err := a.ns(d.ns, false)
+	if err != nil {
+		return err
+	}
+	switch ifc.Kind {
+	case sdn.KindBridge:
+		_, err := target.EnsureBridge(ifc.Name, ifc.MTU, ifc.HWAddress)
+		return err
+	case sdn.KindVxlan:
+		return a.createVxlan(node, target, d)
+	case sdn.KindVeth:
+		if ifc.VethPeer == "" {
+			a.skip("%s (veth): no peer name", ifc.Name)
+			return nil
+		}
+		// Create the pair once, from the end listed first.
+		peerNS := a.t.NS
+		for _, o := range a.devs {
+			if o.ifc.Name == ifc.VethPeer {
+				peerNS = o.ns
+			}
+		}
+		if l, _ := target.Link(ifc.Name); l != nil {
+			return nil
+		}
+		peer, err := a.ns(peerNS, false)
+		if err != nil {
+			return err
+		}
+		return target.EnsureVeth(ifc.Name, ifc.HWAddress, ifc.MTU, peer, ifc.VethPeer, "")
+	}
+	return nil
+}
+
+func (a *applier) createVxlan(node, target *NS, d *device) error {
+	ifc := d.ifc
+	port := ifc.VxlanPort
+	if port == 0 && d.zone != nil {
+		port = d.zone.VxlanPort
+	}
+	if port == 0 {
+		port = DefaultVxlanPort
+	}
+	learning := ifc.Learning == nil || *ifc.Learning
+	want := &netlink.Vxlan{VxlanId: ifc.VxlanID, Port: port, Learning: learning}
+	want.Name = ifc.Name
+	want.MTU = ifc.MTU
+	if ifc.VxlanLocal.IsValid() {
+		want.SrcAddr = net.IP(ifc.VxlanLocal.AsSlice())
+	}
+	if l, _ := target.Link(ifc.Name); l != nil {
+		if vx, ok := l.(*netlink.Vxlan); ok && vx.VxlanId == want.VxlanId && vx.Port == port &&
+			vx.Learning == learning && vx.SrcAddr.Equal(want.SrcAddr) {
+			return nil
+		}
+		if err := target.H.LinkDel(l); err != nil {
+			return target.errf(ifc.Name, err)
+		}
+	}
+	// Created in the node namespace so its socket lives on the underlay.
+	if target != node {
+		if l, _ := node.Link(ifc.Name); l != nil {
+			if err := node.H.LinkDel(l); err != nil {
+				return node.errf(ifc.Name, err)
+			}
+		}
+	}
+	// Asked for through the node namespace's netlink socket with the VRF
+	// namespace as destination (IFLA_NET_NS_FD): the kernel makes the device
+	// in the node namespace's context, so its UDP socket is there, and puts
+	// it in the VRF namespace, which is what creating and then moving it
+	// does, without the ~20 ms RCU wait of a move under the RTNL lock.
+	if target != node {
+		want.Namespace = netlink.NsFd(int(target.Fd))
+	}
+	if err := node.H.LinkAdd(want); err != nil {
+		return node.errf(ifc.Name, fmt.Errorf("add vxlan %d in %s: %w", ifc.VxlanID, target.Name, err))
+	}
+	return nil
+}
+
+// configure sets what may change on an existing device: master, port
+// flags, MTU, MAC, alias, addresses, flood list, sysctls, up.
+func (a *applier) configure(d *device) error {
+	ifc := d.ifc
+	n, err := a.ns(d.ns, false)
+	if err != nil {
+		return err
+	}
+	l, err := n.Link(ifc.Name)
+	if err != nil {
+		return err
+	}
+	if l == nil {
+		return nil // skipped at create
+	}
+	if err := n.setAttrs(l, ifc.MTU, ifc.HWAddress); err != nil {
+		return err
+	}
+	if l.Attrs().Alias != ifc.Alias {
+		if err := n.H.LinkSetAlias(l, ifc.Alias); err != nil {
+			return n.errf(ifc.Name, err)
+		}
+	}
+	if ifc.Kind == sdn.KindBridge {
+		for _, p := range ifc.BridgePorts {
+			pl, _ := n.Link(p)
+			if pl == nil {
+				if err := a.implicitVlan(n, p); err != nil {
+					a.skip("%s: port %s: %v", ifc.Name, p, err)
+					continue
+				}
+			}
+			if err := n.SetMaster(p, ifc.Name); err != nil {
+				return err
+			}
+			if pd := a.byName[d.ns+"/"+p]; pd != nil {
+				if err := a.portFlags(n, pd.ifc); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := n.SetAddrs(ifc.Name, ifc.Addresses); err != nil {
+		return err
+	}
+	if ifc.Kind == sdn.KindVxlan {
+		if err := a.floodList(n, ifc); err != nil {
+			return err
+		}
+	}
+	var kv [][2]string
+	if ifc.IPForward {
+		kv = append(kv, [2]string{"net/ipv4/conf/" + ifc.Name + "/forwarding", "1"})
+	}
+	if ifc.IP6Forward {
+		kv = append(kv, [2]string{"net/ipv6/conf/" + ifc.Name + "/forwarding", "1"})
+	}
+	if ifc.ARPAccept {
+		kv = append(kv, [2]string{"net/ipv4/conf/" + ifc.Name + "/arp_accept", "1"})
+	}
+	if len(kv) > 0 {
+		if err := Sysctls(d.ns, kv...); err != nil {
+			return err
+		}
+	}
+	return n.Up(ifc.Name)
+}
+
+// portFlags sets the bridge-port flags of a VXLAN port: learning off and
+// ARP/ND suppression as the plan says.
+func (a *applier) portFlags(n *NS, ifc *sdn.Iface) error {
+	l, err := n.H.LinkByName(ifc.Name)
+	if err != nil {
+		return n.errf(ifc.Name, err)
+	}
+	if ifc.Learning != nil {
+		if err := n.H.LinkSetLearning(l, *ifc.Learning); err != nil {
+			return n.errf(ifc.Name, fmt.Errorf("bridge-learning: %w", err))
+		}
+	}
+	if err := n.H.LinkSetBrNeighSuppress(l, ifc.ARPNDSuppress); err != nil {
+		return n.errf(ifc.Name, fmt.Errorf("neigh_suppress: %w", err))
+	}
+	return nil
+}
+
+var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
+
+// floodList makes the all-zero FDB entries of a VXLAN device (head-end
+// replication) exactly the plan's remotes.
+func (a *applier) floodList(n *NS, ifc *sdn.Iface) error {
+	l, err := n.H.LinkByName(ifc.Name)
+	if err != nil {
+		return n.errf(ifc.Name, err)
+	}
+	have, err := n.H.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+	if err != nil {
+		return n.errf(ifc.Name, fmt.Errorf("fdb: %w", err))
+	}
+	want := map[netip.Addr]bool{}
+	for _, r := range ifc.VxlanRemotes {
+		want[r] = true
+	}
+	for _, e := range have {
+		if e.HardwareAddr.String() != zeroMAC.String() || e.IP == nil {
+			continue
+		}
+		ip, _ := netip.AddrFromSlice(e.IP)
+		ip = ip.Unmap()
+		if want[ip] {
+			delete(want, ip)
+			continue
+		}
+		e := e
+		if err := n.H.NeighDel(&e); err != nil {
+			return n.errf(ifc.Name, fmt.Errorf("fdb del %s: %w", ip, err))
+		}
+	}
+	for _, r := range ifc.VxlanRemotes {
+		if !want[r] {
+			continue
+		}
+		e := &netlink.Neigh{
+			LinkIndex: l.Attrs().Index, Family: unix.AF_BRIDGE,
+			State: netlink.NUD_PERMANENT | netlink.NUD_NOARP, Flags: netlink.NTF_SELF,
+			IP: net.IP(r.AsSlice()), HardwareAddr: zeroMAC,
+		}
+		if err := n.H.NeighAppend(e); err != nil {
+			return n.errf(ifc.Name, fmt.Errorf("fdb append %s: %w", r, err))
+		}
+	}
+	return nil
+}
+
+// routes installs the routes the stanzas' commands install: connected
+// routes and the VRF's unreachable default (absent on exit nodes).
+func (a *applier) routes() error {
+	for _, d := range a.devs {
+		for _, r := range d.ifc.Routes {
+			n, err := a.ns(d.ns, false)
+			if err != nil {
+				return err
+			}
+			if r.VRF != "" {
+				z := a.zoneByVRF(r.VRF)
+				if z == nil || a.vrfNS[z.ID] == "" {
+					continue
+				}
+				if n, err = a.ns(a.vrfNS[z.ID], false); err != nil {
+					return err
+				}
+			}
+			switch {
+			case r.Unreachable:
+				if err := n.unreachable(r.Prefix, r.Metric, !r.Delete); err != nil {
+					return err
+				}
+			case r.Dev != "" && !r.Delete:
+				if err := n.ReplaceRoute(r.Prefix, nil, r.Dev); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// A VRF of a non-exit node without any default gets the unreachable
+	// default Proxmox installs, so lookups fail fast instead of leaking.
+	return nil
+}
+
+func (a *applier) zoneByVRF(vrf string) *sdn.ZonePlan {
+	for i := range a.plan.Zones {
+		if a.plan.Zones[i].VRF == vrf {
+			return &a.plan.Zones[i]
+		}
+	}
+	return nil
+}
+
+// unreachable adds (or removes) an unreachable route with a metric.
+func (n *NS) unreachable(dst netip.Prefix, metric uint32, add bool) error {
+	r := &netlink.Route{Dst: ipNet(dst.Masked()), Type: unix.RTN_UNREACHABLE, Priority: int(metric), Family: netlink.FAMILY_V4}
+	if dst.Addr().Is6() {
+		r.Family = netlink.FAMILY_V6
+	}
+	if add {
+		if err := n.H.RouteReplace(r); err != nil {
+			return fmt.Errorf("%s: unreachable %s metric %d: %w", n.Name, dst, metric, err)
+		}
+		return nil
+	}
+	_ = n.H.RouteDel(r) // absent is fine
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedValues(m map[string]string) []string {
+	var out []string
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
+}
+
+// implicitVlan creates a port such as "eth0.100" that ifupdown2 makes on
+// its own when a bridge lists it (needs 8021q).
+func (a *applier) implicitVlan(n *NS, name string) error {
+	raw, id, ok := sdn.ImplicitVlan(name)
+	if !ok {
+		return fmt.Errorf("no such device in %s", n.Name)
+	}
+	if !a.caps.Vlan {
+		return fmt.Errorf("not created: 8021q is not available on this kernel")
+	}
+	parent, err := n.H.LinkByName(raw)
+	if err != nil {
+		return fmt.Errorf("no device %s in %s", raw, n.Name)
+	}
+	la := netlink.NewLinkAttrs()
+	la.Name = name
+	la.ParentIndex = parent.Attrs().Index
+	if err := n.H.LinkAdd(&netlink.Vlan{LinkAttrs: la, VlanId: id}); err != nil {
+		return fmt.Errorf("add vlan %d on %s: %w", id, raw, err)
+	}
+	return n.Up(name)
+}

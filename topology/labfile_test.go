@@ -1,0 +1,195 @@
+package topology
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A small SDN configuration for the bad-lab cases: a vxlan zone on every
+// node and a simple zone restricted to node1.
+var testCfg = map[string]string{
+	"zones.cfg":   "vxlan: vx\n\tpeers 10.1.0.1,10.1.0.2\n\tmtu 1450\n\nsimple: loc\n\tnodes node1\n",
+	"vnets.cfg":   "vnet: v1\n\tzone vx\n\ttag 100\n\nvnet: v2\n\tzone loc\n",
+	"subnets.cfg": "subnet: loc-10.9.0.0-24\n\tvnet v2\n\tgateway 10.9.0.1\n",
+}
+
+func writeLab(t *testing.T, lab string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for f, c := range testCfg {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(p, []byte(lab), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExamplesLoad(t *testing.T) {
+	for _, ex := range []struct {
+		file, name     string
+		nodes, guests  int
+		routers, hosts int
+	}{
+		{"../examples/simple/lab.yaml", "simple", 1, 2, 1, 1},
+		{"../examples/vxlan/lab.yaml", "vxlan", 3, 3, 0, 0},
+		{"../examples/evpn/lab.yaml", "evpn", 3, 4, 1, 1},
+		{"../examples/evpn-racks/lab.yaml", "racks", 3, 4, 2, 1},
+	} {
+		l, err := Load(ex.file)
+		if err != nil {
+			t.Errorf("%s: %v", ex.file, err)
+			continue
+		}
+		if l.Name != ex.name || len(l.Nodes) != ex.nodes || len(l.Guests) != ex.guests || len(l.Routers) != ex.routers || len(l.Hosts) != ex.hosts {
+			t.Errorf("%s: name %s, %d nodes, %d guests, %d routers, %d hosts", ex.file, l.Name, len(l.Nodes), len(l.Guests), len(l.Routers), len(l.Hosts))
+		}
+		for _, n := range l.Nodes {
+			if l.Plans[n.Name] == nil {
+				t.Errorf("%s: node %s has no plan", ex.file, n.Name)
+			}
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	// sdn: plus node names: one 1500-byte segment, addresses from the peers.
+	p := writeLab(t, "sdn: .\nnodes: [node1, node2]\nguests:\n  a: {node: node1, vnet: v1, ip: 10.5.0.1/24}\n  b: {node: node2, vnet: v1}\n")
+	l, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Segments) != 1 || l.Segments[0].MTU != 1500 || l.Segments[0].Subnet4.String() != "10.1.0.0/24" {
+		t.Fatalf("segments: %+v", l.Segments[0])
+	}
+	if l.Nodes[0].Addr.String() != "10.1.0.1/24" || l.Nodes[1].Addr.String() != "10.1.0.2/24" {
+		t.Fatalf("node addresses %s %s", l.Nodes[0].Addr, l.Nodes[1].Addr)
+	}
+	a, b := l.Guest("a"), l.Guest("b")
+	if a.MAC == b.MAC || !strings.HasPrefix(a.MAC, "bc:24:11:") || a.MTU != 1450 || a.Tap != "tap100i0" || b.Tap != "tap101i0" {
+		t.Fatalf("guests: %+v %+v", a, b)
+	}
+	// The MAC is stable: derived from the name.
+	l2, _ := Load(p)
+	if l2.Guest("a").MAC != a.MAC {
+		t.Fatal("guest MAC not stable across loads")
+	}
+	if l.Name != strings.ToLower(filepath.Base(filepath.Dir(p)))[:min(12, len(filepath.Base(filepath.Dir(p))))] && l.Name == "" {
+		t.Fatal("no lab name")
+	}
+}
+
+func TestBadLabs(t *testing.T) {
+	for _, tc := range []struct {
+		name, lab string
+		want      []string // substrings of the error, the first one with "lab.yaml:LINE: FIELD"
+	}{
+		{"unknown node", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: nodeX, vnet: v1}\n",
+			[]string{"lab.yaml:4: guests.a.node: unknown node \"nodeX\""}},
+		{"unknown vnet", "sdn: .\nnodes: [node1]\nguests:\n  a:\n    node: node1\n    vnet: nope\n",
+			[]string{"lab.yaml:6: guests.a.vnet: unknown vnet \"nope\""}},
+		{"node outside zone", "sdn: .\nnodes: [node1, node2]\nguests:\n  a: {node: node2, vnet: v2}\n",
+			[]string{"lab.yaml:4: guests.a.node: node \"node2\" is not in the nodes of zone \"loc\""}},
+		{"duplicate MAC", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, mac: 'bc:24:11:00:00:01'}\n  b: {node: node1, vnet: v1, mac: 'BC:24:11:00:00:01'}\n",
+			[]string{"lab.yaml:5: guests.b.mac: MAC bc:24:11:00:00:01 is already used at", "lab.yaml:4"}},
+		{"duplicate IP", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, ip: 10.5.0.1/24}\n  b:\n    node: node1\n    vnet: v1\n    ip: [10.5.0.2/24, 10.5.0.1/24]\n",
+			[]string{"lab.yaml:8: guests.b.ip: address 10.5.0.1 is already used at", "lab.yaml:4"}},
+		{"guest IP is a node's", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, ip: 10.1.0.1/24}\n",
+			[]string{"lab.yaml:4: guests.a.ip: address 10.1.0.1 is already used by the underlay"}},
+		{"overlapping segments", "sdn: .\nnodes:\n  node1: {segment: a, address: 10.1.0.1}\nunderlay:\n  segments:\n    a: {subnet: 10.1.0.0/24}\n    b: {subnet: 10.1.0.128/25}\n",
+			[]string{"lab.yaml:7: underlay.segments.b.subnet: 10.1.0.128/25 overlaps 10.1.0.0/24 of segment \"a\""}},
+		{"underlay MTU too small", "sdn: .\nnodes: [node1]\nunderlay:\n  segments:\n    lan:\n      subnet: 10.1.0.0/24\n      mtu: 1480\n",
+			[]string{"lab.yaml:7: underlay.segments.lan.mtu: segment \"lan\" has MTU 1480 but zone \"vx\"", "zones.cfg:1", "needs 1500"}},
+		{"guest MTU too big", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, mtu: 1500}\n",
+			[]string{"lab.yaml:4: guests.a.mtu: MTU 1500 is more than vnet \"v1\" carries: 1450"}},
+		{"unknown key", "sdn: .\nnodes:\n  node1: {adress: 10.1.0.1}\n",
+			[]string{"lab.yaml:3: nodes.node1.adress: unknown key"}},
+		{"missing sdn", "nodes: [node1]\n", []string{"lab.yaml:1: sdn: missing"}},
+		{"bad sdn dir", "sdn: nowhere\nnodes: [node1]\n", []string{"lab.yaml:1: sdn: \"nowhere\" is not a directory"}},
+		{"bad name", "name: my-lab\nsdn: .\nnodes: [node1]\n", []string{"lab.yaml:1: name: \"my-lab\""}},
+		{"bad rp_filter", "sdn: .\nnodes: [node1]\nunderlay:\n  segments: {lan: {subnet: 10.1.0.0/24}}\n  routers:\n    r1:\n      interfaces:\n        lan: {rp_filter: medium}\n",
+			[]string{"lab.yaml:8: underlay.routers.r1.interfaces.lan.rp_filter: \"medium\""}},
+		{"router on unknown segment", "sdn: .\nnodes: [node1]\nunderlay:\n  routers:\n    r1:\n      interfaces:\n        nowhere: {}\n",
+			[]string{"lab.yaml:7: underlay.routers.r1.interfaces.nowhere: unknown segment"}},
+		{"node address outside segment", "sdn: .\nnodes:\n  node1: {address: 10.2.0.1/24}\nunderlay:\n  segments: {lan: {subnet: 10.1.0.0/24}}\n",
+			[]string{"lab.yaml:3: nodes.node1.address: 10.2.0.1 is not in segment \"lan\""}},
+		{"duplicate node address", "sdn: .\nnodes:\n  node1: {address: 10.1.0.5}\n  node2: {address: 10.1.0.5}\nunderlay:\n  segments: {lan: {subnet: 10.1.0.0/24}}\n",
+			[]string{"lab.yaml:4: nodes.node2.address: address 10.1.0.5 is already used at"}},
+		{"bad yaml", "sdn: .\nnodes: [node1\n", []string{"lab.yaml:"}},
+		{"name clash", "sdn: .\nnodes: [node1]\nguests:\n  node1: {node: node1, vnet: v1}\n",
+			[]string{"lab.yaml:4: guest node1 and node node1 would share namespace"}},
+		{"several segments need one", "sdn: .\nnodes: [node1]\nunderlay:\n  segments:\n    a: {subnet: 10.1.0.0/24}\n    b: {subnet: 10.2.0.0/24}\n",
+			[]string{"lab.yaml:2: nodes.node1.segment: missing"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeLab(t, tc.lab)
+			_, err := Load(p)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			be, ok := err.(interface{ BadInput() bool })
+			if !ok || !be.BadInput() {
+				t.Errorf("error is not bad input: %T", err)
+			}
+			msg := strings.ReplaceAll(err.Error(), filepath.Dir(p)+"/", "")
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error\n  %s\ndoes not contain\n  %s", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	l, err := Load("../examples/evpn-racks/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, up := l.Router("r1"), l.Upstream()
+	got := func(r *Router) string {
+		var s []string
+		for _, rt := range r.Routes {
+			s = append(s, rt.Dst.String()+">"+rt.Via[0].String())
+		}
+		return strings.Join(s, " ")
+	}
+	if g := got(r1); g != "0.0.0.0/0>172.16.0.254 10.0.1.0/24>192.168.0.1 10.0.2.0/24>192.168.0.1" {
+		t.Errorf("r1 routes: %s", g)
+	}
+	if g := got(up); g != "192.168.0.0/24>172.16.0.1 192.168.1.0/24>172.16.0.1 10.0.1.0/24>172.16.0.1 10.0.2.0/24>172.16.0.1" {
+		t.Errorf("upstream routes: %s", g)
+	}
+	if l.Node("node3").Gateway4.String() != "192.168.1.254" {
+		t.Errorf("node3 gateway %s", l.Node("node3").Gateway4)
+	}
+	if r1.Links[0].RPFilter != 1 || r1.Links[2].RPFilter != 2 {
+		t.Errorf("rp_filter %+v", r1.Links)
+	}
+}
+
+func TestDualStackUnderlay(t *testing.T) {
+	p := writeLab(t, "sdn: .\nnodes:\n  node1: {address: [10.1.0.1/24, 'fd00::1/64']}\n  node2: {}\nunderlay:\n  segments:\n    lan: {subnet: 10.1.0.0/24, subnet6: 'fd00::/64', mtu: 9000}\n")
+	l, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1, n2 := l.Node("node1"), l.Node("node2")
+	if len(n1.Link.Addrs) != 2 || len(n2.Link.Addrs) != 2 || n2.Link.Addrs[1].String() != "fd00::2/64" {
+		t.Fatalf("addresses %v %v", n1.Link.Addrs, n2.Link.Addrs)
+	}
+	for _, want := range []string{"iface vmbr0 inet static\n\taddress 10.1.0.1/24\n", "mtu 9000", "iface vmbr0 inet6 static\n\taddress fd00::1/64\n"} {
+		if !strings.Contains(n1.InterfacesText, want) {
+			t.Errorf("generated interfaces lack %q:\n%s", want, n1.InterfacesText)
+		}
+	}
+	hi := l.Plans["node1"]
+	if hi == nil {
+		t.Fatal("no plan")
+	}
+}

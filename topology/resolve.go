@@ -1,0 +1,932 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/config"
+)
+
+// Defaults of a lab file.
+const (
+	DefaultMTU          = 1500
+	defaultSegment      = "lan"
+	externalSegmentName = "ext"
+	defaultUpstreamName = "upstream"
+	maxLabName          = 12
+)
+
+var (
+	defaultUnderlay = netip.MustParsePrefix("10.99.0.0/24")
+	defaultExternal = netip.MustParsePrefix("203.0.113.0/24")
+	labNameRE       = regexp.MustCompile(`^[a-z0-9]{1,12}$`)
+	thingNameRE     = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_-]{0,30}[a-zA-Z0-9])?$`)
+)
+
+// Load reads and checks a lab file and the SDN configuration it names, and
+// compiles every node's plan. Every problem is reported at once, as a
+// config.ErrorList (BadInput) naming file, line and field, before anything
+// is created.
+func Load(file string) (*Lab, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	s, err := parseSpec(file)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver{s: s, lab: &Lab{File: abs}}
+	r.resolve()
+	if err := r.errs.Err(); err != nil {
+		return nil, err
+	}
+	return r.lab, nil
+}
+
+type resolver struct {
+	s    *spec
+	lab  *Lab
+	errs config.ErrorList
+	cfg  *config.Config
+	// used tracks every underlay address, to catch duplicates.
+	used map[netip.Addr]config.Pos
+}
+
+func (r *resolver) errf(pos config.Pos, field, format string, a ...any) {
+	r.errs = append(r.errs, &config.Error{Pos: pos, Field: field, Msg: fmt.Sprintf(format, a...)})
+}
+
+// rootPos is the position for problems with no better place (line 1).
+func (r *resolver) rootPos() config.Pos { return config.Pos{File: r.s.File, Line: 1} }
+
+func (r *resolver) resolve() {
+	r.used = map[netip.Addr]config.Pos{}
+	r.name()
+	r.loadConfig()
+	r.segments()
+	r.nodes()
+	r.routers()
+	r.upstream()
+	if len(r.errs) > 0 {
+		return // routes and plans need a consistent underlay
+	}
+	r.routes()
+	r.compile()
+	if len(r.errs) > 0 {
+		return
+	}
+	r.guests()
+	r.checkMTU()
+	r.checkNamespaces()
+	r.upstreamSDNRoutes()
+}
+
+func (r *resolver) name() {
+	s := r.s
+	if s.Name.Set {
+		if !labNameRE.MatchString(s.Name.V) {
+			r.errf(s.Name.Pos, "name", "%q: a lab name is 1-%d lower-case letters and digits (no '-': it separates the parts of namespace names)", s.Name.V, maxLabName)
+		}
+		r.lab.Name = s.Name.V
+		return
+	}
+	base := filepath.Base(s.File)
+	stem := strings.TrimSuffix(strings.TrimSuffix(base, ".yaml"), ".yml")
+	if stem == "lab" {
+		abs, _ := filepath.Abs(s.File)
+		stem = filepath.Base(filepath.Dir(abs))
+	}
+	var b strings.Builder
+	for _, c := range strings.ToLower(stem) {
+		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') {
+			b.WriteRune(c)
+		}
+	}
+	n := b.String()
+	if len(n) > maxLabName {
+		n = n[:maxLabName]
+	}
+	if n == "" {
+		r.errf(r.rootPos(), "name", "cannot derive a lab name from %q: set name:", s.File)
+	}
+	r.lab.Name = n
+}
+
+func (r *resolver) loadConfig() {
+	s := r.s
+	dir := s.SDN.V
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(filepath.Dir(s.File), dir)
+	}
+	abs, _ := filepath.Abs(dir)
+	r.lab.SDNDir = abs
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		r.errf(s.SDN.Pos, "sdn", "%q is not a directory of SDN .cfg files", s.SDN.V)
+		return
+	}
+	cfg, err := config.Load(dir)
+	if err != nil {
+		if el, ok := err.(config.ErrorList); ok {
+			r.errs = append(r.errs, el...)
+		} else {
+			r.errf(s.SDN.Pos, "sdn", "%v", err)
+		}
+	}
+	r.cfg = cfg
+	r.lab.Config = cfg
+	if cfg != nil {
+		r.lab.VNets = map[string]VNetInfo{}
+		for id, v := range cfg.VNets {
+			vi := VNetInfo{Zone: v.Zone}
+			if z := cfg.Zones[v.Zone]; z != nil {
+				vi.ZoneType = z.Type
+			}
+			r.lab.VNets[id] = vi
+		}
+	}
+}
+
+// configPeers returns the underlay addresses the SDN configuration names
+// (vxlan zone peers, EVPN controller peers), used as default node addresses
+// in lab order, since the config has no node-to-peer mapping.
+func (r *resolver) configPeers() []netip.Addr {
+	if r.cfg == nil {
+		return nil
+	}
+	var ids []string
+	for id := range r.cfg.Controllers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if c := r.cfg.Controllers[id]; c.Type == "evpn" && len(c.Peers) > 0 {
+			return c.Peers
+		}
+	}
+	ids = ids[:0]
+	for id := range r.cfg.Zones {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if z := r.cfg.Zones[id]; z.Type == "vxlan" && len(z.Peers) > 0 {
+			return z.Peers
+		}
+	}
+	return nil
+}
+
+func (r *resolver) segments() {
+	s := r.s
+	seen := map[string]bool{}
+	for _, ss := range s.Segments {
+		if !thingNameRE.MatchString(ss.Name.V) || len(ss.Name.V) > 12 {
+			r.errf(ss.Name.Pos, "underlay.segments", "%q: a segment name is 1-12 letters, digits, '-' or '_'", ss.Name.V)
+			continue
+		}
+		if ss.Name.V == externalSegmentName {
+			r.errf(ss.Name.Pos, "underlay.segments", "%q is reserved for the network behind the upstream router", ss.Name.V)
+			continue
+		}
+		if seen[ss.Name.V] {
+			r.errf(ss.Name.Pos, "underlay.segments", "segment %q defined twice", ss.Name.V)
+			continue
+		}
+		seen[ss.Name.V] = true
+		seg := &Segment{Name: ss.Name.V, MTU: DefaultMTU, pos: ss.Name.Pos}
+		if ss.MTU.Set {
+			seg.MTU = ss.MTU.V
+			seg.pos = ss.MTU.Pos
+		}
+		f := "underlay.segments." + ss.Name.V
+		for _, sub := range []str{ss.Subnet, ss.Subnet6} {
+			if !sub.Set {
+				continue
+			}
+			pf, err := netip.ParsePrefix(sub.V)
+			if err != nil {
+				r.errf(sub.Pos, f+".subnet", "%q is not a prefix", sub.V)
+				continue
+			}
+			if pf.Masked() != pf {
+				r.errf(sub.Pos, f+".subnet", "%q has host bits set (did you mean %s?)", sub.V, pf.Masked())
+				continue
+			}
+			if pf.Addr().Is4() {
+				if seg.Subnet4.IsValid() {
+					r.errf(sub.Pos, f+".subnet", "two IPv4 subnets")
+				}
+				seg.Subnet4 = pf
+			} else {
+				if seg.Subnet6.IsValid() {
+					r.errf(sub.Pos, f+".subnet6", "two IPv6 subnets")
+				}
+				seg.Subnet6 = pf
+			}
+		}
+		if !seg.Subnet4.IsValid() && !seg.Subnet6.IsValid() {
+			r.errf(ss.Name.Pos, f+".subnet", "missing")
+		}
+		r.lab.Segments = append(r.lab.Segments, seg)
+	}
+	if len(s.Segments) == 0 {
+		// One segment; its subnet comes from the first node address given,
+		// else from the configuration's peers, else a private default.
+		seg := &Segment{Name: defaultSegment, MTU: DefaultMTU, Subnet4: defaultUnderlay, pos: r.rootPos()}
+		found := false
+		for _, n := range s.Nodes {
+			if n.Addresses.Set && len(n.Addresses.V) > 0 && n.Addresses.V[0].Bits() < n.Addresses.V[0].Addr().BitLen() {
+				pf := n.Addresses.V[0].Masked()
+				if pf.Addr().Is4() {
+					seg.Subnet4 = pf
+				} else {
+					seg.Subnet4 = netip.Prefix{}
+					seg.Subnet6 = pf
+				}
+				found = true
+				break
+			}
+		}
+		if peers := r.configPeers(); !found && len(peers) > 0 {
+			bits := 24
+			if peers[0].Is6() {
+				bits = 64
+			}
+			pf, _ := peers[0].Prefix(bits)
+			if pf.Addr().Is4() {
+				seg.Subnet4 = pf
+			} else {
+				seg.Subnet4, seg.Subnet6 = netip.Prefix{}, pf
+			}
+		}
+		r.lab.Segments = append(r.lab.Segments, seg)
+	}
+	// Overlapping subnets make routing ambiguous.
+	segs := r.lab.Segments
+	for i := range segs {
+		for j := i + 1; j < len(segs); j++ {
+			for _, pair := range [][2]netip.Prefix{{segs[i].Subnet4, segs[j].Subnet4}, {segs[i].Subnet6, segs[j].Subnet6}} {
+				if pair[0].IsValid() && pair[1].IsValid() && pair[0].Overlaps(pair[1]) {
+					r.errf(r.segSpecPos(segs[j].Name), "underlay.segments."+segs[j].Name+".subnet",
+						"%s overlaps %s of segment %q", pair[1], pair[0], segs[i].Name)
+				}
+			}
+		}
+	}
+	for _, seg := range r.lab.Segments {
+		seg.NS = r.lab.Prefix() + "sw-" + seg.Name
+		seg.Bridge = "br0"
+	}
+}
+
+func (r *resolver) segSpecPos(name string) config.Pos {
+	for _, ss := range r.s.Segments {
+		if ss.Name.V == name {
+			if ss.Subnet.Set {
+				return ss.Subnet.Pos
+			}
+			return ss.Name.Pos
+		}
+	}
+	return r.rootPos()
+}
+
+// claim records an underlay address; a second user is an error.
+func (r *resolver) claim(a netip.Addr, pos config.Pos, field string) {
+	if p, ok := r.used[a]; ok {
+		r.errf(pos, field, "address %s is already used at %s", a, p)
+		return
+	}
+	r.used[a] = pos
+}
+
+// freeHost returns the first unused host address of pf counting from the
+// bottom (fromTop false) or from the top.
+func (r *resolver) freeHost(pf netip.Prefix, fromTop bool) (netip.Addr, bool) {
+	if !pf.IsValid() {
+		return netip.Addr{}, false
+	}
+	pf = pf.Masked()
+	a := pf.Addr().Next() // skip the network address
+	if fromTop {
+		a = lastAddr(pf)
+		if pf.Addr().Is4() && pf.Bits() < 31 {
+			a = a.Prev() // skip broadcast
+		}
+	}
+	for i := 0; i < 1<<16 && a.IsValid() && pf.Contains(a); i++ {
+		if _, ok := r.used[a]; !ok {
+			return a, true
+		}
+		if fromTop {
+			a = a.Prev()
+		} else {
+			a = a.Next()
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func lastAddr(pf netip.Prefix) netip.Addr {
+	b := pf.Masked().Addr().AsSlice()
+	bits := pf.Bits()
+	for i := range b {
+		for k := 0; k < 8; k++ {
+			if i*8+k >= bits {
+				b[i] |= 0x80 >> k
+			}
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func (r *resolver) segmentFor(name str, field string, fallback config.Pos) *Segment {
+	if name.Set {
+		if seg := r.lab.Segment(name.V); seg != nil && !seg.External {
+			return seg
+		}
+		r.errf(name.Pos, field, "unknown segment %q", name.V)
+		return nil
+	}
+	if len(r.s.Segments) > 1 {
+		r.errf(fallback, field, "missing: the lab has several segments")
+		return nil
+	}
+	return r.lab.Segments[0]
+}
+
+// addrIn assigns the given addresses (which must lie in the segment's
+// subnets) or a default one, and claims them.
+func (r *resolver) addrIn(seg *Segment, given prefixes, field string, pos config.Pos, preferred netip.Addr, fromTop bool) []netip.Prefix {
+	var out []netip.Prefix
+	if given.Set {
+		for _, a := range given.V {
+			sub := seg.Subnet4
+			if a.Addr().Is6() {
+				sub = seg.Subnet6
+			}
+			if !sub.IsValid() || !sub.Contains(a.Addr()) {
+				r.errf(given.Pos, field, "%s is not in segment %q (%s)", a.Addr(), seg.Name, subnetsText(seg))
+				continue
+			}
+			if a.Addr() == sub.Addr() {
+				r.errf(given.Pos, field, "%s is the network address of %s", a.Addr(), sub)
+				continue
+			}
+			r.claim(a.Addr(), given.Pos, field)
+			out = append(out, netip.PrefixFrom(a.Addr(), sub.Bits()))
+		}
+		return out
+	}
+	for _, sub := range []netip.Prefix{seg.Subnet4, seg.Subnet6} {
+		if !sub.IsValid() {
+			continue
+		}
+		a := netip.Addr{}
+		if preferred.IsValid() && sub.Contains(preferred) {
+			if _, taken := r.used[preferred]; !taken {
+				a = preferred
+			}
+		}
+		if !a.IsValid() {
+			var ok bool
+			if a, ok = r.freeHost(sub, fromTop); !ok {
+				r.errf(pos, field, "segment %q has no free address left in %s", seg.Name, sub)
+				continue
+			}
+		}
+		r.claim(a, pos, field)
+		out = append(out, netip.PrefixFrom(a, sub.Bits()))
+	}
+	return out
+}
+
+func subnetsText(seg *Segment) string {
+	var l []string
+	for _, p := range []netip.Prefix{seg.Subnet4, seg.Subnet6} {
+		if p.IsValid() {
+			l = append(l, p.String())
+		}
+	}
+	return strings.Join(l, ", ")
+}
+
+func (r *resolver) nodes() {
+	peers := r.configPeers()
+	seen := map[string]bool{}
+	for i, ns := range r.s.Nodes {
+		f := "nodes." + ns.Name.V
+		if !validNodeName(ns.Name.V) {
+			r.errf(ns.Name.Pos, "nodes", "%q is not a valid Proxmox node name", ns.Name.V)
+			continue
+		}
+		if seen[ns.Name.V] {
+			r.errf(ns.Name.Pos, "nodes", "node %q listed twice", ns.Name.V)
+			continue
+		}
+		seen[ns.Name.V] = true
+		n := &Node{Name: ns.Name.V, NS: r.lab.Prefix() + ns.Name.V, pos: ns.Name.Pos, UnderlayMAC: nodeMAC(ns.Name.V)}
+		seg := r.segmentFor(ns.Segment, f+".segment", ns.Name.Pos)
+		if seg == nil {
+			continue
+		}
+		n.Link = Link{Segment: seg.Name, Ifname: "eth0", MAC: n.UnderlayMAC}
+		var preferred netip.Addr
+		if i < len(peers) {
+			preferred = peers[i]
+		}
+		given := ns.Addresses
+		if ns.Interfaces.Set {
+			r.nodeInterfaces(n, ns, seg, &given)
+		}
+		addrs := r.addrIn(seg, given, f+".address", ns.Name.Pos, preferred, false)
+		if len(addrs) == 0 {
+			continue
+		}
+		n.Addr = addrs[0]
+		n.Link.Addrs = addrs
+		if ns.Gateway.Set {
+			gw, err := netip.ParseAddr(ns.Gateway.V)
+			if err != nil {
+				r.errf(ns.Gateway.Pos, f+".gateway", "%q is not an address", ns.Gateway.V)
+			} else if gw.Is4() {
+				n.Gateway4 = gw
+			} else {
+				n.Gateway6 = gw
+			}
+		}
+		r.lab.Nodes = append(r.lab.Nodes, n)
+	}
+}
+
+// nodeInterfaces reads a node's own host interfaces file: its physical
+// underlay port becomes the node's link, its address the node's address.
+func (r *resolver) nodeInterfaces(n *Node, ns *nodeSpec, seg *Segment, given *prefixes) {
+	f := "nodes." + ns.Name.V + ".interfaces"
+	path := ns.Interfaces.V
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(r.s.File), path)
+	}
+	hi, err := config.ParseInterfaces(path)
+	if err != nil {
+		if el, ok := err.(config.ErrorList); ok {
+			r.errs = append(r.errs, el...)
+		} else {
+			r.errf(ns.Interfaces.Pos, f, "%v", err)
+		}
+		return
+	}
+	abs, _ := filepath.Abs(path)
+	n.Interfaces = abs
+	n.interfacesGiven = true
+	n.host = hi
+	// The interface holding an address in the segment is the node's
+	// underlay; its first physical port is the veth to the switch.
+	for _, name := range hi.Order {
+		ifc := hi.Ifaces[name]
+		for _, a := range ifc.Addresses {
+			if (seg.Subnet4.IsValid() && seg.Subnet4.Contains(a.Addr())) || (seg.Subnet6.IsValid() && seg.Subnet6.Contains(a.Addr())) {
+				port := name
+				if ports := physicalPorts(hi, name); len(ports) > 0 {
+					port = ports[0]
+				}
+				n.Link.Ifname = port
+				if !given.Set {
+					*given = prefixes{V: []netip.Prefix{a}, Pos: ns.Interfaces.Pos, Set: true}
+				}
+				if ifc.Gateway.IsValid() && !ns.Gateway.Set {
+					n.Gateway4 = ifc.Gateway
+				}
+				if ifc.Gateway6.IsValid() && !ns.Gateway.Set {
+					n.Gateway6 = ifc.Gateway6
+				}
+				return
+			}
+		}
+	}
+	r.errf(ns.Interfaces.Pos, f, "%s has no interface with an address in segment %q (%s)", path, seg.Name, subnetsText(seg))
+}
+
+// physicalPorts lists a bridge's ports that are not virtual devices (the
+// NICs), in order.
+func physicalPorts(hi *config.HostInterfaces, bridge string) []string {
+	ifc := hi.Ifaces[bridge]
+	if ifc == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range ifc.BridgePorts {
+		if strings.HasPrefix(p, "vmbr") || strings.HasPrefix(p, "tap") || strings.HasPrefix(p, "veth") || strings.Contains(p, ".") {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func validNodeName(s string) bool {
+	return thingNameRE.MatchString(s) && !strings.Contains(s, "_")
+}
+
+func rpFilter(s str, field string, r *resolver) int {
+	if !s.Set {
+		return 2 // loose, the Debian default
+	}
+	switch s.V {
+	case "strict":
+		return 1
+	case "loose":
+		return 2
+	case "off":
+		return 0
+	}
+	r.errf(s.Pos, field, "%q: expected strict, loose or off", s.V)
+	return 2
+}
+
+func (r *resolver) routers() {
+	seen := map[string]bool{}
+	for _, rs := range r.s.Routers {
+		f := "underlay.routers." + rs.Name.V
+		if !thingNameRE.MatchString(rs.Name.V) {
+			r.errf(rs.Name.Pos, "underlay.routers", "%q is not a valid name", rs.Name.V)
+			continue
+		}
+		if seen[rs.Name.V] {
+			r.errf(rs.Name.Pos, "underlay.routers", "router %q defined twice", rs.Name.V)
+			continue
+		}
+		seen[rs.Name.V] = true
+		rt := &Router{Name: rs.Name.V, NS: r.lab.Prefix() + rs.Name.V, Routing: "static", pos: rs.Name.Pos}
+		if rs.Routing.Set {
+			switch rs.Routing.V {
+			case "static", "bgp":
+				rt.Routing = rs.Routing.V
+			default:
+				r.errf(rs.Routing.Pos, f+".routing", "%q: expected static or bgp", rs.Routing.V)
+			}
+		}
+		if len(rs.Ifaces) == 0 {
+			r.errf(rs.Name.Pos, f+".interfaces", "a router joins at least one segment")
+		}
+		segSeen := map[string]bool{}
+		for _, ri := range rs.Ifaces {
+			ff := f + ".interfaces." + ri.Segment.V
+			seg := r.lab.Segment(ri.Segment.V)
+			if seg == nil || seg.External {
+				r.errf(ri.Segment.Pos, ff, "unknown segment %q", ri.Segment.V)
+				continue
+			}
+			if segSeen[seg.Name] {
+				r.errf(ri.Segment.Pos, ff, "router joins segment %q twice", seg.Name)
+				continue
+			}
+			segSeen[seg.Name] = true
+			addrs := r.addrIn(seg, ri.Address, ff+".address", ri.Segment.Pos, netip.Addr{}, true)
+			rt.Links = append(rt.Links, Link{
+				Segment: seg.Name, Ifname: seg.Name, Addrs: addrs,
+				RPFilter: rpFilter(ri.RPFilter, ff+".rp_filter", r),
+			})
+		}
+		r.lab.Routers = append(r.lab.Routers, rt)
+	}
+}
+
+// exitNodes lists the exit nodes of every EVPN zone, in zone order.
+func (r *resolver) exitNodes() []string {
+	if r.cfg == nil {
+		return nil
+	}
+	var ids []string
+	for id := range r.cfg.Zones {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []string
+	for _, id := range ids {
+		out = append(out, r.cfg.Zones[id].ExitNodes...)
+	}
+	return out
+}
+
+func (r *resolver) upstream() {
+	u := r.s.Upstream
+	if u == nil && len(r.s.External) == 0 {
+		return
+	}
+	if u == nil {
+		u = &upstreamSpec{Pos: r.rootPos()}
+	}
+	rt := &Router{Name: defaultUpstreamName, Upstream: true, Routing: "static", pos: u.Pos}
+	if u.Name.Set {
+		if !thingNameRE.MatchString(u.Name.V) {
+			r.errf(u.Name.Pos, "upstream.name", "%q is not a valid name", u.Name.V)
+		}
+		rt.Name = u.Name.V
+	}
+	rt.NS = r.lab.Prefix() + rt.Name
+	// Where it sits: the segment of the first exit node, else of the first node.
+	var seg *Segment
+	if u.Segment.Set {
+		seg = r.segmentFor(u.Segment, "upstream.segment", u.Pos)
+	} else if len(r.lab.Nodes) > 0 {
+		at := r.lab.Nodes[0]
+		for _, en := range r.exitNodes() {
+			if n := r.lab.Node(en); n != nil {
+				at = n
+				break
+			}
+		}
+		seg = r.lab.Segment(at.Link.Segment)
+	}
+	if seg == nil {
+		return
+	}
+	addrs := r.addrIn(seg, u.Address, "upstream.address", u.Pos, netip.Addr{}, true)
+	rt.Links = append(rt.Links, Link{Segment: seg.Name, Ifname: seg.Name, Addrs: addrs, RPFilter: rpFilter(u.RPFilter, "upstream.rp_filter", r)})
+
+	ext := &Segment{Name: externalSegmentName, MTU: DefaultMTU, Subnet4: defaultExternal, External: true, pos: u.Pos}
+	ext.NS = r.lab.Prefix() + "sw-" + ext.Name
+	ext.Bridge = "br0"
+	if u.MTU.Set {
+		ext.MTU = u.MTU.V
+	}
+	if u.Subnet.Set {
+		pf, err := netip.ParsePrefix(u.Subnet.V)
+		if err != nil || pf.Masked() != pf {
+			r.errf(u.Subnet.Pos, "upstream.subnet", "%q is not a prefix without host bits", u.Subnet.V)
+		} else if pf.Addr().Is4() {
+			ext.Subnet4 = pf
+		} else {
+			ext.Subnet4, ext.Subnet6 = netip.Prefix{}, pf
+		}
+	}
+	for _, s := range r.lab.Segments {
+		for _, pair := range [][2]netip.Prefix{{s.Subnet4, ext.Subnet4}, {s.Subnet6, ext.Subnet6}} {
+			if pair[0].IsValid() && pair[1].IsValid() && pair[0].Overlaps(pair[1]) {
+				pos := u.Pos
+				if u.Subnet.Set {
+					pos = u.Subnet.Pos
+				}
+				r.errf(pos, "upstream.subnet", "external subnet %s overlaps %s of segment %q", pair[1], pair[0], s.Name)
+			}
+		}
+	}
+	r.lab.Segments = append(r.lab.Segments, ext)
+	eaddrs := r.addrIn(ext, prefixes{}, "upstream.subnet", u.Pos, netip.Addr{}, false)
+	rt.Links = append(rt.Links, Link{Segment: ext.Name, Ifname: ext.Name, Addrs: eaddrs, RPFilter: 2})
+	r.lab.Routers = append(r.lab.Routers, rt)
+
+	seen := map[string]bool{}
+	for _, hs := range r.s.External {
+		f := "external." + hs.Name.V
+		if !thingNameRE.MatchString(hs.Name.V) || seen[hs.Name.V] {
+			r.errf(hs.Name.Pos, "external", "%q is not a valid (or is a duplicate) host name", hs.Name.V)
+			continue
+		}
+		seen[hs.Name.V] = true
+		addrs := r.addrIn(ext, hs.Address, f+".address", hs.Name.Pos, netip.Addr{}, false)
+		h := &Host{Name: hs.Name.V, NS: r.lab.Prefix() + hs.Name.V,
+			Link: Link{Segment: ext.Name, Ifname: "eth0", Addrs: addrs, MAC: stableMAC("ext", hs.Name.V)}}
+		if len(eaddrs) > 0 {
+			h.Gateway4 = eaddrs[0].Addr()
+		}
+		r.lab.Hosts = append(r.lab.Hosts, h)
+	}
+}
+
+// routes gives nodes their default gateway and routers their static routes
+// (every segment they are not on, and a default towards the upstream).
+func (r *resolver) routes() {
+	lab := r.lab
+	// Graph: segment -> routers on it.
+	on := map[string][]*Router{}
+	for _, rt := range lab.Routers {
+		for _, l := range rt.Links {
+			on[l.Segment] = append(on[l.Segment], rt)
+		}
+	}
+	addrOn := func(rt *Router, seg string, v4 bool) netip.Addr {
+		for _, l := range rt.Links {
+			if l.Segment == seg {
+				for _, a := range l.Addrs {
+					if a.Addr().Is4() == v4 {
+						return a.Addr()
+					}
+				}
+			}
+		}
+		return netip.Addr{}
+	}
+	// Node gateways: the first ordinary router on the segment, else the upstream.
+	for _, n := range lab.Nodes {
+		var gwr *Router
+		for _, rt := range on[n.Link.Segment] {
+			if !rt.Upstream {
+				gwr = rt
+				break
+			}
+		}
+		if gwr == nil && len(on[n.Link.Segment]) > 0 {
+			gwr = on[n.Link.Segment][0]
+		}
+		if gwr == nil {
+			continue
+		}
+		if !n.Gateway4.IsValid() {
+			n.Gateway4 = addrOn(gwr, n.Link.Segment, true)
+		}
+		if !n.Gateway6.IsValid() {
+			n.Gateway6 = addrOn(gwr, n.Link.Segment, false)
+		}
+	}
+	// Router routes: breadth-first over routers, so each segment is reached
+	// through the nearest router that sits on it.
+	up := lab.Upstream()
+	type hop struct{ v4, v6 netip.Addr }
+	pick := func(h hop, v4 bool) netip.Addr {
+		if v4 {
+			return h.v4
+		}
+		return h.v6
+	}
+	for _, rt := range lab.Routers {
+		first := map[*Router]hop{}
+		visited := map[*Router]bool{rt: true}
+		var order []*Router
+		queue := []*Router{rt}
+		for len(queue) > 0 {
+			cur := queue[0]
+			queue = queue[1:]
+			for _, l := range cur.Links {
+				for _, nb := range on[l.Segment] {
+					if visited[nb] {
+						continue
+					}
+					visited[nb] = true
+					if cur == rt {
+						first[nb] = hop{addrOn(nb, l.Segment, true), addrOn(nb, l.Segment, false)}
+					} else {
+						first[nb] = first[cur]
+					}
+					order = append(order, nb)
+					queue = append(queue, nb)
+				}
+			}
+		}
+		done := map[string]bool{}
+		for _, l := range rt.Links {
+			done[l.Segment] = true
+		}
+		for _, x := range order {
+			for _, l := range x.Links {
+				if done[l.Segment] {
+					continue
+				}
+				done[l.Segment] = true
+				seg := lab.Segment(l.Segment)
+				if seg.External && up != nil && rt != up {
+					continue // reached through the default route
+				}
+				for _, sub := range []netip.Prefix{seg.Subnet4, seg.Subnet6} {
+					if via := pick(first[x], sub.Addr().Is4()); sub.IsValid() && via.IsValid() {
+						rt.Routes = append(rt.Routes, Route{Dst: sub, Via: []netip.Addr{via}})
+					}
+				}
+			}
+		}
+		if h, ok := first[up]; ok && up != nil && rt != up {
+			for _, v4 := range []bool{true, false} {
+				if via := pick(h, v4); via.IsValid() {
+					rt.Routes = append(rt.Routes, Route{Dst: defaultRoute(v4), Via: []netip.Addr{via}})
+				}
+			}
+		}
+	}
+}
+
+func defaultRoute(v4 bool) netip.Prefix {
+	if v4 {
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
+	return netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+}
+
+// generatedInterfaces is the host interfaces file of a node that has none:
+// the underlay NIC in vmbr0, which holds the node's address.
+func generatedInterfaces(n *Node, mtu int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "auto lo\niface lo inet loopback\n\n")
+	fmt.Fprintf(&b, "iface %s inet manual\n\n", n.Link.Ifname)
+	fmt.Fprintf(&b, "auto vmbr0\n")
+	var v4, v6 []netip.Prefix
+	for _, a := range n.Link.Addrs {
+		if a.Addr().Is4() {
+			v4 = append(v4, a)
+		} else {
+			v6 = append(v6, a)
+		}
+	}
+	bridge := func() {
+		fmt.Fprintf(&b, "\tbridge-ports %s\n\tbridge-stp off\n\tbridge-fd 0\n", n.Link.Ifname)
+		if mtu != DefaultMTU {
+			fmt.Fprintf(&b, "\tmtu %d\n", mtu)
+		}
+	}
+	for i, fam := range []struct {
+		name  string
+		addrs []netip.Prefix
+		gw    netip.Addr
+	}{{"inet", v4, n.Gateway4}, {"inet6", v6, n.Gateway6}} {
+		if len(fam.addrs) == 0 {
+			continue
+		}
+		if i > 0 && len(v4) > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "iface vmbr0 %s static\n", fam.name)
+		for _, a := range fam.addrs {
+			fmt.Fprintf(&b, "\taddress %s\n", a)
+		}
+		if fam.gw.IsValid() {
+			fmt.Fprintf(&b, "\tgateway %s\n", fam.gw)
+		}
+		if i == 0 || len(v4) == 0 {
+			bridge()
+		}
+	}
+	return b.String()
+}
+
+// compile builds every node's host interfaces and compiles its plan.
+func (r *resolver) compile() {
+	if r.cfg == nil {
+		return
+	}
+	r.lab.Plans = map[string]*sdn.NodePlan{}
+	for _, n := range r.lab.Nodes {
+		if n.host == nil {
+			seg := r.lab.Segment(n.Link.Segment)
+			n.InterfacesText = generatedInterfaces(n, seg.MTU)
+			hi, err := config.ParseInterfacesReader("interfaces("+n.Name+")", strings.NewReader(n.InterfacesText))
+			if err != nil {
+				r.errf(n.pos, "nodes."+n.Name, "generated interfaces do not parse (a bug): %v", err)
+				continue
+			}
+			n.host = hi
+		}
+		plan, err := sdn.Compile(r.cfg, sdn.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC})
+		if err != nil {
+			if el, ok := err.(config.ErrorList); ok {
+				r.errs = append(r.errs, el...)
+			} else {
+				r.errf(n.pos, "nodes."+n.Name, "compile SDN plan: %v", err)
+			}
+			continue
+		}
+		r.lab.Plans[n.Name] = plan
+	}
+}
+
+// NameOf returns the lab name a lab file gets (its name: field, or the
+// name derived from its path), without checking the rest of it.
+func NameOf(file string) (string, error) {
+	s, err := parseSpec(file)
+	if err != nil {
+		return "", err
+	}
+	r := &resolver{s: s, lab: &Lab{}}
+	r.name()
+	if err := r.errs.Err(); err != nil {
+		return "", err
+	}
+	return r.lab.Name, nil
+}
+
+// LoadNamed is Load with the lab name given (tests and side-by-side runs of
+// one lab file); name follows the rules of the name: field.
+func LoadNamed(file, name string) (*Lab, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	s, err := parseSpec(file)
+	if err != nil {
+		return nil, err
+	}
+	s.Name = str{V: name, Pos: config.Pos{File: file, Line: 1}, Set: true}
+	r := &resolver{s: s, lab: &Lab{File: abs}}
+	r.resolve()
+	if err := r.errs.Err(); err != nil {
+		return nil, err
+	}
+	return r.lab, nil
+}

@@ -1,0 +1,384 @@
+package topology
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+
+	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/config"
+)
+
+// vxlanOverhead is what VXLAN adds to an inner frame's IP packet: outer IP,
+// UDP, VXLAN header and the inner Ethernet header.
+func vxlanOverhead(underlayV6 bool) int {
+	if underlayV6 {
+		return 70
+	}
+	return 50
+}
+
+func (r *resolver) guests() {
+	cfg := r.cfg
+	macs := map[string]config.Pos{}
+	ips := map[netip.Addr]config.Pos{}
+	vmids := map[int]config.Pos{}
+	seen := map[string]bool{}
+	nextVMID := 100
+	for _, gs := range r.s.Guests {
+		f := "guests." + gs.Name.V
+		if !thingNameRE.MatchString(gs.Name.V) {
+			r.errf(gs.Name.Pos, "guests", "%q is not a valid guest name", gs.Name.V)
+			continue
+		}
+		if seen[gs.Name.V] {
+			r.errf(gs.Name.Pos, "guests", "guest %q defined twice", gs.Name.V)
+			continue
+		}
+		seen[gs.Name.V] = true
+		g := &Guest{Name: gs.Name.V, NS: r.lab.Prefix() + gs.Name.V, Ifname: "eth0", pos: gs.Name.Pos}
+		ok := true
+		if !gs.Node.Set {
+			r.errf(gs.Name.Pos, f+".node", "missing")
+			ok = false
+		} else if r.lab.Node(gs.Node.V) == nil {
+			r.errf(gs.Node.Pos, f+".node", "unknown node %q (the lab's nodes: %s)", gs.Node.V, r.nodeNames())
+			ok = false
+		}
+		g.Node = gs.Node.V
+		var vnet *config.VNet
+		if !gs.VNet.Set {
+			r.errf(gs.Name.Pos, f+".vnet", "missing")
+			ok = false
+		} else if vnet = cfg.VNets[gs.VNet.V]; vnet == nil {
+			r.errf(gs.VNet.Pos, f+".vnet", "unknown vnet %q (not in %s/vnets.cfg)", gs.VNet.V, r.s.SDN.V)
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		g.VNet = vnet.ID
+		g.Zone = vnet.Zone
+		zone := cfg.Zones[vnet.Zone]
+		plan := r.lab.Plans[g.Node]
+		var zp *sdn.ZonePlan
+		if plan != nil {
+			zp = plan.Zone(vnet.Zone)
+		}
+		if zone != nil && len(zone.Nodes) > 0 && !contains(zone.Nodes, g.Node) {
+			r.errf(gs.Node.Pos, f+".node", "node %q is not in the nodes of zone %q (%s: nodes %v)", g.Node, zone.ID, zone.Pos, zone.Nodes)
+			continue
+		}
+		if zp == nil {
+			r.errf(gs.Node.Pos, f+".node", "zone %q of vnet %q does not exist on node %q", vnet.Zone, vnet.ID, g.Node)
+			continue
+		}
+		// MAC
+		g.MAC = guestMAC(g.Name)
+		macPos := gs.Name.Pos
+		if gs.MAC.Set {
+			hw, err := net.ParseMAC(gs.MAC.V)
+			if err != nil || len(hw) != 6 || hw[0]&1 == 1 || hw.String() == "00:00:00:00:00:00" {
+				r.errf(gs.MAC.Pos, f+".mac", "%q is not a unicast MAC address", gs.MAC.V)
+			} else {
+				g.MAC = hw.String()
+			}
+			macPos = gs.MAC.Pos
+		}
+		if p, dup := macs[g.MAC]; dup {
+			r.errf(macPos, f+".mac", "MAC %s is already used at %s", g.MAC, p)
+		} else {
+			macs[g.MAC] = macPos
+		}
+		// VMID and tap name (Proxmox's tap<vmid>i<n>)
+		if gs.VMID.Set {
+			g.VMID = gs.VMID.V
+		} else {
+			for vmids[nextVMID] != (config.Pos{}) {
+				nextVMID++
+			}
+			g.VMID = nextVMID
+		}
+		if p, dup := vmids[g.VMID]; dup {
+			r.errf(gs.VMID.Pos, f+".vmid", "vmid %d is already used at %s", g.VMID, p)
+		}
+		vmids[g.VMID] = gs.Name.Pos
+		if gs.VMID.Set {
+			vmids[g.VMID] = gs.VMID.Pos
+		}
+		g.Tap = fmt.Sprintf("tap%di0", g.VMID)
+		// Addresses
+		for _, a := range gs.Addresses.V {
+			pf := a
+			if a.Bits() == a.Addr().BitLen() {
+				// A bare address takes the length of its subnet.
+				for _, sn := range vnetSubnets(cfg, vnet.ID) {
+					if sn.Prefix.Contains(a.Addr()) {
+						pf = netip.PrefixFrom(a.Addr(), sn.Prefix.Bits())
+					}
+				}
+			}
+			if p, dup := ips[pf.Addr()]; dup {
+				r.errf(gs.Addresses.Pos, f+".ip", "address %s is already used at %s", pf.Addr(), p)
+				continue
+			}
+			if p, dup := r.used[pf.Addr()]; dup {
+				r.errf(gs.Addresses.Pos, f+".ip", "address %s is already used by the underlay at %s", pf.Addr(), p)
+				continue
+			}
+			ips[pf.Addr()] = gs.Addresses.Pos
+			g.Addrs = append(g.Addrs, pf)
+		}
+		// Gateways: given, else the gateway of the subnet holding the address.
+		for _, gw := range []struct {
+			s   str
+			key string
+		}{{gs.Gateway, "gateway"}, {gs.Gateway6, "gateway6"}} {
+			if !gw.s.Set {
+				continue
+			}
+			a, err := netip.ParseAddr(gw.s.V)
+			if err != nil {
+				r.errf(gw.s.Pos, f+"."+gw.key, "%q is not an address", gw.s.V)
+				continue
+			}
+			if a.Is4() {
+				g.Gateway4 = a
+			} else {
+				g.Gateway6 = a
+			}
+		}
+		for _, a := range g.Addrs {
+			for _, sn := range vnetSubnets(cfg, vnet.ID) {
+				if !sn.Prefix.Contains(a.Addr()) || !sn.Gateway.IsValid() {
+					continue
+				}
+				if a.Addr().Is4() && !g.Gateway4.IsValid() {
+					g.Gateway4 = sn.Gateway
+				}
+				if a.Addr().Is6() && !g.Gateway6.IsValid() {
+					g.Gateway6 = sn.Gateway
+				}
+			}
+		}
+		// MTU: the VNet bridge's, unless given; never more than the bridge carries.
+		bridgeMTU := zp.MTU
+		if bridgeMTU == 0 {
+			bridgeMTU = DefaultMTU
+		}
+		g.MTU = bridgeMTU
+		if gs.MTU.Set {
+			g.MTU = gs.MTU.V
+			if g.MTU > bridgeMTU {
+				why := ""
+				if zp.Type == "vxlan" || zp.Type == "evpn" {
+					why = fmt.Sprintf(" (VXLAN over a %d-byte underlay)", r.lab.Segment(r.lab.Node(g.Node).Link.Segment).MTU)
+				}
+				r.errf(gs.MTU.Pos, f+".mtu", "MTU %d is more than vnet %q carries: %d%s", g.MTU, vnet.ID, bridgeMTU, why)
+			}
+		}
+		r.lab.Guests = append(r.lab.Guests, g)
+	}
+}
+
+func (r *resolver) nodeNames() string {
+	var l []string
+	for _, n := range r.lab.Nodes {
+		l = append(l, n.Name)
+	}
+	return fmt.Sprint(l)
+}
+
+func vnetSubnets(cfg *config.Config, vnet string) []*config.Subnet {
+	var out []*config.Subnet
+	for _, sn := range cfg.Subnets {
+		if sn.VNet == vnet {
+			out = append(out, sn)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// checkMTU makes sure the underlay carries every VXLAN zone's frames: the
+// bridge MTU plus the encapsulation must fit every segment its nodes are on
+// and, when it spans several segments, every segment between them.
+func (r *resolver) checkMTU() {
+	type need struct {
+		mtu  int
+		zone string
+		node string
+	}
+	worst := map[string]need{} // segment -> largest requirement
+	for _, n := range r.lab.Nodes {
+		plan := r.lab.Plans[n.Name]
+		if plan == nil {
+			continue
+		}
+		for _, z := range plan.Zones {
+			if z.Type != "vxlan" && z.Type != "evpn" {
+				continue
+			}
+			m := z.MTU
+			if m == 0 {
+				m = DefaultMTU
+			}
+			m += vxlanOverhead(z.LocalVTEP.Is6())
+			segs := []string{n.Link.Segment}
+			if len(r.lab.Segments) > 1 {
+				for _, s := range r.lab.Segments {
+					if !s.External {
+						segs = append(segs, s.Name)
+					}
+				}
+			}
+			for _, s := range segs {
+				if m > worst[s].mtu {
+					worst[s] = need{m, z.ID, n.Name}
+				}
+			}
+		}
+	}
+	for _, s := range r.lab.Segments {
+		w, ok := worst[s.Name]
+		if !ok || w.mtu <= s.MTU {
+			continue
+		}
+		zpos := ""
+		if z := r.cfg.Zones[w.zone]; z != nil {
+			zpos = " (" + z.Pos.String() + ")"
+		}
+		r.errf(s.pos, "underlay.segments."+s.Name+".mtu",
+			"segment %q has MTU %d but zone %q%s needs %d (bridge MTU %d + %d bytes of VXLAN) on node %q: lower the zone's mtu or raise the segment's",
+			s.Name, s.MTU, w.zone, zpos, w.mtu, w.mtu-vxlanOverhead(false), vxlanOverhead(false), w.node)
+	}
+}
+
+// checkNamespaces makes sure no two things of the lab get one namespace.
+func (r *resolver) checkNamespaces() {
+	owner := map[string]string{}
+	add := func(ns, what string, pos config.Pos) {
+		if prev, dup := owner[ns]; dup {
+			r.errf(pos, "", "%s and %s would share namespace %s: rename one", what, prev, ns)
+			return
+		}
+		owner[ns] = what
+	}
+	for _, s := range r.lab.Segments {
+		add(s.NS, "segment "+s.Name, s.pos)
+	}
+	for _, n := range r.lab.Nodes {
+		add(n.NS, "node "+n.Name, n.pos)
+		if plan := r.lab.Plans[n.Name]; plan != nil {
+			for _, z := range plan.Zones {
+				if z.Type == "evpn" {
+					add(VRFNS(r.lab.Name, n.Name, z.ID), "VRF of zone "+z.ID+" on node "+n.Name, n.pos)
+				}
+			}
+		}
+	}
+	for _, rt := range r.lab.Routers {
+		add(rt.NS, "router "+rt.Name, rt.pos)
+	}
+	for _, h := range r.lab.Hosts {
+		add(h.NS, "external host "+h.Name, r.rootPos())
+	}
+	for _, g := range r.lab.Guests {
+		add(g.NS, "guest "+g.Name, g.pos)
+	}
+}
+
+// upstreamSDNRoutes lets the upstream router (and every router between it
+// and the nodes) reach the SDN subnets that leave un-NATed: EVPN subnets
+// through the zone's exit nodes (ECMP), and those of a simple zone that
+// lives on a single node through that node. A router not on the node's
+// segment uses its own route towards that segment.
+func (r *resolver) upstreamSDNRoutes() {
+	if r.lab.Upstream() == nil || r.cfg == nil {
+		return
+	}
+	var zoneIDs []string
+	for id := range r.cfg.Zones {
+		zoneIDs = append(zoneIDs, id)
+	}
+	sort.Strings(zoneIDs)
+	for _, rt := range r.lab.Routers {
+		on := map[string]bool{}
+		for _, l := range rt.Links {
+			on[l.Segment] = true
+		}
+		static := append([]Route(nil), rt.Routes...)
+		nextHop := func(n *Node) (netip.Addr, bool) {
+			if on[n.Link.Segment] {
+				return n.Addr.Addr(), true
+			}
+			for _, s := range static {
+				if s.Dst.Bits() > 0 && s.Dst.Contains(n.Addr.Addr()) {
+					return s.Via[0], true
+				}
+			}
+			return netip.Addr{}, false
+		}
+		for _, zid := range zoneIDs {
+			z := r.cfg.Zones[zid]
+			var via []netip.Addr
+			add := func(n *Node) {
+				if n == nil {
+					return
+				}
+				if a, ok := nextHop(n); ok && !containsAddr(via, a) {
+					via = append(via, a)
+				}
+			}
+			switch z.Type {
+			case "evpn":
+				for _, en := range z.ExitNodes {
+					add(r.lab.Node(en))
+				}
+			case "simple":
+				var with []*Node
+				for _, n := range r.lab.Nodes {
+					if p := r.lab.Plans[n.Name]; p != nil && p.Zone(zid) != nil {
+						with = append(with, n)
+					}
+				}
+				if len(with) == 1 {
+					add(with[0])
+				}
+			}
+			if len(via) == 0 {
+				continue
+			}
+			var vnets []string
+			for id, v := range r.cfg.VNets {
+				if v.Zone == zid {
+					vnets = append(vnets, id)
+				}
+			}
+			sort.Strings(vnets)
+			for _, v := range vnets {
+				for _, sn := range vnetSubnets(r.cfg, v) {
+					var vv []netip.Addr
+					for _, a := range via {
+						if a.Is4() == sn.Prefix.Addr().Is4() {
+							vv = append(vv, a)
+						}
+					}
+					if len(vv) > 0 {
+						rt.Routes = append(rt.Routes, Route{Dst: sn.Prefix.Masked(), Via: vv})
+					}
+				}
+			}
+		}
+	}
+}
+
+func containsAddr(l []netip.Addr, a netip.Addr) bool {
+	for _, x := range l {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
