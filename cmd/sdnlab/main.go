@@ -34,6 +34,19 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		// one line per command file; keep sorted by name
+		agentCommand(),
+		demoCommand(),
+		downCommand(),
+		execCommand(),
+		listCommand(),
+		migrateCommand(),
+		renderCommand(),
+		shellCommand(),
+		showCommand(),
+		statusCommand(),
+		testCommand(),
+		upCommand(),
+		validateCommand(),
 	}
 }
 

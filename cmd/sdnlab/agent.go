@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
+	"github.com/sdnlab/sdnlab/topology"
+)
+
+// agentCommand is the node's EVPN control plane. topology starts it inside
+// the node's namespace; it is not meant to be run by hand.
+func agentCommand() *command {
+	return &command{
+		name:    "agent",
+		summary: "run a node's EVPN control plane (started by sdnlab up inside the node)",
+		usage:   "--lab LAB --node NODE [--state DIR] [--config FILE]",
+		hidden:  true,
+		run:     runAgent,
+	}
+}
+
+func runAgent(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	lab := fs.String("lab", "", "lab name")
+	node := fs.String("node", "", "node name")
+	state := fs.String("state", "", "lab state directory (default /run/sdnlab/LAB)")
+	cfgFile := fs.String("config", "", "agent configuration (JSON of evpn.Config) instead of the node's plan")
+	if err := fs.Parse(args); err != nil {
+		return badInput("%v", err)
+	}
+	if *lab == "" || *node == "" {
+		return badInput("--lab and --node are required")
+	}
+	dir := *state
+	if dir == "" {
+		dir = filepath.Join(topology.DefaultStateDir, *lab)
+	}
+	nodeDir := filepath.Join(dir, "nodes", *node)
+	var cfg evpn.Config
+	if *cfgFile != "" {
+		b, err := os.ReadFile(*cfgFile)
+		if err != nil {
+			return badInput("%v", err)
+		}
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			return badInput("%s: %v", *cfgFile, err)
+		}
+	} else {
+		planFile := filepath.Join(nodeDir, "plan.json")
+		b, err := os.ReadFile(planFile)
+		if err != nil {
+			return badInput("%v", err)
+		}
+		var plan sdn.NodePlan
+		if err := json.Unmarshal(b, &plan); err != nil {
+			return badInput("%s: %v", planFile, err)
+		}
+		cfg, err = evpn.FromPlan(&plan, func(zone string) string { return topology.VRFNS(*lab, *node, zone) })
+		if err != nil {
+			return badInput("%s: %v", planFile, err)
+		}
+	}
+	if cfg.Node == "" {
+		cfg.Node = *node
+	}
+	level := slog.LevelInfo
+	if os.Getenv("SDNLAB_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", *node)
+	// A parent that holds our stdin as a pipe ends us by closing it; with
+	// stdin on /dev/null (sdnlab up) the lab's teardown kills us instead.
+	var stdin io.Reader
+	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+		stdin = os.Stdin
+	}
+	if err := os.MkdirAll(nodeDir, 0o755); err != nil {
+		return err
+	}
+	return evpn.Serve(ctx, cfg, filepath.Join(nodeDir, "agent.sock"), stdin, log)
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sdnlab/sdnlab/sdn/evpn"
+	"github.com/sdnlab/sdnlab/topology"
+)
+
+func showCommand() *command {
+	return &command{
+		name:    "show",
+		summary: "show a node's EVPN routes, BGP sessions and the kernel tables its agent programmed",
+		usage:   "LAB NODE evpn|fdb|neigh|routes|bgp [--json] [--state DIR]",
+		run: func(ctx context.Context, args []string) error {
+			return runShow(ctx, args, os.Stdout)
+		},
+	}
+}
+
+var showWhat = []string{"evpn", "fdb", "neigh", "routes", "bgp"}
+
+func runShow(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("show", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "print JSON")
+	state := fs.String("state", topology.DefaultStateDir, "state directory")
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return badInput("%v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != 3 {
+		return badInput("expected LAB NODE and one of %s", strings.Join(showWhat, "|"))
+	}
+	what := pos[2]
+	if !containsString(showWhat, what) {
+		return badInput("unknown table %q: want one of %s", what, strings.Join(showWhat, "|"))
+	}
+	lab, err := labName(pos[0])
+	if err != nil {
+		return err
+	}
+	sock := filepath.Join(*state, lab, "nodes", pos[1], "agent.sock")
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := evpn.Query(qctx, sock)
+	if err != nil {
+		return fmt.Errorf("node %s of lab %s: is its agent running? %w", pos[1], lab, err)
+	}
+	return printShow(out, s, what, *asJSON)
+}
+
+func containsString(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func kernelOf(s *evpn.Snapshot, kinds ...string) []evpn.KernelEntry {
+	out := []evpn.KernelEntry{}
+	for _, e := range s.Kernel {
+		if containsString(kinds, e.Kind) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error {
+	if asJSON {
+		var v any
+		switch what {
+		case "evpn":
+			v = map[string]any{"node": s.Node, "router_id": s.RouterID, "vtep": s.VTEP, "routes": s.Routes, "local": s.Local}
+		case "bgp":
+			v = map[string]any{"node": s.Node, "router_id": s.RouterID, "asn": s.ASN, "uptime": s.Uptime, "synced": s.Synced, "peers": s.Peers}
+		case "fdb":
+			v = kernelOf(s, "flood", "fdb")
+		case "neigh":
+			v = kernelOf(s, "neigh")
+		case "routes":
+			v = kernelOf(s, "route")
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	switch what {
+	case "evpn":
+		fmt.Fprintf(tw, "BGP table of %s, router-id %s, local VTEP %s\n", s.Node, s.RouterID, s.VTEP)
+		fmt.Fprintln(tw, "\tTYPE\tRD\tMAC\tIP/PREFIX\tVNI\tL3VNI\tRT\tSEQ\tNEXT HOP\tFROM\tRMAC")
+		for _, r := range s.Routes {
+			best := "  "
+			if r.Best {
+				best = "*>"
+			}
+			ip := ""
+			switch {
+			case r.Prefix.IsValid():
+				ip = r.Prefix.String()
+			case r.IP.IsValid():
+				ip = r.IP.String()
+			}
+			from := r.Peer
+			if from == "" {
+				from = "local"
+			}
+			seq := fmt.Sprint(r.Seq)
+			if r.Sticky {
+				seq += " sticky"
+			}
+			l3 := ""
+			if r.L3VNI != 0 {
+				l3 = fmt.Sprint(r.L3VNI)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", best, r.Type, r.RD, dash(r.MAC), dash(ip), r.VNI,
+				dash(l3), strings.Join(r.RTs, ","), seq, r.NextHop, from, dash(r.RouterMAC))
+		}
+		if len(s.Local) > 0 {
+			fmt.Fprintln(tw, "\nLocal MACs:")
+			fmt.Fprintln(tw, "VNI\tMAC\tIPS\tSEQ\tOWNER\tMOVES\tDUPLICATE")
+			for _, l := range s.Local {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%v\n", l.VNI, l.MAC, dash(strings.Join(l.IPs, ",")), l.Seq, l.Owner, l.Moves, l.Dup)
+			}
+		}
+	case "bgp":
+		fmt.Fprintf(tw, "BGP router-id %s, local AS %d, agent up %s, initial sync done: %v\n", s.RouterID, s.ASN, s.Uptime, s.Synced)
+		fmt.Fprintln(tw, "NEIGHBOR\tAS\tSTATE\tUP/DOWN\tPFXRCD\tBFD\tROUTER-ID")
+		for _, p := range s.Peers {
+			updown := time.Since(p.Since).Round(time.Second).String()
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\n", p.Addr, p.RemoteAS, p.State, updown, p.Received, dash(p.BFD), dash(p.RouterID))
+		}
+	case "fdb":
+		fmt.Fprintln(tw, "NETNS\tDEV\tMAC\tDST\tKIND\tSTALE")
+		for _, e := range kernelOf(s, "flood", "fdb") {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", dash(e.Netns), e.Dev, e.MAC, e.VTEP, e.Kind, e.Stale)
+		}
+	case "neigh":
+		fmt.Fprintln(tw, "NETNS\tDEV\tIP\tMAC\tSTALE")
+		for _, e := range kernelOf(s, "neigh") {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", dash(e.Netns), e.Dev, e.IP, e.MAC, e.Stale)
+		}
+	case "routes":
+		fmt.Fprintln(tw, "NETNS\tPREFIX\tDEV\tVIA\tSTALE")
+		for _, e := range kernelOf(s, "route") {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", dash(e.Netns), e.Prefix, e.Dev, strings.Join(e.NextHop, ","), e.Stale)
+		}
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

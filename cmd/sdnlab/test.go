@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sdnlab/sdnlab/reports"
+	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/topology"
+)
+
+func testCommand() *command {
+	return &command{
+		name:    "test",
+		summary: "bring a lab up if needed, run scenarios, print and write the results",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--keep] [--list]",
+		run: func(ctx context.Context, args []string) error {
+			return runTest(ctx, args, os.Stdout)
+		},
+	}
+}
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// splitArgs moves a leading positional argument after the flags, so both
+// "test LAB.yaml --junit x" and "test --junit x LAB.yaml" work.
+func splitArgs(args []string) []string {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return append(append([]string{}, args[1:]...), args[0])
+	}
+	return args
+}
+
+func runTest(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var sel multiFlag
+	fs.Var(&sel, "scenario", "a built-in scenario (NAME or NAME:key=value,...) or a scenario file; repeatable; default all")
+	junit := fs.String("junit", "", "write JUnit XML here")
+	jsonOut := fs.String("json", "", "write the JSON report here")
+	pcapDir := fs.String("pcap-dir", "", "keep packet captures under this directory")
+	keep := fs.Bool("keep", false, "leave a lab this run brought up running")
+	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
+	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
+	if err := fs.Parse(splitArgs(args)); err != nil {
+		return badInput("%v", err)
+	}
+	if *list {
+		printScenarios(out)
+		return nil
+	}
+	if fs.NArg() != 1 {
+		return badInput("exactly one lab file is needed, got %d arguments", fs.NArg())
+	}
+	selected, err := scenarios.Select(sel)
+	if err != nil {
+		return asBadInput(err)
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("labs are network namespaces: run as root")
+	}
+	lr := &scenarios.LabRun{
+		LabFile: fs.Arg(0),
+		Topo:    topology.Options{StateDir: *stateDir},
+		PcapDir: *pcapDir,
+		Out:     out,
+		Keep:    *keep,
+	}
+	o, err := lr.Run(ctx, selected)
+	if err != nil {
+		return err
+	}
+	return finishRun(out, o, *junit, *jsonOut)
+}
+
+// finishRun prints the summary table, writes the report files and turns a
+// failed scenario into exit code 1.
+func finishRun(out io.Writer, o *scenarios.Outcome, junit, jsonOut string) error {
+	run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
+	fmt.Fprintln(out)
+	if err := reports.WriteTerminal(out, run, reports.TerminalOptions{Color: isTerminal(out)}); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path string
+		fmt  reports.Format
+	}{{junit, reports.JUnit}, {jsonOut, reports.JSON}} {
+		if f.path == "" {
+			continue
+		}
+		if err := reports.WriteFile(f.path, f.fmt, run); err != nil {
+			return fmt.Errorf("write %s: %w", f.path, err)
+		}
+		fmt.Fprintf(out, "wrote %s\n", f.path)
+	}
+	fmt.Fprintf(out, "total time %v\n", time.Since(o.Started).Round(time.Millisecond))
+	if scenarios.AnyFailed(o.Results) {
+		c := run.Counts()
+		return &checkFailed{fmt.Sprintf("%d failed, %d errors of %d scenarios", c.Failed, c.Errors, c.Total)}
+	}
+	return nil
+}
+
+func printScenarios(out io.Writer) {
+	for _, s := range scenarios.All() {
+		fmt.Fprintf(out, "%s\n    %s\n", s.Name(), s.Description())
+		for _, p := range s.Params() {
+			fmt.Fprintf(out, "    %s=%q  %s\n", p.Name, p.Default, p.Help)
+		}
+	}
+}
+
+// asBadInput marks scenario selection errors as bad input (exit 2).
+func asBadInput(err error) error {
+	var be interface{ BadInput() bool }
+	if errors.As(err, &be) {
+		return err
+	}
+	return badInput("%v", err)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,164 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+)
+
+// anycastGateway: the gateway IP and MAC of an EVPN VNet are the same on
+// every node, so a guest's gateway keeps working after a migration without
+// a new ARP.
+type anycastGateway struct{}
+
+func newAnycastGateway() Scenario { return anycastGateway{} }
+
+func (anycastGateway) Name() string { return "anycast-gateway" }
+func (anycastGateway) Description() string {
+	return "the gateway IP and MAC are the same on every node; a guest's gateway keeps working after migration"
+}
+func (anycastGateway) Params() []Param {
+	return []Param{
+		{Name: "guest", Default: "", Help: "the guest to check (default: first guest with an IPv4 gateway in an EVPN VNet)"},
+		{Name: "migrate", Default: "true", Help: "also migrate the guest and back"},
+		{Name: "pause", Default: "50ms", Help: "migration pause"},
+	}
+}
+
+func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
+	r := NewResult(s.Name())
+	v := labView{env.Lab}
+	pause, err := env.Duration("pause")
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	byVNet, vnets, err := v.overlayGuests()
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	var g Guest
+	var vn *overlayVNet
+	for name, gs := range byVNet {
+		for _, c := range gs {
+			if vnets[name].Zone.Type != "evpn" || !c.GW4.IsValid() {
+				continue
+			}
+			if env.Params["guest"] != "" && c.Name != env.Params["guest"] {
+				continue
+			}
+			if vn == nil || c.Name < g.Name {
+				g, vn = c, vnets[name]
+			}
+		}
+	}
+	if vn == nil {
+		return r.Skipf("no guest with an IPv4 gateway in an EVPN VNet")
+	}
+	gw := g.GW4
+	env.progress("gateway %s of VNet %s on %d nodes", gw, vn.VNet.ID, len(vn.Nodes))
+
+	// Same IP and MAC on every node's VNet bridge.
+	macs := map[string][]string{}
+	var missing []string
+	for _, n := range vn.Nodes {
+		ns, err := v.VNetNS(n.Name, vn.VNet.ID)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		mac, err := probe.LinkMAC(ns, vn.VNet.Bridge)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		addrs, err := probe.LinkAddrs(ns, vn.VNet.Bridge)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		has := false
+		for _, a := range addrs {
+			has = has || a.Addr() == gw
+		}
+		if !has {
+			missing = append(missing, n.Name)
+		}
+		macs[mac.String()] = append(macs[mac.String()], n.Name)
+	}
+	r.Expect("gateway "+gw.String()+" on every node", len(missing) == 0, "on "+fmt.Sprint(len(vn.Nodes))+" nodes",
+		"missing on "+orNone(missing), "the subnet's gateway is not configured on the VNet bridge of those nodes")
+	var macList []string
+	for m, ns := range macs {
+		macList = append(macList, fmt.Sprintf("%s on %s", m, strings.Join(ns, ",")))
+	}
+	r.Figure("distinct gateway MACs", float64(len(macs)), "")
+	r.Expect("one gateway MAC on every node", len(macs) == 1, "one MAC", strings.Join(macList, "; "),
+		fmt.Sprintf("zone %s sets no anycast MAC (zone option mac): each node's bridge keeps its own MAC, so a migrated guest's cached gateway MAC is wrong on the new node", vn.Zone.ID))
+
+	// The guest's view.
+	before, err := s.gatewayMAC(ctx, g, gw)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	r.Text("gateway in "+g.Name+"'s ARP cache", before)
+	if env.Params["migrate"] != "true" {
+		return r.Finish()
+	}
+	var target string
+	for _, n := range vn.Nodes {
+		if n.Name != g.Node {
+			target = n.Name
+			break
+		}
+	}
+	if target == "" {
+		return r.Finish()
+	}
+	home := g.Node
+	if err := env.Lab.Migrate(ctx, g.Name, target, pause); err != nil {
+		return r.Errorf("migrate %s to %s: %v", g.Name, target, err)
+	}
+	defer func() {
+		if err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, pause); err != nil {
+			r.Text("migrate back", err.Error())
+		}
+	}()
+	// Right after the move the guest has not re-ARPed: the cached MAC must
+	// already be served by the new node.
+	pr, err := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	r.Expect(fmt.Sprintf("gateway reachable after migrating to %s", target), pr.OK(), "a reply", pr.String(),
+		"the new node does not answer for the gateway MAC the guest cached")
+	after, ok, err := probe.NeighFor(g.NS, gw)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	if !ok || after.MAC == "" {
+		r.Text("gateway ARP entry", "flushed by the move (carrier loss of the simulated NIC); the ping above resolved it again")
+	}
+	obs := "no entry"
+	if ok {
+		obs = after.MAC
+	}
+	r.Expect("gateway MAC in the guest unchanged by migration", ok && after.MAC == before, before, obs,
+		"the gateway MAC differs between nodes, so the guest had to learn a new one")
+	return r.Finish()
+}
+
+// gatewayMAC makes sure the guest has resolved its gateway and returns the MAC.
+func (anycastGateway) gatewayMAC(ctx context.Context, g Guest, a netip.Addr) (string, error) {
+	if _, err := probe.Ping(ctx, g.NS, a, probe.PingOpts{Count: 1, Timeout: 500 * time.Millisecond}); err != nil {
+		return "", err
+	}
+	e, ok, err := probe.NeighFor(g.NS, a)
+	if err != nil {
+		return "", err
+	}
+	if !ok || e.MAC == "" {
+		return "", fmt.Errorf("%s did not resolve its gateway %s", g.Name, a)
+	}
+	return e.MAC, nil
+}

@@ -1,0 +1,252 @@
+package scenarios
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sdnlab/sdnlab/capture"
+	"github.com/sdnlab/sdnlab/sdn"
+)
+
+// nonce makes each probe's marker unique, so a capture never confuses two runs.
+func nonce() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// uplinkPoints are capture points on every node's underlay interfaces,
+// labelled "<node>/<iface>".
+func uplinkPoints(nodes []Node) []capture.Point {
+	var pts []capture.Point
+	for _, n := range nodes {
+		for _, u := range n.Uplinks {
+			pts = append(pts, capture.Point{Netns: n.NS, Ifname: u, Label: n.Name + "_" + u})
+		}
+	}
+	return pts
+}
+
+func uplinkLabels(n Node) []string {
+	var out []string
+	for _, u := range n.Uplinks {
+		out = append(out, n.Name+"_"+u)
+	}
+	return out
+}
+
+func guestPoint(g Guest) capture.Point {
+	return capture.Point{Netns: g.NS, Ifname: g.Iface, Label: g.Name + "_" + g.Iface}
+}
+
+// captureDuring captures on points while fn runs; files go to
+// PcapDir/<scenario>/<tag> and are attached to r as evidence.
+func captureDuring(ctx context.Context, env *Env, r *Result, tag string, points []capture.Point, fn func() error) (*capture.Result, error) {
+	opts := capture.Options{}
+	if env.PcapDir != "" {
+		opts.Dir = filepath.Join(env.PcapDir, r.Scenario, tag)
+	}
+	sess, err := capture.Start(ctx, points, opts)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	ferr := fn()
+	res, err := sess.Stop()
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if res.Merged != "" {
+		r.Pcap(tag, res.Merged)
+	}
+	return res, ferr
+}
+
+// overlayVNet is a VNet of a vxlan or evpn zone with where it exists.
+type overlayVNet struct {
+	Zone  sdn.ZonePlan // as seen on the first node having it
+	VNet  sdn.VNetPlan
+	Nodes []Node // nodes having the VNet
+}
+
+// overlayVNets lists the VXLAN VNets of the lab by VNet id.
+func (v labView) overlayVNets() (map[string]*overlayVNet, error) {
+	out := map[string]*overlayVNet{}
+	for _, n := range v.Nodes() {
+		p, err := v.Plan(n.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, z := range p.Zones {
+			if z.Type != "vxlan" && z.Type != "evpn" {
+				continue
+			}
+			for _, vn := range z.VNets {
+				o := out[vn.ID]
+				if o == nil {
+					o = &overlayVNet{Zone: z, VNet: vn}
+					out[vn.ID] = o
+				}
+				o.Nodes = append(o.Nodes, n)
+			}
+		}
+	}
+	return out, nil
+}
+
+// overlayGuests returns guests in VXLAN VNets, grouped by VNet.
+func (v labView) overlayGuests() (map[string][]Guest, map[string]*overlayVNet, error) {
+	vnets, err := v.overlayVNets()
+	if err != nil {
+		return nil, nil, err
+	}
+	byVNet := map[string][]Guest{}
+	for _, g := range v.Guests() {
+		if vnets[g.VNet] != nil {
+			byVNet[g.VNet] = append(byVNet[g.VNet], g)
+		}
+	}
+	return byVNet, vnets, nil
+}
+
+// pairOnTwoNodes picks two guests of one overlay VNet on different nodes,
+// preferring the named first guest when given.
+func (v labView) pairOnTwoNodes(prefer string) (Guest, Guest, *overlayVNet, error) {
+	byVNet, vnets, err := v.overlayGuests()
+	if err != nil {
+		return Guest{}, Guest{}, nil, err
+	}
+	names := make([]string, 0, len(byVNet))
+	for k := range byVNet {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, vn := range names {
+		gs := byVNet[vn]
+		for _, a := range gs {
+			if prefer != "" && a.Name != prefer {
+				continue
+			}
+			for _, b := range gs {
+				if b.Node != a.Node {
+					return a, b, vnets[vn], nil
+				}
+			}
+		}
+	}
+	if prefer != "" {
+		return Guest{}, Guest{}, nil, fmt.Errorf("no guest on another node shares an overlay VNet with %s", prefer)
+	}
+	return Guest{}, Guest{}, nil, fmt.Errorf("no two guests of one VXLAN/EVPN VNet on different nodes")
+}
+
+func addrsString(as []netip.Addr) string {
+	var s []string
+	for _, a := range as {
+		s = append(s, a.String())
+	}
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// evidenceLines extracts the packet lines of a capture assertion error.
+func evidenceLines(err error, max int) string {
+	ae, ok := err.(*capture.AssertionError)
+	if !ok {
+		return err.Error()
+	}
+	lines := ae.EvidenceLines()
+	if len(lines) > max {
+		lines = append(lines[:max], fmt.Sprintf("... %d more", len(lines)-max))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func parseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("address %q: %w", s, err)
+	}
+	return a, nil
+}
+
+// exitNodes returns the nodes that are exit nodes of a zone, and the
+// primary one when the zone names one.
+func (v labView) exitNodes(zone string) (nodes []Node, primary string, err error) {
+	for _, n := range v.Nodes() {
+		p, err := v.Plan(n.Name)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, z := range p.Zones {
+			if z.ID != zone {
+				continue
+			}
+			if z.ExitNode {
+				nodes = append(nodes, n)
+			}
+			if z.ExitNodePrimary != "" {
+				primary = z.ExitNodePrimary
+			}
+		}
+	}
+	return nodes, primary, nil
+}
+
+// snatSubnet tells whether the guest's address is in a subnet with snat.
+func (v labView) snatSubnet(g Guest) (netip.Prefix, bool) {
+	for _, n := range v.Nodes() {
+		p, err := v.Plan(n.Name)
+		if err != nil {
+			continue
+		}
+		for _, z := range p.Zones {
+			for _, vn := range z.VNets {
+				if vn.ID != g.VNet {
+					continue
+				}
+				for _, s := range vn.Subnets {
+					if s.SNAT && g.IPv4.IsValid() && s.Prefix.Contains(g.IPv4.Addr()) {
+						return s.Prefix, true
+					}
+				}
+			}
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// pairAcrossSegments picks two IPv4 guests of one overlay VNet whose nodes
+// sit on different underlay segments (their VXLAN crosses a router).
+func (v labView) pairAcrossSegments() (Guest, Guest, error) {
+	byVNet, _, err := v.overlayGuests()
+	if err != nil {
+		return Guest{}, Guest{}, err
+	}
+	seg := map[string]string{}
+	for _, n := range v.Nodes() {
+		seg[n.Name] = n.Segment
+	}
+	names := make([]string, 0, len(byVNet))
+	for k := range byVNet {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, vn := range names {
+		for _, a := range byVNet[vn] {
+			for _, b := range byVNet[vn] {
+				if a.IPv4.IsValid() && b.IPv4.IsValid() && seg[a.Node] != seg[b.Node] {
+					return a, b, nil
+				}
+			}
+		}
+	}
+	return Guest{}, Guest{}, fmt.Errorf("no two guests of one VNet on nodes in different underlay segments")
+}

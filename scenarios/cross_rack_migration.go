@@ -1,0 +1,136 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+)
+
+// crossRackMigration is vm-live-migration across an L3 boundary: the guest
+// moves to a node in another underlay segment (another rack, behind a
+// router with strict uRPF) and keeps its IP and gateway; the VNet is
+// stretched over VXLAN between VTEPs of different subnets.
+type crossRackMigration struct{}
+
+func newCrossRackMigration() Scenario { return crossRackMigration{} }
+
+func (crossRackMigration) Name() string { return "cross-rack-migration" }
+func (crossRackMigration) Description() string {
+	return "vm-live-migration across an L3 boundary (strict uRPF on the rack router); the guest keeps IP and gateway"
+}
+func (crossRackMigration) Params() []Param {
+	return []Param{
+		{Name: "pause", Default: "50ms", Help: "migration pause"},
+		{Name: "max-gap", Default: "1s", Help: "longest acceptable probe gap"},
+	}
+}
+
+func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
+	r := NewResult(s.Name())
+	v := labView{env.Lab}
+	g, peer, err := v.pairAcrossSegments()
+	if err != nil {
+		return r.Skipf("%v (needs a lab with nodes in several racks, like examples/evpn-racks)", err)
+	}
+	home := g.Node
+	// The target: a node of the VNet in another segment than the guest's.
+	vnets, err := v.overlayVNets()
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	hn, err := v.node(home)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	target := ""
+	for _, n := range vnets[g.VNet].Nodes {
+		if n.Segment != hn.Segment {
+			target = n.Name
+			if n.Name != peer.Node {
+				break
+			}
+		}
+	}
+	if target == "" {
+		return r.Skipf("VNet %s exists on no node outside segment %s", g.VNet, hn.Segment)
+	}
+	tn, _ := v.node(target)
+	var routers []Host
+	var rp []string
+	for _, h := range v.Routers() {
+		if !h.Upstream {
+			routers = append(routers, h)
+			rp = append(rp, h.Name+": "+effectiveRP(h.NS, h.Ifaces))
+		}
+	}
+	r.Text("rack routers' rp_filter", orNone(rp))
+	// The gateway the guest keeps must be the same IP and MAC in both racks.
+	if g.GW4.IsValid() {
+		var macs []string
+		for _, n := range []string{home, target} {
+			ns, err := v.VNetNS(n, g.VNet)
+			if err != nil {
+				return r.Errorf("%v", err)
+			}
+			mac, err := probe.LinkMAC(ns, vnets[g.VNet].VNet.Bridge)
+			if err != nil {
+				return r.Errorf("%v", err)
+			}
+			macs = append(macs, mac.String())
+		}
+		r.Expect("gateway MAC identical in both racks", macs[0] == macs[1], "one MAC on "+home+" and "+target,
+			fmt.Sprintf("%s on %s, %s on %s", macs[0], home, macs[1], target),
+			fmt.Sprintf("zone %s sets no anycast MAC (zone option mac): the moved guest's cached gateway MAC does not exist in the other rack", vnets[g.VNet].Zone.ID))
+	}
+	r.Text("move", fmt.Sprintf("%s: %s (%s, segment %s) -> %s (%s, segment %s)", g.Name, home, hn.VTEP, hn.Segment, target, tn.VTEP, tn.Segment))
+	before := map[string]int64{}
+	for _, h := range routers {
+		if st, err := probe.Netstat(h.NS); err == nil {
+			before[h.Name] = st["IPReversePathFilter"]
+		}
+	}
+
+	sub := vmLiveMigration{}.Run(ctx, &Env{Lab: env.Lab, PcapDir: env.PcapDir, Progress: env.Progress, Params: map[string]string{
+		"guest": g.Name, "to": target, "pause": env.Params["pause"], "interval": "1ms",
+		"max-gap": env.Params["max-gap"], "converge-timeout": "3s", "return": "false",
+	}})
+	r.Checks = append(r.Checks, sub.Checks...)
+	r.Figures = append(r.Figures, sub.Figures...)
+	r.Evidence = append(r.Evidence, sub.Evidence...)
+	if sub.Verdict == Error || sub.Verdict == Skip {
+		return r.Errorf("migration: %s", sub.Reason)
+	}
+	defer func() {
+		if err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, 50*time.Millisecond); err != nil {
+			r.Text("move back", err.Error())
+		}
+	}()
+
+	// Same IP and gateway in the other rack.
+	pr, err := probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	r.Expect(fmt.Sprintf("%s keeps %s in %s", g.Name, g.IPv4.Addr(), tn.Segment), pr.OK(), "replies from "+peer.Name, pr.String(),
+		"the VNet is not stretched to the other rack: VXLAN between VTEPs in different subnets needs routes between the racks")
+	if g.GW4.IsValid() {
+		gp, err := probe.Ping(ctx, g.NS, g.GW4, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		r.Expect(fmt.Sprintf("%s keeps its gateway %s on %s", g.Name, g.GW4, target), gp.OK(), "replies", gp.String(),
+			"the subnet's gateway is not configured on "+target)
+	}
+	after := map[string]int64{}
+	for _, h := range routers {
+		if st, err := probe.Netstat(h.NS); err == nil {
+			after[h.Name] = st["IPReversePathFilter"]
+		}
+	}
+	drops := dropsText(before, after)
+	r.Expect("rack routers dropped nothing by uRPF", drops == "none", "no IPReversePathFilter drops", drops,
+		"a rack router's uRPF dropped VXLAN: a VTEP address is not routed back through the interface its packets arrive on")
+	return r.Finish()
+}

@@ -1,0 +1,155 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/sdnlab/sdnlab/sdn"
+)
+
+// Lab is what a scenario needs from a running lab. toplab.go implements it
+// on the topology package; tests may implement it on anything that owns
+// real namespaces.
+type Lab interface {
+	Name() string
+	// Nodes are the hypervisors, in lab order.
+	Nodes() []Node
+	// Guests are the VMs with the node each one is on now.
+	Guests() []Guest
+	// External is the host behind the exit nodes; ok false when the lab has none.
+	External() (Host, bool)
+	// Routers are the underlay routers.
+	Routers() []Host
+	// Plan is the compiled SDN plan of a node: its zones, VNets, VNIs,
+	// MTUs, gateways, exit nodes.
+	Plan(node string) (*sdn.NodePlan, error)
+	// Do runs fn on a thread inside the namespace (sockets it opens stay there).
+	Do(ns string, fn func() error) error
+	// Exec runs a command inside the namespace and returns its combined output.
+	Exec(ctx context.Context, ns string, argv ...string) (string, error)
+	// Migrate moves a guest to another node after pause, then the guest
+	// announces itself with RARP as QEMU does.
+	Migrate(ctx context.Context, guest, node string, pause time.Duration) error
+	// KillNode crashes a node: its agent gets SIGKILL and its links go down.
+	KillNode(ctx context.Context, node string) error
+	// VNetNS is the namespace holding a VNet's bridge on a node (the node's
+	// own namespace, or its VRF namespace for an EVPN zone).
+	VNetNS(node, vnet string) (string, error)
+}
+
+// Node is one hypervisor.
+type Node struct {
+	Name string
+	NS   string
+	// VTEP is the node's underlay (VXLAN source) address.
+	VTEP netip.Addr
+	// Addrs are all of the node's underlay addresses.
+	Addrs []netip.Addr
+	// Uplinks are the node's underlay interfaces (where VXLAN is seen).
+	Uplinks []string
+	// Agent tells whether an EVPN agent runs on the node.
+	Agent bool
+	// Segment is the underlay segment the node sits on: nodes on different
+	// segments talk through routers.
+	Segment string
+}
+
+// Guest is one VM.
+type Guest struct {
+	Name  string
+	NS    string
+	Node  string // where it runs now
+	Iface string // its NIC inside the guest namespace
+	MAC   net.HardwareAddr
+	VNet  string
+	Zone  string
+	IPv4  netip.Prefix // invalid: none
+	IPv6  netip.Prefix // invalid: none
+	GW4   netip.Addr
+	GW6   netip.Addr
+	// Tap is the host end of the NIC, attached to the VNet bridge on Node.
+	Tap string
+}
+
+// Host is a router or the external host.
+type Host struct {
+	Name  string
+	NS    string
+	Addrs []netip.Addr
+	// Ifaces are the host's interfaces (for captures).
+	Ifaces []string
+	// Upstream marks the router towards the external network.
+	Upstream bool
+}
+
+// Addr4 returns the host's first IPv4 address.
+func (h Host) Addr4() (netip.Addr, bool) {
+	for _, a := range h.Addrs {
+		if a.Is4() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// Addr6 returns the host's first global IPv6 address.
+func (h Host) Addr6() (netip.Addr, bool) {
+	for _, a := range h.Addrs {
+		if a.Is6() && !a.IsLinkLocalUnicast() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// labView wraps a Lab with look-ups the scenarios share.
+type labView struct{ Lab }
+
+func (v labView) node(name string) (Node, error) {
+	for _, n := range v.Nodes() {
+		if n.Name == name {
+			return n, nil
+		}
+	}
+	return Node{}, fmt.Errorf("lab %s has no node %q", v.Name(), name)
+}
+
+func (v labView) guest(name string) (Guest, error) {
+	for _, g := range v.Guests() {
+		if g.Name == name {
+			return g, nil
+		}
+	}
+	return Guest{}, fmt.Errorf("lab %s has no guest %q", v.Name(), name)
+}
+
+// zoneOf returns the zone plan of a guest's zone on the guest's node.
+func (v labView) zoneOf(g Guest) (*sdn.ZonePlan, *sdn.VNetPlan, error) {
+	p, err := v.Plan(g.Node)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range p.Zones {
+		z := &p.Zones[i]
+		for j := range z.VNets {
+			if z.VNets[j].ID == g.VNet {
+				return z, &z.VNets[j], nil
+			}
+		}
+	}
+	return nil, nil, fmt.Errorf("node %s has no VNet %s (guest %s)", g.Node, g.VNet, g.Name)
+}
+
+// vtepByAddr maps VTEP addresses to node names.
+func (v labView) vtepByAddr() map[netip.Addr]string {
+	m := map[netip.Addr]string{}
+	for _, n := range v.Nodes() {
+		if n.VTEP.IsValid() {
+			m[n.VTEP] = n.Name
+		}
+	}
+	return m
+}

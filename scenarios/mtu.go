@@ -1,0 +1,231 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/sdnlab/sdnlab/capture"
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+)
+
+// mtu probes the path MTU with DF set between guests (IPv4 and IPv6), to the
+// external host and between VTEPs, and explains the two classic
+// misconfigurations: a guest MTU above the VNet MTU (big frames vanish at the
+// bridge) and an underlay below VNet MTU + 50 (outer packets fragmented or
+// dropped).
+type mtu struct{}
+
+func newMTU() Scenario { return mtu{} }
+
+func (mtu) Name() string { return "mtu" }
+func (mtu) Description() string {
+	return "overlay path MTU with DF set (IPv4, IPv6) between guests and to the external host; explains misconfigurations"
+}
+func (mtu) Params() []Param {
+	return []Param{{Name: "guest", Default: "", Help: "the probing guest (default: first guest with a peer on another node)"}}
+}
+
+// vxlanOverhead is what VXLAN adds to an inner frame's IP MTU: outer IPv4
+// 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 (IPv6 underlay: 70).
+const vxlanOverhead = 50
+
+func icmpOverhead(a netip.Addr) int {
+	if a.Is6() {
+		return 48
+	}
+	return 28
+}
+
+// pathMTU finds the largest packet that gets a reply with DF set, by
+// binary search between a floor and hi. last is the result of the probe at
+// hi (its errors explain a failure).
+func pathMTU(ctx context.Context, ns string, dst netip.Addr, hi int) (mtu int, atHi probe.PingResult, err error) {
+	oh := icmpOverhead(dst)
+	try := func(m int) (probe.PingResult, error) {
+		return probe.Ping(ctx, ns, dst, probe.PingOpts{Count: 1, Size: m - oh, DF: true, Timeout: 300 * time.Millisecond})
+	}
+	lo := 576
+	if dst.Is6() {
+		lo = 1280
+	}
+	low, err := try(lo) // also warms ARP/ND
+	if err != nil {
+		return 0, low, err
+	}
+	if !low.OK() {
+		if low, err = try(lo); err != nil || !low.OK() {
+			return 0, low, err
+		}
+	}
+	atHi, err = try(hi)
+	if err != nil || atHi.OK() {
+		return hi, atHi, err
+	}
+	// Invariant: lo passes, hi fails.
+	for hi-lo > 1 {
+		m := (lo + hi) / 2
+		res, err := try(m)
+		if err != nil {
+			return 0, atHi, err
+		}
+		if res.OK() {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return lo, atHi, nil
+}
+
+func (s mtu) Run(ctx context.Context, env *Env) *Result {
+	r := NewResult(s.Name())
+	v := labView{env.Lab}
+	a, b, vn, err := v.pairOnTwoNodes(env.Params["guest"])
+	if err != nil {
+		return r.Skipf("%v", err)
+	}
+	na, err := v.node(a.Node)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	nb, err := v.node(b.Node)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	guestMTU, err := probe.LinkMTU(a.NS, a.Iface)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	vnetMTU := vn.Zone.MTU
+	if ns, err := v.VNetNS(a.Node, a.VNet); err == nil && vn.VNet.Vxlan != "" {
+		if m, err := probe.LinkMTU(ns, vn.VNet.Vxlan); err == nil {
+			vnetMTU = m // what the kernel really has
+		}
+	}
+	if vnetMTU == 0 {
+		return r.Errorf("cannot tell the MTU of VNet %s", vn.VNet.ID)
+	}
+	r.Figure("guest MTU", float64(guestMTU), "")
+	r.Figure("VNet MTU", float64(vnetMTU), "")
+
+	// 1. configuration: guest MTU vs VNet MTU.
+	r.Expect(fmt.Sprintf("%s MTU fits VNet %s", a.Name, vn.VNet.ID), guestMTU <= vnetMTU,
+		fmt.Sprintf("guest MTU <= VNet MTU %d", vnetMTU), fmt.Sprintf("guest MTU %d", guestMTU),
+		fmt.Sprintf("the guest's NIC MTU %d is above the VNet MTU %d: frames over %d are dropped silently by the bridge on %s (set the VM NIC MTU to %d, or mtu=1 in Proxmox to inherit the bridge's)",
+			guestMTU, vnetMTU, vnetMTU, a.Node, vnetMTU))
+
+	// 2. underlay path MTU between the two VTEPs.
+	upMTU := 0
+	for _, u := range na.Uplinks {
+		if m, err := probe.LinkMTU(na.NS, u); err == nil && (upMTU == 0 || m < upMTU) {
+			upMTU = m
+		}
+	}
+	if upMTU == 0 {
+		return r.Errorf("%s has no readable uplink MTU", na.Name)
+	}
+	under, _, err := pathMTU(ctx, na.NS, nb.VTEP, upMTU)
+	if err != nil {
+		return r.Errorf("underlay probe %s -> %s: %v", na.Name, nb.VTEP, err)
+	}
+	r.Figure("underlay path MTU", float64(under), "")
+	need := vnetMTU + vxlanOverhead
+	if nb.VTEP.Is6() {
+		need += 20
+	}
+	r.Expect(fmt.Sprintf("underlay %s -> %s carries VNet MTU + VXLAN overhead", na.Name, nb.Name), under >= need,
+		fmt.Sprintf("underlay path MTU >= %d (VNet MTU %d + %d)", need, vnetMTU, need-vnetMTU), fmt.Sprintf("%d", under),
+		fmt.Sprintf("the underlay carries only %d bytes: full-size overlay packets (%d + %d) are fragmented or dropped; raise the underlay MTU to %d or lower the VNet MTU to %d",
+			under, vnetMTU, need-vnetMTU, need, under-(need-vnetMTU)))
+
+	// 3. the overlay path itself, per family, with the wire watched.
+	type fam struct {
+		name string
+		src  netip.Prefix
+		dst  netip.Addr
+	}
+	var fams []fam
+	if a.IPv4.IsValid() && b.IPv4.IsValid() {
+		fams = append(fams, fam{"IPv4", a.IPv4, b.IPv4.Addr()})
+	}
+	if a.IPv6.IsValid() && b.IPv6.IsValid() {
+		fams = append(fams, fam{"IPv6", a.IPv6, b.IPv6.Addr()})
+	}
+	hi := guestMTU // what the guest believes it can send
+	points := append(uplinkPoints(v.Nodes()), guestPoint(a))
+	for _, f := range fams {
+		var eff int
+		var atHi probe.PingResult
+		res, err := captureDuring(ctx, env, r, strings.ToLower(f.name), points, func() error {
+			var err error
+			eff, atHi, err = pathMTU(ctx, a.NS, f.dst, hi)
+			return err
+		})
+		if err != nil {
+			return r.Errorf("%s probe %s -> %s: %v", f.name, a.Name, f.dst, err)
+		}
+		r.Figure(f.name+" overlay MTU", float64(eff), "")
+		obs := fmt.Sprintf("largest DF packet that got a reply: %d bytes", eff)
+		if eff < hi {
+			obs += fmt.Sprintf("; at %d: %s", hi, atHi.String())
+			// Evidence: requests of the failing size that left the guest and
+			// what the underlay did with them.
+			big := func(p *capture.Packet) bool {
+				return p.ICMP != nil && strings.Contains(p.ICMP.TypeName, "echo request") && p.Len > eff+14
+			}
+			left := res.CountMatching(capture.AtPoint(guestPoint(a).Label), capture.Outer(), big)
+			onWire := res.CountMatching(capture.InVXLAN(), big)
+			obs += fmt.Sprintf("; oversized requests sent by the guest %d, seen inside VXLAN %d", left, onWire)
+		}
+		cause := "the overlay path is narrower than the guest's MTU"
+		switch {
+		case guestMTU > vnetMTU:
+			cause = fmt.Sprintf("guest MTU %d above the VNet MTU %d: the bridge drops the larger frames without an ICMP error (a PMTU black hole)", guestMTU, vnetMTU)
+		case under < need:
+			cause = fmt.Sprintf("underlay path MTU %d below VNet MTU + %d = %d", under, need-vnetMTU, need)
+		}
+		r.Expect(fmt.Sprintf("%s full-size DF packets %s -> %s", f.name, a.Name, b.Name), eff >= hi,
+			fmt.Sprintf("%d-byte packets pass with DF", hi), obs, cause)
+		frag := res.NoOuterFragments()
+		fobs := "none"
+		if frag != nil {
+			fobs = frag.Error()
+		}
+		r.Expect(f.name+" no fragmented VXLAN packets", frag == nil, "no outer IP fragments", fobs,
+			fmt.Sprintf("the VXLAN device sends outer packets bigger than the underlay (%d) and they are fragmented: raise the underlay MTU to %d", under, need))
+	}
+
+	// 4. to the external host: report the MTU; a failure must be signalled
+	// (ICMP frag needed / packet too big), never a black hole.
+	if ext, ok := v.External(); ok {
+		for _, f := range fams {
+			var dst netip.Addr
+			if f.dst.Is4() {
+				dst, _ = ext.Addr4()
+			} else {
+				dst, _ = ext.Addr6()
+			}
+			if !dst.IsValid() {
+				continue
+			}
+			eff, atHi, err := pathMTU(ctx, a.NS, dst, guestMTU)
+			if err != nil {
+				return r.Errorf("%s probe %s -> external %s: %v", f.name, a.Name, dst, err)
+			}
+			if eff == 0 {
+				r.Text(f.name+" external", fmt.Sprintf("no reply from %s at all: %s", dst, atHi.String()))
+				continue
+			}
+			r.Figure(f.name+" external MTU", float64(eff), "")
+			signalled := eff >= guestMTU || atHi.MTU > 0 || len(atHi.Errors) > 0
+			r.Expect(f.name+" path MTU to external is full or signalled", signalled,
+				fmt.Sprintf("%d-byte DF packets pass, or an ICMP error tells the MTU", guestMTU),
+				fmt.Sprintf("largest passing %d; at %d: %s", eff, guestMTU, atHi.String()),
+				"packets above the path MTU vanish without an ICMP error: a PMTU black hole (guest MTU above the VNet MTU, or ICMP filtered)")
+		}
+	}
+	return r.Finish()
+}

@@ -1,0 +1,245 @@
+// Package probe holds the traffic and table probes scenarios run inside lab
+// namespaces: a sequence-numbered UDP stream, ping, FDB and neighbour dumps,
+// raw frame injection. Sockets are opened on a thread inside the namespace
+// (nsutil.Do) and then used from ordinary goroutines.
+package probe
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
+)
+
+// streamMagic marks our datagrams so stray traffic is not counted.
+const streamMagic = 0x53444e4c // "SDNL"
+
+// datagram: magic(4) seq(8) sent-unix-nanos(8)
+const datagramLen = 20
+
+// Stream is a running UDP stream: a sender in one namespace sends a
+// sequence-numbered datagram every Interval to a receiver in another.
+type Stream struct {
+	Interval time.Duration
+
+	recv *net.UDPConn
+	send *net.UDPConn
+
+	mu       sync.Mutex
+	arrivals []arrival
+	seen     map[uint64]bool
+	dups     int
+	sent     uint64
+	sendErrs int
+	lastErr  error
+	started  time.Time
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type arrival struct {
+	seq uint64
+	at  time.Time
+}
+
+// StreamStats is what a stream measured.
+type StreamStats struct {
+	Sent       int
+	Received   int // distinct sequence numbers
+	Lost       int
+	Duplicates int
+	Reordered  int
+	SendErrors int
+	LastError  string
+	// LongestGap is the longest time between two consecutive arrivals
+	// (including stream start to first arrival).
+	LongestGap time.Duration
+	// GapFrom and GapTo are the sequence numbers bounding the longest gap.
+	GapFrom, GapTo uint64
+	Duration       time.Duration
+	// TailSent and TailReceived count the last (up to 100) datagrams sent
+	// and how many of them arrived: whether the stream recovered.
+	TailSent, TailReceived int
+}
+
+func (s StreamStats) String() string {
+	return fmt.Sprintf("sent %d, received %d, lost %d, duplicates %d, reordered %d, longest gap %v (seq %d..%d), send errors %d",
+		s.Sent, s.Received, s.Lost, s.Duplicates, s.Reordered, s.LongestGap.Round(time.Microsecond), s.GapFrom, s.GapTo, s.SendErrors)
+}
+
+// StartStream opens the receiver socket in toNS (listening on port, any
+// address) and the sender socket in fromNS (connected to dst:port), then
+// sends every interval until Stop.
+func StartStream(fromNS, toNS string, dst netip.Addr, port int, interval time.Duration) (*Stream, error) {
+	if interval <= 0 {
+		return nil, errors.New("udp stream: interval must be positive")
+	}
+	s := &Stream{Interval: interval, seen: map[uint64]bool{}}
+	network := "udp4"
+	if dst.Is6() {
+		network = "udp6"
+	}
+	err := nsutil.Do(toNS, func() error {
+		c, err := net.ListenUDP(network, &net.UDPAddr{Port: port})
+		if err != nil {
+			return fmt.Errorf("udp stream: listen in %s: %w", toNS, err)
+		}
+		s.recv = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = nsutil.Do(fromNS, func() error {
+		c, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, uint16(port))))
+		if err != nil {
+			return fmt.Errorf("udp stream: dial from %s: %w", fromNS, err)
+		}
+		s.send = c
+		return nil
+	})
+	if err != nil {
+		s.recv.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.started = time.Now()
+	s.wg.Add(1)
+	go s.receive()
+	s.wg.Add(1)
+	go s.transmit(ctx)
+	return s, nil
+}
+
+func (s *Stream) receive() {
+	defer s.wg.Done()
+	buf := make([]byte, 2048)
+	for {
+		n, err := s.recv.Read(buf)
+		if err != nil {
+			return // closed by Stop
+		}
+		at := time.Now()
+		if n < datagramLen || binary.BigEndian.Uint32(buf) != streamMagic {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(buf[4:])
+		s.mu.Lock()
+		if s.seen[seq] {
+			s.dups++
+		} else {
+			s.seen[seq] = true
+			s.arrivals = append(s.arrivals, arrival{seq, at})
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *Stream) transmit(ctx context.Context) {
+	defer s.wg.Done()
+	buf := make([]byte, datagramLen)
+	binary.BigEndian.PutUint32(buf, streamMagic)
+	next := time.Now()
+	for seq := uint64(0); ; seq++ {
+		binary.BigEndian.PutUint64(buf[4:], seq)
+		binary.BigEndian.PutUint64(buf[12:], uint64(time.Now().UnixNano()))
+		// A datagram the socket cannot take within one interval (send
+		// buffer full of packets stuck on the way) is lost: the sender keeps
+		// its schedule instead of blocking, so loss and gap stay honest.
+		_ = s.send.SetWriteDeadline(time.Now().Add(s.Interval))
+		_, err := s.send.Write(buf)
+		s.mu.Lock()
+		s.sent++
+		if err != nil {
+			// e.g. ECONNREFUSED from an ICMP error, ENETUNREACH while
+			// routes move: the datagram is lost, the stream goes on.
+			s.sendErrs++
+			s.lastErr = err
+		}
+		s.mu.Unlock()
+		next = next.Add(s.Interval)
+		d := time.Until(next)
+		if d < -10*s.Interval {
+			next = time.Now() // fell far behind (scheduler): do not burst
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(max(d, 0)):
+		}
+	}
+}
+
+// Stop stops sending, waits drain for late datagrams, closes the sockets
+// and returns the statistics.
+func (s *Stream) Stop(drain time.Duration) StreamStats {
+	s.cancel()
+	time.Sleep(drain)
+	s.recv.Close()
+	s.send.Close()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := StreamStats{
+		Sent:       int(s.sent),
+		Received:   len(s.arrivals),
+		Duplicates: s.dups,
+		SendErrors: s.sendErrs,
+		Duration:   time.Since(s.started),
+	}
+	if s.lastErr != nil {
+		st.LastError = s.lastErr.Error()
+	}
+	st.Lost = st.Sent - st.Received
+	prevAt, prevSeq := s.started, uint64(0)
+	var maxSeq uint64
+	for i, a := range s.arrivals {
+		if g := a.at.Sub(prevAt); g > st.LongestGap {
+			st.LongestGap, st.GapFrom, st.GapTo = g, prevSeq, a.seq
+		}
+		if i > 0 && a.seq < maxSeq {
+			st.Reordered++
+		}
+		maxSeq = max(maxSeq, a.seq)
+		prevAt, prevSeq = a.at, a.seq
+	}
+	st.TailSent = min(st.Sent, 100)
+	for _, a := range s.arrivals {
+		if a.seq >= uint64(st.Sent-st.TailSent) {
+			st.TailReceived++
+		}
+	}
+	return st
+}
+
+// LastArrival returns when the latest datagram arrived (zero: none yet).
+func (s *Stream) LastArrival() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.arrivals) == 0 {
+		return time.Time{}
+	}
+	return s.arrivals[len(s.arrivals)-1].at
+}
+
+// Snapshot returns the sequence numbers received so far, sorted (for
+// evidence and tests).
+func (s *Stream) Snapshot() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]uint64, 0, len(s.arrivals))
+	for _, a := range s.arrivals {
+		out = append(out, a.seq)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

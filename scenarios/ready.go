@@ -1,0 +1,92 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+)
+
+// WaitReady waits until the overlay carries traffic: every guest of an
+// overlay VNet reaches one guest of the same VNet on another node, and its
+// gateway when it has one. EVPN needs this after up (BGP sessions take a
+// second or two, then the IMET and MAC/IP routes). It returns how long it
+// took, or what still does not work at the timeout (the run goes on: the
+// scenarios will say what fails).
+func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	v := labView{lab}
+	byVNet, _, err := v.overlayGuests()
+	if err != nil {
+		return 0, err
+	}
+	var checks []func(context.Context) (string, bool)
+	for _, gs := range byVNet {
+		for _, a := range gs {
+			if !a.IPv4.IsValid() {
+				continue
+			}
+			for _, b := range gs {
+				if b.Node != a.Node && b.IPv4.IsValid() {
+					a, b := a, b
+					checks = append(checks, func(ctx context.Context) (string, bool) {
+						pr, _ := probe.Ping(ctx, a.NS, b.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+						return fmt.Sprintf("%s -> %s", a.Name, b.Name), pr.OK()
+					})
+					break
+				}
+			}
+			// Guests of a zone with exit nodes reach the external host
+			// once the default route (type 5) is in.
+			if ext, ok := lab.External(); ok && a.GW4.IsValid() {
+				ea, ok4 := ext.Addr4()
+				if exits, _, err := v.exitNodes(a.Zone); err == nil && len(exits) > 0 && ok4 {
+					a := a
+					checks = append(checks, func(ctx context.Context) (string, bool) {
+						pr, _ := probe.Ping(ctx, a.NS, ea, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+						return fmt.Sprintf("%s -> external %s", a.Name, ea), pr.OK()
+					})
+				}
+			}
+			if a.GW4.IsValid() {
+				a := a
+				checks = append(checks, func(ctx context.Context) (string, bool) {
+					pr, _ := probe.Ping(ctx, a.NS, a.GW4, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+					return fmt.Sprintf("%s -> gateway %s", a.Name, a.GW4), pr.OK()
+				})
+			}
+		}
+	}
+	pending := checks
+	for {
+		var mu sync.Mutex
+		var still []func(context.Context) (string, bool)
+		var names []string
+		var wg sync.WaitGroup
+		for _, c := range pending {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name, ok := c(ctx)
+				if !ok {
+					mu.Lock()
+					still = append(still, c)
+					names = append(names, name)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(still) == 0 {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > timeout || ctx.Err() != nil {
+			return time.Since(start), fmt.Errorf("overlay not ready after %v: %s", timeout, strings.Join(names, ", "))
+		}
+		pending = still
+		time.Sleep(200 * time.Millisecond)
+	}
+}

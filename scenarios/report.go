@@ -1,0 +1,51 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sdnlab/sdnlab/reports"
+)
+
+// ToReport converts results into the reports model (JUnit, JSON, ...).
+func ToReport(lab string, started time.Time, results []*Result, props map[string]string) *reports.Run {
+	run := &reports.Run{Lab: lab, Started: started, Duration: time.Since(started), Properties: props}
+	for _, r := range results {
+		s := reports.Scenario{Name: r.Scenario, Verdict: reports.Verdict(r.Verdict), Duration: r.Duration}
+		for _, f := range r.Figures {
+			s.Figures = append(s.Figures, reports.Figure{Name: f.Name, Value: f.Value, Unit: f.Unit, Text: f.Text})
+		}
+		var exp, obs, cause []string
+		for _, c := range r.Failed() {
+			exp = append(exp, c.Name+": "+c.Expected)
+			obs = append(obs, c.Name+": "+c.Observed)
+			if c.Cause != "" {
+				cause = append(cause, c.Name+": "+c.Cause)
+			}
+		}
+		if r.Reason != "" {
+			cause = append([]string{r.Reason}, cause...)
+		}
+		s.Expected = strings.Join(exp, "\n")
+		s.Observed = strings.Join(obs, "\n")
+		s.Cause = strings.Join(cause, "\n")
+		for _, e := range r.Evidence {
+			switch {
+			case e.Path != "":
+				s.Evidence = append(s.Evidence, e.Name+": "+e.Path)
+			case e.Text != "":
+				s.Evidence = append(s.Evidence, e.Name+":\n"+e.Text)
+			}
+		}
+		for _, c := range r.Checks {
+			mark := "ok"
+			if !c.OK {
+				mark = "FAILED"
+			}
+			s.Steps = append(s.Steps, fmt.Sprintf("%s %s: expected %s; observed %s", mark, c.Name, c.Expected, c.Observed))
+		}
+		run.Scenarios = append(run.Scenarios, s)
+	}
+	return run
+}

@@ -1,0 +1,179 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Selected is one scenario to run with its given parameters.
+type Selected struct {
+	Scenario Scenario
+	Params   map[string]string
+}
+
+// Select resolves --scenario arguments: a built-in name, optionally with
+// parameters as NAME:key=value,key=value, or the path of a scenario file
+// (ends in .yaml or .yml). No argument selects every built-in scenario.
+func Select(args []string) ([]Selected, error) {
+	if len(args) == 0 {
+		var out []Selected
+		for _, s := range All() {
+			out = append(out, Selected{Scenario: s})
+		}
+		return out, nil
+	}
+	var out []Selected
+	for _, a := range args {
+		if strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") {
+			f, err := LoadFile(a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Selected{Scenario: f})
+			continue
+		}
+		name, rest, _ := strings.Cut(a, ":")
+		s, err := Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		params := map[string]string{}
+		if rest != "" {
+			for _, kv := range strings.Split(rest, ",") {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return nil, fmt.Errorf("--scenario %s: %q is not key=value", a, kv)
+				}
+				params[k] = v
+			}
+		}
+		if _, err := applyDefaults(s, params); err != nil {
+			return nil, err
+		}
+		out = append(out, Selected{Scenario: s, Params: params})
+	}
+	return out, nil
+}
+
+// Runner runs scenarios one after another on one lab.
+type Runner struct {
+	Lab     Lab
+	PcapDir string
+	// Out receives progress lines; nil discards them.
+	Out io.Writer
+	// Timeout bounds one scenario (0: 2 minutes).
+	Timeout time.Duration
+}
+
+// Run runs the selected scenarios in order and returns their results.
+func (rn *Runner) Run(ctx context.Context, sel []Selected) []*Result {
+	var results []*Result
+	for i, s := range sel {
+		name := s.Scenario.Name()
+		rn.printf("[%d/%d] %s: %s\n", i+1, len(sel), name, s.Scenario.Description())
+		res := rn.runOne(ctx, s)
+		line := fmt.Sprintf("[%d/%d] %s: %s (%v)", i+1, len(sel), name, strings.ToUpper(string(res.Verdict)), res.Duration.Round(time.Millisecond))
+		if len(res.Figures) > 0 {
+			var fs []string
+			for _, f := range res.Figures {
+				fs = append(fs, f.String())
+			}
+			line += " " + strings.Join(fs, ", ")
+		}
+		rn.printf("%s\n", line)
+		if res.Verdict != Pass {
+			for _, l := range strings.Split(strings.TrimRight(res.Explain(), "\n"), "\n") {
+				rn.printf("      %s\n", l)
+			}
+		}
+		results = append(results, res)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return results
+}
+
+func (rn *Runner) runOne(ctx context.Context, s Selected) (res *Result) {
+	name := s.Scenario.Name()
+	defer func() {
+		// A scenario bug must not take the whole run down.
+		if p := recover(); p != nil {
+			res = NewResult(name).Errorf("scenario panicked: %v", p)
+			res.Finish()
+		}
+	}()
+	params, err := applyDefaults(s.Scenario, s.Params)
+	if err != nil {
+		return NewResult(name).Errorf("%v", err).Finish()
+	}
+	to := rn.Timeout
+	if to == 0 {
+		to = 2 * time.Minute
+	}
+	cctx, cancel := context.WithTimeout(ctx, to)
+	defer cancel()
+	env := &Env{Lab: rn.Lab, Params: params, PcapDir: rn.PcapDir, Progress: func(m string) { rn.printf("      %s\n", m) }}
+	res = s.Scenario.Run(cctx, env)
+	if res == nil {
+		res = NewResult(name).Errorf("scenario returned no result")
+	}
+	if res.Duration == 0 {
+		res.Duration = time.Since(res.Started)
+	}
+	if cctx.Err() != nil && res.Verdict == Pass {
+		res.Verdict = Error
+		res.Reason = "timed out after " + to.String()
+	}
+	return res
+}
+
+func (rn *Runner) printf(format string, a ...any) {
+	if rn.Out != nil {
+		fmt.Fprintf(rn.Out, format, a...)
+	}
+}
+
+// Summary renders a plain-text table of results.
+func Summary(results []*Result) string {
+	var b strings.Builder
+	w := 8
+	for _, r := range results {
+		w = max(w, len(r.Scenario))
+	}
+	fmt.Fprintf(&b, "%-*s  %-7s  %9s  %s\n", w, "SCENARIO", "VERDICT", "TIME", "FIGURES")
+	pass := 0
+	for _, r := range results {
+		if r.Verdict == Pass {
+			pass++
+		}
+		var fs []string
+		for _, f := range r.Figures {
+			fs = append(fs, f.String())
+		}
+		figs := strings.Join(fs, ", ")
+		if r.Verdict != Pass && r.Reason != "" {
+			figs = r.Reason
+		} else if r.Verdict == Fail {
+			if f := r.Failed(); len(f) > 0 {
+				figs = f[0].Name + ": expected " + f[0].Expected + ", observed " + f[0].Observed
+			}
+		}
+		fmt.Fprintf(&b, "%-*s  %-7s  %9s  %s\n", w, r.Scenario, r.Verdict, r.Duration.Round(time.Millisecond), figs)
+	}
+	fmt.Fprintf(&b, "%d of %d passed\n", pass, len(results))
+	return b.String()
+}
+
+// AnyFailed tells whether a result failed or errored (skips are fine).
+func AnyFailed(results []*Result) bool {
+	for _, r := range results {
+		if r.Verdict == Fail || r.Verdict == Error {
+			return true
+		}
+	}
+	return false
+}

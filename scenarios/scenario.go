@@ -1,0 +1,273 @@
+// Package scenarios drives conformance scenarios against a running sdnlab
+// lab: each scenario provokes something (traffic, a migration, a crash),
+// observes it (probe replies, kernel tables, packets on the wire) and ends
+// with a verdict, its measured figures and the evidence it collected.
+//
+// Scenarios are Go code registered explicitly in All(); a YAML scenario file
+// (see yamlfile.go) composes the same building blocks as steps.
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Verdict is the outcome of one scenario.
+type Verdict string
+
+const (
+	Pass  Verdict = "pass"
+	Fail  Verdict = "fail"
+	Error Verdict = "error" // the scenario could not observe what it claims
+	Skip  Verdict = "skip"  // the lab does not offer what the scenario needs
+)
+
+// Param is a parameter a scenario accepts, with its default.
+type Param struct {
+	Name    string
+	Default string
+	Help    string
+}
+
+// Scenario is one conformance check.
+type Scenario interface {
+	Name() string
+	Description() string
+	Params() []Param
+	// Run drives the scenario on env.Lab and returns its result; it never
+	// returns nil. A scenario that cannot observe what it claims reports
+	// Error or Skip, never Pass.
+	Run(ctx context.Context, env *Env) *Result
+}
+
+// Env is what a scenario runs with.
+type Env struct {
+	Lab Lab
+	// Params are the scenario's parameters, defaults already applied.
+	Params map[string]string
+	// PcapDir is where captures are written; "" keeps them in memory only.
+	PcapDir string
+	// Progress receives one-line progress messages; may be nil.
+	Progress func(msg string)
+}
+
+func (e *Env) progress(format string, a ...any) {
+	if e.Progress != nil {
+		e.Progress(fmt.Sprintf(format, a...))
+	}
+}
+
+// Duration reads a duration parameter.
+func (e *Env) Duration(name string) (time.Duration, error) {
+	v := e.Params[name]
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("parameter %s: %q is not a duration (like 50ms)", name, v)
+	}
+	return d, nil
+}
+
+// Int reads an integer parameter.
+func (e *Env) Int(name string) (int, error) {
+	v := e.Params[name]
+	var n int
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || fmt.Sprint(n) != strings.TrimSpace(v) {
+		return 0, fmt.Errorf("parameter %s: %q is not an integer", name, v)
+	}
+	return n, nil
+}
+
+// Check is one expectation and what was observed.
+type Check struct {
+	Name     string `json:"name"`
+	OK       bool   `json:"ok"`
+	Expected string `json:"expected"`
+	Observed string `json:"observed"`
+	// Cause is the likely cause when the check failed.
+	Cause string `json:"cause,omitempty"`
+}
+
+// Figure is a measured number.
+type Figure struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit,omitempty"`
+	// Text is a short finding shown instead of the value when set.
+	Text string `json:"text,omitempty"`
+}
+
+func (f Figure) String() string {
+	if f.Text != "" {
+		return f.Name + ": " + f.Text
+	}
+	v := fmt.Sprintf("%g", f.Value)
+	if f.Unit == "" {
+		return fmt.Sprintf("%s=%s", f.Name, v)
+	}
+	return fmt.Sprintf("%s=%s %s", f.Name, v, f.Unit)
+}
+
+// Evidence is something collected during the run: a pcap file, a table
+// dump, a command's output.
+type Evidence struct {
+	Kind string `json:"kind"` // pcap, text
+	Name string `json:"name"`
+	Path string `json:"path,omitempty"`
+	Text string `json:"text,omitempty"`
+}
+
+// Result is what a scenario run produced.
+type Result struct {
+	Scenario string        `json:"scenario"`
+	Verdict  Verdict       `json:"verdict"`
+	Reason   string        `json:"reason,omitempty"` // for error and skip
+	Checks   []Check       `json:"checks"`
+	Figures  []Figure      `json:"figures"`
+	Evidence []Evidence    `json:"evidence"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
+}
+
+// NewResult starts a result for the named scenario.
+func NewResult(name string) *Result {
+	return &Result{Scenario: name, Started: time.Now()}
+}
+
+// Expect records a check.
+func (r *Result) Expect(name string, ok bool, expected, observed, cause string) bool {
+	c := Check{Name: name, OK: ok, Expected: expected, Observed: observed}
+	if !ok {
+		c.Cause = cause
+	}
+	r.Checks = append(r.Checks, c)
+	return ok
+}
+
+// Figure records a measured number.
+func (r *Result) Figure(name string, value float64, unit string) {
+	r.Figures = append(r.Figures, Figure{Name: name, Value: value, Unit: unit})
+}
+
+// Finding records a short textual finding among the figures.
+func (r *Result) Finding(name, text string) {
+	r.Figures = append(r.Figures, Figure{Name: name, Text: text})
+}
+
+// Ms records a duration figure in milliseconds.
+func (r *Result) Ms(name string, d time.Duration) {
+	r.Figure(name, float64(d.Microseconds())/1000, "ms")
+}
+
+// Text attaches a piece of textual evidence.
+func (r *Result) Text(name, text string) {
+	r.Evidence = append(r.Evidence, Evidence{Kind: "text", Name: name, Text: text})
+}
+
+// Pcap attaches a capture file.
+func (r *Result) Pcap(name, path string) {
+	r.Evidence = append(r.Evidence, Evidence{Kind: "pcap", Name: name, Path: path})
+}
+
+// Errorf ends the result as an error: the scenario could not observe what it
+// claims.
+func (r *Result) Errorf(format string, a ...any) *Result {
+	r.Verdict = Error
+	r.Reason = fmt.Sprintf(format, a...)
+	return r
+}
+
+// Skipf ends the result as skipped.
+func (r *Result) Skipf(format string, a ...any) *Result {
+	r.Verdict = Skip
+	r.Reason = fmt.Sprintf(format, a...)
+	return r
+}
+
+// Finish computes the verdict from the checks: a run without a single check
+// has observed nothing and is an error, never a pass.
+func (r *Result) Finish() *Result {
+	r.Duration = time.Since(r.Started)
+	if r.Verdict == Error || r.Verdict == Skip {
+		return r
+	}
+	if len(r.Checks) == 0 {
+		r.Verdict = Error
+		if r.Reason == "" {
+			r.Reason = "no check was made: nothing observed"
+		}
+		return r
+	}
+	r.Verdict = Pass
+	for _, c := range r.Checks {
+		if !c.OK {
+			r.Verdict = Fail
+		}
+	}
+	return r
+}
+
+// Failed returns the failed checks.
+func (r *Result) Failed() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Explain is a multi-line human explanation of a non-passing result.
+func (r *Result) Explain() string {
+	var b strings.Builder
+	if r.Reason != "" {
+		fmt.Fprintf(&b, "%s: %s\n", r.Verdict, r.Reason)
+	}
+	for _, c := range r.Failed() {
+		fmt.Fprintf(&b, "check %q failed\n  expected: %s\n  observed: %s\n", c.Name, c.Expected, c.Observed)
+		if c.Cause != "" {
+			fmt.Fprintf(&b, "  likely cause: %s\n", c.Cause)
+		}
+	}
+	return b.String()
+}
+
+// FigureMap returns figures by name.
+func (r *Result) FigureMap() map[string]Figure {
+	m := make(map[string]Figure, len(r.Figures))
+	for _, f := range r.Figures {
+		m[f.Name] = f
+	}
+	return m
+}
+
+// applyDefaults merges given parameters over a scenario's defaults and
+// rejects unknown names.
+func applyDefaults(s Scenario, given map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	known := map[string]bool{}
+	for _, p := range s.Params() {
+		out[p.Name] = p.Default
+		known[p.Name] = true
+	}
+	var unknown []string
+	for k, v := range given {
+		if !known[k] {
+			unknown = append(unknown, k)
+			continue
+		}
+		out[k] = v
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		var names []string
+		for _, p := range s.Params() {
+			names = append(names, p.Name)
+		}
+		return nil, fmt.Errorf("scenario %s: unknown parameter %s (known: %s)", s.Name(), strings.Join(unknown, ", "), strings.Join(names, ", "))
+	}
+	return out, nil
+}

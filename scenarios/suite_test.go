@@ -1,0 +1,201 @@
+package scenarios_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"gopkg.in/yaml.v3"
+
+	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/topology"
+)
+
+// The conformance suite: every scenario against real labs, healthy ones
+// where it must pass and deliberately broken ones where it must fail with
+// the right explanation. It needs root (labs are network namespaces); it
+// skips otherwise, and with -short.
+
+func TestConformance(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "sdnlab conformance")
+}
+
+var (
+	agentBin string // an sdnlab binary for the node agents
+	stateDir string // topology state root, private to this run
+	labSeq   int
+)
+
+var _ = BeforeSuite(func() {
+	if testing.Short() {
+		Skip("conformance suite skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		Skip("conformance suite needs root: labs are network namespaces (run sudo make test)")
+	}
+	if _, err := exec.LookPath("ping"); err != nil {
+		Skip("conformance suite needs iputils-ping")
+	}
+	dir, err := os.MkdirTemp("", "sdnlab-suite-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	stateDir = filepath.Join(dir, "state")
+	// The agents are `sdnlab agent` processes: build the binary once.
+	agentBin = filepath.Join(dir, "sdnlab")
+	build := exec.Command("go", "build", "-o", agentBin, "github.com/sdnlab/sdnlab/cmd/sdnlab")
+	build.Dir = ".."
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "go build sdnlab: %s", out)
+})
+
+// uniqueLab copies a lab file with a unique lab name (t<pid><n>) and
+// absolute paths, so suite labs never collide with a user's labs.
+func uniqueLab(src string) string {
+	abs, err := filepath.Abs(src)
+	Expect(err).NotTo(HaveOccurred())
+	data, err := os.ReadFile(abs)
+	Expect(err).NotTo(HaveOccurred())
+	var doc yaml.Node
+	Expect(yaml.Unmarshal(data, &doc)).To(Succeed())
+	root := doc.Content[0]
+	base := filepath.Dir(abs)
+	var fix func(n *yaml.Node)
+	fix = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if (k.Value == "sdn" || k.Value == "interfaces") && v.Kind == yaml.ScalarNode && !filepath.IsAbs(v.Value) {
+					v.Value = filepath.Join(base, v.Value)
+				}
+				fix(v)
+			}
+		}
+		for _, c := range n.Content {
+			if n.Kind != yaml.MappingNode {
+				fix(c)
+			}
+		}
+	}
+	fix(root)
+	labSeq++
+	name := fmt.Sprintf("t%d%d", os.Getpid()%100000, labSeq)
+	set := false
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "name" {
+			root.Content[i+1].Value = name
+			set = true
+		}
+	}
+	if !set {
+		root.Content = append([]*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: "name"}, {Kind: yaml.ScalarNode, Value: name},
+		}, root.Content...)
+	}
+	out, err := yaml.Marshal(&doc)
+	Expect(err).NotTo(HaveOccurred())
+	dir := GinkgoT().TempDir()
+	p := filepath.Join(dir, "lab.yaml")
+	Expect(os.WriteFile(p, out, 0o644)).To(Succeed())
+	return p
+}
+
+// expectation is one scenario run on a lab and what it must give.
+type expectation struct {
+	scenario string // a built-in name or a scenario file (testdata/scenarios/...)
+	verdict  scenarios.Verdict
+	because  string // a piece of the explanation a failure must contain
+}
+
+// labSpecs brings a lab up once and checks each expectation in order.
+func labSpecs(labFile string, exps ...expectation) {
+	Describe(labFile, Ordered, ContinueOnFailure, func() {
+		var sess *scenarios.Session
+		BeforeAll(func(ctx SpecContext) {
+			lr := &scenarios.LabRun{
+				LabFile: uniqueLab(labFile),
+				Topo:    topology.Options{StateDir: stateDir, AgentPath: agentBin},
+				PcapDir: filepath.Join(GinkgoT().TempDir(), "pcap"),
+				Out:     GinkgoWriter,
+			}
+			var err error
+			sess, err = lr.Start(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(sess.Close)
+			Expect(sess.Outcome.ReadyErr).NotTo(HaveOccurred(), "the lab's overlay never carried traffic")
+		}, NodeTimeout(3*time.Minute))
+		for _, e := range exps {
+			It(fmt.Sprintf("%s gives %s", e.scenario, e.verdict), func(ctx SpecContext) {
+				sel, err := scenarios.Select([]string{e.scenario})
+				Expect(err).NotTo(HaveOccurred())
+				res := sess.Run(ctx, sel)
+				Expect(res).To(HaveLen(1))
+				r := res[0]
+				AddReportEntry(r.Scenario, scenarios.Summary(res))
+				Expect(r.Verdict).To(Equal(e.verdict), "explanation:\n%s", r.Explain())
+				if e.verdict == scenarios.Pass {
+					Expect(r.Checks).NotTo(BeEmpty())
+				}
+				if e.because != "" {
+					Expect(r.Explain()).To(ContainSubstring(e.because))
+				}
+			}, NodeTimeout(3*time.Minute))
+		}
+	})
+}
+
+var _ = Describe("conformance", func() {
+	pass := func(s string) expectation { return expectation{scenario: s, verdict: scenarios.Pass} }
+	fail := func(s, because string) expectation {
+		return expectation{scenario: s, verdict: scenarios.Fail, because: because}
+	}
+	const labs = "testdata/labs/"
+	const files = "testdata/scenarios/"
+
+	// Static flood lists (vxlan zone), no control plane.
+	labSpecs("../examples/vxlan/lab.yaml", pass("bum-replication"), pass("mtu"),
+		fail(files+"mtu-guest-above-vnet.yaml", "above the VNet MTU"))
+	labSpecs("../examples/vxlan/lab.yaml", fail(files+"mtu-underlay-too-small.yaml", "below VNet MTU + 50"))
+	labSpecs(labs+"vxpeer/lab.yaml", fail("bum-replication", "node3 was left out of the flood list"))
+	labSpecs(labs+"vxok/lab.yaml", pass("vxlan-injection"))
+	labSpecs(labs+"vxintruder/lab.yaml", fail("vxlan-injection", "is in the zone's VTEP list"))
+
+	// EVPN: the healthy lab passes everything; exit-node-failover kills a
+	// node, so it runs last.
+	labSpecs(labs+"evpnok/lab.yaml",
+		pass("bum-replication"), pass("arp-nd-suppression"), pass("tenant-isolation"), pass("mtu"),
+		pass("anycast-gateway"), pass("snat"), pass("vxlan-injection"), pass("urpf"),
+		pass("vm-live-migration"), fail(files+"urpf-strict-exit-nodes.yaml", "disable rp_filter on exit nodes"),
+		pass("exit-node-failover"))
+	labSpecs(labs+"evnomac/lab.yaml",
+		fail("anycast-gateway", "sets no anycast MAC"),
+		fail("vm-live-migration", "gateway MAC differs between nodes"))
+	labSpecs(labs+"evnosup/lab.yaml", fail("arp-nd-suppression", "disable-arp-nd-suppression"))
+	labSpecs(labs+"evleak/lab.yaml", fail("tenant-isolation", "share exit nodes"))
+	labSpecs(labs+"evnoexit/lab.yaml", fail("snat", "has no exit nodes"))
+	labSpecs(labs+"evoneexit/lab.yaml", fail("exit-node-failover", "single exit node"))
+
+	// Two racks behind a router with strict uRPF.
+	labSpecs(labs+"racksok/lab.yaml", pass("cross-rack-migration"), pass("urpf"))
+	labSpecs(labs+"racksnomac/lab.yaml", fail("cross-rack-migration", "does not exist in the other rack"))
+})
+
+// scenarioNames is used to check every registered scenario has a spec.
+func TestEveryScenarioHasASpec(t *testing.T) {
+	src, err := os.ReadFile("suite_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range scenarios.All() {
+		if !strings.Contains(string(src), `pass("`+s.Name()+`")`) || !strings.Contains(string(src), `fail("`+s.Name()+`"`) &&
+			!strings.Contains(string(src), s.Name()+"-") {
+			t.Errorf("scenario %s lacks a healthy (pass) or broken (fail) spec in the conformance suite", s.Name())
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sdnlab/sdnlab/capture"
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+)
+
+// tenantIsolation: guests of different zones cannot reach each other, and
+// every frame of a guest on the wire carries only its own VNet's VNI (or
+// its zone's L3VNI for routed traffic).
+type tenantIsolation struct{}
+
+func newTenantIsolation() Scenario { return tenantIsolation{} }
+
+func (tenantIsolation) Name() string { return "tenant-isolation" }
+func (tenantIsolation) Description() string {
+	return "guests in different zones cannot reach each other; the wire carries only their own VNIs"
+}
+func (tenantIsolation) Params() []Param { return nil }
+
+type pingPair struct {
+	from, to Guest
+	same     bool // same zone: must reach; other zone: must not
+	res      probe.PingResult
+	err      error
+}
+
+func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
+	r := NewResult(s.Name())
+	v := labView{env.Lab}
+	byVNet, vnets, err := v.overlayGuests()
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	var guests []Guest
+	zoneOf := map[string]string{}
+	allowed := map[string][]uint32{} // guest -> VNIs it may appear in
+	for vn, gs := range byVNet {
+		for _, g := range gs {
+			if !g.IPv4.IsValid() && !g.IPv6.IsValid() {
+				continue
+			}
+			guests = append(guests, g)
+			z := vnets[vn].Zone
+			zoneOf[g.Name] = z.ID
+			allowed[g.Name] = []uint32{uint32(vnets[vn].VNet.Tag)}
+			if z.L3VNI > 0 {
+				allowed[g.Name] = append(allowed[g.Name], uint32(z.L3VNI))
+			}
+		}
+	}
+	sort.Slice(guests, func(i, j int) bool { return guests[i].Name < guests[j].Name })
+	zones := map[string]bool{}
+	for _, z := range zoneOf {
+		zones[z] = true
+	}
+	if len(zones) < 2 {
+		return r.Skipf("needs guests in two overlay zones; the lab has %d", len(zones))
+	}
+	var pairs []*pingPair
+	for _, a := range guests {
+		for _, b := range guests {
+			if a.Name == b.Name {
+				continue
+			}
+			same := zoneOf[a.Name] == zoneOf[b.Name]
+			if same && a.VNet == b.VNet && a.Node == b.Node {
+				continue // nothing crosses the overlay
+			}
+			pairs = append(pairs, &pingPair{from: a, to: b, same: same})
+		}
+	}
+	env.progress("%d guests in %d zones, %d pairs", len(guests), len(zones), len(pairs))
+	res, err := captureDuring(ctx, env, r, "pings", uplinkPoints(v.Nodes()), func() error {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for _, p := range pairs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				dst := p.to.IPv4.Addr()
+				if !p.from.IPv4.IsValid() || !dst.IsValid() {
+					dst = p.to.IPv6.Addr()
+				}
+				p.res, p.err = probe.Ping(ctx, p.from.NS, dst, probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond})
+			}()
+		}
+		wg.Wait()
+		return nil
+	})
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	crossOK, sameOK, cross := 0, 0, 0
+	for _, p := range pairs {
+		if p.err != nil {
+			return r.Errorf("ping %s -> %s: %v", p.from.Name, p.to.Name, p.err)
+		}
+		name := fmt.Sprintf("%s (%s) -> %s (%s)", p.from.Name, zoneOf[p.from.Name], p.to.Name, zoneOf[p.to.Name])
+		if p.same {
+			if p.res.OK() {
+				sameOK++
+			}
+			// A control: isolation means nothing if nothing works at all.
+			r.Expect("reachable "+name, p.res.OK(), "a reply (same zone)", p.res.String(), "the zone's overlay does not work, so isolation cannot be judged")
+			continue
+		}
+		cross++
+		if p.res.OK() {
+			crossOK++
+		}
+		cause := "traffic leaks between zones: overlapping VNIs, a route-target imported across zones, or a route between the VRFs"
+		if shared := sharedExits(v, zoneOf[p.from.Name], zoneOf[p.to.Name]); len(shared) > 0 {
+			cause = fmt.Sprintf("traffic leaks between zones: zones %s and %s share exit nodes %v, whose default routing table holds both zones' routes (the VRF route leak of exit nodes) and routes between them",
+				zoneOf[p.from.Name], zoneOf[p.to.Name], shared)
+		}
+		r.Expect("isolated "+name, !p.res.OK(), "no reply (different zones)", p.res.String(), cause)
+	}
+	r.Figure("cross-zone pairs", float64(cross), "")
+	r.Figure("cross-zone replies", float64(crossOK), "")
+	r.Figure("same-zone pairs reachable", float64(sameOK), "")
+
+	// On the wire each guest's frames carry only its own VNIs.
+	var bad []string
+	for _, g := range guests {
+		mine := capture.Any(capture.FromMAC(g.MAC.String()), func(p *capture.Packet) bool {
+			return p.SrcIP.IsValid() && (p.SrcIP == g.IPv4.Addr() || p.SrcIP == g.IPv6.Addr())
+		})
+		seen := res.VNIsSeen(func(p *capture.Packet) bool {
+			return p.VXLAN != nil && p.VXLAN.Inner != nil && mine(p.VXLAN.Inner)
+		})
+		for _, vni := range seen {
+			if !slices.Contains(allowed[g.Name], vni) {
+				bad = append(bad, fmt.Sprintf("%s in VNI %d (allowed %v)", g.Name, vni, allowed[g.Name]))
+			}
+		}
+	}
+	r.Expect("each guest's frames carry only its own VNIs", len(bad) == 0, "no frame of a guest in a foreign VNI", orNone(bad),
+		"a VNet bridge is attached to another zone's VXLAN device, or VNIs overlap between zones")
+	return r.Finish()
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, "; ")
+}
+
+// sharedExits lists the nodes that are exit nodes of both zones.
+func sharedExits(v labView, a, b string) []string {
+	ea, _, _ := v.exitNodes(a)
+	eb, _, _ := v.exitNodes(b)
+	var out []string
+	for _, x := range ea {
+		for _, y := range eb {
+			if x.Name == y.Name {
+				out = append(out, x.Name)
+			}
+		}
+	}
+	return out
+}

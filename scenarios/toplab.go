@@ -1,0 +1,162 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/topology"
+)
+
+// TopoLab implements Lab on a lab built by the topology package.
+type TopoLab struct {
+	L *topology.Lab
+	// StateDir is the lab's own state directory (/run/sdnlab/LAB), where
+	// agent PIDs are.
+	StateDir string
+
+	mu sync.Mutex // guards guest moves (Migrate updates L)
+}
+
+// NewTopoLab wraps a running lab; stateDir is the lab's state directory.
+func NewTopoLab(l *topology.Lab, stateDir string) *TopoLab {
+	return &TopoLab{L: l, StateDir: stateDir}
+}
+
+func (t *TopoLab) Name() string { return t.L.Name }
+
+func (t *TopoLab) Nodes() []Node {
+	var out []Node
+	for _, n := range t.L.Nodes {
+		nd := Node{Name: n.Name, NS: n.NS, VTEP: n.Addr.Addr(), Uplinks: []string{n.Link.Ifname}, Segment: n.Link.Segment}
+		for _, a := range n.Link.Addrs {
+			nd.Addrs = append(nd.Addrs, a.Addr())
+		}
+		if len(nd.Addrs) == 0 && n.Addr.IsValid() {
+			nd.Addrs = []netip.Addr{n.Addr.Addr()}
+		}
+		if p := t.L.Plans[n.Name]; p != nil && p.FRR != nil {
+			nd.Agent = true
+		}
+		out = append(out, nd)
+	}
+	return out
+}
+
+func (t *TopoLab) Guests() []Guest {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Guest
+	for _, g := range t.L.Guests {
+		mac, _ := net.ParseMAC(g.MAC)
+		gg := Guest{Name: g.Name, NS: g.NS, Node: g.Node, Iface: g.Ifname, MAC: mac,
+			VNet: g.VNet, Zone: g.Zone, GW4: g.Gateway4, GW6: g.Gateway6, Tap: g.Tap}
+		for _, a := range g.Addrs {
+			switch {
+			case a.Addr().Is4() && !gg.IPv4.IsValid():
+				gg.IPv4 = a
+			case a.Addr().Is6() && !a.Addr().IsLinkLocalUnicast() && !gg.IPv6.IsValid():
+				gg.IPv6 = a
+			}
+		}
+		out = append(out, gg)
+	}
+	return out
+}
+
+func hostOf(name, ns string, links []topology.Link) Host {
+	h := Host{Name: name, NS: ns}
+	for _, l := range links {
+		h.Ifaces = append(h.Ifaces, l.Ifname)
+		for _, a := range l.Addrs {
+			h.Addrs = append(h.Addrs, a.Addr())
+		}
+	}
+	return h
+}
+
+func (t *TopoLab) External() (Host, bool) {
+	if len(t.L.Hosts) == 0 {
+		return Host{}, false
+	}
+	h := t.L.Hosts[0]
+	return hostOf(h.Name, h.NS, []topology.Link{h.Link}), true
+}
+
+func (t *TopoLab) Routers() []Host {
+	var out []Host
+	for _, r := range t.L.Routers {
+		h := hostOf(r.Name, r.NS, r.Links)
+		h.Upstream = r.Upstream
+		out = append(out, h)
+	}
+	return out
+}
+
+func (t *TopoLab) Plan(node string) (*sdn.NodePlan, error) {
+	if p := t.L.Plans[node]; p != nil {
+		return p, nil
+	}
+	return nil, fmt.Errorf("lab %s: node %s has no SDN plan", t.L.Name, node)
+}
+
+func (t *TopoLab) Do(ns string, fn func() error) error { return nsutil.Do(ns, fn) }
+
+func (t *TopoLab) Exec(ctx context.Context, ns string, argv ...string) (string, error) {
+	out, err := nsutil.Output(ctx, ns, argv...)
+	return string(out), err
+}
+
+func (t *TopoLab) VNetNS(node, vnet string) (string, error) {
+	ns := t.L.BridgeNS(node, vnet)
+	if ns == "" {
+		return "", fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+	}
+	return ns, nil
+}
+
+func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Duration) error {
+	if t.L.Guest(guest) == nil {
+		return fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
+	}
+	if t.L.Node(node) == nil {
+		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return topology.Migrate(ctx, t.L, guest, node, pause)
+}
+
+// KillNode crashes a node: SIGKILL to its agent (PID from the state
+// directory) and its underlay link down.
+func (t *TopoLab) KillNode(ctx context.Context, node string) error {
+	n := t.L.Node(node)
+	if n == nil {
+		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+	}
+	var errs []error
+	if pid := topology.AgentPID(t.L, t.StateDir, node); pid > 1 {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err))
+		}
+	}
+	h, err := nsutil.Handle(n.NS)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(n.Link.Ifname)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("node %s: %s: %w", node, n.Link.Ifname, err))
+	} else if err := h.LinkSetDown(l); err != nil {
+		errs = append(errs, fmt.Errorf("node %s: set %s down: %w", node, n.Link.Ifname, err))
+	}
+	return errors.Join(errs...)
+}

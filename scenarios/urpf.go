@@ -1,0 +1,253 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+)
+
+// urpf: (1) strict rp_filter on the underlay routers passes overlay traffic,
+// because the outer source is always a VTEP address routed back the same
+// way; (2) with several exit nodes, strict rp_filter on the exit nodes drops
+// asymmetric return traffic — detected by the traffic and by the kernel's
+// IPReversePathFilter counter, and explained.
+type urpf struct{}
+
+func newURPF() Scenario { return urpf{} }
+
+func (urpf) Name() string { return "urpf" }
+func (urpf) Description() string {
+	return "strict rp_filter on underlay routers passes the overlay; on several exit nodes it drops asymmetric returns"
+}
+func (urpf) Params() []Param {
+	return []Param{
+		{Name: "routers-strict", Default: "true", Help: "set strict rp_filter on every underlay router for the test"},
+		{Name: "exit-rp-filter", Default: "", Help: "set rp_filter on the exit nodes for the test (1 strict, 2 loose; empty: as deployed)"},
+	}
+}
+
+// rpKeys are the sysctls that decide rp_filter on an interface: the kernel
+// uses max(all, iface).
+func rpKeys(ifaces []string) []string {
+	keys := []string{"net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"}
+	for _, i := range ifaces {
+		keys = append(keys, "net/ipv4/conf/"+i+"/rp_filter")
+	}
+	return keys
+}
+
+// setRP sets rp_filter on all and the interfaces; it returns a restore func.
+func setRP(ns string, ifaces []string, val string) (func(), error) {
+	old := map[string]string{}
+	for _, k := range rpKeys(ifaces) {
+		o, err := nsutil.ReadSysctl(ns, k)
+		if err != nil {
+			continue // an interface without IPv4 conf
+		}
+		old[k] = o
+		if err := nsutil.Sysctl(ns, k, val); err != nil {
+			return nil, err
+		}
+	}
+	return func() {
+		for k, o := range old {
+			_ = nsutil.Sysctl(ns, k, o)
+		}
+	}, nil
+}
+
+// effectiveRP is max(all, iface) over the interfaces.
+func effectiveRP(ns string, ifaces []string) string {
+	all, _ := nsutil.ReadSysctl(ns, "net/ipv4/conf/all/rp_filter")
+	var parts []string
+	for _, i := range ifaces {
+		v, _ := nsutil.ReadSysctl(ns, "net/ipv4/conf/"+i+"/rp_filter")
+		parts = append(parts, fmt.Sprintf("%s=%s", i, max(v, all)))
+	}
+	return "all=" + all + " " + strings.Join(parts, " ")
+}
+
+func (s urpf) Run(ctx context.Context, env *Env) *Result {
+	r := NewResult(s.Name())
+	v := labView{env.Lab}
+	var restore []func()
+	defer func() {
+		for _, f := range restore {
+			f()
+		}
+	}()
+
+	// Part 1: the underlay routers (not the upstream: its interfaces face
+	// the external network, part 2's business).
+	var routers []Host
+	for _, h := range v.Routers() {
+		if !h.Upstream {
+			routers = append(routers, h)
+		}
+	}
+	if len(routers) > 0 && env.Params["routers-strict"] == "true" {
+		for _, h := range routers {
+			f, err := setRP(h.NS, h.Ifaces, "1")
+			if err != nil {
+				return r.Errorf("rp_filter on %s: %v", h.Name, err)
+			}
+			restore = append(restore, f)
+		}
+	}
+	var rpState []string
+	for _, h := range routers {
+		rpState = append(rpState, h.Name+": "+effectiveRP(h.NS, h.Ifaces))
+	}
+	r.Text("router rp_filter", orNone(rpState))
+	counters := func(hosts []Host) map[string]int64 {
+		m := map[string]int64{}
+		for _, h := range hosts {
+			if st, err := probe.Netstat(h.NS); err == nil {
+				m[h.Name] = st["IPReversePathFilter"]
+			}
+		}
+		return m
+	}
+	if len(routers) > 0 {
+		a, b, err := v.pairAcrossSegments()
+		if err == nil {
+			before := counters(routers)
+			pr, err := probe.Ping(ctx, a.NS, b.IPv4.Addr(), probe.PingOpts{Count: 3, Interval: 100 * time.Millisecond, Timeout: time.Second})
+			if err != nil {
+				return r.Errorf("%v", err)
+			}
+			after := counters(routers)
+			drops := dropsText(before, after)
+			r.Expect(fmt.Sprintf("overlay %s -> %s through strict-uRPF routers", a.Name, b.Name), pr.OK(), "replies",
+				pr.String()+"; rp_filter drops: "+drops,
+				"a router drops VXLAN whose outer source it would not route back the same way: the VTEP address is not routed via the interface it arrives on (a loopback VTEP not announced into the underlay?)")
+		} else {
+			r.Text("underlay", err.Error()+": overlay through the routers not tested")
+		}
+	} else {
+		r.Text("underlay", "the lab has no underlay router")
+	}
+
+	// Part 2: the exit nodes.
+	ext, hasExt := v.External()
+	extAddr, _ := ext.Addr4()
+	byVNet, vnets, err := v.overlayGuests()
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	if !hasExt || !extAddr.IsValid() {
+		r.Text("exit nodes", "the lab has no external host: exit-node uRPF not tested")
+		return r.Finish()
+	}
+	zonesDone := map[string]bool{}
+	names := make([]string, 0, len(byVNet))
+	for k := range byVNet {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, vnName := range names {
+		z := vnets[vnName].Zone
+		if z.Type != "evpn" || zonesDone[z.ID] {
+			continue
+		}
+		exits, _, err := v.exitNodes(z.ID)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		if len(exits) == 0 {
+			continue
+		}
+		zonesDone[z.ID] = true
+		var exitHosts []Host
+		var states []string
+		for _, n := range exits {
+			// The node's namespace and the zone's VRF namespace: routed
+			// guest traffic enters the VRF, the return enters the node.
+			spaces := []Host{{Name: n.Name, NS: n.NS, Ifaces: n.Uplinks}}
+			if vrf, err := v.VNetNS(n.Name, vnName); err == nil && vrf != n.NS {
+				ifs, _ := probe.LinkNames(vrf)
+				spaces = append(spaces, Host{Name: n.Name + "/vrf", NS: vrf, Ifaces: ifs})
+			}
+			for _, h := range spaces {
+				exitHosts = append(exitHosts, h)
+				if val := env.Params["exit-rp-filter"]; val != "" {
+					f, err := setRP(h.NS, h.Ifaces, val)
+					if err != nil {
+						return r.Errorf("rp_filter on %s: %v", h.Name, err)
+					}
+					restore = append(restore, f)
+				}
+				states = append(states, h.Name+": "+effectiveRP(h.NS, h.Ifaces))
+			}
+		}
+		r.Text("exit node rp_filter", strings.Join(states, "\n"))
+		// Every guest of the zone with a gateway talks to the external host:
+		// flows from several nodes make any asymmetry show.
+		var guests []Guest
+		for _, vn2 := range names {
+			if vnets[vn2].Zone.ID == z.ID {
+				for _, g := range byVNet[vn2] {
+					if g.IPv4.IsValid() && g.GW4.IsValid() {
+						guests = append(guests, g)
+					}
+				}
+			}
+		}
+		before := counters(exitHosts)
+		var failed []string
+		sent, got := 0, 0
+		for _, g := range guests {
+			pr, err := probe.Ping(ctx, g.NS, extAddr, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: 500 * time.Millisecond})
+			if err != nil {
+				return r.Errorf("%v", err)
+			}
+			sent += pr.Transmitted
+			got += pr.Received
+			if pr.Received < pr.Transmitted {
+				failed = append(failed, fmt.Sprintf("%s (on %s): %s", g.Name, g.Node, pr.String()))
+			}
+		}
+		after := counters(exitHosts)
+		var total int64
+		for k := range after {
+			total += after[k] - before[k]
+		}
+		r.Figure("exit-node rp_filter drops", float64(total), "")
+		r.Figure("guest -> external replies", float64(got), "")
+		cause := "the path out through the exit nodes is broken"
+		if total > 0 {
+			cause = fmt.Sprintf("strict rp_filter on the exit nodes dropped %d packets (%s): with %d exit nodes a flow leaves through one and its return arrives at another, which has no route back the way it came; Proxmox's documentation says to disable rp_filter on exit nodes (net.ipv4.conf.all.rp_filter=0 and per interface)",
+				total, dropsText(before, after), len(exits))
+		}
+		r.Expect(fmt.Sprintf("zone %s: guests reach the external host through %d exit nodes", z.ID, len(exits)), len(failed) == 0 && total == 0,
+			"every probe answered, no rp_filter drop on the exit nodes",
+			fmt.Sprintf("%d/%d answered; %s; rp_filter drops %s", got, sent, orNone(failed), dropsText(before, after)), cause)
+	}
+	if len(zonesDone) == 0 {
+		r.Text("exit nodes", "no EVPN zone with exit nodes")
+	}
+	return r.Finish()
+}
+
+func dropsText(before, after map[string]int64) string {
+	var parts []string
+	keys := make([]string, 0, len(after))
+	for k := range after {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if d := after[k] - before[k]; d > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, d))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}

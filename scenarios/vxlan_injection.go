@@ -1,0 +1,168 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/sdnlab/sdnlab/capture"
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+)
+
+// vxlanInjection: a host on the underlay that is not a VTEP sends VXLAN
+// into a VNI. Linux accepts VXLAN from any source, so as deployed a guest
+// usually receives it: a security finding. The scenario then applies the
+// remedy (drop UDP 4789 unless from a known VTEP) on every node, injects
+// again, and checks that the injection is blocked while the overlay works.
+type vxlanInjection struct{}
+
+func newVXLANInjection() Scenario { return vxlanInjection{} }
+
+func (vxlanInjection) Name() string { return "vxlan-injection" }
+func (vxlanInjection) Description() string {
+	return "a non-VTEP underlay host injects VXLAN into a VNI; finding, remedy (filter UDP 4789 to known VTEPs) verified"
+}
+func (vxlanInjection) Params() []Param {
+	return []Param{
+		{Name: "from", Default: "", Help: "the injecting host: a router or external (default: the first router)"},
+		{Name: "strict", Default: "false", Help: "fail when the lab as deployed accepts the injection"},
+	}
+}
+
+func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
+	r := NewResult(s.Name())
+	v := labView{env.Lab}
+	g, peer, vn, err := v.pairOnTwoNodes("")
+	if err != nil {
+		return r.Skipf("%v", err)
+	}
+	if !g.IPv4.IsValid() {
+		return r.Skipf("guest %s has no IPv4 address", g.Name)
+	}
+	node, err := v.node(g.Node)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	var intruder Host
+	hosts := v.Routers()
+	if e, ok := v.External(); ok {
+		hosts = append(hosts, e)
+	}
+	for _, h := range hosts {
+		if env.Params["from"] == "" || env.Params["from"] == h.Name {
+			intruder = h
+			break
+		}
+	}
+	if intruder.Name == "" {
+		return r.Skipf("no router or external host to inject from")
+	}
+	// Where the VNI is terminated and which VTEPs are legitimate: a vxlan
+	// zone's peers list, or the nodes' own VTEPs for EVPN.
+	var legit []netip.Addr
+	for _, n := range vn.Nodes {
+		if !slices.Contains(legit, n.VTEP) {
+			legit = append(legit, n.VTEP)
+		}
+		if p, err := v.Plan(n.Name); err == nil {
+			for _, z := range p.Zones {
+				if z.ID == vn.Zone.ID {
+					for _, a := range append(z.Peers, z.LocalVTEP) {
+						if a.IsValid() && !slices.Contains(legit, a) {
+							legit = append(legit, a)
+						}
+					}
+				}
+			}
+		}
+	}
+	port := uint16(vn.Zone.VxlanPort)
+	if port == 0 {
+		port = 4789
+	}
+	vni := uint32(vn.VNet.Tag)
+	env.progress("%s injects VXLAN VNI %d to %s:%d for %s", intruder.Name, vni, node.VTEP, port, g.Name)
+
+	inject := func(tag string) (int, error) {
+		marker := []byte("sdnlab-inject-" + nonce())
+		src := net.HardwareAddr{0x02, 0xba, 0xd0, 0x00, 0x00, 0x01}
+		fake := g.IPv4.Masked().Addr().Next().Next() // an address of the subnet
+		inner, err := probe.UDPFrame(src, g.MAC, fake, g.IPv4.Addr(), 9, marker)
+		if err != nil {
+			return 0, err
+		}
+		res, err := captureDuring(ctx, env, r, tag, []capture.Point{guestPoint(g)}, func() error {
+			for i := 0; i < 3; i++ {
+				if err := probe.SendUDP(intruder.NS, netip.AddrPortFrom(node.VTEP, port), probe.VXLANPayload(vni, inner)); err != nil {
+					return err
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		return res.CountMatching(capture.Outer(), func(p *capture.Packet) bool { return bytes.Contains(p.Data(), marker) }), nil
+	}
+
+	// The overlay must work before, or "still works with the filter" means nothing.
+	if pr, err := probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
+		return r.Errorf("%s cannot reach %s before any filter (%s): the overlay does not work", peer.Name, g.Name, pr.String())
+	}
+	got, err := inject("as-deployed")
+	if err != nil {
+		return r.Errorf("inject: %v", err)
+	}
+	exposed := got > 0
+	if exposed {
+		r.Finding("as deployed", fmt.Sprintf("EXPOSED: %s received %d injected frames", g.Name, got))
+	} else {
+		r.Finding("as deployed", "injection not delivered")
+	}
+	r.Text("finding", fmt.Sprintf("%s (%s, not a VTEP) sent 3 VXLAN packets for VNI %d to %s:%d; guest %s received %d.\nRemedy: on every node drop UDP %d unless the source is a known VTEP (%s), e.g. nft add rule inet filter input udp dport %d ip saddr != { %s } drop",
+		intruder.Name, addrsString(intruder.Addrs), vni, node.VTEP, port, g.Name, got, port, addrsString(legit), port, addrsString(legit)))
+	if env.Params["strict"] == "true" {
+		r.Expect("as deployed, injected VXLAN is not delivered", !exposed, "0 frames reach the guest", fmt.Sprintf("%d frames", got),
+			fmt.Sprintf("the nodes accept VXLAN on UDP %d from any source; filter it to the known VTEPs", port))
+	}
+
+	// The remedy, on every node of the VNet.
+	var removes []func() error
+	defer func() {
+		for _, rm := range removes {
+			if err := rm(); err != nil {
+				r.Text("remove filter", err.Error())
+			}
+		}
+	}()
+	for _, n := range vn.Nodes {
+		rm, err := probe.GuardVXLAN(n.NS, port, legit)
+		if err != nil {
+			return r.Errorf("install the remedy on %s: %v", n.Name, err)
+		}
+		removes = append(removes, rm)
+	}
+	got2, err := inject("with-remedy")
+	if err != nil {
+		return r.Errorf("inject: %v", err)
+	}
+	inList := slices.ContainsFunc(intruder.Addrs, func(a netip.Addr) bool { return slices.Contains(legit, a) })
+	cause := "the filter did not stop it"
+	if inList {
+		cause = fmt.Sprintf("the injecting host's address is in the zone's VTEP list (%s): a peers entry that is not a node lets anyone on that address into the VNI", addrsString(legit))
+	}
+	r.Expect("with UDP "+fmt.Sprint(port)+" filtered to known VTEPs, the injection is dropped", got2 == 0,
+		"0 frames reach the guest", fmt.Sprintf("%d frames", got2), cause)
+	pr, err := probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	r.Expect("with the filter, the overlay still works", pr.OK(), "a reply "+peer.Name+" -> "+g.Name, pr.String(),
+		"the VTEP list misses a node: the filter drops legitimate VXLAN")
+	return r.Finish()
+}

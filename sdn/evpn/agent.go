@@ -1,0 +1,791 @@
+package evpn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Agent is one node's EVPN control plane. All state below is owned by the
+// goroutine running Run; other goroutines talk to it through events.
+type Agent struct {
+	cfg   Config
+	log   *slog.Logger
+	bgp   *server.BgpServer
+	ev    chan any
+	start time.Time
+
+	// OnFDB, when set, is called (from the agent goroutine) after a remote
+	// MAC's FDB entry is programmed; benchmarks use it.
+	OnFDB func(mac string, vtep netip.Addr)
+
+	handles map[string]*netlink.Handle // by namespace name, "" the agent's own
+	l2      []*l2vni
+	l3      []*l3vni
+
+	rib       map[string]*Route // remote best paths by NLRI
+	adverts   map[string]*Route // what this node advertises, by NLRI
+	installed map[string]*installed
+	peers     map[string]*PeerStatus
+	eor       map[string]bool
+	syncDone  bool
+	bfd       bfdControl
+}
+
+type installed struct {
+	obj   kobj
+	stale bool // found at start-up, left by an earlier run
+}
+
+type l2vni struct {
+	L2VNI
+	bridgeIdx, vxlanIdx int
+	bridgeMAC           string
+	macs                map[string]*localMAC       // learned on local ports
+	ips                 map[netip.Addr]string      // local neighbours (IP -> MAC)
+	mob                 map[string]*mobility       // per MAC
+	l3                  *l3vni                     // the zone's L3VNI, nil none
+}
+
+type l3vni struct {
+	L3VNI
+	bridgeIdx, vxlanIdx int
+	rmac                string
+}
+
+type localMAC struct {
+	port   int
+	static bool
+	since  time.Time
+	goneAt time.Time // the bridge dropped it; withdrawn after withdrawHold
+}
+
+// withdrawHold is how long a MAC that left its local port stays advertised
+// unless a newer route from elsewhere wins first.
+const withdrawHold = time.Second
+
+// mobility is the RFC 7432 section 15 state of one MAC in one VNI.
+type mobility struct {
+	seq        uint32 // the sequence number this node uses when it owns the MAC
+	remoteSeq  uint32 // highest remote sequence seen
+	remoteAt   time.Time
+	moves      []time.Time
+	dup        bool
+	dupAt      time.Time
+	owner      string // "local", "remote" or ""
+}
+
+// PeerStatus is one BGP session as `show bgp` prints it.
+type PeerStatus struct {
+	Addr     string    `json:"addr"`
+	RemoteAS uint32    `json:"remote_as"`
+	State    string    `json:"state"`
+	Since    time.Time `json:"since"`
+	UpFor    string    `json:"up_for,omitempty"`
+	RouterID string    `json:"router_id,omitempty"`
+	BFD      string    `json:"bfd,omitempty"`
+	Received int       `json:"received"`
+	// UpAfter is how long after agent start the session first came up.
+	UpAfter string `json:"up_after,omitempty"`
+}
+
+// bfdControl is what the agent needs from BFD (nil when no peer asks).
+type bfdControl interface {
+	State(peer netip.Addr) string
+	Close()
+}
+
+// events
+type evPaths struct{ paths []*api.Path }
+type evPeer struct {
+	addr, routerID string
+	state          api.PeerState_SessionState
+}
+type evNeigh struct {
+	ns string
+	u  netlink.NeighUpdate
+}
+type evBFD struct {
+	peer netip.Addr
+	up   bool
+}
+type evShow struct {
+	reply chan *Snapshot
+}
+type evTick struct{}
+
+// New checks cfg and returns an agent ready to Run.
+func New(cfg Config, log *slog.Logger) (*Agent, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("evpn config: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &Agent{
+		cfg:       cfg,
+		log:       log,
+		ev:        make(chan any, 4096),
+		handles:   map[string]*netlink.Handle{},
+		rib:       map[string]*Route{},
+		adverts:   map[string]*Route{},
+		installed: map[string]*installed{},
+		peers:     map[string]*PeerStatus{},
+		eor:       map[string]bool{},
+	}
+	l3ByVNI := map[uint32]*l3vni{}
+	for _, z := range cfg.L3VNIs {
+		l := &l3vni{L3VNI: z}
+		a.l3 = append(a.l3, l)
+		l3ByVNI[z.VNI] = l
+	}
+	for _, v := range cfg.L2VNIs {
+		a.l2 = append(a.l2, &l2vni{L2VNI: v, macs: map[string]*localMAC{}, ips: map[netip.Addr]string{},
+			mob: map[string]*mobility{}, l3: l3ByVNI[v.L3VNI]})
+	}
+	for _, n := range cfg.Neighbors {
+		as := n.RemoteAS
+		if as == 0 && !n.External {
+			as = cfg.ASN
+		}
+		a.peers[n.Addr.String()] = &PeerStatus{Addr: n.Addr.String(), RemoteAS: as, State: "Idle"}
+	}
+	return a, nil
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (a *Agent) Config() Config { return a.cfg }
+
+// Run runs the agent until ctx ends. The caller's process must live in the
+// node's namespace.
+func (a *Agent) Run(ctx context.Context) error {
+	a.start = time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer func() {
+		for _, h := range a.handles {
+			h.Close()
+		}
+	}()
+	if err := a.openHandles(); err != nil {
+		return err
+	}
+	a.resolve()
+	a.adoptStale()
+
+	done := make(chan struct{})
+	defer close(done)
+	if err := a.subscribe(done); err != nil {
+		return err
+	}
+	s, err := startSpeaker(ctx, &a.cfg, a.log)
+	if err != nil {
+		return err
+	}
+	a.bgp = s
+	defer func() {
+		stopCtx, c := context.WithTimeout(context.Background(), 2*time.Second)
+		defer c()
+		_ = s.StopBgp(stopCtx, &api.StopBgpRequest{})
+		s.Stop()
+	}()
+	send := func(e any) {
+		select {
+		case a.ev <- e:
+		case <-done:
+		}
+	}
+	err = s.WatchEvent(ctx, &api.WatchEventRequest{
+		Peer: &api.WatchEventRequest_Peer{},
+		Table: &api.WatchEventRequest_Table{Filters: []*api.WatchEventRequest_Table_Filter{
+			{Type: api.WatchEventRequest_Table_Filter_BEST, Init: true},
+			{Type: api.WatchEventRequest_Table_Filter_EOR},
+		}},
+	}, func(r *api.WatchEventResponse) {
+		switch e := r.Event.(type) {
+		case *api.WatchEventResponse_Table:
+			send(evPaths{paths: e.Table.Paths})
+		case *api.WatchEventResponse_Peer:
+			if e.Peer.Peer == nil || e.Peer.Peer.State == nil {
+				return
+			}
+			st := e.Peer.Peer.State
+			send(evPeer{addr: st.NeighborAddress, routerID: st.RouterId, state: st.SessionState})
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("watch bgp: %w", err)
+	}
+	if b, err := a.startBFD(ctx, send); err != nil {
+		return err
+	} else if b != nil {
+		a.bfd = b
+		defer b.Close()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	a.log.Info("evpn agent running", "node", a.cfg.Node, "router_id", a.cfg.RouterID, "asn", a.cfg.ASN,
+		"neighbors", len(a.cfg.Neighbors), "l2vnis", len(a.l2), "l3vnis", len(a.l3))
+	a.reconcile()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			a.handle(evTick{})
+		case e := <-a.ev:
+			a.handle(e)
+		}
+		// Drain what is already queued, then reconcile once.
+		for drained := false; !drained; {
+			select {
+			case e := <-a.ev:
+				a.handle(e)
+			default:
+				drained = true
+			}
+		}
+		a.reconcile()
+	}
+}
+
+func (a *Agent) openHandles() error {
+	names := map[string]bool{"": true}
+	for _, v := range a.l2 {
+		names[v.Netns] = true
+	}
+	for _, z := range a.l3 {
+		names[z.Netns] = true
+	}
+	for n := range names {
+		h, err := openHandle(n)
+		if err != nil {
+			return err
+		}
+		a.handles[n] = h
+	}
+	return nil
+}
+
+func openHandle(name string) (*netlink.Handle, error) {
+	if name == "" {
+		h, err := netlink.NewHandle()
+		if err != nil {
+			return nil, fmt.Errorf("netlink: %w", err)
+		}
+		return h, nil
+	}
+	ns, err := netns.GetFromPath("/run/netns/" + name)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in %s: %w", name, err)
+	}
+	return h, nil
+}
+
+// subscribe follows FDB and neighbour changes in every namespace that holds
+// one of our bridges.
+func (a *Agent) subscribe(done chan struct{}) error {
+	names := map[string]bool{}
+	for _, v := range a.l2 {
+		names[v.Netns] = true
+	}
+	for n := range names {
+		ch := make(chan netlink.NeighUpdate, 1024)
+		opts := netlink.NeighSubscribeOptions{ListExisting: true, ReceiveBufferSize: 1 << 20,
+			ErrorCallback: func(err error) { a.log.Warn("neighbour subscription", "netns", n, "err", err) }}
+		if n != "" {
+			ns, err := netns.GetFromPath("/run/netns/" + n)
+			if err != nil {
+				return fmt.Errorf("namespace %s: %w", n, err)
+			}
+			opts.Namespace = &ns
+			defer ns.Close()
+		}
+		if err := netlink.NeighSubscribeWithOptions(ch, done, opts); err != nil {
+			return fmt.Errorf("subscribe to neighbours in %q: %w", n, err)
+		}
+		go func(n string) {
+			for u := range ch {
+				select {
+				case a.ev <- evNeigh{ns: n, u: u}:
+				case <-done:
+					return
+				}
+			}
+		}(n)
+	}
+	return nil
+}
+
+// resolve looks up device indexes; devices may appear after the agent
+// starts (the realizer builds them) or be re-created.
+func (a *Agent) resolve() {
+	for _, v := range a.l2 {
+		h := a.handles[v.Netns]
+		br, err1 := h.LinkByName(v.Bridge)
+		vx, err2 := h.LinkByName(v.VxlanDev)
+		if err1 != nil || err2 != nil {
+			if v.bridgeIdx != 0 || v.vxlanIdx != 0 {
+				a.forgetDevices(v.Netns, v.Bridge, v.VxlanDev)
+			}
+			v.bridgeIdx, v.vxlanIdx = 0, 0
+			continue
+		}
+		if v.bridgeIdx != br.Attrs().Index || v.vxlanIdx != vx.Attrs().Index {
+			if v.bridgeIdx != 0 {
+				a.forgetDevices(v.Netns, v.Bridge, v.VxlanDev)
+			}
+			v.bridgeIdx, v.vxlanIdx = br.Attrs().Index, vx.Attrs().Index
+			a.log.Info("vni devices", "vni", v.VNI, "bridge", v.Bridge, "vxlan", v.VxlanDev, "netns", v.Netns)
+		}
+		v.bridgeMAC = br.Attrs().HardwareAddr.String()
+	}
+	for _, z := range a.l3 {
+		h := a.handles[z.Netns]
+		br, err1 := h.LinkByName(z.Bridge)
+		vx, err2 := h.LinkByName(z.VxlanDev)
+		if err1 != nil || err2 != nil {
+			if z.bridgeIdx != 0 {
+				a.forgetDevices(z.Netns, z.Bridge, z.VxlanDev)
+				a.forgetRoutes(z.Netns)
+			}
+			z.bridgeIdx, z.vxlanIdx = 0, 0
+			continue
+		}
+		if z.bridgeIdx != br.Attrs().Index || z.vxlanIdx != vx.Attrs().Index {
+			if z.bridgeIdx != 0 {
+				a.forgetDevices(z.Netns, z.Bridge, z.VxlanDev)
+				a.forgetRoutes(z.Netns)
+			}
+			z.bridgeIdx, z.vxlanIdx = br.Attrs().Index, vx.Attrs().Index
+		}
+		z.rmac = z.RouterMAC
+		if z.rmac == "" {
+			z.rmac = br.Attrs().HardwareAddr.String()
+		}
+	}
+}
+
+// forgetDevices drops our record of entries on devices that went away (the
+// kernel removed the entries with them).
+func (a *Agent) forgetDevices(ns string, devs ...string) {
+	for k, in := range a.installed {
+		if in.obj.ns() != ns {
+			continue
+		}
+		d := in.obj.view().Dev
+		for _, dev := range devs {
+			if d == dev {
+				delete(a.installed, k)
+			}
+		}
+	}
+}
+
+func (a *Agent) forgetRoutes(ns string) {
+	for k, in := range a.installed {
+		if in.obj.ns() == ns && in.obj.kind() == "route" {
+			delete(a.installed, k)
+		}
+	}
+}
+
+// adoptStale records entries an earlier run of the agent left in the
+// kernel, so that reconcile removes those no route asks for any more
+// (after the initial BGP sync).
+func (a *Agent) adoptStale() {
+	adopt := func(o kobj) {
+		if _, ok := a.installed[o.key()]; !ok {
+			a.installed[o.key()] = &installed{obj: o, stale: true}
+		}
+	}
+	fdbs := map[string][]netlink.Neigh{}
+	listFDB := func(ns string) []netlink.Neigh {
+		if l, ok := fdbs[ns]; ok {
+			return l
+		}
+		l, err := a.handles[ns].NeighList(0, unix.AF_BRIDGE)
+		if err != nil {
+			a.log.Warn("list fdb", "netns", ns, "err", err)
+		}
+		fdbs[ns] = l
+		return l
+	}
+	adoptVxlan := func(ns, dev string, idx int, flood bool) {
+		for _, n := range listFDB(ns) {
+			if n.LinkIndex != idx || n.IP == nil || n.Flags&netlink.NTF_SELF == 0 {
+				continue
+			}
+			vtep := addrFrom(n.IP)
+			if flood && n.HardwareAddr.String() == zeroMAC.String() {
+				adopt(&floodObj{netns: ns, dev: dev, link: idx, vtep: vtep})
+			} else if n.Flags&netlink.NTF_EXT_LEARNED != 0 {
+				adopt(&fdbObj{netns: ns, dev: dev, link: idx, mac: n.HardwareAddr, vtep: vtep})
+			}
+		}
+	}
+	adoptNeigh := func(ns, dev string, idx int) {
+		for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
+			l, err := a.handles[ns].NeighList(idx, fam)
+			if err != nil {
+				continue
+			}
+			for _, n := range l {
+				if n.Flags&netlink.NTF_EXT_LEARNED != 0 && n.LinkIndex == idx {
+					adopt(&neighObj{netns: ns, dev: dev, link: idx, ip: addrFrom(n.IP), mac: n.HardwareAddr})
+				}
+			}
+		}
+	}
+	for _, v := range a.l2 {
+		if v.vxlanIdx == 0 {
+			continue
+		}
+		adoptVxlan(v.Netns, v.VxlanDev, v.vxlanIdx, true)
+		adoptNeigh(v.Netns, v.Bridge, v.bridgeIdx)
+	}
+	for _, z := range a.l3 {
+		if z.vxlanIdx == 0 {
+			continue
+		}
+		adoptVxlan(z.Netns, z.VxlanDev, z.vxlanIdx, false)
+		adoptNeigh(z.Netns, z.Bridge, z.bridgeIdx)
+		for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
+			rs, err := a.handles[z.Netns].RouteListFiltered(fam, &netlink.Route{Protocol: unix.RTPROT_BGP}, netlink.RT_FILTER_PROTOCOL)
+			if err != nil {
+				continue
+			}
+			for _, r := range rs {
+				if r.Dst == nil {
+					continue
+				}
+				p, ok := netip.AddrFromSlice(r.Dst.IP)
+				if !ok {
+					continue
+				}
+				ones, _ := r.Dst.Mask.Size()
+				o := &routeObj{netns: z.Netns, dev: z.Bridge, link: z.bridgeIdx, prefix: netip.PrefixFrom(p.Unmap(), ones)}
+				if r.Gw != nil {
+					o.vteps = append(o.vteps, addrFrom(r.Gw))
+				}
+				adopt(o)
+			}
+		}
+	}
+	if n := len(a.installed); n > 0 {
+		a.log.Info("found entries from an earlier run; they go unless routes confirm them", "count", n)
+	}
+}
+
+// handle applies one event to the agent's state (reconcile follows).
+func (a *Agent) handle(e any) {
+	switch e := e.(type) {
+	case evPaths:
+		for _, p := range e.paths {
+			a.onPath(p)
+		}
+	case evPeer:
+		a.onPeer(e)
+	case evNeigh:
+		a.onNeigh(e.ns, e.u)
+	case evBFD:
+		a.onBFD(e)
+	case evShow:
+		e.reply <- a.snapshot()
+	case evTick:
+		a.resolve()
+		if !a.syncDone && time.Since(a.start) > 10*time.Second {
+			a.syncDone = true
+		}
+		a.expireMobility()
+		a.expireGone()
+	}
+}
+
+func (a *Agent) onPath(p *api.Path) {
+	if p.Nlri == nil { // End-of-RIB marker
+		if p.NeighborIp != "" {
+			a.eor[p.NeighborIp] = true
+			a.checkSync()
+		}
+		return
+	}
+	r, ok, err := routeFromPath(p)
+	if err != nil {
+		a.log.Warn("bad path", "err", err)
+		return
+	}
+	if !ok || r.Local() {
+		return
+	}
+	if p.IsWithdraw {
+		if old := a.rib[r.Key]; old != nil {
+			if ps := a.peers[old.Peer]; ps != nil {
+				ps.Received--
+			}
+		}
+		delete(a.rib, r.Key)
+		return
+	}
+	if old := a.rib[r.Key]; old == nil {
+		if ps := a.peers[r.Peer]; ps != nil {
+			ps.Received++
+		}
+	}
+	r.Best = true
+	a.rib[r.Key] = &r
+}
+
+func (a *Agent) checkSync() {
+	if a.syncDone {
+		return
+	}
+	for addr, ps := range a.peers {
+		if ps.State == "Established" && !a.eor[addr] {
+			return
+		}
+	}
+	for addr := range a.peers {
+		if !a.eor[addr] {
+			return
+		}
+	}
+	a.syncDone = true
+}
+
+func (a *Agent) onPeer(e evPeer) {
+	if _, err := netip.ParseAddr(e.addr); err != nil {
+		return // GoBGP reports its own global state with a nil address
+	}
+	ps := a.peers[e.addr]
+	if ps == nil {
+		ps = &PeerStatus{Addr: e.addr}
+		a.peers[e.addr] = ps
+	}
+	st := sessionState(e.state)
+	if st == ps.State {
+		return
+	}
+	prev := ps.State
+	ps.State, ps.Since = st, time.Now()
+	if e.routerID != "" && e.routerID != "<nil>" {
+		ps.RouterID = e.routerID
+	}
+	if st == "Established" && ps.UpAfter == "" {
+		ps.UpAfter = time.Since(a.start).Round(time.Millisecond).String()
+	}
+	if prev == "Established" {
+		delete(a.eor, e.addr)
+		ps.Received = 0
+	}
+	a.log.Info("bgp session", "peer", e.addr, "state", st, "was", prev)
+}
+
+// onBFD resets the BGP session of a peer whose BFD session went down, so its
+// routes go at once (as bgpd does on a BFD down).
+func (a *Agent) onBFD(e evBFD) {
+	a.log.Info("bfd", "peer", e.peer, "up", e.up)
+	if e.up || a.bgp == nil {
+		return
+	}
+	ps := a.peers[e.peer.String()]
+	if ps == nil || ps.State != "Established" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := a.bgp.ShutdownPeer(ctx, &api.ShutdownPeerRequest{Address: e.peer.String(), Communication: "BFD down"}); err != nil {
+		a.log.Warn("reset peer after bfd down", "peer", e.peer, "err", err)
+	}
+	// ShutdownPeer sends a NOTIFICATION and drops the routes; bring the
+	// peer back so the session re-forms when the neighbour returns.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = a.bgp.EnablePeer(ctx, &api.EnablePeerRequest{Address: e.peer.String()})
+	}()
+}
+
+// onNeigh learns local MACs (bridge FDB) and MAC+IP bindings (the VNet
+// bridge's neighbour table).
+func (a *Agent) onNeigh(ns string, u netlink.NeighUpdate) {
+	n := u.Neigh
+	if len(n.HardwareAddr) != 6 && u.Type != unix.RTM_DELNEIGH {
+		return
+	}
+	mac := n.HardwareAddr.String()
+	if n.Family == unix.AF_BRIDGE {
+		for _, v := range a.l2 {
+			if v.Netns != ns || v.bridgeIdx == 0 {
+				continue
+			}
+			if n.LinkIndex == v.vxlanIdx {
+				// The bridge now sends this MAC to the tunnel: not local.
+				if u.Type == unix.RTM_NEWNEIGH && n.Flags&netlink.NTF_SELF == 0 {
+					delete(v.macs, mac)
+				}
+				return
+			}
+			if n.MasterIndex != v.bridgeIdx || n.LinkIndex == v.bridgeIdx {
+				continue
+			}
+			if n.Flags&netlink.NTF_EXT_LEARNED != 0 || n.State&netlink.NUD_PERMANENT != 0 {
+				return
+			}
+			if u.Type == unix.RTM_DELNEIGH {
+				// Hold the route a moment: in a live migration the guest
+				// shows up on its new node right after, and that node must
+				// still see our route to bump the sequence number.
+				if cur := v.macs[mac]; cur != nil && cur.port == n.LinkIndex && cur.goneAt.IsZero() {
+					cur.goneAt = time.Now()
+				}
+				return
+			}
+			if cur := v.macs[mac]; cur != nil && cur.port == n.LinkIndex && cur.goneAt.IsZero() {
+				return
+			}
+			v.macs[mac] = &localMAC{port: n.LinkIndex, static: n.State&netlink.NUD_NOARP != 0, since: time.Now()}
+			a.localLearned(v, mac)
+			return
+		}
+		return
+	}
+	ip := addrFrom(n.IP)
+	if !ip.IsValid() || ip.IsLinkLocalUnicast() || ip.IsMulticast() {
+		return
+	}
+	for _, v := range a.l2 {
+		if v.Netns != ns || v.bridgeIdx == 0 || n.LinkIndex != v.bridgeIdx {
+			continue
+		}
+		gone := u.Type == unix.RTM_DELNEIGH || n.State&(netlink.NUD_FAILED|netlink.NUD_INCOMPLETE) != 0 ||
+			n.Flags&netlink.NTF_EXT_LEARNED != 0 || len(n.HardwareAddr) != 6
+		if gone {
+			delete(v.ips, ip)
+		} else {
+			v.ips[ip] = mac
+		}
+		return
+	}
+}
+
+// localLearned sets the sequence number of a MAC that just appeared on a
+// local port: one above any remote one (a remote route without the
+// community counts as 0, so the first move carries 1).
+func (a *Agent) localLearned(v *l2vni, mac string) {
+	m := v.mobFor(mac)
+	remoteSeq, hasRemote := a.remoteSeq(v, mac)
+	recent := !m.remoteAt.IsZero() && time.Since(m.remoteAt) < a.cfg.DupWindow
+	if hasRemote || recent {
+		s := m.remoteSeq
+		if hasRemote && remoteSeq > s {
+			s = remoteSeq
+		}
+		if s+1 > m.seq {
+			m.seq = s + 1
+		}
+	}
+	a.log.Debug("local mac", "vni", v.VNI, "mac", mac, "seq", m.seq)
+}
+
+func (v *l2vni) mobFor(mac string) *mobility {
+	m := v.mob[mac]
+	if m == nil {
+		m = &mobility{}
+		v.mob[mac] = m
+	}
+	return m
+}
+
+// remoteSeq is the highest sequence number among remote type 2 routes for
+// mac in v (a route without the community counts as 0).
+func (a *Agent) remoteSeq(v *l2vni, mac string) (uint32, bool) {
+	var best uint32
+	found := false
+	for _, r := range a.rib {
+		if r.Type == TypeMACIP && r.MAC == mac && rtMatch(r.RTs, v.ImportRTs) {
+			if !found || r.Seq > best {
+				best = r.Seq
+			}
+			found = true
+		}
+	}
+	return best, found
+}
+
+// move records one move of a MAC and flags it duplicate after MaxMoves
+// moves within the window (FRR's dup-addr-detection).
+func (a *Agent) move(v *l2vni, mac string, m *mobility) {
+	now := time.Now()
+	m.moves = append(m.moves, now)
+	keep := m.moves[:0]
+	for _, t := range m.moves {
+		if now.Sub(t) < a.cfg.DupWindow {
+			keep = append(keep, t)
+		}
+	}
+	m.moves = keep
+	if !m.dup && len(m.moves) >= a.cfg.DupMaxMoves {
+		m.dup, m.dupAt = true, now
+		a.log.Warn("duplicate MAC detected: no longer advertised from here", "vni", v.VNI, "mac", mac,
+			"moves", len(m.moves), "window", a.cfg.DupWindow)
+	}
+}
+
+// expireGone withdraws MACs that left their port and did not come back.
+func (a *Agent) expireGone() {
+	for _, v := range a.l2 {
+		for mac, l := range v.macs {
+			if !l.goneAt.IsZero() && time.Since(l.goneAt) >= withdrawHold {
+				delete(v.macs, mac)
+			}
+		}
+	}
+}
+
+// expireMobility clears a duplicate flag once the MAC stayed put for a
+// whole window (FRR needs `clear evpn dup-addr`; a lab recovers by itself).
+func (a *Agent) expireMobility() {
+	for _, v := range a.l2 {
+		for mac, m := range v.mob {
+			if m.dup {
+				last := m.dupAt
+				if n := len(m.moves); n > 0 && m.moves[n-1].After(last) {
+					last = m.moves[n-1]
+				}
+				if time.Since(last) > a.cfg.DupWindow {
+					m.dup, m.moves = false, nil
+					a.log.Info("duplicate MAC flag cleared", "vni", v.VNI, "mac", mac)
+				}
+			}
+			if m.owner == "" && v.macs[mac] == nil && time.Since(m.remoteAt) > a.cfg.DupWindow && !m.dup {
+				delete(v.mob, mac)
+			}
+		}
+	}
+}
+
+// errNotReady marks devices that do not exist yet.
+var errNotReady = errors.New("devices not ready")
+
+func parseMAC(s string) net.HardwareAddr {
+	m, _ := net.ParseMAC(s)
+	return m
+}

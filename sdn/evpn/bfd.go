@@ -1,0 +1,37 @@
+package evpn
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/sdnlab/sdnlab/sdn/bfd"
+)
+
+// startBFD runs BFD towards the neighbours that ask for it (Proxmox emits
+// `neighbor VTEP bfd`); a session going down resets that BGP peer.
+func (a *Agent) startBFD(ctx context.Context, send func(any)) (bfdControl, error) {
+	if a.cfg.BFDDisabledAll {
+		return nil, nil
+	}
+	var peers []Neighbor
+	for _, n := range a.cfg.Neighbors {
+		if n.BFD {
+			peers = append(peers, n)
+		}
+	}
+	if len(peers) == 0 {
+		return nil, nil
+	}
+	m, err := bfd.Start(ctx, bfd.Config{
+		Interval:   time.Duration(a.cfg.BFDIntervalMs) * time.Millisecond,
+		DetectMult: a.cfg.BFDDetectMult,
+	}, a.log.With("proto", "bfd"), func(peer netip.Addr, up bool) { send(evBFD{peer: peer, up: up}) })
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range peers {
+		m.Add(n.Addr, n.Multihop > 0)
+	}
+	return m, nil
+}

@@ -1,0 +1,179 @@
+package evpn
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"time"
+)
+
+// Snapshot is the agent's state as `sdnlab show` prints it.
+type Snapshot struct {
+	Node     string        `json:"node"`
+	RouterID string        `json:"router_id"`
+	ASN      uint32        `json:"asn"`
+	VTEP     string        `json:"vtep"`
+	Uptime   string        `json:"uptime"`
+	Synced   bool          `json:"synced"`
+	Peers    []PeerStatus  `json:"peers"`
+	Routes   []Route       `json:"routes"` // local and remote EVPN routes
+	Kernel   []KernelEntry `json:"kernel"` // what the agent programmed
+	Local    []LocalEntry  `json:"local"`  // MACs and MAC+IP learned on this node
+}
+
+// LocalEntry is a MAC (and its IPs) learned on a local port.
+type LocalEntry struct {
+	VNI   uint32   `json:"vni"`
+	MAC   string   `json:"mac"`
+	IPs   []string `json:"ips,omitempty"`
+	Seq   uint32   `json:"seq"`
+	Owner string   `json:"owner"` // local or remote (a newer route elsewhere won)
+	Dup   bool     `json:"duplicate,omitempty"`
+	Moves int      `json:"moves,omitempty"`
+}
+
+func (a *Agent) snapshot() *Snapshot {
+	s := &Snapshot{Node: a.cfg.Node, RouterID: a.cfg.RouterID.String(), ASN: a.cfg.ASN, VTEP: a.cfg.LocalVTEP.String(),
+		Uptime: time.Since(a.start).Round(time.Millisecond).String(), Synced: a.syncDone}
+	for _, p := range a.peers {
+		ps := *p
+		if ps.State == "Established" {
+			ps.UpFor = time.Since(ps.Since).Round(time.Second).String()
+		}
+		if a.bfd != nil {
+			for _, n := range a.cfg.Neighbors {
+				if n.Addr.String() == ps.Addr && n.BFD {
+					ps.BFD = a.bfd.State(n.Addr)
+				}
+			}
+		}
+		s.Peers = append(s.Peers, ps)
+	}
+	sort.Slice(s.Peers, func(i, j int) bool { return s.Peers[i].Addr < s.Peers[j].Addr })
+	for _, r := range a.adverts {
+		rr := *r
+		rr.Best = true
+		s.Routes = append(s.Routes, rr)
+	}
+	for _, r := range a.rib {
+		s.Routes = append(s.Routes, *r)
+	}
+	sort.Slice(s.Routes, func(i, j int) bool {
+		if s.Routes[i].Type != s.Routes[j].Type {
+			return s.Routes[i].Type < s.Routes[j].Type
+		}
+		if s.Routes[i].RD != s.Routes[j].RD {
+			return s.Routes[i].RD < s.Routes[j].RD
+		}
+		return s.Routes[i].Key < s.Routes[j].Key
+	})
+	for _, in := range a.installed {
+		e := in.obj.view()
+		e.Stale = in.stale
+		s.Kernel = append(s.Kernel, e)
+	}
+	sort.Slice(s.Kernel, func(i, j int) bool {
+		return s.Kernel[i].Kind+s.Kernel[i].Dev+s.Kernel[i].MAC+s.Kernel[i].IP+s.Kernel[i].Prefix <
+			s.Kernel[j].Kind+s.Kernel[j].Dev+s.Kernel[j].MAC+s.Kernel[j].IP+s.Kernel[j].Prefix
+	})
+	for _, v := range a.l2 {
+		for mac, m := range v.mob {
+			if v.macs[mac] == nil && m.owner != "local" {
+				continue
+			}
+			e := LocalEntry{VNI: v.VNI, MAC: mac, Seq: m.seq, Owner: m.owner, Dup: m.dup, Moves: len(m.moves)}
+			for ip, im := range v.ips {
+				if im == mac {
+					e.IPs = append(e.IPs, ip.String())
+				}
+			}
+			sort.Strings(e.IPs)
+			s.Local = append(s.Local, e)
+		}
+	}
+	sort.Slice(s.Local, func(i, j int) bool {
+		return fmt.Sprint(s.Local[i].VNI, s.Local[i].MAC) < fmt.Sprint(s.Local[j].VNI, s.Local[j].MAC)
+	})
+	return s
+}
+
+// Snapshot asks the running agent for its state.
+func (a *Agent) Snapshot(ctx context.Context) (*Snapshot, error) {
+	reply := make(chan *Snapshot, 1)
+	select {
+	case a.ev <- evShow{reply: reply}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case s := <-reply:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// ServeControl answers `show` requests on a unix socket until ctx ends.
+// The protocol is one JSON request line ({"show":"evpn"}) and one JSON
+// Snapshot in reply; the client picks what to print.
+func (a *Agent) ServeControl(ctx context.Context, path string) error {
+	_ = os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		l.Close()
+		os.Remove(path)
+	}()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go a.serveConn(ctx, c)
+		}
+	}()
+	return nil
+}
+
+func (a *Agent) serveConn(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		return
+	}
+	s, err := a.Snapshot(ctx)
+	if err != nil {
+		return
+	}
+	_ = json.NewEncoder(c).Encode(s)
+}
+
+// Query asks the agent behind the control socket at path for its state.
+func Query(ctx context.Context, path string) (*Snapshot, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("agent control socket %s: %w", path, err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if _, err := c.Write([]byte("{\"show\":\"all\"}\n")); err != nil {
+		return nil, fmt.Errorf("agent control socket: %w", err)
+	}
+	var s Snapshot
+	if err := json.NewDecoder(c).Decode(&s); err != nil {
+		return nil, errors.Join(fmt.Errorf("agent control socket: bad reply"), err)
+	}
+	return &s, nil
+}

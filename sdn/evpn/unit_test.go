@@ -1,0 +1,212 @@
+package evpn
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/config"
+)
+
+// Routes survive the trip through GoBGP's wire structures.
+func TestRouteRoundTrip(t *testing.T) {
+	vtep := netip.MustParseAddr("192.0.2.1")
+	cases := []Route{
+		{Type: TypeIMET, RD: "192.0.2.1:3", IP: vtep, VNI: 100, RTs: []string{"65000:100"}, NextHop: vtep},
+		{Type: TypeMACIP, RD: "192.0.2.1:3", MAC: "02:00:00:00:00:01", VNI: 100, RTs: []string{"65000:100"}, NextHop: vtep,
+			Seq: 3, HasSeq: true},
+		{Type: TypeMACIP, RD: "192.0.2.1:3", MAC: "02:00:00:00:00:01", IP: netip.MustParseAddr("10.0.0.5"), VNI: 100,
+			L3VNI: 5000, RTs: []string{"65000:100", "65000:5000"}, NextHop: vtep, RouterMAC: "02:aa:00:00:00:01",
+			Seq: 1, HasSeq: true, Sticky: true},
+		{Type: TypeMACIP, RD: "192.0.2.1:3", MAC: "02:00:00:00:00:02", IP: netip.MustParseAddr("2001:db8::5"), VNI: 100,
+			RTs: []string{"4200000000:100"}, NextHop: vtep},
+		{Type: TypePrefix, RD: "192.0.2.1:1", Prefix: netip.MustParsePrefix("0.0.0.0/0"), VNI: 5000,
+			RTs: []string{"65000:5000"}, NextHop: vtep, RouterMAC: "02:aa:00:00:00:01", MED: 200},
+		{Type: TypePrefix, RD: "192.0.2.1:1", Prefix: netip.MustParsePrefix("2001:db8:1::/64"), VNI: 5000,
+			RTs: []string{"192.0.2.1:7"}, NextHop: vtep, RouterMAC: "02:aa:00:00:00:01"},
+	}
+	for _, want := range cases {
+		p, err := want.toPath(false)
+		if err != nil {
+			t.Fatalf("%+v: %v", want, err)
+		}
+		got, ok, err := routeFromPath(p)
+		if err != nil || !ok {
+			t.Fatalf("decode %+v: ok=%v err=%v", want, ok, err)
+		}
+		want.Key = got.Key
+		if !sameRoute(&got, &want) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
+		}
+		w, err := want.toPath(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw, ok, err := routeFromPath(w)
+		if err != nil || !ok || gw.Key != got.Key || !w.IsWithdraw {
+			t.Errorf("withdrawal of %s decodes as %+v (ok=%v err=%v)", got.Key, gw, ok, err)
+		}
+	}
+}
+
+func TestRTMatch(t *testing.T) {
+	for _, c := range []struct {
+		have, want []string
+		ok         bool
+	}{
+		{[]string{"65000:100"}, []string{"65000:100"}, true},
+		{[]string{"65000:100"}, []string{"65001:100"}, false},
+		{[]string{"65001:100", "65000:5000"}, []string{"65000:5000"}, true},
+		{[]string{"65001:100"}, []string{"*:100"}, true},
+		{[]string{"65001:1000"}, []string{"*:100"}, false},
+		{nil, []string{"65000:100"}, false},
+	} {
+		if got := rtMatch(c.have, c.want); got != c.ok {
+			t.Errorf("rtMatch(%v, %v) = %v", c.have, c.want, got)
+		}
+	}
+	for _, bad := range []string{"", "65000", "x:1", "65000:", "70000:70000", "2001:db8::1:5"} {
+		if _, err := parseRT(bad); err == nil {
+			t.Errorf("parseRT(%q) accepted", bad)
+		}
+	}
+}
+
+// The winner among remote routes for one MAC: highest sequence number,
+// then lowest VTEP (RFC 7432 15.1); a route without the community is 0.
+func TestMobilityWinner(t *testing.T) {
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	m := &macRoutes{routes: []*Route{{NextHop: b, Seq: 2, HasSeq: true}, {NextHop: a, Seq: 1, HasSeq: true}}}
+	if seq, v, _ := m.winner(); seq != 2 || v != b {
+		t.Errorf("winner = %d %s, want 2 %s", seq, v, b)
+	}
+	m = &macRoutes{routes: []*Route{{NextHop: b, Seq: 1, HasSeq: true}, {NextHop: a, Seq: 1, HasSeq: true, Sticky: true}}}
+	if seq, v, sticky := m.winner(); seq != 1 || v != a || !sticky {
+		t.Errorf("tie: winner = %d %s sticky=%v, want 1 %s sticky", seq, v, sticky, a)
+	}
+}
+
+// localLearned: the first move of a MAC carries sequence 1 even when the
+// remote route had no MAC mobility community.
+func TestFirstMoveIsOne(t *testing.T) {
+	cfg := Config{RouterID: netip.MustParseAddr("10.0.0.1"), ASN: 65000,
+		L2VNIs: []L2VNI{{VNI: 100, Bridge: "br", VxlanDev: "vx"}}}
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Route{Type: TypeMACIP, RD: "10.0.0.2:1", MAC: "02:00:00:00:00:01", VNI: 100, RTs: []string{"65000:100"},
+		NextHop: netip.MustParseAddr("10.0.0.2"), Peer: "10.0.0.2"}
+	a.rib["x"] = r
+	v := a.l2[0]
+	a.localLearned(v, r.MAC)
+	if got := v.mob[r.MAC].seq; got != 1 {
+		t.Fatalf("first move seq = %d, want 1", got)
+	}
+	r.Seq, r.HasSeq = 4, true
+	a.localLearned(v, r.MAC)
+	if got := v.mob[r.MAC].seq; got != 5 {
+		t.Fatalf("move after seq 4 = %d, want 5", got)
+	}
+	// A MAC never seen elsewhere starts at 0 (no community).
+	a.localLearned(v, "02:00:00:00:00:09")
+	if got := v.mob["02:00:00:00:00:09"].seq; got != 0 {
+		t.Fatalf("new MAC seq = %d, want 0", got)
+	}
+}
+
+func TestDuplicateDetection(t *testing.T) {
+	cfg := Config{RouterID: netip.MustParseAddr("10.0.0.1"), ASN: 65000,
+		L2VNIs: []L2VNI{{VNI: 100, Bridge: "br", VxlanDev: "vx"}}}
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := a.l2[0]
+	m := v.mobFor("02:00:00:00:00:01")
+	for i := 0; i < 4; i++ {
+		a.move(v, "02:00:00:00:00:01", m)
+	}
+	if m.dup {
+		t.Fatal("duplicate after 4 moves; FRR's default is 5")
+	}
+	a.move(v, "02:00:00:00:00:01", m)
+	if !m.dup {
+		t.Fatal("not duplicate after 5 moves in the window")
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := Config{RouterID: netip.MustParseAddr("10.0.0.1"), ASN: 65000,
+		Neighbors: []Neighbor{{Addr: netip.MustParseAddr("10.0.0.2")}},
+		L2VNIs:    []L2VNI{{VNI: 100, Bridge: "br", VxlanDev: "vx"}},
+		L3VNIs:    []L3VNI{{VNI: 5000, Bridge: "vrfbr", VxlanDev: "vrfvx", ImportRTs: []string{"65001:5000"}}}}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.KeepaliveSec != 3 || c.HoldSec != 9 || c.BFDIntervalMs != 300 || c.BFDDetectMult != 3 || c.DupMaxMoves != 5 {
+		t.Errorf("timers: %+v", c)
+	}
+	if c.L3VNIs[0].RD != "10.0.0.1:1" || c.L2VNIs[0].RD != "10.0.0.1:2" {
+		t.Errorf("RDs: %s %s", c.L3VNIs[0].RD, c.L2VNIs[0].RD)
+	}
+	if got := c.L2VNIs[0].ImportRTs; len(got) != 1 || got[0] != "65000:100" {
+		t.Errorf("L2 import RTs %v", got)
+	}
+	if got := c.L3VNIs[0].ImportRTs; len(got) != 2 || got[0] != "65000:5000" || got[1] != "65001:5000" {
+		t.Errorf("L3 import RTs (auto + rt-import) %v", got)
+	}
+	bad := Config{ASN: 0, L2VNIs: []L2VNI{{VNI: 0}}}
+	if err := bad.Validate(); err == nil {
+		t.Error("invalid config accepted")
+	}
+}
+
+// FromPlan reads the BGP speaker's settings from the plan the compiler
+// makes for the examples/evpn lab.
+func TestFromPlanExample(t *testing.T) {
+	cfg, err := config.Load("../../examples/evpn")
+	if err != nil {
+		t.Skipf("examples/evpn: %v", err)
+	}
+	hi, err := config.ParseInterfaces("../../examples/evpn/interfaces.node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := sdn.Compile(cfg, sdn.NodeFacts{Node: "node1", Interfaces: hi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromPlan(plan, func(zone string) string { return "vrfns-" + zone })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ASN != 65000 || c.RouterID != netip.MustParseAddr("192.168.0.1") {
+		t.Errorf("asn %d router-id %s", c.ASN, c.RouterID)
+	}
+	if len(c.Neighbors) != 2 {
+		t.Fatalf("neighbors %+v, want node2 and node3", c.Neighbors)
+	}
+	for _, n := range c.Neighbors {
+		if !n.BFD || n.RemoteAS != 65000 || len(n.Families) != 1 || n.Families[0] != FamilyEVPN {
+			t.Errorf("neighbor %+v", n)
+		}
+	}
+	if len(c.L2VNIs) != 2 || c.L2VNIs[0].VNI != 11000 || c.L2VNIs[0].Bridge != "myvnet1" ||
+		c.L2VNIs[0].VxlanDev != "vxlan_myvnet1" || c.L2VNIs[0].Netns != "vrfns-myevpn" || c.L2VNIs[0].L3VNI != 10000 {
+		t.Errorf("l2vnis %+v", c.L2VNIs)
+	}
+	if len(c.L3VNIs) != 1 {
+		t.Fatalf("l3vnis %+v", c.L3VNIs)
+	}
+	z := c.L3VNIs[0]
+	if z.VNI != 10000 || z.Bridge != "vrfbr_myevpn" || z.VxlanDev != "vrfvx_myevpn" || !z.ExitNode || !z.RejectDefault ||
+		z.DefaultMED != 0 || z.Netns != "vrfns-myevpn" {
+		t.Errorf("l3vni %+v", z)
+	}
+}
