@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/sdnlab/sdnlab/scenarios/probe"
@@ -67,22 +68,9 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	}
 	r.Text("rack routers' rp_filter", orNone(rp))
 	// The gateway the guest keeps must be the same IP and MAC in both racks.
-	if g.GW4.IsValid() {
-		var macs []string
-		for _, n := range []string{home, target} {
-			ns, err := v.VNetNS(n, g.VNet)
-			if err != nil {
-				return r.Errorf("%v", err)
-			}
-			mac, err := probe.LinkMAC(ns, vnets[g.VNet].VNet.Bridge)
-			if err != nil {
-				return r.Errorf("%v", err)
-			}
-			macs = append(macs, mac.String())
-		}
-		r.Expect("gateway MAC identical in both racks", macs[0] == macs[1], "one MAC on "+home+" and "+target,
-			fmt.Sprintf("%s on %s, %s on %s", macs[0], home, macs[1], target),
-			fmt.Sprintf("zone %s sets no anycast MAC (zone option mac): the moved guest's cached gateway MAC does not exist in the other rack", vnets[g.VNet].Zone.ID))
+	if bad := gatewayMACCheck(r, v, g, home, target, "gateway MAC identical in both racks",
+		fmt.Sprintf("zone %s sets no anycast MAC (zone option mac): the moved guest's cached gateway MAC does not exist in the other rack", vnets[g.VNet].Zone.ID)); bad != nil {
+		return bad
 	}
 	r.Text("move", fmt.Sprintf("%s: %s (%s, segment %s) -> %s (%s, segment %s)", g.Name, home, hn.VTEP, hn.Segment, target, tn.VTEP, tn.Segment))
 	before := map[string]int64{}
@@ -92,9 +80,13 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 		}
 	}
 
-	sub := vmLiveMigration{}.Run(ctx, &Env{Lab: env.Lab, PcapDir: env.PcapDir, Progress: env.Progress, Params: map[string]string{
+	pcaps := env.PcapDir
+	if pcaps != "" {
+		pcaps = filepath.Join(pcaps, s.Name()) // the sub-run's captures go below ours
+	}
+	sub := vmLiveMigration{}.Run(ctx, &Env{Lab: env.Lab, PcapDir: pcaps, Progress: env.Progress, Params: map[string]string{
 		"guest": g.Name, "to": target, "pause": env.Params["pause"], "interval": "1ms",
-		"max-gap": env.Params["max-gap"], "converge-timeout": "3s", "return": "false",
+		"max-gap": env.Params["max-gap"], "converge-timeout": "3s", "return": "false", "check-gateway-mac": "false",
 	}})
 	r.Checks = append(r.Checks, sub.Checks...)
 	r.Figures = append(r.Figures, sub.Figures...)
@@ -133,4 +125,32 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	r.Expect("rack routers dropped nothing by uRPF", drops == "none", "no IPReversePathFilter drops", drops,
 		"a rack router's uRPF dropped VXLAN: a VTEP address is not routed back through the interface its packets arrive on")
 	return r.Finish()
+}
+
+// gatewayMACCheck checks that a guest's gateway has the same MAC on two
+// nodes: the MAC a migrated guest keeps in its ARP cache must exist on the
+// new node. It returns a non-nil result when the lab cannot be read.
+func gatewayMACCheck(r *Result, v labView, g Guest, home, target, name, cause string) *Result {
+	if !g.GW4.IsValid() {
+		return nil
+	}
+	_, vn, err := v.zoneOf(g)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	var macs []string
+	for _, n := range []string{home, target} {
+		ns, err := v.VNetNS(n, g.VNet)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		mac, err := probe.LinkMAC(ns, vn.Bridge)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		macs = append(macs, mac.String())
+	}
+	r.Expect(name, macs[0] == macs[1], "one gateway MAC on "+home+" and "+target,
+		fmt.Sprintf("%s on %s, %s on %s", macs[0], home, macs[1], target), cause)
+	return nil
 }

@@ -35,6 +35,8 @@ type Lab interface {
 	Migrate(ctx context.Context, guest, node string, pause time.Duration) error
 	// KillNode crashes a node: its agent gets SIGKILL and its links go down.
 	KillNode(ctx context.Context, node string) error
+	// KillAgent sends SIGKILL to a node's EVPN agent only (its links stay up).
+	KillAgent(ctx context.Context, node string) error
 	// VNetNS is the namespace holding a VNet's bridge on a node (the node's
 	// own namespace, or its VRF namespace for an EVPN zone).
 	VNetNS(node, vnet string) (string, error)

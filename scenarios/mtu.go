@@ -87,6 +87,23 @@ func (s mtu) Run(ctx context.Context, env *Env) *Result {
 	if err != nil {
 		return r.Skipf("%v", err)
 	}
+	// Prefer a dual-stack pair, so IPv6 is probed too.
+	if env.Params["guest"] == "" && !(a.IPv6.IsValid() && b.IPv6.IsValid()) {
+		if byVNet, vnets, err := v.overlayGuests(); err == nil {
+			for name, gs := range byVNet {
+				var six []Guest
+				for _, g := range gs {
+					if g.IPv6.IsValid() && g.IPv4.IsValid() {
+						six = append(six, g)
+					}
+				}
+				if x, y, ok := pairIn(six, ""); ok {
+					a, b, vn = x, y, vnets[name]
+					break
+				}
+			}
+		}
+	}
 	na, err := v.node(a.Node)
 	if err != nil {
 		return r.Errorf("%v", err)

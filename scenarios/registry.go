@@ -21,6 +21,7 @@ func All() []Scenario {
 		newURPF(),
 		newVMLiveMigration(),
 		newCrossRackMigration(),
+		newBGPOnlyWorkaround(),
 		newExitNodeFailover(),
 	}
 }

@@ -14,9 +14,10 @@ type Selected struct {
 	Params   map[string]string
 }
 
-// Select resolves --scenario arguments: a built-in name, optionally with
-// parameters as NAME:key=value,key=value, or the path of a scenario file
-// (ends in .yaml or .yml). No argument selects every built-in scenario.
+// Select resolves --scenario arguments: a built-in name or the path of a
+// scenario file (ends in .yaml or .yml), either optionally followed by
+// parameters as :key=value,key=value. No argument selects every built-in
+// scenario.
 func Select(args []string) ([]Selected, error) {
 	if len(args) == 0 {
 		var out []Selected
@@ -27,18 +28,27 @@ func Select(args []string) ([]Selected, error) {
 	}
 	var out []Selected
 	for _, a := range args {
-		if strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") {
-			f, err := LoadFile(a)
+		name, rest := a, ""
+		for _, ext := range []string{".yaml:", ".yml:"} {
+			if i := strings.Index(a, ext); i >= 0 {
+				name, rest = a[:i+len(ext)-1], a[i+len(ext):]
+			}
+		}
+		if name == a {
+			name, rest, _ = strings.Cut(a, ":")
+		}
+		var s Scenario
+		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+			f, err := LoadFile(name)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Selected{Scenario: f})
-			continue
-		}
-		name, rest, _ := strings.Cut(a, ":")
-		s, err := Lookup(name)
-		if err != nil {
-			return nil, err
+			s = f
+		} else {
+			var err error
+			if s, err = Lookup(name); err != nil {
+				return nil, err
+			}
 		}
 		params := map[string]string{}
 		if rest != "" {

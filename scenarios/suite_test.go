@@ -11,7 +11,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"gopkg.in/yaml.v3"
 
 	"github.com/sdnlab/sdnlab/scenarios"
 	"github.com/sdnlab/sdnlab/topology"
@@ -58,51 +57,9 @@ var _ = BeforeSuite(func() {
 // uniqueLab copies a lab file with a unique lab name (t<pid><n>) and
 // absolute paths, so suite labs never collide with a user's labs.
 func uniqueLab(src string) string {
-	abs, err := filepath.Abs(src)
-	Expect(err).NotTo(HaveOccurred())
-	data, err := os.ReadFile(abs)
-	Expect(err).NotTo(HaveOccurred())
-	var doc yaml.Node
-	Expect(yaml.Unmarshal(data, &doc)).To(Succeed())
-	root := doc.Content[0]
-	base := filepath.Dir(abs)
-	var fix func(n *yaml.Node)
-	fix = func(n *yaml.Node) {
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				if (k.Value == "sdn" || k.Value == "interfaces") && v.Kind == yaml.ScalarNode && !filepath.IsAbs(v.Value) {
-					v.Value = filepath.Join(base, v.Value)
-				}
-				fix(v)
-			}
-		}
-		for _, c := range n.Content {
-			if n.Kind != yaml.MappingNode {
-				fix(c)
-			}
-		}
-	}
-	fix(root)
 	labSeq++
-	name := fmt.Sprintf("t%d%d", os.Getpid()%100000, labSeq)
-	set := false
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "name" {
-			root.Content[i+1].Value = name
-			set = true
-		}
-	}
-	if !set {
-		root.Content = append([]*yaml.Node{
-			{Kind: yaml.ScalarNode, Value: "name"}, {Kind: yaml.ScalarNode, Value: name},
-		}, root.Content...)
-	}
-	out, err := yaml.Marshal(&doc)
-	Expect(err).NotTo(HaveOccurred())
-	dir := GinkgoT().TempDir()
-	p := filepath.Join(dir, "lab.yaml")
-	Expect(os.WriteFile(p, out, 0o644)).To(Succeed())
+	p := filepath.Join(GinkgoT().TempDir(), "lab.yaml")
+	Expect(scenarios.CopyLabFile(src, p, fmt.Sprintf("t%d%d", os.Getpid()%100000, labSeq))).To(Succeed())
 	return p
 }
 
@@ -158,6 +115,9 @@ var _ = Describe("conformance", func() {
 	const labs = "testdata/labs/"
 	const files = "testdata/scenarios/"
 
+	// A simple zone: SNAT on the node itself.
+	labSpecs("../examples/simple/lab.yaml", pass("snat"))
+
 	// Static flood lists (vxlan zone), no control plane.
 	labSpecs("../examples/vxlan/lab.yaml", pass("bum-replication"), pass("mtu"),
 		fail(files+"mtu-guest-above-vnet.yaml", "above the VNet MTU"))
@@ -168,11 +128,13 @@ var _ = Describe("conformance", func() {
 
 	// EVPN: the healthy lab passes everything; exit-node-failover kills a
 	// node, so it runs last.
-	labSpecs(labs+"evpnok/lab.yaml",
+	labSpecs("../examples/demo/lab.yaml",
 		pass("bum-replication"), pass("arp-nd-suppression"), pass("tenant-isolation"), pass("mtu"),
 		pass("anycast-gateway"), pass("snat"), pass("vxlan-injection"), pass("urpf"),
 		pass("vm-live-migration"), fail(files+"urpf-strict-exit-nodes.yaml", "disable rp_filter on exit nodes"),
 		pass("exit-node-failover"))
+	// The walkthrough kills an agent: a lab of its own.
+	labSpecs("../examples/demo/lab.yaml", pass(files+"evpn-walkthrough.yaml"))
 	labSpecs(labs+"evnomac/lab.yaml",
 		fail("anycast-gateway", "sets no anycast MAC"),
 		fail("vm-live-migration", "gateway MAC differs between nodes"))
@@ -182,7 +144,8 @@ var _ = Describe("conformance", func() {
 	labSpecs(labs+"evoneexit/lab.yaml", fail("exit-node-failover", "single exit node"))
 
 	// Two racks behind a router with strict uRPF.
-	labSpecs(labs+"racksok/lab.yaml", pass("cross-rack-migration"), pass("urpf"))
+	labSpecs("../examples/evpn-racks/lab.yaml", pass("cross-rack-migration"), pass("urpf"), pass("bgp-only-workaround"))
+	labSpecs(labs+"racksloose/lab.yaml", fail("bgp-only-workaround", "does not run strict uRPF"))
 	labSpecs(labs+"racksnomac/lab.yaml", fail("cross-rack-migration", "does not exist in the other rack"))
 })
 

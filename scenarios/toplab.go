@@ -26,7 +26,23 @@ type TopoLab struct {
 }
 
 // NewTopoLab wraps a running lab; stateDir is the lab's state directory.
+// A guest moved earlier (sdnlab migrate on a lab that stayed up) is found
+// where its tap really is.
 func NewTopoLab(l *topology.Lab, stateDir string) *TopoLab {
+	for _, g := range l.Guests {
+		for _, n := range l.Nodes {
+			h, err := nsutil.Handle(l.BridgeNS(n.Name, g.VNet))
+			if err != nil {
+				continue
+			}
+			_, err = h.LinkByName(g.Tap)
+			h.Close()
+			if err == nil {
+				g.Node = n.Name
+				break
+			}
+		}
+	}
 	return &TopoLab{L: l, StateDir: stateDir}
 }
 
@@ -159,4 +175,19 @@ func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 		errs = append(errs, fmt.Errorf("node %s: set %s down: %w", node, n.Link.Ifname, err))
 	}
 	return errors.Join(errs...)
+}
+
+// KillAgent sends SIGKILL to a node's agent; the node's links stay up.
+func (t *TopoLab) KillAgent(ctx context.Context, node string) error {
+	if t.L.Node(node) == nil {
+		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+	}
+	pid := topology.AgentPID(t.L, t.StateDir, node)
+	if pid <= 1 {
+		return fmt.Errorf("node %s runs no agent", node)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err)
+	}
+	return nil
 }

@@ -142,6 +142,9 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 	}
 	if !hasExt || !extAddr.IsValid() {
 		r.Text("exit nodes", "the lab has no external host: exit-node uRPF not tested")
+		if len(r.Checks) == 0 {
+			return r.Skipf("nothing to check: no underlay router between nodes of different segments and no external host")
+		}
 		return r.Finish()
 	}
 	zonesDone := map[string]bool{}
@@ -230,6 +233,9 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 	}
 	if len(zonesDone) == 0 {
 		r.Text("exit nodes", "no EVPN zone with exit nodes")
+	}
+	if len(r.Checks) == 0 {
+		return r.Skipf("nothing to check: no underlay router between nodes of different segments and no EVPN zone with exit nodes")
 	}
 	return r.Finish()
 }

@@ -34,6 +34,7 @@ func (vmLiveMigration) Params() []Param {
 		{Name: "max-gap", Default: "1s", Help: "longest acceptable probe gap"},
 		{Name: "converge-timeout", Default: "3s", Help: "how long every node's FDB may take to follow"},
 		{Name: "return", Default: "true", Help: "move the guest back afterwards (not measured)"},
+		{Name: "check-gateway-mac", Default: "true", Help: "check the gateway MAC is the same on the old and the new node"},
 	}
 }
 
@@ -57,6 +58,24 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	g, peer, vn, err := v.pairOnTwoNodes(env.Params["guest"])
 	if err != nil {
 		return r.Skipf("%v", err)
+	}
+	// Prefer a guest the external host can reach (its zone has exit
+	// nodes), so both kinds of probes run.
+	if _, hasExt := v.External(); hasExt && env.Params["guest"] == "" {
+		if byVNet, vnets, err := v.overlayGuests(); err == nil {
+			names := make([]string, 0, len(byVNet))
+			for k := range byVNet {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, name := range names {
+				exits, _, _ := v.exitNodes(vnets[name].Zone.ID)
+				if x, y, ok := pairIn(byVNet[name], ""); ok && len(exits) > 0 && x.GW4.IsValid() {
+					g, peer, vn = x, y, vnets[name]
+					break
+				}
+			}
+		}
 	}
 	home := g.Node
 	target := env.Params["to"]
@@ -214,9 +233,13 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	if len(notConv) == 0 {
 		r.Ms("FDB convergence", slowest)
 	}
+	convObs := fmt.Sprintf("all %d nodes followed within %v", len(names), slowest.Round(time.Microsecond))
+	if len(notConv) > 0 {
+		convObs = "not converged: " + strings.Join(notConv, "; ")
+	}
 	r.Expect("every node's FDB points at "+target, len(notConv) == 0,
 		fmt.Sprintf("within %v: local on %s, remote via %s elsewhere", convTimeout, target, targetN.VTEP),
-		"not converged: "+orNone(notConv),
+		convObs,
 		"the control plane did not move the MAC: no MAC/IP route with a higher MAC mobility sequence from the new node, or the old route was not withdrawn")
 
 	// MAC mobility and withdrawal on the wire (EVPN only).
@@ -227,6 +250,12 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	}
 
 	// The guest's gateway MAC did not change.
+	if env.Params["check-gateway-mac"] == "true" {
+		if bad := gatewayMACCheck(r, v, g, home, target, "gateway MAC identical on "+home+" and "+target,
+			fmt.Sprintf("zone %s sets no anycast MAC (zone option mac): the gateway MAC differs between nodes, so the MAC a migrated guest keeps in its ARP cache does not exist on the new node", vn.Zone.ID)); bad != nil {
+			return bad
+		}
+	}
 	if gwBefore != "" {
 		after, ok, _ := probe.NeighFor(g.NS, g.GW4)
 		state := "flushed (the simulated NIC lost carrier during the move)"

@@ -30,6 +30,10 @@ import (
 //	  - stop-stream: {name: s1, max-lost: 200, max-gap: 500ms}
 //	  - ping: {from: vm1, to: gateway, expect: reply}
 //	  - fdb: {node: node3, mac-of: vm1, expect: remote node2, within: 2s}
+//	  - capture: {name: c1, on: [underlay, vm2]}
+//	  - ping: {from: vm1, to: vm2}
+//	  - expect-capture: {name: c1, no-arp-request-for: vm2, only-vnis: [11000], no-fragments: true}
+//	  - kill-agent: {node: node3}
 //	  - scenario: {name: bum-replication}
 //
 // Every step is a mapping with exactly one key, the step kind. Errors name
@@ -101,6 +105,21 @@ type (
 	killNodeStep struct {
 		Node string `yaml:"node"`
 	}
+	killAgentStep struct {
+		Node string `yaml:"node"`
+	}
+	captureStep struct {
+		Name string   `yaml:"name"`
+		On   []string `yaml:"on"`
+	}
+	expectCaptureStep struct {
+		Name            string   `yaml:"name"`
+		NoARPRequestFor string   `yaml:"no-arp-request-for"`
+		NoNDSolicitFor  string   `yaml:"no-nd-solicit-for"`
+		NoFragments     bool     `yaml:"no-fragments"`
+		OnlyVNIs        []uint32 `yaml:"only-vnis"`
+		MinVXLAN        int      `yaml:"min-vxlan"`
+	}
 	sleepStep struct {
 		For string
 	}
@@ -125,16 +144,19 @@ type (
 
 // stepKinds maps step kinds to a constructor of their body.
 var stepKinds = map[string]func() stepArgs{
-	"scenario":    func() stepArgs { return &scenarioStep{} },
-	"ping":        func() stepArgs { return &pingStep{} },
-	"udp-stream":  func() stepArgs { return &streamStep{} },
-	"stop-stream": func() stepArgs { return &stopStreamStep{} },
-	"migrate":     func() stepArgs { return &migrateStep{} },
-	"kill-node":   func() stepArgs { return &killNodeStep{} },
-	"sleep":       func() stepArgs { return &sleepStep{} },
-	"sysctl":      func() stepArgs { return &sysctlStep{} },
-	"exec":        func() stepArgs { return &execStep{} },
-	"fdb":         func() stepArgs { return &fdbStep{} },
+	"scenario":       func() stepArgs { return &scenarioStep{} },
+	"ping":           func() stepArgs { return &pingStep{} },
+	"udp-stream":     func() stepArgs { return &streamStep{} },
+	"stop-stream":    func() stepArgs { return &stopStreamStep{} },
+	"migrate":        func() stepArgs { return &migrateStep{} },
+	"kill-node":      func() stepArgs { return &killNodeStep{} },
+	"kill-agent":     func() stepArgs { return &killAgentStep{} },
+	"capture":        func() stepArgs { return &captureStep{} },
+	"expect-capture": func() stepArgs { return &expectCaptureStep{} },
+	"sleep":          func() stepArgs { return &sleepStep{} },
+	"sysctl":         func() stepArgs { return &sysctlStep{} },
+	"exec":           func() stepArgs { return &execStep{} },
+	"fdb":            func() stepArgs { return &fdbStep{} },
 }
 
 func stepKindNames() string {
@@ -235,6 +257,31 @@ func (s *migrateStep) validate() error {
 }
 
 func (s *killNodeStep) validate() error { return required("node", s.Node) }
+
+func (s *killAgentStep) validate() error { return required("node", s.Node) }
+
+func (s *captureStep) validate() error {
+	if err := required("name", s.Name); err != nil {
+		return err
+	}
+	if len(s.On) == 0 {
+		return fmt.Errorf("field \"on\": required (a list: [underlay, vm1, node2, ...])")
+	}
+	return nil
+}
+
+func (s *expectCaptureStep) validate() error {
+	if err := required("name", s.Name); err != nil {
+		return err
+	}
+	if s.NoARPRequestFor == "" && s.NoNDSolicitFor == "" && !s.NoFragments && len(s.OnlyVNIs) == 0 && s.MinVXLAN == 0 {
+		return fmt.Errorf("no expectation: give no-arp-request-for, no-nd-solicit-for, no-fragments, only-vnis or min-vxlan")
+	}
+	if s.MinVXLAN < 0 {
+		return fmt.Errorf("field \"min-vxlan\": must not be negative")
+	}
+	return nil
+}
 
 func (s *sleepStep) validate() error { return checkDuration("sleep", s.For, true) }
 

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 )
@@ -22,7 +25,7 @@ func (f *FileScenario) Run(ctx context.Context, env *Env) *Result {
 	if why := f.unmet(v); why != "" {
 		return r.Skipf("lab %s does not meet the scenario's requirement: %s", env.Lab.Name(), why)
 	}
-	st := &fileRun{env: env, v: v, streams: map[string]*probe.Stream{}}
+	st := &fileRun{env: env, v: v, streams: map[string]*probe.Stream{}, captures: map[string]*capture.Session{}}
 	defer st.stopAll()
 	for i, s := range f.Steps {
 		env.progress("step %d/%d: %s (%s:%d)", i+1, len(f.Steps), s.Kind, f.File, s.Line)
@@ -65,14 +68,18 @@ func (f *FileScenario) unmet(v labView) string {
 }
 
 type fileRun struct {
-	env     *Env
-	v       labView
-	streams map[string]*probe.Stream
+	env      *Env
+	v        labView
+	streams  map[string]*probe.Stream
+	captures map[string]*capture.Session
 }
 
 func (st *fileRun) stopAll() {
 	for _, s := range st.streams {
 		s.Stop(0)
+	}
+	for _, c := range st.captures {
+		_, _ = c.Stop()
 	}
 }
 
@@ -106,7 +113,11 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 		if err != nil {
 			return err
 		}
-		sub := sc.Run(ctx, &Env{Lab: env.Lab, Params: params, PcapDir: env.PcapDir, Progress: env.Progress})
+		pcaps := env.PcapDir
+		if pcaps != "" {
+			pcaps = filepath.Join(pcaps, r.Scenario) // below the file scenario's own
+		}
+		sub := sc.Run(ctx, &Env{Lab: env.Lab, Params: params, PcapDir: pcaps, Progress: env.Progress})
 		mergeInto(r, sub)
 		if sub.Verdict == Error || sub.Verdict == Skip {
 			return fmt.Errorf("scenario %s: %s: %s", sub.Scenario, sub.Verdict, sub.Reason)
@@ -211,6 +222,36 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 	case *killNodeStep:
 		return env.Lab.KillNode(ctx, st.x(a.Node))
 
+	case *killAgentStep:
+		return env.Lab.KillAgent(ctx, st.x(a.Node))
+
+	case *captureStep:
+		name := st.x(a.Name)
+		if _, dup := st.captures[name]; dup {
+			return fmt.Errorf("a capture named %s is already running", name)
+		}
+		var pts []capture.Point
+		for _, on := range a.On {
+			p, err := capturePoints(v, st.x(on))
+			if err != nil {
+				return err
+			}
+			pts = append(pts, p...)
+		}
+		opts := capture.Options{}
+		if env.PcapDir != "" {
+			opts.Dir = filepath.Join(env.PcapDir, r.Scenario, name)
+		}
+		sess, err := capture.Start(ctx, pts, opts)
+		if err != nil {
+			return err
+		}
+		st.captures[name] = sess
+		return nil
+
+	case *expectCaptureStep:
+		return st.expectCapture(a, r)
+
 	case *sleepStep:
 		d, err := st.dur(a.For, 0)
 		if err != nil {
@@ -266,6 +307,111 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 	return fmt.Errorf("step kind %s has no runner", s.Kind)
 }
 
+func (st *fileRun) expectCapture(a *expectCaptureStep, r *Result) error {
+	name := st.x(a.Name)
+	sess, ok := st.captures[name]
+	if !ok {
+		return fmt.Errorf("no capture named %s was started", name)
+	}
+	delete(st.captures, name)
+	res, err := sess.Stop()
+	if err != nil {
+		return err
+	}
+	if res.Merged != "" {
+		r.Pcap(name, res.Merged)
+	}
+	obs := func(err error) string {
+		if err == nil {
+			return "none"
+		}
+		return err.Error()
+	}
+	for _, q := range []struct {
+		target string
+		v6     bool
+	}{{st.x(a.NoARPRequestFor), false}, {st.x(a.NoNDSolicitFor), true}} {
+		if q.target == "" {
+			continue
+		}
+		fam := 4
+		if q.v6 {
+			fam = 6
+		}
+		ip, err := resolveAddr(st.v, "", q.target, fam)
+		if err != nil {
+			return err
+		}
+		var e error
+		what := "ARP request"
+		if q.v6 {
+			what = "neighbor solicitation"
+			e = res.None(what+" for "+ip.String()+" inside VXLAN", capture.InVXLAN(), capture.NeighborSolicitFor(ip))
+		} else {
+			e = res.NoARPRequestFor(ip, capture.InVXLAN())
+		}
+		r.Expect(fmt.Sprintf("%s: no %s for %s on the underlay", name, what, ip), e == nil, "none inside VXLAN", obs(e),
+			"the request was flooded: ARP/ND suppression is off or the address was not known")
+	}
+	if a.NoFragments {
+		e := res.NoOuterFragments()
+		r.Expect(name+": no fragments", e == nil, "no IP fragments", obs(e), "packets above the path MTU were fragmented")
+	}
+	if len(a.OnlyVNIs) > 0 {
+		seen := res.VNIsSeen()
+		var extra []string
+		for _, vni := range seen {
+			if !slices.Contains(a.OnlyVNIs, vni) {
+				extra = append(extra, fmt.Sprint(vni))
+			}
+		}
+		r.Expect(name+": only VNIs "+fmt.Sprint(a.OnlyVNIs), len(extra) == 0, fmt.Sprint(a.OnlyVNIs), fmt.Sprintf("seen %v", seen),
+			"traffic in a VNI the scenario did not expect")
+	}
+	if a.MinVXLAN > 0 {
+		n := res.CountMatching(capture.Outer(), capture.HasVXLAN())
+		r.Expect(fmt.Sprintf("%s: at least %d VXLAN frames", name, a.MinVXLAN), n >= a.MinVXLAN, fmt.Sprint(a.MinVXLAN), fmt.Sprint(n),
+			"nothing crossed the underlay")
+	}
+	return nil
+}
+
+// capturePoints maps a capture target: "underlay" (every node's uplinks),
+// a node (its uplinks), a guest (its NIC), a router or the external host
+// (its interfaces).
+func capturePoints(v labView, on string) ([]capture.Point, error) {
+	if on == "underlay" {
+		return uplinkPoints(v.Nodes()), nil
+	}
+	for _, n := range v.Nodes() {
+		if n.Name == on {
+			return uplinkPoints([]Node{n}), nil
+		}
+	}
+	for _, g := range v.Guests() {
+		if g.Name == on {
+			return []capture.Point{guestPoint(g)}, nil
+		}
+	}
+	hosts := v.Routers()
+	if h, ok := v.External(); ok {
+		if on == "external" {
+			on = h.Name
+		}
+		hosts = append(hosts, h)
+	}
+	for _, h := range hosts {
+		if h.Name == on {
+			var pts []capture.Point
+			for _, i := range h.Ifaces {
+				pts = append(pts, capture.Point{Netns: h.NS, Ifname: i, Label: h.Name + "_" + i})
+			}
+			return pts, nil
+		}
+	}
+	return nil, fmt.Errorf("capture: lab %s has nothing called %q (underlay, a node, a guest, a router, external)", v.Name(), on)
+}
+
 func (st *fileRun) fdb(ctx context.Context, a *fdbStep, r *Result) error {
 	v := st.v
 	node, err := v.node(st.x(a.Node))
@@ -292,10 +438,15 @@ func (st *fileRun) fdb(ctx context.Context, a *fdbStep, r *Result) error {
 	if err != nil {
 		return err
 	}
+	// The VNet's bridge: in the node namespace, or its VRF namespace (EVPN).
+	ns, err := v.VNetNS(node.Name, g.VNet)
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(within)
 	var entries []probe.FDBEntry
 	for {
-		entries, err = probe.FDBFor(node.NS, g.MAC)
+		entries, err = probe.FDBFor(ns, g.MAC)
 		if err != nil {
 			return err
 		}

@@ -16,8 +16,17 @@ import (
 	"github.com/sdnlab/sdnlab/topology"
 )
 
-// demoLab is the lab name the demo uses (its namespaces: sdnlab-demo-...).
-const demoLab = "demo"
+// The demo's labs: examples/demo (the EVPN example with SNAT, IPv6 and a
+// second tenant zone), and the two-rack EVPN example for the scenarios that
+// need an L3 boundary between nodes. Own names, so a user's
+// labs are never touched.
+const (
+	demoLab      = "demo"
+	demoRacksLab = "demoracks"
+)
+
+// rackScenarios run on the two-rack lab.
+var rackScenarios = []string{"cross-rack-migration", "bgp-only-workaround"}
 
 func demoCommand() *command {
 	return &command{
@@ -34,8 +43,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	start := time.Now()
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	outDir := fs.String("out", "", "directory for the lab copy, pcaps and reports (default: a new one under /tmp)")
-	keep := fs.Bool("keep", false, "leave the demo lab running")
+	outDir := fs.String("out", "", "directory for the lab copies, pcaps and reports (default: a new one under /tmp)")
+	keep := fs.Bool("keep", false, "leave the demo labs running")
 	var sel multiFlag
 	fs.Var(&sel, "scenario", "run only these scenarios (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -57,31 +66,62 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	// The lab is named after its directory: <dir>/demo/lab.yaml is "demo".
-	labDir := filepath.Join(dir, demoLab)
-	if err := examples.WriteDir("evpn", labDir); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "sdnlab demo: EVPN example lab, %d scenarios; results in %s\n", len(selected), dir)
-	topo := topology.Options{}
-	// A demo lab left over from an interrupted run is removed first.
-	if running, err := topology.Labs(topo); err == nil && slices.Contains(running, demoLab) {
-		if err := topology.Down(ctx, demoLab, topo); err != nil {
-			return fmt.Errorf("remove the old demo lab: %w", err)
+	// The examples side by side (evpn-racks refers to ../evpn), then lab
+	// files renamed to the demo's lab names.
+	var onEVPN, onRacks []scenarios.Selected
+	for _, s := range selected {
+		if slices.Contains(rackScenarios, s.Scenario.Name()) {
+			onRacks = append(onRacks, s)
+		} else {
+			onEVPN = append(onEVPN, s)
 		}
 	}
-	lr := &scenarios.LabRun{
-		LabFile: filepath.Join(labDir, "lab.yaml"),
-		Topo:    topo,
-		PcapDir: filepath.Join(dir, "pcap"),
-		Out:     out,
-		Keep:    *keep,
+	type labRun struct {
+		example, name string
+		sel           []scenarios.Selected
 	}
-	o, err := lr.Run(ctx, selected)
-	if err != nil {
-		return err
+	runs := []labRun{{"demo", demoLab, onEVPN}, {"evpn-racks", demoRacksLab, onRacks}}
+	// demo and evpn-racks take host interface files from ../evpn.
+	for _, example := range []string{"evpn", "demo", "evpn-racks"} {
+		if err := examples.WriteDir(example, filepath.Join(dir, "examples", example)); err != nil {
+			return err
+		}
 	}
-	run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
+	fmt.Fprintf(out, "sdnlab demo: %d scenarios on the EVPN example (and the two-rack one); results in %s\n", len(selected), dir)
+	topo := topology.Options{}
+	var all *scenarios.Outcome
+	for _, r := range runs {
+		if len(r.sel) == 0 {
+			continue
+		}
+		labFile := filepath.Join(dir, r.name+".yaml")
+		if err := scenarios.CopyLabFile(filepath.Join(dir, "examples", r.example, "lab.yaml"), labFile, r.name); err != nil {
+			return err
+		}
+		// A demo lab left over from an interrupted run is removed first.
+		if running, err := topology.Labs(topo); err == nil && slices.Contains(running, r.name) {
+			if err := topology.Down(ctx, r.name, topo); err != nil {
+				return fmt.Errorf("remove the old %s lab: %w", r.name, err)
+			}
+		}
+		lr := &scenarios.LabRun{LabFile: labFile, Topo: topo, PcapDir: filepath.Join(dir, "pcap"), Out: out, Keep: *keep}
+		o, err := lr.Run(ctx, r.sel)
+		if err != nil {
+			return err
+		}
+		if all == nil {
+			all = o
+		} else {
+			all.Results = append(all.Results, o.Results...)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if all == nil {
+		return badInput("no scenario selected")
+	}
+	run := scenarios.ToReport(demoLab, all.Started, all.Results, all.Properties())
 	for _, f := range []struct {
 		name string
 		fmt  reports.Format
@@ -90,7 +130,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	err = finishRun(out, o, "", "")
+	err = finishRun(out, all, "", "")
 	fmt.Fprintf(out, "demo: pcaps in %s, JUnit %s, HTML %s\n", filepath.Join(dir, "pcap"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.html"))
 	fmt.Fprintf(out, "demo: total %v\n", time.Since(start).Round(time.Millisecond))
 	return err

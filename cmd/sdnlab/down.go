@@ -57,6 +57,11 @@ func runDown(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !topology.LabExists(opts, name) {
+		// Idempotent, so cleanup scripts can always call it: exit code 0.
+		fmt.Fprintf(out, "lab %s is not up: nothing to remove\n", name)
+		return nil
+	}
 	if err := topology.Down(ctx, name, opts); err != nil {
 		return err
 	}

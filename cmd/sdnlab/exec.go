@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/sdnlab/sdnlab/topology"
 )
@@ -33,6 +34,9 @@ func runExec(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if lab.NS(args[1]) == "" {
+		return badInput("lab %s has no node, guest, router, external host or switch %q (%s)", lab.Name, args[1], strings.Join(lab.Things(), " "))
+	}
 	err = lab.Exec(ctx, args[1], args[3:], os.Stdin, os.Stdout, os.Stderr)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -48,5 +52,14 @@ func stateOf(arg string) (*topology.Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	return topology.ReadState(os.Getenv("SDNLAB_STATE"), name)
+	state := os.Getenv("SDNLAB_STATE")
+	lab, err := topology.ReadState(state, name)
+	if err == nil {
+		return lab, nil
+	}
+	// Not up (or its state is gone): bad input, exit code 2, and say what to do.
+	if !topology.LabExists(topology.Options{StateDir: state}, name) {
+		return nil, badInput("lab %s is not up (sdnlab list shows the labs that are)", name)
+	}
+	return nil, badInput("lab %s has namespaces but no readable state (%v): sdnlab down %s, then up again", name, err, name)
 }

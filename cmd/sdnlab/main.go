@@ -41,6 +41,7 @@ func commands() []*command {
 		listCommand(),
 		migrateCommand(),
 		renderCommand(),
+		routerCommand(),
 		shellCommand(),
 		showCommand(),
 		statusCommand(),

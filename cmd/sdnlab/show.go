@@ -134,7 +134,11 @@ func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error 
 			if r.L3VNI != 0 {
 				l3 = fmt.Sprint(r.L3VNI)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", best, r.Type, r.RD, dash(r.MAC), dash(ip), r.VNI,
+			typ := fmt.Sprint(r.Type)
+			if r.Type == evpn.TypeUnicast {
+				typ = "ip" // plain unicast, not EVPN
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", best, typ, dash(r.RD), dash(r.MAC), dash(ip), r.VNI,
 				dash(l3), strings.Join(r.RTs, ","), seq, r.NextHop, from, dash(r.RouterMAC))
 		}
 		if len(s.Local) > 0 {

@@ -53,6 +53,9 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if !topology.LabExists(topology.Options{StateDir: *state}, n) {
+			return badInput("lab %s is not up (sdnlab list shows the labs that are)", n)
+		}
 		labs = []string{n}
 	default:
 		return badInput("expected at most one lab")
@@ -81,7 +84,26 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 			if r.Upstream {
 				kind = "upstrm"
 			}
-			fmt.Fprintf(out, "  %s %-10s ns %s\n", kind, r.Name, r.NS)
+			if r.BGP == nil {
+				fmt.Fprintf(out, "  %s %-10s %-7s ns %s\n", kind, r.Name, r.Routing, r.NS)
+				continue
+			}
+			speaker := "speaker NOT RUNNING"
+			if pid := topology.RouterPID(lab, lab.StateDir, r.Name); pid != 0 {
+				speaker = fmt.Sprintf("speaker pid %d", pid)
+			}
+			fmt.Fprintf(out, "  %s %-10s bgp AS %d, %d neighbors, %s  ns %s\n", kind, r.Name, r.ASN, len(r.BGP.Neighbors), speaker, r.NS)
+			learned, err := topology.LearnedRoutes(r.NS)
+			if err != nil {
+				fmt.Fprintf(out, "         learned routes: %v\n", err)
+				continue
+			}
+			for _, lr := range learned {
+				fmt.Fprintf(out, "         bgp route %-20s via %s dev %s\n", lr.Dst, lr.Via, lr.Dev)
+			}
+			if len(learned) == 0 {
+				fmt.Fprintf(out, "         no BGP routes learned\n")
+			}
 		}
 		for _, h := range lab.Hosts {
 			fmt.Fprintf(out, "  extern %-10s %v ns %s\n", h.Name, h.Link.Addrs, h.NS)
@@ -92,6 +114,9 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 				st = "MISSING"
 			}
 			fmt.Fprintf(out, "  guest  %-10s %-7s on %-8s vnet %-10s %s %v tap %s\n", g.Name, st, g.Node, g.VNet, g.MAC, g.Addrs, g.Tap)
+		}
+		for _, w := range lab.Warnings {
+			fmt.Fprintf(out, "  warning: %s\n", w)
 		}
 		for _, s := range lab.Skipped {
 			fmt.Fprintf(out, "  not realized: %s\n", s)

@@ -103,7 +103,10 @@ func finishRun(out io.Writer, o *scenarios.Outcome, junit, jsonOut string) error
 		}
 		fmt.Fprintf(out, "wrote %s\n", f.path)
 	}
-	fmt.Fprintf(out, "total time %v\n", time.Since(o.Started).Round(time.Millisecond))
+	if o.Lab != nil {
+		fmt.Fprintf(out, "lab %s: up in %v, overlay ready in %v; scenarios took %v\n", o.Lab.Name,
+			o.UpTime.Round(time.Millisecond), o.Ready.Round(time.Millisecond), time.Since(o.Started).Round(time.Millisecond))
+	}
 	if scenarios.AnyFailed(o.Results) {
 		c := run.Counts()
 		return &checkFailed{fmt.Sprintf("%d failed, %d errors of %d scenarios", c.Failed, c.Errors, c.Total)}

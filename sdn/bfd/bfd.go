@@ -249,10 +249,15 @@ func (m *Manager) txLoop(s *session) {
 		if _, err := m.tx.WriteToUDP(pkt, dst); err != nil && m.ctx.Err() == nil {
 			m.log.Debug("bfd send", "peer", s.peer, "err", err)
 		}
-		// Wake up in time to detect a silent peer too.
-		if d := m.detectTime(s); s.state != Down && d/3 < next {
-			next = d / 3
+		// Wake up in time to detect a silent peer too, at the exact
+		// deadline rather than at the next transmission.
+		m.mu.Lock()
+		if s.state == Up || s.state == Init {
+			if left := time.Until(s.lastRx.Add(m.detectTime(s))) + time.Millisecond; left < next {
+				next = max(left, time.Millisecond)
+			}
 		}
+		m.mu.Unlock()
 		t.Reset(next)
 	}
 }

@@ -2,7 +2,6 @@ package evpn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -51,10 +50,10 @@ type l2vni struct {
 	L2VNI
 	bridgeIdx, vxlanIdx int
 	bridgeMAC           string
-	macs                map[string]*localMAC       // learned on local ports
-	ips                 map[netip.Addr]string      // local neighbours (IP -> MAC)
-	mob                 map[string]*mobility       // per MAC
-	l3                  *l3vni                     // the zone's L3VNI, nil none
+	macs                map[string]*localMAC  // learned on local ports
+	ips                 map[netip.Addr]string // local neighbours (IP -> MAC)
+	mob                 map[string]*mobility  // per MAC
+	l3                  *l3vni                // the zone's L3VNI, nil none
 }
 
 type l3vni struct {
@@ -76,13 +75,13 @@ const withdrawHold = time.Second
 
 // mobility is the RFC 7432 section 15 state of one MAC in one VNI.
 type mobility struct {
-	seq        uint32 // the sequence number this node uses when it owns the MAC
-	remoteSeq  uint32 // highest remote sequence seen
-	remoteAt   time.Time
-	moves      []time.Time
-	dup        bool
-	dupAt      time.Time
-	owner      string // "local", "remote" or ""
+	seq       uint32 // the sequence number this node uses when it owns the MAC
+	remoteSeq uint32 // highest remote sequence seen
+	remoteAt  time.Time
+	moves     []time.Time
+	dup       bool
+	dupAt     time.Time
+	owner     string // "local", "remote" or ""
 }
 
 // PeerStatus is one BGP session as `show bgp` prints it.
@@ -510,7 +509,10 @@ func (a *Agent) handle(e any) {
 		e.reply <- a.snapshot()
 	case evTick:
 		a.resolve()
-		if !a.syncDone && time.Since(a.start) > 10*time.Second {
+		if !a.syncDone && (time.Since(a.start) > 10*time.Second || a.allUpFor(time.Second)) {
+			// GoBGP sends End-of-RIB only with graceful restart, which we
+			// do not want (stale routes): a table dump follows a session
+			// at once, so a second of every session being up will do.
 			a.syncDone = true
 		}
 		a.expireMobility()
@@ -569,6 +571,17 @@ func (a *Agent) checkSync() {
 	a.syncDone = true
 }
 
+// allUpFor tells whether every configured session has been up for d.
+func (a *Agent) allUpFor(d time.Duration) bool {
+	for _, n := range a.cfg.Neighbors {
+		ps := a.peers[n.Addr.String()]
+		if ps == nil || ps.State != "Established" || time.Since(ps.Since) < d {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *Agent) onPeer(e evPeer) {
 	if _, err := netip.ParseAddr(e.addr); err != nil {
 		return // GoBGP reports its own global state with a nil address
@@ -595,6 +608,39 @@ func (a *Agent) onPeer(e evPeer) {
 		ps.Received = 0
 	}
 	a.log.Info("bgp session", "peer", e.addr, "state", st, "was", prev)
+	if st == "Idle" && prev != "" && prev != "Idle" {
+		a.recreatePeer(e.addr, "session failed")
+	}
+}
+
+// recreatePeer replaces a failed peer with a fresh one. GoBGP holds a
+// failed session idle for 5 s and closes connections meanwhile, so two
+// agents that restart close together can keep missing each other; a fresh
+// peer dials again after GoBGP's 1-2 s and accepts at once.
+func (a *Agent) recreatePeer(addr, why string) {
+	if a.bgp == nil {
+		return
+	}
+	var conf *api.Peer
+	for _, n := range a.cfg.Neighbors {
+		if n.Addr.String() == addr {
+			conf = peerConf(&a.cfg, n)
+		}
+	}
+	if conf == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := a.bgp.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {
+		a.log.Warn("reset peer", "peer", addr, "why", why, "err", err)
+		return
+	}
+	if err := a.bgp.AddPeer(ctx, &api.AddPeerRequest{Peer: conf}); err != nil {
+		a.log.Warn("re-add peer", "peer", addr, "why", why, "err", err)
+		return
+	}
+	a.log.Debug("peer re-created", "peer", addr, "why", why)
 }
 
 // onBFD resets the BGP session of a peer whose BFD session went down, so its
@@ -608,19 +654,9 @@ func (a *Agent) onBFD(e evBFD) {
 	if ps == nil || ps.State != "Established" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := a.bgp.ShutdownPeer(ctx, &api.ShutdownPeerRequest{Address: e.peer.String(), Communication: "BFD down"}); err != nil {
-		a.log.Warn("reset peer after bfd down", "peer", e.peer, "err", err)
-	}
-	// ShutdownPeer sends a NOTIFICATION and drops the routes; bring the
-	// peer back so the session re-forms when the neighbour returns.
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = a.bgp.EnablePeer(ctx, &api.EnablePeerRequest{Address: e.peer.String()})
-	}()
+	// Dropping the session drops the peer's routes at once (as bgpd does on
+	// a BFD down); the fresh peer re-forms when the neighbour returns.
+	a.recreatePeer(e.peer.String(), "BFD down")
 }
 
 // onNeigh learns local MACs (bridge FDB) and MAC+IP bindings (the VNet
@@ -781,9 +817,6 @@ func (a *Agent) expireMobility() {
 		}
 	}
 }
-
-// errNotReady marks devices that do not exist yet.
-var errNotReady = errors.New("devices not ready")
 
 func parseMAC(s string) net.HardwareAddr {
 	m, _ := net.ParseMAC(s)

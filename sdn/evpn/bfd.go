@@ -2,6 +2,7 @@ package evpn
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 
@@ -31,7 +32,18 @@ func (a *Agent) startBFD(ctx context.Context, send func(any)) (bfdControl, error
 		return nil, err
 	}
 	for _, n := range peers {
-		m.Add(n.Addr, n.Multihop > 0)
+		m.Add(n.Addr, n.Multihop > 0 || a.viaGateway(n.Addr))
 	}
 	return m, nil
+}
+
+// viaGateway tells a peer that is not on a connected subnet: like bgpd,
+// BFD then runs multihop (RFC 5883, port 4784).
+func (a *Agent) viaGateway(peer netip.Addr) bool {
+	h := a.handles[""]
+	if h == nil {
+		return false
+	}
+	rs, err := h.RouteGet(net.IP(peer.AsSlice()))
+	return err == nil && len(rs) > 0 && rs[0].Gw != nil
 }

@@ -1,11 +1,3 @@
-// Package evpn is the EVPN control plane of an sdnlab node: an embedded GoBGP
-// speaker plus the kernel synchronisation that zebra does for FRR (flood
-// lists, remote FDB and neighbour entries, VRF host and prefix routes), MAC
-// mobility per RFC 7432 section 15, BFD-driven fast failover and the state
-// behind `sdnlab show`.
-//
-// The agent runs as one process per node, inside the node's namespace (GoBGP
-// dials from arbitrary threads, so one process cannot speak for two nodes).
 package evpn
 
 import (
@@ -40,8 +32,8 @@ type Config struct {
 	DupMaxMoves int           `json:"dup_max_moves,omitempty"`
 	DupWindow   time.Duration `json:"dup_window,omitempty"`
 	// BFD timers (FRR defaults: 300 ms x 3).
-	BFDIntervalMs  int `json:"bfd_interval_ms,omitempty"`
-	BFDDetectMult  int `json:"bfd_detect_mult,omitempty"`
+	BFDIntervalMs  int  `json:"bfd_interval_ms,omitempty"`
+	BFDDetectMult  int  `json:"bfd_detect_mult,omitempty"`
 	BFDDisabledAll bool `json:"bfd_disabled,omitempty"`
 }
 
@@ -55,7 +47,7 @@ type Neighbor struct {
 	Multihop int  `json:"multihop,omitempty"`
 	BFD      bool `json:"bfd,omitempty"`
 	// UpdateSource is the local address sessions come from ("" any).
-	UpdateSource netip.Addr `json:"update_source,omitempty"`
+	UpdateSource netip.Addr `json:"update_source,omitzero"`
 	// Families: "l2vpn-evpn" (default), "ipv4-unicast", "ipv6-unicast".
 	Families []string `json:"families,omitempty"`
 	// RRClient makes this speaker a route reflector for the peer.
@@ -102,6 +94,10 @@ type L3VNI struct {
 	// RejectDefault drops other nodes' default routes (Proxmox's
 	// MAP_VTEP_IN on exit nodes that are primary or when no primary is set).
 	RejectDefault bool `json:"reject_default,omitempty"`
+	// LeakSubnets announces the zone's subnets to IPv4/IPv6 unicast peers
+	// (an exit node without exitnodes-local-routing: Proxmox's `import
+	// vrf` in the default instance).
+	LeakSubnets bool `json:"leak_subnets,omitempty"`
 	// DefaultMED is the MED on the originated default (200 on a
 	// non-primary exit node: MAP_VTEP_OUT).
 	DefaultMED uint32 `json:"default_med,omitempty"`

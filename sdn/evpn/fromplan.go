@@ -143,6 +143,11 @@ func FromPlan(p *sdn.NodePlan, vrfNS func(zone string) string) (Config, error) {
 			}
 		}
 		l3.ExitNode = z.ExitNode || p.FRR.ExitNode(z.VRF)
+		for _, af := range []*frr.UnicastAF{r.IPv4Unicast, r.IPv6Unicast} {
+			if af != nil && containsStr(af.ImportVRF, z.VRF) {
+				l3.LeakSubnets = true
+			}
+		}
 		if l3.ExitNode {
 			primary := z.ExitNodePrimary
 			l3.RejectDefault = primary == "" || primary == p.Node

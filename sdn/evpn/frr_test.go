@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
 // frrNode is an FRR instance (Debian's frr 8.4) running in a node
@@ -30,6 +33,14 @@ func needFRR(t testing.TB) {
 // bgpd and bfdd inside the node's namespace with the datacenter profile.
 func (l *lab) startFRR(node, conf string) *frrNode {
 	l.t.Helper()
+	return l.startFRRWith(node, conf, "", nil)
+}
+
+// startFRRWith also passes zebraOpts and, for namespace VRFs (zebra -n),
+// gives the daemons a private /run/netns holding only vrfs (FRR's VRF name
+// -> the namespace's real name), so zebra adopts no other namespace.
+func (l *lab) startFRRWith(node, conf, zebraOpts string, vrfs map[string]string) *frrNode {
+	l.t.Helper()
 	f := &frrNode{name: strings.ReplaceAll(l.prefix, "-", "") + node, ns: l.name(node), node: node}
 	etc := filepath.Join("/etc/frr", f.name)
 	run := filepath.Join("/var/run/frr", f.name)
@@ -44,10 +55,11 @@ bgpd=yes
 bfdd=yes
 vtysh_enable=yes
 frr_profile="datacenter"
-zebra_options="  -A 127.0.0.1 -s 90000000"
+zebra_options="  -A 127.0.0.1 -s 90000000 ZEBRAOPTS"
 bgpd_options="   -A 127.0.0.1"
 bfdd_options="   -A 127.0.0.1"
 `
+	daemons = strings.Replace(daemons, "ZEBRAOPTS", zebraOpts, 1)
 	files := map[string]string{
 		"daemons":    daemons,
 		"frr.conf":   conf,
@@ -61,8 +73,23 @@ bfdd_options="   -A 127.0.0.1"
 	_ = exec.Command("chown", "-R", "frr:frr", etc, run).Run()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := nsutil.Output(ctx, f.ns, "unshare", "--uts", "sh", "-c",
-		fmt.Sprintf("hostname %s && /usr/lib/frr/frrinit.sh start %s", node, f.name))
+	script := fmt.Sprintf("hostname %s && /usr/lib/frr/frrinit.sh start %s", node, f.name)
+	args := []string{"--uts"}
+	if len(vrfs) > 0 {
+		var b strings.Builder
+		hold := filepath.Join(run, "ns")
+		fmt.Fprintf(&b, "set -e; mkdir -p %s; ", hold)
+		for name, real := range vrfs {
+			fmt.Fprintf(&b, "touch %[1]s/%[2]s; mount --bind %[3]s %[1]s/%[2]s; ", hold, name, nsutil.Path(real))
+		}
+		b.WriteString("mount -t tmpfs sdnlab-frr /run/netns; ")
+		for name := range vrfs {
+			fmt.Fprintf(&b, "touch /run/netns/%[2]s; mount --bind %[1]s/%[2]s /run/netns/%[2]s; ", hold, name)
+		}
+		script = b.String() + script
+		args = append(args, "--mount", "--propagation", "private")
+	}
+	out, err := nsutil.Output(ctx, f.ns, append(append([]string{"unshare"}, args...), "sh", "-c", script)...)
 	if err != nil {
 		l.t.Fatalf("start frr on %s: %v\n%s", node, err, out)
 	}
@@ -223,4 +250,106 @@ func TestFRRInterop(t *testing.T) {
 	if !strings.Contains(out, "10.99.0.2") || !strings.Contains(out, "up") {
 		t.Errorf("FRR's BFD session with the agent is not up:\n%s", out)
 	}
+}
+
+// l3LabConfig is the Proxmox SDN configuration of the two-node L3 lab:
+// zone "zn" with L3VNI 1000, VNets vneta (VNI 100) and vnetb (VNI 200),
+// advertise-subnets, an anycast MAC.
+var l3LabConfig = map[string]string{
+	"controllers.cfg": "evpn: ctl\n\tasn 65000\n\tpeers 10.99.0.1,10.99.0.2\n",
+	"zones.cfg":       "evpn: zn\n\tcontroller ctl\n\tvrf-vxlan 1000\n\tadvertise-subnets 1\n\tmac 02:00:00:aa:00:01\n\tipam pve\n",
+	"vnets.cfg":       "vnet: vneta\n\tzone zn\n\ttag 100\n\nvnet: vnetb\n\tzone zn\n\ttag 200\n",
+	"subnets.cfg": "subnet: zn-10.1.0.0-24\n\tvnet vneta\n\tgateway 10.1.0.1\n\n" +
+		"subnet: zn-10.2.0.0-24\n\tvnet vnetb\n\tgateway 10.2.0.1\n",
+}
+
+// compileNode compiles l3LabConfig for node (underlay address addr on u1).
+func (l *lab) compileNode(node, addr string) *sdn.NodePlan {
+	l.t.Helper()
+	dir := filepath.Join(l.dir, "sdn")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	for n, c := range l3LabConfig {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	cfg, err := config.Load(dir)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	ifaces := fmt.Sprintf("auto lo\niface lo inet loopback\n\nauto u1\niface u1 inet static\n\taddress %s/24\n", addr)
+	hi, err := config.ParseInterfacesReader("interfaces."+node, strings.NewReader(ifaces))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	plan, err := sdn.Compile(cfg, sdn.NodeFacts{Node: node, Interfaces: hi})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return plan
+}
+
+// TestFRRInteropL3: node n1 runs FRR 8.4 with the frr.conf sdnlab renders
+// for it and namespace VRFs (zebra -n); node n2 runs an agent configured
+// from its compiled plan. Type 5 prefixes and type 2 host routes (L3VNI
+// label, router MAC) go both ways and guests in different VNets on the two
+// nodes reach each other through the L3VNI.
+func TestFRRInteropL3(t *testing.T) {
+	needRoot(t)
+	needFRR(t)
+	l := newLab(t, "fl")
+	n1, vrf1 := l.buildL3Node("n1", "10.99.0.1")
+	n2, vrf2 := l.buildL3Node("n2", "10.99.0.2")
+	l.sh(n1, fmt.Sprintf(`
+		ip link add u1 type veth peer name u1 netns %s
+		ip addr add 10.99.0.1/24 dev u1
+		ip link set u1 up`, n2))
+	l.sh(n2, `
+		ip addr add 10.99.0.2/24 dev u1
+		ip link set u1 up`)
+	gA := l.addGuest("gA", "n1-vrf-zn", "tapA", "02:00:00:00:01:11", "10.1.0.11/24", "vneta")
+	gB := l.addGuest("gB", "n2-vrf-zn", "tapB", "02:00:00:00:02:12", "10.2.0.12/24", "vnetb")
+	l.sh(gA, "ip route add default via 10.1.0.1")
+	l.sh(gB, "ip route add default via 10.2.0.1")
+
+	name := strings.ReplaceAll(l.prefix, "-", "") + "n1"
+	conf := render.FRR(l.compileNode("n1", "10.99.0.1"))
+	conf = strings.Replace(conf, "log syslog informational", "log file /var/run/frr/"+name+"/frr.log informational", 1)
+	fr := l.startFRRWith("n1", conf, "-n", map[string]string{"vrf_zn": vrf1})
+
+	c2, err := FromPlan(l.compileNode("n2", "10.99.0.2"), func(zone string) string { return l.name("n2-vrf-" + zone) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.startAgent("n2", c2)
+
+	l.eventually("session with FRR", 60*time.Second, func() (bool, string) {
+		s := l.query("n2")
+		if s == nil || len(s.Peers) == 0 {
+			return false, "no state"
+		}
+		return s.Peers[0].State == "Established", s.Peers[0].State
+	})
+	l.sh(gA, "ping -c1 -W2 10.1.0.1")
+	l.sh(gB, "ping -c1 -W2 10.2.0.1")
+	l.eventually("FRR's type 5 in the agent's VRF", 15*time.Second, func() (bool, string) {
+		out, _ := l.try(vrf2, "ip route show proto bgp")
+		return strings.Contains(out, "10.1.0.0/24 via 10.99.0.1 dev vrfbr_zn"), out
+	})
+	l.eventually("FRR's host route (type 2 with L3VNI) in the agent's VRF", 15*time.Second, func() (bool, string) {
+		out, _ := l.try(vrf2, "ip route show 10.1.0.11")
+		return strings.Contains(out, "via 10.99.0.1 dev vrfbr_zn"), out
+	})
+	l.eventually("the agent's host route in FRR's VRF", 15*time.Second, func() (bool, string) {
+		out, _ := l.try(vrf1, "ip route show 10.2.0.12")
+		return strings.Contains(out, "via 10.99.0.2 dev vrfbr_zn"), out
+	})
+	l.eventually("the agent's type 5 (advertise-subnets) at FRR", 15*time.Second, func() (bool, string) {
+		out, _ := fr.vtysh("show bgp l2vpn evpn route rd 10.99.0.2:1")
+		return strings.Contains(out, "[5]:[0]:[24]:[10.2.0.0]"), out
+	})
+	l.sh(gA, "ping -c2 -i0.2 -W2 10.2.0.12")
+	l.sh(gB, "ping -c2 -i0.2 -W2 10.1.0.11")
 }

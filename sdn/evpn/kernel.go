@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sort"
-	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -216,12 +215,4 @@ func sortedAddrs(m map[netip.Addr]bool) []netip.Addr {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
 	return out
-}
-
-// shortKind strips the namespace from a key for logs.
-func shortKind(k string) string {
-	if i := strings.IndexByte(k, '|'); i > 0 {
-		return k[:i]
-	}
-	return k
 }

@@ -94,6 +94,17 @@ func TestTwoNodeL2(t *testing.T) {
 	})
 	l.sh(g1, "ping -c2 -i0.2 -W2 10.100.0.12")
 
+	// ARP suppression: with g2's binding installed on n1, g1's ARP for g2
+	// is answered by n1's bridge and never crosses the underlay.
+	stop := l.tunnelARP(t, n1, "u1")
+	l.sh(g1, "ip neigh flush all && ping -c1 -W2 10.100.0.12")
+	if n := stop(); n != 0 {
+		t.Errorf("%d ARP frames crossed the underlay; want 0 (ARP suppression)", n)
+	}
+	if ok, out := l.neighHas(g1, "eth0", "10.100.0.12", "02:00:00:00:00:12"); !ok {
+		t.Errorf("g1 did not resolve g2:\n%s", out)
+	}
+
 	// Migrate g2 to n1: its port moves, it announces itself.
 	l.sh(n2, "ip link set tap2 netns "+n1)
 	l.sh(n1, "ip link set tap2 master br100 up")
@@ -132,10 +143,12 @@ func TestTwoNodeL2(t *testing.T) {
 		return !ok, out
 	})
 	// Restart: the node recovers, and n1's leftover entries are confirmed.
+	restart := time.Now()
 	l.startAgent("n1", twoNodeConfig("n1", "10.99.0.1", "10.99.0.2"))
 	l.eventually("n2 relearns g1's MAC", 30*time.Second, func() (bool, string) {
 		return l.fdbHas(n2, "vx100", "02:00:00:00:00:11", "dst 10.99.0.1", "extern_learn")
 	})
+	t.Logf("restarted agent's routes back on its peer after %v", time.Since(restart).Round(time.Millisecond))
 	l.eventually("n1 keeps g2's MAC", 10*time.Second, func() (bool, string) {
 		s := l.query("n1")
 		if s == nil || !s.Synced {

@@ -202,6 +202,12 @@ func (a *Agent) planL3(z *l3vni, d *desiredState, localIPs map[netip.Addr]bool, 
 		}
 	}
 
+	if z.LeakSubnets {
+		for _, p := range z.Subnets {
+			d.advertise(&Route{Type: TypeUnicast, Prefix: p.Masked()})
+		}
+	}
+
 	// Remote host routes (type 2 with an IP) and prefixes (type 5).
 	type hostBest struct {
 		seq  uint32
@@ -345,7 +351,7 @@ func (a *Agent) applyAdverts(desired map[string]*Route) {
 		}
 		p, err := r.toPath(true)
 		if err == nil {
-			err = a.bgp.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: familyEVPN, Path: p})
+			err = a.bgp.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: p.Family, Path: p})
 		}
 		if err != nil {
 			a.log.Warn("withdraw", "route", k, "err", err)

@@ -13,11 +13,14 @@ import (
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 )
 
-// EVPN route types this agent speaks.
+// Route types this agent speaks: EVPN types 2, 3 and 5, and plain
+// IPv4/IPv6 unicast (0) for the zone subnets an exit node announces to its
+// unicast peers (FRR's `import vrf` in the default instance).
 const (
-	TypeMACIP  = 2
-	TypeIMET   = 3
-	TypePrefix = 5
+	TypeUnicast = 0
+	TypeMACIP   = 2
+	TypeIMET    = 3
+	TypePrefix  = 5
 )
 
 // Route is one EVPN route in a form the agent reasons about, decoded from
@@ -124,7 +127,13 @@ func rtMatch(have, want []string) bool {
 }
 
 // nlri builds the GoBGP NLRI of r.
-func (r *Route) nlri() (*bgp.EVPNNLRI, error) {
+func (r *Route) nlri() (bgp.AddrPrefixInterface, error) {
+	if r.Type == TypeUnicast {
+		if r.Prefix.Addr().Is4() {
+			return bgp.NewIPAddrPrefix(uint8(r.Prefix.Bits()), r.Prefix.Addr().String()), nil
+		}
+		return bgp.NewIPv6AddrPrefix(uint8(r.Prefix.Bits()), r.Prefix.Addr().String()), nil
+	}
 	rd, err := bgp.ParseRouteDistinguisher(r.RD)
 	if err != nil {
 		return nil, fmt.Errorf("rd %q: %w", r.RD, err)
@@ -157,6 +166,21 @@ func (r *Route) toPath(withdraw bool) (*api.Path, error) {
 	n, err := r.nlri()
 	if err != nil {
 		return nil, err
+	}
+	if r.Type == TypeUnicast {
+		// The next hop is left unspecified: GoBGP puts the session's
+		// local address there, as bgpd does for imported VRF routes.
+		nh := "0.0.0.0"
+		if r.Prefix.Addr().Is6() {
+			nh = "::"
+		}
+		attrs := []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(bgp.BGP_ORIGIN_ATTR_TYPE_INCOMPLETE)}
+		if r.Prefix.Addr().Is4() {
+			attrs = append(attrs, bgp.NewPathAttributeNextHop(nh))
+		} else {
+			attrs = append(attrs, bgp.NewPathAttributeMpReachNLRI(nh, []bgp.AddrPrefixInterface{n}))
+		}
+		return apiutil.NewPath(n, withdraw, attrs, time.Now())
 	}
 	if withdraw {
 		// A withdrawal is the NLRI alone: GoBGP checks the MAC mobility
@@ -207,16 +231,24 @@ func routeFromPath(p *api.Path) (r Route, ok bool, err error) {
 	if err != nil {
 		return r, false, fmt.Errorf("decode nlri: %w", err)
 	}
-	en, isEVPN := n.(*bgp.EVPNNLRI)
-	if !isEVPN {
-		return r, false, nil
-	}
-	r.Key = en.String()
+	r.Key = n.String()
 	r.Best = p.Best
 	if nip, err := netip.ParseAddr(p.NeighborIp); err == nil {
 		r.Peer = nip.String()
 	}
-	switch d := en.RouteTypeData.(type) {
+	var routeData bgp.EVPNRouteTypeInterface
+	switch n := n.(type) {
+	case *bgp.EVPNNLRI:
+		routeData = n.RouteTypeData
+	case *bgp.IPAddrPrefix:
+		r.Type, r.Prefix = TypeUnicast, netip.PrefixFrom(addrFrom(n.Prefix), int(n.Length)).Masked()
+	case *bgp.IPv6AddrPrefix:
+		r.Type, r.Prefix = TypeUnicast, netip.PrefixFrom(addrFrom(n.Prefix), int(n.Length)).Masked()
+	default:
+		return r, false, nil
+	}
+	switch d := routeData.(type) {
+	case nil: // unicast
 	case *bgp.EVPNMacIPAdvertisementRoute:
 		r.Type = TypeMACIP
 		r.RD = d.RD.String()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -21,15 +22,24 @@ func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.B
 	if port == 0 {
 		port = 179
 	}
+	listen := []string{"0.0.0.0"}
+	if l, err := net.Listen("tcp6", "[::]:0"); err == nil {
+		l.Close()
+		listen = append(listen, "::") // IPv6 may be disabled in the namespace
+	}
 	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn:             cfg.ASN,
 		RouterId:        cfg.RouterID.String(),
 		ListenPort:      port,
-		ListenAddresses: []string{"0.0.0.0", "::"},
+		ListenAddresses: listen,
 	}})
 	if err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("start bgp: %w", err)
+	}
+	if err := evpnNexthopUnchanged(ctx, s); err != nil {
+		s.Stop()
+		return nil, err
 	}
 	for _, n := range cfg.Neighbors {
 		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(cfg, n)}); err != nil {
@@ -38,6 +48,28 @@ func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.B
 		}
 	}
 	return s, nil
+}
+
+// evpnNexthopUnchanged keeps the next hop (the originating VTEP) of EVPN
+// routes passed on to eBGP peers, as bgpd does for l2vpn evpn; GoBGP would
+// otherwise put its own address there.
+func evpnNexthopUnchanged(ctx context.Context, s *server.BgpServer) error {
+	pol := &api.Policy{Name: "evpn-nexthop-unchanged", Statements: []*api.Statement{{
+		Name:       "evpn",
+		Conditions: &api.Conditions{AfiSafiIn: []*api.Family{familyEVPN}},
+		Actions:    &api.Actions{RouteAction: api.RouteAction_ACCEPT, Nexthop: &api.NexthopAction{Unchanged: true}},
+	}}}
+	if err := s.AddPolicy(ctx, &api.AddPolicyRequest{Policy: pol}); err != nil {
+		return fmt.Errorf("bgp export policy: %w", err)
+	}
+	err := s.AddPolicyAssignment(ctx, &api.AddPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
+		Name: "global", Direction: api.PolicyDirection_EXPORT, Policies: []*api.Policy{{Name: pol.Name}},
+		DefaultAction: api.RouteAction_ACCEPT,
+	}})
+	if err != nil {
+		return fmt.Errorf("bgp export policy: %w", err)
+	}
+	return nil
 }
 
 // peerConf maps a Neighbor onto GoBGP's peer configuration.

@@ -24,6 +24,8 @@ func TestRouteRoundTrip(t *testing.T) {
 			RTs: []string{"65000:5000"}, NextHop: vtep, RouterMAC: "02:aa:00:00:00:01", MED: 200},
 		{Type: TypePrefix, RD: "192.0.2.1:1", Prefix: netip.MustParsePrefix("2001:db8:1::/64"), VNI: 5000,
 			RTs: []string{"192.0.2.1:7"}, NextHop: vtep, RouterMAC: "02:aa:00:00:00:01"},
+		{Type: TypeUnicast, Prefix: netip.MustParsePrefix("10.0.1.0/24"), NextHop: netip.MustParseAddr("0.0.0.0")},
+		{Type: TypeUnicast, Prefix: netip.MustParsePrefix("2001:db8:2::/64"), NextHop: netip.MustParseAddr("::")},
 	}
 	for _, want := range cases {
 		p, err := want.toPath(false)
@@ -206,7 +208,62 @@ func TestFromPlanExample(t *testing.T) {
 	}
 	z := c.L3VNIs[0]
 	if z.VNI != 10000 || z.Bridge != "vrfbr_myevpn" || z.VxlanDev != "vrfvx_myevpn" || !z.ExitNode || !z.RejectDefault ||
-		z.DefaultMED != 0 || z.Netns != "vrfns-myevpn" {
+		z.DefaultMED != 0 || z.Netns != "vrfns-myevpn" || !z.LeakSubnets {
 		t.Errorf("l3vni %+v", z)
+	}
+}
+
+// planL3 picks the lowest MED among default routes (exitnodes-primary
+// sends 200 from the secondary), keeps ECMP between equals, and an exit
+// node that is primary refuses the others' defaults.
+func TestPlanL3Defaults(t *testing.T) {
+	mk := func(exit, reject bool) (*Agent, *l3vni) {
+		cfg := Config{RouterID: netip.MustParseAddr("10.0.0.3"), ASN: 65000,
+			L3VNIs: []L3VNI{{VNI: 5000, Bridge: "vrfbr", VxlanDev: "vrfvx", ExitNode: exit, RejectDefault: reject}}}
+		a, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z := a.l3[0]
+		z.bridgeIdx, z.vxlanIdx, z.rmac = 10, 11, "02:aa:00:00:00:03"
+		def := netip.MustParsePrefix("0.0.0.0/0")
+		for i, r := range []struct {
+			vtep string
+			med  uint32
+		}{{"10.0.0.1", 0}, {"10.0.0.2", 200}, {"10.0.0.4", 0}} {
+			a.rib[r.vtep] = &Route{Type: TypePrefix, RD: r.vtep + ":1", Prefix: def, VNI: 5000, RTs: []string{"65000:5000"},
+				NextHop: netip.MustParseAddr(r.vtep), RouterMAC: "02:aa:00:00:00:0" + string(rune('1'+i)), MED: r.med, Peer: r.vtep}
+		}
+		return a, z
+	}
+	a, z := mk(false, false)
+	d := &desiredState{kernel: map[string]kobj{}, adverts: map[string]*Route{}}
+	a.planL3(z, d, map[netip.Addr]bool{}, map[string]bool{})
+	r, ok := d.kernel["route||0.0.0.0/0"].(*routeObj)
+	if !ok {
+		t.Fatalf("no default route planned: %v", d.kernel)
+	}
+	if len(r.vteps) != 2 || r.vteps[0].String() != "10.0.0.1" || r.vteps[1].String() != "10.0.0.4" {
+		t.Errorf("default via %v, want ECMP over the two MED 0 exit nodes", r.vteps)
+	}
+	for _, v := range []string{"10.0.0.1", "10.0.0.4"} {
+		if _, ok := d.kernel["neigh||vrfbr|"+v]; !ok {
+			t.Errorf("no router MAC neighbour for %s", v)
+		}
+	}
+	a, z = mk(true, true)
+	d = &desiredState{kernel: map[string]kobj{}, adverts: map[string]*Route{}}
+	a.planL3(z, d, map[netip.Addr]bool{}, map[string]bool{})
+	if _, ok := d.kernel["route||0.0.0.0/0"]; ok {
+		t.Error("a primary exit node took another node's default route")
+	}
+	var defaults int
+	for _, r := range d.adverts {
+		if r.Type == TypePrefix && r.Prefix.Bits() == 0 {
+			defaults++
+		}
+	}
+	if defaults != 2 {
+		t.Errorf("exit node originates %d default routes, want 0.0.0.0/0 and ::/0", defaults)
 	}
 }

@@ -22,10 +22,16 @@ const NATTable = "sdnlab"
 //	nat/POSTROUTING: -s SOURCE -o OUT -j SNAT --to-source ADDR
 //	raw/PREROUTING:  -i fwbr+ -j CT --zone N
 func (a *applier) snat() error {
+	// The rules belong in the node namespace whichever namespace the
+	// stanza's device lives in: an EVPN VNet bridge sits in its VRF
+	// namespace, but its subnet's SNAT happens where traffic leaves the
+	// node (-o vmbr0).
 	var rules []sdn.SNATRule
 	for _, d := range a.devs {
-		if d.ns == a.t.NS {
-			rules = append(rules, d.ifc.SNAT...)
+		for _, r := range d.ifc.SNAT {
+			if !r.Guessed {
+				rules = append(rules, r)
+			}
 		}
 	}
 	node, err := a.ns(a.t.NS, false)
@@ -97,7 +103,10 @@ func snatExprs(r sdn.SNATRule, nfproto uint32) []expr.Any {
 		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(r.OutIface)},
 		&expr.Immediate{Register: 1, Data: r.ToSource.AsSlice()},
-		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: nfproto, RegAddrMin: 1, Specified: true},
+		// Addresses only: a "specified" protocol range with no ports would
+		// map every flow's port (and ICMP id) to 0, so a second concurrent
+		// flow from the subnet collides and is dropped.
+		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: nfproto, RegAddrMin: 1},
 	}
 }
 

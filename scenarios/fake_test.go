@@ -1,0 +1,173 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/sdn"
+)
+
+// fakeLab is a Lab without namespaces, for the parts of the framework that
+// only look things up.
+type fakeLab struct{ plans map[string]*sdn.NodePlan }
+
+func (fakeLab) Name() string { return "fake" }
+func (fakeLab) Nodes() []Node {
+	return []Node{
+		{Name: "node1", NS: "ns-node1", VTEP: netip.MustParseAddr("192.168.0.1"), Segment: "a"},
+		{Name: "node2", NS: "ns-node2", VTEP: netip.MustParseAddr("192.168.0.2"), Segment: "b"},
+	}
+}
+func (fakeLab) Guests() []Guest {
+	mac, _ := net.ParseMAC("bc:24:11:00:00:01")
+	return []Guest{
+		{Name: "vm1", NS: "ns-vm1", Node: "node1", VNet: "v1", MAC: mac, IPv4: netip.MustParsePrefix("10.0.1.11/24"),
+			IPv6: netip.MustParsePrefix("fd00::11/64"), GW4: netip.MustParseAddr("10.0.1.1")},
+		{Name: "vm2", NS: "ns-vm2", Node: "node2", VNet: "v1", MAC: mac, IPv4: netip.MustParsePrefix("10.0.1.12/24")},
+	}
+}
+func (fakeLab) External() (Host, bool) {
+	return Host{Name: "inet", NS: "ns-inet", Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.10")}}, true
+}
+func (fakeLab) Routers() []Host { return []Host{{Name: "r1", NS: "ns-r1"}} }
+func (f fakeLab) Plan(node string) (*sdn.NodePlan, error) {
+	if p := f.plans[node]; p != nil {
+		return p, nil
+	}
+	return nil, fmt.Errorf("no plan for %s", node)
+}
+func (fakeLab) Do(string, func() error) error { return nil }
+func (fakeLab) Exec(context.Context, string, ...string) (string, error) {
+	return "", nil
+}
+func (fakeLab) Migrate(context.Context, string, string, time.Duration) error { return nil }
+func (fakeLab) KillNode(context.Context, string) error                       { return nil }
+func (fakeLab) KillAgent(context.Context, string) error                      { return nil }
+func (fakeLab) VNetNS(node, vnet string) (string, error)                     { return "ns-" + node, nil }
+
+func newFake() fakeLab {
+	plan := func(n string) *sdn.NodePlan {
+		return &sdn.NodePlan{Node: n, Zones: []sdn.ZonePlan{{ID: "z1", Type: "evpn", ExitNode: n == "node1",
+			VNets: []sdn.VNetPlan{{ID: "v1", Tag: 100, Subnets: []sdn.SubnetPlan{{Prefix: netip.MustParsePrefix("10.0.1.0/24"), SNAT: true}}}}}}}
+	}
+	return fakeLab{plans: map[string]*sdn.NodePlan{"node1": plan("node1"), "node2": plan("node2")}}
+}
+
+func TestResolve(t *testing.T) {
+	v := labView{newFake()}
+	cases := []struct {
+		from, to string
+		fam      int
+		want     string
+	}{
+		{"vm1", "vm2", 0, "10.0.1.12"},
+		{"vm1", "gateway", 4, "10.0.1.1"},
+		{"vm2", "vm1", 6, "fd00::11"},
+		{"vm1", "external", 0, "203.0.113.10"},
+		{"vm1", "node2", 0, "192.168.0.2"},
+		{"vm1", "10.9.9.9", 0, "10.9.9.9"},
+	}
+	for _, c := range cases {
+		a, err := resolveAddr(v, c.from, c.to, c.fam)
+		if err != nil || a.String() != c.want {
+			t.Errorf("resolveAddr(%s, %s, %d) = %v, %v; want %s", c.from, c.to, c.fam, a, err, c.want)
+		}
+	}
+	if _, err := resolveAddr(v, "vm2", "vm2", 6); err == nil {
+		t.Error("vm2 has no IPv6: want an error")
+	}
+	if _, err := resolveAddr(v, "vm2", "gateway", 6); err == nil {
+		t.Error("vm2 has no IPv6 gateway: want an error")
+	}
+	for name, want := range map[string]string{"node1": "ns-node1", "vm2": "ns-vm2", "r1": "ns-r1", "external": "ns-inet"} {
+		if ns, err := resolveNS(v, name); err != nil || ns != want {
+			t.Errorf("resolveNS(%s) = %q, %v", name, ns, err)
+		}
+	}
+	if _, err := resolveNS(v, "nope"); err == nil {
+		t.Error("unknown name: want an error")
+	}
+}
+
+func TestLabLookups(t *testing.T) {
+	v := labView{newFake()}
+	a, b, vn, err := v.pairOnTwoNodes("")
+	if err != nil || a.Node == b.Node || vn.VNet.Tag != 100 || len(vn.Nodes) != 2 {
+		t.Fatalf("pair: %v %v %+v %v", a.Name, b.Name, vn, err)
+	}
+	if _, _, err := v.pairAcrossSegments(); err != nil {
+		t.Fatalf("segments: %v", err)
+	}
+	exits, _, err := v.exitNodes("z1")
+	if err != nil || len(exits) != 1 || exits[0].Name != "node1" {
+		t.Fatalf("exit nodes: %v %v", exits, err)
+	}
+	if pf, ok := v.snatSubnet(v.Guests()[0]); !ok || pf.String() != "10.0.1.0/24" {
+		t.Fatalf("snat subnet: %v %v", pf, ok)
+	}
+}
+
+func TestFDBMatches(t *testing.T) {
+	vtep2 := netip.MustParseAddr("192.168.0.2")
+	local := probe.FDBEntry{MAC: "m", Dev: "tap100i0"}
+	remote := probe.FDBEntry{MAC: "m", Dev: "vx", Dst: vtep2}
+	stale := probe.FDBEntry{MAC: "m", Dev: "vx", Dst: netip.MustParseAddr("192.168.0.3")}
+	switch {
+	case !fdbMatches([]probe.FDBEntry{local}, "local", netip.Addr{}, "tap100i0"):
+		t.Error("local entry on the tap")
+	case fdbMatches([]probe.FDBEntry{local}, "local", netip.Addr{}, "tap999"):
+		t.Error("local entry on another port")
+	case !fdbMatches([]probe.FDBEntry{remote}, "remote", vtep2, ""):
+		t.Error("remote entry")
+	case fdbMatches([]probe.FDBEntry{remote, stale}, "remote", vtep2, ""):
+		t.Error("a stale dst must not match")
+	case !fdbMatches(nil, "absent", netip.Addr{}, ""):
+		t.Error("absent")
+	}
+}
+
+func TestSelectAndParams(t *testing.T) {
+	sel, err := Select([]string{"mtu:guest=vm1", "testdata/migrate-and-check.yaml:pause=80ms"})
+	if err != nil || len(sel) != 2 || sel[0].Params["guest"] != "vm1" || sel[1].Params["pause"] != "80ms" {
+		t.Fatalf("select: %+v %v", sel, err)
+	}
+	if _, err := Select([]string{"mtu:colour=red"}); err == nil || !strings.Contains(err.Error(), "unknown parameter colour") {
+		t.Fatalf("unknown parameter: %v", err)
+	}
+	if _, err := Select([]string{"no-such"}); err == nil {
+		t.Fatal("unknown scenario: want an error")
+	}
+	all, err := Select(nil)
+	if err != nil || len(all) != len(All()) {
+		t.Fatalf("all: %d %v", len(all), err)
+	}
+	seen := map[string]bool{}
+	for _, s := range All() {
+		if seen[s.Name()] || s.Description() == "" {
+			t.Errorf("scenario %q: duplicate or undescribed", s.Name())
+		}
+		seen[s.Name()] = true
+	}
+}
+
+func TestFileScenarioRequirement(t *testing.T) {
+	f, err := ParseFile("x.yaml", []byte("name: x\nlab: {zone-type: vxlan, min-nodes: 2}\nsteps:\n  - sleep: 1ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.Run(context.Background(), &Env{Lab: newFake(), Params: map[string]string{}})
+	if r.Verdict != Skip || !strings.Contains(r.Reason, "no zone of type vxlan") {
+		t.Fatalf("requirement: %s %s", r.Verdict, r.Reason)
+	}
+	// A file with only a sleep observes nothing: error, never pass.
+	f, _ = ParseFile("x.yaml", []byte("name: x\nsteps:\n  - sleep: 1ms\n"))
+	if r := f.Run(context.Background(), &Env{Lab: newFake(), Params: map[string]string{}}); r.Verdict != Error {
+		t.Fatalf("no checks: %s", r.Verdict)
+	}
+}

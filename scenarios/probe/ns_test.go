@@ -1,0 +1,190 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
+)
+
+// twoHosts makes two namespaces joined by a veth (10.77.0.1 and .2/24,
+// MTU 1400) and removes them at the end of the test.
+func twoHosts(t *testing.T) (a, b string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces")
+	}
+	p := fmt.Sprintf("sdnlab-t%d-", os.Getpid())
+	a, b = p+"pa", p+"pb"
+	for _, n := range []string{a, b} {
+		if err := nsutil.Create(n); err != nil {
+			t.Fatal(err)
+		}
+		n := n
+		t.Cleanup(func() { _ = nsutil.Delete(n) })
+	}
+	ha, err := nsutil.Handle(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ha.Close()
+	fb, err := nsutil.Open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0", MTU: 1400}, PeerName: "eth1", PeerNamespace: netlink.NsFd(int(fb))}
+	if err := ha.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []struct{ ns, ifc, addr string }{{a, "eth0", "10.77.0.1/24"}, {b, "eth1", "10.77.0.2/24"}} {
+		h, err := nsutil.Handle(x.ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := h.LinkByName(x.ifc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ad, _ := netlink.ParseAddr(x.addr)
+		if err := h.AddrAdd(l, ad); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+		h.Close()
+	}
+	return a, b
+}
+
+func TestStreamPingTables(t *testing.T) {
+	a, b := twoHosts(t)
+	dst := netip.MustParseAddr("10.77.0.2")
+	pr, err := Ping(context.Background(), a, dst, PingOpts{Count: 2, Interval: 50 * time.Millisecond})
+	if err != nil || pr.Received != 2 {
+		t.Fatalf("ping: %+v %v", pr, err)
+	}
+	// DF probe above the link MTU fails with a local error naming the MTU.
+	big, err := Ping(context.Background(), a, dst, PingOpts{Count: 1, Size: 1500, DF: true, Timeout: 300 * time.Millisecond})
+	if err != nil || big.OK() || big.MTU != 1400 {
+		t.Fatalf("DF ping over MTU: %+v %v", big, err)
+	}
+	s, err := StartStream(a, b, dst, 45000, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	st := s.Stop(50 * time.Millisecond)
+	if st.Sent < 50 || st.Received == 0 || st.Lost < 0 || st.Received > st.Sent || st.TailSent == 0 {
+		t.Fatalf("stream: %s", st)
+	}
+	e, ok, err := NeighFor(a, dst)
+	if err != nil || !ok || e.MAC == "" {
+		t.Fatalf("neigh: %+v %v %v", e, ok, err)
+	}
+	mac, err := LinkMAC(b, "eth1")
+	if err != nil || e.MAC != mac.String() {
+		t.Fatalf("neigh MAC %s, link MAC %v (%v)", e.MAC, mac, err)
+	}
+	if m, err := LinkMTU(a, "eth0"); err != nil || m != 1400 {
+		t.Fatalf("mtu %d %v", m, err)
+	}
+	if err := FlushNeigh(a, dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := NeighFor(a, dst); ok {
+		t.Fatal("neighbour entry survived the flush")
+	}
+	// A raw frame sent from a arrives at b (a UDP socket there reads it).
+	got := make(chan string, 1)
+	var conn *net.UDPConn
+	if err := nsutil.Do(b, func() error {
+		var err error
+		conn, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 9})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go func() {
+		buf := make([]byte, 100)
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, _ := conn.Read(buf)
+		got <- string(buf[:n])
+	}()
+	srcMAC, _ := LinkMAC(a, "eth0")
+	frame, err := UDPFrame(srcMAC, mac, netip.MustParseAddr("10.77.0.1"), dst, 9, []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SendFrames(a, "eth0", frame); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "hello" {
+		t.Fatalf("raw frame: got %q", s)
+	}
+	if st, err := Netstat(a); err != nil || len(st) == 0 {
+		t.Fatalf("netstat: %v %v", len(st), err)
+	}
+	if rs, err := Routes(a, 4); err != nil || len(rs) == 0 {
+		t.Fatalf("routes: %v %v", rs, err)
+	}
+}
+
+func TestGuardVXLAN(t *testing.T) {
+	a, b := twoHosts(t)
+	// b listens on the VXLAN port; the guard lets only 10.77.0.9 through.
+	var conn *net.UDPConn
+	if err := nsutil.Do(b, func() error {
+		var err error
+		conn, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 4789})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	recv := func() bool {
+		buf := make([]byte, 100)
+		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, err := conn.Read(buf)
+		return err == nil
+	}
+	dst := netip.MustParseAddrPort("10.77.0.2:4789")
+	// deliver sends up to three times (the first may wait for ARP) and
+	// tells whether one arrived.
+	deliver := func() bool {
+		for i := 0; i < 3; i++ {
+			if err := SendUDP(a, dst, VXLANPayload(100, []byte("x"))); err != nil {
+				t.Fatal(err)
+			}
+			if recv() {
+				return true
+			}
+		}
+		return false
+	}
+	if !deliver() {
+		t.Fatal("without the guard the datagram must arrive")
+	}
+	remove, err := GuardVXLAN(b, 4789, []netip.Addr{netip.MustParseAddr("10.77.0.9")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deliver() {
+		t.Fatal("the guard let a non-VTEP source through")
+	}
+	if err := remove(); err != nil {
+		t.Fatal(err)
+	}
+	if !deliver() {
+		t.Fatal("after removing the guard the datagram must arrive")
+	}
+}

@@ -1,0 +1,52 @@
+package evpn
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+)
+
+// GoBGP accepts every kind of neighbour FromPlan produces: iBGP, eBGP with
+// a number, `remote-as external`, multihop with an update source, a route
+// reflector client, several families; and the export policy.
+func TestPeerConfAccepted(t *testing.T) {
+	cfg := Config{RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65000, Neighbors: []Neighbor{
+		{Addr: netip.MustParseAddr("192.0.2.2")},
+		{Addr: netip.MustParseAddr("192.0.2.3"), RemoteAS: 65001, Families: []string{FamilyEVPN, FamilyIPv4, FamilyIPv6}},
+		{Addr: netip.MustParseAddr("192.0.2.4"), External: true, Multihop: 10, UpdateSource: netip.MustParseAddr("192.0.2.1")},
+		{Addr: netip.MustParseAddr("192.0.2.5"), RRClient: true},
+	}}
+	cfg.Defaults()
+	s := server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	go s.Serve()
+	defer s.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := evpnNexthopUnchanged(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range cfg.Neighbors {
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(&cfg, n)}); err != nil {
+			t.Errorf("neighbor %+v: %v", n, err)
+		}
+	}
+	var got []*api.Peer
+	_ = s.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) { got = append(got, p) })
+	if len(got) != len(cfg.Neighbors) {
+		t.Fatalf("%d peers configured, want %d", len(got), len(cfg.Neighbors))
+	}
+	for _, p := range got {
+		if p.Timers.Config.HoldTime != 9 || p.Timers.Config.KeepaliveInterval != 3 {
+			t.Errorf("peer %s timers %+v, want FRR's datacenter 3/9", p.Conf.NeighborAddress, p.Timers.Config)
+		}
+	}
+}
