@@ -3,9 +3,12 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
@@ -201,6 +204,14 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 				}
 			}
 		}
+		// An upstream with routes through every exit node hashes each flow
+		// to one of them; whether a given probe comes back the way it left
+		// is luck. Make it certain: return traffic to a guest that sits on
+		// an exit node is routed through another exit node, as the hash
+		// does to some flows.
+		undo, forced := forceReturnViaOtherExit(v, guests, exits)
+		restore = append(restore, undo)
+		r.Text("return path", orNone(forced))
 		before := counters(exitHosts)
 		var failed []string
 		sent, got := 0, 0
@@ -256,4 +267,63 @@ func dropsText(before, after map[string]int64) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// forceReturnViaOtherExit installs, on the upstream router, a host route
+// for each guest that runs on an exit node via a different exit node's
+// underlay address. It returns the undo and a line per forced route. Routes
+// that cannot be installed (the exit nodes are not on the upstream's
+// segment) are left out: the probes then show whatever the lab's routing
+// does.
+func forceReturnViaOtherExit(v labView, guests []Guest, exits []Node) (func(), []string) {
+	var up *Host
+	for _, h := range v.Routers() {
+		if h.Upstream {
+			h := h
+			up = &h
+		}
+	}
+	if up == nil || len(exits) < 2 {
+		return func() {}, nil
+	}
+	h, err := nsutil.Handle(up.NS)
+	if err != nil {
+		return func() {}, []string{fmt.Sprintf("%s: %v", up.Name, err)}
+	}
+	var added []*netlink.Route
+	var lines []string
+	for _, g := range guests {
+		if !g.IPv4.IsValid() {
+			continue
+		}
+		for _, other := range exits {
+			if other.Name == g.Node || !other.VTEP.Is4() {
+				continue
+			}
+			onExit := false
+			for _, e := range exits {
+				onExit = onExit || e.Name == g.Node
+			}
+			if !onExit {
+				break
+			}
+			rt := &netlink.Route{
+				Dst: &net.IPNet{IP: g.IPv4.Addr().AsSlice(), Mask: net.CIDRMask(32, 32)},
+				Gw:  other.VTEP.AsSlice(),
+			}
+			if err := h.RouteReplace(rt); err != nil {
+				lines = append(lines, fmt.Sprintf("%s: return via %s not forced: %v", g.Name, other.Name, err))
+				break
+			}
+			added = append(added, rt)
+			lines = append(lines, fmt.Sprintf("%s (on %s): %s routes the return via %s", g.Name, g.Node, up.Name, other.Name))
+			break
+		}
+	}
+	return func() {
+		for _, rt := range added {
+			_ = h.RouteDel(rt)
+		}
+		h.Close()
+	}, lines
 }
