@@ -34,6 +34,14 @@ type Options struct {
 	StartAgents bool
 	// AgentPath is the sdnlab binary (default os.Executable()).
 	AgentPath string
+	// RouterPath is the binary run as `router` in the namespace of each
+	// underlay router with routing: bgp (default AgentPath, else
+	// os.Executable()). BGP routers are always started: without them the
+	// underlay has no routes between their segments.
+	RouterPath string
+	// BGPWait bounds how long Up waits for the underlay BGP routers to
+	// learn every segment (default DefaultBGPWait).
+	BGPWait time.Duration
 	// Workers bounds how many namespaces are built at once (default 4 x CPUs).
 	Workers int
 	// SkipCaps skips kernel capability detection and assumes the reference
@@ -130,6 +138,9 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		lab.Caps = c
 	}
 	pr.printf("lab %s: kernel: %s", lab.Name, lab.Caps)
+	for _, w := range lab.Warnings {
+		pr.printf("warning: %s", w)
+	}
 	w := opts.workers()
 
 	// 1. Switches.
@@ -167,6 +178,10 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		return lab, err
 	}
 	pr.printf("underlay: %d nodes, %d routers, %d external hosts", len(lab.Nodes), len(lab.Routers), len(lab.Hosts))
+	// BGP routers converge while the SDN is realized.
+	if err := startRouters(lab, opts, dir, pr); err != nil {
+		return lab, err
+	}
 
 	// 3. Each node's SDN plan.
 	var mu sync.Mutex
@@ -223,7 +238,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		pr.printf("not realized: %s", s)
 	}
 
-	// 5. Node agents.
+	// 5. The underlay's BGP routes (node agents peer across it), then the
+	// node agents.
+	if err := waitBGP(ctx, lab, dir, opts.BGPWait, pr); err != nil {
+		return lab, err
+	}
 	if opts.StartAgents {
 		if err := startAgents(lab, opts, dir, pr); err != nil {
 			return lab, err
@@ -302,6 +321,9 @@ func buildNode(lab *Lab, n *Node, dir string) error {
 		return err
 	}
 	defer ns.Close()
+	if err := noDAD(ns.Name); err != nil {
+		return err
+	}
 	seg := lab.Segment(n.Link.Segment)
 	if err := attach(lab, ns, &n.Link, seg.MTU); err != nil {
 		return err
@@ -316,7 +338,52 @@ func buildNode(lab *Lab, n *Node, dir string) error {
 		}
 		n.Interfaces = p
 	}
-	return realizeHost(ns, n, seg)
+	if err := realizeHost(ns, n, seg); err != nil {
+		return err
+	}
+	return nodeRPFilter(n)
+}
+
+// nodeRPFilter applies the node's rp_filter to its underlay NIC and the
+// bridge that carries it (and holds the node's address). conf.all is set to
+// 0 so the per-interface value is what counts (the kernel uses the larger of
+// the two); the node's other interfaces keep their own values.
+func nodeRPFilter(n *Node) error {
+	if n.RPFilter == "" {
+		return nil
+	}
+	v := fmt.Sprint(n.Link.RPFilter)
+	kv := [][2]string{
+		{"net.ipv4.conf.all.rp_filter", "0"},
+		{"net/ipv4/conf/" + n.Link.Ifname + "/rp_filter", v},
+	}
+	for _, name := range n.UnderlayIfaces() {
+		if name != n.Link.Ifname {
+			kv = append(kv, [2]string{"net/ipv4/conf/" + name + "/rp_filter", v})
+		}
+	}
+	return realize.Sysctls(n.NS, kv...)
+}
+
+// UnderlayIfaces names the node's underlay NIC and the host bridges that
+// have it as a port.
+func (n *Node) UnderlayIfaces() []string {
+	out := []string{n.Link.Ifname}
+	if n.host == nil {
+		return out
+	}
+	for _, name := range n.host.Order {
+		ifc := n.host.Ifaces[name]
+		if ifc == nil {
+			continue
+		}
+		for _, p := range ifc.BridgePorts {
+			if p == n.Link.Ifname {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 // realizeHost brings up a node's host interfaces file: the underlay NIC (our
@@ -406,6 +473,9 @@ func buildRouter(lab *Lab, r *Router) error {
 		return err
 	}
 	defer ns.Close()
+	if err := noDAD(ns.Name); err != nil {
+		return err
+	}
 	kv := [][2]string{
 		{"net.ipv4.ip_forward", "1"},
 		{"net.ipv6.conf.all.forwarding", "1"},
@@ -445,6 +515,9 @@ func buildHost(lab *Lab, h *Host) error {
 		return err
 	}
 	defer ns.Close()
+	if err := noDAD(ns.Name); err != nil {
+		return err
+	}
 	if err := attach(lab, ns, &h.Link, lab.Segment(h.Link.Segment).MTU); err != nil {
 		return err
 	}
@@ -454,8 +527,12 @@ func buildHost(lab *Lab, h *Host) error {
 	if err := ns.Up(h.Link.Ifname); err != nil {
 		return err
 	}
-	if h.Gateway4.IsValid() {
-		return ns.ReplaceRoute(defaultRoute(true), []netip.Addr{h.Gateway4}, "")
+	for _, gw := range []netip.Addr{h.Gateway4, h.Gateway6} {
+		if gw.IsValid() {
+			if err := ns.ReplaceRoute(defaultRoute(gw.Is4()), []netip.Addr{gw}, ""); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -532,4 +609,11 @@ func guestTapNS(lab *Lab, g *Guest) string {
 		}
 	}
 	return ""
+}
+
+// noDAD turns IPv6 duplicate address detection off for the interfaces a
+// namespace gets: addresses are usable at once (a lab decides them, no
+// duplicates), instead of tentative for a second or two after up.
+func noDAD(ns string) error {
+	return realize.Sysctls(ns, [2]string{"net.ipv6.conf.all.accept_dad", "0"}, [2]string{"net.ipv6.conf.default.accept_dad", "0"})
 }

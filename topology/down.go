@@ -161,3 +161,15 @@ func processAlive(pid int) bool {
 	}
 	return true
 }
+
+// LabExists reports whether a lab has a namespace or a state directory.
+func LabExists(opts Options, lab string) bool {
+	if !labNameRE.MatchString(lab) {
+		return false
+	}
+	if names, err := nsutil.List(NSPrefix(lab)); err == nil && len(names) > 0 {
+		return true
+	}
+	_, err := os.Stat(opts.LabDir(lab))
+	return err == nil
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,6 +41,29 @@ func TestMain(m *testing.M) {
 		fmt.Println("UP")
 		select {}
 	}
+	// Helper mode: this test binary is the `router` command (Options'
+	// RouterPath defaults to os.Executable()).
+	if len(os.Args) > 1 && os.Args[1] == "router" {
+		var lab, router, state string
+		for i := 2; i+1 < len(os.Args); i += 2 {
+			switch os.Args[i] {
+			case "--lab":
+				lab = os.Args[i+1]
+			case "--router":
+				router = os.Args[i+1]
+			case "--state":
+				state = os.Args[i+1]
+			}
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		defer stop()
+		if err := RunRouter(ctx, lab, router, state, os.Stdin); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Setenv(SelfRouterEnv, "1") // see the helper mode above
 	os.Exit(m.Run())
 }
 
@@ -70,6 +94,11 @@ func upLab(t *testing.T, file, suffix string, opts Options) *Lab {
 		}
 	})
 	if _, err := Up(context.Background(), lab, opts); err != nil {
+		logs, _ := filepath.Glob(filepath.Join(opts.LabDir(lab.Name), "*", "*", "*.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, b)
+		}
 		t.Fatalf("up: %v", err)
 	}
 	return lab

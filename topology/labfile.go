@@ -50,6 +50,7 @@ type prefixes struct {
 
 type nodeSpec struct {
 	Name       str
+	RPFilter   str
 	Addresses  prefixes
 	Segment    str
 	Gateway    str
@@ -66,6 +67,7 @@ type segmentSpec struct {
 type routerSpec struct {
 	Name    str
 	Routing str // static, bgp
+	ASN     num
 	Ifaces  []*routerIfaceSpec
 }
 
@@ -82,6 +84,7 @@ type upstreamSpec struct {
 	Address  prefixes
 	RPFilter str
 	Subnet   str // the external ("internet") subnet behind it
+	Subnet6  str // its IPv6 subnet (dual-stack internet)
 	MTU      num
 }
 
@@ -287,8 +290,10 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 				if n == nil {
 					return
 				}
-				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces"}, func(key string, k, v *yaml.Node) {
+				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces", "rp_filter"}, func(key string, k, v *yaml.Node) {
 					switch key {
+					case "rp_filter":
+						ns.RPFilter = p.scalar(v, join(f, key))
 					case "address", "addresses":
 						ns.Addresses = p.prefixList(v, join(f, key))
 					case "segment":
@@ -312,7 +317,7 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 		case "upstream":
 			u := &upstreamSpec{Pos: p.pos(k)}
 			s.Upstream = u
-			p.mapping(v, "upstream", []string{"name", "segment", "address", "rp_filter", "subnet", "mtu"}, func(key string, k, v *yaml.Node) {
+			p.mapping(v, "upstream", []string{"name", "segment", "address", "rp_filter", "subnet", "subnet6", "mtu"}, func(key string, k, v *yaml.Node) {
 				f := join("upstream", key)
 				switch key {
 				case "name":
@@ -325,6 +330,8 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 					u.RPFilter = p.scalar(v, f)
 				case "subnet":
 					u.Subnet = p.scalar(v, f)
+				case "subnet6":
+					u.Subnet6 = p.scalar(v, f)
 				case "mtu":
 					u.MTU = p.number(v, f, 576, 65535)
 				}
@@ -414,8 +421,10 @@ func (p *parser) routers(s *spec, v *yaml.Node) {
 			p.errf(&yaml.Node{Line: name.Pos.Line}, f+".interfaces", "a router needs the segments it joins")
 			return
 		}
-		p.mapping(n, f, []string{"name", "routing", "interfaces"}, func(key string, k, v *yaml.Node) {
+		p.mapping(n, f, []string{"name", "routing", "asn", "interfaces"}, func(key string, k, v *yaml.Node) {
 			switch key {
+			case "asn":
+				r.ASN = p.number(v, join(f, key), 1, 4294967294)
 			case "routing":
 				r.Routing = p.scalar(v, join(f, key))
 			case "interfaces":

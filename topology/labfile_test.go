@@ -40,6 +40,7 @@ func TestExamplesLoad(t *testing.T) {
 		{"../examples/vxlan/lab.yaml", "vxlan", 3, 3, 0, 0},
 		{"../examples/evpn/lab.yaml", "evpn", 3, 4, 1, 1},
 		{"../examples/evpn-racks/lab.yaml", "racks", 3, 4, 2, 1},
+		{"../examples/evpn-racks/bgp.yaml", "rackbgp", 3, 4, 3, 1},
 	} {
 		l, err := Load(ex.file)
 		if err != nil {
@@ -123,6 +124,16 @@ func TestBadLabs(t *testing.T) {
 		{"bad yaml", "sdn: .\nnodes: [node1\n", []string{"lab.yaml:"}},
 		{"name clash", "sdn: .\nnodes: [node1]\nguests:\n  node1: {node: node1, vnet: v1}\n",
 			[]string{"lab.yaml:4: guest node1 and node node1 would share namespace"}},
+		{"bad node rp_filter", "sdn: .\nnodes:\n  node1: {rp_filter: maybe}\n",
+			[]string{"lab.yaml:3: nodes.node1.rp_filter: \"maybe\": expected strict, loose or off"}},
+		{"bad routing", "sdn: .\nnodes: [node1]\nunderlay:\n  routers:\n    r1:\n      routing: ospf\n      interfaces: [lan]\n",
+			[]string{"lab.yaml:6: underlay.routers.r1.routing: \"ospf\": expected static or bgp"}},
+		{"asn without bgp", "sdn: .\nnodes: [node1]\nunderlay:\n  routers:\n    r1:\n      asn: 65010\n      interfaces: [lan]\n",
+			[]string{"lab.yaml:6: underlay.routers.r1.asn: only a router with routing: bgp"}},
+		{"bad asn", "sdn: .\nnodes: [node1]\nunderlay:\n  routers:\n    r1:\n      routing: bgp\n      asn: 0\n      interfaces: [lan]\n",
+			[]string{"lab.yaml:7: underlay.routers.r1.asn: \"0\" is not a number in 1..4294967294"}},
+		{"bad upstream subnet6", "sdn: .\nnodes: [node1]\nupstream:\n  subnet6: 10.0.0.0/8\n",
+			[]string{"lab.yaml:4: upstream.subnet6: \"10.0.0.0/8\" is not an IPv6 prefix"}},
 		{"several segments need one", "sdn: .\nnodes: [node1]\nunderlay:\n  segments:\n    a: {subnet: 10.1.0.0/24}\n    b: {subnet: 10.2.0.0/24}\n",
 			[]string{"lab.yaml:2: nodes.node1.segment: missing"}},
 	} {
@@ -191,5 +202,79 @@ func TestDualStackUnderlay(t *testing.T) {
 	hi := l.Plans["node1"]
 	if hi == nil {
 		t.Fatal("no plan")
+	}
+}
+
+// TestNodeNotAPeer: a node whose VTEP is not among the EVPN controller's
+// peers is an error naming the node, the controller and its file:line; a
+// node missing from a vxlan zone's peers is a warning (labs may be broken on
+// purpose for a check that must fail).
+func TestNodeNotAPeer(t *testing.T) {
+	dir := copyDir(t, "../examples/evpn")
+	lab := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(lab, []byte("sdn: .\nnodes: [node1, node2, node3, node4]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(lab)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := strings.ReplaceAll(err.Error(), dir+"/", "")
+	for _, w := range []string{"lab.yaml:2: nodes.node4: node node4 (VTEP 192.168.0.4) is not among the peers of EVPN controller myevpnctl", "controllers.cfg:1", "peers 192.168.0.1,192.168.0.2,192.168.0.3"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error\n  %s\ndoes not contain\n  %s", msg, w)
+		}
+	}
+	dir = copyDir(t, "../examples/vxlan")
+	lab = filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(lab, []byte("sdn: .\nnodes: [node1, node2, node3, node4]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Warnings) != 1 || !strings.Contains(l.Warnings[0], "nodes.node4: node node4 (VTEP 192.168.0.4) is not among the peers of vxlan zone myvxlan") {
+		t.Errorf("warnings %q", l.Warnings)
+	}
+}
+
+// TestLabfileDoc loads the complete example of LABFILE.md (against the
+// evpn-racks SDN configuration), so the reference stays true.
+func TestLabfileDoc(t *testing.T) {
+	b, err := os.ReadFile("LABFILE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "```yaml\n")
+	j := strings.Index(doc[i+8:], "```")
+	if i < 0 || j < 0 {
+		t.Fatal("no yaml block in LABFILE.md")
+	}
+	ex, _ := filepath.Abs("../examples")
+	lab := strings.ReplaceAll(doc[i+8:i+8+j], "../examples/", ex+"/")
+	p := filepath.Join(t.TempDir(), "lab.yaml")
+	if err := os.WriteFile(p, []byte(lab), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Name != "racksdoc" || l.Router("r1").ASN != 65010 || l.Router("r2").ASN != 65002 || l.Upstream().Name != "isp" {
+		t.Errorf("name %s, asn %d %d", l.Name, l.Router("r1").ASN, l.Router("r2").ASN)
+	}
+	if got := prefixesText(l.Router("r1").BGPRoutes); got != "192.168.1.0/24" {
+		t.Errorf("r1 learns %s", got)
+	}
+	if n := l.Node("node2"); n.Addr.String() != "192.168.0.2/24" || len(n.Link.Addrs) != 2 {
+		t.Errorf("node2 addresses %v", n.Link.Addrs)
+	}
+	if g := l.Guest("vm13"); g.Addrs[0].String() != "10.0.1.13/24" || g.Gateway4.String() != "10.0.1.1" || g.Tap != "tap100i0" {
+		t.Errorf("vm13: %v gw %s tap %s", g.Addrs, g.Gateway4, g.Tap)
+	}
+	if h := l.Host("inet"); !h.Gateway6.IsValid() {
+		t.Error("inet has no IPv6 gateway")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/realize"
+	"github.com/sdnlab/sdnlab/topology/underlaybgp"
 )
 
 // Lab is a resolved lab: every default filled in, every name and address
@@ -34,6 +35,9 @@ type Lab struct {
 	// not be realized and why.
 	Caps    realize.Caps `json:"caps"`
 	Skipped []string     `json:"skipped,omitempty"`
+	// Warnings are problems of the lab file that do not stop it (a node
+	// missing from a vxlan zone's peers); up prints them.
+	Warnings []string `json:"warnings,omitempty"`
 
 	// Config and Plans are the SDN configuration and each node's plan (by
 	// node name); they are not part of lab.json (plan.json has each plan).
@@ -83,9 +87,13 @@ type Node struct {
 	Gateway6 netip.Addr   `json:"gateway6,omitzero"`
 	// Interfaces is the host interfaces file (given, or generated into the
 	// state dir at up).
-	Interfaces       string `json:"interfaces,omitempty"`
-	InterfacesText   string `json:"-"`
-	UnderlayMAC      string `json:"underlayMAC"`
+	Interfaces     string `json:"interfaces,omitempty"`
+	InterfacesText string `json:"-"`
+	UnderlayMAC    string `json:"underlayMAC"`
+	// RPFilter is the rp_filter of the node's underlay interfaces as
+	// written in the lab file (strict, loose, off); "" leaves the
+	// namespace's defaults alone.
+	RPFilter         string `json:"rpFilter,omitempty"`
 	host             *config.HostInterfaces
 	pos              config.Pos
 	interfacesGiven  bool
@@ -106,7 +114,14 @@ type Router struct {
 	Routing  string  `json:"routing"` // static, bgp
 	Links    []Link  `json:"links"`
 	Routes   []Route `json:"routes,omitempty"`
-	pos      config.Pos
+	// ASN is the router's BGP AS number (routing: bgp).
+	ASN uint32 `json:"asn,omitempty"`
+	// BGP is the speaker's configuration (routing: bgp), written to
+	// routers/<name>/bgp.json for `sdnlab router`; BGPRoutes are the
+	// prefixes it is expected to learn (Up waits for them).
+	BGP       *underlaybgp.Config `json:"bgp,omitempty"`
+	BGPRoutes []netip.Prefix      `json:"bgpRoutes,omitempty"`
+	pos       config.Pos
 }
 
 // Host is an external host behind the upstream router.
@@ -115,6 +130,7 @@ type Host struct {
 	NS       string     `json:"ns"`
 	Link     Link       `json:"link"`
 	Gateway4 netip.Addr `json:"gateway4,omitzero"`
+	Gateway6 netip.Addr `json:"gateway6,omitzero"`
 }
 
 // Guest is a VM or container: a namespace whose eth0 is one end of a veth;
@@ -262,4 +278,26 @@ func portMAC(ns, ifname string) string {
 	h := sha256.Sum256([]byte(ns + "\x00" + ifname))
 	// locally administered, unicast
 	return net.HardwareAddr{0x02, h[0], h[1], h[2], h[3], h[4]}.String()
+}
+
+// Things names everything of the lab a command can run in: nodes, guests,
+// routers, external hosts and switches ("sw-<segment>").
+func (l *Lab) Things() []string {
+	var out []string
+	for _, n := range l.Nodes {
+		out = append(out, n.Name)
+	}
+	for _, g := range l.Guests {
+		out = append(out, g.Name)
+	}
+	for _, r := range l.Routers {
+		out = append(out, r.Name)
+	}
+	for _, h := range l.Hosts {
+		out = append(out, h.Name)
+	}
+	for _, s := range l.Segments {
+		out = append(out, "sw-"+s.Name)
+	}
+	return out
 }

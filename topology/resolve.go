@@ -79,6 +79,7 @@ func (r *resolver) resolve() {
 	}
 	r.routes()
 	r.compile()
+	r.checkPeers()
 	if len(r.errs) > 0 {
 		return
 	}
@@ -86,6 +87,7 @@ func (r *resolver) resolve() {
 	r.checkMTU()
 	r.checkNamespaces()
 	r.upstreamSDNRoutes()
+	r.bgp()
 }
 
 func (r *resolver) name() {
@@ -453,6 +455,10 @@ func (r *resolver) nodes() {
 		}
 		n.Addr = addrs[0]
 		n.Link.Addrs = addrs
+		if ns.RPFilter.Set {
+			n.Link.RPFilter = rpFilter(ns.RPFilter, f+".rp_filter", r)
+			n.RPFilter = ns.RPFilter.V
+		}
 		if ns.Gateway.Set {
 			gw, err := netip.ParseAddr(ns.Gateway.V)
 			if err != nil {
@@ -574,6 +580,12 @@ func (r *resolver) routers() {
 				r.errf(rs.Routing.Pos, f+".routing", "%q: expected static or bgp", rs.Routing.V)
 			}
 		}
+		if rs.ASN.Set {
+			if rt.Routing != "bgp" {
+				r.errf(rs.ASN.Pos, f+".asn", "only a router with routing: bgp has an AS number")
+			}
+			rt.ASN = uint32(rs.ASN.V)
+		}
 		if len(rs.Ifaces) == 0 {
 			r.errf(rs.Name.Pos, f+".interfaces", "a router joins at least one segment")
 		}
@@ -669,6 +681,17 @@ func (r *resolver) upstream() {
 			ext.Subnet4, ext.Subnet6 = netip.Prefix{}, pf
 		}
 	}
+	if u.Subnet6.Set {
+		pf, err := netip.ParsePrefix(u.Subnet6.V)
+		switch {
+		case err != nil || pf.Masked() != pf || !pf.Addr().Is6():
+			r.errf(u.Subnet6.Pos, "upstream.subnet6", "%q is not an IPv6 prefix without host bits", u.Subnet6.V)
+		case u.Subnet.Set && ext.Subnet6.IsValid():
+			r.errf(u.Subnet6.Pos, "upstream.subnet6", "upstream.subnet is already IPv6")
+		default:
+			ext.Subnet6 = pf
+		}
+	}
 	for _, s := range r.lab.Segments {
 		for _, pair := range [][2]netip.Prefix{{s.Subnet4, ext.Subnet4}, {s.Subnet6, ext.Subnet6}} {
 			if pair[0].IsValid() && pair[1].IsValid() && pair[0].Overlaps(pair[1]) {
@@ -696,9 +719,7 @@ func (r *resolver) upstream() {
 		addrs := r.addrIn(ext, hs.Address, f+".address", hs.Name.Pos, netip.Addr{}, false)
 		h := &Host{Name: hs.Name.V, NS: r.lab.Prefix() + hs.Name.V,
 			Link: Link{Segment: ext.Name, Ifname: "eth0", Addrs: addrs, MAC: stableMAC("ext", hs.Name.V)}}
-		if len(eaddrs) > 0 {
-			h.Gateway4 = eaddrs[0].Addr()
-		}
+		h.Gateway4, h.Gateway6 = famAddr(eaddrs, true), famAddr(eaddrs, false)
 		r.lab.Hosts = append(r.lab.Hosts, h)
 	}
 }

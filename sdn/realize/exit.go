@@ -101,3 +101,35 @@ func zoneSubnets(z *sdn.ZonePlan) []netip.Prefix {
 	}
 	return out
 }
+
+// frrStaticRoutes installs the top-level static routes of the node's FRR
+// configuration whose next hop is a device the plan realized in the node
+// namespace: on an exit node with exitnodes-local-routing,
+// `ip route <subnet> 10.255.255.2 xvrf_<zone>` sends the node's own traffic
+// to the zone's guests over the xvrf veth (zebra would install them).
+// They replace the exit path's routes to the same subnets, as a static
+// route (distance 1) beats one leaked by BGP in FRR.
+func (a *applier) frrStaticRoutes() error {
+	if a.plan.FRR == nil {
+		return nil
+	}
+	for _, r := range a.plan.FRR.IPRoutes {
+		dev := r.VRF // FRR's `ip route P NH IFNAME`: the name is the next hop's interface
+		via, err := netip.ParseAddr(r.Via)
+		if dev == "" || err != nil {
+			continue // null0 and plain next hops are not for the lab's kernel
+		}
+		if _, ok := a.byName[a.t.NS+"/"+dev]; !ok {
+			continue
+		}
+		node, err := a.ns(a.t.NS, false)
+		if err != nil {
+			return err
+		}
+		if err := node.ReplaceRoute(r.Prefix.Masked(), []netip.Addr{via}, dev); err != nil {
+			return fmt.Errorf("frr static route %s via %s dev %s: %w", r.Prefix, via, dev, err)
+		}
+		a.ipfwd = true
+	}
+	return nil
+}

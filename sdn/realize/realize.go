@@ -6,7 +6,9 @@
 // An EVPN zone's VRF is a namespace of its own: its VNet bridges, their
 // VXLAN devices (created in the node namespace and moved in, so their UDP
 // sockets stay on the underlay) and the L3VNI bridge live there. Exit nodes
-// get a veth between the node and the VRF namespace with routes both ways.
+// get a veth between the node and the VRF namespace with routes both ways;
+// with exitnodes-local-routing also the plan's xvrf veth pair, and the
+// frr.conf static routes over it (what zebra would install).
 //
 // Apply converges: run again after the plan changed, it adds, changes and
 // removes only the difference, as "apply" in Proxmox's SDN panel does.
@@ -149,6 +151,9 @@ func (a *applier) run(ctx context.Context) error {
 		a.rep.Devices = append(a.rep.Devices, d.ns+"/"+d.ifc.Name)
 	}
 	if err := a.exitPaths(); err != nil {
+		return err
+	}
+	if err := a.frrStaticRoutes(); err != nil {
 		return err
 	}
 	if err := a.routes(); err != nil {

@@ -1,0 +1,146 @@
+package topology
+
+import (
+	"net/netip"
+	"sort"
+
+	"github.com/sdnlab/sdnlab/topology/underlaybgp"
+)
+
+// firstPrivateASN is where default AS numbers start: every BGP router gets
+// its own (65001, 65002, ... in file order), so the underlay is eBGP and
+// routes travel any number of routers.
+const firstPrivateASN = 65001
+
+// bgp configures the routers with routing: bgp. Each one announces its
+// connected segments and peers with every other BGP router on a segment it
+// shares (one session per address family both have there). The static
+// routes to the segments BGP will bring are dropped, so those segments are
+// reached only through BGP-learned routes; the default route towards the
+// upstream and the routes to SDN subnets stay static.
+func (r *resolver) bgp() {
+	var speakers []*Router
+	for _, rt := range r.lab.Routers {
+		if rt.Routing == "bgp" && !rt.Upstream {
+			speakers = append(speakers, rt)
+		}
+	}
+	if len(speakers) == 0 {
+		return
+	}
+	for i, rt := range speakers {
+		if rt.ASN == 0 {
+			rt.ASN = uint32(firstPrivateASN + i)
+		}
+		cfg := &underlaybgp.Config{Router: rt.Name, ASN: rt.ASN, RouterID: routerID(rt, i)}
+		for _, l := range rt.Links {
+			if seg := r.lab.Segment(l.Segment); seg == nil || seg.External {
+				continue
+			}
+			for _, a := range l.Addrs {
+				cfg.Networks = append(cfg.Networks, a.Masked())
+			}
+		}
+		rt.BGP = cfg
+	}
+	// Sessions: every pair of speakers on a shared segment, per family.
+	type edge struct {
+		to   *Router
+		ibgp bool
+	}
+	adj := map[*Router]map[bool][]edge{} // router -> is IPv4 -> peers
+	for _, a := range speakers {
+		adj[a] = map[bool][]edge{}
+		for _, la := range a.Links {
+			for _, b := range speakers {
+				if a == b {
+					continue
+				}
+				for _, lb := range b.Links {
+					if lb.Segment != la.Segment {
+						continue
+					}
+					for _, v4 := range []bool{true, false} {
+						mine, theirs := famAddr(la.Addrs, v4), famAddr(lb.Addrs, v4)
+						if !mine.IsValid() || !theirs.IsValid() {
+							continue
+						}
+						a.BGP.Neighbors = append(a.BGP.Neighbors, underlaybgp.Neighbor{Addr: theirs, ASN: b.ASN, Name: b.Name, Local: mine})
+						adj[a][v4] = append(adj[a][v4], edge{b, a.ASN == b.ASN})
+					}
+				}
+			}
+		}
+	}
+	// What each speaker will learn: a prefix travels every session, except
+	// that a route learned over iBGP is not passed to another iBGP peer (no
+	// route reflection), as BGP does.
+	learn := map[*Router]map[netip.Prefix]bool{}
+	for _, o := range speakers {
+		for _, pf := range o.BGP.Networks {
+			v4 := pf.Addr().Is4()
+			type st struct {
+				at      *Router
+				viaIBGP bool
+			}
+			seen := map[*Router]bool{o: true}
+			queue := []st{{o, false}}
+			for len(queue) > 0 {
+				cur := queue[0]
+				queue = queue[1:]
+				for _, e := range adj[cur.at][v4] {
+					if seen[e.to] || (e.ibgp && cur.viaIBGP) {
+						continue
+					}
+					seen[e.to] = true
+					if learn[e.to] == nil {
+						learn[e.to] = map[netip.Prefix]bool{}
+					}
+					learn[e.to][pf] = true
+					queue = append(queue, st{e.to, e.ibgp})
+				}
+			}
+		}
+	}
+	for _, rt := range speakers {
+		own := map[netip.Prefix]bool{}
+		for _, pf := range rt.BGP.Networks {
+			own[pf] = true
+		}
+		var exp []netip.Prefix
+		for pf := range learn[rt] {
+			if !own[pf] {
+				exp = append(exp, pf)
+			}
+		}
+		sort.Slice(exp, func(i, j int) bool { return exp[i].String() < exp[j].String() })
+		rt.BGPRoutes = exp
+		var kept []Route
+		for _, ro := range rt.Routes {
+			if !learn[rt][ro.Dst] {
+				kept = append(kept, ro)
+			}
+		}
+		rt.Routes = kept
+	}
+}
+
+func famAddr(l []netip.Prefix, v4 bool) netip.Addr {
+	for _, a := range l {
+		if a.Addr().Is4() == v4 {
+			return a.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
+// routerID is the router's first IPv4 address; an IPv6-only router gets
+// 10.255.255.<n> (a router id is an IPv4-shaped number, not an address).
+func routerID(rt *Router, i int) netip.Addr {
+	for _, l := range rt.Links {
+		if a := famAddr(l.Addrs, true); a.IsValid() {
+			return a
+		}
+	}
+	return netip.AddrFrom4([4]byte{10, 255, 255, byte(i + 1)})
+}

@@ -1,0 +1,343 @@
+// Package underlaybgp is the BGP speaker of an underlay router of a lab
+// (`routing: bgp`): an embedded GoBGP server that announces the segments the
+// router is connected to, peers with the other BGP routers on its segments,
+// and installs what it learns into the kernel routing table of the namespace
+// it runs in (protocol "bgp", as bgpd/zebra would).
+//
+// It runs as its own process inside the router's namespace (`sdnlab router`,
+// started by topology): GoBGP dials from arbitrary threads, so one process
+// per namespace is the only way to make it dial from the right one, and
+// killing the process is a router's control plane crashing.
+package underlaybgp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/apiutil"
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"github.com/osrg/gobgp/v3/pkg/server"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Config is a router's BGP configuration; topology writes it as
+// routers/<router>/bgp.json in the lab's state directory.
+type Config struct {
+	Router   string     `json:"router"`
+	ASN      uint32     `json:"asn"`
+	RouterID netip.Addr `json:"routerID"`
+	// Neighbors are the other BGP routers on this router's segments.
+	Neighbors []Neighbor `json:"neighbors"`
+	// Networks are announced (the connected segments).
+	Networks []netip.Prefix `json:"networks"`
+	// ListenPort is 179 unless set (tests).
+	ListenPort int `json:"listenPort,omitempty"`
+}
+
+// Neighbor is one BGP session on a shared segment.
+type Neighbor struct {
+	Addr  netip.Addr `json:"addr"`
+	ASN   uint32     `json:"asn"`
+	Name  string     `json:"name,omitempty"` // the peer router, for logs
+	Local netip.Addr `json:"local,omitzero"` // our address on the segment
+}
+
+// RouteProtocol marks the kernel routes this speaker installs (RTPROT_BGP,
+// what zebra uses for bgpd's routes): status shows them, restart removes them.
+const RouteProtocol = unix.RTPROT_BGP
+
+// ReadConfig reads a bgp.json.
+func ReadConfig(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.ASN == 0 || !c.RouterID.Is4() {
+		return c, fmt.Errorf("%s: asn and an IPv4 router id are required", path)
+	}
+	return c, nil
+}
+
+// Run serves until ctx is done or, when stdin is not nil, stdin reaches EOF
+// (a parent holding a pipe ends us by closing it). It must run in the
+// router's namespace: the whole process is.
+func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if stdin != nil {
+		go func() {
+			_, _ = io.Copy(io.Discard, stdin)
+			cancel()
+		}()
+	}
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
+	k := &kernel{h: h, log: log, installed: map[netip.Prefix]netip.Addr{}}
+	// Routes of an earlier instance (a restarted router) are stale.
+	k.flushStale()
+	defer k.flushAll()
+
+	s := server.NewBgpServer(server.LoggerOption(&logger{log: log.With("bgp", "gobgp")}))
+	go s.Serve()
+	defer s.Stop()
+	port := int32(cfg.ListenPort)
+	if port == 0 {
+		port = 179
+	}
+	listen := []string{"0.0.0.0"}
+	if l, err := net.Listen("tcp6", "[::]:0"); err == nil {
+		l.Close()
+		listen = append(listen, "::")
+	}
+	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: port, ListenAddresses: listen,
+	}}); err != nil {
+		return fmt.Errorf("start bgp: %w", err)
+	}
+	for _, n := range cfg.Neighbors {
+		fam := familyV4
+		if n.Addr.Is6() {
+			fam = familyV6
+		}
+		p := &api.Peer{
+			Conf: &api.PeerConf{NeighborAddress: n.Addr.String(), PeerAsn: n.ASN, Description: n.Name},
+			Timers: &api.Timers{Config: &api.TimersConfig{
+				ConnectRetry: 1, HoldTime: 9, KeepaliveInterval: 3, IdleHoldTimeAfterReset: 1,
+			}},
+			Transport: &api.Transport{RemotePort: uint32(port)},
+			AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: fam, Enabled: true}}},
+		}
+		if n.Local.IsValid() {
+			p.Transport.LocalAddress = n.Local.String()
+			// Only the side with the lower address dials: GoBGP handles
+			// colliding connections badly (a restarted peer and one that
+			// comes back from idle hold dial at once and both give up,
+			// again and again).
+			p.Transport.PassiveMode = n.Addr.Less(n.Local)
+		}
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: p}); err != nil {
+			return fmt.Errorf("neighbor %s: %w", n.Addr, err)
+		}
+	}
+	own := map[netip.Prefix]bool{}
+	for _, pf := range cfg.Networks {
+		pf = pf.Masked()
+		own[pf] = true
+		path, err := localPath(pf)
+		if err != nil {
+			return err
+		}
+		if _, err := s.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path}); err != nil {
+			return fmt.Errorf("announce %s: %w", pf, err)
+		}
+	}
+	kick := make(chan struct{}, 1)
+	if err := s.WatchEvent(ctx, &api.WatchEventRequest{
+		Peer: &api.WatchEventRequest_Peer{},
+		Table: &api.WatchEventRequest_Table{Filters: []*api.WatchEventRequest_Table_Filter{
+			{Type: api.WatchEventRequest_Table_Filter_BEST, Init: true},
+		}},
+	}, func(r *api.WatchEventResponse) {
+		if p, ok := r.Event.(*api.WatchEventResponse_Peer); ok && p.Peer.GetPeer().GetState() != nil {
+			st := p.Peer.Peer.State
+			log.Info("neighbor", "addr", st.NeighborAddress, "state", st.SessionState.String())
+		}
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}); err != nil {
+		return fmt.Errorf("watch bgp: %w", err)
+	}
+	log.Info("underlay bgp running", "router", cfg.Router, "asn", cfg.ASN, "router_id", cfg.RouterID,
+		"neighbors", len(cfg.Neighbors), "networks", cfg.Networks)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		k.sync(best(ctx, s, own))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kick:
+		case <-tick.C:
+		}
+	}
+}
+
+var (
+	familyV4 = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
+	familyV6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+)
+
+// localPath is the announcement of a connected prefix; the unspecified next
+// hop becomes our address on each session.
+func localPath(pf netip.Prefix) (*api.Path, error) {
+	attrs := []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(bgp.BGP_ORIGIN_ATTR_TYPE_IGP)}
+	var nlri bgp.AddrPrefixInterface
+	if pf.Addr().Is4() {
+		nlri = bgp.NewIPAddrPrefix(uint8(pf.Bits()), pf.Addr().String())
+		attrs = append(attrs, bgp.NewPathAttributeNextHop("0.0.0.0"))
+	} else {
+		nlri = bgp.NewIPv6AddrPrefix(uint8(pf.Bits()), pf.Addr().String())
+		attrs = append(attrs, bgp.NewPathAttributeMpReachNLRI("::", []bgp.AddrPrefixInterface{nlri}))
+	}
+	return apiutil.NewPath(nlri, false, attrs, time.Now())
+}
+
+// best lists the best learned path of every prefix that is not our own.
+func best(ctx context.Context, s *server.BgpServer, own map[netip.Prefix]bool) map[netip.Prefix]netip.Addr {
+	out := map[netip.Prefix]netip.Addr{}
+	for _, fam := range []*api.Family{familyV4, familyV6} {
+		_ = s.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: fam}, func(d *api.Destination) {
+			for _, p := range d.Paths {
+				if !p.Best || p.IsWithdraw || p.IsNexthopInvalid {
+					continue
+				}
+				pf, nh, ok := decode(p)
+				if !ok || own[pf] {
+					continue
+				}
+				out[pf] = nh
+			}
+		})
+	}
+	return out
+}
+
+// decode reads a unicast path's prefix and next hop.
+func decode(p *api.Path) (netip.Prefix, netip.Addr, bool) {
+	n, err := apiutil.GetNativeNlri(p)
+	if err != nil {
+		return netip.Prefix{}, netip.Addr{}, false
+	}
+	pf, err := netip.ParsePrefix(n.String())
+	if err != nil {
+		return netip.Prefix{}, netip.Addr{}, false
+	}
+	attrs, err := apiutil.GetNativePathAttributes(p)
+	if err != nil {
+		return netip.Prefix{}, netip.Addr{}, false
+	}
+	var nh net.IP
+	for _, a := range attrs {
+		switch a := a.(type) {
+		case *bgp.PathAttributeNextHop:
+			nh = a.Value
+		case *bgp.PathAttributeMpReachNLRI:
+			nh = a.Nexthop
+		}
+	}
+	addr, ok := netip.AddrFromSlice(nh)
+	if !ok || addr.IsUnspecified() {
+		return netip.Prefix{}, netip.Addr{}, false
+	}
+	return pf.Masked(), addr.Unmap(), true
+}
+
+// kernel keeps the namespace's BGP routes equal to the best paths.
+type kernel struct {
+	h         *netlink.Handle
+	log       *slog.Logger
+	installed map[netip.Prefix]netip.Addr
+}
+
+func (k *kernel) route(pf netip.Prefix, nh netip.Addr) *netlink.Route {
+	r := &netlink.Route{
+		Dst:      &net.IPNet{IP: net.IP(pf.Addr().AsSlice()), Mask: net.CIDRMask(pf.Bits(), pf.Addr().BitLen())},
+		Protocol: RouteProtocol,
+		Priority: 20, // bgpd's eBGP distance, as a metric: a connected route wins
+		Family:   netlink.FAMILY_V4,
+	}
+	if pf.Addr().Is6() {
+		r.Family = netlink.FAMILY_V6
+	}
+	if nh.IsValid() {
+		r.Gw = net.IP(nh.AsSlice())
+	}
+	return r
+}
+
+func (k *kernel) sync(want map[netip.Prefix]netip.Addr) {
+	var keys []netip.Prefix
+	for pf := range want {
+		keys = append(keys, pf)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, pf := range keys {
+		nh := want[pf]
+		if old, ok := k.installed[pf]; ok && old == nh {
+			continue
+		}
+		if err := k.h.RouteReplace(k.route(pf, nh)); err != nil {
+			k.log.Warn("install route", "prefix", pf, "via", nh, "err", err)
+			continue
+		}
+		k.log.Info("route installed", "prefix", pf, "via", nh)
+		k.installed[pf] = nh
+	}
+	for pf, nh := range k.installed {
+		if _, ok := want[pf]; ok {
+			continue
+		}
+		if err := k.h.RouteDel(k.route(pf, nh)); err != nil {
+			k.log.Warn("remove route", "prefix", pf, "err", err)
+		}
+		k.log.Info("route withdrawn", "prefix", pf)
+		delete(k.installed, pf)
+	}
+}
+
+// flushStale removes every BGP-protocol route of the namespace.
+func (k *kernel) flushStale() {
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rs, err := k.h.RouteListFiltered(fam, &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
+		if err != nil {
+			continue
+		}
+		for i := range rs {
+			_ = k.h.RouteDel(&rs[i])
+		}
+	}
+}
+
+// flushAll removes what we installed (a clean stop withdraws the routes,
+// as zebra does when bgpd stops).
+func (k *kernel) flushAll() { k.sync(nil) }
+
+// logger routes GoBGP's logs into slog, one level down (it is chatty).
+type logger struct{ log *slog.Logger }
+
+func fields(f gobgplog.Fields) []any {
+	out := make([]any, 0, 2*len(f))
+	for k, v := range f {
+		out = append(out, k, v)
+	}
+	return out
+}
+
+func (l *logger) Panic(msg string, f gobgplog.Fields) { l.log.Error(msg, fields(f)...); panic(msg) }
+func (l *logger) Fatal(msg string, f gobgplog.Fields) { l.log.Error("fatal: "+msg, fields(f)...) }
+func (l *logger) Error(msg string, f gobgplog.Fields) { l.log.Warn(msg, fields(f)...) }
+func (l *logger) Warn(msg string, f gobgplog.Fields)  { l.log.Info(msg, fields(f)...) }
+func (l *logger) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, fields(f)...) }
+func (l *logger) Debug(msg string, f gobgplog.Fields) {}
+func (l *logger) SetLevel(gobgplog.LogLevel)          {}
+func (l *logger) GetLevel() gobgplog.LogLevel         { return gobgplog.InfoLevel }
