@@ -571,6 +571,9 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 	if err := realize.Sysctls(g.NS, [2]string{"net/ipv6/conf/" + g.Ifname + "/accept_dad", "0"}); err != nil {
 		return "", err
 	}
+	if err := keepNeighboursWithoutCarrier(g.NS, g.Ifname); err != nil {
+		return "", err
+	}
 	if err := ns.SetAddrs(g.Ifname, g.Addrs); err != nil {
 		return "", err
 	}
@@ -616,4 +619,25 @@ func guestTapNS(lab *Lab, g *Guest) string {
 // duplicates), instead of tentative for a second or two after up.
 func noDAD(ns string) error {
 	return realize.Sysctls(ns, [2]string{"net.ipv6.conf.all.accept_dad", "0"}, [2]string{"net.ipv6.conf.default.accept_dad", "0"})
+}
+
+// keepNeighboursWithoutCarrier makes a guest keep its ARP and ND caches
+// when its NIC loses carrier. A QEMU guest's NIC keeps carrier through a
+// live migration; the lab's veth loses it while its host end changes
+// namespace, and Linux would then flush the cache a real guest keeps. The
+// knobs exist from Linux 5.16 on; older kernels keep the flush.
+func keepNeighboursWithoutCarrier(ns, ifname string) error {
+	for _, key := range []string{
+		"net/ipv4/conf/all/arp_evict_nocarrier",
+		"net/ipv4/conf/" + ifname + "/arp_evict_nocarrier",
+		"net/ipv6/conf/" + ifname + "/ndisc_evict_nocarrier",
+	} {
+		if _, err := nsutil.ReadSysctl(ns, key); err != nil {
+			continue
+		}
+		if err := realize.Sysctls(ns, [2]string{key, "0"}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
