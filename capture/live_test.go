@@ -74,44 +74,52 @@ func vethPair(t *testing.T) (nsA, nsB string) {
 	}
 	// Until the kernel's link watch reports carrier, the device's qdisc drops
 	// everything: wait for both ends to be operationally up.
-	for _, x := range []struct {
-		h    *netlink.Handle
-		name string
-	}{{ha, "va"}, {hb, "vb"}} {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			l, err := x.h.LinkByName(x.name)
-			if err == nil && l.Attrs().OperState == netlink.OperUp {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not come up", x.name)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	waitOperUp(t, ha, "va")
+	waitOperUp(t, hb, "vb")
 	return nsA, nsB
+}
+
+// waitOperUp waits (10 s at most) until link name is operationally up.
+func waitOperUp(t *testing.T, h *netlink.Handle, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := h.LinkByName(name)
+		if err == nil && l.Attrs().OperState == netlink.OperUp {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not come up", name)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// udpPair opens a UDP socket listening on ip:port in nsB and one connected
+// to it in nsA; both are closed when the test ends.
+func udpPair(t *testing.T, nsA, nsB string, ip net.IP, port int) (conn, lis *net.UDPConn) {
+	t.Helper()
+	if err := nsutil.Do(nsB, func() (err error) {
+		lis, err = net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: port})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lis.Close() })
+	if err := nsutil.Do(nsA, func() (err error) {
+		conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: ip, Port: port})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, lis
 }
 
 func TestLiveCaptureVeth(t *testing.T) {
 	nsA, nsB := vethPair(t)
 	// A listener in b so the datagrams are received (and nothing answers ICMP unreachable).
-	var lis *net.UDPConn
-	if err := nsutil.Do(nsB, func() (err error) {
-		lis, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 99, 0, 2), Port: 9999})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	var conn *net.UDPConn
-	if err := nsutil.Do(nsA, func() (err error) {
-		conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 99, 0, 2), Port: 9999})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, lis := udpPair(t, nsA, nsB, net.IPv4(10, 99, 0, 2), 9999)
 
 	dir := t.TempDir()
 	s, err := Start(context.Background(), []Point{
@@ -206,22 +214,7 @@ func TestLiveCaptureVeth(t *testing.T) {
 
 func TestLiveCaptureLimitAndCancel(t *testing.T) {
 	nsA, nsB := vethPair(t)
-	var lis *net.UDPConn
-	if err := nsutil.Do(nsB, func() (err error) {
-		lis, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 99, 0, 2), Port: 9})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	var conn *net.UDPConn
-	if err := nsutil.Do(nsA, func() (err error) {
-		conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 99, 0, 2), Port: 9})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, lis := udpPair(t, nsA, nsB, net.IPv4(10, 99, 0, 2), 9)
 	// One exchange before capturing resolves ARP, so the datagrams below
 	// leave at once (an outgoing frame reaches the packet socket during send).
 	if _, err := conn.Write([]byte("warm up")); err != nil {
@@ -294,22 +287,7 @@ func TestLiveCaptureVXLAN(t *testing.T) {
 		}
 		h.Close()
 	}
-	var conn *net.UDPConn
-	if err := nsutil.Do(nsA, func() (err error) {
-		conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 200, 0, 2), Port: 7777})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var lis *net.UDPConn
-	if err := nsutil.Do(nsB, func() (err error) {
-		lis, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 200, 0, 2), Port: 7777})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
+	conn, lis := udpPair(t, nsA, nsB, net.IPv4(10, 200, 0, 2), 7777)
 	s, err := Start(context.Background(), []Point{
 		{Netns: nsA, Ifname: "va", Label: "a-under"},
 		{Netns: nsA, Ifname: "vx0", Label: "a-vx0"},
@@ -439,22 +417,7 @@ func TestLiveCaptureBGP(t *testing.T) {
 // up again (as a tap does when a guest migrates), counting the event.
 func TestLiveCaptureLinkFlap(t *testing.T) {
 	nsA, nsB := vethPair(t)
-	var lis *net.UDPConn
-	if err := nsutil.Do(nsB, func() (err error) {
-		lis, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 99, 0, 2), Port: 9})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	var conn *net.UDPConn
-	if err := nsutil.Do(nsA, func() (err error) {
-		conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 99, 0, 2), Port: 9})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, lis := udpPair(t, nsA, nsB, net.IPv4(10, 99, 0, 2), 9)
 	s, err := Start(context.Background(), []Point{{Netns: nsA, Ifname: "va", Label: "a"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -484,14 +447,7 @@ func TestLiveCaptureLinkFlap(t *testing.T) {
 	if err := h.LinkSetUp(l); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if l, err := h.LinkByName("va"); err == nil && l.Attrs().OperState == netlink.OperUp {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("va did not come back up")
-		}
-	}
+	waitOperUp(t, h, "va")
 	send("after")
 	r, err := s.Stop()
 	if err != nil {

@@ -128,6 +128,24 @@ func (v labView) guest(name string) (Guest, error) {
 	return Guest{}, fmt.Errorf("lab %s has no guest %q", v.Name(), name)
 }
 
+// host returns the router or external host named name ("external" names
+// the external host).
+func (v labView) host(name string) (Host, bool) {
+	hosts := v.Routers()
+	if h, ok := v.External(); ok {
+		if name == "external" {
+			name = h.Name
+		}
+		hosts = append(hosts, h)
+	}
+	for _, h := range hosts {
+		if h.Name == name {
+			return h, true
+		}
+	}
+	return Host{}, false
+}
+
 // zoneOf returns the zone plan of a guest's zone on the guest's node.
 func (v labView) zoneOf(g Guest) (*sdn.ZonePlan, *sdn.VNetPlan, error) {
 	p, err := v.Plan(g.Node)

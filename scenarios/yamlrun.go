@@ -393,21 +393,12 @@ func capturePoints(v labView, on string) ([]capture.Point, error) {
 			return []capture.Point{guestPoint(g)}, nil
 		}
 	}
-	hosts := v.Routers()
-	if h, ok := v.External(); ok {
-		if on == "external" {
-			on = h.Name
+	if h, ok := v.host(on); ok {
+		var pts []capture.Point
+		for _, i := range h.Ifaces {
+			pts = append(pts, capture.Point{Netns: h.NS, Ifname: i, Label: h.Name + "_" + i})
 		}
-		hosts = append(hosts, h)
-	}
-	for _, h := range hosts {
-		if h.Name == on {
-			var pts []capture.Point
-			for _, i := range h.Ifaces {
-				pts = append(pts, capture.Point{Netns: h.NS, Ifname: i, Label: h.Name + "_" + i})
-			}
-			return pts, nil
-		}
+		return pts, nil
 	}
 	return nil, fmt.Errorf("capture: lab %s has nothing called %q (underlay, a node, a guest, a router, external)", v.Name(), on)
 }
@@ -582,19 +573,10 @@ func resolveAddr(v labView, from, to string, family int) (netip.Addr, error) {
 			return pick(g.IPv4.Addr(), g.IPv6.Addr(), "guest "+to)
 		}
 	}
-	hosts := v.Routers()
-	if h, ok := v.External(); ok {
-		if to == "external" {
-			to = h.Name
-		}
-		hosts = append(hosts, h)
-	}
-	for _, h := range hosts {
-		if h.Name == to {
-			a4, _ := h.Addr4()
-			a6, _ := h.Addr6()
-			return pick(a4, a6, to)
-		}
+	if h, ok := v.host(to); ok {
+		a4, _ := h.Addr4()
+		a6, _ := h.Addr6()
+		return pick(a4, a6, h.Name)
 	}
 	for _, n := range v.Nodes() {
 		if n.Name == to && n.VTEP.IsValid() {

@@ -73,24 +73,36 @@ func startAgents(lab *Lab, opts Options, dir string, pr *progress) error {
 		if pid := AgentPID(lab, dir, n.Name); pid != 0 {
 			continue
 		}
-		logf, err := os.OpenFile(filepath.Join(dir, "nodes", n.Name, "agent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
 		cmd := exec.Command(bin, "agent", "--lab", lab.Name, "--node", n.Name, "--state", dir)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		err = nsutil.Start(n.NS, cmd)
-		logf.Close()
+		logFile := filepath.Join(dir, "nodes", n.Name, "agent.log")
+		pid, err := startDaemon(n.NS, cmd, logFile, AgentPIDFile(dir, n.Name), "node "+n.Name+": start agent")
 		if err != nil {
-			return fmt.Errorf("node %s: start agent: %w", n.Name, err)
-		}
-		if err := os.WriteFile(AgentPIDFile(dir, n.Name), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 			return err
 		}
-		// Reap it if it dies while this process lives (tests, long runs).
-		go func() { _ = cmd.Wait() }()
-		pr.printf("node %s: agent started (pid %d)", n.Name, cmd.Process.Pid)
+		pr.printf("node %s: agent started (pid %d)", n.Name, pid)
 	}
 	return nil
+}
+
+// startDaemon starts cmd in namespace ns as a session leader appending its
+// output to logFile, and writes its PID to pidFile. what prefixes the error
+// when the start fails.
+func startDaemon(ns string, cmd *exec.Cmd, logFile, pidFile, what string) (int, error) {
+	logf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = nsutil.Start(ns, cmd)
+	logf.Close()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		return 0, err
+	}
+	// Reap it if it dies while this process lives (tests, long runs).
+	go func() { _ = cmd.Wait() }()
+	return cmd.Process.Pid, nil
 }

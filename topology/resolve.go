@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/sdnlab/sdnlab/sdn"
@@ -61,6 +60,22 @@ type resolver struct {
 
 func (r *resolver) errf(pos config.Pos, field, format string, a ...any) {
 	r.errs = append(r.errs, &config.Error{Pos: pos, Field: field, Msg: fmt.Sprintf(format, a...)})
+}
+
+// newName checks a router's or guest's name: valid (thingNameRE) and not
+// in seen, which it is then added to. Otherwise it reports the problem at
+// the name, with invalid or twice as the message (%q is the name).
+func (r *resolver) newName(seen map[string]bool, name str, field, invalid, twice string) bool {
+	switch {
+	case !thingNameRE.MatchString(name.V):
+		r.errf(name.Pos, field, invalid, name.V)
+	case seen[name.V]:
+		r.errf(name.Pos, field, twice, name.V)
+	default:
+		seen[name.V] = true
+		return true
+	}
+	return false
 }
 
 // rootPos is the position for problems with no better place (line 1).
@@ -162,23 +177,13 @@ func (r *resolver) configPeers() []netip.Addr {
 	if r.cfg == nil {
 		return nil
 	}
-	var ids []string
-	for id := range r.cfg.Controllers {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if c := r.cfg.Controllers[id]; c.Type == "evpn" && len(c.Peers) > 0 {
+	for _, c := range r.cfg.SortedControllers() {
+		if c.Type == "evpn" && len(c.Peers) > 0 {
 			return c.Peers
 		}
 	}
-	ids = ids[:0]
-	for id := range r.cfg.Zones {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if z := r.cfg.Zones[id]; z.Type == "vxlan" && len(z.Peers) > 0 {
+	for _, z := range r.cfg.SortedZones() {
+		if z.Type == "vxlan" && len(z.Peers) > 0 {
 			return z.Peers
 		}
 	}
@@ -562,15 +567,9 @@ func (r *resolver) routers() {
 	seen := map[string]bool{}
 	for _, rs := range r.s.Routers {
 		f := "underlay.routers." + rs.Name.V
-		if !thingNameRE.MatchString(rs.Name.V) {
-			r.errf(rs.Name.Pos, "underlay.routers", "%q is not a valid name", rs.Name.V)
+		if !r.newName(seen, rs.Name, "underlay.routers", "%q is not a valid name", "router %q defined twice") {
 			continue
 		}
-		if seen[rs.Name.V] {
-			r.errf(rs.Name.Pos, "underlay.routers", "router %q defined twice", rs.Name.V)
-			continue
-		}
-		seen[rs.Name.V] = true
 		rt := &Router{Name: rs.Name.V, NS: r.lab.Prefix() + rs.Name.V, Routing: "static", pos: rs.Name.Pos}
 		if rs.Routing.Set {
 			switch rs.Routing.V {
@@ -617,14 +616,9 @@ func (r *resolver) exitNodes() []string {
 	if r.cfg == nil {
 		return nil
 	}
-	var ids []string
-	for id := range r.cfg.Zones {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
 	var out []string
-	for _, id := range ids {
-		out = append(out, r.cfg.Zones[id].ExitNodes...)
+	for _, z := range r.cfg.SortedZones() {
+		out = append(out, z.ExitNodes...)
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sort"
 
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
@@ -28,15 +27,9 @@ func (r *resolver) guests() {
 	nextVMID := 100
 	for _, gs := range r.s.Guests {
 		f := "guests." + gs.Name.V
-		if !thingNameRE.MatchString(gs.Name.V) {
-			r.errf(gs.Name.Pos, "guests", "%q is not a valid guest name", gs.Name.V)
+		if !r.newName(seen, gs.Name, "guests", "%q is not a valid guest name", "guest %q defined twice") {
 			continue
 		}
-		if seen[gs.Name.V] {
-			r.errf(gs.Name.Pos, "guests", "guest %q defined twice", gs.Name.V)
-			continue
-		}
-		seen[gs.Name.V] = true
 		g := &Guest{Name: gs.Name.V, NS: r.lab.Prefix() + gs.Name.V, Ifname: "eth0", pos: gs.Name.Pos}
 		ok := true
 		if !gs.Node.Set {
@@ -113,7 +106,7 @@ func (r *resolver) guests() {
 			pf := a
 			if a.Bits() == a.Addr().BitLen() {
 				// A bare address takes the length of its subnet.
-				for _, sn := range vnetSubnets(cfg, vnet.ID) {
+				for _, sn := range cfg.SubnetsOfVNet(vnet.ID) {
 					if sn.Prefix.Contains(a.Addr()) {
 						pf = netip.PrefixFrom(a.Addr(), sn.Prefix.Bits())
 					}
@@ -150,7 +143,7 @@ func (r *resolver) guests() {
 			}
 		}
 		for _, a := range g.Addrs {
-			for _, sn := range vnetSubnets(cfg, vnet.ID) {
+			for _, sn := range cfg.SubnetsOfVNet(vnet.ID) {
 				if !sn.Prefix.Contains(a.Addr()) || !sn.Gateway.IsValid() {
 					continue
 				}
@@ -188,17 +181,6 @@ func (r *resolver) nodeNames() string {
 		l = append(l, n.Name)
 	}
 	return fmt.Sprint(l)
-}
-
-func vnetSubnets(cfg *config.Config, vnet string) []*config.Subnet {
-	var out []*config.Subnet
-	for _, sn := range cfg.Subnets {
-		if sn.VNet == vnet {
-			out = append(out, sn)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
 }
 
 // checkMTU makes sure the underlay carries every VXLAN zone's frames: the
@@ -298,11 +280,6 @@ func (r *resolver) upstreamSDNRoutes() {
 	if r.lab.Upstream() == nil || r.cfg == nil {
 		return
 	}
-	var zoneIDs []string
-	for id := range r.cfg.Zones {
-		zoneIDs = append(zoneIDs, id)
-	}
-	sort.Strings(zoneIDs)
 	for _, rt := range r.lab.Routers {
 		on := map[string]bool{}
 		for _, l := range rt.Links {
@@ -320,8 +297,8 @@ func (r *resolver) upstreamSDNRoutes() {
 			}
 			return netip.Addr{}, false
 		}
-		for _, zid := range zoneIDs {
-			z := r.cfg.Zones[zid]
+		for _, z := range r.cfg.SortedZones() {
+			zid := z.ID
 			var via []netip.Addr
 			add := func(n *Node) {
 				if n == nil {
@@ -350,15 +327,8 @@ func (r *resolver) upstreamSDNRoutes() {
 			if len(via) == 0 {
 				continue
 			}
-			var vnets []string
-			for id, v := range r.cfg.VNets {
-				if v.Zone == zid {
-					vnets = append(vnets, id)
-				}
-			}
-			sort.Strings(vnets)
-			for _, v := range vnets {
-				for _, sn := range vnetSubnets(r.cfg, v) {
+			for _, v := range r.cfg.VNetsOfZone(zid) {
+				for _, sn := range r.cfg.SubnetsOfVNet(v.ID) {
 					var vv []netip.Addr
 					for _, a := range via {
 						if a.Is4() == sn.Prefix.Addr().Is4() {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -109,23 +108,12 @@ func startRouters(lab *Lab, opts Options, dir string, pr *progress) error {
 			}
 			bin = b
 		}
-		logf, err := os.OpenFile(filepath.Join(rdir, "bgp.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
 		cmd := exec.Command(bin, "router", "--lab", lab.Name, "--router", rt.Name, "--state", dir)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		err = nsutil.Start(rt.NS, cmd)
-		logf.Close()
+		pid, err := startDaemon(rt.NS, cmd, filepath.Join(rdir, "bgp.log"), filepath.Join(rdir, "bgp.pid"), "router "+rt.Name+": start bgp")
 		if err != nil {
-			return fmt.Errorf("router %s: start bgp: %w", rt.Name, err)
-		}
-		if err := os.WriteFile(filepath.Join(rdir, "bgp.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 			return err
 		}
-		go func() { _ = cmd.Wait() }()
-		pr.printf("router %s: bgp started (pid %d, AS %d, %d neighbors)", rt.Name, cmd.Process.Pid, rt.ASN, len(rt.BGP.Neighbors))
+		pr.printf("router %s: bgp started (pid %d, AS %d, %d neighbors)", rt.Name, pid, rt.ASN, len(rt.BGP.Neighbors))
 	}
 	return nil
 }

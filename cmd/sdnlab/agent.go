@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -27,8 +26,7 @@ func agentCommand() *command {
 }
 
 func runAgent(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("agent")
 	lab := fs.String("lab", "", "lab name")
 	node := fs.String("node", "", "node name")
 	state := fs.String("state", "", "lab state directory (default /run/sdnlab/LAB)")

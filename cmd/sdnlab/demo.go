@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,17 +40,13 @@ func demoCommand() *command {
 
 func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	start := time.Now()
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("demo")
 	outDir := fs.String("out", "", "directory for the lab copies, pcaps and reports (default: a new one under /tmp)")
 	keep := fs.Bool("keep", false, "leave the demo labs running")
 	var sel multiFlag
 	fs.Var(&sel, "scenario", "run only these scenarios (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return badInput("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return badInput("unexpected argument %q", fs.Arg(0))
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
 	}
 	selected, err := scenarios.Select(sel)
 	if err != nil {

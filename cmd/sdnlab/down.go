@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,20 +22,12 @@ func downCommand() *command {
 }
 
 func runDown(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("down", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	state := fs.String("state", topology.DefaultStateDir, "state directory")
+	fs := newFlagSet("down")
+	state := stateFlag(fs)
 	all := fs.Bool("all", false, "remove every lab on this machine")
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return badInput("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	opts := topology.Options{StateDir: *state}
 	if *all {
@@ -67,15 +58,4 @@ func runDown(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "lab %s removed\n", name)
 	return nil
-}
-
-// labName accepts a lab file (its name is resolved as up does) or a name.
-func labName(arg string) (string, error) {
-	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
-		return topology.NameOf(arg)
-	}
-	if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.Contains(arg, "/") {
-		return "", badInput("%s: no such lab file", arg)
-	}
-	return arg, nil
 }

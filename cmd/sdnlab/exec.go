@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-
-	"github.com/sdnlab/sdnlab/topology"
 )
 
 func execCommand() *command {
@@ -44,22 +42,4 @@ func runExec(ctx context.Context, args []string) error {
 		os.Exit(ee.ExitCode())
 	}
 	return err
-}
-
-// stateOf reads the running lab named by a lab file or a name.
-func stateOf(arg string) (*topology.Lab, error) {
-	name, err := labName(arg)
-	if err != nil {
-		return nil, err
-	}
-	state := os.Getenv("SDNLAB_STATE")
-	lab, err := topology.ReadState(state, name)
-	if err == nil {
-		return lab, nil
-	}
-	// Not up (or its state is gone): bad input, exit code 2, and say what to do.
-	if !topology.LabExists(topology.Options{StateDir: state}, name) {
-		return nil, badInput("lab %s is not up (sdnlab list shows the labs that are)", name)
-	}
-	return nil, badInput("lab %s has namespaces but no readable state (%v): sdnlab down %s, then up again", name, err, name)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,14 +22,10 @@ func listCommand() *command {
 }
 
 func runList(_ context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	state := fs.String("state", topology.DefaultStateDir, "state directory")
-	if err := fs.Parse(args); err != nil {
-		return badInput("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return badInput("unexpected argument %q", fs.Arg(0))
+	fs := newFlagSet("list")
+	state := stateFlag(fs)
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
 	}
 	opts := topology.Options{StateDir: *state}
 	labs, err := topology.Labs(opts)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,19 +22,11 @@ func migrateCommand() *command {
 }
 
 func runMigrate(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("migrate")
 	pause := fs.Duration("pause", 50*time.Millisecond, "downtime between leaving the old and joining the new bridge")
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return badInput("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 3 {
 		return badInput("expected LAB GUEST NODE")

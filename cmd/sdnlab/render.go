@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -33,19 +32,15 @@ var nodeNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$`)
 // runRender compiles the node's plan and writes OUT/sdn (and OUT/frr.conf
 // when a controller applies). Notes about the plan go to notes.
 func runRender(_ context.Context, args []string, notes io.Writer) error {
-	fs := flag.NewFlagSet("render", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("render")
 	dir := fs.String("config", "", "SDN config directory (the layout of /etc/pve/sdn)")
 	node := fs.String("node", "", "the node to render for")
 	hostIfaces := fs.String("host-interfaces", "", "the node's /etc/network/interfaces")
 	mac := fs.String("underlay-mac", "", "MAC of the node's underlay interface")
 	frrLocal := fs.String("frr-local", "", "the node's /etc/frr/frr.conf.local")
 	out := fs.String("out", "", "output directory")
-	if err := fs.Parse(args); err != nil {
-		return badInput("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return badInput("unexpected argument %q", fs.Arg(0))
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
 	}
 	for _, req := range []struct{ v, flag string }{
 		{*dir, "--config DIR"}, {*node, "--node NAME"},

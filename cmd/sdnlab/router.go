@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"io"
 	"os"
 
 	"github.com/sdnlab/sdnlab/topology"
@@ -22,8 +20,7 @@ func routerCommand() *command {
 }
 
 func runRouter(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("router", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("router")
 	lab := fs.String("lab", "", "lab name")
 	router := fs.String("router", "", "router name")
 	state := fs.String("state", "", "lab state directory (default /run/sdnlab/LAB)")

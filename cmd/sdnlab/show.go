@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,37 +13,31 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/sdn/evpn"
-	"github.com/sdnlab/sdnlab/topology"
 )
 
 func showCommand() *command {
 	return &command{
 		name:    "show",
 		summary: "show a node's EVPN routes, BGP sessions and the kernel tables its agent programmed",
-		usage:   "LAB NODE evpn|fdb|neigh|routes|bgp [--json] [--state DIR]",
+		usage:   "LAB NODE evpn|fdb|neigh|routes|bgp|dup [--json] [--state DIR]\n       LAB NODE dup --clear [--vni N] [--mac MAC]   (FRR's clear evpn dup-addr)",
 		run: func(ctx context.Context, args []string) error {
 			return runShow(ctx, args, os.Stdout)
 		},
 	}
 }
 
-var showWhat = []string{"evpn", "fdb", "neigh", "routes", "bgp"}
+var showWhat = []string{"evpn", "fdb", "neigh", "routes", "bgp", "dup"}
 
 func runShow(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("show", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("show")
 	asJSON := fs.Bool("json", false, "print JSON")
-	state := fs.String("state", topology.DefaultStateDir, "state directory")
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return badInput("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	clearDup := fs.Bool("clear", false, "dup: clear the duplicate flags (all, or --vni/--mac)")
+	vni := fs.Uint("vni", 0, "dup --clear: only this VNI")
+	mac := fs.String("mac", "", "dup --clear: only this MAC")
+	state := stateFlag(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 3 {
 		return badInput("expected LAB NODE and one of %s", strings.Join(showWhat, "|"))
@@ -52,6 +46,17 @@ func runShow(ctx context.Context, args []string, out io.Writer) error {
 	if !containsString(showWhat, what) {
 		return badInput("unknown table %q: want one of %s", what, strings.Join(showWhat, "|"))
 	}
+	if (*clearDup || *vni != 0 || *mac != "") && what != "dup" {
+		return badInput("--clear, --vni and --mac go with dup only")
+	}
+	if *mac != "" {
+		if _, err := net.ParseMAC(*mac); err != nil {
+			return badInput("--mac %q: %v", *mac, err)
+		}
+	}
+	if *vni > 0xffffff {
+		return badInput("--vni %d: out of range", *vni)
+	}
 	lab, err := labName(pos[0])
 	if err != nil {
 		return err
@@ -59,7 +64,11 @@ func runShow(ctx context.Context, args []string, out io.Writer) error {
 	sock := filepath.Join(*state, lab, "nodes", pos[1], "agent.sock")
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	s, err := evpn.Query(qctx, sock)
+	req := evpn.Request{Show: "all"}
+	if *clearDup {
+		req = evpn.Request{Clear: "dup", VNI: uint32(*vni), MAC: *mac}
+	}
+	s, err := evpn.Call(qctx, sock, req)
 	if err != nil {
 		return fmt.Errorf("node %s of lab %s: is its agent running? %w", pos[1], lab, err)
 	}
@@ -99,6 +108,8 @@ func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error 
 			v = kernelOf(s, "neigh")
 		case "routes":
 			v = kernelOf(s, "route")
+		case "dup":
+			v = map[string]any{"node": s.Node, "cleared": s.Cleared, "duplicates": s.Duplicates}
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -164,6 +175,22 @@ func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error 
 		fmt.Fprintln(tw, "NETNS\tDEV\tIP\tMAC\tSTALE")
 		for _, e := range kernelOf(s, "neigh") {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", dash(e.Netns), e.Dev, e.IP, e.MAC, e.Stale)
+		}
+	case "dup":
+		if s.Cleared > 0 {
+			fmt.Fprintf(tw, "cleared %d duplicate flag(s)\n", s.Cleared)
+		}
+		fmt.Fprintf(tw, "Duplicate MACs on %s: %d\n", s.Node, len(s.Duplicates))
+		if len(s.Duplicates) > 0 {
+			fmt.Fprintln(tw, "VNI\tMAC\tOWNER\tSEQ\tMOVES\tSINCE\tACTION")
+		}
+		for _, d := range s.Duplicates {
+			action := "warning only (still advertised)"
+			if d.Frozen {
+				action = "frozen until " + d.FreezeTo.UTC().Format(time.TimeOnly)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\n", d.VNI, d.MAC, dash(d.Owner), d.Seq, d.Moves,
+				d.Since.UTC().Format(time.TimeOnly), action)
 		}
 	case "routes":
 		fmt.Fprintln(tw, "NETNS\tPREFIX\tDEV\tVIA\tSTALE")

@@ -21,13 +21,15 @@ func TestPrintShow(t *testing.T) {
 			{Kind: "fdb", Dev: "vxlan_v1", MAC: "02:00:00:00:00:01", VTEP: "192.0.2.2"},
 			{Kind: "neigh", Dev: "v1", IP: "10.0.0.5", MAC: "02:00:00:00:00:01"},
 			{Kind: "route", Dev: "vrfbr_z", Prefix: "10.0.0.5/32", NextHop: []string{"192.0.2.2"}},
-		}}
+		},
+		Duplicates: []evpn.DupEntry{{VNI: 100, MAC: "02:00:00:00:00:07", Owner: "local", Seq: 9, Moves: 5}}}
 	for what, want := range map[string][]string{
 		"evpn":   {"*>", "192.0.2.2:2", "02:00:00:00:00:01", "10.0.0.5", "5000", "65000:100,65000:5000", "2"},
 		"bgp":    {"192.0.2.2", "Established", "Up"},
 		"fdb":    {"vxlan_v1", "02:00:00:00:00:01", "192.0.2.2"},
 		"neigh":  {"10.0.0.5", "02:00:00:00:00:01"},
 		"routes": {"10.0.0.5/32", "vrfbr_z", "192.0.2.2"},
+		"dup":    {"Duplicate MACs on node1: 1", "02:00:00:00:00:07", "warning only"},
 	} {
 		var b bytes.Buffer
 		if err := printShow(&b, s, what, false); err != nil {
@@ -50,7 +52,8 @@ func TestPrintShow(t *testing.T) {
 }
 
 func TestShowBadInput(t *testing.T) {
-	for _, args := range [][]string{{}, {"lab", "node"}, {"lab", "node", "nonsense"}} {
+	for _, args := range [][]string{{}, {"lab", "node"}, {"lab", "node", "nonsense"},
+		{"lab", "node", "evpn", "--clear"}, {"lab", "node", "dup", "--clear", "--mac", "zz"}, {"lab", "node", "dup", "--vni", "99999999"}} {
 		err := runShow(context.Background(), args, &bytes.Buffer{})
 		if _, ok := err.(*usageError); !ok {
 			t.Errorf("show %v: %v, want a usage error", args, err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,19 +22,11 @@ func statusCommand() *command {
 }
 
 func runStatus(_ context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	state := fs.String("state", topology.DefaultStateDir, "state directory")
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return badInput("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	fs := newFlagSet("status")
+	state := stateFlag(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	var labs []string
 	switch len(pos) {

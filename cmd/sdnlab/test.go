@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,8 +41,7 @@ func splitArgs(args []string) []string {
 }
 
 func runTest(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("test")
 	var sel multiFlag
 	fs.Var(&sel, "scenario", "a built-in scenario (NAME or NAME:key=value,...) or a scenario file; repeatable; default all")
 	junit := fs.String("junit", "", "write JUnit XML here")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,9 +33,8 @@ func hasCommand(name string) bool {
 }
 
 func runUp(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("up", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	state := fs.String("state", topology.DefaultStateDir, "state directory")
+	fs := newFlagSet("up")
+	state := stateFlag(fs)
 	agents := fs.String("agents", "auto", "start the EVPN agent on nodes with a controller: auto (if this binary has one), yes, no")
 	quiet := fs.Bool("q", false, "no progress output")
 	name := fs.String("name", "", "lab name (default: the file's name: field or its directory); run one file twice side by side")
@@ -76,24 +74,4 @@ func runUp(ctx context.Context, args []string, out io.Writer) error {
 			lab.Name, time.Since(t0).Round(time.Millisecond), len(lab.Nodes), len(lab.Guests), lab.Name, lab.Name)
 	}
 	return nil
-}
-
-// parseWithOnePositional parses flags that may come before or after one
-// positional argument.
-func parseWithOnePositional(fs *flag.FlagSet, args []string, what string) (string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return "", badInput("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(pos) != 1 {
-		return "", badInput("expected one %s", what)
-	}
-	return pos[0], nil
 }

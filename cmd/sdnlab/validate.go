@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,16 +25,12 @@ func validateCommand() *command {
 // runValidate prints "ok" and a summary to out, or returns every problem
 // as a config.ErrorList (bad input, exit code 2).
 func runValidate(_ context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("validate")
 	dir := fs.String("config", "", "SDN config directory (the layout of /etc/pve/sdn)")
 	hostIfaces := fs.String("host-interfaces", "", "a node's /etc/network/interfaces")
 	nodeList := fs.String("nodes", "", "comma-separated cluster node names")
-	if err := fs.Parse(args); err != nil {
-		return badInput("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return badInput("unexpected argument %q", fs.Arg(0))
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
 	}
 	if *dir == "" {
 		return badInput("--config DIR is required")

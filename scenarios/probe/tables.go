@@ -204,59 +204,54 @@ func NeighFor(ns string, ip netip.Addr) (NeighEntry, bool, error) {
 	return NeighEntry{}, false, nil
 }
 
-// LinkMTU returns the MTU of a link in ns.
-func LinkMTU(ns, link string) (int, error) {
+// withLink opens a handle on ns, looks up link there and returns what f
+// makes of them.
+func withLink[T any](ns, link string, f func(h *netlink.Handle, l netlink.Link) (T, error)) (T, error) {
+	var zero T
 	h, err := nsutil.Handle(ns)
 	if err != nil {
-		return 0, err
+		return zero, err
 	}
 	defer h.Close()
 	l, err := h.LinkByName(link)
 	if err != nil {
-		return 0, fmt.Errorf("%s in %s: %w", link, ns, err)
+		return zero, fmt.Errorf("%s in %s: %w", link, ns, err)
 	}
-	return l.Attrs().MTU, nil
+	return f(h, l)
+}
+
+// LinkMTU returns the MTU of a link in ns.
+func LinkMTU(ns, link string) (int, error) {
+	return withLink(ns, link, func(_ *netlink.Handle, l netlink.Link) (int, error) {
+		return l.Attrs().MTU, nil
+	})
 }
 
 // LinkMAC returns the MAC of a link in ns.
 func LinkMAC(ns, link string) (net.HardwareAddr, error) {
-	h, err := nsutil.Handle(ns)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	l, err := h.LinkByName(link)
-	if err != nil {
-		return nil, fmt.Errorf("%s in %s: %w", link, ns, err)
-	}
-	return l.Attrs().HardwareAddr, nil
+	return withLink(ns, link, func(_ *netlink.Handle, l netlink.Link) (net.HardwareAddr, error) {
+		return l.Attrs().HardwareAddr, nil
+	})
 }
 
 // LinkAddrs returns the addresses of a link in ns.
 func LinkAddrs(ns, link string) ([]netip.Prefix, error) {
-	h, err := nsutil.Handle(ns)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	l, err := h.LinkByName(link)
-	if err != nil {
-		return nil, fmt.Errorf("%s in %s: %w", link, ns, err)
-	}
-	list, err := h.AddrList(l, netlink.FAMILY_ALL)
-	if err != nil {
-		return nil, fmt.Errorf("addresses of %s in %s: %w", link, ns, err)
-	}
-	var out []netip.Prefix
-	for _, a := range list {
-		ip, ok := netip.AddrFromSlice(a.IP)
-		if !ok {
-			continue
+	return withLink(ns, link, func(h *netlink.Handle, l netlink.Link) ([]netip.Prefix, error) {
+		list, err := h.AddrList(l, netlink.FAMILY_ALL)
+		if err != nil {
+			return nil, fmt.Errorf("addresses of %s in %s: %w", link, ns, err)
 		}
-		ones, _ := a.Mask.Size()
-		out = append(out, netip.PrefixFrom(ip.Unmap(), ones))
-	}
-	return out, nil
+		var out []netip.Prefix
+		for _, a := range list {
+			ip, ok := netip.AddrFromSlice(a.IP)
+			if !ok {
+				continue
+			}
+			ones, _ := a.Mask.Size()
+			out = append(out, netip.PrefixFrom(ip.Unmap(), ones))
+		}
+		return out, nil
+	})
 }
 
 // Route is one kernel route (main table).

@@ -9,13 +9,8 @@ var controllerKeys = map[string]map[string]keySpec{
 }
 
 func (c *Config) decodeController(sec *Section, errs *ErrorList) {
-	if sec.Type == "faucet" {
-		errs.add(sec.Pos, "type", "controller type \"faucet\" is not supported by sdnlab")
-		return
-	}
-	allowed, ok := controllerKeys[sec.Type]
+	allowed, ok := typeKeys(sec, "controller", controllerKeys, "evpn, bgp or isis", errs)
 	if !ok {
-		errs.add(sec.Pos, "type", "unknown controller type %q (want evpn, bgp or isis)", sec.Type)
 		return
 	}
 	if !ctrlIDRE.MatchString(sec.ID) || len(sec.ID) > 64 {

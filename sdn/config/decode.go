@@ -23,6 +23,22 @@ type decoder struct {
 	all   map[string][]Prop // every line of each key
 }
 
+// typeKeys returns the keys a zone or controller section (kind) of its type
+// may have, or reports the type as unsupported (faucet) or unknown (want
+// lists the known ones).
+func typeKeys(sec *Section, kind string, byType map[string]map[string]keySpec, want string, errs *ErrorList) (map[string]keySpec, bool) {
+	if sec.Type == "faucet" {
+		errs.add(sec.Pos, "type", "%s type \"faucet\" is not supported by sdnlab", kind)
+		return nil, false
+	}
+	allowed, ok := byType[sec.Type]
+	if !ok {
+		errs.add(sec.Pos, "type", "unknown %s type %q (want %s)", kind, sec.Type, want)
+		return nil, false
+	}
+	return allowed, true
+}
+
 // newDecoder indexes sec's properties, reporting keys not in allowed
 // (naming the key) and repeated keys that are not lists.
 func newDecoder(sec *Section, kind string, allowed map[string]keySpec, errs *ErrorList) *decoder {

@@ -32,13 +32,8 @@ const (
 )
 
 func (c *Config) decodeZone(sec *Section, errs *ErrorList) {
-	if sec.Type == "faucet" {
-		errs.add(sec.Pos, "type", "zone type \"faucet\" is not supported by sdnlab")
-		return
-	}
-	allowed, ok := zoneKeys[sec.Type]
+	allowed, ok := typeKeys(sec, "zone", zoneKeys, "simple, vlan, qinq, vxlan or evpn", errs)
 	if !ok {
-		errs.add(sec.Pos, "type", "unknown zone type %q (want simple, vlan, qinq, vxlan or evpn)", sec.Type)
 		return
 	}
 	if !zoneIDRE.MatchString(sec.ID) || len(sec.ID) > 8 {

@@ -39,6 +39,11 @@ type Agent struct {
 	eor       map[string]bool
 	syncDone  bool
 	bfd       bfdControl
+
+	// ucDests are the received ipv4/ipv6 unicast paths by prefix (all of
+	// them, for multipath); ucDirty asks for a re-read from GoBGP.
+	ucDests map[netip.Prefix][]ucPath
+	ucDirty bool
 }
 
 type installed struct {
@@ -120,8 +125,16 @@ type evBFD struct {
 }
 type evShow struct {
 	reply chan *Snapshot
+	// clear asks to clear duplicate flags first (vni 0 all, mac "" all).
+	clear bool
+	vni   uint32
+	mac   string
 }
 type evTick struct{}
+type evUnicast struct{}
+
+// evFunc runs a function on the agent goroutine (tests use it to set state).
+type evFunc func()
 
 // New checks cfg and returns an agent ready to Run.
 func New(cfg Config, log *slog.Logger) (*Agent, error) {
@@ -225,6 +238,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("watch bgp: %w", err)
+	}
+	if a.unicastPeers() {
+		if err := a.watchUnicast(ctx, send); err != nil {
+			return err
+		}
 	}
 	if b, err := a.startBFD(ctx, send); err != nil {
 		return err
@@ -487,6 +505,9 @@ func (a *Agent) adoptStale() {
 			}
 		}
 	}
+	if a.unicastPeers() {
+		a.adoptUnicast(adopt)
+	}
 	if n := len(a.installed); n > 0 {
 		a.log.Info("found entries from an earlier run; they go unless routes confirm them", "count", n)
 	}
@@ -505,8 +526,18 @@ func (a *Agent) handle(e any) {
 		a.onNeigh(e.ns, e.u)
 	case evBFD:
 		a.onBFD(e)
+	case evUnicast:
+		a.ucDirty = true
+	case evFunc:
+		e()
 	case evShow:
-		e.reply <- a.snapshot()
+		n := 0
+		if e.clear {
+			n = a.clearDup(e.vni, e.mac)
+		}
+		s := a.snapshot()
+		s.Cleared = n
+		e.reply <- s
 	case evTick:
 		a.resolve()
 		if !a.syncDone && (time.Since(a.start) > 10*time.Second || a.allUpFor(time.Second)) {
@@ -517,6 +548,9 @@ func (a *Agent) handle(e any) {
 		}
 		a.expireMobility()
 		a.expireGone()
+		if a.unicastPeers() {
+			a.ucDirty = true // a safety net: re-read the unicast paths every second
+		}
 	}
 }
 
@@ -535,6 +569,9 @@ func (a *Agent) onPath(p *api.Path) {
 	}
 	if !ok || r.Local() {
 		return
+	}
+	if r.Type == TypeUnicast {
+		a.ucDirty = true
 	}
 	if p.IsWithdraw {
 		if old := a.rib[r.Key]; old != nil {
@@ -606,6 +643,7 @@ func (a *Agent) onPeer(e evPeer) {
 	if prev == "Established" {
 		delete(a.eor, e.addr)
 		ps.Received = 0
+		a.ucDirty = true
 	}
 	a.log.Info("bgp session", "peer", e.addr, "state", st, "was", prev)
 	if st == "Idle" && prev != "" && prev != "Idle" {
@@ -780,8 +818,11 @@ func (a *Agent) move(v *l2vni, mac string, m *mobility) {
 	m.moves = keep
 	if !m.dup && len(m.moves) >= a.cfg.DupMaxMoves {
 		m.dup, m.dupAt = true, now
-		a.log.Warn("duplicate MAC detected: no longer advertised from here", "vni", v.VNI, "mac", mac,
-			"moves", len(m.moves), "window", a.cfg.DupWindow)
+		what := "duplicate MAC detected (warning only, as FRR without freeze)"
+		if a.cfg.DupFreeze > 0 {
+			what = "duplicate MAC detected: frozen, no longer advertised from here"
+		}
+		a.log.Warn(what, "vni", v.VNI, "mac", mac, "moves", len(m.moves), "window", a.cfg.DupWindow)
 	}
 }
 
@@ -796,26 +837,39 @@ func (a *Agent) expireGone() {
 	}
 }
 
-// expireMobility clears a duplicate flag once the MAC stayed put for a
-// whole window (FRR needs `clear evpn dup-addr`; a lab recovers by itself).
+// expireMobility ends a freeze after DupFreeze (FRR's freeze timer runs
+// from detection). Without freeze the flag stays until cleared, as in FRR.
 func (a *Agent) expireMobility() {
 	for _, v := range a.l2 {
 		for mac, m := range v.mob {
-			if m.dup {
-				last := m.dupAt
-				if n := len(m.moves); n > 0 && m.moves[n-1].After(last) {
-					last = m.moves[n-1]
-				}
-				if time.Since(last) > a.cfg.DupWindow {
-					m.dup, m.moves = false, nil
-					a.log.Info("duplicate MAC flag cleared", "vni", v.VNI, "mac", mac)
-				}
+			if m.dup && a.cfg.DupFreeze > 0 && time.Since(m.dupAt) > a.cfg.DupFreeze {
+				m.dup, m.moves = false, nil
+				a.log.Info("duplicate MAC freeze over: flag cleared", "vni", v.VNI, "mac", mac)
 			}
 			if m.owner == "" && v.macs[mac] == nil && time.Since(m.remoteAt) > a.cfg.DupWindow && !m.dup {
 				delete(v.mob, mac)
 			}
 		}
 	}
+}
+
+// clearDup is FRR's `clear evpn dup-addr`: vni 0 means every VNI, mac ""
+// every MAC. It returns how many flags it cleared.
+func (a *Agent) clearDup(vni uint32, mac string) int {
+	n := 0
+	for _, v := range a.l2 {
+		if vni != 0 && v.VNI != vni {
+			continue
+		}
+		for k, m := range v.mob {
+			if m.dup && (mac == "" || k == mac) {
+				m.dup, m.moves = false, nil
+				n++
+				a.log.Info("duplicate MAC flag cleared by request", "vni", v.VNI, "mac", k)
+			}
+		}
+	}
+	return n
 }
 
 func parseMAC(s string) net.HardwareAddr {

@@ -25,12 +25,24 @@ type Config struct {
 	Neighbors  []Neighbor `json:"neighbors"`
 	L2VNIs     []L2VNI    `json:"l2vnis"`
 	L3VNIs     []L3VNI    `json:"l3vnis,omitempty"`
+	// Networks are announced to ipv4/ipv6 unicast peers while the routing
+	// table holds them (FRR's `network` with its import check).
+	Networks []netip.Prefix `json:"networks,omitempty"`
+	// MultipathRelax is `bgp bestpath as-path multipath-relax`: eBGP paths
+	// with different AS paths of equal length share ECMP.
+	MultipathRelax bool `json:"multipath_relax,omitempty"`
 	// Timers default to FRR's datacenter profile (keepalive 3 s, hold 9 s).
 	KeepaliveSec int `json:"keepalive_sec,omitempty"`
 	HoldSec      int `json:"hold_sec,omitempty"`
 	// DupMaxMoves moves within DupWindow flag a MAC as duplicate (FRR: 5 in 180 s).
 	DupMaxMoves int           `json:"dup_max_moves,omitempty"`
 	DupWindow   time.Duration `json:"dup_window,omitempty"`
+	// DupFreeze is FRR's `dup-addr-detection freeze N`: a duplicate local
+	// MAC is no longer advertised, and the flag clears itself after N. 0 is
+	// FRR's default (and Proxmox's, which sets nothing): warning only, the
+	// MAC stays advertised and flagged until cleared (`sdnlab show LAB NODE
+	// dup --clear`, FRR's `clear evpn dup-addr`).
+	DupFreeze time.Duration `json:"dup_freeze,omitempty"`
 	// BFD timers (FRR defaults: 300 ms x 3).
 	BFDIntervalMs  int  `json:"bfd_interval_ms,omitempty"`
 	BFDDetectMult  int  `json:"bfd_detect_mult,omitempty"`

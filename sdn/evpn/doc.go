@@ -22,6 +22,24 @@
 //     noarp` neighbour entries that ARP/ND suppression answers from.
 //   - MAC mobility (RFC 7432 section 15): sequence numbers, sticky, FRR's
 //     duplicate detection (5 moves in 180 s), withdrawal at the old place.
+//     As FRR without `dup-addr-detection freeze` (Proxmox sets none), a
+//     duplicate is only flagged and logged: it stays advertised, and the
+//     flag stays until cleared (`sdnlab show LAB NODE dup [--clear]`, FRR's
+//     `show evpn mac vni all duplicate` / `clear evpn dup-addr`).
+//     Config.DupFreeze gives FRR's freeze: withheld, cleared after N.
+//   - Gateway MACs: Proxmox's frr.conf has no `advertise-default-gw`, so
+//     the VNet bridge's (anycast gateway) MAC is never advertised, sticky
+//     or otherwise; a remote route claiming it never moves it off the
+//     bridge.
+//   - IPv4/IPv6 unicast (the bgp controller's underlay peers): `network`
+//     statements announced while the table holds them (FRR's import
+//     check); received best paths installed into the node namespace's main
+//     table as zebra does (proto bgp, metric 20, ECMP over paths equal up to
+//     FRR's multipath rules, `bgp bestpath as-path multipath-relax`,
+//     recursive next hops resolved through the kernel), removed on withdraw
+//     and session down. A prefix held by a route of any other protocol
+//     (connected, kernel, static: all a better distance than BGP) is left
+//     alone.
 //   - Symmetric IRB: type 2 with the L3VNI label and router MAC, type 5
 //     (advertise-subnets, exit-node default routes, exitnodes-primary via
 //     MED, exit nodes refusing others' defaults), installed in the zone's
@@ -34,5 +52,14 @@
 //     entries left by an earlier run are removed once BGP has re-synced.
 //
 // State for `sdnlab show` is served as JSON on a unix socket
-// (DIR/nodes/NODE/agent.sock, see Query).
+// (DIR/nodes/NODE/agent.sock, see Query and Call).
+//
+// Known limitation (GoBGP v3.37.0): a peer that sends an UPDATE with a
+// truncated EVPN MAC/IP route makes bgp.ParseBGPBody panic (slice bounds in
+// EVPNMacIPAdvertisementRoute.DecodeFromBytes) inside GoBGP's per-session
+// receive goroutine (fsmHandler.recvMessageloop). That goroutine is GoBGP's,
+// so nothing here can recover: the agent process exits with status 2, which
+// its peers see as the node's control plane crashing (sessions and routes
+// go). GoBGP has no hook to validate messages first.
+// TestMalformedEVPNRouteKillsAgent pins this down.
 package evpn

@@ -26,6 +26,12 @@ func FromPlan(p *sdn.NodePlan, vrfNS func(zone string) string) (Config, error) {
 	if r.L2VPNEVPN != nil {
 		c.AutoRTAS = r.L2VPNEVPN.AutoRTAS
 	}
+	c.MultipathRelax = r.BestpathASPathMultipathRelax
+	for _, af := range []*frr.UnicastAF{r.IPv4Unicast, r.IPv6Unicast} {
+		if af != nil {
+			c.Networks = append(c.Networks, af.Networks...)
+		}
+	}
 	for _, z := range p.Zones {
 		if z.Type == "evpn" && z.LocalVTEP.IsValid() {
 			c.LocalVTEP = z.LocalVTEP

@@ -40,6 +40,10 @@ func (a *Agent) reconcile() {
 	for _, z := range a.l3 {
 		a.planL3(z, d, localIPs, localMACs)
 	}
+	if a.ucDirty {
+		a.refreshUnicast()
+	}
+	a.planUnicast(d)
 	a.applyKernel(d.kernel)
 	a.applyAdverts(d.adverts)
 }
@@ -149,8 +153,8 @@ func (a *Agent) planL2(v *l2vni, d *desiredState, localIPs map[netip.Addr]bool, 
 		switch owner {
 		case "local":
 			localMACs[v.Netns+"|"+mac] = true
-			if m.dup {
-				continue // duplicate: stop advertising (FRR does the same)
+			if m.dup && a.cfg.DupFreeze > 0 {
+				continue // frozen duplicate: no longer advertised (FRR with freeze)
 			}
 			hasSeq := m.seq > 0
 			d.advertise(&Route{Type: TypeMACIP, RD: v.RD, MAC: mac, VNI: v.VNI, RTs: v.ExportRTs, NextHop: vtep,
@@ -283,7 +287,7 @@ func (a *Agent) planL3(z *l3vni, d *desiredState, localIPs map[netip.Addr]bool, 
 // Neighbour and FDB entries go before routes that use them; routes go
 // before the entries they used.
 func (a *Agent) applyKernel(desired map[string]kobj) {
-	order := map[string]int{"flood": 0, "fdb": 1, "neigh": 2, "route": 3}
+	order := map[string]int{"flood": 0, "fdb": 1, "neigh": 2, "route": 3, "uroute": 3}
 	var adds []kobj
 	for k, o := range desired {
 		in := a.installed[k]

@@ -24,6 +24,23 @@ type Snapshot struct {
 	Routes   []Route       `json:"routes"` // local and remote EVPN routes
 	Kernel   []KernelEntry `json:"kernel"` // what the agent programmed
 	Local    []LocalEntry  `json:"local"`  // MACs and MAC+IP learned on this node
+	// Duplicates are the MACs flagged by duplicate address detection,
+	// wherever they live now (FRR's `show evpn mac vni all duplicate`).
+	Duplicates []DupEntry `json:"duplicates"`
+	// Cleared is how many flags a clear request removed.
+	Cleared int `json:"cleared,omitempty"`
+}
+
+// DupEntry is one MAC flagged duplicate.
+type DupEntry struct {
+	VNI      uint32    `json:"vni"`
+	MAC      string    `json:"mac"`
+	Owner    string    `json:"owner"` // local or remote: where it was last
+	Seq      uint32    `json:"seq"`
+	Since    time.Time `json:"since"`
+	Moves    int       `json:"moves"`
+	Frozen   bool      `json:"frozen,omitempty"` // no longer advertised (DupFreeze)
+	FreezeTo time.Time `json:"freeze_until,omitzero"`
 }
 
 // LocalEntry is a MAC (and its IPs) learned on a local port.
@@ -99,14 +116,41 @@ func (a *Agent) snapshot() *Snapshot {
 	sort.Slice(s.Local, func(i, j int) bool {
 		return fmt.Sprint(s.Local[i].VNI, s.Local[i].MAC) < fmt.Sprint(s.Local[j].VNI, s.Local[j].MAC)
 	})
+	s.Duplicates = []DupEntry{}
+	for _, v := range a.l2 {
+		for mac, m := range v.mob {
+			if !m.dup {
+				continue
+			}
+			e := DupEntry{VNI: v.VNI, MAC: mac, Owner: m.owner, Seq: m.seq, Since: m.dupAt, Moves: len(m.moves)}
+			if a.cfg.DupFreeze > 0 {
+				e.Frozen, e.FreezeTo = true, m.dupAt.Add(a.cfg.DupFreeze)
+			}
+			s.Duplicates = append(s.Duplicates, e)
+		}
+	}
+	sort.Slice(s.Duplicates, func(i, j int) bool {
+		return fmt.Sprint(s.Duplicates[i].VNI, s.Duplicates[i].MAC) < fmt.Sprint(s.Duplicates[j].VNI, s.Duplicates[j].MAC)
+	})
 	return s
 }
 
 // Snapshot asks the running agent for its state.
 func (a *Agent) Snapshot(ctx context.Context) (*Snapshot, error) {
+	return a.ask(ctx, evShow{})
+}
+
+// ClearDup clears duplicate flags (vni 0: all VNIs, mac "": all MACs) and
+// returns the state afterwards, Cleared saying how many went.
+func (a *Agent) ClearDup(ctx context.Context, vni uint32, mac string) (*Snapshot, error) {
+	return a.ask(ctx, evShow{clear: true, vni: vni, mac: mac})
+}
+
+func (a *Agent) ask(ctx context.Context, e evShow) (*Snapshot, error) {
 	reply := make(chan *Snapshot, 1)
+	e.reply = reply
 	select {
-	case a.ev <- evShow{reply: reply}:
+	case a.ev <- e:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -118,9 +162,18 @@ func (a *Agent) Snapshot(ctx context.Context) (*Snapshot, error) {
 	}
 }
 
-// ServeControl answers `show` requests on a unix socket until ctx ends.
-// The protocol is one JSON request line ({"show":"evpn"}) and one JSON
-// Snapshot in reply; the client picks what to print.
+// Request is one control socket request: {"show":"all"}, or
+// {"clear":"dup","vni":N,"mac":"..."} (vni and mac optional).
+type Request struct {
+	Show  string `json:"show,omitempty"`
+	Clear string `json:"clear,omitempty"`
+	VNI   uint32 `json:"vni,omitempty"`
+	MAC   string `json:"mac,omitempty"`
+}
+
+// ServeControl answers requests on a unix socket until ctx ends. The
+// protocol is one JSON Request line and one JSON Snapshot in reply; the
+// client picks what to print.
 func (a *Agent) ServeControl(ctx context.Context, path string) error {
 	_ = os.Remove(path)
 	l, err := net.Listen("unix", path)
@@ -147,11 +200,23 @@ func (a *Agent) ServeControl(ctx context.Context, path string) error {
 func (a *Agent) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
 		return
 	}
-	s, err := a.Snapshot(ctx)
+	var req Request
+	_ = json.Unmarshal([]byte(line), &req) // an unreadable request still gets the state
+	var s *Snapshot
+	switch req.Clear {
+	case "":
+		s, err = a.Snapshot(ctx)
+	case "dup":
+		s, err = a.ClearDup(ctx, req.VNI, normMAC(req.MAC))
+	default:
+		err = fmt.Errorf("unknown clear %q", req.Clear)
+	}
 	if err != nil {
+		_ = json.NewEncoder(c).Encode(map[string]string{"error": err.Error()})
 		return
 	}
 	_ = json.NewEncoder(c).Encode(s)
@@ -159,6 +224,19 @@ func (a *Agent) serveConn(ctx context.Context, c net.Conn) {
 
 // Query asks the agent behind the control socket at path for its state.
 func Query(ctx context.Context, path string) (*Snapshot, error) {
+	return Call(ctx, path, Request{Show: "all"})
+}
+
+// normMAC is the canonical text of a MAC ("" stays "").
+func normMAC(s string) string {
+	if m, err := net.ParseMAC(s); err == nil {
+		return m.String()
+	}
+	return s
+}
+
+// Call sends one request to the agent behind the control socket at path.
+func Call(ctx context.Context, path string, req Request) (*Snapshot, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
@@ -168,12 +246,22 @@ func Query(ctx context.Context, path string) (*Snapshot, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
-	if _, err := c.Write([]byte("{\"show\":\"all\"}\n")); err != nil {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write(append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("agent control socket: %w", err)
 	}
-	var s Snapshot
-	if err := json.NewDecoder(c).Decode(&s); err != nil {
+	var reply struct {
+		Snapshot
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(c).Decode(&reply); err != nil {
 		return nil, errors.Join(fmt.Errorf("agent control socket: bad reply"), err)
 	}
-	return &s, nil
+	if reply.Error != "" {
+		return nil, fmt.Errorf("agent: %s", reply.Error)
+	}
+	return &reply.Snapshot, nil
 }

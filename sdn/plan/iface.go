@@ -176,6 +176,13 @@ func NewIface(name string, kind IfaceKind) *Iface {
 
 func (i *Iface) line(key, value string) { i.Lines = append(i.Lines, Line{Key: key, Value: value}) }
 
+// setLine sets one of i's typed fields to v and writes its "key text" line,
+// which is what most setters below do.
+func setLine[T any](i *Iface, field *T, v T, key, text string) {
+	*field = v
+	i.line(key, text)
+}
+
 // AddAddress writes "address P".
 func (i *Iface) AddAddress(p netip.Prefix) {
 	i.Addresses = append(i.Addresses, p)
@@ -184,20 +191,17 @@ func (i *Iface) AddAddress(p netip.Prefix) {
 
 // SetHWAddress writes "hwaddress MAC" (kept as written).
 func (i *Iface) SetHWAddress(mac string) {
-	i.HWAddress = mac
-	i.line("hwaddress", mac)
+	setLine(i, &i.HWAddress, mac, "hwaddress", mac)
 }
 
 // SetMTU writes "mtu N".
 func (i *Iface) SetMTU(n int) {
-	i.MTU = n
-	i.line("mtu", strconv.Itoa(n))
+	setLine(i, &i.MTU, n, "mtu", strconv.Itoa(n))
 }
 
 // SetAlias writes "alias TEXT".
 func (i *Iface) SetAlias(a string) {
-	i.Alias = a
-	i.line("alias", a)
+	setLine(i, &i.Alias, a, "alias", a)
 }
 
 // SetBridgePorts writes the bridge ports line with raw as its value, kept
@@ -236,26 +240,22 @@ func (i *Iface) SetVlanAware(vids string) {
 
 // SetBridgeVlanProtocol writes "bridge-vlan-protocol P".
 func (i *Iface) SetBridgeVlanProtocol(p string) {
-	i.BridgeVlanProtocol = p
-	i.line("bridge-vlan-protocol", p)
+	setLine(i, &i.BridgeVlanProtocol, p, "bridge-vlan-protocol", p)
 }
 
 // SetVlanRawDevice writes "vlan-raw-device DEV".
 func (i *Iface) SetVlanRawDevice(dev string) {
-	i.VlanRawDevice = dev
-	i.line("vlan-raw-device", dev)
+	setLine(i, &i.VlanRawDevice, dev, "vlan-raw-device", dev)
 }
 
 // SetVlanID writes "vlan-id N".
 func (i *Iface) SetVlanID(id int) {
-	i.VlanID = id
-	i.line("vlan-id", strconv.Itoa(id))
+	setLine(i, &i.VlanID, id, "vlan-id", strconv.Itoa(id))
 }
 
 // SetVlanProtocol writes "vlan-protocol P".
 func (i *Iface) SetVlanProtocol(p string) {
-	i.VlanProtocol = p
-	i.line("vlan-protocol", p)
+	setLine(i, &i.VlanProtocol, p, "vlan-protocol", p)
 }
 
 // SetLinkType writes "link-type T" (veth or dummy) and sets the kind; the
@@ -273,26 +273,22 @@ func (i *Iface) SetLinkType(t string) {
 
 // SetVethPeerName writes "veth-peer-name PEER".
 func (i *Iface) SetVethPeerName(peer string) {
-	i.VethPeer = peer
-	i.line("veth-peer-name", peer)
+	setLine(i, &i.VethPeer, peer, "veth-peer-name", peer)
 }
 
 // SetOVSType writes "ovs_type T".
 func (i *Iface) SetOVSType(t string) {
-	i.OVSType = t
-	i.line("ovs_type", t)
+	setLine(i, &i.OVSType, t, "ovs_type", t)
 }
 
 // SetOVSBridge writes "ovs_bridge BR".
 func (i *Iface) SetOVSBridge(br string) {
-	i.OVSBridge = br
-	i.line("ovs_bridge", br)
+	setLine(i, &i.OVSBridge, br, "ovs_bridge", br)
 }
 
 // SetOVSMTU writes "ovs_mtu N".
 func (i *Iface) SetOVSMTU(n int) {
-	i.MTU = n
-	i.line("ovs_mtu", strconv.Itoa(n))
+	setLine(i, &i.MTU, n, "ovs_mtu", strconv.Itoa(n))
 }
 
 // SetOVSOptions writes "ovs_options RAW"; o is its typed content.
@@ -332,14 +328,12 @@ func (i *Iface) AppendOVSPortToFirstLine(port string) {
 
 // SetVxlanID writes "vxlan-id N".
 func (i *Iface) SetVxlanID(id int) {
-	i.VxlanID = id
-	i.line("vxlan-id", strconv.Itoa(id))
+	setLine(i, &i.VxlanID, id, "vxlan-id", strconv.Itoa(id))
 }
 
 // SetVxlanLocal writes "vxlan-local-tunnelip A".
 func (i *Iface) SetVxlanLocal(a netip.Addr) {
-	i.VxlanLocal = a
-	i.line("vxlan-local-tunnelip", a.String())
+	setLine(i, &i.VxlanLocal, a, "vxlan-local-tunnelip", a.String())
 }
 
 // AddVxlanRemote writes "vxlan_remoteip A".
@@ -350,8 +344,7 @@ func (i *Iface) AddVxlanRemote(a netip.Addr) {
 
 // SetVxlanPort writes "vxlan-port N".
 func (i *Iface) SetVxlanPort(p int) {
-	i.VxlanPort = p
-	i.line("vxlan-port", strconv.Itoa(p))
+	setLine(i, &i.VxlanPort, p, "vxlan-port", strconv.Itoa(p))
 }
 
 // SetLearningOff writes "bridge-learning off".
@@ -363,33 +356,28 @@ func (i *Iface) SetLearningOff() {
 
 // SetARPNDSuppress writes "bridge-arp-nd-suppress on".
 func (i *Iface) SetARPNDSuppress() {
-	i.ARPNDSuppress = true
-	i.line("bridge-arp-nd-suppress", "on")
+	setLine(i, &i.ARPNDSuppress, true, "bridge-arp-nd-suppress", "on")
 }
 
 // SetIPForward writes "ip-forward VALUE" (Proxmox spells it "on" in zones
 // and "1" in fabrics).
 func (i *Iface) SetIPForward(value string) {
-	i.IPForward = true
-	i.line("ip-forward", value)
+	setLine(i, &i.IPForward, true, "ip-forward", value)
 }
 
 // SetIP6Forward writes "ip6-forward VALUE".
 func (i *Iface) SetIP6Forward(value string) {
-	i.IP6Forward = true
-	i.line("ip6-forward", value)
+	setLine(i, &i.IP6Forward, true, "ip6-forward", value)
 }
 
 // SetARPAccept writes "arp-accept on".
 func (i *Iface) SetARPAccept() {
-	i.ARPAccept = true
-	i.line("arp-accept", "on")
+	setLine(i, &i.ARPAccept, true, "arp-accept", "on")
 }
 
 // SetVRF writes "vrf NAME": the device is enslaved to VRF NAME.
 func (i *Iface) SetVRF(vrf string) {
-	i.VRF = vrf
-	i.line("vrf", vrf)
+	setLine(i, &i.VRF, vrf, "vrf", vrf)
 }
 
 // SetVRFTable writes "vrf-table T" and makes the stanza a VRF device.

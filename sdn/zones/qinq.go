@@ -89,15 +89,7 @@ func (QinQ) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		}
 	}
 
-	for _, pair := range [][2]string{{notagUplink, notagPeer}, {notagPeer, notagUplink}} {
-		if st.Has(pair[0]) {
-			continue
-		}
-		ve := plan.NewIface(pair[0], plan.KindVeth)
-		ve.SetLinkType("veth")
-		ve.SetVethPeerName(pair[1])
-		st.Add(ve)
-	}
+	addVethPair(st, notagUplink, notagPeer, 0) // Proxmox writes no mtu on these
 
 	if !st.Has(zoneBr) {
 		zb := plan.NewIface(zoneBr, plan.KindBridge)
@@ -111,22 +103,7 @@ func (QinQ) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		st.Add(zb)
 	}
 
-	if !st.Has(v.ID) {
-		br := plan.NewIface(v.ID, plan.KindBridge)
-		br.SetBridgePorts(plan.Underscore, vnetPorts)
-		br.SetBridgeSTPOff(plan.Underscore)
-		br.SetBridgeFD(plan.Underscore, 0)
-		if v.VlanAware {
-			br.SetVlanAware("2-4094")
-		}
-		if mtu > 0 {
-			br.SetMTU(mtu)
-		}
-		if v.Alias != "" {
-			br.SetAlias(v.Alias)
-		}
-		st.Add(br)
-	}
+	addVNetBridge(st, v, vnetPorts, mtu)
 
 	zoneBase(zp, z, mtu)
 	zp.Bridge, zp.BridgeOVS, zp.BridgeVlanAware = bridge, isOVS, vlanAware

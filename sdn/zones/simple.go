@@ -40,18 +40,7 @@ func (Simple) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) 
 			}
 		}
 	}
-	br.SetBridgePorts(plan.Underscore, "none")
-	br.SetBridgeSTPOff(plan.Underscore)
-	br.SetBridgeFD(plan.Underscore, 0)
-	if v.VlanAware {
-		br.SetVlanAware("2-4094")
-	}
-	if z.MTU > 0 {
-		br.SetMTU(z.MTU)
-	}
-	if v.Alias != "" {
-		br.SetAlias(v.Alias)
-	}
+	vnetBridgeLines(br, v, "none", z.MTU)
 	if fwd4 {
 		br.SetIPForward("on")
 	}

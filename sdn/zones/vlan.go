@@ -63,18 +63,7 @@ func (Vlan) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		for _, p := range env.Facts.BridgePhysicalPorts(bridge) {
 			fmt.Fprintf(&ports, " %s.%d", p, tag)
 		}
-		for _, pair := range [][2]string{{uplink, uplinkPeer}, {uplinkPeer, uplink}} {
-			if st.Has(pair[0]) {
-				continue
-			}
-			ve := plan.NewIface(pair[0], plan.KindVeth)
-			ve.SetLinkType("veth")
-			ve.SetVethPeerName(pair[1])
-			if mtu > 0 {
-				ve.SetMTU(mtu)
-			}
-			st.Add(ve)
-		}
+		addVethPair(st, uplink, uplinkPeer, mtu)
 		if !st.Has(bridgeVlan) {
 			bv := plan.NewIface(bridgeVlan, plan.KindBridge)
 			bv.SetBridgePorts(plan.Underscore, ports.String()+" "+uplinkPeer)
@@ -87,22 +76,7 @@ func (Vlan) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		}
 	}
 
-	if !st.Has(v.ID) {
-		br := plan.NewIface(v.ID, plan.KindBridge)
-		br.SetBridgePorts(plan.Underscore, uplink)
-		br.SetBridgeSTPOff(plan.Underscore)
-		br.SetBridgeFD(plan.Underscore, 0)
-		if v.VlanAware {
-			br.SetVlanAware("2-4094")
-		}
-		if mtu > 0 {
-			br.SetMTU(mtu)
-		}
-		if v.Alias != "" {
-			br.SetAlias(v.Alias)
-		}
-		st.Add(br)
-	}
+	addVNetBridge(st, v, uplink, mtu)
 
 	zoneBase(zp, z, mtu)
 	zp.Bridge, zp.BridgeOVS, zp.BridgeVlanAware = bridge, isOVS, vlanAware

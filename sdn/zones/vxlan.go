@@ -98,20 +98,7 @@ func (Vxlan) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) e
 		d.SetMTU(mtu)
 		st.Add(d)
 	}
-	if !st.Has(v.ID) {
-		br := plan.NewIface(v.ID, plan.KindBridge)
-		br.SetBridgePorts(plan.Underscore, vx)
-		br.SetBridgeSTPOff(plan.Underscore)
-		br.SetBridgeFD(plan.Underscore, 0)
-		if v.VlanAware {
-			br.SetVlanAware("2-4094")
-		}
-		br.SetMTU(mtu)
-		if v.Alias != "" {
-			br.SetAlias(v.Alias)
-		}
-		st.Add(br)
-	}
+	addVNetBridge(st, v, vx, mtu) // mtu is never 0 here
 
 	zoneBase(zp, z, mtu)
 	zp.LocalVTEP, zp.LocalIface = local, localIface

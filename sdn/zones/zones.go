@@ -141,3 +141,48 @@ func gatewayAddress(br *plan.Iface, seen map[netip.Addr]bool, s *config.Subnet) 
 	}
 	seen[s.Gateway] = true
 }
+
+// vnetBridgeLines writes the lines a VNet bridge has in every zone type but
+// evpn, in Proxmox's order: ports, STP off, no forward delay, VLAN
+// awareness, MTU (when set) and alias.
+func vnetBridgeLines(br *plan.Iface, v *config.VNet, ports string, mtu int) {
+	br.SetBridgePorts(plan.Underscore, ports)
+	br.SetBridgeSTPOff(plan.Underscore)
+	br.SetBridgeFD(plan.Underscore, 0)
+	if v.VlanAware {
+		br.SetVlanAware("2-4094")
+	}
+	if mtu > 0 {
+		br.SetMTU(mtu)
+	}
+	if v.Alias != "" {
+		br.SetAlias(v.Alias)
+	}
+}
+
+// addVNetBridge adds the VNet's bridge over ports unless its stanza exists.
+func addVNetBridge(st *plan.Stanzas, v *config.VNet, ports string, mtu int) {
+	if st.Has(v.ID) {
+		return
+	}
+	br := plan.NewIface(v.ID, plan.KindBridge)
+	vnetBridgeLines(br, v, ports, mtu)
+	st.Add(br)
+}
+
+// addVethPair adds both ends of the veth pair a<->b whose stanzas do not
+// exist yet; mtu 0 writes no mtu line.
+func addVethPair(st *plan.Stanzas, a, b string, mtu int) {
+	for _, pair := range [][2]string{{a, b}, {b, a}} {
+		if st.Has(pair[0]) {
+			continue
+		}
+		ve := plan.NewIface(pair[0], plan.KindVeth)
+		ve.SetLinkType("veth")
+		ve.SetVethPeerName(pair[1])
+		if mtu > 0 {
+			ve.SetMTU(mtu)
+		}
+		st.Add(ve)
+	}
+}
