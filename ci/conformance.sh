@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Conformance run for a project that keeps its Proxmox SDN configuration
-# (a copy of /etc/pve/sdn) and a lab file in git: validate every .cfg, render
-# every node, then run the scenarios and leave JUnit, JSON and pcaps in OUT.
+# (a copy of /etc/pve/sdn) and a lab file in git: run the scenarios and leave
+# JUnit, JSON and pcaps in OUT (the CI templates run `sdnlab validate` first).
 #
 # usage: ci/conformance.sh LAB.yaml [OUT] [-- extra sdnlab test arguments]
 # needs: root (labs are network namespaces), Go 1.26 or an sdnlab binary in
