@@ -19,7 +19,7 @@ func showCommand() *command {
 	return &command{
 		name:    "show",
 		summary: "show a node's EVPN routes, BGP sessions and the kernel tables its agent programmed",
-		usage:   "LAB NODE evpn|fdb|neigh|routes|bgp|dup [--json] [--state DIR]\n       LAB NODE dup --clear [--vni N] [--mac MAC]   (FRR's clear evpn dup-addr)",
+		usage:   "LAB NODE evpn|fdb|neigh|routes|bgp|dup [--json] [--state DIR]\n       sdnlab show LAB NODE dup --clear [--vni N] [--mac MAC]   (FRR's clear evpn dup-addr)",
 		run: func(ctx context.Context, args []string) error {
 			return runShow(ctx, args, os.Stdout)
 		},

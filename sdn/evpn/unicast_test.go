@@ -30,7 +30,9 @@ func TestUnicastInstall(t *testing.T) {
 		ip link set ea up
 		ip link set eb up
 		ip addr add 192.0.2.1/32 dev lo
-		ip addr add 198.51.100.1/24 dev lo`)
+		ip addr add 198.51.100.1/24 dev lo
+		ip addr add fd00:12::1/64 dev ea nodad
+		ip addr add fd00::1/128 dev lo nodad`)
 	l.sh(n2, `sysctl -qw net.ipv4.ip_forward=1
 		ip addr add 10.0.12.2/24 dev ea
 		ip addr add 10.0.22.2/24 dev eb
@@ -39,6 +41,7 @@ func TestUnicastInstall(t *testing.T) {
 		ip link set eb up
 		ip link set ec up
 		ip addr add 192.0.2.2/32 dev lo
+		ip addr add fd00:12::2/64 dev ea nodad
 		ip route add 192.0.2.3/32 via 10.0.23.3 proto static metric 20
 		ip route add default via 10.0.12.1 proto static`)
 	l.sh(n3, `ip addr add 10.0.23.3/24 dev ec
@@ -56,11 +59,14 @@ func TestUnicastInstall(t *testing.T) {
 		return out
 	}
 	l.startAgent("n1", Config{Node: "n1", RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65001,
-		Neighbors: []Neighbor{ext("10.0.12.2"), ext("10.0.22.2")},
-		Networks:  pfx("192.0.2.1/32", "198.51.100.0/24", "10.0.12.0/24")})
-	l.startAgent("n2", Config{Node: "n2", RouterID: netip.MustParseAddr("192.0.2.2"), ASN: 65002, MultipathRelax: true,
-		Neighbors: []Neighbor{ext("10.0.12.1"), ext("10.0.22.1"), ext("10.0.23.3")},
-		Networks:  pfx("192.0.2.2/32")})
+		Neighbors: []Neighbor{ext("10.0.12.2"), ext("10.0.22.2"),
+			{Addr: netip.MustParseAddr("fd00:12::2"), External: true, Families: []string{FamilyIPv6}}},
+		Networks: pfx("192.0.2.1/32", "198.51.100.0/24", "10.0.12.0/24", "fd00::1/128")})
+	n2cfg := Config{Node: "n2", RouterID: netip.MustParseAddr("192.0.2.2"), ASN: 65002, MultipathRelax: true,
+		Neighbors: []Neighbor{ext("10.0.12.1"), ext("10.0.22.1"), ext("10.0.23.3"),
+			{Addr: netip.MustParseAddr("fd00:12::1"), External: true, Families: []string{FamilyIPv6}}},
+		Networks: pfx("192.0.2.2/32")}
+	l.startAgent("n2", n2cfg)
 	l.startAgent("n3", Config{Node: "n3", RouterID: netip.MustParseAddr("192.0.2.3"), ASN: 65003,
 		Neighbors: []Neighbor{ext("10.0.23.2")},
 		Networks:  pfx("192.0.2.3/32", "198.51.100.0/24", "0.0.0.0/0", "203.0.113.0/24")})
@@ -102,6 +108,14 @@ func TestUnicastInstall(t *testing.T) {
 	wait("n1's loopback on n3", n3, "192.0.2.1/32", func(o string) bool {
 		return has(o, "192.0.2.1 via 10.0.23.2", "proto bgp", "metric 20")
 	})
+	// IPv6 unicast over an IPv6 session.
+	l.eventually("n1's IPv6 loopback on n2", 30*time.Second, func() (bool, string) {
+		out, err := l.try(n2, "ip -6 route show fd00::1/128")
+		if err != nil {
+			return false, err.Error()
+		}
+		return has(out, "fd00::1 via fd00:12::1 dev ea proto bgp metric 20"), out
+	})
 	// The network import check: n3 holds no 203.0.113.0/24, so nobody learns it.
 	if out := route(n2, "203.0.113.0/24"); strings.TrimSpace(out) != "" {
 		t.Errorf("203.0.113.0/24 is not in n3's table, yet n2 has: %s", out)
@@ -126,6 +140,20 @@ func TestUnicastInstall(t *testing.T) {
 	l.sh(n3, "ip addr del 198.51.100.1/24 dev lo")
 	wait("anycast without n3", n2, "198.51.100.0/24", func(o string) bool {
 		return has(o, "proto bgp", "via 10.0.12.1", "via 10.0.22.1") && !strings.Contains(o, "10.0.23.3")
+	})
+	// An agent restart adopts what its earlier run installed and, once
+	// BGP has re-synced, removes what nobody announces any more.
+	l.kill("n2")
+	l.sh(n1, "ip addr del 198.51.100.1/24 dev lo")
+	if out := route(n2, "198.51.100.0/24"); !strings.Contains(out, "proto bgp") {
+		t.Fatalf("n2's routes went with its agent (zebra keeps them too): %s", out)
+	}
+	l.startAgent("n2", n2cfg)
+	wait("stale anycast route removed after the restart", n2, "198.51.100.0/24", func(o string) bool {
+		return strings.TrimSpace(o) == ""
+	})
+	wait("n1's loopback back on n2", n2, "192.0.2.1/32", func(o string) bool {
+		return has(o, "proto bgp", "nexthop via 10.0.12.1", "nexthop via 10.0.22.1")
 	})
 	// A session going down takes its routes out of the kernel.
 	l.kill("n1")
