@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/sdn/evpn"
+	"github.com/sdnlab/sdnlab/topology"
 )
 
 func showCommand() *command {
@@ -61,6 +62,9 @@ func runShow(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkShowTarget(*state, lab, pos[1]); err != nil {
+		return err
+	}
 	sock := filepath.Join(*state, lab, "nodes", pos[1], "agent.sock")
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -73,6 +77,29 @@ func runShow(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("node %s of lab %s: is its agent running? %w", pos[1], lab, err)
 	}
 	return printShow(out, s, what, *asJSON)
+}
+
+// checkShowTarget turns "no socket" into what the user needs to hear: the
+// lab is not up, it has no such node, or the node runs no agent.
+func checkShowTarget(stateRoot, lab, node string) error {
+	l, err := topology.ReadState(stateRoot, lab)
+	if err != nil {
+		if !topology.LabExists(topology.Options{StateDir: stateRoot}, lab) {
+			return badInput("lab %s is not up (sdnlab list shows the labs that are)", lab)
+		}
+		return err
+	}
+	if l.Node(node) == nil {
+		var names []string
+		for _, n := range l.Nodes {
+			names = append(names, n.Name)
+		}
+		return badInput("lab %s has no node %s (nodes: %s)", lab, node, strings.Join(names, ", "))
+	}
+	if topology.AgentPID(l, filepath.Join(stateRoot, lab), node) == 0 {
+		return badInput("node %s of lab %s runs no EVPN agent: no controller applies to it, or the agent is down (sdnlab status %s)", node, lab, lab)
+	}
+	return nil
 }
 
 func containsString(l []string, s string) bool {
