@@ -114,11 +114,17 @@ func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
 
 // Up builds the lab: switches, nodes with their host interfaces, routers,
 // the upstream and external hosts, then realizes every node's SDN plan and
-// attaches the guests. It is idempotent: on a running lab it converges
-// (re-realizing changed plans). lab comes from Load; Up records in it what
-// was detected and skipped, and returns it.
+// attaches the guests. It is idempotent: on a lab running from the same
+// lab file it converges (re-realizing changed plans); a lab of the same
+// name up from another file is an *InUseError. lab comes from Load; Up
+// records in it what was detected and skipped, and returns it.
 func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 	pr := &progress{w: opts.Progress, t0: time.Now()}
+	// Another lab file's lab of this name would be taken over (its guests
+	// left behind): refuse before writing any state.
+	if err := CheckTakeover(lab, opts); err != nil {
+		return nil, err
+	}
 	dir := opts.LabDir(lab.Name)
 	lab.StateDir = dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {

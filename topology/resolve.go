@@ -108,8 +108,8 @@ func (r *resolver) resolve() {
 func (r *resolver) name() {
 	s := r.s
 	if s.Name.Set {
-		if !labNameRE.MatchString(s.Name.V) {
-			r.errf(s.Name.Pos, "name", "%q: a lab name is 1-%d lower-case letters and digits (no '-': it separates the parts of namespace names)", s.Name.V, maxLabName)
+		if err := CheckLabName(s.Name.V); err != nil {
+			r.errf(s.Name.Pos, "name", "%v", err)
 		}
 		r.lab.Name = s.Name.V
 		return

@@ -24,6 +24,29 @@ const (
 	demoRacksLab = "demoracks"
 )
 
+// demoMarker is the file the demo writes in its output directory: a lab
+// whose lab file lies next to it was started by a demo.
+const demoMarker = ".sdnlab-demo"
+
+// demoLeftover reports whether a lab named name is up from an earlier
+// demo's output directory (the demo may remove it). A lab of that name
+// started otherwise — a user's — is bad input: the demo never removes it.
+func demoLeftover(topo topology.Options, name string) (bool, error) {
+	if !topology.LabExists(topo, name) {
+		return false, nil
+	}
+	lab, err := topology.ReadState(topo.StateDir, name)
+	if err != nil {
+		return false, badInput("a lab named %s is up (no readable state): bring it down first (sdnlab down %s); the demo uses the lab names %s and %s", name, name, demoLab, demoRacksLab)
+	}
+	if lab.File != "" {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(lab.File), demoMarker)); err == nil {
+			return true, nil
+		}
+	}
+	return false, badInput("a lab named %s is up from %s: bring it down first (sdnlab down %s); the demo uses the lab names %s and %s", name, lab.File, name, demoLab, demoRacksLab)
+}
+
 // rackScenarios run on the two-rack lab.
 var rackScenarios = []string{"cross-rack-migration", "bgp-only-workaround"}
 
@@ -55,11 +78,25 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("labs are network namespaces: run as root (sudo make demo)")
 	}
+	topo := topology.Options{}
+	// A user's lab of the demo's names is never taken over; one left by an
+	// interrupted demo is removed below.
+	for _, name := range []string{demoLab, demoRacksLab} {
+		if _, err := demoLeftover(topo, name); err != nil {
+			return err
+		}
+	}
 	dir := *outDir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "sdnlab-demo-"); err != nil {
 			return err
 		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// The marker tells a later demo that labs whose files lie here are its own.
+	if err := os.WriteFile(filepath.Join(dir, demoMarker), []byte("sdnlab demo output\n"), 0o644); err != nil {
+		return err
 	}
 	// The examples side by side (evpn-racks refers to ../evpn), then lab
 	// files renamed to the demo's lab names.
@@ -83,7 +120,6 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "sdnlab demo: %d scenarios on the EVPN example (and the two-rack one); results in %s\n", len(selected), dir)
-	topo := topology.Options{}
 	var all *scenarios.Outcome
 	for _, r := range runs {
 		if len(r.sel) == 0 {
@@ -94,7 +130,11 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		// A demo lab left over from an interrupted run is removed first.
-		if running, err := topology.Labs(topo); err == nil && slices.Contains(running, r.name) {
+		leftover, err := demoLeftover(topo, r.name)
+		if err != nil {
+			return err
+		}
+		if leftover {
 			if err := topology.Down(ctx, r.name, topo); err != nil {
 				return fmt.Errorf("remove the old %s lab: %w", r.name, err)
 			}

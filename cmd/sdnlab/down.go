@@ -29,6 +29,9 @@ func runDown(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkStateFlag(*state); err != nil {
+		return err
+	}
 	opts := topology.Options{StateDir: *state}
 	if *all {
 		if len(pos) > 0 {

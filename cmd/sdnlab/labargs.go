@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/sdnlab/sdnlab/topology"
 )
@@ -90,4 +94,27 @@ func stateOf(arg string) (*topology.Lab, error) {
 		return nil, badInput("lab %s is not up (sdnlab list shows the labs that are)", name)
 	}
 	return nil, badInput("lab %s has namespaces but no readable state (%v): sdnlab down %s, then up again", name, err, name)
+}
+
+// checkStateFlag rejects a --state that is, or lies under, something other
+// than a directory (a typo like --state /etc/passwd is the flag's fault,
+// exit code 2). A state directory that does not exist yet is fine: up
+// creates it.
+func checkStateFlag(dir string) error {
+	for p := dir; ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && !st.IsDir():
+			return badInput("--state %s: %s is not a directory", dir, p)
+		case err == nil:
+			return nil
+		case errors.Is(err, syscall.ENOTDIR):
+			continue // a parent is a file: the loop reaches it
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil // e.g. permission denied: up reports it
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }

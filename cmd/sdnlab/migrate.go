@@ -31,6 +31,9 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if len(pos) != 3 {
 		return badInput("expected LAB GUEST NODE")
 	}
+	if *pause < 0 {
+		return badInput("--pause %s: the downtime cannot be negative", *pause)
+	}
 	lab, err := stateOf(pos[0])
 	if err != nil {
 		return err
@@ -43,6 +46,9 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 		return badInput("lab %s has no node %q", lab.Name, pos[2])
 	}
 	from := g.Node
+	if from == pos[2] {
+		return badInput("guest %s is already on %s", g.Name, from)
+	}
 	t0 := time.Now()
 	if err := topology.Migrate(ctx, lab, pos[1], pos[2], *pause); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn/realize"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -26,6 +27,9 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 	state := stateFlag(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkStateFlag(*state); err != nil {
 		return err
 	}
 	var labs []string
@@ -58,7 +62,7 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "lab %s: no state file, %d namespaces left (sdnlab down %s removes them)\n", name, len(ns), name)
 			continue
 		}
-		fmt.Fprintf(out, "lab %s (%s)\n  kernel: %s\n", lab.Name, lab.File, lab.Caps)
+		fmt.Fprintf(out, "lab %s (%s)\n  kernel: %s\n", lab.Name, lab.File, capsLine(lab.Caps))
 		for _, n := range lab.Nodes {
 			st := "up"
 			if !nsutil.Exists(n.NS) {
@@ -114,4 +118,14 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// capsLine is the kernel line of status. Up writes lab.json before it
+// detects the kernel's features, so all-false caps mean an up that was
+// interrupted (or is still running), not a kernel without bridges.
+func capsLine(c realize.Caps) string {
+	if c == (realize.Caps{}) {
+		return "(capabilities not yet detected: up was interrupted or is still running; sdnlab up again or sdnlab down)"
+	}
+	return c.String()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +43,15 @@ func runUp(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkStateFlag(*state); err != nil {
+		return err
+	}
+	// A bad --name is the flag's fault, not the lab file's.
+	if *name != "" {
+		if err := topology.CheckLabName(*name); err != nil {
+			return badInput("--name %v", err)
+		}
+	}
 	opts := topology.Options{StateDir: *state, Progress: out}
 	if *quiet {
 		opts.Progress = nil
@@ -66,6 +76,10 @@ func runUp(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	lab, err = topology.Up(ctx, lab, opts)
+	var inUse *topology.InUseError
+	if errors.As(err, &inUse) {
+		return badInput("%v or choose another --name", inUse)
+	}
 	if err != nil {
 		return err
 	}
