@@ -23,7 +23,17 @@ func newFlagSet(name string) *flag.FlagSet {
 
 // stateFlag adds the --state flag the lab commands share.
 func stateFlag(fs *flag.FlagSet) *string {
-	return fs.String("state", topology.DefaultStateDir, "state directory")
+	return fs.String("state", defaultStateDir(), "state directory (default $SDNLAB_STATE, else "+topology.DefaultStateDir+")")
+}
+
+// defaultStateDir is where labs keep their state unless --state says
+// otherwise: $SDNLAB_STATE, for the commands without the flag too (exec,
+// shell, migrate), so every command finds the same labs.
+func defaultStateDir() string {
+	if s := os.Getenv("SDNLAB_STATE"); s != "" {
+		return s
+	}
+	return topology.DefaultStateDir
 }
 
 // parseNoArgs parses flags and rejects any positional argument.
@@ -84,7 +94,7 @@ func stateOf(arg string) (*topology.Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	state := os.Getenv("SDNLAB_STATE")
+	state := defaultStateDir()
 	lab, err := topology.ReadState(state, name)
 	if err == nil {
 		return lab, nil
