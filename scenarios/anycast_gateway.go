@@ -23,9 +23,9 @@ func (anycastGateway) Description() string {
 }
 func (anycastGateway) Params() []Param {
 	return []Param{
-		{Name: "guest", Default: "", Help: "the guest to check (default: first guest with an IPv4 gateway in an EVPN VNet)"},
-		{Name: "migrate", Default: "true", Help: "also migrate the guest and back"},
-		{Name: "pause", Default: "50ms", Help: "migration pause"},
+		{Name: "guest", Default: "", Kind: KindGuest, Help: "the guest to check (default: first guest with an IPv4 gateway in an EVPN VNet)"},
+		{Name: "migrate", Default: "true", Kind: KindBool, Help: "also migrate the guest and back"},
+		{Name: "pause", Default: "50ms", Kind: KindDuration, Help: "migration pause"},
 	}
 }
 

@@ -24,7 +24,7 @@ func (arpNDSuppression) Description() string {
 	return "ARP/ND for known addresses is answered on the local node; nothing crosses the underlay"
 }
 func (arpNDSuppression) Params() []Param {
-	return []Param{{Name: "guest", Default: "", Help: "the asking guest (default: first guest with a peer on another node)"}}
+	return []Param{{Name: "guest", Default: "", Kind: KindGuest, Help: "the asking guest (default: first guest with a peer on another node)"}}
 }
 
 func (s arpNDSuppression) Run(ctx context.Context, env *Env) *Result {

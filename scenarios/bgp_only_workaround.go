@@ -31,7 +31,7 @@ func (bgpOnlyWorkaround) Description() string {
 	return "the non-overlay alternative (/32 host routes, static ARP in the guest, ip_forward): needs guest changes, fails under strict uRPF"
 }
 func (bgpOnlyWorkaround) Params() []Param {
-	return []Param{{Name: "address", Default: "10.250.0.10", Help: "the routed VM's address (outside every lab subnet)"}}
+	return []Param{{Name: "address", Default: "10.250.0.10", Kind: KindIPv4, Help: "the routed VM's address (outside every lab subnet)"}}
 }
 
 var reRouteGet = regexp.MustCompile(`dev (\S+).* src (\S+)`)

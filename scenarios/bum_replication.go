@@ -24,7 +24,7 @@ func (bumReplication) Description() string {
 	return "a broadcast in a VNI reaches every remote VTEP of that VNI exactly once and no other"
 }
 func (bumReplication) Params() []Param {
-	return []Param{{Name: "guest", Default: "", Help: "the sending guest (default: the first guest of an overlay VNet)"}}
+	return []Param{{Name: "guest", Default: "", Kind: KindGuest, Help: "the sending guest (default: the first guest of an overlay VNet)"}}
 }
 
 func (s bumReplication) Run(ctx context.Context, env *Env) *Result {

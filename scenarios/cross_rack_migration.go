@@ -23,8 +23,8 @@ func (crossRackMigration) Description() string {
 }
 func (crossRackMigration) Params() []Param {
 	return []Param{
-		{Name: "pause", Default: "50ms", Help: "migration pause"},
-		{Name: "max-gap", Default: "1s", Help: "longest acceptable probe gap"},
+		{Name: "pause", Default: "50ms", Kind: KindDuration, Help: "migration pause"},
+		{Name: "max-gap", Default: "1s", Kind: KindDuration, Help: "longest acceptable probe gap"},
 	}
 }
 

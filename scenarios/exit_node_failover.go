@@ -27,9 +27,9 @@ func (exitNodeFailover) Description() string {
 }
 func (exitNodeFailover) Params() []Param {
 	return []Param{
-		{Name: "node", Default: "", Help: "the exit node to kill (default: the zone's primary, else the first)"},
-		{Name: "interval", Default: "1ms", Help: "UDP probe interval"},
-		{Name: "timeout", Default: "15s", Help: "how long recovery may take (BGP hold time when links just vanish)"},
+		{Name: "node", Default: "", Kind: KindNode, Help: "the exit node to kill (default: the zone's primary, else the first)"},
+		{Name: "interval", Default: "1ms", Kind: KindDuration, Help: "UDP probe interval"},
+		{Name: "timeout", Default: "15s", Kind: KindDuration, Help: "how long recovery may take (BGP hold time when links just vanish)"},
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sdnlab/sdnlab/sdn/config"
 )
 
 // CopyLabFile writes a copy of the lab file src to dst with the lab name
@@ -17,7 +19,7 @@ func CopyLabFile(src, dst, name string) error {
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(abs)
+	data, err := config.ReadInput(abs)
 	if err != nil {
 		return err
 	}

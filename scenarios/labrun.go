@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -37,6 +38,25 @@ type Outcome struct {
 	Ready     time.Duration // time until the overlay carried traffic
 	ReadyErr  error
 	BroughtUp bool // the lab was not running before
+	// Scenarios is the time spent running scenarios only (not bring-up,
+	// not the overlay wait).
+	Scenarios time.Duration
+}
+
+// ScenarioTime is the time spent in scenarios: Scenarios, or the sum of
+// the results' durations when that is larger (an Outcome whose Results
+// were merged from several runs, as sdnlab demo does).
+func (o *Outcome) ScenarioTime() time.Duration {
+	var sum time.Duration
+	for _, r := range o.Results {
+		sum += r.Duration
+	}
+	return max(o.Scenarios, sum)
+}
+
+// Interrupted tells whether the run was cut short by cancellation.
+func (o *Outcome) Interrupted() bool {
+	return errors.Is(o.ReadyErr, ErrInterrupted) || Interrupted(o.Results)
 }
 
 func (o *Outcome) Properties() map[string]string {
@@ -49,6 +69,10 @@ func (o *Outcome) Properties() map[string]string {
 	}
 	if o.Lab != nil {
 		p["lab file"] = o.Lab.File
+	}
+	p["scenarios"] = o.ScenarioTime().Round(time.Millisecond).String()
+	if o.Interrupted() {
+		p["interrupted"] = "true"
 	}
 	return p
 }
@@ -102,6 +126,9 @@ func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 	}
 	if err != nil {
 		s.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("lab %s: up %w: %v", lab.Name, ErrInterrupted, err)
+		}
 		return nil, fmt.Errorf("lab %s: up: %w", lab.Name, err)
 	}
 	lr.printf("lab %s: up in %v\n", lab.Name, o.UpTime.Round(time.Millisecond))
@@ -122,7 +149,9 @@ func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 // Run runs scenarios on the session's lab; results accumulate in Outcome.
 func (s *Session) Run(ctx context.Context, sel []Selected) []*Result {
 	rn := &Runner{Lab: s.Lab, PcapDir: s.lr.PcapDir, Out: s.lr.Out, Timeout: s.lr.ScenarioTimeout}
+	t0 := time.Now()
 	res := rn.Run(ctx, sel)
+	s.Outcome.Scenarios += time.Since(t0)
 	s.Outcome.Results = append(s.Outcome.Results, res...)
 	return res
 }
@@ -139,6 +168,13 @@ func (s *Session) Close() {
 // Run brings the lab up, runs sel and tears the lab down again (unless it
 // was running before, or Keep).
 func (lr *LabRun) Run(ctx context.Context, sel []Selected) (*Outcome, error) {
+	lab, err := topology.Load(lr.LabFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckNames(lab, sel); err != nil {
+		return nil, err
+	}
 	s, err := lr.Start(ctx)
 	if err != nil {
 		return nil, err
@@ -146,4 +182,42 @@ func (lr *LabRun) Run(ctx context.Context, sel []Selected) (*Outcome, error) {
 	defer s.Close()
 	s.Run(ctx, sel)
 	return s.Outcome, nil
+}
+
+// ParamError is a scenario parameter the lab cannot satisfy (an unknown
+// node or guest name): bad input, found before the lab is brought up.
+type ParamError struct{ Msg string }
+
+func (e *ParamError) Error() string { return e.Msg }
+
+// BadInput marks the error as bad input (exit code 2 in the CLI).
+func (e *ParamError) BadInput() bool { return true }
+
+// CheckNames checks the node, guest and host names given as parameters
+// against the lab, so a typo fails before bring-up instead of after it.
+func CheckNames(lab *topology.Lab, sel []Selected) error {
+	for _, s := range sel {
+		for _, p := range s.Scenario.Params() {
+			v := s.Params[p.Name]
+			if v == "" {
+				continue
+			}
+			var ok bool
+			var what string
+			switch p.Kind {
+			case KindNode:
+				ok, what = lab.Node(v) != nil, "node"
+			case KindGuest:
+				ok, what = lab.Guest(v) != nil, "guest"
+			case KindHost:
+				ok, what = lab.Router(v) != nil || lab.Host(v) != nil || (v == "external" && len(lab.Hosts) > 0), "router or external host"
+			default:
+				continue
+			}
+			if !ok {
+				return &ParamError{fmt.Sprintf("scenario %s: parameter %s: lab %s (%s) has no %s %q", s.Scenario.Name(), p.Name, lab.Name, lab.File, what, v)}
+			}
+		}
+	}
+	return nil
 }

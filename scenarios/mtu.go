@@ -25,7 +25,7 @@ func (mtu) Description() string {
 	return "overlay path MTU with DF set (IPv4, IPv6) between guests and to the external host; explains misconfigurations"
 }
 func (mtu) Params() []Param {
-	return []Param{{Name: "guest", Default: "", Help: "the probing guest (default: first guest with a peer on another node)"}}
+	return []Param{{Name: "guest", Default: "", Kind: KindGuest, Help: "the probing guest (default: first guest with a peer on another node)"}}
 }
 
 // vxlanOverhead is what VXLAN adds to an inner frame's IP MTU: outer IPv4

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -83,10 +84,26 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 		if len(still) == 0 {
 			return time.Since(start), nil
 		}
-		if time.Since(start) > timeout || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return time.Since(start), interruptedWait(start)
+		}
+		if time.Since(start) > timeout {
 			return time.Since(start), fmt.Errorf("overlay not ready after %v: %s", timeout, strings.Join(names, ", "))
 		}
 		pending = still
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return time.Since(start), interruptedWait(start)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
+}
+
+// ErrInterrupted is the cause of a wait cut short by cancellation.
+var ErrInterrupted = errors.New(ReasonInterrupted)
+
+// interruptedWait says the wait was cancelled, not that the overlay failed:
+// the failed pings of a cancelled context prove nothing.
+func interruptedWait(start time.Time) error {
+	return fmt.Errorf("%w after %v, before the overlay was ready", ErrInterrupted, time.Since(start).Round(time.Millisecond))
 }

@@ -17,7 +17,11 @@ func ToReport(lab string, started time.Time, results []*Result, props map[string
 			s.Figures = append(s.Figures, reports.Figure{Name: f.Name, Value: f.Value, Unit: f.Unit, Text: f.Text})
 		}
 		var exp, obs, cause []string
-		for _, c := range r.Failed() {
+		var failed []Check
+		if !r.Interrupted { // an interrupted run's failed checks are no finding
+			failed = r.Failed()
+		}
+		for _, c := range failed {
 			exp = append(exp, c.Name+": "+c.Expected)
 			obs = append(obs, c.Name+": "+c.Observed)
 			if c.Cause != "" {

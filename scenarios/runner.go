@@ -79,14 +79,26 @@ type Runner struct {
 }
 
 // Run runs the selected scenarios in order and returns their results.
+// Once ctx is cancelled (Ctrl-C) nothing more is started: the scenario
+// that was running and the remaining ones end as errors with the reason
+// "interrupted", so no verdict comes from a half-run scenario.
 func (rn *Runner) Run(ctx context.Context, sel []Selected) []*Result {
 	var results []*Result
 	for i, s := range sel {
 		name := s.Scenario.Name()
+		if ctx.Err() != nil {
+			// An error, not a skip: CI reading JUnit or JSON must not take
+			// an interrupted run for a green one.
+			res := NewResult(name).Errorf("%s before it ran", ReasonInterrupted)
+			res.Interrupted = true
+			rn.printf("[%d/%d] %s: ERROR (%s)\n", i+1, len(sel), name, res.Reason)
+			results = append(results, res.Finish())
+			continue
+		}
 		rn.printf("[%d/%d] %s: %s\n", i+1, len(sel), name, s.Scenario.Description())
 		res := rn.runOne(ctx, s)
 		line := fmt.Sprintf("[%d/%d] %s: %s (%v)", i+1, len(sel), name, strings.ToUpper(string(res.Verdict)), res.Duration.Round(time.Millisecond))
-		if len(res.Figures) > 0 {
+		if len(res.Figures) > 0 && !res.Interrupted {
 			var fs []string
 			for _, f := range res.Figures {
 				fs = append(fs, f.String())
@@ -100,11 +112,21 @@ func (rn *Runner) Run(ctx context.Context, sel []Selected) []*Result {
 			}
 		}
 		results = append(results, res)
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	return results
+}
+
+// ReasonInterrupted is the reason of a result cut short by Ctrl-C.
+const ReasonInterrupted = "interrupted"
+
+// Interrupted tells whether a run was cut short (some result interrupted).
+func Interrupted(results []*Result) bool {
+	for _, r := range results {
+		if r.Interrupted {
+			return true
+		}
+	}
+	return false
 }
 
 func (rn *Runner) runOne(ctx context.Context, s Selected) (res *Result) {
@@ -133,6 +155,14 @@ func (rn *Runner) runOne(ctx context.Context, s Selected) (res *Result) {
 	}
 	if res.Duration == 0 {
 		res.Duration = time.Since(res.Started)
+	}
+	if ctx.Err() != nil {
+		// Cancelled from outside: whatever failed may have failed because
+		// of the cancellation, so no verdict (and no "likely cause").
+		res.Verdict = Error
+		res.Reason = ReasonInterrupted
+		res.Interrupted = true
+		return res
 	}
 	if cctx.Err() != nil && res.Verdict == Pass {
 		res.Verdict = Error

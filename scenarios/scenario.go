@@ -10,7 +10,10 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,6 +33,62 @@ type Param struct {
 	Name    string
 	Default string
 	Help    string
+	// Kind is the value's type, checked when the scenario is selected
+	// (before any lab is brought up); "" accepts any string.
+	Kind ParamKind
+	// Choices, when set, are the only accepted values.
+	Choices []string
+}
+
+// ParamKind is the type of a parameter value.
+type ParamKind string
+
+const (
+	KindString   ParamKind = ""
+	KindDuration ParamKind = "duration" // time.ParseDuration, not negative
+	KindBool     ParamKind = "bool"     // true or false
+	KindInt      ParamKind = "int"
+	KindIPv4     ParamKind = "ipv4"
+	// Names of lab objects: checked against the lab file before bring-up
+	// (CheckNames); "" means "pick one".
+	KindNode  ParamKind = "node"
+	KindGuest ParamKind = "guest"
+	KindHost  ParamKind = "host" // a router or "external"
+)
+
+// check validates a value of the parameter's kind (lab names excepted:
+// they need the lab, see CheckNames).
+func (p Param) check(v string) error {
+	if len(p.Choices) > 0 && !slices.Contains(p.Choices, v) {
+		return fmt.Errorf("parameter %s: %q is not one of %s", p.Name, v, quoteAll(p.Choices))
+	}
+	switch p.Kind {
+	case KindDuration:
+		if d, err := time.ParseDuration(v); err != nil || d < 0 {
+			return fmt.Errorf("parameter %s: %q is not a duration (like 50ms)", p.Name, v)
+		}
+	case KindBool:
+		if v != "true" && v != "false" {
+			return fmt.Errorf("parameter %s: %q is not true or false", p.Name, v)
+		}
+	case KindInt:
+		if _, err := strconv.Atoi(v); err != nil {
+			return fmt.Errorf("parameter %s: %q is not an integer", p.Name, v)
+		}
+	case KindIPv4:
+		if a, err := netip.ParseAddr(v); err != nil || !a.Is4() {
+			return fmt.Errorf("parameter %s: %q is not an IPv4 address", p.Name, v)
+		}
+	}
+	return nil
+}
+
+func quoteAll(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
 }
 
 // Scenario is one conformance check.
@@ -121,14 +180,17 @@ type Evidence struct {
 
 // Result is what a scenario run produced.
 type Result struct {
-	Scenario string        `json:"scenario"`
-	Verdict  Verdict       `json:"verdict"`
-	Reason   string        `json:"reason,omitempty"` // for error and skip
-	Checks   []Check       `json:"checks"`
-	Figures  []Figure      `json:"figures"`
-	Evidence []Evidence    `json:"evidence"`
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"duration"`
+	Scenario string  `json:"scenario"`
+	Verdict  Verdict `json:"verdict"`
+	Reason   string  `json:"reason,omitempty"` // for error and skip
+	// Interrupted marks a result cut short by cancellation (Ctrl-C): its
+	// checks are kept as evidence but say nothing about the lab.
+	Interrupted bool          `json:"interrupted,omitempty"`
+	Checks      []Check       `json:"checks"`
+	Figures     []Figure      `json:"figures"`
+	Evidence    []Evidence    `json:"evidence"`
+	Started     time.Time     `json:"started"`
+	Duration    time.Duration `json:"duration"`
 }
 
 // NewResult starts a result for the named scenario.
@@ -226,6 +288,9 @@ func (r *Result) Explain() string {
 	if r.Reason != "" {
 		fmt.Fprintf(&b, "%s: %s\n", r.Verdict, r.Reason)
 	}
+	if r.Interrupted {
+		return b.String()
+	}
 	for _, c := range r.Failed() {
 		fmt.Fprintf(&b, "check %q failed\n  expected: %s\n  observed: %s\n", c.Name, c.Expected, c.Observed)
 		if c.Cause != "" {
@@ -268,6 +333,14 @@ func applyDefaults(s Scenario, given map[string]string) (map[string]string, erro
 			names = append(names, p.Name)
 		}
 		return nil, fmt.Errorf("scenario %s: unknown parameter %s (known: %s)", s.Name(), strings.Join(unknown, ", "), strings.Join(names, ", "))
+	}
+	for _, p := range s.Params() {
+		if _, ok := given[p.Name]; !ok {
+			continue // a default may be "" for "pick one"
+		}
+		if err := p.check(out[p.Name]); err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", s.Name(), err)
+		}
 	}
 	return out, nil
 }

@@ -22,7 +22,7 @@ func (snat) Description() string {
 	return "traffic from a snat subnet reaches the external host from the exit node's address"
 }
 func (snat) Params() []Param {
-	return []Param{{Name: "guest", Default: "", Help: "the guest (default: first guest in a snat subnet)"}}
+	return []Param{{Name: "guest", Default: "", Kind: KindGuest, Help: "the guest (default: first guest in a snat subnet)"}}
 }
 
 func (s snat) Run(ctx context.Context, env *Env) *Result {

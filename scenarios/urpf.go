@@ -29,8 +29,8 @@ func (urpf) Description() string {
 }
 func (urpf) Params() []Param {
 	return []Param{
-		{Name: "routers-strict", Default: "true", Help: "set strict rp_filter on every underlay router for the test"},
-		{Name: "exit-rp-filter", Default: "", Help: "set rp_filter on the exit nodes for the test (1 strict, 2 loose; empty: as deployed)"},
+		{Name: "routers-strict", Default: "true", Kind: KindBool, Help: "set strict rp_filter on every underlay router for the test"},
+		{Name: "exit-rp-filter", Default: "", Choices: []string{"", "0", "1", "2"}, Help: "set rp_filter on the exit nodes for the test (1 strict, 2 loose; empty: as deployed)"},
 	}
 }
 

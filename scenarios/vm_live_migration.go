@@ -27,14 +27,14 @@ func (vmLiveMigration) Description() string {
 }
 func (vmLiveMigration) Params() []Param {
 	return []Param{
-		{Name: "guest", Default: "", Help: "the guest to move (default: first overlay guest with a peer on another node)"},
-		{Name: "to", Default: "", Help: "the destination node (default: another node of the VNet, not the peer's)"},
-		{Name: "pause", Default: "50ms", Help: "how long the guest is frozen, as QEMU's final stop-and-copy"},
-		{Name: "interval", Default: "1ms", Help: "UDP probe interval"},
-		{Name: "max-gap", Default: "1s", Help: "longest acceptable probe gap"},
-		{Name: "converge-timeout", Default: "3s", Help: "how long every node's FDB may take to follow"},
-		{Name: "return", Default: "true", Help: "move the guest back afterwards (not measured)"},
-		{Name: "check-gateway-mac", Default: "true", Help: "check the gateway MAC is the same on the old and the new node"},
+		{Name: "guest", Default: "", Kind: KindGuest, Help: "the guest to move (default: first overlay guest with a peer on another node)"},
+		{Name: "to", Default: "", Kind: KindNode, Help: "the destination node (default: another node of the VNet, not the peer's)"},
+		{Name: "pause", Default: "50ms", Kind: KindDuration, Help: "how long the guest is frozen, as QEMU's final stop-and-copy"},
+		{Name: "interval", Default: "1ms", Kind: KindDuration, Help: "UDP probe interval"},
+		{Name: "max-gap", Default: "1s", Kind: KindDuration, Help: "longest acceptable probe gap"},
+		{Name: "converge-timeout", Default: "3s", Kind: KindDuration, Help: "how long every node's FDB may take to follow"},
+		{Name: "return", Default: "true", Kind: KindBool, Help: "move the guest back afterwards (not measured)"},
+		{Name: "check-gateway-mac", Default: "true", Kind: KindBool, Help: "check the gateway MAC is the same on the old and the new node"},
 	}
 }
 

@@ -28,8 +28,8 @@ func (vxlanInjection) Description() string {
 }
 func (vxlanInjection) Params() []Param {
 	return []Param{
-		{Name: "from", Default: "", Help: "the injecting host: a router or external (default: the first router)"},
-		{Name: "strict", Default: "false", Help: "fail when the lab as deployed accepts the injection"},
+		{Name: "from", Default: "", Kind: KindHost, Help: "the injecting host: a router or external (default: the first router)"},
+		{Name: "strict", Default: "false", Kind: KindBool, Help: "fail when the lab as deployed accepts the injection"},
 	}
 }
 

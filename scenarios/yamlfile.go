@@ -2,19 +2,23 @@ package scenarios
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"os"
+	"io"
+	"io/fs"
 	"reflect"
 	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sdnlab/sdnlab/sdn/config"
 )
 
 // A scenario file is YAML:
 //
-//	name: migrate-twice                 # required, [a-z0-9-]
+//	name: migrate-twice                 # required, [a-z0-9_-]
 //	description: a guest moves and comes back
 //	lab:                                # requirements; unmet ones skip the run
 //	  zone-type: evpn                   # a zone of this type must exist
@@ -348,9 +352,9 @@ func (e *FileError) BadInput() bool { return true }
 
 // LoadFile reads a scenario file.
 func LoadFile(path string) (*FileScenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := config.ReadInput(path)
 	if err != nil {
-		return nil, &FileError{File: path, Msg: err.Error()}
+		return nil, &FileError{File: path, Msg: "cannot read: " + readErrText(err)}
 	}
 	return ParseFile(path, data)
 }
@@ -363,6 +367,9 @@ func ParseFile(name string, data []byte) (*FileScenario, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) { // yaml.v3 says just "EOF" for no document
+			return nil, ferr(0, "empty scenario file")
+		}
 		return nil, ferr(yamlErrLine(err), "%s", yamlErrMsg(err))
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
@@ -380,7 +387,7 @@ func ParseFile(name string, data []byte) (*FileScenario, error) {
 		switch k.Value {
 		case "name":
 			if v.Kind != yaml.ScalarNode || !validName(v.Value) {
-				return nil, ferr(v.Line, "field \"name\": %q must be lower-case letters, digits and dashes", v.Value)
+				return nil, ferr(v.Line, "field \"name\": %q must be lower-case letters, digits, dashes and underscores", v.Value)
 			}
 			fs.ScenName = v.Value
 		case "description":
@@ -443,6 +450,23 @@ func ParseFile(name string, data []byte) (*FileScenario, error) {
 		for _, ref := range paramRefs(st.Args) {
 			if !declared[ref] {
 				return nil, ferr(st.Line, "step %s: ${%s} is not declared under params", st.Kind, ref)
+			}
+		}
+		// A built-in scenario and its literal parameter values are
+		// checked now, before any lab is brought up.
+		if a, ok := st.Args.(*scenarioStep); ok && !hasParam(a.Name) {
+			sc, err := fs.scenarioFor(a.Name)
+			if err != nil {
+				return nil, ferr(st.Line, "step scenario: %v", err)
+			}
+			literal := map[string]string{}
+			for k, v := range a.Params {
+				if !hasParam(v) {
+					literal[k] = v
+				}
+			}
+			if _, err := applyDefaults(sc, literal); err != nil {
+				return nil, ferr(st.Line, "step scenario: %v", err)
 			}
 		}
 	}
@@ -642,3 +666,12 @@ func (f *FileScenario) Description() string {
 
 // Params implements Scenario.
 func (f *FileScenario) Params() []Param { return f.Defaults }
+
+// readErrText drops the path an *fs.PathError repeats (FileError names it).
+func readErrText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

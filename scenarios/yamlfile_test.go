@@ -47,6 +47,11 @@ func TestParseErrors(t *testing.T) {
 		{"zone type", "name: a\nlab: {zone-type: ospf}\nsteps:\n  - sleep: 1s\n", `x.yaml:2: lab: field "zone-type"`},
 		{"lab field", "name: a\nlab:\n  nodes: 3\nsteps:\n  - sleep: 1s\n", `x.yaml:3: field "lab": unknown field "nodes"`},
 		{"no steps", "name: a\n", `field "steps": at least one`},
+		{"empty file", "", `x.yaml: empty scenario file`},
+		{"sub-scenario", "name: a\nsteps:\n  - scenario: no-such\n", `x.yaml:3: step scenario: unknown scenario "no-such"`},
+		{"sub-scenario value", "name: a\nsteps:\n  - scenario: {name: urpf, params: {routers-strict: maybe}}\n", `x.yaml:3: step scenario: scenario urpf: parameter routers-strict: "maybe" is not true or false`},
+		{"only a comment", "# nothing yet\n", `x.yaml: empty scenario file`},
+		{"name rule", "name: a.b\nsteps:\n  - sleep: 1s\n", `"a.b" must be lower-case letters, digits, dashes and underscores`},
 	}
 	for _, c := range cases {
 		_, err := ParseFile("x.yaml", []byte(c.yaml))

@@ -3,7 +3,6 @@ package topology
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 
@@ -259,7 +258,7 @@ func parseAddrPrefix(s string) (netip.Prefix, error) {
 
 // parseSpec reads a lab file.
 func parseSpec(file string) (*spec, error) {
-	data, err := os.ReadFile(file)
+	data, err := config.ReadInput(file) // capped: /dev/urandom must not eat all memory
 	if err != nil {
 		return nil, config.ErrorList{{Pos: config.Pos{File: file}, Msg: "cannot read lab file: " + err.Error()}}
 	}

@@ -104,7 +104,11 @@ func exitCode(c *command, err error) int {
 	var ue *usageError
 	var cf *checkFailed
 	var be interface{ BadInput() bool }
+	var ec interface{ ExitCode() int }
 	switch {
+	case errors.As(err, &ec):
+		fmt.Fprintf(os.Stderr, "sdnlab %s: %v\n", c.name, err)
+		return ec.ExitCode()
 	case errors.As(err, &ue):
 		fmt.Fprintf(os.Stderr, "sdnlab %s: %v\n", c.name, err)
 		if c.usage != "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	sdnplan "github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
@@ -69,7 +70,7 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 	}
 	facts := sdn.NodeFacts{Node: *node, Interfaces: hi, UnderlayMAC: *mac}
 	if *frrLocal != "" {
-		b, err := os.ReadFile(*frrLocal)
+		b, err := config.ReadInput(*frrLocal)
 		if err != nil {
 			return &config.Error{Pos: config.Pos{File: *frrLocal}, Field: "--frr-local", Msg: readErr(err)}
 		}
@@ -77,6 +78,12 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 	}
 
 	plan, err := sdn.Compile(cfg, facts)
+	if errors.Is(err, sdnplan.ErrNoLocalIP) {
+		// The config is fine: the host interfaces lack an address on the
+		// peers' network, so blame that file (bad input, exit 2).
+		return &config.Error{Pos: config.Pos{File: *hostIfaces}, Field: "--host-interfaces",
+			Msg: fmt.Sprintf("no address towards the controller's peers (needed for vxlan-local-tunnelip / router-id; or give --underlay-mac): %v", err)}
+	}
 	if err != nil {
 		return err
 	}

@@ -54,11 +54,22 @@ func TestRenderBadInput(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bad, "zones.cfg"), []byte("simple: z1\n\tmtu lots\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	emptyIfaces := filepath.Join(t.TempDir(), "interfaces")
+	if err := os.WriteFile(emptyIfaces, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evpn := filepath.Join("..", "..", "examples", "evpn")
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
 	}{
+		// The controller needs a local address towards its peers: the
+		// interfaces file is to blame, not controllers.cfg.
+		{"interfaces without the peers' network", []string{"--config", evpn, "--node", "node1", "--host-interfaces", emptyIfaces, "--out", t.TempDir()},
+			emptyIfaces + ": --host-interfaces: no address towards the controller's peers"},
+		{"interfaces is a device", []string{"--config", good, "--node", "n1", "--host-interfaces", "/dev/zero", "--out", t.TempDir()}, "/dev/zero: cannot read: not a regular file"},
+		{"frr.conf.local is a device", []string{"--config", good, "--node", "n1", "--host-interfaces", ifaces, "--frr-local", "/dev/zero", "--out", t.TempDir()}, "/dev/zero: --frr-local: not a regular file"},
 		{"bad config", []string{"--config", bad, "--node", "n1", "--host-interfaces", ifaces, "--out", t.TempDir()}, "zones.cfg:2: mtu"},
 		{"bad node", []string{"--config", good, "--node", "no_de", "--host-interfaces", ifaces, "--out", t.TempDir()}, "--node"},
 		{"missing interfaces", []string{"--config", good, "--node", "n1", "--host-interfaces", "/nonexistent/interfaces", "--out", t.TempDir()}, "/nonexistent/interfaces"},

@@ -25,6 +25,20 @@ func testCommand() *command {
 	}
 }
 
+// exitInterrupted is the exit code of a run cut short by Ctrl-C (or
+// SIGTERM): 128 + SIGINT, as a shell reports it.
+const exitInterrupted = 130
+
+// interrupted reports a run cut short by cancellation: its verdicts are
+// not meaningful.
+type interrupted struct{ msg string }
+
+func (e *interrupted) Error() string { return e.msg }
+
+// ExitCode gives Ctrl-C the shell's 128+SIGINT, so a script can tell an
+// interrupted run from a failed one.
+func (e *interrupted) ExitCode() int { return exitInterrupted }
+
 // multiFlag collects a repeated flag.
 type multiFlag []string
 
@@ -64,6 +78,15 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return asBadInput(err)
 	}
+	// Node and guest names given as parameters are checked against the
+	// lab file now: a typo must not cost a bring-up.
+	lab, err := topology.Load(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if err := scenarios.CheckNames(lab, selected); err != nil {
+		return err
+	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("labs are network namespaces: run as root")
 	}
@@ -75,6 +98,14 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		Keep:    *keep,
 	}
 	o, err := lr.Run(ctx, selected)
+	if errors.Is(err, scenarios.ErrInterrupted) && ctx.Err() != nil {
+		// Interrupted during bring-up (the partial lab is removed): the
+		// reports still say what did not run, and why.
+		fmt.Fprintf(out, "%v\n", err)
+		o = &scenarios.Outcome{Lab: lab, Started: time.Now(), ReadyErr: err,
+			Results: (&scenarios.Runner{Out: out}).Run(ctx, selected)}
+		err = nil
+	}
 	if err != nil {
 		return err
 	}
@@ -102,8 +133,25 @@ func finishRun(out io.Writer, o *scenarios.Outcome, junit, jsonOut string) error
 		fmt.Fprintf(out, "wrote %s\n", f.path)
 	}
 	if o.Lab != nil {
-		fmt.Fprintf(out, "lab %s: up in %v, overlay ready in %v; scenarios took %v\n", o.Lab.Name,
-			o.UpTime.Round(time.Millisecond), o.Ready.Round(time.Millisecond), time.Since(o.Started).Round(time.Millisecond))
+		// The overlay wait is reported on its own, not in the scenarios' time.
+		ready := "overlay ready in " + o.Ready.Round(time.Millisecond).String()
+		if o.ReadyErr != nil { // "overlay not ready after 20s: ..." or "interrupted ..."
+			ready = o.ReadyErr.Error()
+		}
+		fmt.Fprintf(out, "lab %s: up in %v, %s; scenarios took %v; total %v\n", o.Lab.Name,
+			o.UpTime.Round(time.Millisecond), ready, o.ScenarioTime().Round(time.Millisecond),
+			time.Since(o.Started).Round(time.Millisecond))
+	}
+	if o.Interrupted() {
+		ran := 0
+		for _, r := range o.Results {
+			if !r.Interrupted {
+				ran++
+			}
+		}
+		msg := fmt.Sprintf("interrupted: %d of %d scenarios completed; the others did not run or were cut short (no verdict)", ran, len(o.Results))
+		fmt.Fprintln(out, msg)
+		return &interrupted{msg}
 	}
 	if scenarios.AnyFailed(o.Results) {
 		c := run.Counts()

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/topology"
 )
 
 // Bad input to `sdnlab test` and `sdnlab demo` exits 2 (before any root
@@ -14,6 +20,10 @@ func TestTestCommandBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	if err := os.WriteFile(bad, []byte("name: x\nsteps:\n  - ping: {from: vm1, too: vm2}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty.yaml")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -25,6 +35,11 @@ func TestTestCommandBadInput(t *testing.T) {
 		{[]string{"lab.yaml", "--scenario", "mtu:colour=red"}, "unknown parameter colour"},
 		{[]string{"lab.yaml", "--scenario", bad}, "bad.yaml:3: step 1 (ping): unknown field \"too\""},
 		{[]string{"lab.yaml", "--frobnicate"}, "flag provided but not defined"},
+		// Parameter values are typed and checked before any bring-up.
+		{[]string{"lab.yaml", "--scenario", "vm-live-migration:pause=abc"}, `parameter pause: "abc" is not a duration`},
+		{[]string{"../../examples/evpn/lab.yaml", "--scenario", "vm-live-migration:to=node9"}, `has no node "node9"`},
+		{[]string{"lab.yaml", "--scenario", empty}, "empty.yaml: empty scenario file"},
+		{[]string{"/dev/zero", "--scenario", "mtu"}, "/dev/zero: cannot read lab file: not a regular file"},
 	}
 	for _, c := range cases {
 		var out strings.Builder
@@ -52,5 +67,36 @@ func TestTestCommandList(t *testing.T) {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("--list lacks %s:\n%s", name, out.String())
 		}
+	}
+}
+
+// An interrupted run writes its reports, says so, and ends with the
+// interrupted error (exit 130), not a failure.
+func TestFinishRunInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sel := []scenarios.Selected{{Scenario: scenarios.All()[0]}}
+	res := (&scenarios.Runner{}).Run(ctx, sel)
+	o := &scenarios.Outcome{Lab: &topology.Lab{Name: "t"}, Started: time.Now(), Results: res,
+		ReadyErr: fmt.Errorf("wait: %w", scenarios.ErrInterrupted), Ready: 300 * time.Millisecond, Scenarios: time.Millisecond}
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	var out strings.Builder
+	err := finishRun(&out, o, junit, "")
+	var ie *interrupted
+	if !errors.As(err, &ie) {
+		t.Fatalf("got %v, want an interrupted error", err)
+	}
+	b, rerr := os.ReadFile(junit)
+	if rerr != nil || !strings.Contains(string(b), "interrupted") {
+		t.Errorf("junit: %v\n%s", rerr, b)
+	}
+	s := out.String()
+	for _, want := range []string{"interrupted: 0 of 1 scenarios completed", "scenarios took 1ms; total", "wait: interrupted"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "overlay ready in") {
+		t.Errorf("summary claims the overlay was ready:\n%s", s)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
@@ -41,6 +43,9 @@ func runValidate(_ context.Context, args []string, out io.Writer) error {
 			if n = strings.TrimSpace(n); n == "" {
 				return badInput("--nodes %q has an empty node name", *nodeList)
 			}
+			if slices.Contains(nodes, n) {
+				return badInput("--nodes %q names node %q twice", *nodeList, n)
+			}
 			nodes = append(nodes, n)
 		}
 	}
@@ -67,6 +72,11 @@ func runValidate(_ context.Context, args []string, out io.Writer) error {
 	}
 	if cfg == nil { // the directory itself could not be read
 		return problems.Err()
+	}
+	// Load takes a missing file for an empty one (a fresh cluster has
+	// none), but validating a directory without any is surely a wrong path.
+	if !hasConfigFile(*dir) {
+		return &config.Error{Pos: config.Pos{File: *dir}, Msg: "no SDN configuration files (" + strings.Join(config.Files, ", ") + ")"}
 	}
 	if err := collect(cfg.Strict()); err != nil {
 		return err
@@ -115,4 +125,14 @@ func plural(n int, what string) string {
 		return fmt.Sprintf("1 %s", what)
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// hasConfigFile tells whether dir holds at least one of the files Load reads.
+func hasConfigFile(dir string) bool {
+	for _, name := range config.Files {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }

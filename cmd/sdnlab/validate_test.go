@@ -87,3 +87,59 @@ func TestValidateUsage(t *testing.T) {
 		}
 	}
 }
+
+// A directory without any .cfg file is a wrong path, not an empty cluster.
+func TestValidateNoConfigFiles(t *testing.T) {
+	dir := writeCfg(t, map[string]string{"README": "not a config\n"})
+	var out strings.Builder
+	err := runValidate(context.Background(), []string{"--config", dir}, &out)
+	if err == nil || !strings.HasPrefix(err.Error(), dir+": no SDN configuration files (zones.cfg, vnets.cfg,") {
+		t.Fatalf("got %v (stdout %q), want a no-configuration-files error naming %s", err, out.String(), dir)
+	}
+	if code := exitCode(validateCommand(), err); code != exitBadInput {
+		t.Errorf("exit code %d, want %d", code, exitBadInput)
+	}
+	// One file is enough (an empty zones.cfg is a valid, empty cluster).
+	dir = writeCfg(t, map[string]string{"zones.cfg": ""})
+	if err := runValidate(context.Background(), []string{"--config", dir}, &out); err != nil {
+		t.Errorf("empty zones.cfg: %v", err)
+	}
+}
+
+func TestValidateDuplicateNode(t *testing.T) {
+	dir := writeCfg(t, map[string]string{"zones.cfg": ""})
+	err := runValidate(context.Background(), []string{"--config", dir, "--nodes", "node1,node2,node1"}, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), `names node "node1" twice`) {
+		t.Fatalf("got %v, want the duplicate node named", err)
+	}
+	if code := exitCode(validateCommand(), err); code != exitBadInput {
+		t.Errorf("exit code %d, want %d", code, exitBadInput)
+	}
+}
+
+// Binary garbage in a host interfaces file is quoted, never echoed raw,
+// and a symlink to /dev/zero is refused instead of read forever.
+func TestValidateHostileFiles(t *testing.T) {
+	dir := writeCfg(t, map[string]string{
+		"zones.cfg":  "",
+		"interfaces": "auto lo\niface lo inet loopback\n\x1b[31m\xff\xfe\n",
+	})
+	err := runValidate(context.Background(), []string{"--config", dir, "--host-interfaces", filepath.Join(dir, "interfaces")}, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), `interfaces:3: binary or control characters in line: "\x1b[31m\xff\xfe"`) {
+		t.Fatalf("got %v", err)
+	}
+	if s := err.Error(); strings.IndexByte(s, 0x1b) >= 0 || strings.IndexByte(s, 0xff) >= 0 {
+		t.Errorf("raw bytes echoed: %q", err)
+	}
+	zdir := t.TempDir()
+	if err := os.Symlink("/dev/zero", filepath.Join(zdir, "zones.cfg")); err != nil {
+		t.Fatal(err)
+	}
+	err = runValidate(context.Background(), []string{"--config", zdir}, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(zdir, "zones.cfg")+": cannot read: not a regular file") {
+		t.Fatalf("got %v", err)
+	}
+	if code := exitCode(validateCommand(), err); code != exitBadInput {
+		t.Errorf("exit code %d, want %d", code, exitBadInput)
+	}
+}

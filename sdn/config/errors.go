@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -27,7 +28,11 @@ func (e *Error) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
 	}
-	return fmt.Sprintf("%s: %s: %s", e.Pos, e.Field, e.Msg)
+	field := e.Field
+	if !cleanText(field) { // a key read from a binary file: never echo it raw
+		field = strconv.Quote(field)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Pos, field, e.Msg)
 }
 
 // BadInput marks the error as bad input (CLI exit code 2).

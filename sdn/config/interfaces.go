@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // maxSourceDepth bounds nested "source" includes (a cycle guard as well).
@@ -28,7 +30,7 @@ func ParseInterfaces(path string) (*HostInterfaces, error) {
 // are resolved relative to file's directory.
 func ParseInterfacesReader(file string, r io.Reader) (*HostInterfaces, error) {
 	p := newIfaceParser(file)
-	data, err := io.ReadAll(r)
+	data, err := readCapped(r)
 	if err != nil {
 		return nil, ErrorList{{Pos: Pos{File: file}, Msg: "cannot read: " + errText(err)}}
 	}
@@ -85,7 +87,7 @@ func (p *ifaceParser) parseFile(path string, depth int, from Pos) {
 		return
 	}
 	p.visited[clean] = true
-	data, err := os.ReadFile(path)
+	data, err := ReadInput(path)
 	switch {
 	case err != nil && from.Line == 0: // the top file itself
 		p.errs.add(from, "", "cannot read: %s", errText(err))
@@ -119,6 +121,12 @@ func (p *ifaceParser) parse(file string, data []byte, depth int) {
 		pos := Pos{File: file, Line: ln.no}
 		text := strings.TrimSpace(ln.text)
 		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		if !cleanText(text) {
+			// Quoted, never echoed raw: it could be a terminal escape.
+			p.errs.add(pos, "", "binary or control characters in line: %s", quoteShort(text))
+			skip = true
 			continue
 		}
 		f := strings.Fields(text)
@@ -407,4 +415,27 @@ func maskBits(s string, maxBits int) (int, bool) {
 		v <<= 1
 	}
 	return ones, v == 0
+}
+
+// cleanText tells whether s is valid UTF-8 without control characters
+// (tabs aside): what a text file written by hand or by Proxmox holds.
+func cleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r != '\t' && unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteShort quotes s for an error message, cut to a readable length.
+func quoteShort(s string) string {
+	const max = 60
+	if len(s) > max {
+		return strconv.Quote(s[:max]) + "..."
+	}
+	return strconv.Quote(s)
 }

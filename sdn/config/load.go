@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -25,16 +26,15 @@ func Load(dir string) (*Config, error) {
 	var errs ErrorList
 	for _, name := range Files {
 		path := filepath.Join(dir, name)
-		f, err := os.Open(path)
+		data, err := ReadInput(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			errs.add(Pos{File: path}, "", "%s", errText(err))
+			errs.add(Pos{File: path}, "", "cannot read: %s", errText(err))
 			continue
 		}
-		secs, err := ParseSectionConfig(path, f)
-		f.Close()
+		secs, err := ParseSectionConfig(path, bytes.NewReader(data))
 		errs.addErr(Pos{File: path}, err)
 		files[name] = secs
 	}

@@ -14,7 +14,7 @@ import (
 // Every syntax problem is reported (as an ErrorList) together with the
 // sections that could be read.
 func ParseSectionConfig(file string, r io.Reader) ([]Section, error) {
-	data, err := io.ReadAll(r)
+	data, err := readCapped(r)
 	if err != nil {
 		return nil, ErrorList{{Pos: Pos{File: file}, Msg: "cannot read: " + errText(err)}}
 	}
