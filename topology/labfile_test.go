@@ -134,6 +134,8 @@ func TestBadLabs(t *testing.T) {
 			[]string{"lab.yaml:7: underlay.routers.r1.asn: \"0\" is not a number in 1..4294967294"}},
 		{"bad upstream subnet6", "sdn: .\nnodes: [node1]\nupstream:\n  subnet6: 10.0.0.0/8\n",
 			[]string{"lab.yaml:4: upstream.subnet6: \"10.0.0.0/8\" is not an IPv6 prefix"}},
+		{"zone names a node the lab lacks", "sdn: .\nnodes: [node2]\n",
+			[]string{"zones.cfg:", "nodes: node \"node1\" is not a cluster node"}},
 		{"several segments need one", "sdn: .\nnodes: [node1]\nunderlay:\n  segments:\n    a: {subnet: 10.1.0.0/24}\n    b: {subnet: 10.2.0.0/24}\n",
 			[]string{"lab.yaml:2: nodes.node1.segment: missing"}},
 	} {

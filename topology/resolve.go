@@ -87,6 +87,7 @@ func (r *resolver) resolve() {
 	r.loadConfig()
 	r.segments()
 	r.nodes()
+	r.checkConfigNodes()
 	r.routers()
 	r.upstream()
 	if len(r.errs) > 0 {
@@ -424,6 +425,26 @@ func subnetsText(seg *Segment) string {
 		}
 	}
 	return strings.Join(l, ", ")
+}
+
+// checkConfigNodes holds the SDN configuration against the lab's node list,
+// now that it is known: zone nodes, exit nodes, exitnodes-primary and the
+// bgp/isis controllers' node must name nodes of the lab.
+func (r *resolver) checkConfigNodes() {
+	if r.cfg == nil || len(r.lab.Nodes) == 0 {
+		return
+	}
+	names := make([]string, 0, len(r.lab.Nodes))
+	for _, n := range r.lab.Nodes {
+		names = append(names, n.Name)
+	}
+	if err := r.cfg.CheckNodes(names); err != nil {
+		if el, ok := err.(config.ErrorList); ok {
+			r.errs = append(r.errs, el...)
+		} else {
+			r.errf(r.rootPos(), "nodes", "%v", err)
+		}
+	}
 }
 
 func (r *resolver) nodes() {
