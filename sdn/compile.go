@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/fabrics"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/zones"
 )
@@ -138,7 +139,7 @@ func compileFabricIfaces(cfg *config.Config, node string) ([]Iface, error) {
 		if n == nil {
 			continue
 		}
-		dummy := "dummy_" + f.ID
+		dummy := fabrics.DummyName(f.ID)
 		if n.IP.IsValid() {
 			add(dummy, KindDummy, host(n.IP))
 		}

@@ -1,6 +1,9 @@
 package config
 
-import "sort"
+import (
+	"net/netip"
+	"sort"
+)
 
 func sortedValues[T any](m map[string]*T) []*T {
 	ids := make([]string, 0, len(m))
@@ -32,6 +35,19 @@ func (c *Config) SortedFabrics() []*Fabric { return sortedValues(c.Fabrics) }
 
 // SortedNodes returns a fabric's node memberships ordered by node name.
 func (f *Fabric) SortedNodes() []*FabricNode { return sortedValues(f.Nodes) }
+
+// NodeIPs returns the IPv4 router IPs of the fabric's nodes ordered by
+// node name (nodes without one are left out): the VTEPs of a VXLAN or
+// EVPN underlay built on the fabric.
+func (f *Fabric) NodeIPs() []netip.Addr {
+	var out []netip.Addr
+	for _, n := range f.SortedNodes() {
+		if n.IP.IsValid() {
+			out = append(out, n.IP)
+		}
+	}
+	return out
+}
 
 // VNetsOfZone returns the VNets of a zone ordered by ID.
 func (c *Config) VNetsOfZone(zone string) []*VNet {

@@ -39,6 +39,11 @@ type Context struct {
 	FRR *frr.Config
 	// Notes are warnings Proxmox would log (a controller skipped and why).
 	Notes []string
+
+	// underlays memoizes evpnUnderlay per controller ID: the controller's
+	// own part and each of its zones need it, and deriving it again would
+	// repeat the host lookups and the notes.
+	underlays map[string]underlayResult
 }
 
 func (x *Context) notef(format string, a ...any) {

@@ -125,6 +125,38 @@ func TestEVPNNoLocalIP(t *testing.T) {
 	}
 }
 
+// The underlay of an evpn controller is derived once per node: the host is
+// asked once and the note is written once, however many zones use it.
+func TestEVPNUnderlayDerivedOnce(t *testing.T) {
+	cfg := testConfig()
+	cfg.Controllers["e"] = &config.Controller{ID: "e", Type: "evpn", ASN: 65000, Peers: addrs("10.0.0.1", "10.0.0.2")}
+	cfg.Zones["z1"] = &config.Zone{ID: "z1", Type: "evpn", Controller: "e", VrfVxlan: 101}
+	cfg.Zones["z2"] = &config.Zone{ID: "z2", Type: "evpn", Controller: "e", VrfVxlan: 102}
+	host := &countingHost{err: errors.New("no route")}
+	f, notes, err := Default().Generate(cfg, Input{Node: "n1", Host: host, UnderlayMAC: "02:00:0a:0b:0c:0d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host.calls != 1 || len(notes) != 1 {
+		t.Errorf("host asked %d times, notes %q; want 1 and 1", host.calls, notes)
+	}
+	for _, vrf := range []string{"vrf_z1", "vrf_z2"} {
+		if vr := f.BGP.Routers[vrf]; vr == nil || vr.RouterID.String() != "10.11.12.13" {
+			t.Errorf("%s router = %+v, want router-id 10.11.12.13", vrf, vr)
+		}
+	}
+}
+
+type countingHost struct {
+	calls int
+	err   error
+}
+
+func (h *countingHost) LocalIP([]netip.Addr, string) (netip.Addr, string, error) {
+	h.calls++
+	return netip.Addr{}, "", h.err
+}
+
 // Null routes of an exit node: other zones' subnets only, one per
 // address, ordered numerically with IPv4 first.
 func TestOtherZoneNullRoutes(t *testing.T) {

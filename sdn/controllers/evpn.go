@@ -9,6 +9,8 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/fabrics"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // EVPN is the evpn controller: an MP-BGP l2vpn evpn session mesh between
@@ -33,12 +35,33 @@ type underlay struct {
 	routerID netip.Addr
 }
 
-// evpnUnderlay derives the peers, update-source and local address of an
+// underlayResult is one memoized evpnUnderlay answer.
+type underlayResult struct {
+	u   underlay
+	ok  bool
+	err error
+}
+
+// evpnUnderlay returns the underlay of evpn controller c on this node,
+// deriving it (deriveUnderlay) once per controller.
+func evpnUnderlay(x *Context, c *config.Controller) (underlay, bool, error) {
+	if r, done := x.underlays[c.ID]; done {
+		return r.u, r.ok, r.err
+	}
+	u, ok, err := deriveUnderlay(x, c)
+	if x.underlays == nil {
+		x.underlays = map[string]underlayResult{}
+	}
+	x.underlays[c.ID] = underlayResult{u, ok, err}
+	return u, ok, err
+}
+
+// deriveUnderlay derives the peers, update-source and local address of an
 // evpn controller on this node: from its fabric (the fabric nodes' router
 // IPs, update-source dummy_<fabric>) or from its peers list (update-source
 // the loopback of the node's bgp controller, else of its isis controller).
 // ok is false when Proxmox would skip the controller with a warning.
-func evpnUnderlay(x *Context, c *config.Controller) (u underlay, ok bool, err error) {
+func deriveUnderlay(x *Context, c *config.Controller) (u underlay, ok bool, err error) {
 	switch {
 	case c.Fabric != "":
 		f := x.Cfg.Fabrics[c.Fabric]
@@ -55,12 +78,8 @@ func evpnUnderlay(x *Context, c *config.Controller) (u underlay, ok bool, err er
 			x.notef("evpn controller %s: node %s needs an IPv4 address in fabric %s; no EVPN configuration", c.ID, x.In.Node, f.ID)
 			return u, false, nil
 		}
-		for _, n := range f.SortedNodes() {
-			if n.IP.IsValid() {
-				u.peers = append(u.peers, n.IP)
-			}
-		}
-		u.loopback = "dummy_" + f.ID
+		u.peers = f.NodeIPs()
+		u.loopback = fabrics.DummyName(f.ID)
 		u.localIP, u.routerID = self.IP, self.IP
 		return u, true, nil
 	case len(c.Peers) > 0:
@@ -158,7 +177,7 @@ func (EVPN) Zone(x *Context, z *config.Zone, c *config.Controller) error {
 	if z.VrfVxlan == 0 || asn == 0 {
 		return nil
 	}
-	vrf := "vrf_" + z.ID
+	vrf := plan.EVPNVRF(z.ID)
 	node := x.In.Node
 	exit := slices.Contains(z.ExitNodes, node)
 	f := x.FRR
@@ -319,15 +338,16 @@ func (EVPN) VNet(x *Context, v *config.VNet, z *config.Zone, c *config.Controlle
 	if !z.ExitNodesLocalRouting || !slices.Contains(z.ExitNodes, x.In.Node) {
 		return nil
 	}
+	xvrf, _ := plan.XVRFNames(z.ID)
 	for _, s := range x.Cfg.SubnetsOfVNet(v.ID) {
 		if !s.Prefix.IsValid() {
 			continue
 		}
-		via := "10.255.255.2"
+		via := plan.XVRFPeerAddr4.Addr()
 		if s.Prefix.Addr().Is6() {
-			via = "fe80::2"
+			via = plan.XVRFPeerAddr6.Addr()
 		}
-		x.FRR.IPRoutes = append(x.FRR.IPRoutes, frr.IPRoute{Prefix: s.Prefix, Via: via, VRF: "xvrf_" + z.ID})
+		x.FRR.IPRoutes = append(x.FRR.IPRoutes, frr.IPRoute{Prefix: s.Prefix, Via: via.String(), VRF: xvrf})
 	}
 	return nil
 }

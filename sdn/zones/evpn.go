@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/fabrics"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
@@ -22,16 +23,11 @@ func (Evpn) Type() string { return "evpn" }
 // VRF gets on nodes that are not exit nodes (so a learned default wins).
 const vrfUnreachableMetric = 4278198272
 
-// Cross-VRF veth addresses on exit nodes with exitnodes-local-routing.
-var (
-	xvrfAddr4  = netip.MustParsePrefix("10.255.255.1/30")
-	xvrfpAddr4 = netip.MustParsePrefix("10.255.255.2/30")
-	xvrfAddr6  = netip.MustParsePrefix("fe80::1/126")
-	xvrfpAddr6 = netip.MustParsePrefix("fe80::2/126")
-)
-
 // nodeRouterLoopback is the loopback interface a bgp (else isis)
-// controller of this node names, "" when none.
+// controller of this node names, "" when none. It falls through to the
+// isis loopback when the bgp controller has none; the evpn controller
+// (sdn/controllers evpnUnderlay) does not: Proxmox's zone and controller
+// plugins differ there, so the two are deliberately not shared.
 func nodeRouterLoopback(env *Env) string {
 	for _, typ := range []string{"bgp", "isis"} {
 		for _, c := range env.Cfg.SortedControllers() {
@@ -76,18 +72,15 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		if err != nil {
 			return err
 		}
-		localIface = "dummy_" + ctl.Fabric
+		localIface = fabrics.DummyName(ctl.Fabric)
 	default:
 		return fmt.Errorf("neither fabric nor peers configured for EVPN controller %s", ctl.ID)
 	}
 
 	exit := slices.Contains(z.ExitNodes, node)
-	mtu := defaultVxlanMTU
-	if z.MTU > 0 {
-		mtu = z.MTU
-	}
+	mtu := vxlanMTU(z)
 	st := env.Stanzas
-	vrf := "vrf_" + z.ID
+	vrf := plan.EVPNVRF(z.ID)
 	vx := "vxlan_" + v.ID
 	suppress := !z.DisableArpNdSuppression
 
@@ -188,13 +181,13 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 	if exit && z.ExitNodesLocalRouting {
 		// A veth pair between the main table and the VRF lets the exit
 		// node itself reach the guests.
-		xvrf, xvrfp = "xvrf_"+z.ID, "xvrfp_"+z.ID
+		xvrf, xvrfp = plan.XVRFNames(z.ID)
 		if !st.Has(xvrf) {
 			a := plan.NewIface(xvrf, plan.KindVeth)
 			a.SetLinkType("veth")
-			a.AddAddress(xvrfAddr4)
+			a.AddAddress(plan.XVRFAddr4)
 			if anyV6 {
-				a.AddAddress(xvrfAddr6)
+				a.AddAddress(plan.XVRFAddr6)
 			}
 			a.SetVethPeerName(xvrfp)
 			a.SetMTU(mtu + 50)
@@ -203,9 +196,9 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		if !st.Has(xvrfp) {
 			b := plan.NewIface(xvrfp, plan.KindVeth)
 			b.SetLinkType("veth")
-			b.AddAddress(xvrfpAddr4)
+			b.AddAddress(plan.XVRFPeerAddr4)
 			if anyV6 {
-				b.AddAddress(xvrfpAddr6)
+				b.AddAddress(plan.XVRFPeerAddr6)
 			}
 			b.SetVethPeerName(xvrf)
 			b.SetVRF(vrf)

@@ -22,6 +22,14 @@ func (Vxlan) Type() string { return "vxlan" }
 // 1450; the lab writes the same.)
 const defaultVxlanMTU = 1450
 
+// vxlanMTU is the MTU of a VXLAN-backed zone's devices.
+func vxlanMTU(z *config.Zone) int {
+	if z.MTU > 0 {
+		return z.MTU
+	}
+	return defaultVxlanMTU
+}
+
 // fabricPeers returns the router IPs of every node of fabric id (sorted by
 // node name) and this node's IP.
 func fabricPeers(env *Env, id, what string) ([]netip.Addr, netip.Addr, error) {
@@ -36,13 +44,7 @@ func fabricPeers(env *Env, id, what string) ([]netip.Addr, netip.Addr, error) {
 	if !self.IP.IsValid() {
 		return nil, netip.Addr{}, fmt.Errorf("node %s requires an IP in the fabric %s to configure %s", env.Facts.Node, id, what)
 	}
-	var peers []netip.Addr
-	for _, n := range f.SortedNodes() {
-		if n.IP.IsValid() {
-			peers = append(peers, n.IP)
-		}
-	}
-	return peers, self.IP, nil
+	return f.NodeIPs(), self.IP, nil
 }
 
 // VNet implements Compiler.
@@ -74,10 +76,7 @@ func (Vxlan) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) e
 		return fmt.Errorf("neither peers nor fabric configured for VXLAN zone %s", z.ID)
 	}
 
-	mtu := defaultVxlanMTU
-	if z.MTU > 0 {
-		mtu = z.MTU
-	}
+	mtu := vxlanMTU(z)
 	st := env.Stanzas
 	vx := "vxlan_" + v.ID
 	var remotes []netip.Addr
