@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
@@ -34,26 +33,11 @@ func AgentPIDFile(stateDir, node string) string {
 
 // AgentPID returns the PID of a node's running agent, or 0.
 func AgentPID(lab *Lab, stateDir, node string) int {
-	b, err := os.ReadFile(AgentPIDFile(stateDir, node))
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !processAlive(pid) {
-		return 0
-	}
 	n := lab.Node(node)
 	if n == nil {
 		return 0
 	}
-	// The PID must still be a process in the node namespace (PIDs recycle).
-	pids, _ := ProcsIn([]string{n.NS})
-	for _, p := range pids {
-		if p == pid {
-			return pid
-		}
-	}
-	return 0
+	return livePID(AgentPIDFile(stateDir, node), n.NS)
 }
 
 func startAgents(lab *Lab, opts Options, dir string, pr *progress) error {

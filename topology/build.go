@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/realize"
 )
 
@@ -44,8 +43,8 @@ type Options struct {
 	BGPWait time.Duration
 	// Workers bounds how many namespaces are built at once (default 4 x CPUs).
 	Workers int
-	// SkipCaps skips kernel capability detection and assumes the reference
-	// machine's set (tests that build many labs).
+	// Caps, when set, replaces kernel capability detection (tests that
+	// build many labs assume the reference machine's set).
 	Caps *realize.Caps
 }
 
@@ -56,7 +55,7 @@ func (o *Options) stateRoot() string {
 	return o.StateDir
 }
 
-// StateDir is the state directory of a lab.
+// LabDir is the state directory of a lab.
 func (o Options) LabDir(lab string) string { return filepath.Join(o.stateRoot(), lab) }
 
 func (o *Options) workers() int {
@@ -438,7 +437,7 @@ func realizeHost(ns *realize.NS, n *Node, seg *Segment) error {
 				}
 			}
 		}
-		if err := ns.SetAddrs(name, hostAddrs(ifc)); err != nil {
+		if err := ns.SetAddrs(name, ifc.Addresses); err != nil {
 			return err
 		}
 		if err := ns.Up(name); err != nil {
@@ -455,22 +454,23 @@ func realizeHost(ns *realize.NS, n *Node, seg *Segment) error {
 		return err
 	}
 	if len(gws) == 0 {
-		for _, gw := range []netip.Addr{n.Gateway4, n.Gateway6} {
-			if gw.IsValid() {
-				gws = append(gws, gw)
-			}
-		}
+		gws = []netip.Addr{n.Gateway4, n.Gateway6}
 	}
+	return defaultRoutes(ns, gws...)
+}
+
+// defaultRoutes installs a default route through each valid gateway (of
+// its own address family).
+func defaultRoutes(ns *realize.NS, gws ...netip.Addr) error {
 	for _, gw := range gws {
+		if !gw.IsValid() {
+			continue
+		}
 		if err := ns.ReplaceRoute(defaultRoute(gw.Is4()), []netip.Addr{gw}, ""); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func hostAddrs(ifc *config.HostIface) []netip.Prefix {
-	return append([]netip.Prefix(nil), ifc.Addresses...)
 }
 
 func buildRouter(lab *Lab, r *Router) error {
@@ -533,14 +533,7 @@ func buildHost(lab *Lab, h *Host) error {
 	if err := ns.Up(h.Link.Ifname); err != nil {
 		return err
 	}
-	for _, gw := range []netip.Addr{h.Gateway4, h.Gateway6} {
-		if gw.IsValid() {
-			if err := ns.ReplaceRoute(defaultRoute(gw.Is4()), []netip.Addr{gw}, ""); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return defaultRoutes(ns, h.Gateway4, h.Gateway6)
 }
 
 // buildGuest makes the guest namespace and its NIC, and plugs the tap into
@@ -574,10 +567,7 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 	if err := ns.EnsureVeth(g.Ifname, g.MAC, g.MTU, host, g.Tap, ""); err != nil {
 		return "", err
 	}
-	if err := realize.Sysctls(g.NS, [2]string{"net/ipv6/conf/" + g.Ifname + "/accept_dad", "0"}); err != nil {
-		return "", err
-	}
-	if err := keepNeighboursWithoutCarrier(g.NS, g.Ifname); err != nil {
+	if err := guestSysctls(g.NS, g.Ifname); err != nil {
 		return "", err
 	}
 	if err := ns.SetAddrs(g.Ifname, g.Addrs); err != nil {
@@ -586,12 +576,8 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 	if err := ns.Up(g.Ifname); err != nil {
 		return "", err
 	}
-	for _, gw := range []netip.Addr{g.Gateway4, g.Gateway6} {
-		if gw.IsValid() {
-			if err := ns.ReplaceRoute(defaultRoute(gw.Is4()), []netip.Addr{gw}, ""); err != nil {
-				return "", err
-			}
-		}
+	if err := defaultRoutes(ns, g.Gateway4, g.Gateway6); err != nil {
+		return "", err
 	}
 	if bridge == nil {
 		return fmt.Sprintf("guest %s: not plugged in: vnet %s has no bridge on node %s", g.Name, g.VNet, g.Node), nil
@@ -627,23 +613,40 @@ func noDAD(ns string) error {
 	return realize.Sysctls(ns, [2]string{"net.ipv6.conf.all.accept_dad", "0"}, [2]string{"net.ipv6.conf.default.accept_dad", "0"})
 }
 
-// keepNeighboursWithoutCarrier makes a guest keep its ARP and ND caches
-// when its NIC loses carrier. A QEMU guest's NIC keeps carrier through a
-// live migration; the lab's veth loses it while its host end changes
-// namespace, and Linux would then flush the cache a real guest keeps. The
-// knobs exist from Linux 5.16 on; older kernels keep the flush.
-func keepNeighboursWithoutCarrier(ns, ifname string) error {
-	for _, key := range []string{
-		"net/ipv4/conf/all/arp_evict_nocarrier",
-		"net/ipv4/conf/" + ifname + "/arp_evict_nocarrier",
-		"net/ipv6/conf/" + ifname + "/ndisc_evict_nocarrier",
-	} {
-		if _, err := nsutil.ReadSysctl(ns, key); err != nil {
-			continue
+// guestSysctls turns DAD off on a guest's NIC and makes the guest keep its
+// ARP and ND caches when the NIC loses carrier, in one namespace switch.
+//
+// A QEMU guest's NIC keeps carrier through a live migration; the lab's veth
+// loses it while its host end changes namespace, and Linux would then flush
+// the cache a real guest keeps. The evict_nocarrier knobs exist from Linux
+// 5.16 on; older kernels keep the flush.
+func guestSysctls(ns, ifname string) error {
+	set := func(key string, optional bool) error {
+		path, err := nsutil.SysctlPath(key)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ns, err)
 		}
-		if err := realize.Sysctls(ns, [2]string{key, "0"}); err != nil {
+		if _, err := os.Stat(path); err != nil && optional {
+			return nil
+		}
+		if err := os.WriteFile(path, []byte("0"), 0o644); err != nil {
+			return fmt.Errorf("%s: sysctl %s=%s: %w", ns, key, "0", err)
+		}
+		return nil
+	}
+	return nsutil.Do(ns, func() error {
+		if err := set("net/ipv6/conf/"+ifname+"/accept_dad", false); err != nil {
 			return err
 		}
-	}
-	return nil
+		for _, key := range []string{
+			"net/ipv4/conf/all/arp_evict_nocarrier",
+			"net/ipv4/conf/" + ifname + "/arp_evict_nocarrier",
+			"net/ipv6/conf/" + ifname + "/ndisc_evict_nocarrier",
+		} {
+			if err := set(key, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

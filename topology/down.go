@@ -126,6 +126,20 @@ func ProcsIn(nsNames []string) ([]int, error) {
 	return pids, nil
 }
 
+// inNS reports whether process pid lives in the named namespace: the one
+// process ProcsIn would look at, without reading all of /proc.
+func inNS(pid int, ns string) bool {
+	ino, err := nsutil.Inode(ns)
+	if err != nil {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Stat(filepath.Join("/proc", strconv.Itoa(pid), "ns", "net"), &st) != nil {
+		return false
+	}
+	return st.Ino == ino
+}
+
 // killIn kills every process living in one of the namespaces and waits
 // (up to 5 s) for them to be gone.
 func killIn(ctx context.Context, nsNames []string) error {

@@ -22,7 +22,7 @@ var (
 )
 
 // sdnlabBinary builds the sdnlab command once per test run, for tests that
-// need the real node agent; "" and a reason when it cannot be built.
+// need the real node agent; the test fails when it cannot be built.
 func sdnlabBinary(t *testing.T) string {
 	t.Helper()
 	agentOnce.Do(func() {
@@ -40,7 +40,8 @@ func sdnlabBinary(t *testing.T) string {
 		agentBin = bin
 	})
 	if agentBin == "" {
-		t.Skipf("no sdnlab binary for the node agent: %s", agentErr)
+		// A broken build is a failure, not a reason to check nothing.
+		t.Fatalf("no sdnlab binary for the node agent: %s", agentErr)
 	}
 	return agentBin
 }

@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -134,7 +135,7 @@ func (p *parser) mapping(n *yaml.Node, field string, allowed []string, fn func(k
 		k, v := n.Content[i], n.Content[i+1]
 		key := k.Value
 		f := join(field, key)
-		if allowed != nil && !contains(allowed, key) {
+		if allowed != nil && !slices.Contains(allowed, key) {
 			p.errf(k, f, "unknown key (expected one of %s)", strings.Join(allowed, ", "))
 			continue
 		}
@@ -454,15 +455,6 @@ func join(a, b string) string {
 		return b
 	}
 	return a + "." + b
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // yamlErrLine digs the line number out of a yaml.v3 error ("yaml: line 3: ...").

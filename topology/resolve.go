@@ -32,7 +32,10 @@ var (
 // compiles every node's plan. Every problem is reported at once, as a
 // config.ErrorList (BadInput) naming file, line and field, before anything
 // is created.
-func Load(file string) (*Lab, error) {
+func Load(file string) (*Lab, error) { return load(file, nil) }
+
+// load is Load, with the lab name replaced by *name when name is not nil.
+func load(file string, name *string) (*Lab, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
@@ -40,6 +43,9 @@ func Load(file string) (*Lab, error) {
 	s, err := parseSpec(file)
 	if err != nil {
 		return nil, err
+	}
+	if name != nil {
+		s.Name = str{V: *name, Pos: config.Pos{File: file, Line: 1}, Set: true}
 	}
 	r := &resolver{s: s, lab: &Lab{File: abs}}
 	r.resolve()
@@ -60,6 +66,17 @@ type resolver struct {
 
 func (r *resolver) errf(pos config.Pos, field, format string, a ...any) {
 	r.errs = append(r.errs, &config.Error{Pos: pos, Field: field, Msg: fmt.Sprintf(format, a...)})
+}
+
+// absorb adds err to the problems: a config.ErrorList as it is (it names
+// its own files and lines), anything else at pos and field as format
+// (which has one %v for err).
+func (r *resolver) absorb(err error, pos config.Pos, field, format string) {
+	if el, ok := err.(config.ErrorList); ok {
+		r.errs = append(r.errs, el...)
+		return
+	}
+	r.errf(pos, field, format, err)
 }
 
 // newName checks a router's or guest's name: valid (thingNameRE) and not
@@ -151,11 +168,7 @@ func (r *resolver) loadConfig() {
 	}
 	cfg, err := config.Load(dir)
 	if err != nil {
-		if el, ok := err.(config.ErrorList); ok {
-			r.errs = append(r.errs, el...)
-		} else {
-			r.errf(s.SDN.Pos, "sdn", "%v", err)
-		}
+		r.absorb(err, s.SDN.Pos, "sdn", "%v")
 	}
 	r.cfg = cfg
 	r.lab.Config = cfg
@@ -251,13 +264,7 @@ func (r *resolver) segments() {
 		found := false
 		for _, n := range s.Nodes {
 			if n.Addresses.Set && len(n.Addresses.V) > 0 && n.Addresses.V[0].Bits() < n.Addresses.V[0].Addr().BitLen() {
-				pf := n.Addresses.V[0].Masked()
-				if pf.Addr().Is4() {
-					seg.Subnet4 = pf
-				} else {
-					seg.Subnet4 = netip.Prefix{}
-					seg.Subnet6 = pf
-				}
+				seg.setSubnet(n.Addresses.V[0].Masked())
 				found = true
 				break
 			}
@@ -268,11 +275,7 @@ func (r *resolver) segments() {
 				bits = 64
 			}
 			pf, _ := peers[0].Prefix(bits)
-			if pf.Addr().Is4() {
-				seg.Subnet4 = pf
-			} else {
-				seg.Subnet4, seg.Subnet6 = netip.Prefix{}, pf
-			}
+			seg.setSubnet(pf)
 		}
 		r.lab.Segments = append(r.lab.Segments, seg)
 	}
@@ -291,6 +294,15 @@ func (r *resolver) segments() {
 	for _, seg := range r.lab.Segments {
 		seg.NS = r.lab.Prefix() + "sw-" + seg.Name
 		seg.Bridge = "br0"
+	}
+}
+
+// setSubnet makes pf the segment's only subnet (replacing a default).
+func (s *Segment) setSubnet(pf netip.Prefix) {
+	if pf.Addr().Is4() {
+		s.Subnet4, s.Subnet6 = pf, netip.Prefix{}
+	} else {
+		s.Subnet4, s.Subnet6 = netip.Prefix{}, pf
 	}
 }
 
@@ -439,11 +451,7 @@ func (r *resolver) checkConfigNodes() {
 		names = append(names, n.Name)
 	}
 	if err := r.cfg.CheckNodes(names); err != nil {
-		if el, ok := err.(config.ErrorList); ok {
-			r.errs = append(r.errs, el...)
-		} else {
-			r.errf(r.rootPos(), "nodes", "%v", err)
-		}
+		r.absorb(err, r.rootPos(), "nodes", "%v")
 	}
 }
 
@@ -509,11 +517,7 @@ func (r *resolver) nodeInterfaces(n *Node, ns *nodeSpec, seg *Segment, given *pr
 	}
 	hi, err := config.ParseInterfaces(path)
 	if err != nil {
-		if el, ok := err.(config.ErrorList); ok {
-			r.errs = append(r.errs, el...)
-		} else {
-			r.errf(ns.Interfaces.Pos, f, "%v", err)
-		}
+		r.absorb(err, ns.Interfaces.Pos, f, "%v")
 		return
 	}
 	abs, _ := filepath.Abs(path)
@@ -690,10 +694,8 @@ func (r *resolver) upstream() {
 		pf, err := netip.ParsePrefix(u.Subnet.V)
 		if err != nil || pf.Masked() != pf {
 			r.errf(u.Subnet.Pos, "upstream.subnet", "%q is not a prefix without host bits", u.Subnet.V)
-		} else if pf.Addr().Is4() {
-			ext.Subnet4 = pf
 		} else {
-			ext.Subnet4, ext.Subnet6 = netip.Prefix{}, pf
+			ext.setSubnet(pf)
 		}
 	}
 	if u.Subnet6.Set {
@@ -752,12 +754,8 @@ func (r *resolver) routes() {
 	}
 	addrOn := func(rt *Router, seg string, v4 bool) netip.Addr {
 		for _, l := range rt.Links {
-			if l.Segment == seg {
-				for _, a := range l.Addrs {
-					if a.Addr().Is4() == v4 {
-						return a.Addr()
-					}
-				}
+			if a := famAddr(l.Addrs, v4); l.Segment == seg && a.IsValid() {
+				return a
 			}
 		}
 		return netip.Addr{}
@@ -921,11 +919,7 @@ func (r *resolver) compile() {
 		}
 		plan, err := sdn.Compile(r.cfg, sdn.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC})
 		if err != nil {
-			if el, ok := err.(config.ErrorList); ok {
-				r.errs = append(r.errs, el...)
-			} else {
-				r.errf(n.pos, "nodes."+n.Name, "compile SDN plan: %v", err)
-			}
+			r.absorb(err, n.pos, "nodes."+n.Name, "compile SDN plan: %v")
 			continue
 		}
 		r.lab.Plans[n.Name] = plan
@@ -949,20 +943,4 @@ func NameOf(file string) (string, error) {
 
 // LoadNamed is Load with the lab name given (tests and side-by-side runs of
 // one lab file); name follows the rules of the name: field.
-func LoadNamed(file, name string) (*Lab, error) {
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return nil, err
-	}
-	s, err := parseSpec(file)
-	if err != nil {
-		return nil, err
-	}
-	s.Name = str{V: name, Pos: config.Pos{File: file, Line: 1}, Set: true}
-	r := &resolver{s: s, lab: &Lab{File: abs}}
-	r.resolve()
-	if err := r.errs.Err(); err != nil {
-		return nil, err
-	}
-	return r.lab, nil
-}
+func LoadNamed(file, name string) (*Lab, error) { return load(file, &name) }

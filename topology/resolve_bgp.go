@@ -125,6 +125,8 @@ func (r *resolver) bgp() {
 	}
 }
 
+// famAddr is the first address of l of the family (IPv4 when v4), or the
+// zero Addr.
 func famAddr(l []netip.Prefix, v4 bool) netip.Addr {
 	for _, a := range l {
 		if a.Addr().Is4() == v4 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
@@ -59,7 +60,7 @@ func (r *resolver) guests() {
 		if plan != nil {
 			zp = plan.Zone(vnet.Zone)
 		}
-		if zone != nil && len(zone.Nodes) > 0 && !contains(zone.Nodes, g.Node) {
+		if zone != nil && len(zone.Nodes) > 0 && !slices.Contains(zone.Nodes, g.Node) {
 			r.errf(gs.Node.Pos, f+".node", "node %q is not in the nodes of zone %q (%s: nodes %v)", g.Node, zone.ID, zone.Pos, zone.Nodes)
 			continue
 		}
@@ -304,7 +305,7 @@ func (r *resolver) upstreamSDNRoutes() {
 				if n == nil {
 					return
 				}
-				if a, ok := nextHop(n); ok && !containsAddr(via, a) {
+				if a, ok := nextHop(n); ok && !slices.Contains(via, a) {
 					via = append(via, a)
 				}
 			}
@@ -342,13 +343,4 @@ func (r *resolver) upstreamSDNRoutes() {
 			}
 		}
 	}
-}
-
-func containsAddr(l []netip.Addr, a netip.Addr) bool {
-	for _, x := range l {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -31,7 +32,7 @@ func (r *resolver) checkPeers() {
 			if zc := r.cfg.Zones[z.ID]; z.Type == "vxlan" && zc != nil {
 				peers = zc.Peers
 			}
-			if len(peers) == 0 || containsAddr(peers, z.LocalVTEP) {
+			if len(peers) == 0 || slices.Contains(peers, z.LocalVTEP) {
 				continue
 			}
 			what, pos := "vxlan zone "+z.ID, ""

@@ -44,23 +44,21 @@ func RouterPID(lab *Lab, stateDir, router string) int {
 	return livePID(filepath.Join(RouterDir(stateDir, router), "bgp.pid"), rt.NS)
 }
 
-// livePID reads a pid file and checks the process still lives in ns.
+// livePID reads a pid file and checks the process still lives in ns (PIDs
+// recycle).
 func livePID(file, ns string) int {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !processAlive(pid) {
+	if err != nil || pid <= 0 || pid == os.Getpid() || !processAlive(pid) {
 		return 0
 	}
-	pids, _ := ProcsIn([]string{ns})
-	for _, p := range pids {
-		if p == pid {
-			return pid
-		}
+	if !inNS(pid, ns) {
+		return 0
 	}
-	return 0
+	return pid
 }
 
 // SelfRouterEnv, set to 1, says that this executable handles the `router`

@@ -269,6 +269,10 @@ func Output(ctx context.Context, name string, argv ...string) ([]byte, error) {
 	return []byte(buf.String()), nil
 }
 
+// SysctlPath maps a sysctl key to its /proc/sys path (see sysctlPath), for
+// callers that write several in one Do.
+func SysctlPath(key string) (string, error) { return sysctlPath(key) }
+
 // sysctlPath maps a key to its /proc/sys path. A key with a slash is a path
 // below /proc/sys ("net/ipv4/conf/vmbr0.100/rp_filter", needed when an
 // interface name has a dot); otherwise dots separate ("net.ipv4.ip_forward").

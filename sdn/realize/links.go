@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -320,9 +318,9 @@ func Sysctls(ns string, kv ...[2]string) error {
 	return nsutil.Do(ns, func() error {
 		for _, p := range kv {
 			key := p[0]
-			path := filepath.Join("/proc/sys", key)
-			if !strings.Contains(key, "/") {
-				path = filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+			path, err := nsutil.SysctlPath(key)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ns, err)
 			}
 			if err := os.WriteFile(path, []byte(p[1]), 0o644); err != nil {
 				return fmt.Errorf("%s: sysctl %s=%s: %w", ns, key, p[1], err)
