@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -44,7 +45,7 @@ func runShow(ctx context.Context, args []string, out io.Writer) error {
 		return badInput("expected LAB NODE and one of %s", strings.Join(showWhat, "|"))
 	}
 	what := pos[2]
-	if !containsString(showWhat, what) {
+	if !slices.Contains(showWhat, what) {
 		return badInput("unknown table %q: want one of %s", what, strings.Join(showWhat, "|"))
 	}
 	if (*clearDup || *vni != 0 || *mac != "") && what != "dup" {
@@ -102,19 +103,10 @@ func checkShowTarget(stateRoot, lab, node string) error {
 	return nil
 }
 
-func containsString(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func kernelOf(s *evpn.Snapshot, kinds ...string) []evpn.KernelEntry {
 	out := []evpn.KernelEntry{}
 	for _, e := range s.Kernel {
-		if containsString(kinds, e.Kind) {
+		if slices.Contains(kinds, e.Kind) {
 			out = append(out, e)
 		}
 	}

@@ -127,10 +127,9 @@ func listenTTL(addr *net.UDPAddr, reuse bool) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			serr = errors.Join(
-				unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TTL, 255),
-				ignoreErr(unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, 255)),
-			)
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TTL, 255)
+			// The IPv6 hop limit fails on an IPv4-only socket: best effort.
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, 255)
 			if reuse {
 				serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1))
 			}
@@ -143,8 +142,6 @@ func listenTTL(addr *net.UDPAddr, reuse bool) (*net.UDPConn, error) {
 	}
 	return pc.(*net.UDPConn), nil
 }
-
-func ignoreErr(error) error { return nil }
 
 // Add starts a session towards peer (idempotent).
 func (m *Manager) Add(peer netip.Addr, multihop bool) {

@@ -11,8 +11,9 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
 // Agent is one node's EVPN control plane. All state below is owned by the
@@ -41,7 +42,11 @@ type Agent struct {
 	bfd       bfdControl
 
 	// ucDests are the received ipv4/ipv6 unicast paths by prefix (all of
-	// them, for multipath); ucDirty asks for a re-read from GoBGP.
+	// them, for multipath); ucDirty asks for a re-read from GoBGP. Every
+	// change sets it: a received unicast update (watchUnicast, withdrawals
+	// included), a unicast best-path change (ours too) and a session that
+	// went down; GoBGP serializes the re-read after the table update, so
+	// no periodic re-read is needed.
 	ucDests map[netip.Prefix][]ucPath
 	ucDirty bool
 }
@@ -98,7 +103,9 @@ type PeerStatus struct {
 	UpFor    string    `json:"up_for,omitempty"`
 	RouterID string    `json:"router_id,omitempty"`
 	BFD      string    `json:"bfd,omitempty"`
-	Received int       `json:"received"`
+	// Received counts the best paths from this peer in the RIB (derived
+	// when a snapshot is taken).
+	Received int `json:"received"`
 	// UpAfter is how long after agent start the session first came up.
 	UpAfter string `json:"up_after,omitempty"`
 }
@@ -303,16 +310,7 @@ func openHandle(name string) (*netlink.Handle, error) {
 		}
 		return h, nil
 	}
-	ns, err := netns.GetFromPath("/run/netns/" + name)
-	if err != nil {
-		return nil, fmt.Errorf("namespace %s: %w", name, err)
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return nil, fmt.Errorf("netlink in %s: %w", name, err)
-	}
-	return h, nil
+	return nsutil.Handle(name)
 }
 
 // subscribe follows FDB and neighbour changes in every namespace that holds
@@ -327,9 +325,9 @@ func (a *Agent) subscribe(done chan struct{}) error {
 		opts := netlink.NeighSubscribeOptions{ListExisting: true, ReceiveBufferSize: 1 << 20,
 			ErrorCallback: func(err error) { a.log.Warn("neighbour subscription", "netns", n, "err", err) }}
 		if n != "" {
-			ns, err := netns.GetFromPath("/run/netns/" + n)
+			ns, err := nsutil.Open(n)
 			if err != nil {
-				return fmt.Errorf("namespace %s: %w", n, err)
+				return err
 			}
 			opts.Namespace = &ns
 			defer ns.Close()
@@ -354,49 +352,47 @@ func (a *Agent) subscribe(done chan struct{}) error {
 // starts (the realizer builds them) or be re-created.
 func (a *Agent) resolve() {
 	for _, v := range a.l2 {
-		h := a.handles[v.Netns]
-		br, err1 := h.LinkByName(v.Bridge)
-		vx, err2 := h.LinkByName(v.VxlanDev)
-		if err1 != nil || err2 != nil {
-			if v.bridgeIdx != 0 || v.vxlanIdx != 0 {
-				a.forgetDevices(v.Netns, v.Bridge, v.VxlanDev)
-			}
-			v.bridgeIdx, v.vxlanIdx = 0, 0
-			continue
-		}
-		if v.bridgeIdx != br.Attrs().Index || v.vxlanIdx != vx.Attrs().Index {
+		br, vx, mac := lookupDevs(a.handles[v.Netns], v.Bridge, v.VxlanDev)
+		if br != v.bridgeIdx || vx != v.vxlanIdx {
 			if v.bridgeIdx != 0 {
 				a.forgetDevices(v.Netns, v.Bridge, v.VxlanDev)
 			}
-			v.bridgeIdx, v.vxlanIdx = br.Attrs().Index, vx.Attrs().Index
-			a.log.Info("vni devices", "vni", v.VNI, "bridge", v.Bridge, "vxlan", v.VxlanDev, "netns", v.Netns)
+			v.bridgeIdx, v.vxlanIdx = br, vx
+			if br != 0 {
+				a.log.Info("vni devices", "vni", v.VNI, "bridge", v.Bridge, "vxlan", v.VxlanDev, "netns", v.Netns)
+			}
 		}
-		v.bridgeMAC = br.Attrs().HardwareAddr.String()
+		if br != 0 {
+			v.bridgeMAC = mac
+		}
 	}
 	for _, z := range a.l3 {
-		h := a.handles[z.Netns]
-		br, err1 := h.LinkByName(z.Bridge)
-		vx, err2 := h.LinkByName(z.VxlanDev)
-		if err1 != nil || err2 != nil {
+		br, vx, mac := lookupDevs(a.handles[z.Netns], z.Bridge, z.VxlanDev)
+		if br != z.bridgeIdx || vx != z.vxlanIdx {
 			if z.bridgeIdx != 0 {
 				a.forgetDevices(z.Netns, z.Bridge, z.VxlanDev)
 				a.forgetRoutes(z.Netns)
 			}
-			z.bridgeIdx, z.vxlanIdx = 0, 0
-			continue
+			z.bridgeIdx, z.vxlanIdx = br, vx
 		}
-		if z.bridgeIdx != br.Attrs().Index || z.vxlanIdx != vx.Attrs().Index {
-			if z.bridgeIdx != 0 {
-				a.forgetDevices(z.Netns, z.Bridge, z.VxlanDev)
-				a.forgetRoutes(z.Netns)
+		if br != 0 {
+			z.rmac = z.RouterMAC
+			if z.rmac == "" {
+				z.rmac = mac
 			}
-			z.bridgeIdx, z.vxlanIdx = br.Attrs().Index, vx.Attrs().Index
-		}
-		z.rmac = z.RouterMAC
-		if z.rmac == "" {
-			z.rmac = br.Attrs().HardwareAddr.String()
 		}
 	}
+}
+
+// lookupDevs returns the indexes of a bridge and its vxlan port, both 0
+// while either is missing, and the bridge's MAC.
+func lookupDevs(h *netlink.Handle, bridge, vxlan string) (brIdx, vxIdx int, brMAC string) {
+	br, err1 := h.LinkByName(bridge)
+	vx, err2 := h.LinkByName(vxlan)
+	if err1 != nil || err2 != nil {
+		return 0, 0, ""
+	}
+	return br.Attrs().Index, vx.Attrs().Index, br.Attrs().HardwareAddr.String()
 }
 
 // forgetDevices drops our record of entries on devices that went away (the
@@ -548,9 +544,6 @@ func (a *Agent) handle(e any) {
 		}
 		a.expireMobility()
 		a.expireGone()
-		if a.unicastPeers() {
-			a.ucDirty = true // a safety net: re-read the unicast paths every second
-		}
 	}
 }
 
@@ -567,25 +560,20 @@ func (a *Agent) onPath(p *api.Path) {
 		a.log.Warn("bad path", "err", err)
 		return
 	}
-	if !ok || r.Local() {
+	if !ok {
 		return
 	}
 	if r.Type == TypeUnicast {
+		// Our own network path winning or losing changes which received
+		// prefixes refreshUnicast keeps, so it counts too.
 		a.ucDirty = true
 	}
-	if p.IsWithdraw {
-		if old := a.rib[r.Key]; old != nil {
-			if ps := a.peers[old.Peer]; ps != nil {
-				ps.Received--
-			}
-		}
-		delete(a.rib, r.Key)
+	if r.Local() {
 		return
 	}
-	if old := a.rib[r.Key]; old == nil {
-		if ps := a.peers[r.Peer]; ps != nil {
-			ps.Received++
-		}
+	if p.IsWithdraw {
+		delete(a.rib, r.Key)
+		return
 	}
 	r.Best = true
 	a.rib[r.Key] = &r
@@ -642,7 +630,6 @@ func (a *Agent) onPeer(e evPeer) {
 	}
 	if prev == "Established" {
 		delete(a.eor, e.addr)
-		ps.Received = 0
 		a.ucDirty = true
 	}
 	a.log.Info("bgp session", "peer", e.addr, "state", st, "was", prev)

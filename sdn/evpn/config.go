@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -173,7 +174,7 @@ func (c *Config) Defaults() {
 		if len(v.ExportRTs) == 0 {
 			v.ExportRTs = []string{auto}
 		}
-		if !containsStr(v.ImportRTs, auto) {
+		if !slices.Contains(v.ImportRTs, auto) {
 			v.ImportRTs = append([]string{auto}, v.ImportRTs...)
 		}
 	}
@@ -259,13 +260,4 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func containsStr(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

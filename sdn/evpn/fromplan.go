@@ -3,6 +3,7 @@ package evpn
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -96,7 +97,7 @@ func FromPlan(p *sdn.NodePlan, vrfNS func(zone string) string) (Config, error) {
 				n.UpdateSource = c.LocalVTEP
 			}
 			for _, f := range fams[g.Name] {
-				if !containsStr(n.Families, f) {
+				if !slices.Contains(n.Families, f) {
 					n.Families = append(n.Families, f)
 				}
 			}
@@ -143,14 +144,14 @@ func FromPlan(p *sdn.NodePlan, vrfNS func(zone string) string) (Config, error) {
 		}
 		if len(z.RTImport) > 0 {
 			for _, rt := range z.RTImport {
-				if !containsStr(l3.ImportRTs, rt) {
+				if !slices.Contains(l3.ImportRTs, rt) {
 					l3.ImportRTs = append(l3.ImportRTs, rt)
 				}
 			}
 		}
 		l3.ExitNode = z.ExitNode || p.FRR.ExitNode(z.VRF)
 		for _, af := range []*frr.UnicastAF{r.IPv4Unicast, r.IPv6Unicast} {
-			if af != nil && containsStr(af.ImportVRF, z.VRF) {
+			if af != nil && slices.Contains(af.ImportVRF, z.VRF) {
 				l3.LeakSubnets = true
 			}
 		}

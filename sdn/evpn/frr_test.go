@@ -173,15 +173,8 @@ func TestFRRInterop(t *testing.T) {
 	l := newLab(t, "fi")
 	n1 := l.buildL2Node("n1", "10.99.0.1", 100)
 	n2 := l.buildL2Node("n2", "10.99.0.2", 100)
-	l.sh(n1, fmt.Sprintf(`
-		ip link add u1 type veth peer name u2 netns %s
-		ip addr add 10.99.0.1/24 dev u1
-		ip link set u1 up`, n2))
-	l.sh(n2, `
-		ip addr add 10.99.0.2/24 dev u2
-		ip link set u2 up`)
-	g1 := l.addGuest("g1", "n1", "tap1", "02:00:00:00:00:11", "10.100.0.11/24", "br100")
-	g2 := l.addGuest("g2", "n2", "tap2", "02:00:00:00:00:12", "10.100.0.12/24", "br100")
+	l.linkUnderlay(n1, "u1", n2, "u2")
+	g1, g2 := l.addL2Guests()
 
 	name := strings.ReplaceAll(l.prefix, "-", "") + "n1"
 	fr := l.startFRR("n1", strings.ReplaceAll(proxmoxFRRConf("n1", "10.99.0.1", "10.99.0.2"), "%NAME%", name))
@@ -302,17 +295,8 @@ func TestFRRInteropL3(t *testing.T) {
 	l := newLab(t, "fl")
 	n1, vrf1 := l.buildL3Node("n1", "10.99.0.1")
 	n2, vrf2 := l.buildL3Node("n2", "10.99.0.2")
-	l.sh(n1, fmt.Sprintf(`
-		ip link add u1 type veth peer name u1 netns %s
-		ip addr add 10.99.0.1/24 dev u1
-		ip link set u1 up`, n2))
-	l.sh(n2, `
-		ip addr add 10.99.0.2/24 dev u1
-		ip link set u1 up`)
-	gA := l.addGuest("gA", "n1-vrf-zn", "tapA", "02:00:00:00:01:11", "10.1.0.11/24", "vneta")
-	gB := l.addGuest("gB", "n2-vrf-zn", "tapB", "02:00:00:00:02:12", "10.2.0.12/24", "vnetb")
-	l.sh(gA, "ip route add default via 10.1.0.1")
-	l.sh(gB, "ip route add default via 10.2.0.1")
+	l.linkUnderlay(n1, "u1", n2, "u1")
+	gA, gB := l.addL3Guests()
 
 	name := strings.ReplaceAll(l.prefix, "-", "") + "n1"
 	conf := render.FRR(l.compileNode("n1", "10.99.0.1"))

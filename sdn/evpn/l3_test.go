@@ -39,6 +39,17 @@ func (l *lab) buildL3Node(node, underlay string) (ns, vrf string) {
 	return ns, vrf
 }
 
+// addL3Guests attaches guest gA (10.1.0.11) to vneta in n1's zone VRF and
+// gB (10.2.0.12) to vnetb in n2's, each routing through its VNet gateway.
+func (l *lab) addL3Guests() (gA, gB string) {
+	l.t.Helper()
+	gA = l.addGuest("gA", "n1-vrf-zn", "tapA", "02:00:00:00:01:11", "10.1.0.11/24", "vneta")
+	gB = l.addGuest("gB", "n2-vrf-zn", "tapB", "02:00:00:00:02:12", "10.2.0.12/24", "vnetb")
+	l.sh(gA, "ip route add default via 10.1.0.1")
+	l.sh(gB, "ip route add default via 10.2.0.1")
+	return gA, gB
+}
+
 func l3Config(node, self, peer string, exit bool) Config {
 	return Config{
 		Node: node, RouterID: netip.MustParseAddr(self), ASN: 65000,
@@ -59,17 +70,8 @@ func TestSymmetricIRB(t *testing.T) {
 	l := newLab(t, "l3")
 	n1, vrf1 := l.buildL3Node("n1", "10.99.0.1")
 	n2, vrf2 := l.buildL3Node("n2", "10.99.0.2")
-	l.sh(n1, fmt.Sprintf(`
-		ip link add u1 type veth peer name u2 netns %s
-		ip addr add 10.99.0.1/24 dev u1
-		ip link set u1 up`, n2))
-	l.sh(n2, `
-		ip addr add 10.99.0.2/24 dev u2
-		ip link set u2 up`)
-	gA := l.addGuest("gA", "n1-vrf-zn", "tapA", "02:00:00:00:01:11", "10.1.0.11/24", "vneta")
-	gB := l.addGuest("gB", "n2-vrf-zn", "tapB", "02:00:00:00:02:12", "10.2.0.12/24", "vnetb")
-	l.sh(gA, "ip route add default via 10.1.0.1")
-	l.sh(gB, "ip route add default via 10.2.0.1")
+	l.linkUnderlay(n1, "u1", n2, "u2")
+	gA, gB := l.addL3Guests()
 
 	c1 := l3Config("n1", "10.99.0.1", "10.99.0.2", true)
 	c2 := l3Config("n2", "10.99.0.2", "10.99.0.1", false)
@@ -124,6 +126,10 @@ func TestSymmetricIRB(t *testing.T) {
 			}
 		}
 		return false, strings.Join(seen, "; ")
+	})
+	l.eventually("the exit node's subnet in n2's main table", 5*time.Second, func() (bool, string) {
+		out, _ := l.try(n2, "ip route show 10.1.0.0/24 proto bgp")
+		return strings.Contains(out, "via 10.99.0.1 dev u2"), out
 	})
 	// Across VNets and nodes, both ways.
 	l.sh(gA, "ping -c2 -i0.2 -W2 10.2.0.12")

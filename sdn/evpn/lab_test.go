@@ -99,6 +99,19 @@ func (l *lab) addNS(s string) string {
 	return n
 }
 
+// linkUnderlay joins two node namespaces with a veth pair on the underlay
+// 10.99.0.0/24: dev1 in n1 with 10.99.0.1, dev2 in n2 with 10.99.0.2.
+func (l *lab) linkUnderlay(n1, dev1, n2, dev2 string) {
+	l.t.Helper()
+	l.sh(n1, fmt.Sprintf(`
+		ip link add %[1]s type veth peer name %[2]s netns %[3]s
+		ip addr add 10.99.0.1/24 dev %[1]s
+		ip link set %[1]s up`, dev1, dev2, n2))
+	l.sh(n2, fmt.Sprintf(`
+		ip addr add 10.99.0.2/24 dev %[1]s
+		ip link set %[1]s up`, dev2))
+}
+
 // sh runs "ip ..." style commands (one per line) in a namespace.
 func (l *lab) sh(ns string, cmds string) string {
 	l.t.Helper()

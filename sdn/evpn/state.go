@@ -57,8 +57,13 @@ type LocalEntry struct {
 func (a *Agent) snapshot() *Snapshot {
 	s := &Snapshot{Node: a.cfg.Node, RouterID: a.cfg.RouterID.String(), ASN: a.cfg.ASN, VTEP: a.cfg.LocalVTEP.String(),
 		Uptime: time.Since(a.start).Round(time.Millisecond).String(), Synced: a.syncDone}
+	received := map[string]int{}
+	for _, r := range a.rib {
+		received[r.Peer]++
+	}
 	for _, p := range a.peers {
 		ps := *p
+		ps.Received = received[ps.Addr]
 		if ps.State == "Established" {
 			ps.UpFor = time.Since(ps.Since).Round(time.Second).String()
 		}

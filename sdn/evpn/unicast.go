@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,8 +181,14 @@ func (a *Agent) planUnicast(d *desiredState) {
 	if h == nil {
 		return
 	}
+	if len(a.cfg.Networks) == 0 && len(a.ucDests) == 0 {
+		return
+	}
+	// One dump of the main table serves both the import check and the
+	// administrative-distance check.
+	foreign := a.foreignRoutes(h)
 	if len(a.cfg.Networks) > 0 {
-		present := a.connectedPrefixes(h)
+		present := a.connectedPrefixes(h, foreign)
 		for _, p := range a.cfg.Networks {
 			// FRR's import check: a network is announced only while the
 			// routing table holds it (an address, connected or other route).
@@ -190,10 +197,6 @@ func (a *Agent) planUnicast(d *desiredState) {
 			}
 		}
 	}
-	if len(a.ucDests) == 0 {
-		return
-	}
-	foreign := a.foreignRoutes(h)
 	for pfx, paths := range a.ucDests {
 		if foreign[pfx] {
 			continue // a better administrative distance owns the prefix
@@ -213,8 +216,8 @@ func (a *Agent) planUnicast(d *desiredState) {
 
 // connectedPrefixes are the prefixes that pass FRR's network import check:
 // interface addresses (as connected and, since FRR 9, local host routes)
-// and routes of other protocols in the main table.
-func (a *Agent) connectedPrefixes(h *netlink.Handle) map[netip.Prefix]bool {
+// and routes of other protocols in the main table (foreign).
+func (a *Agent) connectedPrefixes(h *netlink.Handle, foreign map[netip.Prefix]bool) map[netip.Prefix]bool {
 	out := map[netip.Prefix]bool{}
 	addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
@@ -229,7 +232,7 @@ func (a *Agent) connectedPrefixes(h *netlink.Handle) map[netip.Prefix]bool {
 		out[netip.PrefixFrom(ip, ones).Masked()] = true
 		out[netip.PrefixFrom(ip, ip.BitLen())] = true
 	}
-	for p := range a.foreignRoutes(h) {
+	for p := range foreign {
 		out[p] = true
 	}
 	return out
@@ -383,7 +386,7 @@ func (a *Agent) adoptUnicast(adopt func(kobj)) {
 // unicastPeers tells whether any neighbour carries ipv4 or ipv6 unicast.
 func (a *Agent) unicastPeers() bool {
 	for _, n := range a.cfg.Neighbors {
-		if containsStr(n.Families, FamilyIPv4) || containsStr(n.Families, FamilyIPv6) {
+		if slices.Contains(n.Families, FamilyIPv4) || slices.Contains(n.Families, FamilyIPv6) {
 			return true
 		}
 	}

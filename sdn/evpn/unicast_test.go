@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,7 +249,7 @@ func TestFromPlanBGPController(t *testing.T) {
 	}
 	unicast := 0
 	for _, n := range c.Neighbors {
-		if containsStr(n.Families, FamilyIPv4) {
+		if slices.Contains(n.Families, FamilyIPv4) {
 			unicast++
 			if !n.External {
 				t.Errorf("underlay peer %+v is not eBGP", n)

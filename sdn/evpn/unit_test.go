@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	api "github.com/osrg/gobgp/v3/api"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 )
@@ -170,7 +171,7 @@ func TestConfigDefaults(t *testing.T) {
 func TestFromPlanExample(t *testing.T) {
 	cfg, err := config.Load("../../examples/evpn")
 	if err != nil {
-		t.Skipf("examples/evpn: %v", err)
+		t.Fatalf("examples/evpn: %v", err)
 	}
 	hi, err := config.ParseInterfaces("../../examples/evpn/interfaces.node1")
 	if err != nil {
@@ -265,5 +266,46 @@ func TestPlanL3Defaults(t *testing.T) {
 	}
 	if defaults != 2 {
 		t.Errorf("exit node originates %d default routes, want 0.0.0.0/0 and ::/0", defaults)
+	}
+}
+
+// The per-peer received count follows the RIB: it drops with withdrawals
+// that arrive after the session went down, and never goes negative.
+func TestReceivedCountFollowsRIB(t *testing.T) {
+	a, err := New(Config{RouterID: netip.MustParseAddr("10.0.0.1"), ASN: 65000,
+		Neighbors: []Neighbor{{Addr: netip.MustParseAddr("10.0.0.2")}},
+		L2VNIs:    []L2VNI{{VNI: 100, Bridge: "br", VxlanDev: "vx"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := func(mac string, withdraw bool) *api.Path {
+		r := Route{Type: TypeMACIP, RD: "10.0.0.2:2", MAC: mac, VNI: 100, RTs: []string{"65000:100"},
+			NextHop: netip.MustParseAddr("10.0.0.2")}
+		p, err := r.toPath(withdraw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.NeighborIp = "10.0.0.2"
+		return p
+	}
+	received := func() int {
+		s := a.snapshot()
+		if len(s.Peers) != 1 {
+			t.Fatalf("peers %+v", s.Peers)
+		}
+		return s.Peers[0].Received
+	}
+	a.onPeer(evPeer{addr: "10.0.0.2", state: api.PeerState_ESTABLISHED})
+	a.onPath(path("02:00:00:00:00:01", false))
+	a.onPath(path("02:00:00:00:00:02", false))
+	a.onPath(path("02:00:00:00:00:02", false)) // an update of the same route
+	if n := received(); n != 2 {
+		t.Fatalf("received %d, want 2", n)
+	}
+	a.onPeer(evPeer{addr: "10.0.0.2", state: api.PeerState_IDLE})
+	a.onPath(path("02:00:00:00:00:01", true))
+	a.onPath(path("02:00:00:00:00:02", true))
+	if n := received(); n != 0 {
+		t.Fatalf("received %d after the session went and its routes were withdrawn, want 0", n)
 	}
 }
