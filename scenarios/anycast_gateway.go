@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,13 +51,19 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 			if env.Params["guest"] != "" && c.Name != env.Params["guest"] {
 				continue
 			}
-			if vn == nil || c.Name < g.Name {
+			// A VNet on several nodes first: on one node "the same
+			// everywhere" holds vacuously.
+			multi := len(vnets[name].Nodes) > 1
+			if vn == nil || multi && len(vn.Nodes) < 2 || multi == (len(vn.Nodes) > 1) && c.Name < g.Name {
 				g, vn = c, vnets[name]
 			}
 		}
 	}
 	if vn == nil {
 		return r.Skipf("no guest with an IPv4 gateway in an EVPN VNet")
+	}
+	if len(vn.Nodes) < 2 {
+		return r.Skipf("VNet %s of %s exists on %d node: an anycast gateway needs two to compare", vn.VNet.ID, g.Name, len(vn.Nodes))
 	}
 	gw := g.GW4
 	env.progress("gateway %s of VNet %s on %d nodes", gw, vn.VNet.ID, len(vn.Nodes))
@@ -102,6 +109,17 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 		return r.Errorf("%v", err)
 	}
 	r.Text("gateway in "+g.Name+"'s ARP cache", before)
+	// Positive control: the guest really resolved its gateway to its own
+	// node's VNet bridge (the MAC the comparison above is about).
+	own := ""
+	for m, ns := range macs {
+		if slices.Contains(ns, g.Node) {
+			own = m
+		}
+	}
+	r.Expect(g.Name+" resolves "+gw.String()+" to "+g.Node+"'s bridge", strings.EqualFold(before, own),
+		own+" (the bridge "+vn.VNet.Bridge+" on "+g.Node+")", before,
+		"something other than the node's VNet bridge answers ARP for the gateway")
 	if env.Params["migrate"] != "true" {
 		return r.Finish()
 	}

@@ -87,16 +87,17 @@ func (s arpNDSuppression) checkPair(ctx context.Context, env *Env, r *Result, v 
 
 	type fam struct {
 		name     string
+		src      netip.Addr
 		target   netip.Addr
 		gw       netip.Addr
 		question func(netip.Addr) capture.Filter
 	}
 	var fams []fam
 	if a.IPv4.IsValid() && b.IPv4.IsValid() {
-		fams = append(fams, fam{"ARP", b.IPv4.Addr(), b.GW4, capture.ARPRequestFor})
+		fams = append(fams, fam{"ARP", a.IPv4.Addr(), b.IPv4.Addr(), b.GW4, capture.ARPRequestFor})
 	}
 	if a.IPv6.IsValid() && b.IPv6.IsValid() {
-		fams = append(fams, fam{"ND", b.IPv6.Addr(), b.GW6, capture.NeighborSolicitFor})
+		fams = append(fams, fam{"ND", a.IPv6.Addr(), b.IPv6.Addr(), b.GW6, capture.NeighborSolicitFor})
 	}
 	if len(fams) == 0 {
 		r.Text("VNet "+vn.VNet.ID, fmt.Sprintf("%s and %s share no address family", a.Name, b.Name))
@@ -130,6 +131,13 @@ func (s arpNDSuppression) checkPair(ctx context.Context, env *Env, r *Result, v 
 		}
 		r.Expect(fmt.Sprintf("%s ping %s -> %s", f.name, a.Name, f.target), pr.OK(), "a reply", pr.String(),
 			"no overlay path between the guests")
+		// Positive control: "no request crossed" means something only if
+		// the capture points saw this very exchange cross the underlay in
+		// the VNI (else the points, or the path, are not what we claim).
+		carried := res.CountMatching(capture.InVXLAN(vni), capture.IPBetween(f.src, f.target))
+		r.Expect(fmt.Sprintf("%s ping %s -> %s seen inside VXLAN VNI %d", f.name, a.Name, f.target, vni), carried > 0,
+			"the echo crossing the underlay in VNI "+fmt.Sprint(vni), fmt.Sprintf("%d frames between %s and %s inside VNI %d", carried, f.src, f.target, vni),
+			"the capture on the nodes' uplinks did not see the guests' traffic: it did not take the overlay path, so the absence of requests proves nothing")
 		q := capture.All(capture.InVXLAN(), f.question(f.target))
 		crossed := res.Frames(q)
 		r.Figure(vn.VNet.ID+" "+f.name+" requests on the underlay", float64(len(crossed)), "")
@@ -151,14 +159,16 @@ func (s arpNDSuppression) checkPair(ctx context.Context, env *Env, r *Result, v 
 		}
 		r.Expect(fmt.Sprintf("%s request for %s answered locally on %s", f.name, f.target, a.Node), len(crossed) == 0,
 			"no "+f.name+" request for "+f.target.String()+" inside VXLAN", obs, cause)
-		if e, ok, err := probe.NeighFor(a.NS, f.target); err == nil {
-			obsMAC := "no entry"
-			if ok {
-				obsMAC = e.String()
-			}
-			r.Expect(fmt.Sprintf("%s learned %s", a.Name, f.target), ok && strings.EqualFold(e.MAC, b.MAC.String()),
-				b.MAC.String(), obsMAC, "the answer carried the wrong MAC")
+		e, ok, err := probe.NeighFor(a.NS, f.target)
+		if err != nil {
+			return r.Errorf("%v", err)
 		}
+		obsMAC := "no entry"
+		if ok {
+			obsMAC = e.String()
+		}
+		r.Expect(fmt.Sprintf("%s learned %s", a.Name, f.target), ok && strings.EqualFold(e.MAC, b.MAC.String()),
+			b.MAC.String(), obsMAC, "the answer carried the wrong MAC")
 	}
 	return nil
 }

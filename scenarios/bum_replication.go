@@ -24,7 +24,7 @@ func (bumReplication) Description() string {
 	return "a broadcast in a VNI reaches every remote VTEP of that VNI exactly once and no other"
 }
 func (bumReplication) Params() []Param {
-	return []Param{{Name: "guest", Default: "", Kind: KindGuest, Help: "the sending guest (default: the first guest of an overlay VNet)"}}
+	return []Param{{Name: "guest", Default: "", Kind: KindGuest, Help: "the sending guest (default: the first guest of an overlay VNet spanning several nodes)"}}
 }
 
 func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
@@ -36,9 +36,15 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 	}
 	var g Guest
 	found := false
+	// Prefer a guest whose VNet spans several nodes: in a one-node VNet
+	// nothing is replicated and the check would hold vacuously.
+	spans := func(c Guest) bool { return len(vnets[c.VNet].Nodes) > 1 }
 	for _, gs := range byVNet {
 		for _, c := range gs {
-			if (env.Params["guest"] == "" || c.Name == env.Params["guest"]) && (!found || c.Name < g.Name) {
+			if env.Params["guest"] != "" && c.Name != env.Params["guest"] {
+				continue
+			}
+			if !found || spans(c) && !spans(g) || spans(c) == spans(g) && c.Name < g.Name {
 				g, found = c, true
 			}
 		}
@@ -66,6 +72,9 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 			remotes = append(remotes, n.VTEP)
 			remoteNames = append(remoteNames, n.Name)
 		}
+	}
+	if len(remotes) == 0 {
+		return r.Skipf("VNet %s of guest %s exists on %s only: there is no remote VTEP to replicate to", g.VNet, g.Name, sender.Name)
 	}
 	var others []Guest // guests of the VNet behind other nodes, and behind the same node
 	for _, o := range byVNet[g.VNet] {

@@ -156,27 +156,6 @@ func addrsString(as []netip.Addr) string {
 	return strings.Join(s, ", ")
 }
 
-// evidenceLines extracts the packet lines of a capture assertion error.
-func evidenceLines(err error, max int) string {
-	ae, ok := err.(*capture.AssertionError)
-	if !ok {
-		return err.Error()
-	}
-	lines := ae.EvidenceLines()
-	if len(lines) > max {
-		lines = append(lines[:max], fmt.Sprintf("... %d more", len(lines)-max))
-	}
-	return strings.Join(lines, "\n")
-}
-
-func parseAddr(s string) (netip.Addr, error) {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("address %q: %w", s, err)
-	}
-	return a, nil
-}
-
 // exitNodes returns the nodes that are exit nodes of a zone, and the
 // primary one when the zone names one.
 func (v labView) exitNodes(zone string) (nodes []Node, primary string, err error) {

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -177,14 +178,7 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 		st.Stop(0)
 		return r.Errorf("%v", err)
 	}
-	var defs []string
-	viaVictim := false
-	for _, rt := range rs {
-		if rt.Dst.Bits() == 0 {
-			defs = append(defs, rt.String())
-			viaVictim = viaVictim || slices.Contains(rt.Via, victim.VTEP)
-		}
-	}
+	defs, viaVictim := defaultsVia(rs, victim.VTEP)
 	r.Text("default route on "+g.Node+" before", orNone(defs))
 	if !viaVictim {
 		st.Stop(0)
@@ -204,6 +198,26 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 			survivors = append(survivors, n)
 		}
 	}
+	// One netlink handle per survivor for the whole poll, not one per poll.
+	tabs := map[string]*probe.Tables{}
+	defer func() {
+		for _, t := range tabs {
+			t.Close()
+		}
+	}()
+	for _, n := range survivors {
+		ns, err := v.VNetNS(n.Name, g.VNet)
+		if err != nil {
+			st.Stop(0)
+			return r.Errorf("%v", err)
+		}
+		t, err := probe.OpenTables(ns)
+		if err != nil {
+			st.Stop(0)
+			return r.Errorf("%v", err)
+		}
+		tabs[n.Name] = t
+	}
 	withdrawn := map[string]time.Duration{}
 	lastRoutes := map[string]string{}
 	var recoveredAfter time.Duration
@@ -212,22 +226,12 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 			if _, done := withdrawn[n.Name]; done {
 				continue
 			}
-			ns, err := v.VNetNS(n.Name, g.VNet)
+			rs, err := tabs[n.Name].Routes(4)
 			if err != nil {
+				lastRoutes[n.Name] = err.Error()
 				continue
 			}
-			rs, err := probe.Routes(ns, 4)
-			if err != nil {
-				continue
-			}
-			var defs []string
-			via := false
-			for _, rt := range rs {
-				if rt.Dst.Bits() == 0 {
-					defs = append(defs, rt.String())
-					via = via || slices.Contains(rt.Via, victim.VTEP)
-				}
-			}
+			defs, via := defaultsVia(rs, victim.VTEP)
 			lastRoutes[n.Name] = orNone(defs)
 			if !via {
 				withdrawn[n.Name] = time.Since(killedAt)
@@ -275,4 +279,16 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 		fmt.Sprintf("no default route via %s on any node within %v", victim.VTEP, timeout), "still there: "+strings.Join(stale, "; "),
 		"the surviving nodes still route to the dead exit node: the BGP session was not torn down (hold timer) or the route was not removed from the kernel")
 	return r.Finish()
+}
+
+// defaultsVia lists the default routes among rs and tells whether one leads
+// via vtep.
+func defaultsVia(rs []probe.Route, vtep netip.Addr) (defs []string, via bool) {
+	for _, rt := range rs {
+		if rt.Dst.Bits() == 0 {
+			defs = append(defs, rt.String())
+			via = via || slices.Contains(rt.Via, vtep)
+		}
+	}
+	return defs, via
 }

@@ -162,14 +162,3 @@ func (v labView) zoneOf(g Guest) (*sdn.ZonePlan, *sdn.VNetPlan, error) {
 	}
 	return nil, nil, fmt.Errorf("node %s has no VNet %s (guest %s)", g.Node, g.VNet, g.Name)
 }
-
-// vtepByAddr maps VTEP addresses to node names.
-func (v labView) vtepByAddr() map[netip.Addr]string {
-	m := map[netip.Addr]string{}
-	for _, n := range v.Nodes() {
-		if n.VTEP.IsValid() {
-			m[n.VTEP] = n.Name
-		}
-	}
-	return m
-}

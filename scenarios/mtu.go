@@ -206,6 +206,12 @@ func (s mtu) Run(ctx context.Context, env *Env) *Result {
 		}
 		r.Expect(fmt.Sprintf("%s full-size DF packets %s -> %s", f.name, a.Name, b.Name), eff >= hi,
 			fmt.Sprintf("%d-byte packets pass with DF", hi), obs, cause)
+		// Positive control: "no fragments" is only evidence if the capture
+		// saw the probes cross the underlay inside VXLAN at all.
+		carried := res.CountMatching(capture.InVXLAN(uint32(vn.VNet.Tag)), capture.IPBetween(f.src.Addr(), f.dst))
+		r.Expect(f.name+" probes seen inside VXLAN", carried > 0,
+			fmt.Sprintf("probes %s -> %s inside VNI %d on the uplinks", a.Name, b.Name, vn.VNet.Tag), fmt.Sprintf("%d frames", carried),
+			"the probes did not cross the underlay in the VNet's VNI (or the uplink capture missed them): the fragment check proves nothing")
 		frag := res.NoOuterFragments()
 		fobs := "none"
 		if frag != nil {

@@ -131,7 +131,16 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 	r.Figure("same-zone pairs reachable", float64(sameOK), "")
 
 	// On the wire each guest's frames carry only its own VNIs.
-	var bad []string
+	// Positive control: a guest that reached a same-zone peer on another
+	// node must have been seen inside VXLAN, or "no foreign VNI" below was
+	// judged on a capture that missed the overlay.
+	mustSee := map[string]bool{}
+	for _, p := range pairs {
+		if p.same && p.from.Node != p.to.Node && p.res.OK() {
+			mustSee[p.from.Name] = true
+		}
+	}
+	var bad, unseen []string
 	for _, g := range guests {
 		mine := capture.Any(capture.FromMAC(g.MAC.String()), func(p *capture.Packet) bool {
 			return p.SrcIP.IsValid() && (p.SrcIP == g.IPv4.Addr() || p.SrcIP == g.IPv6.Addr())
@@ -144,7 +153,15 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 				bad = append(bad, fmt.Sprintf("%s in VNI %d (allowed %v)", g.Name, vni, allowed[g.Name]))
 			}
 		}
+		if mustSee[g.Name] && len(seen) == 0 {
+			unseen = append(unseen, g.Name)
+		}
 	}
+	r.Figure("guests seen inside VXLAN", float64(len(mustSee)-len(unseen)), "")
+	r.Expect("the capture saw the guests' overlay traffic", len(mustSee) > 0 && len(unseen) == 0,
+		fmt.Sprintf("frames of each of the %d guests that reached a peer on another node, inside VXLAN", len(mustSee)),
+		"not seen inside VXLAN: "+orNone(unseen),
+		"no same-zone pair across nodes answered, or the uplink capture missed the overlay: the VNI check below would prove nothing")
 	r.Expect("each guest's frames carry only its own VNIs", len(bad) == 0, "no frame of a guest in a foreign VNI", orNone(bad),
 		"a VNet bridge is attached to another zone's VXLAN device, or VNIs overlap between zones")
 	return r.Finish()

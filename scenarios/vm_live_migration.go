@@ -314,7 +314,13 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 			check(o.Name, o.NS)
 		}
 	}
-	if es, err := probe.FDBFor(mustNS(v, home, vn.VNet.ID), g.MAC); err == nil {
+	homeNS, err := v.VNetNS(home, vn.VNet.ID)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	if es, err := probe.FDBFor(homeNS, g.MAC); err != nil {
+		stale = append(stale, home+": "+err.Error())
+	} else {
 		for _, e := range es {
 			if !e.Dst.IsValid() && !strings.HasPrefix(e.Dev, "vx") && e.Dev != vn.VNet.Vxlan {
 				stale = append(stale, home+": local "+e.String())
@@ -324,14 +330,6 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	r.Expect("no stale FDB or neighbour entry", len(stale) == 0, "none", orNone(stale),
 		"an entry learned before the move was not flushed or replaced")
 	return r.Finish()
-}
-
-func mustNS(v labView, node, vnet string) string {
-	ns, err := v.VNetNS(node, vnet)
-	if err != nil {
-		return ""
-	}
-	return ns
 }
 
 // recovered: at least 90% of the stream's last datagrams arrived.

@@ -95,7 +95,11 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		if err != nil {
 			return 0, err
 		}
-		res, err := captureDuring(ctx, env, r, tag, []capture.Point{guestPoint(g)}, func() error {
+		// The node's uplinks are captured too: the positive control that
+		// the injected packets did reach the VTEP, so "0 delivered" means
+		// dropped there and not lost (or misaddressed) on the way.
+		points := append([]capture.Point{guestPoint(g)}, uplinkPoints([]Node{node})...)
+		res, err := captureDuring(ctx, env, r, tag, points, func() error {
 			for i := 0; i < 3; i++ {
 				if err := probe.SendUDP(intruder.NS, netip.AddrPortFrom(node.VTEP, port), probe.VXLANPayload(vni, inner)); err != nil {
 					return err
@@ -107,7 +111,12 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		if err != nil {
 			return 0, err
 		}
-		return res.CountMatching(capture.Outer(), func(p *capture.Packet) bool { return bytes.Contains(p.Data(), marker) }), nil
+		ours := func(p *capture.Packet) bool { return bytes.Contains(p.Data(), marker) }
+		arrived := res.CountMatching(capture.AtPoint(uplinkLabels(node)...), capture.Incoming(), capture.HasVXLAN(vni), ours)
+		r.Expect(fmt.Sprintf("%s: injected VXLAN reaches %s's uplink", tag, node.Name), arrived > 0,
+			fmt.Sprintf("the packets for VNI %d arrive at %s", vni, node.VTEP), fmt.Sprintf("%d arrived", arrived),
+			fmt.Sprintf("%s has no underlay path to %s: the injection was never tested", intruder.Name, node.VTEP))
+		return res.CountMatching(capture.AtPoint(guestPoint(g).Label), capture.Outer(), ours), nil
 	}
 
 	// The overlay must work before, or "still works with the filter" means nothing.

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -70,27 +71,36 @@ func linkNames(h *netlink.Handle) (map[int]string, error) {
 	return m, nil
 }
 
-// FDB dumps the bridge forwarding database of namespace ns.
-func FDB(ns string) ([]FDBEntry, error) {
+// withNames opens a handle on ns, reads its interface names by index and
+// returns what f makes of them; what names the dump in errors.
+func withNames[T any](ns, what string, f func(h *netlink.Handle, names map[int]string) (T, error)) (T, error) {
+	var zero T
 	h, err := nsutil.Handle(ns)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer h.Close()
 	names, err := linkNames(h)
 	if err != nil {
-		return nil, fmt.Errorf("fdb %s: links: %w", ns, err)
+		return zero, fmt.Errorf("%s %s: links: %w", what, ns, err)
 	}
-	list, err := h.NeighList(0, unix.AF_BRIDGE)
-	if err != nil {
-		return nil, fmt.Errorf("fdb %s: %w", ns, err)
-	}
-	out := make([]FDBEntry, 0, len(list))
-	for _, n := range list {
-		out = append(out, fdbEntry(n, names))
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].MAC < out[j].MAC })
-	return out, nil
+	return f(h, names)
+}
+
+// FDB dumps the bridge forwarding database of namespace ns.
+func FDB(ns string) ([]FDBEntry, error) {
+	return withNames(ns, "fdb", func(h *netlink.Handle, names map[int]string) ([]FDBEntry, error) {
+		list, err := h.NeighList(0, unix.AF_BRIDGE)
+		if err != nil {
+			return nil, fmt.Errorf("fdb %s: %w", ns, err)
+		}
+		out := make([]FDBEntry, 0, len(list))
+		for _, n := range list {
+			out = append(out, fdbEntry(n, names))
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].MAC < out[j].MAC })
+		return out, nil
+	})
 }
 
 func fdbEntry(n netlink.Neigh, names map[int]string) FDBEntry {
@@ -148,15 +158,12 @@ var nudNames = []struct {
 
 // Neigh dumps the IPv4 and IPv6 neighbour tables of namespace ns.
 func Neigh(ns string) ([]NeighEntry, error) {
-	h, err := nsutil.Handle(ns)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	names, err := linkNames(h)
-	if err != nil {
-		return nil, fmt.Errorf("neigh %s: links: %w", ns, err)
-	}
+	return withNames(ns, "neigh", func(h *netlink.Handle, names map[int]string) ([]NeighEntry, error) {
+		return neighList(h, ns, names)
+	})
+}
+
+func neighList(h *netlink.Handle, ns string, names map[int]string) ([]NeighEntry, error) {
 	var out []NeighEntry
 	for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
 		list, err := h.NeighList(0, fam)
@@ -274,15 +281,12 @@ func (r Route) String() string {
 
 // Routes lists the routes of namespace ns for a family (4 or 6).
 func Routes(ns string, family int) ([]Route, error) {
-	h, err := nsutil.Handle(ns)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	names, err := linkNames(h)
-	if err != nil {
-		return nil, err
-	}
+	return withNames(ns, "routes", func(h *netlink.Handle, names map[int]string) ([]Route, error) {
+		return routeList(h, ns, family, names)
+	})
+}
+
+func routeList(h *netlink.Handle, ns string, family int, names map[int]string) ([]Route, error) {
 	fam := netlink.FAMILY_V4
 	if family == 6 {
 		fam = netlink.FAMILY_V6
@@ -381,7 +385,7 @@ func (t *Tables) FDBFor(mac net.HardwareAddr) ([]FDBEntry, error) {
 	var names map[int]string
 	var out []FDBEntry
 	for _, n := range list {
-		if !bytesEqualFold(n.HardwareAddr, mac) {
+		if !bytes.Equal(n.HardwareAddr, mac) {
 			continue
 		}
 		if names == nil {
@@ -394,35 +398,25 @@ func (t *Tables) FDBFor(mac net.HardwareAddr) ([]FDBEntry, error) {
 	return out, nil
 }
 
-func bytesEqualFold(a, b net.HardwareAddr) bool {
-	if len(a) != len(b) {
-		return false
+// Routes lists the routes of the namespace for a family (4 or 6).
+func (t *Tables) Routes(family int) ([]Route, error) {
+	names, err := linkNames(t.h)
+	if err != nil {
+		return nil, fmt.Errorf("routes %s: links: %w", t.NS, err)
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return routeList(t.h, t.NS, family, names)
 }
 
 // LinkNames lists the interfaces of ns (without lo).
 func LinkNames(ns string) ([]string, error) {
-	h, err := nsutil.Handle(ns)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	m, err := linkNames(h)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, n := range m {
-		if n != "lo" {
-			out = append(out, n)
+	return withNames(ns, "links", func(_ *netlink.Handle, m map[int]string) ([]string, error) {
+		var out []string
+		for _, n := range m {
+			if n != "lo" {
+				out = append(out, n)
+			}
 		}
-	}
-	sort.Strings(out)
-	return out, nil
+		sort.Strings(out)
+		return out, nil
+	})
 }
