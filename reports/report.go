@@ -46,6 +46,8 @@ type Scenario struct {
 	Cause    string
 	Evidence []string // pcap paths, packet summaries
 	Steps    []string // log lines, in order
+	// Timelines: probe streams and events over time (migration, failover, ...).
+	Timelines []Timeline
 }
 
 // Figure is one measured value (a loss count, a convergence time, an MTU) or,

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sdnlab/sdnlab/reports"
 )
 
 // Verdict is the outcome of one scenario.
@@ -185,12 +187,14 @@ type Result struct {
 	Reason   string  `json:"reason,omitempty"` // for error and skip
 	// Interrupted marks a result cut short by cancellation (Ctrl-C): its
 	// checks are kept as evidence but say nothing about the lab.
-	Interrupted bool          `json:"interrupted,omitempty"`
-	Checks      []Check       `json:"checks"`
-	Figures     []Figure      `json:"figures"`
-	Evidence    []Evidence    `json:"evidence"`
-	Started     time.Time     `json:"started"`
-	Duration    time.Duration `json:"duration"`
+	Interrupted bool       `json:"interrupted,omitempty"`
+	Checks      []Check    `json:"checks"`
+	Figures     []Figure   `json:"figures"`
+	Evidence    []Evidence `json:"evidence"`
+	// Timelines are drawn in the HTML report: probe streams and events.
+	Timelines []reports.Timeline `json:"timelines,omitempty"`
+	Started   time.Time          `json:"started"`
+	Duration  time.Duration      `json:"duration"`
 }
 
 // NewResult starts a result for the named scenario.
