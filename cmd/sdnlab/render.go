@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -20,7 +21,7 @@ func renderCommand() *command {
 	return &command{
 		name:    "render",
 		summary: "write a node's interfaces.d/sdn and frr.conf as Proxmox does",
-		usage:   "--config DIR --node NAME --host-interfaces FILE [--underlay-mac MAC] [--frr-local FILE] --out DIR",
+		usage:   "--config DIR --node NAME --host-interfaces FILE [--underlay-mac MAC] [--frr-local FILE] [--frr-version V] --out DIR",
 		run: func(ctx context.Context, args []string) error {
 			return runRender(ctx, args, os.Stderr)
 		},
@@ -40,7 +41,11 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 	mac := fs.String("underlay-mac", "", "MAC of the node's underlay interface")
 	frrLocal := fs.String("frr-local", "", "the node's /etc/frr/frr.conf.local")
 	out := fs.String("out", "", "output directory")
+	frrVersion := frrVersionFlag(fs)
 	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if err := checkFRRVersion(*frrVersion); err != nil {
 		return err
 	}
 	for _, req := range []struct{ v, flag string }{
@@ -98,11 +103,27 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 	}
 	frrPath := filepath.Join(*out, "frr.conf")
 	if plan.FRR != nil {
-		return os.WriteFile(frrPath, []byte(render.FRR(plan)), 0o644)
+		return os.WriteFile(frrPath, []byte(render.FRR(plan, *frrVersion)), 0o644)
 	}
 	// A stale frr.conf from an earlier render would claim a controller.
 	if err := os.Remove(frrPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
+	}
+	return nil
+}
+
+// frrVersionRE is an FRR release number as frr.conf's first line carries it.
+var frrVersionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`)
+
+// frrVersionFlag registers --frr-version: the FRR release frr.conf is
+// written for (its "frr version" line).
+func frrVersionFlag(fs *flag.FlagSet) *string {
+	return fs.String("frr-version", render.DefaultFRRVersion, "FRR release written on frr.conf's \"frr version\" line")
+}
+
+func checkFRRVersion(v string) error {
+	if !frrVersionRE.MatchString(v) {
+		return badInput("--frr-version: %q is not an FRR release number (e.g. %s)", v, render.DefaultFRRVersion)
 	}
 	return nil
 }

@@ -75,6 +75,7 @@ func TestRenderBadInput(t *testing.T) {
 		{"missing interfaces", []string{"--config", good, "--node", "n1", "--host-interfaces", "/nonexistent/interfaces", "--out", t.TempDir()}, "/nonexistent/interfaces"},
 		{"missing frr.conf.local", []string{"--config", good, "--node", "n1", "--host-interfaces", ifaces, "--frr-local", "/nonexistent/frr", "--out", t.TempDir()}, "--frr-local"},
 		{"missing --out", []string{"--config", good, "--node", "n1", "--host-interfaces", ifaces}, "--out"},
+		{"bad --frr-version", []string{"--config", good, "--node", "n1", "--host-interfaces", ifaces, "--frr-version", "ten", "--out", t.TempDir()}, "--frr-version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := runRender(context.Background(), tc.args, io.Discard)
@@ -88,5 +89,32 @@ func TestRenderBadInput(t *testing.T) {
 				t.Errorf("exit code %d, want %d", code, exitBadInput)
 			}
 		})
+	}
+}
+
+// TestRenderFRRVersion: frr.conf's first line is the current Proxmox
+// release by default and the --frr-version value when given.
+func TestRenderFRRVersion(t *testing.T) {
+	ex := filepath.Join("..", "..", "examples", "evpn")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "frr version 10.4.1\n"},
+		{[]string{"--frr-version", "8.4.4"}, "frr version 8.4.4\n"},
+	} {
+		out := t.TempDir()
+		args := append([]string{"--config", ex, "--node", "node1",
+			"--host-interfaces", filepath.Join(ex, "interfaces.node1"), "--out", out}, tc.args...)
+		if err := runRender(context.Background(), args, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "frr.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(b), tc.want) {
+			t.Errorf("%v: frr.conf starts %q, want %q", tc.args, strings.SplitN(string(b), "\n", 2)[0], tc.want)
+		}
 	}
 }

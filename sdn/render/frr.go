@@ -9,25 +9,31 @@ import (
 	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
 )
 
-// FRRVersion is the version written on frr.conf's first line: the FRR the
-// lab runs beside its own agent (Debian 12's frr).
-const FRRVersion = "8.4.4"
+// DefaultFRRVersion is the version current Proxmox VE writes on frr.conf's
+// first line (pve-network's "frr version 10.4.1").
+const DefaultFRRVersion = "10.4.1"
 
 // FRR renders /etc/frr/frr.conf for a node as Proxmox VE writes it, or ""
-// when the node has no routing configuration (plan.FRR nil).
+// when the node has no routing configuration (plan.FRR nil). version is
+// the "frr version" line's value ("" for DefaultFRRVersion): the caller
+// passes the one FRR release it renders for (the lab's FRR, or a flag), so
+// the text and the daemons that read it agree.
 //
 // The block order is Proxmox's: vrfs, bgp instances (default first), isis,
 // prefix-lists, the unmerged frr.conf.local lines, openfabric, ospf,
 // access-lists, route-maps, static routes, zebra protocol route-maps. Every
 // block starts with a "!" line; named maps are written in byte order of
 // their names.
-func FRR(plan *sdn.NodePlan) string {
+func FRR(plan *sdn.NodePlan, version string) string {
 	if plan == nil || plan.FRR == nil {
 		return ""
 	}
+	if version == "" {
+		version = DefaultFRRVersion
+	}
 	c := plan.FRR
 	w := &frrWriter{}
-	w.line("frr version " + FRRVersion)
+	w.line("frr version " + version)
 	w.line("frr defaults datacenter")
 	w.line("hostname " + plan.Node)
 	w.line("log syslog informational")

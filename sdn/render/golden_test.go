@@ -26,8 +26,8 @@ var (
 //	node                 optional node name (default node1)
 //	underlay-mac         optional
 //	expected/sdn         the expected interfaces.d/sdn
-//	expected/frr.conf    optional: the expected frr.conf (compared only when present;
-//	                     the "frr version" line is ignored)
+//	expected/frr.conf    optional: the expected frr.conf (compared only when present,
+//	                     rendered for render.DefaultFRRVersion)
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/*")
 	if err != nil {
@@ -85,19 +85,19 @@ func runGolden(t *testing.T, dir string) {
 		t.Logf("note: %s", n)
 	}
 	checkTyped(t, plan)
-	compare(t, filepath.Join(dir, "expected", "sdn"), render.Interfaces(plan), false)
+	compare(t, filepath.Join(dir, "expected", "sdn"), render.Interfaces(plan))
 	frrPath := filepath.Join(dir, "expected", "frr.conf")
 	_, statErr := os.Stat(frrPath)
 	switch {
 	case statErr == nil:
-		compare(t, frrPath, render.FRR(plan), true)
+		compare(t, frrPath, render.FRR(plan, ""))
 	case *update && *updateFRR && plan.FRR != nil:
-		compare(t, frrPath, render.FRR(plan), true)
+		compare(t, frrPath, render.FRR(plan, ""))
 	}
 }
 
 // compare checks got against the file at path, or rewrites it with -update.
-func compare(t *testing.T, path, got string, frr bool) {
+func compare(t *testing.T, path, got string) {
 	t.Helper()
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -113,22 +113,9 @@ func compare(t *testing.T, path, got string, frr bool) {
 		t.Fatalf("%v (run go test ./sdn/render -update to create it)", err)
 	}
 	w, g := string(want), got
-	if frr {
-		w, g = dropFRRVersion(w), dropFRRVersion(g)
-	}
 	if w != g {
 		t.Errorf("%s differs:\n%s", path, lineDiff(w, g))
 	}
-}
-
-func dropFRRVersion(s string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(l, "frr version") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // lineDiff shows the region around the first differing line, expected
