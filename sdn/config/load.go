@@ -66,6 +66,8 @@ func newConfig(dir string) *Config {
 		Subnets:     map[string]*Subnet{},
 		Controllers: map[string]*Controller{},
 		Fabrics:     map[string]*Fabric{},
+		PrefixLists: map[string]*PrefixList{},
+		RouteMaps:   map[string][]*RouteMapEntry{},
 		Other:       map[string][]Section{},
 	}
 }
@@ -85,7 +87,9 @@ func decode(dir string, files map[string][]Section, errs *ErrorList) *Config {
 		c.decodeController(&files["controllers.cfg"][i], errs)
 	}
 	c.decodeFabrics(files["fabrics.cfg"], errs)
-	for _, name := range []string{"ipams.cfg", "dns.cfg", "prefix-lists.cfg", "route-maps.cfg"} {
+	c.decodePrefixLists(files["prefix-lists.cfg"], errs)
+	c.decodeRouteMaps(files["route-maps.cfg"], errs)
+	for _, name := range []string{"ipams.cfg", "dns.cfg"} {
 		if secs := files[name]; len(secs) > 0 {
 			c.Other[name] = secs
 			c.decodeOther(name, secs, errs)
