@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/netip"
 
-	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/realize"
 	"github.com/sdnlab/sdnlab/topology/underlaybgp"
 )
@@ -41,8 +41,8 @@ type Lab struct {
 
 	// Config and Plans are the SDN configuration and each node's plan (by
 	// node name); they are not part of lab.json (plan.json has each plan).
-	Config *config.Config           `json:"-"`
-	Plans  map[string]*sdn.NodePlan `json:"-"`
+	Config *config.Config            `json:"-"`
+	Plans  map[string]*plan.NodePlan `json:"-"`
 }
 
 // VNetInfo is a VNet's zone.

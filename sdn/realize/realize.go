@@ -26,7 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // Target says where a node's plan goes.
@@ -51,16 +51,16 @@ type Report struct {
 
 // device is one device to realize and where.
 type device struct {
-	ifc  *sdn.Iface
+	ifc  *plan.Iface
 	ns   string // final namespace
-	zone *sdn.ZonePlan
+	zone *plan.ZonePlan
 }
 
 // DefaultVxlanPort is the IANA port; the kernel's own default is 8472.
 const DefaultVxlanPort = 4789
 
 // Apply realizes plan in the target namespaces.
-func Apply(ctx context.Context, t Target, plan *sdn.NodePlan, caps Caps) (*Report, error) {
+func Apply(ctx context.Context, t Target, plan *plan.NodePlan, caps Caps) (*Report, error) {
 	a := &applier{t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*NS{}}
 	defer a.closeAll()
 	if err := a.run(ctx); err != nil {
@@ -71,7 +71,7 @@ func Apply(ctx context.Context, t Target, plan *sdn.NodePlan, caps Caps) (*Repor
 
 type applier struct {
 	t    Target
-	plan *sdn.NodePlan
+	plan *plan.NodePlan
 	caps Caps
 	rep  *Report
 	open map[string]*NS
@@ -131,7 +131,7 @@ func (a *applier) run(ctx context.Context) error {
 		return err
 	}
 	// Bridges, then VXLAN devices, then veths: ports need their bridge.
-	for _, kind := range []sdn.IfaceKind{sdn.KindBridge, sdn.KindVxlan, sdn.KindVeth} {
+	for _, kind := range []plan.IfaceKind{plan.KindBridge, plan.KindVxlan, plan.KindVeth} {
 		for _, d := range a.devs {
 			if d.ifc.Kind != kind || ctx.Err() != nil {
 				continue
@@ -176,7 +176,7 @@ func (a *applier) classify() {
 	a.byName = map[string]*device{}
 	a.skipped = map[string]bool{}
 	a.vrfNS = map[string]string{}
-	zoneOf := map[string]*sdn.ZonePlan{}
+	zoneOf := map[string]*plan.ZonePlan{}
 	for i := range a.plan.Zones {
 		z := &a.plan.Zones[i]
 		for n := range a.zoneMembers(z) {
@@ -211,10 +211,10 @@ func (a *applier) classify() {
 			continue
 		}
 		switch ifc.Kind {
-		case sdn.KindBridge, sdn.KindVxlan, sdn.KindVeth:
-		case sdn.KindVRF:
+		case plan.KindBridge, plan.KindVxlan, plan.KindVeth:
+		case plan.KindVRF:
 			continue // a namespace, made above
-		case sdn.KindDummy:
+		case plan.KindDummy:
 			if !a.caps.Dummy {
 				a.skip("%s (dummy): not realized: the dummy module is not available on this kernel", ifc.Name)
 			} else {
@@ -242,7 +242,7 @@ func (a *applier) classify() {
 				d.ns = a.vrfNS[z.ID]
 			}
 		}
-		if ifc.Kind == sdn.KindVxlan && !a.caps.Vxlan {
+		if ifc.Kind == plan.KindVxlan && !a.caps.Vxlan {
 			a.skip("%s (vxlan): not realized: no vxlan support in this kernel", ifc.Name)
 			continue
 		}
@@ -255,7 +255,7 @@ func (a *applier) classify() {
 }
 
 // zoneUnsupported says why a zone cannot be realized here ("" if it can).
-func (a *applier) zoneUnsupported(z *sdn.ZonePlan) string {
+func (a *applier) zoneUnsupported(z *plan.ZonePlan) string {
 	if z.BridgeOVS {
 		return "its bridge " + z.Bridge + " is Open vSwitch, which the lab does not run"
 	}
@@ -263,10 +263,10 @@ func (a *applier) zoneUnsupported(z *sdn.ZonePlan) string {
 	case "vlan", "qinq":
 		needVlanDev := false
 		for n := range a.zoneMembers(z) {
-			if _, _, ok := sdn.ImplicitVlan(n); ok {
+			if _, _, ok := plan.ImplicitVlan(n); ok {
 				needVlanDev = true
 			}
-			if ifc := a.plan.Iface(n); ifc != nil && ifc.Kind == sdn.KindVlan {
+			if ifc := a.plan.Iface(n); ifc != nil && ifc.Kind == plan.KindVlan {
 				needVlanDev = true
 			}
 		}
@@ -295,7 +295,7 @@ func (a *applier) zoneUnsupported(z *sdn.ZonePlan) string {
 // and, transitively, the bridges that have one of them as a port, their
 // ports and veth peers (the vmbr0v100 bridge, eth0.100, pr_<vnet> of a vlan
 // zone). Stanzas that only amend a host interface are not members.
-func (a *applier) zoneMembers(z *sdn.ZonePlan) map[string]bool {
+func (a *applier) zoneMembers(z *plan.ZonePlan) map[string]bool {
 	m := map[string]bool{}
 	for _, n := range []string{z.VRF, z.L3Bridge, z.L3Vxlan, z.ZoneBridge, z.XVRF, z.XVRFPeer} {
 		if n != "" {
@@ -416,12 +416,12 @@ func (a *applier) create(node *NS, d *device) error {
 		return err
 	}
 	switch ifc.Kind {
-	case sdn.KindBridge:
+	case plan.KindBridge:
 		_, err := target.EnsureBridge(ifc.Name, ifc.MTU, ifc.HWAddress)
 		return err
-	case sdn.KindVxlan:
+	case plan.KindVxlan:
 		return a.createVxlan(node, target, d)
-	case sdn.KindVeth:
+	case plan.KindVeth:
 		if ifc.VethPeer == "" {
 			a.skip("%s (veth): no peer name", ifc.Name)
 			return nil
@@ -515,7 +515,7 @@ func (a *applier) configure(d *device) error {
 			return n.errf(ifc.Name, err)
 		}
 	}
-	if ifc.Kind == sdn.KindBridge {
+	if ifc.Kind == plan.KindBridge {
 		for _, p := range ifc.BridgePorts {
 			pl, _ := n.Link(p)
 			if pl == nil {
@@ -537,7 +537,7 @@ func (a *applier) configure(d *device) error {
 	if err := n.SetAddrs(ifc.Name, ifc.Addresses); err != nil {
 		return err
 	}
-	if ifc.Kind == sdn.KindVxlan {
+	if ifc.Kind == plan.KindVxlan {
 		if err := a.floodList(n, ifc); err != nil {
 			return err
 		}
@@ -562,7 +562,7 @@ func (a *applier) configure(d *device) error {
 
 // portFlags sets the bridge-port flags of a VXLAN port: learning off and
 // ARP/ND suppression as the plan says.
-func (a *applier) portFlags(n *NS, ifc *sdn.Iface) error {
+func (a *applier) portFlags(n *NS, ifc *plan.Iface) error {
 	l, err := n.H.LinkByName(ifc.Name)
 	if err != nil {
 		return n.errf(ifc.Name, err)
@@ -582,7 +582,7 @@ var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
 
 // floodList makes the all-zero FDB entries of a VXLAN device (head-end
 // replication) exactly the plan's remotes.
-func (a *applier) floodList(n *NS, ifc *sdn.Iface) error {
+func (a *applier) floodList(n *NS, ifc *plan.Iface) error {
 	l, err := n.H.LinkByName(ifc.Name)
 	if err != nil {
 		return n.errf(ifc.Name, err)
@@ -661,7 +661,7 @@ func (a *applier) routes() error {
 	return nil
 }
 
-func (a *applier) zoneByVRF(vrf string) *sdn.ZonePlan {
+func (a *applier) zoneByVRF(vrf string) *plan.ZonePlan {
 	for i := range a.plan.Zones {
 		if a.plan.Zones[i].VRF == vrf {
 			return &a.plan.Zones[i]
@@ -706,7 +706,7 @@ func sortedValues(m map[string]string) []string {
 // implicitVlan creates a port such as "eth0.100" that ifupdown2 makes on
 // its own when a bridge lists it (needs 8021q).
 func (a *applier) implicitVlan(n *NS, name string) error {
-	raw, id, ok := sdn.ImplicitVlan(name)
+	raw, id, ok := plan.ImplicitVlan(name)
 	if !ok {
 		return fmt.Errorf("no such device in %s", n.Name)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 const hostIfaces = `auto lo
@@ -31,7 +32,7 @@ iface vmbr0 inet static
 `
 
 // compile writes cfg files to a temp dir and compiles node1's plan.
-func compile(t *testing.T, files map[string]string) *sdn.NodePlan {
+func compile(t *testing.T, files map[string]string) *plan.NodePlan {
 	t.Helper()
 	dir := t.TempDir()
 	for f, c := range files {
@@ -47,7 +48,7 @@ func compile(t *testing.T, files map[string]string) *sdn.NodePlan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := sdn.Compile(cfg, sdn.NodeFacts{Node: "node1", Interfaces: hi})
+	p, err := sdn.Compile(cfg, plan.NodeFacts{Node: "node1", Interfaces: hi})
 	if err != nil {
 		t.Fatal(err)
 	}
