@@ -21,7 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn/realize"
 )
 
 // The root tests build real labs. Lab names are "t<pid><x>" so they never
@@ -555,4 +554,4 @@ func TestKill9DuringUp(t *testing.T) {
 	}
 }
 
-var _ = realize.Caps{}
+var _ = nsutil.Caps{}

@@ -60,8 +60,8 @@ type device struct {
 const DefaultVxlanPort = 4789
 
 // Apply realizes plan in the target namespaces.
-func Apply(ctx context.Context, t Target, plan *plan.NodePlan, caps Caps) (*Report, error) {
-	a := &applier{t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*NS{}}
+func Apply(ctx context.Context, t Target, plan *plan.NodePlan, caps nsutil.Caps) (*Report, error) {
+	a := &applier{t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*nsutil.NS{}}
 	defer a.closeAll()
 	if err := a.run(ctx); err != nil {
 		return a.rep, err
@@ -72,9 +72,9 @@ func Apply(ctx context.Context, t Target, plan *plan.NodePlan, caps Caps) (*Repo
 type applier struct {
 	t    Target
 	plan *plan.NodePlan
-	caps Caps
+	caps nsutil.Caps
 	rep  *Report
-	open map[string]*NS
+	open map[string]*nsutil.NS
 
 	devs    []*device
 	byName  map[string]*device // by "ns/name"
@@ -83,11 +83,11 @@ type applier struct {
 	ipfwd   bool               // the node namespace forwards (SNAT, exit node)
 }
 
-func (a *applier) ns(name string, create bool) (*NS, error) {
+func (a *applier) ns(name string, create bool) (*nsutil.NS, error) {
 	if n := a.open[name]; n != nil {
 		return n, nil
 	}
-	n, err := OpenNS(name, create)
+	n, err := nsutil.OpenNS(name, create)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (a *applier) run(ctx context.Context) error {
 		if _, err := a.ns(ns, true); err != nil {
 			return err
 		}
-		if err := Sysctls(ns,
+		if err := nsutil.Sysctls(ns,
 			[2]string{"net.ipv4.ip_forward", "1"},
 			[2]string{"net.ipv6.conf.all.forwarding", "1"},
 			[2]string{"net.ipv4.conf.all.rp_filter", "0"},
@@ -163,7 +163,7 @@ func (a *applier) run(ctx context.Context) error {
 		return err
 	}
 	if a.ipfwd {
-		if err := Sysctls(a.t.NS, [2]string{"net.ipv4.ip_forward", "1"}, [2]string{"net.ipv6.conf.all.forwarding", "1"}); err != nil {
+		if err := nsutil.Sysctls(a.t.NS, [2]string{"net.ipv4.ip_forward", "1"}, [2]string{"net.ipv6.conf.all.forwarding", "1"}); err != nil {
 			return err
 		}
 	}
@@ -409,7 +409,7 @@ func (a *applier) isExitPath(ns, name string) bool {
 }
 
 // create makes a device (or keeps it when it matches the plan).
-func (a *applier) create(node *NS, d *device) error {
+func (a *applier) create(node *nsutil.NS, d *device) error {
 	ifc := d.ifc
 	target, err := a.ns(d.ns, false)
 	if err != nil {
@@ -445,7 +445,7 @@ func (a *applier) create(node *NS, d *device) error {
 	return nil
 }
 
-func (a *applier) createVxlan(node, target *NS, d *device) error {
+func (a *applier) createVxlan(node, target *nsutil.NS, d *device) error {
 	ifc := d.ifc
 	port := ifc.VxlanPort
 	if port == 0 && d.zone != nil {
@@ -467,14 +467,14 @@ func (a *applier) createVxlan(node, target *NS, d *device) error {
 			return nil
 		}
 		if err := target.H.LinkDel(l); err != nil {
-			return target.errf(ifc.Name, err)
+			return target.Errf(ifc.Name, err)
 		}
 	}
 	// Created in the node namespace so its socket lives on the underlay.
 	if target != node {
 		if l, _ := node.Link(ifc.Name); l != nil {
 			if err := node.H.LinkDel(l); err != nil {
-				return node.errf(ifc.Name, err)
+				return node.Errf(ifc.Name, err)
 			}
 		}
 	}
@@ -487,7 +487,7 @@ func (a *applier) createVxlan(node, target *NS, d *device) error {
 		want.Namespace = netlink.NsFd(int(target.Fd))
 	}
 	if err := node.H.LinkAdd(want); err != nil {
-		return node.errf(ifc.Name, fmt.Errorf("add vxlan %d in %s: %w", ifc.VxlanID, target.Name, err))
+		return node.Errf(ifc.Name, fmt.Errorf("add vxlan %d in %s: %w", ifc.VxlanID, target.Name, err))
 	}
 	return nil
 }
@@ -507,12 +507,12 @@ func (a *applier) configure(d *device) error {
 	if l == nil {
 		return nil // skipped at create
 	}
-	if err := n.setAttrs(l, ifc.MTU, ifc.HWAddress); err != nil {
+	if err := n.SetAttrs(l, ifc.MTU, ifc.HWAddress); err != nil {
 		return err
 	}
 	if l.Attrs().Alias != ifc.Alias {
 		if err := n.H.LinkSetAlias(l, ifc.Alias); err != nil {
-			return n.errf(ifc.Name, err)
+			return n.Errf(ifc.Name, err)
 		}
 	}
 	if ifc.Kind == plan.KindBridge {
@@ -553,7 +553,7 @@ func (a *applier) configure(d *device) error {
 		kv = append(kv, [2]string{"net/ipv4/conf/" + ifc.Name + "/arp_accept", "1"})
 	}
 	if len(kv) > 0 {
-		if err := Sysctls(d.ns, kv...); err != nil {
+		if err := nsutil.Sysctls(d.ns, kv...); err != nil {
 			return err
 		}
 	}
@@ -562,18 +562,18 @@ func (a *applier) configure(d *device) error {
 
 // portFlags sets the bridge-port flags of a VXLAN port: learning off and
 // ARP/ND suppression as the plan says.
-func (a *applier) portFlags(n *NS, ifc *plan.Iface) error {
+func (a *applier) portFlags(n *nsutil.NS, ifc *plan.Iface) error {
 	l, err := n.H.LinkByName(ifc.Name)
 	if err != nil {
-		return n.errf(ifc.Name, err)
+		return n.Errf(ifc.Name, err)
 	}
 	if ifc.Learning != nil {
 		if err := n.H.LinkSetLearning(l, *ifc.Learning); err != nil {
-			return n.errf(ifc.Name, fmt.Errorf("bridge-learning: %w", err))
+			return n.Errf(ifc.Name, fmt.Errorf("bridge-learning: %w", err))
 		}
 	}
 	if err := n.H.LinkSetBrNeighSuppress(l, ifc.ARPNDSuppress); err != nil {
-		return n.errf(ifc.Name, fmt.Errorf("neigh_suppress: %w", err))
+		return n.Errf(ifc.Name, fmt.Errorf("neigh_suppress: %w", err))
 	}
 	return nil
 }
@@ -582,14 +582,14 @@ var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
 
 // floodList makes the all-zero FDB entries of a VXLAN device (head-end
 // replication) exactly the plan's remotes.
-func (a *applier) floodList(n *NS, ifc *plan.Iface) error {
+func (a *applier) floodList(n *nsutil.NS, ifc *plan.Iface) error {
 	l, err := n.H.LinkByName(ifc.Name)
 	if err != nil {
-		return n.errf(ifc.Name, err)
+		return n.Errf(ifc.Name, err)
 	}
 	have, err := n.H.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
 	if err != nil {
-		return n.errf(ifc.Name, fmt.Errorf("fdb: %w", err))
+		return n.Errf(ifc.Name, fmt.Errorf("fdb: %w", err))
 	}
 	want := map[netip.Addr]bool{}
 	for _, r := range ifc.VxlanRemotes {
@@ -607,7 +607,7 @@ func (a *applier) floodList(n *NS, ifc *plan.Iface) error {
 		}
 		e := e
 		if err := n.H.NeighDel(&e); err != nil {
-			return n.errf(ifc.Name, fmt.Errorf("fdb del %s: %w", ip, err))
+			return n.Errf(ifc.Name, fmt.Errorf("fdb del %s: %w", ip, err))
 		}
 	}
 	for _, r := range ifc.VxlanRemotes {
@@ -620,7 +620,7 @@ func (a *applier) floodList(n *NS, ifc *plan.Iface) error {
 			IP: net.IP(r.AsSlice()), HardwareAddr: zeroMAC,
 		}
 		if err := n.H.NeighAppend(e); err != nil {
-			return n.errf(ifc.Name, fmt.Errorf("fdb append %s: %w", r, err))
+			return n.Errf(ifc.Name, fmt.Errorf("fdb append %s: %w", r, err))
 		}
 	}
 	return nil
@@ -646,7 +646,7 @@ func (a *applier) routes() error {
 			}
 			switch {
 			case r.Unreachable:
-				if err := n.unreachable(r.Prefix, r.Metric, !r.Delete); err != nil {
+				if err := n.Unreachable(r.Prefix, r.Metric, !r.Delete); err != nil {
 					return err
 				}
 			case r.Dev != "" && !r.Delete:
@@ -670,22 +670,6 @@ func (a *applier) zoneByVRF(vrf string) *plan.ZonePlan {
 	return nil
 }
 
-// unreachable adds (or removes) an unreachable route with a metric.
-func (n *NS) unreachable(dst netip.Prefix, metric uint32, add bool) error {
-	r := &netlink.Route{Dst: ipNet(dst.Masked()), Type: unix.RTN_UNREACHABLE, Priority: int(metric), Family: netlink.FAMILY_V4}
-	if dst.Addr().Is6() {
-		r.Family = netlink.FAMILY_V6
-	}
-	if add {
-		if err := n.H.RouteReplace(r); err != nil {
-			return fmt.Errorf("%s: unreachable %s metric %d: %w", n.Name, dst, metric, err)
-		}
-		return nil
-	}
-	_ = n.H.RouteDel(r) // absent is fine
-	return nil
-}
-
 func sortedKeys(m map[string]string) []string {
 	var out []string
 	for k := range m {
@@ -705,7 +689,7 @@ func sortedValues(m map[string]string) []string {
 
 // implicitVlan creates a port such as "eth0.100" that ifupdown2 makes on
 // its own when a bridge lists it (needs 8021q).
-func (a *applier) implicitVlan(n *NS, name string) error {
+func (a *applier) implicitVlan(n *nsutil.NS, name string) error {
 	raw, id, ok := plan.ImplicitVlan(name)
 	if !ok {
 		return fmt.Errorf("no such device in %s", n.Name)

@@ -56,13 +56,13 @@ func compile(t *testing.T, files map[string]string) *plan.NodePlan {
 }
 
 // node makes a node namespace with the host's vmbr0 and returns its target.
-func node(t *testing.T, suffix string) (Target, *NS) {
+func node(t *testing.T, suffix string) (Target, *nsutil.NS) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
 	}
 	name := fmt.Sprintf("sdnlab-t%d-%s", os.Getpid(), suffix)
-	n, err := OpenNS(name, true)
+	n, err := nsutil.OpenNS(name, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func node(t *testing.T, suffix string) (Target, *NS) {
 	}, n
 }
 
-var refCaps = Caps{Bridge: true, Veth: true, Vxlan: true}
+var refCaps = nsutil.Caps{Bridge: true, Veth: true, Vxlan: true}
 
 func TestApplySimpleSNAT(t *testing.T) {
 	plan := compile(t, map[string]string{
@@ -213,7 +213,7 @@ func TestApplyEVPNVRFNamespace(t *testing.T) {
 	if _, err := Apply(context.Background(), tg, plan, refCaps); err != nil {
 		t.Fatal(err)
 	}
-	vrf, err := OpenNS(tg.VRFNS("ez"), false)
+	vrf, err := nsutil.OpenNS(tg.VRFNS("ez"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
