@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sdnlab/sdnlab/sdn"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // DefaultFRRVersion is the version current Proxmox VE writes on frr.conf's
@@ -24,7 +24,7 @@ const DefaultFRRVersion = "10.4.1"
 // access-lists, route-maps, static routes, zebra protocol route-maps. Every
 // block starts with a "!" line; named maps are written in byte order of
 // their names.
-func FRR(plan *sdn.NodePlan, version string) string {
+func FRR(plan *plan.NodePlan, version string) string {
 	if plan == nil || plan.FRR == nil {
 		return ""
 	}
