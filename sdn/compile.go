@@ -63,7 +63,7 @@ func Compile(cfg *config.Config, facts plan.NodeFacts) (*plan.NodePlan, error) {
 	}
 
 	p.Ifaces = st.Sorted()
-	fab, err := compileFabricIfaces(cfg, facts.Node)
+	fab, err := compileFabricIfaces(cfg, facts.Node, env.Notef)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func CompileAll(cfg *config.Config, factsByNode map[string]plan.NodeFacts) (map[
 //
 // The FRR side (compileFRR) reads the same fabric sections for routing; it
 // does not write stanzas.
-func compileFabricIfaces(cfg *config.Config, node string) ([]plan.Iface, error) {
+func compileFabricIfaces(cfg *config.Config, node string, notef func(string, ...any)) ([]plan.Iface, error) {
 	var out []plan.Iface
 	add := func(name string, kind plan.IfaceKind, pfx netip.Prefix) {
 		i := plan.NewIface(name, kind)
@@ -136,7 +136,13 @@ func compileFabricIfaces(cfg *config.Config, node string) ([]plan.Iface, error) 
 	host := func(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
 	for _, f := range cfg.SortedFabrics() {
 		n := f.Nodes[node]
-		if n == nil {
+		if n == nil || !n.Internal() {
+			continue
+		}
+		if f.Protocol == "wireguard" {
+			// Not yet: Proxmox writes wg interfaces, keys (priv/wg-keys.cfg)
+			// and routes for allowed IPs; sdnlab renders none of it.
+			notef("fabric %s: wireguard fabrics are parsed and validated but their interfaces are not rendered by sdnlab", f.ID)
 			continue
 		}
 		dummy := fabrics.DummyName(f.ID)
@@ -148,6 +154,9 @@ func compileFabricIfaces(cfg *config.Config, node string) ([]plan.Iface, error) 
 		}
 		for _, fi := range n.Interfaces {
 			switch f.Protocol {
+			case "bgp":
+				// Unnumbered eBGP runs over the interfaces' IPv6 link-local
+				// addresses: no stanza of their own.
 			case "openfabric":
 				if fi.IP.IsValid() {
 					add(fi.Name, plan.KindPhysical, fi.IP)

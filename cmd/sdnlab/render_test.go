@@ -118,3 +118,34 @@ func TestRenderFRRVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestProxmox9Configs: validate accepts each Proxmox 9 golden
+// configuration (bgp fabrics, prefix lists, route maps, Proxmox's own
+// syntax) and render writes its frr.conf.
+func TestProxmox9Configs(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "sdn", "render", "testdata", "pve9-*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no pve9 golden cases: %v", err)
+	}
+	for _, d := range dirs {
+		t.Run(filepath.Base(d), func(t *testing.T) {
+			var out strings.Builder
+			if err := runValidate(context.Background(), []string{"--config", filepath.Join(d, "cfg")}, &out); err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+			o := t.TempDir()
+			if err := runRender(context.Background(), []string{"--config", filepath.Join(d, "cfg"), "--node", "node1",
+				"--host-interfaces", filepath.Join(d, "interfaces"), "--out", o}, io.Discard); err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			want, err := os.ReadFile(filepath.Join(d, "expected", "frr.conf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(o, "frr.conf"))
+			if err != nil || string(got) != string(want) {
+				t.Errorf("render's frr.conf differs from the golden one (%v)", err)
+			}
+		})
+	}
+}

@@ -255,10 +255,10 @@ type RouteMapEntry struct {
 	Order  int
 	Pos    Pos
 	Action string // permit, deny
-	// Match and Set are FRR statements ("ip address prefix-list pl"),
+	// Match and Set are FRR statements ("ip address prefix-list" "pl"),
 	// translated from the section's key=...,value=... entries.
-	Match []string
-	Set   []string
+	Match []RouteMapStatement
+	Set   []RouteMapStatement
 	Call  string
 	// ExitAction is the FRR statement ("on-match next", "continue 20"); "" none.
 	ExitAction string

@@ -54,7 +54,7 @@ func TestProxmox9Accepts(t *testing.T) {
 				t.Errorf("prefix list = %+v", pl)
 			}
 			rm := c.RouteMaps["to_upstream"]
-			if len(rm) != 2 || rm[0].Order != 10 || rm[0].Match[0] != "ip address prefix-list lo-only" || rm[0].ExitAction != "on-match goto 30" || rm[1].Call != "other" {
+			if len(rm) != 2 || rm[0].Order != 10 || rm[0].Match[0].String() != "ip address prefix-list lo-only" || rm[0].ExitAction != "on-match goto 30" || rm[1].Call != "other" {
 				t.Errorf("route map = %+v", rm)
 			}
 		}},

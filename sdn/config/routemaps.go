@@ -78,7 +78,7 @@ func (c *Config) decodeRouteMaps(secs []Section, errs *ErrorList) {
 			if s, err := routeMapStatement(p.Value, exitKeys); err != nil {
 				d.errf(p, "%v", err)
 			} else {
-				e.ExitAction = s
+				e.ExitAction = s.String()
 			}
 		}
 		c.RouteMaps[name] = append(c.RouteMaps[name], e)
@@ -141,11 +141,24 @@ var exitKeys = map[string]rmKey{
 
 var modifyNumberRE = regexp.MustCompile(`^[+-]?[0-9]+$`)
 
+// RouteMapStatement is an FRR match, set or exit statement split into its
+// keyword(s) and its value ("" none).
+type RouteMapStatement struct {
+	Key, Value string
+}
+
+func (s RouteMapStatement) String() string {
+	if s.Value == "" {
+		return s.Key
+	}
+	return s.Key + " " + s.Value
+}
+
 // routeMapStatement turns "key=K[,value=V]" into the FRR statement.
-func routeMapStatement(v string, table map[string]rmKey) (string, error) {
+func routeMapStatement(v string, table map[string]rmKey) (RouteMapStatement, error) {
 	ps, err := parsePropertyString(v, "", "key", "value")
 	if err != nil {
-		return "", err
+		return RouteMapStatement{}, err
 	}
 	k, ok := table[ps.get("key")]
 	if !ps.has("key") || !ok {
@@ -154,22 +167,22 @@ func routeMapStatement(v string, table map[string]rmKey) (string, error) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return "", fmt.Errorf("%q: key must be one of %s", v, strings.Join(names, ", "))
+		return RouteMapStatement{}, fmt.Errorf("%q: key must be one of %s", v, strings.Join(names, ", "))
 	}
 	val, hasVal := ps.get("value"), ps.has("value")
 	if k.kind == "" {
 		if hasVal {
-			return "", fmt.Errorf("%q: key %s takes no value", v, ps.get("key"))
+			return RouteMapStatement{}, fmt.Errorf("%q: key %s takes no value", v, ps.get("key"))
 		}
-		return k.frr, nil
+		return RouteMapStatement{Key: k.frr}, nil
 	}
 	if !hasVal {
-		return "", fmt.Errorf("%q: key %s needs a value", v, ps.get("key"))
+		return RouteMapStatement{}, fmt.Errorf("%q: key %s needs a value", v, ps.get("key"))
 	}
 	if err := checkRouteMapValue(k.kind, val); err != nil {
-		return "", fmt.Errorf("%q: %s: %v", v, ps.get("key"), err)
+		return RouteMapStatement{}, fmt.Errorf("%q: %s: %v", v, ps.get("key"), err)
 	}
-	return k.frr + " " + val, nil
+	return RouteMapStatement{Key: k.frr, Value: val}, nil
 }
 
 func checkRouteMapValue(kind, val string) error {

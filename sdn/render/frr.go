@@ -121,6 +121,13 @@ func (w *frrWriter) bgpRouter(r *frr.BGPRouter) {
 		n := " neighbor " + g.Name
 		w.line(n + " peer-group")
 		w.line(n + " remote-as " + g.RemoteAS)
+		if g.LocalAS != 0 {
+			l := n + " local-as " + strconv.FormatUint(uint64(g.LocalAS), 10)
+			if g.LocalASMode != "" {
+				l += " " + g.LocalASMode
+			}
+			w.line(l)
+		}
 		if g.BFD {
 			w.line(n + " bfd")
 		}
@@ -292,6 +299,16 @@ func (w *frrWriter) ospf(o *frr.OSPF) {
 		w.line("!")
 		w.line("router ospf")
 		w.line(" ospf router-id " + o.Router.RouterID.String())
+		for _, r := range o.Router.Redistribute {
+			l := " redistribute " + r.Source
+			if r.HasMetric {
+				l += " metric " + strconv.FormatUint(uint64(r.Metric), 10)
+			}
+			if r.RouteMap != "" {
+				l += " route-map " + r.RouteMap
+			}
+			w.line(l)
+		}
 		w.line("exit")
 	}
 	for _, name := range frr.SortedKeys(o.Interfaces) {
@@ -355,6 +372,12 @@ func (w *frrWriter) routeMaps(m map[string][]frr.RouteMapEntry) {
 			}
 			for _, kv := range e.Sets {
 				w.line(" set " + kvText(kv))
+			}
+			if e.Call != "" {
+				w.line(" call " + e.Call)
+			}
+			if e.ExitAction != "" {
+				w.line(" " + e.ExitAction)
 			}
 			w.line("exit")
 		}
