@@ -36,6 +36,7 @@ func commands() []*command {
 		// one line per command file; keep sorted by name
 		agentCommand(),
 		demoCommand(),
+		diffCommand(),
 		downCommand(),
 		execCommand(),
 		listCommand(),

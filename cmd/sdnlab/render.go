@@ -65,30 +65,7 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 		}
 	}
 
-	cfg, err := config.Load(*dir)
-	if err != nil {
-		return err // a config.ErrorList: file:line: field: problem (exit 2)
-	}
-	hi, err := config.ParseInterfaces(*hostIfaces)
-	if err != nil {
-		return err
-	}
-	facts := sdnplan.NodeFacts{Node: *node, Interfaces: hi, UnderlayMAC: *mac}
-	if *frrLocal != "" {
-		b, err := config.ReadInput(*frrLocal)
-		if err != nil {
-			return &config.Error{Pos: config.Pos{File: *frrLocal}, Field: "--frr-local", Msg: readErr(err)}
-		}
-		facts.FRRLocal = string(b)
-	}
-
-	plan, err := sdn.Compile(cfg, facts)
-	if errors.Is(err, sdnplan.ErrNoLocalIP) {
-		// The config is fine: the host interfaces lack an address on the
-		// peers' network, so blame that file (bad input, exit 2).
-		return &config.Error{Pos: config.Pos{File: *hostIfaces}, Field: "--host-interfaces",
-			Msg: fmt.Sprintf("no address towards the controller's peers (needed for vxlan-local-tunnelip / router-id; or give --underlay-mac): %v", err)}
-	}
+	plan, err := compileNode(*dir, *node, *hostIfaces, *mac, *frrLocal)
 	if err != nil {
 		return err
 	}
@@ -110,6 +87,35 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// compileNode loads the configuration in dir and compiles node's plan with
+// the host facts render and diff take as flags.
+func compileNode(dir, node, hostIfaces, mac, frrLocal string) (*sdnplan.NodePlan, error) {
+	cfg, err := config.Load(dir)
+	if err != nil {
+		return nil, err // a config.ErrorList: file:line: field: problem (exit 2)
+	}
+	hi, err := config.ParseInterfaces(hostIfaces)
+	if err != nil {
+		return nil, err
+	}
+	facts := sdnplan.NodeFacts{Node: node, Interfaces: hi, UnderlayMAC: mac}
+	if frrLocal != "" {
+		b, err := config.ReadInput(frrLocal)
+		if err != nil {
+			return nil, &config.Error{Pos: config.Pos{File: frrLocal}, Field: "--frr-local", Msg: readErr(err)}
+		}
+		facts.FRRLocal = string(b)
+	}
+	plan, err := sdn.Compile(cfg, facts)
+	if errors.Is(err, sdnplan.ErrNoLocalIP) {
+		// The config is fine: the host interfaces lack an address on the
+		// peers' network, so blame that file (bad input, exit 2).
+		return nil, &config.Error{Pos: config.Pos{File: hostIfaces}, Field: "--host-interfaces",
+			Msg: fmt.Sprintf("no address towards the controller's peers (needed for vxlan-local-tunnelip / router-id; or give --underlay-mac): %v", err)}
+	}
+	return plan, err
 }
 
 // frrVersionRE is an FRR release number as frr.conf's first line carries it.
