@@ -3,8 +3,8 @@ package config
 // Controller types sdnlab understands, with the keys Proxmox allows for
 // each (Controllers/*Plugin.pm options()).
 var controllerKeys = map[string]map[string]keySpec{
-	"evpn": keys("asn", "peers", "fabric"),
-	"bgp":  keys("node", "asn", "peers", "bgp-multipath-as-path-relax", "ebgp", "ebgp-multihop", "loopback"),
+	"evpn": keys("asn", "peers", "fabric", "route-map-in", "route-map-out"),
+	"bgp":  keys("node", "asn", "peers", "bgp-multipath-as-path-relax", "ebgp", "ebgp-multihop", "loopback", "route-map-in", "route-map-out"),
 	"isis": keys("isis-domain", "isis-net", "isis-ifaces", "node", "loopback"),
 }
 
@@ -23,6 +23,10 @@ func (c *Config) decodeController(sec *Section, errs *ErrorList) {
 		if d.require("asn", "") {
 			ct.ASN = uint32(d.int("asn", 1, 4294967295))
 		}
+	}
+	if ct.Type == "evpn" || ct.Type == "bgp" {
+		ct.RouteMapIn = d.name("route-map-in", "route map")
+		ct.RouteMapOut = d.name("route-map-out", "route map")
 	}
 	switch ct.Type {
 	case "evpn":

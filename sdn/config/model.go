@@ -130,6 +130,12 @@ type Controller struct {
 	ISISIfaces []string
 	ISISNet    string
 
+	// RouteMapIn/Out name route maps of route-maps.cfg applied to the
+	// controller's peers (evpn: the VTEP peers' l2vpn evpn family; bgp:
+	// the underlay peers' unicast family); "" none.
+	RouteMapIn  string
+	RouteMapOut string
+
 	Props map[string]Prop
 }
 

@@ -180,3 +180,35 @@ func TestBGPRouterIDFromIPv6(t *testing.T) {
 		t.Errorf("router id with ip set = %s, want the ip", c)
 	}
 }
+
+// A reference to an undefined route map or prefix list renders (FRR takes
+// it as deny-all) but validate refuses it.
+func TestPolicyReferencesStrict(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"controller route-map-in", map[string]string{"controllers.cfg": lines("evpn: e1", "\tasn 65000", "\tpeers 10.0.0.1", "\troute-map-in nothere")}, `controllers.cfg:4: route-map-in: route map "nothere" is not defined`},
+		{"fabric route_filter", map[string]string{"fabrics.cfg": lines("openfabric_fabric: of1", "\tip_prefix 10.0.0.0/24", "\troute_filter nothere")}, `fabrics.cfg:3: route_filter: prefix list "nothere" is not defined`},
+		{"route map call", map[string]string{"route-maps.cfg": lines("route-map-entry: rm_1", "\taction permit", "\tcall nothere")}, `route-maps.cfg:1: call: route map "nothere" is not defined`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeDir(t, tc.files)
+			c, err := Load(dir)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if err := c.Strict(); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, tc.want)) {
+				t.Errorf("Strict() = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	c, err := Load(writeDir(t, map[string]string{
+		"controllers.cfg": lines("evpn: e1", "\tasn 65000", "\tpeers 10.0.0.1", "\troute-map-in rm"),
+		"route-maps.cfg":  lines("route-map-entry: rm_1", "\taction permit"),
+	}))
+	if err != nil || c.Strict() != nil || c.Controllers["e1"].RouteMapIn != "rm" {
+		t.Errorf("defined route map: err %v, strict %v", err, c.Strict())
+	}
+}

@@ -14,6 +14,38 @@ func (c *Config) validate(errs *ErrorList) {
 	c.validateZones(errs)
 	c.validateControllers(errs)
 	c.validateFabrics(errs)
+	c.validatePolicyRefs()
+}
+
+// validatePolicyRefs reports references to prefix lists and route maps
+// that are not defined. FRR takes a missing route map as deny-all, so the
+// lab keeps them as warnings: render writes what Proxmox would, validate
+// fails.
+func (c *Config) validatePolicyRefs() {
+	rm := func(props map[string]Prop, key, name string, pos Pos) {
+		if _, ok := c.RouteMaps[name]; name != "" && !ok {
+			c.Warnings.add(propPos(props, key, pos), key, "route map %q is not defined in route-maps.cfg", name)
+		}
+	}
+	for _, ct := range c.SortedControllers() {
+		rm(ct.Props, "route-map-in", ct.RouteMapIn, ct.Pos)
+		rm(ct.Props, "route-map-out", ct.RouteMapOut, ct.Pos)
+	}
+	for _, f := range c.SortedFabrics() {
+		if _, ok := c.PrefixLists[f.RouteFilter]; f.RouteFilter != "" && !ok {
+			c.Warnings.add(propPos(f.Props, "route_filter", f.Pos), "route_filter", "prefix list %q is not defined in prefix-lists.cfg", f.RouteFilter)
+		}
+		rm(f.Props, "route_map_in", f.RouteMapIn, f.Pos)
+		rm(f.Props, "route_map_out", f.RouteMapOut, f.Pos)
+		for _, r := range f.Redistribute {
+			rm(f.Props, "redistribute", r.RouteMap, f.Pos)
+		}
+	}
+	for _, es := range c.RouteMaps {
+		for _, e := range es {
+			rm(nil, "call", e.Call, e.Pos)
+		}
+	}
 }
 
 // propPos is the position of key in props, or else fallback (the header).

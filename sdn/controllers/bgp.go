@@ -66,7 +66,7 @@ func (BGP) Generate(x *Context, c *config.Controller) error {
 			af, bits = &r.IPv6Unicast, 128
 		}
 		if *af == nil {
-			*af = &frr.UnicastAF{Neighbors: []frr.AFNeighbor{{Name: bgpGroup, SoftReconfigurationInbound: true}}}
+			*af = &frr.UnicastAF{Neighbors: []frr.AFNeighbor{{Name: bgpGroup, SoftReconfigurationInbound: true, RouteMapIn: c.RouteMapIn, RouteMapOut: c.RouteMapOut}}}
 		}
 		if c.Loopback != "" {
 			(*af).Networks = append((*af).Networks, netip.PrefixFrom(ip.Unmap(), bits))

@@ -153,8 +153,17 @@ func (EVPN) Generate(x *Context, c *config.Controller) error {
 	}
 	r.NeighborGroups = append(r.NeighborGroups, g)
 	if r.L2VPNEVPN == nil {
+		// A controller's own route maps take the VTEP peers' slots; the
+		// generated MAP_VTEP_* maps stay defined.
+		in, out := mapVTEPIn, mapVTEPOut
+		if c.RouteMapIn != "" {
+			in = c.RouteMapIn
+		}
+		if c.RouteMapOut != "" {
+			out = c.RouteMapOut
+		}
 		r.L2VPNEVPN = &frr.EVPNAF{
-			Neighbors:       []frr.AFNeighbor{{Name: vtepGroup, RouteMapIn: mapVTEPIn, RouteMapOut: mapVTEPOut}},
+			Neighbors:       []frr.AFNeighbor{{Name: vtepGroup, RouteMapIn: in, RouteMapOut: out}},
 			AdvertiseAllVNI: true,
 		}
 	}
