@@ -11,6 +11,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // Defaults of a lab file.
@@ -167,7 +168,7 @@ func (r *resolver) loadConfig() {
 		r.errf(s.SDN.Pos, "sdn", "%q is not a directory of SDN .cfg files", s.SDN.V)
 		return
 	}
-	cfg, err := config.Load(dir)
+	cfg, err := config.Load(dir, registry.Config())
 	if err != nil {
 		r.absorb(err, s.SDN.Pos, "sdn", "%v")
 	}
