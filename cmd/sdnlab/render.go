@@ -14,6 +14,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	sdnplan "github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
@@ -92,7 +93,7 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 // compileNode loads the configuration in dir and compiles node's plan with
 // the host facts render and diff take as flags.
 func compileNode(dir, node, hostIfaces, mac, frrLocal string) (*sdnplan.NodePlan, error) {
-	cfg, err := config.Load(dir)
+	cfg, err := config.Load(dir, registry.Config())
 	if err != nil {
 		return nil, err // a config.ErrorList: file:line: field: problem (exit 2)
 	}

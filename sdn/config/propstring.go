@@ -48,3 +48,12 @@ func parsePropertyString(v, defaultKey string, allowed ...string) (*propString, 
 func (p *propString) has(k string) bool { _, ok := p.kv[k]; return ok }
 
 func (p *propString) get(k string) string { return p.kv[k] }
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

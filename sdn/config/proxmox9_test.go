@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // Proxmox VE 9 parses these; each is a case where sdnlab was once
@@ -15,19 +18,19 @@ func TestProxmox9Accepts(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
-		check func(t *testing.T, c *Config)
+		check func(t *testing.T, c *config.Config)
 	}{
 		{"space indentation", map[string]string{
 			"fabrics.cfg": lines("openfabric_fabric: of1", "    ip_prefix 10.20.0.0/24", "", "openfabric_node: of1_pve1", "  ip 10.20.0.1", "\t  interfaces name=ens19"),
 			"zones.cfg":   lines("simple: s1", "    mtu 1400"),
-		}, func(t *testing.T, c *Config) {
+		}, func(t *testing.T, c *config.Config) {
 			if c.Zones["s1"].MTU != 1400 || c.Fabrics["of1"].Nodes["pve1"].Interfaces[0].Name != "ens19" {
 				t.Errorf("space-indented values not read: %+v", c.Fabrics["of1"].Nodes["pve1"])
 			}
 		}},
 		{"trailing comma", map[string]string{
 			"fabrics.cfg": lines("openfabric_fabric: of1", "\tip_prefix 10.20.0.0/24", "", "openfabric_node: of1_pve1", "\tip 10.20.0.1", "\tinterfaces name=ens19,", "\tinterfaces name=ens20,hello_multiplier=3,"),
-		}, func(t *testing.T, c *Config) {
+		}, func(t *testing.T, c *config.Config) {
 			ifs := c.Fabrics["of1"].Nodes["pve1"].Interfaces
 			if len(ifs) != 2 || ifs[0].Name != "ens19" || ifs[1].HelloMultiplier != 3 {
 				t.Errorf("interfaces = %+v", ifs)
@@ -35,7 +38,7 @@ func TestProxmox9Accepts(t *testing.T) {
 		}},
 		{"ip_prefix host bits kept", map[string]string{
 			"fabrics.cfg": lines("ospf_fabric: o1", "\tarea 0", "\tip_prefix 10.10.10.10/24", "", "ospf_node: o1_pve1", "\tip 10.10.10.1"),
-		}, func(t *testing.T, c *Config) {
+		}, func(t *testing.T, c *config.Config) {
 			if got := c.Fabrics["o1"].IPPrefix.String(); got != "10.10.10.10/24" {
 				t.Errorf("ip_prefix = %s, want it as written", got)
 			}
@@ -49,7 +52,7 @@ func TestProxmox9Accepts(t *testing.T) {
 			"route-maps.cfg": lines("route-map-entry: to_upstream_10", "  action permit", "  match key=ip-address-prefix-list,value=lo-only", "  set key=local-preference,value=+20", "  set key=metric,value=rtt", "  exit-action key=on-match-goto,value=30",
 				"", "route-map-entry: to_upstream_30", "  action deny", "  match key=route-type,value=macip", "  call other",
 				"", "route-map-entry: other_5", "  action permit", "  set key=ip-next-hop-unchanged"),
-		}, func(t *testing.T, c *Config) {
+		}, func(t *testing.T, c *config.Config) {
 			if pl := c.PrefixLists["lo-only"]; pl == nil || len(pl.Entries) != 2 || pl.Entries[1].Seq != 20 {
 				t.Errorf("prefix list = %+v", pl)
 			}
@@ -64,7 +67,7 @@ func TestProxmox9Accepts(t *testing.T) {
 			"fabrics.cfg": lines("bgp_fabric: b1", "\tip_prefix 10.30.0.0/24", "\tbfd 1", "\tredistribute source=connected,route-map=in", "\troute_filter lo", "\troute_map_in in",
 				"", "bgp_node: b1_pve1", "\trole internal", "\tasn 65001", "\tip 10.30.0.1", "\tinterfaces name=ens19,", "\tinterfaces name=ens20",
 				"", "bgp_node: b1_tor", "\trole external", "\tip 10.30.0.254", "\tpeer_ip 192.0.2.1"),
-		}, func(t *testing.T, c *Config) {
+		}, func(t *testing.T, c *config.Config) {
 			f := c.Fabrics["b1"]
 			if !f.BFD || f.RouteFilter != "lo" || len(f.Redistribute) != 1 || f.Nodes["pve1"].ASN != 65001 || f.Nodes["tor"].Internal() {
 				t.Errorf("bgp fabric = %+v", f)
@@ -77,7 +80,7 @@ func TestProxmox9Accepts(t *testing.T) {
 				"    peers type=internal,node=pve2,node_iface=wg0,iface=wg0", "    peers type=external,node=remote,iface=wg0,allowed_ips=10.99.0.0/16;10.98.0.0/16",
 				"", "wireguard_node: wg1_pve2", "    role internal", "    interfaces name=wg0,listen_port=51820,public_key="+testWGKey+",ip=10.40.0.2/24",
 				"    peers type=internal,node=pve1,node_iface=wg0,iface=wg0"),
-		}, func(t *testing.T, c *Config) {
+		}, func(t *testing.T, c *config.Config) {
 			n := c.Fabrics["wg1"].Nodes["pve1"]
 			if n.WG == nil || len(n.WG.Peers) != 2 || len(n.WG.Peers[1].AllowedIPs) != 2 {
 				t.Errorf("wireguard node = %+v", n)
@@ -87,7 +90,7 @@ func TestProxmox9Accepts(t *testing.T) {
 			"prefix-lists.cfg": lines("prefix-list: lo", "\tentries action=permit,prefix=10.60.0.0/24,le=32,seq=5"),
 			"fabrics.cfg": lines("ospf_fabric: o1", "\tarea 0.0.0.0", "\tip_prefix 10.60.0.0/24", "\troute_filter lo", "\tredistribute source=connected,metric=0", "\tredistribute source=static,route-map=rm",
 				"", "ospf_node: o1_pve1", "\tip 10.60.0.1", "\tinterfaces name=ens19,network_type=broadcast,ip=10.61.0.1/24"),
-		}, func(t *testing.T, c *Config) {
+		}, func(t *testing.T, c *config.Config) {
 			f := c.Fabrics["o1"]
 			if len(f.Redistribute) != 2 || !f.Redistribute[0].HasMetric || f.Nodes["pve1"].Interfaces[0].NetworkType != "broadcast" {
 				t.Errorf("ospf fabric = %+v", f)
@@ -95,7 +98,7 @@ func TestProxmox9Accepts(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Load(writeDir(t, tc.files))
+			c, err := config.Load(writeDir(t, tc.files), registry.Config())
 			if err != nil {
 				t.Fatalf("Proxmox accepts this; sdnlab refused: %v", err)
 			}
@@ -151,11 +154,11 @@ func TestProxmox9Rejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeDir(t, tc.files)
-			_, err := Load(dir)
+			_, err := config.Load(dir, registry.Config())
 			if err == nil {
 				t.Fatalf("Proxmox refuses this; sdnlab accepted it")
 			}
-			var l ErrorList
+			var l config.ErrorList
 			if !errors.As(err, &l) {
 				t.Fatalf("want an ErrorList, got %T", err)
 			}
@@ -171,12 +174,12 @@ func TestProxmox9Rejects(t *testing.T) {
 }
 
 func TestBGPRouterIDFromIPv6(t *testing.T) {
-	a, ok := BGPRouterID(&FabricNode{IP6: netip.MustParseAddr("fd30::1")})
-	b, _ := BGPRouterID(&FabricNode{IP6: netip.MustParseAddr("fd30::2")})
+	a, ok := config.BGPRouterID(&config.FabricNode{IP6: netip.MustParseAddr("fd30::1")})
+	b, _ := config.BGPRouterID(&config.FabricNode{IP6: netip.MustParseAddr("fd30::2")})
 	if !ok || !a.Is4() || a == b {
 		t.Errorf("router ids %s %s: want distinct IPv4 hashes", a, b)
 	}
-	if c, _ := BGPRouterID(&FabricNode{IP: netip.MustParseAddr("10.0.0.1"), IP6: netip.MustParseAddr("fd30::1")}); c.String() != "10.0.0.1" {
+	if c, _ := config.BGPRouterID(&config.FabricNode{IP: netip.MustParseAddr("10.0.0.1"), IP6: netip.MustParseAddr("fd30::1")}); c.String() != "10.0.0.1" {
 		t.Errorf("router id with ip set = %s, want the ip", c)
 	}
 }
@@ -195,7 +198,7 @@ func TestPolicyReferencesStrict(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeDir(t, tc.files)
-			c, err := Load(dir)
+			c, err := config.Load(dir, registry.Config())
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -204,10 +207,10 @@ func TestPolicyReferencesStrict(t *testing.T) {
 			}
 		})
 	}
-	c, err := Load(writeDir(t, map[string]string{
+	c, err := config.Load(writeDir(t, map[string]string{
 		"controllers.cfg": lines("evpn: e1", "\tasn 65000", "\tpeers 10.0.0.1", "\troute-map-in rm"),
 		"route-maps.cfg":  lines("route-map-entry: rm_1", "\taction permit"),
-	}))
+	}), registry.Config())
 	if err != nil || c.Strict() != nil || c.Controllers["e1"].RouteMapIn != "rm" {
 		t.Errorf("defined route map: err %v, strict %v", err, c.Strict())
 	}
