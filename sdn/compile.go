@@ -69,6 +69,9 @@ func Compile(cfg *config.Config, facts plan.NodeFacts) (*plan.NodePlan, error) {
 		return nil, err
 	}
 	p.Ifaces = append(p.Ifaces, fab...)
+	if p.WireGuard, err = fabrics.WireGuardConfigs(cfg, facts.Node); err != nil {
+		return nil, err
+	}
 
 	ids := make([]string, 0, len(zplans))
 	for id := range zplans {
@@ -141,9 +144,9 @@ func compileFabricIfaces(cfg *config.Config, node string, notef func(string, ...
 			continue
 		}
 		if f.Protocol == "wireguard" {
-			// Not yet: Proxmox writes wg interfaces, keys (priv/wg-keys.cfg)
-			// and routes for allowed IPs; sdnlab renders none of it.
-			notef("fabric %s: wireguard fabrics are parsed and validated but their interfaces are not rendered by sdnlab", f.ID)
+			// The wg(8) configs are p.WireGuard; the interface stanzas and
+			// the routes for allowed IPs Proxmox adds are not known here.
+			notef("fabric %s: wireguard interface configs are rendered (wireguard/<iface>.conf); their interfaces.d stanzas and allowed-IP routes are not", f.ID)
 			continue
 		}
 		dummy := fabrics.DummyName(f.ID)

@@ -32,8 +32,9 @@ func renderCommand() *command {
 // nodeNameRE is Proxmox's node name syntax (a DNS label).
 var nodeNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$`)
 
-// runRender compiles the node's plan and writes OUT/sdn (and OUT/frr.conf
-// when a controller applies). Notes about the plan go to notes.
+// runRender compiles the node's plan and writes OUT/sdn, OUT/frr.conf
+// when a controller or fabric applies, and OUT/wireguard/<iface>.conf for
+// the node's WireGuard interfaces. Notes about the plan go to notes.
 func runRender(_ context.Context, args []string, notes io.Writer) error {
 	fs := newFlagSet("render")
 	dir := fs.String("config", "", "SDN config directory (the layout of /etc/pve/sdn)")
@@ -78,6 +79,17 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 	}
 	if err := os.WriteFile(filepath.Join(*out, "sdn"), []byte(render.Interfaces(plan)), 0o644); err != nil {
 		return err
+	}
+	if len(plan.WireGuard) > 0 {
+		// The private keys go into these files, as on a Proxmox node: owner only.
+		if err := os.MkdirAll(filepath.Join(*out, "wireguard"), 0o700); err != nil {
+			return err
+		}
+		for _, wc := range plan.WireGuard {
+			if err := os.WriteFile(filepath.Join(*out, "wireguard", wc.Name+".conf"), []byte(render.WireGuard(wc)), 0o600); err != nil {
+				return err
+			}
+		}
 	}
 	frrPath := filepath.Join(*out, "frr.conf")
 	if plan.FRR != nil {

@@ -27,7 +27,7 @@ var (
 	fabricIDRE     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]?$`)
 	fabricNodeIDRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]?$`)
 	ospfAreaRE     = regexp.MustCompile(`^[0-9]+$`)
-	wgIfaceRE      = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,7}$`)
+	wgIfaceRE      = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]?$`)
 	wgKeyRE        = regexp.MustCompile(`^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$`)
 )
 

@@ -22,6 +22,9 @@ type Config struct {
 	PrefixLists map[string]*PrefixList
 	// RouteMaps by route-map name, entries sorted by order.
 	RouteMaps map[string][]*RouteMapEntry
+	// WGKeys are the WireGuard private keys of priv/wg-keys.cfg by node and
+	// interface. Secrets: never put them in a message.
+	WGKeys map[string]map[string]string
 	// Sections of files the lab does not act on (ipams.cfg, dns.cfg), kept
 	// as read.
 	Other map[string][]Section

@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,5 +214,28 @@ func TestPolicyReferencesStrict(t *testing.T) {
 	}), registry.Config())
 	if err != nil || c.Strict() != nil || c.Controllers["e1"].RouteMapIn != "rm" {
 		t.Errorf("defined route map: err %v, strict %v", err, c.Strict())
+	}
+}
+
+// priv/wg-keys.cfg holds secrets: a bad line is named, its key never echoed.
+func TestWGKeys(t *testing.T) {
+	good := "8eGVML3r4VizV/p91qjo9vlUYXr6wuzm/wt80726rtQ="
+	dir := writeDir(t, map[string]string{"fabrics.cfg": lines("wireguard_fabric: wg")})
+	if err := os.MkdirAll(filepath.Join(dir, "priv"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	secret := "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"
+	if err := os.WriteFile(filepath.Join(dir, "priv", "wg-keys.cfg"), []byte(lines("node: pve1", "\tprivate_keys name=wg0,key="+good, "\tprivate_keys name=wg1,key="+secret)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(dir, registry.Config())
+	if err == nil || !strings.Contains(err.Error(), "wg-keys.cfg:3: private_keys: the key of interface wg1 is not a WireGuard key") {
+		t.Fatalf("want the bad key named by interface, got %v", err)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("the error echoes the key: %v", err)
+	}
+	if c.WGKeys["pve1"]["wg0"] != good {
+		t.Errorf("good key not read: %v", c.WGKeys["pve1"] != nil)
 	}
 }

@@ -30,6 +30,7 @@ var (
 //	expected/sdn         the expected interfaces.d/sdn
 //	expected/frr.conf    optional: the expected frr.conf (compared only when present,
 //	                     rendered for render.DefaultFRRVersion)
+//	expected/wireguard/  one IFACE.conf per WireGuard interface the node has
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/*")
 	if err != nil {
@@ -95,6 +96,19 @@ func runGolden(t *testing.T, dir string) {
 		compare(t, frrPath, render.FRR(plan, ""))
 	case *update && *updateFRR && plan.FRR != nil:
 		compare(t, frrPath, render.FRR(plan, ""))
+	}
+	// expected/wireguard/<iface>.conf: one per WireGuard interface, no more.
+	want, _ := filepath.Glob(filepath.Join(dir, "expected", "wireguard", "*.conf"))
+	got := map[string]bool{}
+	for _, wc := range plan.WireGuard {
+		p := filepath.Join(dir, "expected", "wireguard", wc.Name+".conf")
+		got[p] = true
+		compare(t, p, render.WireGuard(wc))
+	}
+	for _, p := range want {
+		if !got[p] {
+			t.Errorf("%s: no such WireGuard interface rendered", p)
+		}
 	}
 }
 
