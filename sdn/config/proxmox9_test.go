@@ -44,6 +44,15 @@ func TestProxmox9Accepts(t *testing.T) {
 				t.Errorf("ip_prefix = %s, want it as written", got)
 			}
 		}},
+		{"dhcp-range trailing comma", map[string]string{
+			"zones.cfg":   lines("simple: sz", "  ipam pve", "  dhcp dnsmasq"),
+			"vnets.cfg":   lines("vnet: sv", "  zone sz"),
+			"subnets.cfg": lines("subnet: sz-10.0.0.0-24", "  vnet sv", "  gateway 10.0.0.1", "  dhcp-range start-address=10.0.0.10,end-address=10.0.0.20,"),
+		}, func(t *testing.T, c *config.Config) {
+			if r := c.Subnets["sz-10.0.0.0-24"].DHCPRanges; len(r) != 1 || r[0].End.String() != "10.0.0.20" {
+				t.Errorf("dhcp ranges = %v", r)
+			}
+		}},
 		{"one-character fabric id", map[string]string{
 			"fabrics.cfg": lines("openfabric_fabric: a", "\tip_prefix 10.20.0.0/24"),
 		}, nil},
