@@ -387,7 +387,9 @@ func parseFabricInterface(v, proto string) (FabricInterface, error) {
 		"bgp":        {"name"},
 		"wireguard":  {"name", "listen_port", "public_key", "ip", "ip6", "ip6_ll"},
 	}[proto]
-	ps, err := parsePropertyString(v, "name", allowed...)
+	// No default key: proxmox-ve-config's interface formats have none, so
+	// "interfaces ens19" is refused as Proxmox refuses it.
+	ps, err := parsePropertyString(v, "", allowed...)
 	if err != nil {
 		return fi, err
 	}

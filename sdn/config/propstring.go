@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -12,37 +13,83 @@ type propString struct {
 	keys []string // in the order written
 }
 
-// parsePropertyString splits a property string as Proxmox does: parts
-// separated by ',', empty parts skipped (so "name=ens19," is valid), a part
-// without '=' taken as the value of defaultKey ("" when the format has
-// none), a repeated key refused. allowed lists the keys the format has.
+// parsePropertyString reads a property string the way proxmox-schema's
+// property iterator does: "key=value" parts separated by ','; the text
+// after the last ',' may be empty (so "name=ens19," is valid, a second
+// trailing comma or an empty part in the middle is not); a value may be
+// double-quoted with \", \\ and \n escapes; a part without '=' is the value
+// of defaultKey ("" when the format has none: an error). Nothing is
+// trimmed, a repeated key is refused, allowed lists the format's keys.
 func parsePropertyString(v, defaultKey string, allowed ...string) (*propString, error) {
 	ps := &propString{raw: v, kv: map[string]string{}}
-	for _, part := range strings.Split(v, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		k, val, ok := strings.Cut(part, "=")
-		if !ok {
-			if defaultKey == "" {
-				return nil, fmt.Errorf("%q: %q is not key=value", v, part)
+	data := v
+	for data != "" {
+		var key string
+		hasKey := false
+		if !strings.HasPrefix(data, `"`) {
+			if i := strings.IndexAny(data, ",="); i >= 0 && data[i] == '=' {
+				key, data, hasKey = data[:i], data[i+1:], true
 			}
-			k, val = defaultKey, part
 		}
-		if k == "" {
-			return nil, fmt.Errorf("%q: %q has no key", v, part)
+		var val string
+		if strings.HasPrefix(data, `"`) {
+			q, rest, err := unquote(data)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %v", v, err)
+			}
+			if rest != "" && rest[0] != ',' {
+				return nil, fmt.Errorf("%q: garbage after quoted string", v)
+			}
+			val, data = q, strings.TrimPrefix(rest, ",")
+		} else if i := strings.IndexByte(data, ','); i >= 0 {
+			val, data = data[:i], data[i+1:]
+		} else {
+			val, data = data, ""
 		}
-		if !contains(allowed, k) {
-			return nil, fmt.Errorf("%q: unknown key %q (allowed: %s)", v, k, strings.Join(allowed, ", "))
+		if !hasKey {
+			if defaultKey == "" {
+				return nil, fmt.Errorf("%q: %q is not key=value", v, val)
+			}
+			key = defaultKey
 		}
-		if _, dup := ps.kv[k]; dup {
-			return nil, fmt.Errorf("%q: key %q given twice", v, k)
+		if !contains(allowed, key) {
+			return nil, fmt.Errorf("%q: unknown key %q (allowed: %s)", v, key, strings.Join(allowed, ", "))
 		}
-		ps.kv[k] = val
-		ps.keys = append(ps.keys, k)
+		if _, dup := ps.kv[key]; dup {
+			return nil, fmt.Errorf("%q: key %q given twice", v, key)
+		}
+		ps.kv[key] = val
+		ps.keys = append(ps.keys, key)
 	}
 	return ps, nil
+}
+
+// unquote reads a double-quoted string at the start of s and returns it
+// with the rest of s after the closing quote.
+func unquote(s string) (val, rest string, err error) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			return b.String(), s[i+1:], nil
+		case '\\':
+			if i+1 == len(s) {
+				return "", "", errors.New("unexpected end of string")
+			}
+			i++
+			switch s[i] {
+			case '"', '\\':
+				b.WriteByte(s[i])
+			case 'n':
+				b.WriteByte('\n')
+			default:
+				return "", "", errors.New("unsupported escape sequence")
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", "", errors.New("unexpected end of string")
 }
 
 func (p *propString) has(k string) bool { _, ok := p.kv[k]; return ok }
