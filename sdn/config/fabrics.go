@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -269,6 +270,17 @@ func (d *decoder) nodeKeysForRole(proto, role string) {
 
 func (d *decoder) wireGuardNode(role string) *WireGuardNode {
 	wg := &WireGuardNode{Endpoint: d.str("endpoint")}
+	if p, ok := d.props["endpoint"]; ok && wg.Endpoint != "" {
+		var err error
+		if role == "external" {
+			err = checkServiceEndpoint(wg.Endpoint)
+		} else {
+			err = checkHost(wg.Endpoint)
+		}
+		if err != nil {
+			d.errf(p, "%v", err)
+		}
+	}
 	if role == "external" {
 		d.require("endpoint", "an external wireguard node needs its endpoint (host:port)")
 		if d.require("public_key", "an external wireguard node needs its public_key") {
@@ -301,7 +313,9 @@ func (d *decoder) wireGuardNode(role string) *WireGuardNode {
 
 func parseWireGuardPeer(v string) (WireGuardPeer, error) {
 	var peer WireGuardPeer
-	ps, err := parsePropertyString(v, "", "type", "node", "node_iface", "iface", "endpoint", "allowed_ips", "skip_route_generation")
+	// Proxmox's peer format allows additional properties: keys it does not
+	// know are accepted and ignored.
+	ps, err := parsePropertyString(v, "")
 	if err != nil {
 		return peer, err
 	}
@@ -324,6 +338,17 @@ func parseWireGuardPeer(v string) (WireGuardPeer, error) {
 		}
 	}
 	peer.Node, peer.NodeIface, peer.Iface, peer.Endpoint = ps.get("node"), ps.get("node_iface"), ps.get("iface"), ps.get("endpoint")
+	if ps.has("endpoint") {
+		// An internal peer overrides the host (the port is its interface's);
+		// an external one gives host:port.
+		check := checkHost
+		if peer.Type == "external" {
+			check = checkServiceEndpoint
+		}
+		if err := check(peer.Endpoint); err != nil {
+			return peer, fmt.Errorf("%q: %v", v, err)
+		}
+	}
 	if !fabricNodeIDRE.MatchString(peer.Node) {
 		return peer, fmt.Errorf("%q: %q is not a node name", v, peer.Node)
 	}
@@ -350,6 +375,32 @@ func parseWireGuardPeer(v string) (WireGuardPeer, error) {
 		peer.SkipRouteGeneration = b
 	}
 	return peer, nil
+}
+
+// checkHost accepts a host name or an IP address (no port).
+func checkHost(s string) error {
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		return nil
+	}
+	if dnsNameRE.MatchString(s) {
+		return nil
+	}
+	return fmt.Errorf("endpoint %q is not a host name or IP address", s)
+}
+
+// checkServiceEndpoint accepts host:port ([v6]:port).
+func checkServiceEndpoint(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err == nil {
+		err = checkHost(host)
+	}
+	if err != nil {
+		return fmt.Errorf("endpoint %q is not host:port", s)
+	}
+	return nil
 }
 
 func parseBool(s string) (bool, bool) {

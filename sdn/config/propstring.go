@@ -19,7 +19,8 @@ type propString struct {
 // trailing comma or an empty part in the middle is not); a value may be
 // double-quoted with \", \\ and \n escapes; a part without '=' is the value
 // of defaultKey ("" when the format has none: an error). Nothing is
-// trimmed, a repeated key is refused, allowed lists the format's keys.
+// trimmed, a repeated key is refused, allowed lists the format's keys (nil:
+// any key, for formats that allow additional properties).
 func parsePropertyString(v, defaultKey string, allowed ...string) (*propString, error) {
 	ps := &propString{raw: v, kv: map[string]string{}}
 	data := v
@@ -52,7 +53,7 @@ func parsePropertyString(v, defaultKey string, allowed ...string) (*propString, 
 			}
 			key = defaultKey
 		}
-		if !contains(allowed, key) {
+		if allowed != nil && !contains(allowed, key) {
 			return nil, fmt.Errorf("%q: unknown key %q (allowed: %s)", v, key, strings.Join(allowed, ", "))
 		}
 		if _, dup := ps.kv[key]; dup {

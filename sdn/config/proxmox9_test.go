@@ -89,7 +89,7 @@ func TestProxmox9Accepts(t *testing.T) {
 				"", "wireguard_node: wg1_pve1", "    role internal", "    endpoint 192.0.2.2", "    interfaces name=wg0,listen_port=51820,public_key="+testWGKey+",ip=10.40.0.1/24",
 				"    peers type=internal,node=pve2,node_iface=wg0,iface=wg0", "    peers type=external,node=remote,iface=wg0,allowed_ips=10.99.0.0/16;10.98.0.0/16",
 				"", "wireguard_node: wg1_pve2", "    role internal", "    interfaces name=wg0,listen_port=51820,public_key="+testWGKey+",ip=10.40.0.2/24",
-				"    peers type=internal,node=pve1,node_iface=wg0,iface=wg0"),
+				"    peers type=internal,node=pve1,node_iface=wg0,iface=wg0,comment=x"),
 		}, func(t *testing.T, c *config.Config) {
 			n := c.Fabrics["wg1"].Nodes["pve1"]
 			if n.WG == nil || len(n.WG.Peers) != 2 || len(n.WG.Peers[1].AllowedIPs) != 2 {
@@ -162,6 +162,7 @@ func TestProxmox9Rejects(t *testing.T) {
 		{"bgp node ip6 twice", map[string]string{"fabrics.cfg": lines("bgp_fabric: b1", "\tip6_prefix fd30::/64", "", "bgp_node: b1_pve1", "\trole internal", "\tasn 1", "\tip6 fd30::1", "", "bgp_node: b1_pve2", "\trole internal", "\tasn 2", "\tip6 fd30::1")}, "fabrics.cfg:12: ip6:", "already used"},
 		{"bgp redistribute source", map[string]string{"fabrics.cfg": lines("bgp_fabric: b1", "\tip_prefix 10.30.0.0/24", "\tredistribute source=bgp")}, "fabrics.cfg:3: redistribute:", "want one of"},
 		{"wireguard peer interface", map[string]string{"fabrics.cfg": lines("wireguard_fabric: wg1", "", "wireguard_node: wg1_pve1", "\trole internal", "\tinterfaces name=wg0,listen_port=1,public_key="+testWGKey, "\tpeers type=internal,node=pve2,node_iface=wg9,iface=wg0")}, "fabrics.cfg:6: peers:", `non-existing interface "wg9" on node "pve2"`},
+		{"wireguard external endpoint needs a port", map[string]string{"fabrics.cfg": lines("wireguard_fabric: wg1", "", "wireguard_node: wg1_x", "\trole external", "\tendpoint 192.0.2.1", "\tpublic_key "+testWGKey)}, "fabrics.cfg:5: endpoint:", "not host:port"},
 		{"wireguard external needs key", map[string]string{"fabrics.cfg": lines("wireguard_fabric: wg1", "", "wireguard_node: wg1_x", "\trole external", "\tendpoint 192.0.2.1:1")}, "fabrics.cfg:3: public_key:", "missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
