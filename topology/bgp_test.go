@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/sdn"
 	"os"
 	"path/filepath"
@@ -171,7 +172,7 @@ func TestBGPUnderlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range pids {
-		if p == 0 || processAlive(p) {
+		if p == 0 || proc.ProcessAlive(p) {
 			t.Errorf("speaker %d: not running before down or alive after it", p)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/sdn"
 )
 
@@ -549,11 +550,11 @@ func TestAgentHook(t *testing.T) {
 		}
 	}
 	// Up again does not start a second agent.
-	pids, _ := ProcsIn([]string{lab.Node("node1").NS})
+	pids, _ := proc.ProcsIn([]string{lab.Node("node1").NS})
 	if _, err := Up(context.Background(), lab, opts); err != nil {
 		t.Fatal(err)
 	}
-	pids2, _ := ProcsIn([]string{lab.Node("node1").NS})
+	pids2, _ := proc.ProcsIn([]string{lab.Node("node1").NS})
 	if len(pids2) != len(pids) {
 		t.Errorf("second up: %d processes in node1, was %d", len(pids2), len(pids))
 	}
@@ -561,7 +562,7 @@ func TestAgentHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range pids {
-		if processAlive(p) {
+		if proc.ProcessAlive(p) {
 			t.Errorf("agent %d survived down", p)
 		}
 	}
