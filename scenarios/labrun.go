@@ -30,6 +30,8 @@ type LabRun struct {
 	ReadyTimeout time.Duration
 	// ScenarioTimeout bounds each scenario (default 2m).
 	ScenarioTimeout time.Duration
+	// Strict turns warn findings into failures (--strict).
+	Strict bool
 }
 
 // Outcome is what a LabRun did.
@@ -151,7 +153,7 @@ func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 
 // Run runs scenarios on the session's lab; results accumulate in Outcome.
 func (s *Session) Run(ctx context.Context, sel []Selected) []*Result {
-	rn := &Runner{Lab: s.Lab, PcapDir: s.lr.PcapDir, Out: s.lr.Out, Timeout: s.lr.ScenarioTimeout}
+	rn := &Runner{Lab: s.Lab, PcapDir: s.lr.PcapDir, Out: s.lr.Out, Timeout: s.lr.ScenarioTimeout, Strict: s.lr.Strict}
 	t0 := time.Now()
 	res := rn.Run(ctx, sel)
 	s.Outcome.Scenarios += time.Since(t0)
