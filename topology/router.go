@@ -3,8 +3,6 @@ package topology
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/topology/underlaybgp"
 )
 
@@ -130,16 +129,6 @@ func RunRouter(ctx context.Context, lab, router, stateDir string, stdin *os.File
 	if err != nil {
 		return fmt.Errorf("router %s: %w", router, err)
 	}
-	level := slog.LevelInfo
-	if os.Getenv("SDNLAB_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("lab", lab, "router", router)
-	var in io.Reader
-	if stdin != nil {
-		if st, err := stdin.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
-			in = stdin
-		}
-	}
-	return underlaybgp.Run(ctx, cfg, in, log)
+	log := proc.Logger("lab", lab, "router", router)
+	return underlaybgp.Run(ctx, cfg, proc.ParentPipe(stdin), log)
 }
