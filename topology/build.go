@@ -147,6 +147,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		pr.printf("warning: %s", w)
 	}
 	w := opts.workers()
+	// VM guests: refused here, with the reason, before anything exists.
+	vms, err := prepareVMs(ctx, lab, pr)
+	if err != nil {
+		return lab, err
+	}
 
 	// 1. Switches.
 	if err := parallel(ctx, len(lab.Segments), w, func(i int) error {
@@ -225,7 +230,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 	// 4. Guests.
 	if err := parallel(ctx, len(lab.Guests), w, func(i int) error {
 		g := lab.Guests[i]
-		note, err := buildGuest(lab, g)
+		build := buildGuest
+		if g.IsVM() {
+			build = func(lab *Lab, g *Guest) (string, error) { return buildVMGuest(ctx, lab, g, vms) }
+		}
+		note, err := build(lab, g)
 		if err != nil {
 			return fmt.Errorf("guest %s: %w", g.Name, err)
 		}

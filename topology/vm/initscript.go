@@ -4,9 +4,8 @@ package vm
 // modules, configures the NIC from the kernel command line (sdnlab.*
 // keys, see Config.cmdline), then serves the exec agent on the virtio
 // serial port "org.sdnlab.agent": a line carrying a base64 command is run
-// with sh -c, and answered with "@@OUT", the base64 output (stdout and
-// stderr), and "@@RC <exit code>". The port is reopened when the host side
-// goes away (for example across a live migration).
+// with sh, and answered with "@@OUT", the base64 output (stdout and
+// stderr), and "@@RC <exit code>".
 const initScript = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -45,15 +44,18 @@ done
 echo "sdnlab: agent on ${PORT:-nothing}"
 # init must never exit: the kernel would panic.
 [ -n "$PORT" ] || exec sleep 2147483647
+# The port stays open: closing it between host connections would leave
+# what the host sends next waiting in QEMU. While no host is connected a
+# read returns at once with nothing, hence the pause.
+exec 3<>"$PORT"
 while true; do
-	exec 3<>"$PORT"
-	while read -r line <&3; do
+	if read -r line <&3; then
 		echo "$line" | base64 -d > /tmp/cmd 2>/dev/null
 		sh /tmp/cmd > /tmp/out 2>&1 < /dev/null
 		rc=$?
 		{ echo "@@OUT"; base64 /tmp/out; echo "@@RC $rc"; } >&3
-	done
-	exec 3<&-
-	sleep 0.05
+	else
+		sleep 0.05
+	fi
 done
 `

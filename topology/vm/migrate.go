@@ -88,7 +88,8 @@ func Migrate(ctx context.Context, src *VM, dst Config, plug func(*VM) error) (*V
 			st.TotalTime = time.Duration(m.TotalTime) * time.Millisecond
 			st.Setup = time.Duration(m.SetupTime) * time.Millisecond
 			st.Transferred = m.RAM.Transferred
-			src.Stop(ctx)
+			// Through this connection: QMP serves one client at a time.
+			src.quit(sq)
 			st.Wall = time.Since(t0)
 			return to, st, nil
 		case "failed", "cancelled":

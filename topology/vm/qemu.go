@@ -13,6 +13,7 @@ package vm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -214,26 +215,61 @@ func Attach(c Config) (*VM, error) {
 }
 
 // WaitBooted waits until the guest's agent answers, which is after the
-// initramfs configured its network.
+// initramfs configured its network. It first waits, through QMP, for the
+// guest to open its end of the agent's serial port, and only then sends a
+// command: a command sent earlier and given up on would be answered into a
+// closed connection, and QEMU then holds the port until the next one.
 func (v *VM) WaitBooted(ctx context.Context, max time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, max)
 	defer cancel()
-	var last error
-	for ctx.Err() == nil {
+	for {
 		if !alive(v.PID) {
 			return fmt.Errorf("vm %s: qemu exited during boot (see %s)", v.Name, filepath.Join(v.Dir, "console.log"))
 		}
-		actx, acancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		_, rc, err := v.Exec(actx, "true")
-		acancel()
-		if err == nil && rc == 0 {
-			return nil
+		open, err := v.agentOpen(ctx)
+		if err == nil && open {
+			break
 		}
-		last = err
+		if ctx.Err() != nil {
+			b, _ := os.ReadFile(filepath.Join(v.Dir, "console.log"))
+			return fmt.Errorf("vm %s: the guest did not open its agent port within %v (%v); console: %s", v.Name, max, err, lastLines(string(b), 5))
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	b, _ := os.ReadFile(filepath.Join(v.Dir, "console.log"))
-	return fmt.Errorf("vm %s: the guest agent did not answer within %v (%v); console: %s", v.Name, max, last, lastLines(string(b), 5))
+	_, rc, err := v.Exec(ctx, "true")
+	if err == nil && rc != 0 {
+		err = fmt.Errorf("exit status %d", rc)
+	}
+	if err != nil {
+		return fmt.Errorf("vm %s: the guest agent did not answer: %w", v.Name, err)
+	}
+	return nil
+}
+
+// agentOpen reports whether the guest has the agent's port open.
+func (v *VM) agentOpen(ctx context.Context) (bool, error) {
+	q, err := dialQMP(ctx, v.qmpPath())
+	if err != nil {
+		return false, err
+	}
+	defer q.close()
+	raw, err := q.do("query-chardev", nil)
+	if err != nil {
+		return false, err
+	}
+	var chars []struct {
+		Label        string `json:"label"`
+		FrontendOpen bool   `json:"frontend-open"`
+	}
+	if err := json.Unmarshal(raw, &chars); err != nil {
+		return false, err
+	}
+	for _, c := range chars {
+		if c.Label == "agent" {
+			return c.FrontendOpen, nil
+		}
+	}
+	return false, errors.New("qemu has no agent chardev")
 }
 
 // Kill ends the QEMU process (a pulled plug for the guest).
@@ -249,11 +285,17 @@ func (v *VM) Kill() {
 // Stop asks QEMU to quit and waits for it; it kills it when that fails.
 func (v *VM) Stop(ctx context.Context) {
 	if q, err := dialQMP(ctx, v.qmpPath()); err == nil {
-		q.do("quit", nil)
+		v.quit(q)
 		q.close()
-		for i := 0; i < 200 && alive(v.PID); i++ {
-			time.Sleep(5 * time.Millisecond)
-		}
+	}
+	v.Kill()
+}
+
+// quit sends quit over q and waits up to a second for QEMU to exit.
+func (v *VM) quit(q *qmp) {
+	q.do("quit", nil)
+	for i := 0; i < 200 && alive(v.PID); i++ {
+		time.Sleep(5 * time.Millisecond)
 	}
 	v.Kill()
 }
