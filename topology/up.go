@@ -74,6 +74,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 	if err := CheckTakeover(lab, opts); err != nil {
 		return nil, err
 	}
+	// VM guests: refused here, with the reason, before anything exists.
+	vms, err := prepareVMs(ctx, lab, pr)
+	if err != nil {
+		return nil, err
+	}
 	dir := opts.LabDir(lab.Name)
 	lab.StateDir = dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -97,11 +102,6 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		pr.printf("warning: %s", w)
 	}
 	w := opts.workers()
-	// VM guests: refused here, with the reason, before anything exists.
-	vms, err := prepareVMs(ctx, lab, pr)
-	if err != nil {
-		return lab, err
-	}
 
 	// 1. Switches.
 	if err := parallel(ctx, len(lab.Segments), w, func(i int) error {
