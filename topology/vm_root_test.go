@@ -75,6 +75,10 @@ func TestVMGuests(t *testing.T) {
 	vmPing(t, lab, "vm11", "10.0.2.21")    // routed to the other VNet (L3VNI)
 	vmPing(t, lab, "vm12", "203.0.113.10") // out through an exit node
 
+	// The same machine arrives: what the guest wrote before is there after.
+	if out, err := vmExec(t, lab, "vm11", "sh", "-c", "echo before-move > /tmp/mark"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
 	st, err := MigrateVM(context.Background(), lab, "vm11", "node3")
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +98,9 @@ func TestVMGuests(t *testing.T) {
 		t.Errorf("node1 still has vm11's tap after the move")
 	}
 	h.Close()
+	if out, err := vmExec(t, lab, "vm11", "cat", "/tmp/mark"); err != nil || strings.TrimSpace(out) != "before-move" {
+		t.Errorf("vm11 after the move: /tmp/mark = %q, %v", out, err)
+	}
 	vmPing(t, lab, "vm11", "10.0.1.12")
 	vmPing(t, lab, "vm12", "10.0.1.11")
 
