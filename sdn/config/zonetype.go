@@ -53,6 +53,18 @@ type Types struct {
 	Controllers []ControllerType
 }
 
+// keyTable maps each type's name to its keys.
+func keyTable[T interface {
+	Name() string
+	Keys() []string
+}](types []T) map[string]map[string]keySpec {
+	m := map[string]map[string]keySpec{}
+	for _, t := range types {
+		m[t.Name()] = keys(t.Keys()...)
+	}
+	return m
+}
+
 // zone returns the zone type called name.
 func (t Types) zone(name string) (ZoneType, bool) {
 	for _, z := range t.Zones {
