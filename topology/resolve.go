@@ -207,7 +207,7 @@ func (r *resolver) configPeers() []netip.Addr {
 		}
 	}
 	for _, z := range r.cfg.SortedZones() {
-		if z.Type == "vxlan" && len(z.Peers) > 0 {
+		if len(z.Peers) > 0 { // zones with a static VTEP list (vxlan)
 			return z.Peers
 		}
 	}
