@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -59,6 +60,26 @@ func twoHosts(t *testing.T) (a, b string) {
 		}
 		if err := h.LinkSetUp(l); err != nil {
 			t.Fatal(err)
+		}
+		h.Close()
+	}
+	// Until the kernel's link watch reports carrier the veth drops
+	// everything: wait for both ends rather than hope the first probe waits.
+	for _, x := range []struct{ ns, ifc string }{{a, "eth0"}, {b, "eth1"}} {
+		h, err := nsutil.Handle(x.ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			l, err := h.LinkByName(x.ifc)
+			if err == nil && l.Attrs().OperState == netlink.OperUp {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s in %s did not come up", x.ifc, x.ns)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		h.Close()
 	}
@@ -155,21 +176,35 @@ func TestGuardVXLAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	recv := func() bool {
+	// recv tells whether a datagram carrying want arrives within a second;
+	// a late copy of an earlier round (sent again while ARP resolved) is
+	// read and ignored, so it cannot pass for this round's.
+	recv := func(want []byte) bool {
 		buf := make([]byte, 100)
-		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		_, err := conn.Read(buf)
-		return err == nil
+		deadline := time.Now().Add(time.Second)
+		for {
+			_ = conn.SetReadDeadline(deadline)
+			n, err := conn.Read(buf)
+			if err != nil {
+				return false
+			}
+			if bytes.Contains(buf[:n], want) {
+				return true
+			}
+		}
 	}
 	dst := netip.MustParseAddrPort("10.77.0.2:4789")
+	round := 0
 	// deliver sends up to three times (the first may wait for ARP) and
 	// tells whether one arrived.
 	deliver := func() bool {
+		round++
+		marker := []byte(fmt.Sprintf("round-%d", round))
 		for i := 0; i < 3; i++ {
-			if err := SendUDP(a, dst, VXLANPayload(100, []byte("x"))); err != nil {
+			if err := SendUDP(a, dst, VXLANPayload(100, marker)); err != nil {
 				t.Fatal(err)
 			}
-			if recv() {
+			if recv(marker) {
 				return true
 			}
 		}
