@@ -11,7 +11,8 @@ import (
 	"strings"
 
 	"github.com/sdnlab/sdnlab/capture"
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // nonce makes each probe's marker unique, so a capture never confuses two runs.
@@ -69,8 +70,8 @@ func captureDuring(ctx context.Context, env *Env, r *Result, tag string, points 
 
 // overlayVNet is a VNet of a vxlan or evpn zone with where it exists.
 type overlayVNet struct {
-	Zone  sdn.ZonePlan // as seen on the first node having it
-	VNet  sdn.VNetPlan
+	Zone  plan.ZonePlan // as seen on the first node having it
+	VNet  plan.VNetPlan
 	Nodes []Node // nodes having the VNet
 }
 
@@ -83,7 +84,7 @@ func (v labView) overlayVNets() (map[string]*overlayVNet, error) {
 			return nil, err
 		}
 		for _, z := range p.Zones {
-			if z.Type != "vxlan" && z.Type != "evpn" {
+			if !registry.Traits(z.Type).VXLAN {
 				continue
 			}
 			for _, vn := range z.VNets {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -77,6 +78,7 @@ func labSpecs(labFile string, exps ...expectation) {
 		var sess *scenarios.Session
 		BeforeAll(func(ctx SpecContext) {
 			lr := &scenarios.LabRun{
+				Compile: sdn.Compile,
 				LabFile: uniqueLab(labFile),
 				Topo:    topology.Options{StateDir: stateDir, AgentPath: agentBin},
 				PcapDir: filepath.Join(GinkgoT().TempDir(), "pcap"),

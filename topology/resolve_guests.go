@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
+	"github.com/sdnlab/sdnlab/sdn/zones"
 )
 
 // vxlanOverhead is what VXLAN adds to an inner frame's IP packet: outer IP,
@@ -56,10 +58,10 @@ func (r *resolver) guests() {
 		g.VNet = vnet.ID
 		g.Zone = vnet.Zone
 		zone := cfg.Zones[vnet.Zone]
-		plan := r.lab.Plans[g.Node]
-		var zp *sdn.ZonePlan
-		if plan != nil {
-			zp = plan.Zone(vnet.Zone)
+		np := r.lab.Plans[g.Node]
+		var zp *plan.ZonePlan
+		if np != nil {
+			zp = np.Zone(vnet.Zone)
 		}
 		if zone != nil && len(zone.Nodes) > 0 && !slices.Contains(zone.Nodes, g.Node) {
 			r.errf(gs.Node.Pos, f+".node", "node %q is not in the nodes of zone %q (%s: nodes %v)", g.Node, zone.ID, zone.Pos, zone.Nodes)
@@ -168,7 +170,7 @@ func (r *resolver) guests() {
 			g.MTU = gs.MTU.V
 			if g.MTU > bridgeMTU {
 				why := ""
-				if zp.Type == "vxlan" || zp.Type == "evpn" {
+				if registry.Traits(zp.Type).VXLAN {
 					why = fmt.Sprintf(" (VXLAN over a %d-byte underlay)", r.lab.Segment(r.lab.Node(g.Node).Link.Segment).MTU)
 				}
 				r.errf(gs.MTU.Pos, f+".mtu", "MTU %d is more than vnet %q carries: %d%s", g.MTU, vnet.ID, bridgeMTU, why)
@@ -280,12 +282,12 @@ func (r *resolver) checkMTU() {
 	}
 	worst := map[string]need{} // segment -> largest requirement
 	for _, n := range r.lab.Nodes {
-		plan := r.lab.Plans[n.Name]
-		if plan == nil {
+		np := r.lab.Plans[n.Name]
+		if np == nil {
 			continue
 		}
-		for _, z := range plan.Zones {
-			if z.Type != "vxlan" && z.Type != "evpn" {
+		for _, z := range np.Zones {
+			if !registry.Traits(z.Type).VXLAN {
 				continue
 			}
 			m := z.MTU
@@ -338,9 +340,9 @@ func (r *resolver) checkNamespaces() {
 	}
 	for _, n := range r.lab.Nodes {
 		add(n.NS, "node "+n.Name, n.pos)
-		if plan := r.lab.Plans[n.Name]; plan != nil {
-			for _, z := range plan.Zones {
-				if z.Type == "evpn" {
+		if np := r.lab.Plans[n.Name]; np != nil {
+			for _, z := range np.Zones {
+				if registry.Traits(z.Type).VRF {
 					add(VRFNS(r.lab.Name, n.Name, z.ID), "VRF of zone "+z.ID+" on node "+n.Name, n.pos)
 				}
 			}
@@ -394,12 +396,12 @@ func (r *resolver) upstreamSDNRoutes() {
 					via = append(via, a)
 				}
 			}
-			switch z.Type {
-			case "evpn":
+			switch registry.Traits(z.Type).Upstream {
+			case zones.UpstreamExitNodes:
 				for _, en := range z.ExitNodes {
 					add(r.lab.Node(en))
 				}
-			case "simple":
+			case zones.UpstreamSingleNode:
 				var with []*Node
 				for _, n := range r.lab.Nodes {
 					if p := r.lab.Plans[n.Name]; p != nil && p.Zone(zid) != nil {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // TestUnicastInstall runs three agents in eBGP (the bgp controller's
@@ -225,7 +227,7 @@ func TestFromPlanBGPController(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load(dir)
+	cfg, err := config.Load(dir, registry.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +235,7 @@ func TestFromPlanBGPController(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := sdn.Compile(cfg, sdn.NodeFacts{Node: "n1", Interfaces: hi})
+	plan, err := sdn.Compile(cfg, plan.NodeFacts{Node: "n1", Interfaces: hi})
 	if err != nil {
 		t.Fatal(err)
 	}

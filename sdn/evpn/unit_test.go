@@ -7,6 +7,8 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // Routes survive the trip through GoBGP's wire structures.
@@ -169,7 +171,7 @@ func TestConfigDefaults(t *testing.T) {
 // FromPlan reads the BGP speaker's settings from the plan the compiler
 // makes for the examples/evpn lab.
 func TestFromPlanExample(t *testing.T) {
-	cfg, err := config.Load("../../examples/evpn")
+	cfg, err := config.Load("../../examples/evpn", registry.Config())
 	if err != nil {
 		t.Fatalf("examples/evpn: %v", err)
 	}
@@ -177,7 +179,7 @@ func TestFromPlanExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := sdn.Compile(cfg, sdn.NodeFacts{Node: "node1", Interfaces: hi})
+	plan, err := sdn.Compile(cfg, plan.NodeFacts{Node: "node1", Interfaces: hi})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // exitLink names the veth between the node and a zone's VRF namespace (the
@@ -35,7 +35,7 @@ func (a *applier) exitPaths() error {
 	k := 0
 	for i := range a.plan.Zones {
 		z := &a.plan.Zones[i]
-		if z.Type != "evpn" || a.skipped[z.ID] {
+		if !inVRF(z) || a.skipped[z.ID] {
 			continue
 		}
 		k++
@@ -92,7 +92,7 @@ func (a *applier) exitPaths() error {
 	return nil
 }
 
-func zoneSubnets(z *sdn.ZonePlan) []netip.Prefix {
+func zoneSubnets(z *plan.ZonePlan) []netip.Prefix {
 	var out []netip.Prefix
 	for _, v := range z.VNets {
 		for _, s := range v.Subnets {
