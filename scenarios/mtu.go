@@ -3,7 +3,9 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,9 +92,10 @@ func (s mtu) Run(ctx context.Context, env *Env) *Result {
 	// Prefer a dual-stack pair, so IPv6 is probed too.
 	if env.Params["guest"] == "" && !(a.IPv6.IsValid() && b.IPv6.IsValid()) {
 		if byVNet, vnets, err := v.overlayGuests(); err == nil {
-			for name, gs := range byVNet {
+			// In VNet name order: the same lab always probes the same pair.
+			for _, name := range slices.Sorted(maps.Keys(byVNet)) {
 				var six []Guest
-				for _, g := range gs {
+				for _, g := range byVNet[name] {
 					if g.IPv6.IsValid() && g.IPv4.IsValid() {
 						six = append(six, g)
 					}
