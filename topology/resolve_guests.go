@@ -29,6 +29,14 @@ func (r *resolver) guests() {
 	vmids := map[int]config.Pos{}
 	seen := map[string]bool{}
 	nextVMID := 100
+	// VMIDs given in the file are reserved first: an automatic one never
+	// takes a number a later guest asks for.
+	given := map[int]bool{}
+	for _, gs := range r.s.Guests {
+		if gs.VMID.Set {
+			given[gs.VMID.V] = true
+		}
+	}
 	for _, gs := range r.s.Guests {
 		f := "guests." + gs.Name.V
 		if !r.newName(seen, gs.Name, "guests", "%q is not a valid guest name", "guest %q defined twice") {
@@ -92,7 +100,7 @@ func (r *resolver) guests() {
 		if gs.VMID.Set {
 			g.VMID = gs.VMID.V
 		} else {
-			for vmids[nextVMID] != (config.Pos{}) {
+			for vmids[nextVMID] != (config.Pos{}) || given[nextVMID] {
 				nextVMID++
 			}
 			g.VMID = nextVMID
