@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,5 +226,16 @@ func TestGuardVXLAN(t *testing.T) {
 	}
 	if !deliver() {
 		t.Fatal("after removing the guard the datagram must arrive")
+	}
+}
+
+// A ping that cannot start (no ping binary on PATH) is an error, not a
+// probe that got no reply.
+func TestPingBinaryMissing(t *testing.T) {
+	a, _ := twoHosts(t)
+	t.Setenv("PATH", t.TempDir())
+	r, err := Ping(context.Background(), a, netip.MustParseAddr("10.77.0.2"), PingOpts{Count: 1})
+	if err == nil || !strings.Contains(err.Error(), "could not run") {
+		t.Fatalf("ping without a ping binary: %+v, %v", r, err)
 	}
 }
