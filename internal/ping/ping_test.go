@@ -1,4 +1,4 @@
-package probe
+package ping
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func TestParsePingTooBig(t *testing.T) {
 // A probe that cannot run (its namespace is gone) is an error, never "0
 // received".
 func TestPingCannotRun(t *testing.T) {
-	r, err := Ping(context.Background(), "sdnlab-no-such-namespace-x", netip.MustParseAddr("192.0.2.1"), PingOpts{Count: 1})
+	r, err := Run(context.Background(), "sdnlab-no-such-namespace-x", netip.MustParseAddr("192.0.2.1"), Opts{Count: 1})
 	if err == nil {
 		t.Fatalf("ping from a missing namespace: no error, result %+v", r)
 	}
