@@ -17,6 +17,7 @@ import (
 // Defaults of a lab file.
 const (
 	DefaultMTU          = 1500
+	minMTU6             = 1280 // below it the kernel disables IPv6 on a link
 	defaultSegment      = "lan"
 	externalSegmentName = "ext"
 	defaultUpstreamName = "upstream"
