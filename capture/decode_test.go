@@ -409,3 +409,39 @@ func FuzzDecode(f *testing.F) {
 		_ = d.Decode("f", t0, DirIn, 0, data).Summary()
 	})
 }
+
+func TestDecodeBFD(t *testing.T) {
+	bfdFrame := func(port uint16, payload []byte) []byte {
+		ip4 := &layers.IPv4{Version: 4, TTL: 255, Protocol: layers.IPProtocolUDP, SrcIP: ip("192.0.2.1").AsSlice(), DstIP: ip("192.0.2.2").AsSlice()}
+		udp := &layers.UDP{SrcPort: 49152, DstPort: layers.UDPPort(port)}
+		if err := udp.SetNetworkLayerForChecksum(ip4); err != nil {
+			t.Fatal(err)
+		}
+		return serialize(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}, ip4, udp, gopacket.Payload(payload))
+	}
+	// Version 1, diag 1 (detection time expired), state Down, mult 3, length 24.
+	down := []byte{0x21, 0x40, 3, 24, 0, 0, 0, 7, 0, 0, 0, 9, 0, 0x04, 0x93, 0xe0, 0, 0x04, 0x93, 0xe0, 0, 0, 0, 0}
+	for _, port := range []uint16{BFDPort, BFDMultihopPort} {
+		p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(port, down))
+		if p.BFD == nil || p.BFD.State != BFDDown || p.BFD.Diag != 1 || p.BFD.MyDisc != 7 || p.BFD.YourDisc != 9 || p.BFD.DetectMult != 3 {
+			t.Fatalf("port %d: BFD %+v (%s)", port, p.BFD, p.DecodeErr)
+		}
+	}
+	up := append([]byte(nil), down...)
+	up[0], up[1] = 0x20, 0xc0
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(BFDPort, up)); p.BFD == nil || p.BFD.State != BFDUp || p.BFD.State.String() != "Up" {
+		t.Fatalf("up: %+v", p.BFD)
+	}
+	// Not BFD: another port, or a short or wrong-version payload.
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(3785, down)); p.BFD != nil {
+		t.Fatal("port 3785 decoded as BFD")
+	}
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(BFDPort, down[:10])); p.BFD != nil || p.DecodeErr == "" {
+		t.Fatalf("short BFD: %+v %q", p.BFD, p.DecodeErr)
+	}
+	bad := append([]byte(nil), down...)
+	bad[0] = 0x41
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(BFDPort, bad)); p.BFD != nil || p.DecodeErr == "" {
+		t.Fatalf("version 2: %+v", p.BFD)
+	}
+}

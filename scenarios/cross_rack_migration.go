@@ -93,7 +93,7 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 		return r.Errorf("migration: %s", sub.Reason)
 	}
 	defer func() {
-		if err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, 50*time.Millisecond); err != nil {
+		if _, err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, 50*time.Millisecond); err != nil {
 			r.Text("move back", err.Error())
 		}
 	}()

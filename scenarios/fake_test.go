@@ -46,7 +46,9 @@ func (fakeLab) Do(string, func() error) error { return nil }
 func (fakeLab) Exec(context.Context, string, ...string) (string, error) {
 	return "", nil
 }
-func (fakeLab) Migrate(context.Context, string, string, time.Duration) error { return nil }
+func (fakeLab) Migrate(context.Context, string, string, time.Duration) (Move, error) {
+	return Move{}, nil
+}
 func (fakeLab) KillNode(context.Context, string) error                       { return nil }
 func (fakeLab) KillAgent(context.Context, string) error                      { return nil }
 func (fakeLab) VNetNS(node, vnet string) (string, error)                     { return "ns-" + node, nil }

@@ -138,34 +138,31 @@ func (t *TopoLab) VNetNS(node, vnet string) (string, error) {
 	return ns, nil
 }
 
-func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Duration) error {
+func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Duration) (Move, error) {
 	if t.L.Guest(guest) == nil {
-		return fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
+		return Move{}, fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
 	}
 	if t.L.Node(node) == nil {
-		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+		return Move{}, fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return topology.Migrate(ctx, t.L, guest, node, pause)
 }
 
-// KillNode crashes a node: SIGKILL to its agent (PID from the state
-// directory) and its underlay link down.
+// KillNode crashes a node as a power loss does: its underlay link goes
+// down first, so nothing the dying control plane sends (TCP FIN or RST,
+// a last BFD packet) reaches a peer, then its agent (PID from the state
+// directory) gets SIGKILL.
 func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 	n := t.L.Node(node)
 	if n == nil {
 		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
 	var errs []error
-	if pid := topology.AgentPID(t.L, t.StateDir, node); pid > 1 {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err))
-		}
-	}
 	h, err := nsutil.Handle(n.NS)
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return err
 	}
 	defer h.Close()
 	l, err := h.LinkByName(n.Link.Ifname)
@@ -173,6 +170,11 @@ func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 		errs = append(errs, fmt.Errorf("node %s: %s: %w", node, n.Link.Ifname, err))
 	} else if err := h.LinkSetDown(l); err != nil {
 		errs = append(errs, fmt.Errorf("node %s: set %s down: %w", node, n.Link.Ifname, err))
+	}
+	if pid := topology.AgentPID(t.L, t.StateDir, node); pid > 1 {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err))
+		}
 	}
 	return errors.Join(errs...)
 }

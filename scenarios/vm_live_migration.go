@@ -164,7 +164,7 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 		}()
 		time.Sleep(300 * time.Millisecond) // steady state before the move
 		start := time.Now()
-		if err := env.Lab.Migrate(ctx, g.Name, target, pause); err != nil {
+		if _, err := env.Lab.Migrate(ctx, g.Name, target, pause); err != nil {
 			return fmt.Errorf("migrate %s to %s: %w", g.Name, target, err)
 		}
 		resumedAt = time.Now()
@@ -187,7 +187,7 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	}
 	if env.Params["return"] == "true" {
 		defer func() {
-			if err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, pause); err != nil {
+			if _, err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, pause); err != nil {
 				r.Text("move back", err.Error())
 			}
 		}()

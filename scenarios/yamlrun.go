@@ -217,7 +217,8 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 		if err != nil {
 			return fmt.Errorf("pause: %w", err)
 		}
-		return env.Lab.Migrate(ctx, st.x(a.Guest), st.x(a.To), pause)
+		_, err = env.Lab.Migrate(ctx, st.x(a.Guest), st.x(a.To), pause)
+		return err
 
 	case *killNodeStep:
 		return env.Lab.KillNode(ctx, st.x(a.Node))

@@ -37,6 +37,7 @@ type Stream struct {
 	seen     map[uint64]bool
 	dups     int
 	sent     uint64
+	sentAt   []time.Time // by sequence number
 	sendErrs int
 	lastErr  error
 	started  time.Time
@@ -156,9 +157,11 @@ func (s *Stream) transmit(ctx context.Context) {
 		// buffer full of packets stuck on the way) is lost: the sender keeps
 		// its schedule instead of blocking, so loss and gap stay honest.
 		_ = s.send.SetWriteDeadline(time.Now().Add(s.Interval))
+		at := time.Now()
 		_, err := s.send.Write(buf)
 		s.mu.Lock()
 		s.sent++
+		s.sentAt = append(s.sentAt, at)
 		if err != nil {
 			// e.g. ECONNREFUSED from an ICMP error, ENETUNREACH while
 			// routes move: the datagram is lost, the stream goes on.
@@ -220,6 +223,36 @@ func (s *Stream) Stop(drain time.Duration) StreamStats {
 	}
 	return st
 }
+
+// Record is one datagram of a stream: when it was sent and, unless Lost,
+// when it arrived.
+type Record struct {
+	Seq  uint64
+	Sent time.Time
+	Recv time.Time
+	Lost bool
+}
+
+// Records returns every datagram sent so far in sequence order, with its
+// arrival time (the first copy's) or Lost. It is what outage figures are
+// computed from: sequence numbers and arrival times, not polling.
+func (s *Stream) Records() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Record, len(s.sentAt))
+	for i, at := range s.sentAt {
+		out[i] = Record{Seq: uint64(i), Sent: at, Lost: true}
+	}
+	for _, a := range s.arrivals {
+		if a.seq < uint64(len(out)) {
+			out[a.seq].Recv, out[a.seq].Lost = a.at, false
+		}
+	}
+	return out
+}
+
+// Started is when the stream began sending.
+func (s *Stream) Started() time.Time { return s.started }
 
 // LastArrival returns when the latest datagram arrived (zero: none yet).
 func (s *Stream) LastArrival() time.Time {
