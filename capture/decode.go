@@ -80,8 +80,16 @@ func (d *Decoder) decodeFrame(p *Packet, data []byte) {
 			p.SrcMAC = slices.Clone(l.SrcMAC)
 			p.DstMAC = slices.Clone(l.DstMAC)
 			p.EtherType = l.EthernetType
+			if l.EthernetType == ethRARP {
+				decodeRARP(p, l.Payload)
+				return
+			}
 		case *layers.Dot1Q:
 			p.EtherType = l.Type
+			if l.Type == ethRARP {
+				decodeRARP(p, l.Payload)
+				return
+			}
 		case *layers.ARP:
 			p.ARP = decodeARP(l)
 			return
@@ -217,6 +225,21 @@ func (d *Decoder) decodeTCP(p *Packet, data []byte) error {
 	msgs, err := s.feed(p.TCP, t.Payload)
 	p.BGP = msgs
 	return err
+}
+
+// ethRARP is RARP's EtherType.
+const ethRARP layers.EthernetType = 0x8035
+
+// decodeRARP decodes a RARP message (what QEMU announces a migrated guest
+// with): the ARP format under another EtherType, which gopacket leaves
+// undecoded.
+func decodeRARP(p *Packet, b []byte) {
+	var a layers.ARP
+	if err := a.DecodeFromBytes(b, gopacket.NilDecodeFeedback); err != nil {
+		p.DecodeErr = "rarp: " + err.Error()
+		return
+	}
+	p.ARP = decodeARP(&a)
 }
 
 func decodeARP(l *layers.ARP) *ARP {

@@ -445,3 +445,21 @@ func TestDecodeBFD(t *testing.T) {
 		t.Fatalf("version 2: %+v", p.BFD)
 	}
 }
+
+func TestDecodeRARP(t *testing.T) {
+	// A QEMU announcement: RARP request, sender and target the guest's MAC,
+	// inside VXLAN as head-end replication floods it.
+	rarp := serialize(t,
+		&layers.Ethernet{SrcMAC: macG1, DstMAC: bcast, EthernetType: 0x8035},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: RARPRequest, SourceHwAddress: macG1, SourceProtAddress: make([]byte, 4),
+			DstHwAddress: macG1, DstProtAddress: make([]byte, 4)})
+	p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, vxlanFrame(t, "192.0.2.3", "192.0.2.1", 1, 4789, 11000, rarp))
+	in := p.VXLAN.Inner
+	if in == nil || in.ARP == nil || in.ARP.Op != RARPRequest || in.ARP.SenderMAC.String() != macG1.String() || in.EtherType != 0x8035 {
+		t.Fatalf("RARP not decoded: %s (%s)", in.Summary(), in.DecodeErr)
+	}
+	if s := in.Summary(); !strings.Contains(s, "RARP who-is") {
+		t.Errorf("summary %q", s)
+	}
+}

@@ -46,6 +46,9 @@ func (fakeLab) Do(string, func() error) error { return nil }
 func (fakeLab) Exec(context.Context, string, ...string) (string, error) {
 	return "", nil
 }
+func (fakeLab) MACSeq(context.Context, string, net.HardwareAddr) (uint32, bool, error) {
+	return 0, false, nil
+}
 func (fakeLab) Migrate(context.Context, string, string, time.Duration) (Move, error) {
 	return Move{}, nil
 }

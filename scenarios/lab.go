@@ -39,6 +39,10 @@ type Lab interface {
 	// traffic first, then its agent gets SIGKILL (no FIN or RST reaches a
 	// peer).
 	KillNode(ctx context.Context, node string) error
+	// MACSeq is the highest MAC mobility sequence a node's control plane
+	// holds for a MAC (its own route or one received); found false when it
+	// holds none.
+	MACSeq(ctx context.Context, node string, mac net.HardwareAddr) (seq uint32, found bool, err error)
 	// KillAgent sends SIGKILL to a node's EVPN agent only (its links stay up).
 	KillAgent(ctx context.Context, node string) error
 	// VNetNS is the namespace holding a VNet's bridge on a node (the node's

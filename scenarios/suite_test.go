@@ -68,6 +68,7 @@ type expectation struct {
 	scenario string // a built-in name or a scenario file (testdata/scenarios/...)
 	verdict  scenarios.Verdict
 	because  string // a piece of the explanation a failure must contain
+	finding  string // a finding (figure name) the result must carry
 }
 
 // labSpecs brings a lab up once and checks each expectation in order.
@@ -102,6 +103,9 @@ func labSpecs(labFile string, exps ...expectation) {
 				if e.because != "" {
 					Expect(r.Explain()).To(ContainSubstring(e.because))
 				}
+				if e.finding != "" {
+					Expect(r.FigureMap()).To(HaveKey(e.finding), "figures: %v", r.Figures)
+				}
 			}, NodeTimeout(3*time.Minute))
 		}
 	})
@@ -114,6 +118,11 @@ var _ = Describe("conformance", func() {
 	}
 	const labs = "testdata/labs/"
 	const files = "testdata/scenarios/"
+	// warned: passes, with a finding the team must read (the warn verdict
+	// of issue 9 section 5 once it exists).
+	warned := func(s, finding string) expectation {
+		return expectation{scenario: s, verdict: scenarios.Pass, finding: finding}
+	}
 
 	// A simple zone: SNAT on the node itself.
 	labSpecs("../examples/simple/lab.yaml", pass("snat"))
@@ -132,9 +141,16 @@ var _ = Describe("conformance", func() {
 		pass("bum-replication"), pass("arp-nd-suppression"), pass("tenant-isolation"), pass("mtu"),
 		pass("anycast-gateway"), pass("snat"), pass("vxlan-injection"), pass("urpf"),
 		pass("vm-live-migration"), fail(files+"urpf-strict-exit-nodes.yaml", "disable rp_filter on exit nodes"),
-		pass("exit-node-failover"))
+		// The demo's upstream has static reverse routes (as Proxmox
+		// documents): inbound flows hashed to the crashed node stay lost.
+		warned("exit-node-failover", "warn: external -> guest with static upstream routes"))
 	// The walkthrough kills an agent: a lab of its own.
 	labSpecs("../examples/demo/lab.yaml", pass(files+"evpn-walkthrough.yaml"))
+	// The exit node's agent dies (sockets close) instead of the node.
+	labSpecs("../examples/demo/lab.yaml", pass("exit-node-failover:mode=kill"))
+	// A node that hears no BGP keeps the moved guest's old location: the
+	// gap breaks the budget.
+	labSpecs("../examples/demo/lab.yaml", fail(files+"migration-peer-deaf.yaml", "followed the guest too slowly"))
 	labSpecs(labs+"evnomac/lab.yaml",
 		fail("anycast-gateway", "sets no anycast MAC"),
 		fail("vm-live-migration", "gateway MAC differs between nodes"))
@@ -156,7 +172,8 @@ func TestEveryScenarioHasASpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range scenarios.All() {
-		if !strings.Contains(string(src), `pass("`+s.Name()+`")`) || !strings.Contains(string(src), `fail("`+s.Name()+`"`) &&
+		healthy := strings.Contains(string(src), `pass("`+s.Name()+`")`) || strings.Contains(string(src), `warned("`+s.Name()+`"`)
+		if !healthy || !strings.Contains(string(src), `fail("`+s.Name()+`"`) &&
 			!strings.Contains(string(src), s.Name()+"-") {
 			t.Errorf("scenario %s lacks a healthy (pass) or broken (fail) spec in the conformance suite", s.Name())
 		}

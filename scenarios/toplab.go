@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology"
 )
@@ -192,4 +195,31 @@ func (t *TopoLab) KillAgent(ctx context.Context, node string) error {
 		return fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err)
 	}
 	return nil
+}
+
+// MACSeq asks the node's agent (over its control socket) for the routes
+// it holds for the MAC.
+func (t *TopoLab) MACSeq(ctx context.Context, node string, mac net.HardwareAddr) (uint32, bool, error) {
+	if t.L.Node(node) == nil {
+		return 0, false, fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	snap, err := evpn.Call(qctx, filepath.Join(t.StateDir, "nodes", node, "agent.sock"), evpn.Request{Show: "all"})
+	if err != nil {
+		return 0, false, fmt.Errorf("node %s: ask its agent: %w", node, err)
+	}
+	var seq uint32
+	found := false
+	for _, r := range snap.Routes {
+		if r.Type == 2 && strings.EqualFold(r.MAC, mac.String()) {
+			seq, found = max(seq, r.Seq), true
+		}
+	}
+	for _, l := range snap.Local {
+		if strings.EqualFold(l.MAC, mac.String()) {
+			seq, found = max(seq, l.Seq), true
+		}
+	}
+	return seq, found, nil
 }

@@ -25,14 +25,15 @@ func (f *FileScenario) Run(ctx context.Context, env *Env) *Result {
 	if why := f.unmet(v); why != "" {
 		return r.Skipf("lab %s does not meet the scenario's requirement: %s", env.Lab.Name(), why)
 	}
-	st := &fileRun{env: env, v: v, streams: map[string]*probe.Stream{}, captures: map[string]*capture.Session{}}
-	defer st.stopAll()
+	st := &fileRun{env: env, v: v, steps: NewSteps(env, r)}
+	defer st.steps.Close()
 	for i, s := range f.Steps {
 		env.progress("step %d/%d: %s (%s:%d)", i+1, len(f.Steps), s.Kind, f.File, s.Line)
 		if err := st.step(ctx, s, r, f.scenarioFor); err != nil {
 			return r.Errorf("%s:%d: step %d (%s): %v", f.File, s.Line, i+1, s.Kind, err)
 		}
 	}
+	st.steps.Timeline(f.ScenName)
 	return r.Finish()
 }
 
@@ -67,20 +68,13 @@ func (f *FileScenario) unmet(v labView) string {
 	return ""
 }
 
+// fileRun runs a file's steps on the step library (steps.go), the same
+// one the Go scenarios are built from.
 type fileRun struct {
-	env      *Env
-	v        labView
-	streams  map[string]*probe.Stream
-	captures map[string]*capture.Session
-}
-
-func (st *fileRun) stopAll() {
-	for _, s := range st.streams {
-		s.Stop(0)
-	}
-	for _, c := range st.captures {
-		_, _ = c.Stop()
-	}
+	env     *Env
+	v       labView
+	steps   *Steps
+	nstream int
 }
 
 func (st *fileRun) x(s string) string { return expand(s, st.env.Params) }
@@ -153,9 +147,6 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 
 	case *streamStep:
 		name := st.x(a.Name)
-		if _, dup := st.streams[name]; dup {
-			return fmt.Errorf("a stream named %s is already running", name)
-		}
 		from, err := resolveNS(v, st.x(a.From))
 		if err != nil {
 			return err
@@ -174,23 +165,17 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 		}
 		port := a.Port
 		if port == 0 {
-			port = 40000 + len(st.streams)
+			port = 40000 + st.nstream
 		}
-		s, err := probe.StartStream(from, to, dst, port, iv)
-		if err != nil {
-			return err
-		}
-		st.streams[name] = s
-		return nil
+		st.nstream++
+		return st.steps.StartStream(name, StreamSpec{Label: fmt.Sprintf("%s: %s -> %s", name, st.x(a.From), st.x(a.To)), From: from, To: to, Dst: dst, Port: port, Interval: iv})
 
 	case *stopStreamStep:
 		name := st.x(a.Name)
-		s, ok := st.streams[name]
-		if !ok {
-			return fmt.Errorf("no stream named %s was started", name)
+		stats, _, err := st.steps.StopStream(name, 200*time.Millisecond)
+		if err != nil {
+			return err
 		}
-		delete(st.streams, name)
-		stats := s.Stop(200 * time.Millisecond)
 		r.Figure(name+" sent", float64(stats.Sent), "")
 		r.Figure(name+" lost", float64(stats.Lost), "")
 		r.Ms(name+" longest gap", stats.LongestGap)
@@ -217,20 +202,19 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 		if err != nil {
 			return fmt.Errorf("pause: %w", err)
 		}
-		_, err = env.Lab.Migrate(ctx, st.x(a.Guest), st.x(a.To), pause)
+		_, err = st.steps.Migrate(ctx, st.x(a.Guest), st.x(a.To), pause)
 		return err
 
 	case *killNodeStep:
-		return env.Lab.KillNode(ctx, st.x(a.Node))
+		_, err := st.steps.Kill(ctx, st.x(a.Node), KillCrash)
+		return err
 
 	case *killAgentStep:
-		return env.Lab.KillAgent(ctx, st.x(a.Node))
+		_, err := st.steps.Kill(ctx, st.x(a.Node), KillAgent)
+		return err
 
 	case *captureStep:
 		name := st.x(a.Name)
-		if _, dup := st.captures[name]; dup {
-			return fmt.Errorf("a capture named %s is already running", name)
-		}
 		var pts []capture.Point
 		for _, on := range a.On {
 			p, err := capturePoints(v, st.x(on))
@@ -239,16 +223,7 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 			}
 			pts = append(pts, p...)
 		}
-		opts := capture.Options{}
-		if env.PcapDir != "" {
-			opts.Dir = filepath.Join(env.PcapDir, r.Scenario, name)
-		}
-		sess, err := capture.Start(ctx, pts, opts)
-		if err != nil {
-			return err
-		}
-		st.captures[name] = sess
-		return nil
+		return st.steps.StartCapture(ctx, name, pts)
 
 	case *expectCaptureStep:
 		return st.expectCapture(a, r)
@@ -310,17 +285,9 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 
 func (st *fileRun) expectCapture(a *expectCaptureStep, r *Result) error {
 	name := st.x(a.Name)
-	sess, ok := st.captures[name]
-	if !ok {
-		return fmt.Errorf("no capture named %s was started", name)
-	}
-	delete(st.captures, name)
-	res, err := sess.Stop()
+	res, err := st.steps.StopCapture(name)
 	if err != nil {
 		return err
-	}
-	if res.Merged != "" {
-		r.Pcap(name, res.Merged)
 	}
 	obs := func(err error) string {
 		if err == nil {
@@ -435,21 +402,12 @@ func (st *fileRun) fdb(ctx context.Context, a *fdbStep, r *Result) error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(within)
 	var entries []probe.FDBEntry
-	for {
+	if _, _, err := st.steps.WaitFor(ctx, within, 5*time.Millisecond, func() (bool, error) {
 		entries, err = probe.FDBFor(ns, g.MAC)
-		if err != nil {
-			return err
-		}
-		if fdbMatches(entries, kind, wantVTEP, g.Tap) || !time.Now().Before(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+		return err == nil && fdbMatches(entries, kind, wantVTEP, g.Tap), err
+	}); err != nil {
+		return err
 	}
 	obs := fdbString(entries)
 	name := fmt.Sprintf("FDB on %s for %s (%s)", node.Name, g.Name, g.MAC)

@@ -61,7 +61,8 @@ type StreamStats struct {
 	SendErrors int
 	LastError  string
 	// LongestGap is the longest time between two consecutive arrivals
-	// (including stream start to first arrival).
+	// (including stream start to first arrival, and the last arrival to
+	// the last datagram sent).
 	LongestGap time.Duration
 	// GapFrom and GapTo are the sequence numbers bounding the longest gap.
 	GapFrom, GapTo uint64
@@ -214,6 +215,13 @@ func (s *Stream) Stop(drain time.Duration) StreamStats {
 		}
 		maxSeq = max(maxSeq, a.seq)
 		prevAt, prevSeq = a.at, a.seq
+	}
+	// A stream that stops arriving has a gap up to its last datagram sent:
+	// one that never recovered must not report a short gap.
+	if n := len(s.sentAt); n > 0 {
+		if g := s.sentAt[n-1].Sub(prevAt); g > st.LongestGap {
+			st.LongestGap, st.GapFrom, st.GapTo = g, prevSeq, uint64(n-1)
+		}
 	}
 	st.TailSent = min(st.Sent, 100)
 	for _, a := range s.arrivals {
