@@ -104,7 +104,11 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
-	restore, err := l4Hashing(r, gns, su.upstream.NS)
+	hashNS := []string{gns}
+	for _, h := range v.Routers() {
+		hashNS = append(hashNS, h.NS)
+	}
+	restore, err := l4Hashing(r, hashNS...)
 	defer restore()
 	if err != nil {
 		return r.Errorf("%v", err)
@@ -248,9 +252,9 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 		"the surviving nodes still route to the dead exit node: the BGP session was not torn down (hold timer) or the route was not removed from the kernel")
 
 	// Traffic, per direction.
-	s.direction(r, st, flows, false, victim, killedAt, su, len(su.exits))
+	s.direction(r, st, v.Routers(), flows, false, victim, killedAt, su, len(su.exits))
 	if su.inbound {
-		s.direction(r, st, flows, true, victim, killedAt, su, len(su.exits))
+		s.direction(r, st, v.Routers(), flows, true, victim, killedAt, su, len(su.exits))
 	}
 	st.Timeline(fmt.Sprintf("%s %s: %s <-> %s", mode, victim.Name, g.Name, su.ext.Name))
 	return r.Finish()
@@ -485,7 +489,7 @@ func flowsVia(flows []foFlow, node string) string {
 
 // direction reports one direction: the flows through the failed node (what
 // they lost, when they recovered) and, as a control, the others.
-func (exitNodeFailover) direction(r *Result, st *Steps, flows []foFlow, inbound bool, victim Node, killedAt time.Time, su foSetup, nExits int) {
+func (exitNodeFailover) direction(r *Result, st *Steps, routers []Host, flows []foFlow, inbound bool, victim Node, killedAt time.Time, su foSetup, nExits int) {
 	dir := "guest -> external"
 	if inbound {
 		dir = "external -> guest"
@@ -535,40 +539,43 @@ func (exitNodeFailover) direction(r *Result, st *Steps, flows []foFlow, inbound 
 	case nExits < 2:
 		r.Expect(name, false, "every flow through "+victim.Name+" flows again", obs,
 			fmt.Sprintf("zone %s has a single exit node (%s): when it dies nothing else leads out; list two in exitnodes", su.g.Zone, victim.Name))
-	case inbound && upstreamStillVia(su.upstream, victim, su.g.IPv4.Masked()):
+	case inbound && routerVia(routers, victim, su.g.IPv4.Masked()) != "":
 		// Proxmox's documented setup: static reverse routes on the
 		// upstream. Inbound flows hashed to the dead node are lost.
 		r.Expect(name, true, "every flow through "+victim.Name+" flows again", obs, "")
 		warnFinding(r, dir+" with static upstream routes",
-			fmt.Sprintf("%d of %d inbound flows were hashed to %s and stayed lost: the upstream %s keeps its static ECMP route to %s via the dead node",
-				unrecovered, len(hit), victim.Name, su.upstream.Name, su.g.IPv4.Masked()),
+			fmt.Sprintf("%d of %d inbound flows were hashed to %s and stayed lost: router %s keeps its static ECMP route to %s via the dead node",
+				unrecovered, len(hit), victim.Name, routerVia(routers, victim, su.g.IPv4.Masked()), su.g.IPv4.Masked()),
 			"peer the exit nodes with the upstream over BGP (a bgp controller on each exit node, as Proxmox documents for exporting EVPN routes) so the dead node's routes are withdrawn; or watch the exit nodes and remove the static route")
 	default:
 		cause := "the other exit node does not take over: check that it announces the default route (type-5 0.0.0.0/0) and has a path to the external host"
 		if inbound {
-			cause = "the upstream no longer routes via the dead node, yet traffic to the guest does not arrive through the other exit node: check its VRF routes to the guest"
+			cause = "no router routes to the guest's subnet via the dead node any more, yet traffic to the guest does not arrive through the other exit node: check its VRF routes to the guest"
 		}
 		r.Expect(name, false, "every flow through "+victim.Name+" flows again", obs, cause)
 	}
 }
 
-// upstreamStillVia tells whether the upstream router still routes pfx via
-// one of the node's addresses.
-func upstreamStillVia(up Host, n Node, pfx netip.Prefix) bool {
-	rs, err := probe.Routes(up.NS, 4)
-	if err != nil {
-		return false
-	}
-	for _, rt := range rs {
-		if rt.Dst == pfx {
+// routerVia names the first router (the upstream or one on the way to the
+// exit nodes) that still routes pfx via one of the node's addresses.
+func routerVia(routers []Host, n Node, pfx netip.Prefix) string {
+	for _, h := range routers {
+		rs, err := probe.Routes(h.NS, 4)
+		if err != nil {
+			continue
+		}
+		for _, rt := range rs {
+			if rt.Dst != pfx {
+				continue
+			}
 			for _, a := range n.Addrs {
 				if slices.Contains(rt.Via, a) {
-					return true
+					return h.Name
 				}
 			}
 		}
 	}
-	return false
+	return ""
 }
 
 // warnFinding records a finding the team must read although Proxmox deploys
