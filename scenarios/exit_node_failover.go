@@ -220,7 +220,7 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 	// Detection: what the survivors saw first.
 	det := detection(capRes, victim, killedAt)
 	for _, e := range det.events {
-		st.Event(e.at, "bfd", e.label)
+		st.Event(e.at, e.kind, e.label)
 	}
 	if !det.first.IsZero() {
 		r.Ms("detection", det.first.Sub(killedAt))
@@ -591,10 +591,14 @@ func warnFinding(r *Result, name, observed, remedy string) {
 type foDetection struct {
 	by     string
 	first  time.Time
-	events []struct {
-		at    time.Time
-		label string
-	}
+	events []detEvent
+}
+
+// detEvent is one sign of the failure: kind bfd (BFD down), tcp (FIN or
+// RST) or bgp (a NOTIFICATION).
+type detEvent struct {
+	at          time.Time
+	kind, label string
 }
 
 func (d foDetection) summary() string {
@@ -621,10 +625,11 @@ func detection(res *capture.Result, victim Node, after time.Time) foDetection {
 			return
 		}
 		seen[by+from] = true
-		d.events = append(d.events, struct {
-			at    time.Time
-			label string
-		}{at, label})
+		kind := map[string]string{"BFD down": "bfd", "TCP close": "tcp"}[by]
+		if kind == "" {
+			kind = "bgp"
+		}
+		d.events = append(d.events, detEvent{at, kind, label})
 		if d.first.IsZero() || at.Before(d.first) {
 			d.first, d.by = at, by
 		}

@@ -264,6 +264,21 @@ func (vmLiveMigration) startProbes(ctx context.Context, st *Steps, v labView, m 
 	if err := st.StartStream(m.peer.Name, StreamSpec{Label: m.peer.Name + " -> " + g.Name, From: m.peer.NS, To: g.NS, Dst: g.IPv4.Addr(), Port: 41001, Interval: m.interval}); err != nil {
 		return nil, err
 	}
+	// IPv6 as an equal: the same stream over IPv6 when both guests have it.
+	if g.IPv6.IsValid() && m.peer.IPv6.IsValid() {
+		pr, err := probe.Ping(ctx, m.peer.NS, g.IPv6.Addr(), probe.PingOpts{Count: 2, Interval: 50 * time.Millisecond, Timeout: time.Second})
+		if err != nil {
+			return nil, err
+		}
+		if !pr.OK() {
+			return nil, fmt.Errorf("%s cannot reach %s over IPv6 before the migration (%s): nothing to measure", m.peer.Name, g.IPv6.Addr(), pr.String())
+		}
+		n6 := m.peer.Name + " (IPv6)"
+		if err := st.StartStream(n6, StreamSpec{Label: m.peer.Name + " -> " + g.Name + " (IPv6)", From: m.peer.NS, To: g.NS, Dst: g.IPv6.Addr(), Port: 41003, Interval: m.interval}); err != nil {
+			return nil, err
+		}
+		names = append(names, n6)
+	}
 	ext, ok := v.External()
 	if !ok || !g.GW4.IsValid() {
 		return names, nil
@@ -315,8 +330,11 @@ func (vmLiveMigration) checkProbes(r *Result, st *Steps, m migration, mv Move, n
 		}
 		r.Expect("probes from "+n+" recovered", recovered(s), "the stream flows again after the move",
 			s.String(), fmt.Sprintf("traffic from %s never found %s on %s", n, m.g.Name, m.target.Name))
-		r.Expect("longest gap from "+n, s.LongestGap <= m.maxGap, "at most "+m.budget,
-			fmt.Sprintf("%v (pause %v + lab %v + overlay %v)", s.LongestGap.Round(time.Microsecond), m.pause, lab.Round(time.Microsecond), overlay.Round(time.Microsecond)),
+		// The lab's own time to move the tap (measured, not guessed) is
+		// not the overlay's: the budget is for pause + overlay.
+		counted := s.LongestGap - lab
+		r.Expect("longest gap from "+n, counted <= m.maxGap, "at most "+m.budget+", the lab's own tap move not counted",
+			fmt.Sprintf("%v counted of %v (pause %v + lab %v + overlay %v)", counted.Round(time.Microsecond), s.LongestGap.Round(time.Microsecond), m.pause, lab.Round(time.Microsecond), overlay.Round(time.Microsecond)),
 			"forwarding tables followed the guest too slowly (see the FDB convergence figures and the timeline)")
 	}
 }
