@@ -198,7 +198,7 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 			if !ok || f.via != victim.Name {
 				continue
 			}
-			if o := outageAt(ss.Records(), killedAt, 25); o.Recovered.IsZero() && time.Since(goneAll) < 2*time.Second {
+			if o := outageAt(ss.Records(), killedAt, 25); o.Recovered.IsZero() && time.Since(goneAll) < time.Second {
 				return false, nil
 			}
 		}
