@@ -153,6 +153,36 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 		}
 		watches[n.Name] = w
 	}
+	// And every router's: a BGP-learned route through the dead node goes
+	// when the router's session to it ends.
+	routerWatches := map[string]*probe.RouteWatch{}
+	defer func() {
+		for _, w := range routerWatches {
+			w.Close()
+		}
+	}()
+	for _, h := range v.Routers() {
+		w, err := probe.WatchRoutes(h.NS, 4)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		routerWatches[h.Name] = w
+	}
+	subnet := g.IPv4.Masked()
+	learnedVia := func() string {
+		for name, w := range routerWatches {
+			states, _ := w.States()
+			if len(states) == 0 {
+				continue
+			}
+			for _, rt := range states[len(states)-1].Routes {
+				if rt.Dst == subnet && rt.Learned() && slices.ContainsFunc(rt.Via, func(a netip.Addr) bool { return slices.Contains(victim.Addrs, a) }) {
+					return name
+				}
+			}
+		}
+		return ""
+	}
 	if err := st.StartCapture(ctx, "failover", uplinkPoints(survivors)); err != nil {
 		return r.Errorf("%v", err)
 	}
@@ -198,7 +228,10 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 			if !ok || f.via != victim.Name {
 				continue
 			}
-			if o := outageAt(ss.Records(), killedAt, 25); o.Recovered.IsZero() && time.Since(goneAll) < time.Second {
+			// A flow that has not recovered gets a second after the
+			// routes went, or as long as a router still holds a BGP route
+			// through the dead node (its hold timer is running).
+			if o := outageAt(ss.Records(), killedAt, 25); o.Recovered.IsZero() && (time.Since(goneAll) < time.Second || f.inbound && learnedVia() != "") {
 				return false, nil
 			}
 		}
@@ -252,6 +285,21 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 	r.Expect("default route via "+victim.Name+" withdrawn everywhere", len(stale) == 0,
 		fmt.Sprintf("no default route via %s on any node within %v", victim.VTEP, timeout), "still there: "+strings.Join(stale, "; "),
 		"the surviving nodes still route to the dead exit node: the BGP session was not torn down (hold timer) or the route was not removed from the kernel")
+
+	// Routers that learned the guest's subnet over BGP drop the dead node.
+	for _, h := range v.Routers() {
+		for _, a := range victim.Addrs {
+			states, _ := routerWatches[h.Name].States()
+			had := len(states) > 0 && slices.ContainsFunc(states[0].Routes, func(rt probe.Route) bool { return rt.Dst == subnet && slices.Contains(rt.Via, a) && rt.Learned() })
+			if !had {
+				continue
+			}
+			if at, ok, _, _ := routerWatches[h.Name].GoneAt(subnet, a, killedAt); ok {
+				r.Ms("BGP route via "+victim.Name+" withdrawn on "+h.Name, at.Sub(killedAt))
+				st.Event(at, "route", fmt.Sprintf("%s: BGP route to %s via %s withdrawn", h.Name, subnet, victim.Name))
+			}
+		}
+	}
 
 	// Traffic, per direction.
 	s.direction(r, st, v.Routers(), flows, false, victim, killedAt, su, len(su.exits))
@@ -541,17 +589,19 @@ func (exitNodeFailover) direction(r *Result, st *Steps, routers []Host, flows []
 	case nExits < 2:
 		r.Expect(name, false, "every flow through "+victim.Name+" flows again", obs,
 			fmt.Sprintf("zone %s has a single exit node (%s): when it dies nothing else leads out; list two in exitnodes", su.g.Zone, victim.Name))
-	case inbound && routerVia(routers, victim, su.g.IPv4.Masked()) != "":
+	case inbound && routerVia(routers, victim, su.g.IPv4.Masked(), false) != "":
 		// Proxmox's documented setup: static reverse routes on the
 		// upstream. Inbound flows hashed to the dead node are lost: a
 		// warn finding, with its remedy.
 		r.ExpectWarn(name+" (static upstream routes)", false, "every flow through "+victim.Name+" flows again",
 			fmt.Sprintf("%d of %d inbound flows were hashed to %s and stayed lost: router %s keeps its static ECMP route to %s via the dead node; %s",
-				unrecovered, len(hit), victim.Name, routerVia(routers, victim, su.g.IPv4.Masked()), su.g.IPv4.Masked(), obs),
+				unrecovered, len(hit), victim.Name, routerVia(routers, victim, su.g.IPv4.Masked(), false), su.g.IPv4.Masked(), obs),
 			"the upstream's static reverse routes (as Proxmox documents them) still lead to the dead exit node. Remedy: peer the exit nodes with the upstream over BGP (a bgp controller on each exit node, as Proxmox documents for exporting EVPN routes) so the dead node's routes are withdrawn, or withdraw the static route when an exit node fails")
 	default:
 		cause := "the other exit node does not take over: check that it announces the default route (type-5 0.0.0.0/0) and has a path to the external host"
-		if inbound {
+		if r := routerVia(routers, victim, su.g.IPv4.Masked(), true); inbound && r != "" {
+			cause = fmt.Sprintf("router %s still has a BGP route to %s via the dead node: its session to %s did not end within the timeout (hold timer)", r, su.g.IPv4.Masked(), victim.Name)
+		} else if inbound {
 			cause = "no router routes to the guest's subnet via the dead node any more, yet traffic to the guest does not arrive through the other exit node: check its VRF routes to the guest"
 		}
 		r.Expect(name, false, "every flow through "+victim.Name+" flows again", obs, cause)
@@ -559,15 +609,16 @@ func (exitNodeFailover) direction(r *Result, st *Steps, routers []Host, flows []
 }
 
 // routerVia names the first router (the upstream or one on the way to the
-// exit nodes) that still routes pfx via one of the node's addresses.
-func routerVia(routers []Host, n Node, pfx netip.Prefix) string {
+// exit nodes) that still routes pfx via one of the node's addresses, by a
+// static route (learned false) or a BGP-learned one (learned true).
+func routerVia(routers []Host, n Node, pfx netip.Prefix, learned bool) string {
 	for _, h := range routers {
 		rs, err := probe.Routes(h.NS, 4)
 		if err != nil {
 			continue
 		}
 		for _, rt := range rs {
-			if rt.Dst != pfx {
+			if rt.Dst != pfx || rt.Learned() != learned {
 				continue
 			}
 			for _, a := range n.Addrs {

@@ -156,6 +156,8 @@ var _ = Describe("conformance", func() {
 	labSpecs(labs+"evleak/lab.yaml", fail("tenant-isolation", "share exit nodes"))
 	labSpecs(labs+"evnoexit/lab.yaml", fail("snat", "has no exit nodes"))
 	labSpecs(labs+"evoneexit/lab.yaml", fail("exit-node-failover", "single exit node"))
+	// The upstream peers the exit nodes over BGP: inbound recovers too.
+	labSpecs(labs+"evbgpup/lab.yaml", pass("exit-node-failover"))
 
 	// Two racks behind a router with strict uRPF.
 	labSpecs("../examples/evpn-racks/lab.yaml", pass("cross-rack-migration"), pass("urpf"), pass("bgp-only-workaround"))

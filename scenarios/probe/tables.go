@@ -266,7 +266,17 @@ type Route struct {
 	Dst netip.Prefix
 	Via []netip.Addr // next hops (several for ECMP)
 	Dev string
+	// Proto is who installed it (RTPROT_*: boot/static, kernel, bgp 186, ...).
+	Proto int
 }
+
+// RouteProtoBGP is the protocol of routes a BGP speaker installed (zebra's
+// for bgpd, and the lab's underlay routers').
+const RouteProtoBGP = 186
+
+// Learned tells a route a routing protocol installs and withdraws (BGP)
+// from a static one.
+func (r Route) Learned() bool { return r.Proto == RouteProtoBGP }
 
 func (r Route) String() string {
 	s := r.Dst.String()
@@ -305,7 +315,7 @@ func routeList(h *netlink.Handle, ns string, family int, names map[int]string) (
 // toRoute turns a netlink route into a Route; names maps link indexes to
 // names (nil: no device names).
 func toRoute(r netlink.Route, family int, names map[int]string) Route {
-	rt := Route{Dev: names[r.LinkIndex]}
+	rt := Route{Dev: names[r.LinkIndex], Proto: int(r.Protocol)}
 	if r.Dst == nil {
 		if family == 6 {
 			rt.Dst = netip.MustParsePrefix("::/0")
