@@ -179,6 +179,8 @@ func TestFailoverDetection(t *testing.T) {
 		{"BFD", []*capture.Packet{bfd(time.Second, vtep1, capture.BFDUp), bfd(900*time.Millisecond, vtep1, capture.BFDDown)}, "BFD down"},
 		{"TCP close", []*capture.Packet{fin, bfd(900*time.Millisecond, vtep1, capture.BFDDown)}, "TCP close"},
 		{"hold timer", []*capture.Packet{hold}, "hold timer"},
+		{"cease after BFD", []*capture.Packet{{Time: t0.Add(840 * time.Millisecond), SrcIP: vtep1, DstIP: vtep2,
+			BGP: []*capture.BGPMessage{parsed(t, bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, 3, nil))}}, bfd(843*time.Millisecond, vtep1, capture.BFDDown)}, "BFD down"},
 	} {
 		d := detection(&capture.Result{Packets: tc.pkts}, victim, after)
 		if d.by != tc.by {

@@ -706,6 +706,16 @@ func detection(res *capture.Result, victim Node, after time.Time) foDetection {
 			add(p.Time, by, p.SrcIP.String(), fmt.Sprintf("NOTIFICATION %d/%d from %s after %v", n.ErrorCode, n.ErrorSubcode, p.SrcIP, p.Time.Sub(after).Round(time.Millisecond)))
 		}
 	}
+	// A speaker whose BFD session timed out resets the BGP session first
+	// (a Cease NOTIFICATION) and sends its BFD Down right after: BFD
+	// detected it.
+	if d.by == "BGP NOTIFICATION" {
+		for _, e := range d.events {
+			if e.kind == "bfd" && e.at.Sub(d.first) < 100*time.Millisecond {
+				d.by = "BFD down"
+			}
+		}
+	}
 	return d
 }
 
