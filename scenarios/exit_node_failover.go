@@ -87,227 +87,270 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 	}
 	st := NewSteps(env, r)
 	defer st.Close()
-	g := su.g
-	var exitNames []string
-	for _, n := range su.exits {
-		exitNames = append(exitNames, n.Name)
-	}
-	r.Text("exit nodes", fmt.Sprintf("zone %s: exit nodes %v", g.Zone, exitNames))
-	if !su.inbound {
-		r.Text("inbound", su.why)
-	}
-	env.progress("%s (on %s) <-> %s through exit nodes %v, mode %s", g.Name, g.Node, su.extAddr, exitNames, mode)
+	fo := &foRun{r: r, st: st, v: v, su: su, subnet: su.g.IPv4.Masked()}
+	fo.describe(env, mode)
 
 	// Flows are spread by port: hash on L4 where the ECMP choices are made
-	// (the guest's node, the upstream router), restored afterwards.
-	gns, err := v.VNetNS(g.Node, g.VNet)
-	if err != nil {
-		return r.Errorf("%v", err)
-	}
-	hashNS := []string{gns}
-	for _, h := range v.Routers() {
-		hashNS = append(hashNS, h.NS)
-	}
-	restore, err := l4Hashing(r, hashNS...)
+	// (the guest's node, the routers), restored afterwards.
+	restore, err := fo.hashOnPorts()
 	defer restore()
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
-
-	flows, victim, err := s.placeFlows(ctx, st, v, su, nflows, interval, env.Params["node"])
-	if err != nil {
+	if fo.flows, fo.victim, err = s.placeFlows(ctx, st, v, su, nflows, interval, env.Params["node"]); err != nil {
 		return r.Errorf("%v", err)
 	}
-	defs, err := probe.Routes(gns, 4)
-	if err != nil {
+	if err := fo.mustRouteViaVictim(); err != nil {
 		return r.Errorf("%v", err)
 	}
-	d, viaVictim := defaultsVia(defs, victim.VTEP)
-	r.Text("default route on "+g.Node+" before", orNone(d))
-	if !viaVictim {
-		return r.Errorf("%s's default route in zone %s does not lead via %s (%s): %s; nothing to fail over (no type-5 default route from the exit node?)",
-			g.Node, g.Zone, victim.Name, victim.VTEP, orNone(d))
-	}
-
-	// Watch every survivor's routes (kernel notifications) and its uplink.
-	var survivors []Node
-	for _, n := range v.Nodes() {
-		if n.Name != victim.Name {
-			survivors = append(survivors, n)
-		}
-	}
-	watches := map[string]*probe.RouteWatch{}
-	defer func() {
-		for _, w := range watches {
-			w.Close()
-		}
-	}()
-	for _, n := range survivors {
-		ns, err := v.VNetNS(n.Name, g.VNet)
-		if err != nil {
-			return r.Errorf("%v", err)
-		}
-		w, err := probe.WatchRoutes(ns, 4)
-		if err != nil {
-			return r.Errorf("%v", err)
-		}
-		watches[n.Name] = w
-	}
-	// And every router's: a BGP-learned route through the dead node goes
-	// when the router's session to it ends.
-	routerWatches := map[string]*probe.RouteWatch{}
-	defer func() {
-		for _, w := range routerWatches {
-			w.Close()
-		}
-	}()
-	for _, h := range v.Routers() {
-		w, err := probe.WatchRoutes(h.NS, 4)
-		if err != nil {
-			return r.Errorf("%v", err)
-		}
-		routerWatches[h.Name] = w
-	}
-	subnet := g.IPv4.Masked()
-	learnedVia := func() string {
-		for name, w := range routerWatches {
-			states, _ := w.States()
-			if len(states) == 0 {
-				continue
-			}
-			for _, rt := range states[len(states)-1].Routes {
-				if rt.Dst == subnet && rt.Learned() && slices.ContainsFunc(rt.Via, func(a netip.Addr) bool { return slices.Contains(victim.Addrs, a) }) {
-					return name
-				}
-			}
-		}
-		return ""
-	}
-	if err := st.StartCapture(ctx, "failover", uplinkPoints(survivors)); err != nil {
+	if err := fo.watch(ctx); err != nil {
 		return r.Errorf("%v", err)
 	}
 	time.Sleep(200 * time.Millisecond) // steady state, and BFD/keepalives on the wire before the failure
 
-	r.Text("failure", fmt.Sprintf("%s %s, the exit node carrying %s", mode, victim.Name, flowsVia(flows, victim.Name)))
-	killedAt, err := st.Kill(ctx, victim.Name, mode)
-	if err != nil {
-		return r.Errorf("%s %s: %v", mode, victim.Name, err)
+	r.Text("failure", fmt.Sprintf("%s %s, the exit node carrying %s", mode, fo.victim.Name, flowsVia(fo.flows, fo.victim.Name)))
+	if fo.failedAt, err = st.Kill(ctx, fo.victim.Name, mode); err != nil {
+		return r.Errorf("%s %s: %v", mode, fo.victim.Name, err)
 	}
+	fo.waitSettled(ctx, timeout)
+	capRes, err := fo.collect()
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+
+	fo.reportDetection(capRes)
+	fo.reportWithdrawal(timeout)
+	fo.reportRouters()
+	s.direction(r, st, v.Routers(), fo.flows, false, fo.victim, fo.failedAt, su, len(su.exits))
+	if su.inbound {
+		s.direction(r, st, v.Routers(), fo.flows, true, fo.victim, fo.failedAt, su, len(su.exits))
+	}
+	st.Timeline(fmt.Sprintf("%s %s: %s <-> %s", mode, fo.victim.Name, su.g.Name, su.ext.Name))
+	return r.Finish()
+}
+
+// foRun is one failover run: what the steps share.
+type foRun struct {
+	r         *Result
+	st        *Steps
+	v         labView
+	su        foSetup
+	subnet    netip.Prefix // the guest's, as routers route it
+	flows     []foFlow
+	victim    Node
+	survivors []Node
+	nodeWatch map[string]*probe.RouteWatch // survivors' VNet namespaces
+	routerW   map[string]*probe.RouteWatch // every router
+	failedAt  time.Time
+}
+
+func (fo *foRun) describe(env *Env, mode string) {
+	var names []string
+	for _, n := range fo.su.exits {
+		names = append(names, n.Name)
+	}
+	fo.r.Text("exit nodes", fmt.Sprintf("zone %s: exit nodes %v", fo.su.g.Zone, names))
+	if !fo.su.inbound {
+		fo.r.Text("inbound", fo.su.why)
+	}
+	env.progress("%s (on %s) <-> %s through exit nodes %v, mode %s", fo.su.g.Name, fo.su.g.Node, fo.su.extAddr, names, mode)
+}
+
+func (fo *foRun) hashOnPorts() (func(), error) {
+	gns, err := fo.v.VNetNS(fo.su.g.Node, fo.su.g.VNet)
+	if err != nil {
+		return func() {}, err
+	}
+	nss := []string{gns}
+	for _, h := range fo.v.Routers() {
+		nss = append(nss, h.NS)
+	}
+	return l4Hashing(fo.r, nss...)
+}
+
+// mustRouteViaVictim: the guest's node routes out via the node to fail;
+// otherwise failing it proves nothing.
+func (fo *foRun) mustRouteViaVictim() error {
+	g := fo.su.g
+	gns, err := fo.v.VNetNS(g.Node, g.VNet)
+	if err != nil {
+		return err
+	}
+	defs, err := probe.Routes(gns, 4)
+	if err != nil {
+		return err
+	}
+	d, via := defaultsVia(defs, fo.victim.VTEP)
+	fo.r.Text("default route on "+g.Node+" before", orNone(d))
+	if !via {
+		return fmt.Errorf("%s's default route in zone %s does not lead via %s (%s): %s; nothing to fail over (no type-5 default route from the exit node?)",
+			g.Node, g.Zone, fo.victim.Name, fo.victim.VTEP, orNone(d))
+	}
+	return nil
+}
+
+// watch starts what observes the failure: the survivors' and the routers'
+// routes (kernel notifications) and a capture of the survivors' uplinks.
+func (fo *foRun) watch(ctx context.Context) error {
+	fo.nodeWatch, fo.routerW = map[string]*probe.RouteWatch{}, map[string]*probe.RouteWatch{}
+	for _, n := range fo.v.Nodes() {
+		if n.Name == fo.victim.Name {
+			continue
+		}
+		fo.survivors = append(fo.survivors, n)
+		ns, err := fo.v.VNetNS(n.Name, fo.su.g.VNet)
+		if err != nil {
+			return err
+		}
+		if fo.nodeWatch[n.Name], err = fo.st.WatchRoutes(ns, 4); err != nil {
+			return err
+		}
+	}
+	for _, h := range fo.v.Routers() {
+		var err error
+		if fo.routerW[h.Name], err = fo.st.WatchRoutes(h.NS, 4); err != nil {
+			return err
+		}
+	}
+	return fo.st.StartCapture(ctx, "failover", uplinkPoints(fo.survivors))
+}
+
+// withdrawn says when each survivor's default route via the failed node
+// went, and which still have one.
+func (fo *foRun) withdrawn() (map[string]time.Time, []string) {
 	dfl := netip.MustParsePrefix("0.0.0.0/0")
-	withdrawn := func() (map[string]time.Time, []string) {
-		at := map[string]time.Time{}
-		var stale []string
-		for _, n := range survivors {
-			t, ok, final, err := watches[n.Name].GoneAt(dfl, victim.VTEP, killedAt)
-			switch {
-			case err != nil:
-				stale = append(stale, n.Name+": route notifications lost: "+err.Error())
-			case ok:
-				at[n.Name] = t
-			default:
-				stale = append(stale, fmt.Sprintf("%s: %s", n.Name, routesString(final)))
+	at := map[string]time.Time{}
+	var stale []string
+	for _, n := range fo.survivors {
+		t, ok, final, err := fo.nodeWatch[n.Name].GoneAt(dfl, fo.victim.VTEP, fo.failedAt)
+		switch {
+		case err != nil:
+			stale = append(stale, n.Name+": route notifications lost: "+err.Error())
+		case ok:
+			at[n.Name] = t
+		default:
+			stale = append(stale, fmt.Sprintf("%s: %s", n.Name, routesString(final)))
+		}
+	}
+	return at, stale
+}
+
+// learnedVia names a router that still holds a BGP route to the guest's
+// subnet through the failed node (its hold timer is running).
+func (fo *foRun) learnedVia() string {
+	for name, w := range fo.routerW {
+		states, _ := w.States()
+		if len(states) == 0 {
+			continue
+		}
+		for _, rt := range states[len(states)-1].Routes {
+			if rt.Dst == fo.subnet && rt.Learned() && slices.ContainsFunc(rt.Via, func(a netip.Addr) bool { return slices.Contains(fo.victim.Addrs, a) }) {
+				return name
 			}
 		}
-		return at, stale
 	}
-	// Wait until the routes are gone and the flows recovered (or cannot):
-	// the figures come from the notifications and the probes' records, the
-	// loop only decides when to stop looking.
+	return ""
+}
+
+// waitSettled waits until the routes are gone and the flows recovered (or
+// cannot): the figures come from the notifications and the probes'
+// records, the loop only decides when to stop looking.
+func (fo *foRun) waitSettled(ctx context.Context, timeout time.Duration) {
 	var goneAll time.Time
-	_, _, _ = st.WaitFor(ctx, timeout, 50*time.Millisecond, func() (bool, error) {
-		_, stale := withdrawn()
-		if len(stale) > 0 {
+	_, _, _ = fo.st.WaitFor(ctx, timeout, 50*time.Millisecond, func() (bool, error) {
+		if _, stale := fo.withdrawn(); len(stale) > 0 {
 			return false, nil
 		}
 		if goneAll.IsZero() {
 			goneAll = time.Now()
 		}
-		for i := range flows {
-			f := &flows[i]
-			ss, ok := st.Stream(f.name)
-			if !ok || f.via != victim.Name {
+		for _, f := range fo.flows {
+			ss, ok := fo.st.Stream(f.name)
+			if !ok || f.via != fo.victim.Name {
 				continue
 			}
 			// A flow that has not recovered gets a second after the
 			// routes went, or as long as a router still holds a BGP route
-			// through the dead node (its hold timer is running).
-			if o := outageAt(ss.Records(), killedAt, 25); o.Recovered.IsZero() && (time.Since(goneAll) < time.Second || f.inbound && learnedVia() != "") {
+			// through the dead node.
+			if o := outageAt(ss.Records(), fo.failedAt, 25); o.Recovered.IsZero() && (time.Since(goneAll) < time.Second || f.inbound && fo.learnedVia() != "") {
 				return false, nil
 			}
 		}
 		return true, nil
 	})
 	time.Sleep(300 * time.Millisecond) // the probes show the state after recovery
-	for i := range flows {
-		f := &flows[i]
-		if _, recs, err := st.StopStream(f.name, 200*time.Millisecond); err == nil {
+}
+
+// collect stops the flows (reading each one's outage) and the capture.
+func (fo *foRun) collect() (*capture.Result, error) {
+	for i := range fo.flows {
+		f := &fo.flows[i]
+		if _, recs, err := fo.st.StopStream(f.name, 200*time.Millisecond); err == nil {
 			f.recs = recs
-			f.out = outageAt(recs, killedAt, 25)
+			f.out = outageAt(recs, fo.failedAt, 25)
 		}
 	}
-	capRes, err := st.StopCapture("failover")
-	if err != nil {
-		return r.Errorf("%v", err)
-	}
+	return fo.st.StopCapture("failover")
+}
 
-	// Detection: what the survivors saw first.
-	det := detection(capRes, victim, killedAt)
+// reportDetection: what the survivors saw first, and when.
+func (fo *foRun) reportDetection(capRes *capture.Result) {
+	r, st := fo.r, fo.st
+	det := detection(capRes, fo.victim, fo.failedAt)
 	for _, e := range det.events {
 		st.Event(e.at, e.kind, e.label)
 	}
 	if !det.first.IsZero() {
-		r.Ms("detection", det.first.Sub(killedAt))
+		r.Ms("detection", det.first.Sub(fo.failedAt))
 		st.Event(det.first, "detection", "failure detected: "+det.by)
 	}
 	r.Finding("detected by", det.summary())
 	// A capture that lost frames proves no silence, but what it did see
 	// was there.
-	const detName, detWant = "failure detected on the wire", "BFD down, a TCP close or a hold timer expiry seen from the survivors"
+	const name, want = "failure detected on the wire", "BFD down, a TCP close or a hold timer expiry seen from the survivors"
 	if lost := capRes.Lost(); det.by == "" && lost != "" {
-		r.Unproven(detName, detWant, "the capture lost frames ("+lost+"): that nothing detected the failure cannot be shown")
-	} else {
-		r.Expect(detName, det.by != "", detWant, det.summary(),
-			"no BFD, no TCP close and no hold timer expiry was captured: the survivors never noticed the failure")
+		r.Unproven(name, want, "the capture lost frames ("+lost+"): that nothing detected the failure cannot be shown")
+		return
 	}
+	r.Expect(name, det.by != "", want, det.summary(),
+		"no BFD, no TCP close and no hold timer expiry was captured: the survivors never noticed the failure")
+}
 
-	// Default route withdrawn everywhere.
-	at, stale := withdrawn()
+// reportWithdrawal: the failed node's default route is gone everywhere.
+func (fo *foRun) reportWithdrawal(timeout time.Duration) {
+	at, stale := fo.withdrawn()
 	var slowest time.Duration
-	for _, n := range survivors {
+	for _, n := range fo.survivors {
 		if t, ok := at[n.Name]; ok {
-			slowest = max(slowest, t.Sub(killedAt))
-			st.Event(t, "route", "default route via "+victim.Name+" withdrawn on "+n.Name)
+			slowest = max(slowest, t.Sub(fo.failedAt))
+			fo.st.Event(t, "route", "default route via "+fo.victim.Name+" withdrawn on "+n.Name)
 		}
 	}
 	if len(stale) == 0 {
-		r.Ms("default route withdrawn everywhere", slowest)
+		fo.r.Ms("default route withdrawn everywhere", slowest)
 	}
-	r.Expect("default route via "+victim.Name+" withdrawn everywhere", len(stale) == 0,
-		fmt.Sprintf("no default route via %s on any node within %v", victim.VTEP, timeout), "still there: "+strings.Join(stale, "; "),
+	fo.r.Expect("default route via "+fo.victim.Name+" withdrawn everywhere", len(stale) == 0,
+		fmt.Sprintf("no default route via %s on any node within %v", fo.victim.VTEP, timeout), "still there: "+strings.Join(stale, "; "),
 		"the surviving nodes still route to the dead exit node: the BGP session was not torn down (hold timer) or the route was not removed from the kernel")
+}
 
-	// Routers that learned the guest's subnet over BGP drop the dead node.
-	for _, h := range v.Routers() {
-		for _, a := range victim.Addrs {
-			states, _ := routerWatches[h.Name].States()
-			had := len(states) > 0 && slices.ContainsFunc(states[0].Routes, func(rt probe.Route) bool { return rt.Dst == subnet && slices.Contains(rt.Via, a) && rt.Learned() })
+// reportRouters: routers that learned the guest's subnet over BGP drop
+// the failed node, and when.
+func (fo *foRun) reportRouters() {
+	for _, h := range fo.v.Routers() {
+		w := fo.routerW[h.Name]
+		states, _ := w.States()
+		for _, a := range fo.victim.Addrs {
+			had := len(states) > 0 && slices.ContainsFunc(states[0].Routes, func(rt probe.Route) bool { return rt.Dst == fo.subnet && slices.Contains(rt.Via, a) && rt.Learned() })
 			if !had {
 				continue
 			}
-			if at, ok, _, _ := routerWatches[h.Name].GoneAt(subnet, a, killedAt); ok {
-				r.Ms("BGP route via "+victim.Name+" withdrawn on "+h.Name, at.Sub(killedAt))
-				st.Event(at, "route", fmt.Sprintf("%s: BGP route to %s via %s withdrawn", h.Name, subnet, victim.Name))
+			if at, ok, _, _ := w.GoneAt(fo.subnet, a, fo.failedAt); ok {
+				fo.r.Ms("BGP route via "+fo.victim.Name+" withdrawn on "+h.Name, at.Sub(fo.failedAt))
+				fo.st.Event(at, "route", fmt.Sprintf("%s: BGP route to %s via %s withdrawn", h.Name, fo.subnet, fo.victim.Name))
 			}
 		}
 	}
-
-	// Traffic, per direction.
-	s.direction(r, st, v.Routers(), flows, false, victim, killedAt, su, len(su.exits))
-	if su.inbound {
-		s.direction(r, st, v.Routers(), flows, true, victim, killedAt, su, len(su.exits))
-	}
-	st.Timeline(fmt.Sprintf("%s %s: %s <-> %s", mode, victim.Name, g.Name, su.ext.Name))
-	return r.Finish()
 }
 
 // setup finds a zone with exit nodes and a guest on a node that is not one

@@ -25,6 +25,7 @@ type Steps struct {
 
 	streams  map[string]*runningStream
 	captures map[string]*capture.Session
+	watches  []*probe.RouteWatch
 	done     []doneStream // stopped streams, for the timeline
 	events   []stepEvent
 }
@@ -60,6 +61,21 @@ func (s *Steps) Close() {
 		_, _ = c.Stop()
 		delete(s.captures, name)
 	}
+	for _, w := range s.watches {
+		w.Close()
+	}
+	s.watches = nil
+}
+
+// WatchRoutes is the step behind "wait for a route to go": it records a
+// namespace's routing table at each kernel announcement until Close.
+func (s *Steps) WatchRoutes(ns string, family int) (*probe.RouteWatch, error) {
+	w, err := probe.WatchRoutes(ns, family)
+	if err != nil {
+		return nil, err
+	}
+	s.watches = append(s.watches, w)
+	return w, nil
 }
 
 // Event marks a moment on the timeline (kind: pause, carrier, announce,
