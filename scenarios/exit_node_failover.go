@@ -283,12 +283,18 @@ func (fo *foRun) waitSettled(ctx context.Context, timeout time.Duration) {
 
 // collect stops the flows (reading each one's outage) and the capture.
 func (fo *foRun) collect() (*capture.Result, error) {
+	var names []string
+	for _, f := range fo.flows {
+		names = append(names, f.name)
+	}
+	_, recs, err := fo.st.StopStreams(names, 200*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
 	for i := range fo.flows {
 		f := &fo.flows[i]
-		if _, recs, err := fo.st.StopStream(f.name, 200*time.Millisecond); err == nil {
-			f.recs = recs
-			f.out = outageAt(recs, fo.failedAt, 25)
-		}
+		f.recs = recs[f.name]
+		f.out = outageAt(f.recs, fo.failedAt, 25)
 	}
 	return fo.st.StopCapture("failover")
 }
@@ -477,13 +483,20 @@ func (s exitNodeFailover) placeFlows(ctx context.Context, st *Steps, v labView, 
 			if err != nil {
 				return nil, Node{}, err
 			}
+			// The timeline draws the flows through the node to fail and
+			// one other flow per direction as a control.
+			control := map[bool]bool{}
 			for i := range flows {
 				f := &flows[i]
-				dir := "outbound"
+				dir := "guest -> external"
 				if f.inbound {
-					dir = "inbound"
+					dir = "external -> guest"
 				}
-				st.streams[f.name].label = fmt.Sprintf("%s :%d via %s", dir, f.port, orDash(f.via))
+				quiet := f.via != victim && control[f.inbound]
+				if f.via != victim {
+					control[f.inbound] = true
+				}
+				st.Label(f.name, fmt.Sprintf("%s :%d via %s", dir, f.port, orDash(f.via)), quiet)
 			}
 			return flows, node, nil
 		}

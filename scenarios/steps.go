@@ -33,6 +33,7 @@ type Steps struct {
 type runningStream struct {
 	s     *probe.Stream
 	label string
+	quiet bool // left off the timeline
 }
 
 type doneStream struct {
@@ -132,8 +133,39 @@ func (s *Steps) StopStream(name string, drain time.Duration) (probe.StreamStats,
 	delete(s.streams, name)
 	stats := st.s.Stop(drain)
 	recs := st.s.Records()
-	s.done = append(s.done, doneStream{st.label, recs})
+	if !st.quiet {
+		s.done = append(s.done, doneStream{st.label, recs})
+	}
 	return stats, recs, nil
+}
+
+// StopStreams stops several streams at once: they stop sending together
+// and share one drain, so their records end at the same moment.
+func (s *Steps) StopStreams(names []string, drain time.Duration) (map[string]probe.StreamStats, map[string][]probe.Record, error) {
+	for _, n := range names {
+		st, ok := s.streams[n]
+		if !ok {
+			return nil, nil, fmt.Errorf("no stream named %s was started", n)
+		}
+		st.s.Halt()
+	}
+	time.Sleep(drain)
+	stats, recs := map[string]probe.StreamStats{}, map[string][]probe.Record{}
+	for _, n := range names {
+		var err error
+		if stats[n], recs[n], err = s.StopStream(n, 0); err != nil {
+			return nil, nil, err
+		}
+	}
+	return stats, recs, nil
+}
+
+// Label names a running stream on the timeline; quiet leaves it off (a
+// scenario with many alike streams draws the telling ones).
+func (s *Steps) Label(name, label string, quiet bool) {
+	if st, ok := s.streams[name]; ok {
+		st.label, st.quiet = label, quiet
+	}
 }
 
 // Migrate is the step "migrate": the guest is frozen for pause, moves and

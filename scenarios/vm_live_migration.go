@@ -123,17 +123,13 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	fdbWG.Wait()
 	pingWG.Wait()
 	time.Sleep(200 * time.Millisecond) // the probes show recovery
-	stats := map[string]probe.StreamStats{}
-	recs := map[string][]probe.Record{}
-	for _, p := range probes {
-		stats[p], recs[p], _ = st.StopStream(p, 200*time.Millisecond)
-	}
+	stats, recs, serr := st.StopStreams(probes, 200*time.Millisecond)
 	res, cerr := st.StopCapture("migration")
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
-	if cerr != nil {
-		return r.Errorf("%v", cerr)
+	if err := firstErr(serr, cerr); err != nil {
+		return r.Errorf("%v", err)
 	}
 	if fdbErr != nil {
 		return r.Errorf("reading FDBs: %v", fdbErr)
@@ -496,9 +492,13 @@ func (vmLiveMigration) checkBGP(r *Result, st *Steps, res *capture.Result, m mig
 				}
 				dedup[s.line] = true
 				routes = append(routes, s)
-				label := fmt.Sprintf("BGP UPDATE from %s: MAC/IP seq %d", p.SrcIP, s.seq)
+				what := "MAC " + g.MAC.String()
+				if rt.IP.IsValid() {
+					what += " IP " + rt.IP.String()
+				}
+				label := fmt.Sprintf("BGP UPDATE from %s: %s, MAC mobility seq %d", p.SrcIP, what, s.seq)
 				if s.withdraw {
-					label = "BGP WITHDRAW from " + p.SrcIP.String()
+					label = fmt.Sprintf("BGP WITHDRAW from %s: %s", p.SrcIP, what)
 				}
 				st.Event(p.Time, "bgp", label)
 			}

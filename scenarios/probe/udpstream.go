@@ -183,6 +183,10 @@ func (s *Stream) transmit(ctx context.Context) {
 	}
 }
 
+// Halt stops sending; Stop then collects. Several streams halted together
+// share one drain.
+func (s *Stream) Halt() { s.cancel() }
+
 // Stop stops sending, waits drain for late datagrams, closes the sockets
 // and returns the statistics.
 func (s *Stream) Stop(drain time.Duration) StreamStats {
