@@ -458,6 +458,7 @@ func TestMigrate(t *testing.T) {
 	if st := procState(sleeper.Process.Pid); st == 'T' || st == 0 {
 		t.Errorf("the guest's process is in state %q after the move, want it running again", st)
 	}
+	time.Sleep(200 * time.Millisecond) // the capture reads the last announcement
 	rarps := 0
 	for _, p := range stop() {
 		if eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet); ok && eth.EthernetType == 0x8035 && eth.SrcMAC.String() == lab.Guest("vm1").MAC {

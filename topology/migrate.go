@@ -32,6 +32,9 @@ type Move struct {
 	Announces []time.Time
 	// Frozen are the guest's processes stopped during the pause (PIDs).
 	Frozen []int
+	// QEMU: the guest is a VM that QEMU migrated itself (it paused the
+	// vCPUs and sent its own announcements; only PauseStart is known).
+	QEMU bool
 }
 
 // AnnounceSchedule is QEMU's default self-announcement after a migration
@@ -53,6 +56,14 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 	g := lab.Guest(guest)
 	if g == nil {
 		return mv, fmt.Errorf("lab %s has no guest %q", lab.Name, guest)
+	}
+	if g.IsVM() {
+		// QEMU's own migration: its pause and its announcements, not the
+		// ones asked for.
+		mv.QEMU = true
+		mv.PauseStart = time.Now()
+		_, err := MigrateVM(ctx, lab, guest, node)
+		return mv, err
 	}
 	if lab.Node(node) == nil {
 		return mv, fmt.Errorf("lab %s has no node %q", lab.Name, node)

@@ -74,6 +74,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 	if err := CheckTakeover(lab, opts); err != nil {
 		return nil, err
 	}
+	// VM guests: refused here, with the reason, before anything exists.
+	vms, err := prepareVMs(ctx, lab, pr)
+	if err != nil {
+		return nil, err
+	}
 	dir := opts.LabDir(lab.Name)
 	lab.StateDir = dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -175,7 +180,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 	// 4. Guests.
 	if err := parallel(ctx, len(lab.Guests), w, func(i int) error {
 		g := lab.Guests[i]
-		note, err := buildGuest(lab, g)
+		build := buildGuest
+		if g.IsVM() {
+			build = func(lab *Lab, g *Guest) (string, error) { return buildVMGuest(ctx, lab, g, vms) }
+		}
+		note, err := build(lab, g)
 		if err != nil {
 			return fmt.Errorf("guest %s: %w", g.Name, err)
 		}
