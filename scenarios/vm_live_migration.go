@@ -405,6 +405,9 @@ func (vmLiveMigration) checkFDB(r *Result, st *Steps, m migration, mv Move, fdb 
 	if len(mv.Announces) > 0 {
 		from = mv.Announces[0]
 	}
+	if from.IsZero() {
+		from = mv.PauseStart // a VM QEMU moved: only the start is known
+	}
 	names := make([]string, 0, len(fdb.last))
 	for n := range fdb.last {
 		names = append(names, n)
