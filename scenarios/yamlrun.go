@@ -280,6 +280,9 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 
 	case *fdbStep:
 		return st.fdb(ctx, a, r)
+
+	case *routeStep:
+		return st.route(ctx, a, r)
 	}
 	return fmt.Errorf("step kind %s has no runner", s.Kind)
 }
@@ -544,4 +547,72 @@ func resolveAddr(v labView, from, to string, family int) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("lab %s has no target %q (a guest, external, gateway, a router, a node or an IP)", v.Name(), to)
+}
+
+// route waits (up to within) until a route to a prefix via a next hop is
+// present or absent in a namespace, and records the check.
+func (st *fileRun) route(ctx context.Context, a *routeStep, r *Result) error {
+	v := st.v
+	in := st.x(a.In)
+	ns, err := resolveNS(v, in)
+	if err != nil {
+		return err
+	}
+	if vn := st.x(a.VNet); vn != "" {
+		if ns, err = v.VNetNS(in, vn); err != nil {
+			return err
+		}
+	}
+	to := st.x(a.To)
+	family := 4
+	var dst netip.Prefix
+	if to == "default" {
+		dst = netip.MustParsePrefix("0.0.0.0/0")
+	} else if dst, err = netip.ParsePrefix(to); err != nil {
+		return fmt.Errorf("to: %q is not a prefix", to)
+	}
+	var via []netip.Addr
+	if n, err := v.node(st.x(a.Via)); err == nil {
+		via = append(append(via, n.VTEP), n.Addrs...)
+	} else if ip, err := netip.ParseAddr(st.x(a.Via)); err == nil {
+		via = []netip.Addr{ip}
+	} else {
+		return fmt.Errorf("via: %q is neither a node nor an address", st.x(a.Via))
+	}
+	if via[0].Is6() {
+		family = 6
+		if to == "default" {
+			dst = netip.MustParsePrefix("::/0")
+		}
+	}
+	within, err := st.dur(a.Within, 0)
+	if err != nil {
+		return err
+	}
+	want := st.x(a.Expect) == "present"
+	var routes []probe.Route
+	present := func() bool {
+		for _, rt := range routes {
+			if rt.Dst == dst && slices.ContainsFunc(rt.Via, func(x netip.Addr) bool { return slices.Contains(via, x) }) {
+				return true
+			}
+		}
+		return false
+	}
+	if _, _, err := st.steps.WaitFor(ctx, within, 10*time.Millisecond, func() (bool, error) {
+		routes, err = probe.Routes(ns, family)
+		return err == nil && present() == want, err
+	}); err != nil {
+		return err
+	}
+	var seen []string
+	for _, rt := range routes {
+		if rt.Dst == dst {
+			seen = append(seen, rt.String())
+		}
+	}
+	name := fmt.Sprintf("route to %s via %s in %s", to, st.x(a.Via), in)
+	r.Expect(name, present() == want, st.x(a.Expect)+" within "+within.String(), orNone(seen),
+		"the routing table did not follow (the control plane kept or never learned the route)")
+	return nil
 }
