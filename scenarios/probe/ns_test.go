@@ -90,6 +90,24 @@ func TestStreamPingTables(t *testing.T) {
 	if st.Sent < 50 || st.Received == 0 || st.Lost < 0 || st.Received > st.Sent || st.TailSent == 0 {
 		t.Fatalf("stream: %s", st)
 	}
+	// Every datagram is in the record; a received one carries the kernel's
+	// receive stamp, after it was sent.
+	recs := s.Records()
+	arrived := 0
+	for i, rc := range recs {
+		if rc.Seq != uint64(i) || rc.Sent.IsZero() {
+			t.Fatalf("record %d: %+v", i, rc)
+		}
+		if !rc.Lost {
+			arrived++
+			if rc.Recv.Before(rc.Sent) || rc.Recv.Sub(rc.Sent) > 5*time.Second {
+				t.Fatalf("record %d: received %v, sent %v", i, rc.Recv, rc.Sent)
+			}
+		}
+	}
+	if len(recs) != st.Sent || arrived != st.Received {
+		t.Fatalf("records: %d (%d received), stats %s", len(recs), arrived, st)
+	}
 	e, ok, err := NeighFor(a, dst)
 	if err != nil || !ok || e.MAC == "" {
 		t.Fatalf("neigh: %+v %v %v", e, ok, err)

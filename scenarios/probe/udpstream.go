@@ -14,6 +14,9 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
@@ -94,6 +97,10 @@ func StartStream(fromNS, toNS string, dst netip.Addr, port int, interval time.Du
 		if err != nil {
 			return fmt.Errorf("udp stream: listen in %s: %w", toNS, err)
 		}
+		if err := timestamping(c); err != nil {
+			c.Close()
+			return fmt.Errorf("udp stream: SO_TIMESTAMPNS in %s: %w", toNS, err)
+		}
 		s.recv = c
 		return nil
 	})
@@ -125,12 +132,15 @@ func StartStream(fromNS, toNS string, dst netip.Addr, port int, interval time.Du
 func (s *Stream) receive() {
 	defer s.wg.Done()
 	buf := make([]byte, 2048)
+	oob := make([]byte, 128)
 	for {
-		n, err := s.recv.Read(buf)
+		n, oobn, _, _, err := s.recv.ReadMsgUDP(buf, oob)
 		if err != nil {
 			return // closed by Stop
 		}
-		at := time.Now()
+		// The kernel's receive time, not when this goroutine got to run:
+		// on a loaded machine the two differ by milliseconds.
+		at := kernelStamp(oob[:oobn])
 		if n < datagramLen || binary.BigEndian.Uint32(buf) != streamMagic {
 			continue
 		}
@@ -287,4 +297,34 @@ func (s *Stream) Snapshot() []uint64 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// timestamping asks the kernel to stamp each datagram with its receive time.
+func timestamping(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// kernelStamp reads SCM_TIMESTAMPNS from a datagram's control messages;
+// without one it falls back to now.
+func kernelStamp(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+				ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+				return time.Unix(ts.Unix())
+			}
+		}
+	}
+	return time.Now()
 }
