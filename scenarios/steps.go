@@ -235,10 +235,15 @@ func (s *Steps) WaitFor(ctx context.Context, within, period time.Duration, cond 
 // StartCapture is the step "capture": it starts a named capture; its files
 // go to PcapDir/<scenario>/<name>.
 func (s *Steps) StartCapture(ctx context.Context, name string, pts []capture.Point) error {
+	return s.StartCaptureOpts(ctx, name, pts, capture.Options{})
+}
+
+// StartCaptureOpts is StartCapture with capture options (limits); the
+// files' directory is set here.
+func (s *Steps) StartCaptureOpts(ctx context.Context, name string, pts []capture.Point, opts capture.Options) error {
 	if _, dup := s.captures[name]; dup {
 		return fmt.Errorf("a capture named %s is already running", name)
 	}
-	opts := capture.Options{}
 	if s.env.PcapDir != "" {
 		opts.Dir = filepath.Join(s.env.PcapDir, s.r.Scenario, name)
 	}
