@@ -35,6 +35,9 @@ type Lab struct {
 	// not be realized and why.
 	Caps    realize.Caps `json:"caps"`
 	Skipped []string     `json:"skipped,omitempty"`
+	// Models says, per node, how each vlan and qinq zone is realized
+	// ("node node1: zone z (vlan): software tagging ...").
+	Models []string `json:"models,omitempty"`
 	// Warnings are problems of the lab file that do not stop it (a node
 	// missing from a vxlan zone's peers); up prints them.
 	Warnings []string `json:"warnings,omitempty"`

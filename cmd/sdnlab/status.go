@@ -110,6 +110,9 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 			}
 			fmt.Fprintf(out, "  guest  %-10s %-7s on %-8s vnet %-10s %s %v tap %s\n", g.Name, st, g.Node, g.VNet, g.MAC, g.Addrs, g.Tap)
 		}
+		for _, m := range lab.Models {
+			fmt.Fprintf(out, "  vlan model: %s\n", m)
+		}
 		for _, w := range lab.Warnings {
 			fmt.Fprintf(out, "  warning: %s\n", w)
 		}

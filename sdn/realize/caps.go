@@ -8,6 +8,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn/realize/softvlan"
 )
 
 // Caps are the kernel features the realizer may need. They are detected by
@@ -22,6 +23,8 @@ type Caps struct {
 	Vlan          bool `json:"8021q"`
 	VlanFiltering bool `json:"vlanFiltering"`
 	Netem         bool `json:"netem"`
+	// TCBPF is clsact with eBPF programs: software VLAN tagging.
+	TCBPF bool `json:"tcBPF"`
 }
 
 // Missing names the features the kernel lacks and what that means here.
@@ -37,8 +40,14 @@ func (c Caps) Missing() []string {
 	add(c.Vxlan, "vxlan (vxlan and evpn zones are not realized)")
 	add(c.VRF, "vrf (not needed: VRFs are namespaces)")
 	add(c.Dummy, "dummy (fabric loopbacks are not realized)")
-	add(c.Vlan, "8021q (vlan and qinq zones are not realized)")
-	add(c.VlanFiltering, "bridge vlan_filtering (VLAN-aware bridges and vnets are not realized)")
+	switch {
+	case !c.Vlan && c.TCBPF:
+		out = append(out, "8021q (vlan and qinq zones are realized by software tagging: tc eBPF)")
+	case !c.Vlan:
+		out = append(out, "8021q (vlan and qinq zones are not realized)")
+	}
+	add(c.VlanFiltering, "bridge vlan_filtering (VLAN-aware bridges forward every tag unfiltered)")
+	add(c.TCBPF, "tc eBPF (no software VLAN tagging)")
 	add(c.Netem, "netem (no delay or loss emulation)")
 	return out
 }
@@ -50,7 +59,7 @@ func (c Caps) String() string {
 		ok   bool
 		name string
 	}{{c.Bridge, "bridge"}, {c.Veth, "veth"}, {c.Vxlan, "vxlan"}, {c.VRF, "vrf"}, {c.Dummy, "dummy"},
-		{c.Vlan, "8021q"}, {c.VlanFiltering, "vlan_filtering"}, {c.Netem, "netem"}} {
+		{c.Vlan, "8021q"}, {c.VlanFiltering, "vlan_filtering"}, {c.Netem, "netem"}, {c.TCBPF, "tc-ebpf"}} {
 		if f.ok {
 			have = append(have, f.name)
 		} else {
@@ -105,6 +114,9 @@ func DetectCaps(ns string) (Caps, error) {
 		}
 	}
 	if c.Veth {
+		if l, err := h.LinkByName("cveth1"); err == nil {
+			c.TCBPF = softvlan.Probe(h, l) == nil
+		}
 		if l, err := h.LinkByName("cveth0"); err == nil {
 			q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
 				netlink.NetemQdiscAttrs{Latency: 1000})

@@ -27,6 +27,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/realize/softvlan"
 )
 
 // Target says where a node's plan goes.
@@ -47,6 +48,9 @@ type Report struct {
 	Devices []string
 	// Skipped names what could not be realized here and why.
 	Skipped []string
+	// Models says how each vlan and qinq zone is realized (kernel VLAN
+	// devices or software tagging), one line per zone.
+	Models []string
 }
 
 // device is one device to realize and where.
@@ -144,6 +148,9 @@ func (a *applier) run(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := a.createVlans(node); err != nil {
+		return err
+	}
 	for _, d := range a.devs {
 		if err := a.configure(d); err != nil {
 			return err
@@ -190,10 +197,8 @@ func (a *applier) classify() {
 		if z.Type == "evpn" {
 			a.vrfNS[z.ID] = a.t.VRFNS(z.ID)
 		}
-		for _, v := range z.VNets {
-			if v.VlanAware && !a.caps.VlanFiltering {
-				a.skip("vnet %s: realized without VLAN awareness: bridge vlan_filtering is not available on this kernel", v.ID)
-			}
+		if z.Type == "vlan" || z.Type == "qinq" {
+			a.rep.Models = append(a.rep.Models, a.zoneModel(z))
 		}
 	}
 	// The namespace of a port follows its bridge.
@@ -212,6 +217,11 @@ func (a *applier) classify() {
 		}
 		switch ifc.Kind {
 		case sdn.KindBridge, sdn.KindVxlan, sdn.KindVeth:
+		case sdn.KindVlan:
+			if z == nil {
+				a.skip("%s (vlan): not realized: it belongs to no zone", ifc.Name)
+				continue
+			}
 		case sdn.KindVRF:
 			continue // a namespace, made above
 		case sdn.KindDummy:
@@ -270,11 +280,8 @@ func (a *applier) zoneUnsupported(z *sdn.ZonePlan) string {
 				needVlanDev = true
 			}
 		}
-		if (needVlanDev || z.Type == "qinq") && !a.caps.Vlan {
-			return "needs 802.1Q VLAN devices (8021q), not available on this kernel"
-		}
-		if (z.BridgeVlanAware || z.ZoneBridge != "") && !a.caps.VlanFiltering {
-			return "needs a VLAN-aware bridge (bridge vlan_filtering), not available on this kernel"
+		if (needVlanDev || z.Type == "qinq") && a.vlanModel() == "" {
+			return "needs 802.1Q VLAN devices: neither 8021q nor tc eBPF (clsact, BPF) is available on this kernel"
 		}
 		if z.Bridge != "" {
 			if n, err := a.ns(a.t.NS, false); err == nil {
@@ -368,6 +375,10 @@ func (a *applier) cleanup() error {
 		for _, p := range d.ifc.BridgePorts {
 			ports[d.ns+"/"+p] = true
 		}
+	}
+	// The hidden ends of software VLAN devices stay with their device.
+	for _, v := range a.vlanDevs() {
+		ports[a.t.NS+"/"+softvlan.PeerName(v.name)] = true
 	}
 	check := append([]string{a.t.NS}, sortedValues(a.vrfNS)...)
 	for _, nsName := range check {
@@ -532,6 +543,9 @@ func (a *applier) configure(d *device) error {
 					return err
 				}
 			}
+		}
+		if err := a.vlanFiltering(n, ifc); err != nil {
+			return err
 		}
 	}
 	if err := n.SetAddrs(ifc.Name, ifc.Addresses); err != nil {

@@ -2,8 +2,8 @@ package softvlan
 
 import (
 	"context"
-	"fmt"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"testing"
