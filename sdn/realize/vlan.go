@@ -6,7 +6,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/realize/softvlan"
 )
 
@@ -52,7 +53,7 @@ func (a *applier) bridgeModel() string {
 }
 
 // zoneModel is the line `up` and `status` print for a vlan or qinq zone.
-func (a *applier) zoneModel(z *sdn.ZonePlan) string {
+func (a *applier) zoneModel(z *plan.ZonePlan) string {
 	m := a.vlanModel()
 	aware := z.ZoneBridge != "" || z.BridgeVlanAware
 	for _, v := range z.VNets {
@@ -72,24 +73,24 @@ func (a *applier) vlanDevs() []vlanDev {
 	seen := map[string]bool{}
 	for _, d := range a.devs {
 		ifc := d.ifc
-		if ifc.Kind == sdn.KindVlan && !seen[ifc.Name] {
+		if ifc.Kind == plan.KindVlan && !seen[ifc.Name] {
 			seen[ifc.Name] = true
 			raw, id := ifc.VlanRawDevice, ifc.VlanID
-			if r, i, ok := sdn.ImplicitVlan(ifc.Name); ok && (raw == "" || id == 0) {
+			if r, i, ok := plan.ImplicitVlan(ifc.Name); ok && (raw == "" || id == 0) {
 				raw, id = r, i
 			}
 			out = append(out, vlanDev{name: ifc.Name, lower: raw, vid: id, proto: ifc.VlanProtocol})
 		}
 	}
 	for _, d := range a.devs {
-		if d.ifc.Kind != sdn.KindBridge {
+		if d.ifc.Kind != plan.KindBridge {
 			continue
 		}
 		for _, p := range d.ifc.BridgePorts {
-			if seen[p] || a.plan.Iface(p) != nil && a.plan.Iface(p).Kind != sdn.KindVlan {
+			if seen[p] || a.plan.Iface(p) != nil && a.plan.Iface(p).Kind != plan.KindVlan {
 				continue
 			}
-			if raw, id, ok := sdn.ImplicitVlan(p); ok {
+			if raw, id, ok := plan.ImplicitVlan(p); ok {
 				seen[p] = true
 				out = append(out, vlanDev{name: p, lower: raw, vid: id})
 			}
@@ -102,7 +103,7 @@ func (a *applier) vlanDevs() []vlanDev {
 // createVlans makes every VLAN device of the plan in the node namespace,
 // after the bridges (a lower device may be one) and before the bridges get
 // their ports.
-func (a *applier) createVlans(node *NS) error {
+func (a *applier) createVlans(node *nsutil.NS) error {
 	devs := a.vlanDevs()
 	if len(devs) == 0 {
 		return nil
@@ -134,7 +135,7 @@ func (a *applier) createVlans(node *NS) error {
 }
 
 // kernelVlan makes (or keeps) an 802.1Q/802.1ad device.
-func kernelVlan(n *NS, d vlanDev) error {
+func kernelVlan(n *nsutil.NS, d vlanDev) error {
 	proto := netlink.VLAN_PROTOCOL_8021Q
 	if d.proto == "802.1ad" {
 		proto = netlink.VLAN_PROTOCOL_8021AD
@@ -144,18 +145,18 @@ func kernelVlan(n *NS, d vlanDev) error {
 			return nil
 		}
 		if err := n.H.LinkDel(l); err != nil {
-			return n.errf(d.name, err)
+			return n.Errf(d.name, err)
 		}
 	}
 	parent, err := n.H.LinkByName(d.lower)
 	if err != nil {
-		return n.errf(d.name, fmt.Errorf("vlan-raw-device %s: %w", d.lower, err))
+		return n.Errf(d.name, fmt.Errorf("vlan-raw-device %s: %w", d.lower, err))
 	}
 	la := netlink.NewLinkAttrs()
 	la.Name = d.name
 	la.ParentIndex = parent.Attrs().Index
 	if err := n.H.LinkAdd(&netlink.Vlan{LinkAttrs: la, VlanId: d.vid, VlanProtocol: proto}); err != nil {
-		return n.errf(d.name, fmt.Errorf("add vlan %d on %s: %w", d.vid, d.lower, err))
+		return n.Errf(d.name, fmt.Errorf("add vlan %d on %s: %w", d.vid, d.lower, err))
 	}
 	return n.Up(d.name)
 }
@@ -163,16 +164,16 @@ func kernelVlan(n *NS, d vlanDev) error {
 // vlanFiltering turns a VLAN-aware bridge's filtering on where the kernel
 // has it, with its protocol, and lets every VLAN through its ports and
 // itself (bridge-vids 2-4094, as ifupdown2 does).
-func (a *applier) vlanFiltering(n *NS, ifc *sdn.Iface) error {
+func (a *applier) vlanFiltering(n *nsutil.NS, ifc *plan.Iface) error {
 	if !ifc.VlanAware || !a.caps.VlanFiltering {
 		return nil
 	}
 	l, err := n.H.LinkByName(ifc.Name)
 	if err != nil {
-		return n.errf(ifc.Name, err)
+		return n.Errf(ifc.Name, err)
 	}
 	if err := n.H.BridgeSetVlanFiltering(l, true); err != nil {
-		return n.errf(ifc.Name, fmt.Errorf("vlan_filtering: %w", err))
+		return n.Errf(ifc.Name, fmt.Errorf("vlan_filtering: %w", err))
 	}
 	if ifc.BridgeVlanProtocol == "802.1ad" {
 		// vishvananda/netlink has no setter for IFLA_BR_VLAN_PROTOCOL.
@@ -187,7 +188,7 @@ func (a *applier) vlanFiltering(n *NS, ifc *sdn.Iface) error {
 	for _, t := range targets {
 		self := t == l
 		if err := n.H.BridgeVlanAddRange(t, 2, 4094, false, false, self, !self); err != nil {
-			return n.errf(t.Attrs().Name, fmt.Errorf("bridge vlan 2-4094: %w", err))
+			return n.Errf(t.Attrs().Name, fmt.Errorf("bridge vlan 2-4094: %w", err))
 		}
 	}
 	return nil

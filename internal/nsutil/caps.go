@@ -1,14 +1,14 @@
-package realize
+package nsutil
 
 import (
 	"fmt"
 	"net"
 	"strings"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
-
-	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn/realize/softvlan"
+	"golang.org/x/sys/unix"
 )
 
 // Caps are the kernel features the realizer may need. They are detected by
@@ -77,11 +77,11 @@ func (c Caps) String() string {
 // deletes (use a name of the lab, e.g. "sdnlab-<lab>-caps").
 func DetectCaps(ns string) (Caps, error) {
 	var c Caps
-	if err := nsutil.Create(ns); err != nil {
+	if err := Create(ns); err != nil {
 		return c, err
 	}
-	defer nsutil.Delete(ns)
-	h, err := nsutil.Handle(ns)
+	defer Delete(ns)
+	h, err := Handle(ns)
 	if err != nil {
 		return c, err
 	}
@@ -115,7 +115,7 @@ func DetectCaps(ns string) (Caps, error) {
 	}
 	if c.Veth {
 		if l, err := h.LinkByName("cveth1"); err == nil {
-			c.TCBPF = softvlan.Probe(h, l) == nil
+			c.TCBPF = probeTCBPF(h, l) == nil
 		}
 		if l, err := h.LinkByName("cveth0"); err == nil {
 			q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
@@ -127,4 +127,34 @@ func DetectCaps(ns string) (Caps, error) {
 		return c, fmt.Errorf("kernel lacks %s: no lab can be built", strings.Join(c.Missing()[:1], ""))
 	}
 	return c, nil
+}
+
+// probeTCBPF loads a tc program that calls the VLAN push helper and attaches
+// it to l's ingress through a clsact qdisc: what software VLAN tagging needs.
+func probeTCBPF(h *netlink.Handle, l netlink.Link) error {
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.SchedCLS, License: "GPL",
+		Instructions: asm.Instructions{
+			asm.Mov.Imm(asm.R2, 0x0081), // htons(0x8100)
+			asm.Mov.Imm(asm.R3, 10),
+			asm.FnSkbVlanPush.Call(),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	q := &netlink.GenericQdisc{
+		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
+		QdiscType:  "clsact",
+	}
+	if err := h.QdiscAdd(q); err != nil {
+		return err
+	}
+	return h.FilterAdd(&netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Handle: 1, Protocol: unix.ETH_P_ALL, Priority: 1},
+		Fd:          p.FD(), Name: "probe", DirectAction: true,
+	})
 }
