@@ -81,6 +81,8 @@ func (d *Decoder) decodeFrame(p *Packet, data []byte) {
 			p.DstMAC = slices.Clone(l.DstMAC)
 			p.EtherType = l.EthernetType
 		case *layers.Dot1Q:
+			// The tag's own TPID is the type field before it.
+			p.VLANs = append(p.VLANs, VLANTag{TPID: uint16(p.EtherType), VID: l.VLANIdentifier, PCP: l.Priority})
 			p.EtherType = l.Type
 		case *layers.ARP:
 			p.ARP = decodeARP(l)

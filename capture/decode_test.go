@@ -10,6 +10,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -408,4 +409,31 @@ func FuzzDecode(f *testing.F) {
 		// Feed it twice: the second goes through the TCP stream state.
 		_ = d.Decode("f", t0, DirIn, 0, data).Summary()
 	})
+}
+
+// A QinQ frame whose outer tag came in auxdata: put back inline, it decodes
+// as S-tag (802.1ad) then C-tag (802.1Q) then IPv4/ICMP.
+func TestDecodeQinQFromAuxdata(t *testing.T) {
+	inner := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: ip("10.0.3.100").AsSlice(), DstIP: ip("10.0.3.101").AsSlice()},
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 1, Seq: 1})
+	aux := unix.TpacketAuxdata{Status: unix.TP_STATUS_VLAN_VALID | unix.TP_STATUS_VLAN_TPID_VALID, Vlan_tci: 20 | 5<<13, Vlan_tpid: 0x88a8}
+	data, n := withVlanTag(inner, len(inner), aux)
+	if n != len(inner)+4 || len(data) != n {
+		t.Fatalf("length %d, want %d", n, len(inner)+4)
+	}
+	p := NewDecoder(DecodeOptions{}).Decode("sw", t0, DirIn, n, data)
+	want := []VLANTag{{TPID: 0x88a8, VID: 20, PCP: 5}, {TPID: 0x8100, VID: 100}}
+	if len(p.VLANs) != 2 || p.VLANs[0] != want[0] || p.VLANs[1] != want[1] {
+		t.Fatalf("tags %v, want %v", p.VLANs, want)
+	}
+	if p.EtherType != layers.EthernetTypeIPv4 || p.ICMP == nil || p.DstIP != ip("10.0.3.101") {
+		t.Fatalf("payload: type %v icmp %+v dst %v", p.EtherType, p.ICMP, p.DstIP)
+	}
+	// No VLAN in auxdata: the frame is left as it is.
+	if d2, n2 := withVlanTag(inner, len(inner), unix.TpacketAuxdata{}); n2 != len(inner) || len(d2) != len(inner) {
+		t.Fatal("untagged frame changed")
+	}
 }

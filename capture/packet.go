@@ -47,7 +47,8 @@ type Packet struct {
 
 	// Link layer.
 	SrcMAC, DstMAC net.HardwareAddr
-	EtherType      layers.EthernetType
+	EtherType      layers.EthernetType // of the payload, after any VLAN tags
+	VLANs          []VLANTag           // outermost first
 
 	// Network layer (IPv4 or IPv6).
 	SrcIP, DstIP netip.Addr
@@ -72,6 +73,15 @@ type Packet struct {
 
 	raw []byte // captured bytes of a depth-0 frame, for writing files
 }
+
+// VLANTag is one 802.1Q or 802.1ad tag of a frame.
+type VLANTag struct {
+	TPID uint16 // 0x8100 (802.1Q) or 0x88a8 (802.1ad)
+	VID  uint16
+	PCP  uint8
+}
+
+func (t VLANTag) String() string { return fmt.Sprintf("%#04x/%d", t.TPID, t.VID) }
 
 // Fragment describes an IPv4 fragment (MF or offset set) or an IPv6 fragment header.
 type Fragment struct {
