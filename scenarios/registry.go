@@ -14,6 +14,7 @@ func All() []Scenario {
 		newBUMReplication(),
 		newARPNDSuppression(),
 		newTenantIsolation(),
+		newVLANIsolation(),
 		newMTU(),
 		newAnycastGateway(),
 		newSNAT(),

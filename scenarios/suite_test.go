@@ -143,6 +143,14 @@ var _ = Describe("conformance", func() {
 	labSpecs(labs+"evnoexit/lab.yaml", fail("snat", "has no exit nodes"))
 	labSpecs(labs+"evoneexit/lab.yaml", fail("exit-node-failover", "single exit node"))
 
+	// VLAN and QinQ zones: kernel VLAN devices, or software tagging (tc
+	// eBPF) where the kernel has no 8021q.
+	labSpecs("../examples/vlan/lab.yaml", pass("vlan-isolation"))
+	labSpecs("../examples/vlan/lab.yaml", fail(files+"vlan-untagged-nic.yaml", "plugged into a VLAN bridge untagged"))
+	labSpecs("../examples/qinq/lab.yaml", pass("vlan-isolation"))
+	labSpecs(labs+"qinqmtu/lab.yaml", fail("vlan-isolation", "QinQ needs 4 bytes for the second tag"))
+	labSpecs(labs+"vlansametag/lab.yaml", fail("vlan-isolation", "put the same tags on the wire"))
+
 	// Two racks behind a router with strict uRPF.
 	labSpecs("../examples/evpn-racks/lab.yaml", pass("cross-rack-migration"), pass("urpf"), pass("bgp-only-workaround"))
 	labSpecs(labs+"racksloose/lab.yaml", fail("bgp-only-workaround", "does not run strict uRPF"))

@@ -1,10 +1,12 @@
 package realize
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn/plan"
@@ -111,6 +113,12 @@ func (a *applier) createVlans(node *nsutil.NS) error {
 	if a.caps.Vlan {
 		for _, d := range devs {
 			if err := kernelVlan(node, d); err != nil {
+				// A second device for one lower device and VLAN: the
+				// kernel refuses it, as ifupdown2 would see.
+				if errors.Is(err, unix.EEXIST) {
+					a.skip("%s: not created: %v", d.name, err)
+					continue
+				}
 				return err
 			}
 		}
@@ -128,7 +136,11 @@ func (a *applier) createVlans(node *nsutil.NS) error {
 		}
 		soft = append(soft, sd)
 	}
-	if err := softvlan.Apply(node.H, soft); err != nil {
+	refused, err := softvlan.Apply(node.H, soft)
+	for _, r := range refused {
+		a.skip("%s", r)
+	}
+	if err != nil {
 		return fmt.Errorf("%s: software VLAN devices: %w", node.Name, err)
 	}
 	return nil

@@ -36,37 +36,48 @@ const progName = "sdnlab_vlan"
 // (re)attaches the tagging programs. A lower device that is a bridge is put
 // in promiscuous mode, so it passes frames for the guests behind the VLAN
 // device up to its ingress, as a kernel VLAN device on a bridge makes it do.
-func Apply(h *netlink.Handle, devs []Dev) error {
+//
+// As the kernel refuses a second VLAN device with the lower device, TPID
+// and VLAN of an existing one, such a device is not created: refused names
+// each with the reason.
+func Apply(h *netlink.Handle, devs []Dev) (refused []string, err error) {
 	byLower := map[string][]popEntry{}
+	owner := map[string]string{} // lower/tpid/vid -> device
 	for _, d := range devs {
 		tpid, err := TPID(d.Proto)
 		if err != nil {
-			return fmt.Errorf("%s: %w", d.Name, err)
+			return refused, fmt.Errorf("%s: %w", d.Name, err)
 		}
 		if d.VID < 1 || d.VID > 4094 {
-			return fmt.Errorf("%s: vlan id %d out of range", d.Name, d.VID)
+			return refused, fmt.Errorf("%s: vlan id %d out of range", d.Name, d.VID)
 		}
+		key := fmt.Sprintf("%s/%#04x/%d", d.Lower, tpid, d.VID)
+		if o, ok := owner[key]; ok {
+			refused = append(refused, fmt.Sprintf("%s: not created: VLAN %d (TPID %#04x) on %s is already %s", d.Name, d.VID, tpid, d.Lower, o))
+			continue
+		}
+		owner[key] = d.Name
 		lower, err := h.LinkByName(d.Lower)
 		if err != nil {
-			return fmt.Errorf("%s: lower device %s: %w", d.Name, d.Lower, err)
+			return refused, fmt.Errorf("%s: lower device %s: %w", d.Name, d.Lower, err)
 		}
 		peer, err := ensurePair(h, d.Name, lower.Attrs().MTU)
 		if err != nil {
-			return err
+			return refused, err
 		}
 		prog, err := load(progName, pushProg(tpid, d.VID, lower.Attrs().Index, d.MaxPayload))
 		if err != nil {
-			return fmt.Errorf("%s: %w", d.Name, err)
+			return refused, fmt.Errorf("%s: %w", d.Name, err)
 		}
 		err = attachIngress(h, peer, prog)
 		prog.Close() // the filter holds its own reference
 		if err != nil {
-			return fmt.Errorf("%s: %w", d.Name, err)
+			return refused, fmt.Errorf("%s: %w", d.Name, err)
 		}
 		byLower[d.Lower] = append(byLower[d.Lower], popEntry{tpid: tpid, vid: d.VID, peer: peer.Attrs().Index})
 		if _, ok := lower.(*netlink.Bridge); ok && lower.Attrs().Promisc == 0 {
 			if err := h.SetPromiscOn(lower); err != nil {
-				return fmt.Errorf("%s: promiscuous: %w", d.Lower, err)
+				return refused, fmt.Errorf("%s: promiscuous: %w", d.Lower, err)
 			}
 		}
 	}
@@ -78,19 +89,19 @@ func Apply(h *netlink.Handle, devs []Dev) error {
 	for _, name := range lowers {
 		l, err := h.LinkByName(name)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return refused, fmt.Errorf("%s: %w", name, err)
 		}
 		prog, err := load(progName, popProg(byLower[name]))
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return refused, fmt.Errorf("%s: %w", name, err)
 		}
 		err = attachIngress(h, l, prog)
 		prog.Close()
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return refused, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	return nil
+	return refused, nil
 }
 
 // ensurePair makes the veth pair name <-> PeerName(name), both up, and

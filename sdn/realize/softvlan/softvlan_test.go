@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,10 +110,16 @@ func ping(ns, dst string, size int) error {
 // not; the payload limit drops what does not fit after the outer tag.
 func TestQinQRoundTrip(t *testing.T) {
 	a, b, ha, hb := pairNS(t)
-	if err := Apply(ha, []Dev{{Name: "sv", Lower: "eno1", VID: 20, Proto: "802.1ad", MaxPayload: 1500}, {Name: "sv.100", Lower: "sv", VID: 100}}); err != nil {
+	refused, err := Apply(ha, []Dev{{Name: "sv", Lower: "eno1", VID: 20, Proto: "802.1ad", MaxPayload: 1500}, {Name: "sv.100", Lower: "sv", VID: 100},
+		{Name: "sv2", Lower: "eno1", VID: 20, Proto: "802.1ad"}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Apply(hb, []Dev{{Name: "sv", Lower: "eno1", VID: 20, Proto: "802.1ad", MaxPayload: 1500}, {Name: "sv.100", Lower: "sv", VID: 100}}); err != nil {
+	// As the kernel does: one device per lower device, TPID and VLAN.
+	if len(refused) != 1 || !strings.Contains(refused[0], "already sv") {
+		t.Fatalf("refused %v, want sv2 refused", refused)
+	}
+	if _, err := Apply(hb, []Dev{{Name: "sv", Lower: "eno1", VID: 20, Proto: "802.1ad", MaxPayload: 1500}, {Name: "sv.100", Lower: "sv", VID: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	addr(t, ha, "sv.100", "10.9.0.1/24")
@@ -127,7 +134,7 @@ func TestQinQRoundTrip(t *testing.T) {
 		t.Fatal("a 1500-byte packet with two tags went over a 1500-byte underlay")
 	}
 	// Re-apply with another service VLAN on b: no longer reachable.
-	if err := Apply(hb, []Dev{{Name: "sv", Lower: "eno1", VID: 30, Proto: "802.1ad"}, {Name: "sv.100", Lower: "sv", VID: 100}}); err != nil {
+	if _, err := Apply(hb, []Dev{{Name: "sv", Lower: "eno1", VID: 30, Proto: "802.1ad"}, {Name: "sv.100", Lower: "sv", VID: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ping(a, "10.9.0.2", 56); err == nil {
