@@ -590,10 +590,27 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 	if bridge == nil {
 		return fmt.Sprintf("guest %s: not plugged in: vnet %s has no bridge on node %s", g.Name, g.VNet, g.Node), nil
 	}
+	return "", plugTap(lab, host, g)
+}
+
+// plugTap attaches a guest's tap to its VNet bridge in host and brings it
+// up; on a VNet with isolate-ports the port is isolated (it reaches only
+// the bridge's non-isolated ports: uplinks and the node itself), as
+// Proxmox plugs a VM's tap there.
+func plugTap(lab *Lab, host *nsutil.NS, g *Guest) error {
 	if err := host.SetMaster(g.Tap, g.VNet); err != nil {
-		return "", err
+		return err
 	}
-	return "", host.Up(g.Tap)
+	if lab.VNets[g.VNet].IsolatePorts {
+		l, err := host.H.LinkByName(g.Tap)
+		if err != nil {
+			return host.Errf(g.Tap, err)
+		}
+		if err := host.H.LinkSetIsolated(l, true); err != nil {
+			return host.Errf(g.Tap, fmt.Errorf("isolated: %w", err))
+		}
+	}
+	return host.Up(g.Tap)
 }
 
 // guestTapNS finds the namespace that holds a guest's tap on any node of

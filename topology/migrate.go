@@ -66,10 +66,7 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 		case <-time.After(pause):
 		}
 	}
-	if err := to.SetMaster(g.Tap, g.VNet); err != nil {
-		return err
-	}
-	if err := to.Up(g.Tap); err != nil {
+	if err := plugTap(lab, to, g); err != nil {
 		return err
 	}
 	// Announce only once the port forwards: carrier comes up asynchronously.

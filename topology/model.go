@@ -52,6 +52,9 @@ type Lab struct {
 type VNetInfo struct {
 	Zone     string `json:"zone"`
 	ZoneType string `json:"zoneType"`
+	// IsolatePorts is the VNet's isolate-ports: guest ports are plugged
+	// isolated, as Proxmox plugs a VM's tap.
+	IsolatePorts bool `json:"isolatePorts,omitempty"`
 }
 
 // Segment is an L2 underlay segment: a bridge in a switch namespace.

@@ -176,7 +176,7 @@ func (r *resolver) loadConfig() {
 	if cfg != nil {
 		r.lab.VNets = map[string]VNetInfo{}
 		for id, v := range cfg.VNets {
-			vi := VNetInfo{Zone: v.Zone}
+			vi := VNetInfo{Zone: v.Zone, IsolatePorts: v.IsolatePorts}
 			if z := cfg.Zones[v.Zone]; z != nil {
 				vi.ZoneType = z.Type
 			}
