@@ -437,3 +437,34 @@ func TestDecodeQinQFromAuxdata(t *testing.T) {
 		t.Fatal("untagged frame changed")
 	}
 }
+
+// A DHCP ACK from a server: offered address, router, DNS, MTU, lease.
+func TestDecodeDHCPAck(t *testing.T) {
+	ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: ip("10.0.20.1").AsSlice(), DstIP: ip("10.0.20.100").AsSlice()}
+	udp := &layers.UDP{SrcPort: 67, DstPort: 68}
+	if err := udp.SetNetworkLayerForChecksum(ip4); err != nil {
+		t.Fatal(err)
+	}
+	dhcp := &layers.DHCPv4{Operation: layers.DHCPOpReply, HardwareType: layers.LinkTypeEthernet, HardwareLen: 6,
+		ClientHWAddr: macG1, YourClientIP: ip("10.0.20.100").AsSlice(),
+		Options: layers.DHCPOptions{
+			layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeAck)}),
+			layers.NewDHCPOption(layers.DHCPOptServerID, ip("10.0.20.1").AsSlice()),
+			layers.NewDHCPOption(layers.DHCPOptSubnetMask, []byte{255, 255, 255, 0}),
+			layers.NewDHCPOption(layers.DHCPOptRouter, ip("10.0.20.1").AsSlice()),
+			layers.NewDHCPOption(layers.DHCPOptDNS, append(ip("10.0.20.53").AsSlice(), ip("10.0.20.54").AsSlice()...)),
+			layers.NewDHCPOption(layers.DHCPOptInterfaceMTU, []byte{0x05, 0x78}),
+			layers.NewDHCPOption(layers.DHCPOptLeaseTime, []byte{0xff, 0xff, 0xff, 0xff}),
+		}}
+	frame := serialize(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macG1, EthernetType: layers.EthernetTypeIPv4}, ip4, udp, dhcp)
+	p := NewDecoder(DecodeOptions{}).Decode("g", t0, DirIn, 0, frame)
+	d := p.DHCP
+	if d == nil {
+		t.Fatalf("no DHCP decoded (err %q)", p.DecodeErr)
+	}
+	if d.MsgType != "Ack" || d.YourIP != ip("10.0.20.100") || d.PrefixLen != 24 || d.MTU != 1400 || d.LeaseSecs != 0xffffffff ||
+		len(d.Routers) != 1 || d.Routers[0] != ip("10.0.20.1") || len(d.DNS) != 2 || d.DNS[1] != ip("10.0.20.54") ||
+		d.ServerID != ip("10.0.20.1") || d.ClientMAC.String() != macG1.String() {
+		t.Fatalf("DHCP: %+v", d)
+	}
+}

@@ -67,11 +67,26 @@ type Packet struct {
 	ICMP  *ICMP
 	ND    *ND
 	VXLAN *VXLAN
+	DHCP  *DHCP
 	BGP   []*BGPMessage // BGP messages completed by this segment
 
 	DecodeErr string // what gopacket or the VXLAN/BGP decoder could not parse, if anything
 
 	raw []byte // captured bytes of a depth-0 frame, for writing files
+}
+
+// DHCP is a DHCPv4 message.
+type DHCP struct {
+	Op        uint8  // 1 request (client), 2 reply (server)
+	MsgType   string // "Discover", "Offer", "Request", "Ack", "Nak", ...
+	ClientMAC net.HardwareAddr
+	YourIP    netip.Addr // the address offered or acknowledged
+	PrefixLen int        // from the subnet mask option; 0 none
+	Routers   []netip.Addr
+	DNS       []netip.Addr
+	ServerID  netip.Addr
+	MTU       int    // option 26; 0 none
+	LeaseSecs uint32 // 0xffffffff: infinite
 }
 
 // VLANTag is one 802.1Q or 802.1ad tag of a frame.
