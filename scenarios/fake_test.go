@@ -49,6 +49,7 @@ func (fakeLab) Exec(context.Context, string, ...string) (string, error) {
 func (fakeLab) Migrate(context.Context, string, string, time.Duration) error { return nil }
 func (fakeLab) KillNode(context.Context, string) error                       { return nil }
 func (fakeLab) KillAgent(context.Context, string) error                      { return nil }
+func (fakeLab) RestartGuest(context.Context, string) error                   { return nil }
 func (fakeLab) VNetNS(node, vnet string) (string, error)                     { return "ns-" + node, nil }
 
 func newFake() fakeLab {

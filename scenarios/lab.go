@@ -37,6 +37,10 @@ type Lab interface {
 	KillNode(ctx context.Context, node string) error
 	// KillAgent sends SIGKILL to a node's EVPN agent only (its links stay up).
 	KillAgent(ctx context.Context, node string) error
+	// RestartGuest restarts a guest's network as a reboot does: NIC down,
+	// addresses and routes gone, NIC up, configured again (by DHCP for a
+	// guest with ip: dhcp).
+	RestartGuest(ctx context.Context, guest string) error
 	// VNetNS is the namespace holding a VNet's bridge on a node (the node's
 	// own namespace, or its VRF namespace for an EVPN zone).
 	VNetNS(node, vnet string) (string, error)
@@ -72,6 +76,9 @@ type Guest struct {
 	IPv6  netip.Prefix // invalid: none
 	GW4   netip.Addr
 	GW6   netip.Addr
+	// DHCP: the guest asks its zone's DHCP server; IPv4 and GW4 are then
+	// what the zone's IPAM mapped to it and its subnet's gateway.
+	DHCP bool
 	// Tap is the host end of the NIC, attached to the VNet bridge on Node.
 	Tap string
 }

@@ -15,6 +15,8 @@ func All() []Scenario {
 		newARPNDSuppression(),
 		newTenantIsolation(),
 		newVLANIsolation(),
+		newPortIsolation(),
+		newDHCP(),
 		newMTU(),
 		newAnycastGateway(),
 		newSNAT(),

@@ -230,6 +230,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		pr.printf("vlan model: %s", m)
 	}
 
+	// DHCP servers (dnsmasq per zone in each node), before guests ask.
+	if err := startDHCP(lab, dir, pr); err != nil {
+		return lab, err
+	}
+
 	// 4. Guests.
 	if err := parallel(ctx, len(lab.Guests), w, func(i int) error {
 		g := lab.Guests[i]
@@ -590,7 +595,16 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 	if bridge == nil {
 		return fmt.Sprintf("guest %s: not plugged in: vnet %s has no bridge on node %s", g.Name, g.VNet, g.Node), nil
 	}
-	return "", plugTap(lab, host, g)
+	if err := plugTap(lab, host, g); err != nil {
+		return "", err
+	}
+	if g.DHCP {
+		waitOperUp(context.Background(), ns, g.Ifname, time.Second)
+		if err := guestDHCP(context.Background(), lab, g); err != nil {
+			return fmt.Sprintf("guest %s: ip: dhcp: %v", g.Name, err), nil
+		}
+	}
+	return "", nil
 }
 
 // plugTap attaches a guest's tap to its VNet bridge in host and brings it

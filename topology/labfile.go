@@ -99,10 +99,12 @@ type guestSpec struct {
 	VNet      str
 	MAC       str
 	Addresses prefixes
-	Gateway   str
-	Gateway6  str
-	MTU       num
-	VMID      num
+	// DHCP is "ip: dhcp": the guest asks its zone's DHCP server.
+	DHCP     str
+	Gateway  str
+	Gateway6 str
+	MTU      num
+	VMID     num
 }
 
 // parser walks yaml.Node trees and collects every problem.
@@ -367,6 +369,10 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 					case "mac":
 						g.MAC = p.scalar(v, ff)
 					case "ip", "ips", "address", "addresses":
+						if v.Kind == yaml.ScalarNode && v.Value == "dhcp" {
+							g.DHCP = str{V: v.Value, Pos: p.pos(v), Set: true}
+							break
+						}
 						g.Addresses = p.prefixList(v, ff)
 					case "gateway":
 						g.Gateway = p.scalar(v, ff)

@@ -150,7 +150,13 @@ type Guest struct {
 	VMID     int            `json:"vmid"`
 	MAC      string         `json:"mac"`
 	Addrs    []netip.Prefix `json:"addrs,omitempty"`
-	Gateway4 netip.Addr     `json:"gateway4,omitzero"`
+	// DHCP: the guest gets its IPv4 address from its zone's DHCP server
+	// (ip: dhcp); DHCPAddr is the address the zone's IPAM mapped to its MAC
+	// (what the server hands out) and DHCPGateway the subnet's gateway.
+	DHCP        bool         `json:"dhcp,omitempty"`
+	DHCPAddr    netip.Prefix `json:"dhcpAddr,omitzero"`
+	DHCPGateway netip.Addr   `json:"dhcpGateway,omitzero"`
+	Gateway4    netip.Addr   `json:"gateway4,omitzero"`
 	Gateway6 netip.Addr     `json:"gateway6,omitzero"`
 	MTU      int            `json:"mtu"`
 	Ifname   string         `json:"ifname"` // inside the guest: eth0
