@@ -142,14 +142,14 @@ type Host struct {
 // Guest is a VM or container: a namespace whose eth0 is one end of a veth;
 // the other end (Tap) is a port of the VNet bridge on its node.
 type Guest struct {
-	Name     string         `json:"name"`
-	NS       string         `json:"ns"`
-	Node     string         `json:"node"`
-	VNet     string         `json:"vnet"`
-	Zone     string         `json:"zone"`
-	VMID     int            `json:"vmid"`
-	MAC      string         `json:"mac"`
-	Addrs    []netip.Prefix `json:"addrs,omitempty"`
+	Name  string         `json:"name"`
+	NS    string         `json:"ns"`
+	Node  string         `json:"node"`
+	VNet  string         `json:"vnet"`
+	Zone  string         `json:"zone"`
+	VMID  int            `json:"vmid"`
+	MAC   string         `json:"mac"`
+	Addrs []netip.Prefix `json:"addrs,omitempty"`
 	// DHCP: the guest gets its IPv4 address from its zone's DHCP server
 	// (ip: dhcp); DHCPAddr is the address the zone's IPAM mapped to its MAC
 	// (what the server hands out) and DHCPGateway the subnet's gateway.
@@ -157,11 +157,11 @@ type Guest struct {
 	DHCPAddr    netip.Prefix `json:"dhcpAddr,omitzero"`
 	DHCPGateway netip.Addr   `json:"dhcpGateway,omitzero"`
 	Gateway4    netip.Addr   `json:"gateway4,omitzero"`
-	Gateway6 netip.Addr     `json:"gateway6,omitzero"`
-	MTU      int            `json:"mtu"`
-	Ifname   string         `json:"ifname"` // inside the guest: eth0
-	Tap      string         `json:"tap"`    // host end: tap<vmid>i0
-	pos      config.Pos
+	Gateway6    netip.Addr   `json:"gateway6,omitzero"`
+	MTU         int          `json:"mtu"`
+	Ifname      string       `json:"ifname"` // inside the guest: eth0
+	Tap         string       `json:"tap"`    // host end: tap<vmid>i0
+	pos         config.Pos
 }
 
 // Node returns the node called name, or nil.
