@@ -211,3 +211,23 @@ func RestartGuest(ctx context.Context, lab *Lab, name string) error {
 	}
 	return defaultRoutes(ns, g.Gateway4, g.Gateway6)
 }
+
+// DHCPServer is a zone's dnsmasq on a node, as status reports it.
+type DHCPServer struct {
+	Node, Zone string
+	PID        int // 0: not running
+	Leases     string
+}
+
+// DHCPServers lists the dnsmasq instances the lab started (running or not).
+func DHCPServers(lab *Lab, stateDir string) []DHCPServer {
+	var out []DHCPServer
+	for _, n := range lab.Nodes {
+		files, _ := filepath.Glob(filepath.Join(stateDir, "nodes", n.Name, "dnsmasq", "dnsmasq.*.pid"))
+		for _, f := range files {
+			zone := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "dnsmasq."), ".pid")
+			out = append(out, DHCPServer{Node: n.Name, Zone: zone, PID: livePID(f, n.NS), Leases: DnsmasqLeaseFile(stateDir, n.Name, zone)})
+		}
+	}
+	return out
+}
