@@ -108,6 +108,10 @@ func (a *applier) vlanDevs() []vlanDev {
 func (a *applier) createVlans(node *nsutil.NS) error {
 	devs := a.vlanDevs()
 	if len(devs) == 0 {
+		if a.caps.TCBPF && !a.caps.Vlan {
+			// An earlier plan's programs would redirect to devices now gone.
+			return softvlan.Clear(node.H)
+		}
 		return nil
 	}
 	if a.caps.Vlan {

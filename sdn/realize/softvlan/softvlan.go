@@ -101,7 +101,47 @@ func Apply(h *netlink.Handle, devs []Dev) (refused []string, err error) {
 			return refused, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	// Lower devices that no longer carry any VLAN device lose their program
+	// (it would redirect to hidden ends that are gone).
+	keep := map[string]bool{}
+	for l := range byLower {
+		keep[l] = true
+	}
+	for _, d := range devs {
+		keep[PeerName(d.Name)] = true
+	}
+	if err := detachExcept(h, keep); err != nil {
+		return refused, err
+	}
 	return refused, nil
+}
+
+// Clear removes sdnlab's tagging programs from every device of h's
+// namespace: the plan has no VLAN device left.
+func Clear(h *netlink.Handle) error { return detachExcept(h, nil) }
+
+func detachExcept(h *netlink.Handle, keep map[string]bool) error {
+	links, err := h.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	for _, l := range links {
+		if keep[l.Attrs().Name] {
+			continue
+		}
+		fs, err := h.FilterList(l, netlink.HANDLE_MIN_INGRESS)
+		if err != nil {
+			continue
+		}
+		for _, f := range fs {
+			if b, ok := f.(*netlink.BpfFilter); ok && b.Name == progName {
+				if err := h.FilterDel(f); err != nil {
+					return fmt.Errorf("remove tagging program from %s: %w", l.Attrs().Name, err)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // ensurePair makes the veth pair name <-> PeerName(name), both up, and

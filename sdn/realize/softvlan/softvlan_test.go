@@ -146,3 +146,22 @@ func TestQinQRoundTrip(t *testing.T) {
 	}
 	_ = b
 }
+
+// A lower device whose VLAN devices are all gone loses its program, so
+// tagged frames reach its bridge again instead of a vanished hidden end.
+func TestDetachStale(t *testing.T) {
+	_, _, ha, _ := pairNS(t)
+	if _, err := Apply(ha, []Dev{{Name: "sv", Lower: "eno1", VID: 20}}); err != nil {
+		t.Fatal(err)
+	}
+	eno1, _ := ha.LinkByName("eno1")
+	if !Attached(ha, eno1) {
+		t.Fatal("no program on eno1")
+	}
+	if err := Clear(ha); err != nil {
+		t.Fatal(err)
+	}
+	if Attached(ha, eno1) {
+		t.Fatal("program left on eno1 after Clear")
+	}
+}
