@@ -1,277 +1,19 @@
 package topology
 
+// Namespace building: segments, nodes, routers, external hosts and
+// guests, each in its namespace.
+
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn/realize"
 )
-
-// DefaultStateDir holds one directory per running lab.
-const DefaultStateDir = "/run/sdnlab"
-
-// Options tune Up and Down.
-type Options struct {
-	// StateDir is the parent of the per-lab state directory
-	// (default /run/sdnlab).
-	StateDir string
-	// Progress receives one line per step and node; nil is quiet.
-	Progress io.Writer
-	// StartAgents starts `<AgentPath> agent --lab LAB --node NODE --state DIR`
-	// in every node namespace whose plan has a controller (plan.FRR != nil).
-	// Off by default: the agent command lives in another package.
-	StartAgents bool
-	// AgentPath is the sdnlab binary (default os.Executable()).
-	AgentPath string
-	// RouterPath is the binary run as `router` in the namespace of each
-	// underlay router with routing: bgp (default AgentPath, else
-	// os.Executable()). BGP routers are always started: without them the
-	// underlay has no routes between their segments.
-	RouterPath string
-	// BGPWait bounds how long Up waits for the underlay BGP routers to
-	// learn every segment (default DefaultBGPWait).
-	BGPWait time.Duration
-	// Workers bounds how many namespaces are built at once (default 4 x CPUs).
-	Workers int
-	// Caps, when set, replaces kernel capability detection (tests that
-	// build many labs assume the reference machine's set).
-	Caps *nsutil.Caps
-}
-
-func (o *Options) stateRoot() string {
-	if o.StateDir == "" {
-		return DefaultStateDir
-	}
-	return o.StateDir
-}
-
-// LabDir is the state directory of a lab.
-func (o Options) LabDir(lab string) string { return filepath.Join(o.stateRoot(), lab) }
-
-func (o *Options) workers() int {
-	if o.Workers > 0 {
-		return o.Workers
-	}
-	return 4 * runtime.NumCPU()
-}
-
-type progress struct {
-	mu sync.Mutex
-	w  io.Writer
-	t0 time.Time
-}
-
-func (p *progress) printf(format string, a ...any) {
-	if p.w == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%7.3fs  %s\n", time.Since(p.t0).Seconds(), fmt.Sprintf(format, a...))
-}
-
-// parallel runs fn(0..n-1) on up to workers goroutines and joins errors.
-func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	sem := make(chan struct{}, workers)
-	for i := 0; i < n; i++ {
-		if ctx.Err() != nil {
-			break
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(i); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}(i)
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// Up builds the lab: switches, nodes with their host interfaces, routers,
-// the upstream and external hosts, then realizes every node's SDN plan and
-// attaches the guests. It is idempotent: on a lab running from the same
-// lab file it converges (re-realizing changed plans); a lab of the same
-// name up from another file is an *InUseError. lab comes from Load; Up
-// records in it what was detected and skipped, and returns it.
-func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
-	pr := &progress{w: opts.Progress, t0: time.Now()}
-	// Another lab file's lab of this name would be taken over (its guests
-	// left behind): refuse before writing any state.
-	if err := CheckTakeover(lab, opts); err != nil {
-		return nil, err
-	}
-	dir := opts.LabDir(lab.Name)
-	lab.StateDir = dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("state dir: %w", err)
-	}
-	// The state is written first, so down finds everything even if up dies.
-	if err := writeJSON(filepath.Join(dir, "lab.json"), lab); err != nil {
-		return nil, err
-	}
-	if opts.Caps != nil {
-		lab.Caps = *opts.Caps
-	} else {
-		c, err := kernelCaps(opts.stateRoot(), lab.Prefix()+"caps")
-		if err != nil {
-			return nil, err
-		}
-		lab.Caps = c
-	}
-	pr.printf("lab %s: kernel: %s", lab.Name, lab.Caps)
-	for _, w := range lab.Warnings {
-		pr.printf("warning: %s", w)
-	}
-	w := opts.workers()
-
-	// 1. Switches.
-	if err := parallel(ctx, len(lab.Segments), w, func(i int) error {
-		return buildSegment(lab.Segments[i])
-	}); err != nil {
-		return lab, err
-	}
-	pr.printf("segments: %d", len(lab.Segments))
-
-	// 2. Nodes, routers, external hosts (all independent of each other).
-	type job struct {
-		name string
-		fn   func() error
-	}
-	var jobs []job
-	for _, n := range lab.Nodes {
-		jobs = append(jobs, job{"node " + n.Name, func() error { return buildNode(lab, n, dir) }})
-	}
-	for _, r := range lab.Routers {
-		jobs = append(jobs, job{"router " + r.Name, func() error { return buildRouter(lab, r) }})
-	}
-	for _, h := range lab.Hosts {
-		jobs = append(jobs, job{"external " + h.Name, func() error { return buildHost(lab, h) }})
-	}
-	if err := parallel(ctx, len(jobs), w, func(i int) error {
-		if err := jobs[i].fn(); err != nil {
-			return fmt.Errorf("%s: %w", jobs[i].name, err)
-		}
-		if len(lab.Nodes) <= 10 {
-			pr.printf("%s: up", jobs[i].name)
-		}
-		return nil
-	}); err != nil {
-		return lab, err
-	}
-	pr.printf("underlay: %d nodes, %d routers, %d external hosts", len(lab.Nodes), len(lab.Routers), len(lab.Hosts))
-	// BGP routers converge while the SDN is realized.
-	if err := startRouters(lab, opts, dir, pr); err != nil {
-		return lab, err
-	}
-
-	// 3. Each node's SDN plan.
-	var mu sync.Mutex
-	lab.Skipped, lab.Models = nil, nil
-	if err := parallel(ctx, len(lab.Nodes), w, func(i int) error {
-		n := lab.Nodes[i]
-		plan := lab.Plans[n.Name]
-		if plan == nil {
-			return nil
-		}
-		rep, err := realize.Apply(ctx, realize.Target{
-			NS:    n.NS,
-			VRFNS: func(zone string) string { return VRFNS(lab.Name, n.Name, zone) },
-			Keep:  n.keep,
-		}, plan, lab.Caps)
-		if err != nil {
-			return fmt.Errorf("node %s: realize: %w", n.Name, err)
-		}
-		if err := writeJSON(filepath.Join(dir, "nodes", n.Name, "plan.json"), plan); err != nil {
-			return err
-		}
-		mu.Lock()
-		for _, s := range rep.Skipped {
-			lab.Skipped = append(lab.Skipped, fmt.Sprintf("node %s: %s", n.Name, s))
-		}
-		for _, m := range rep.Models {
-			lab.Models = append(lab.Models, fmt.Sprintf("node %s: %s", n.Name, m))
-		}
-		mu.Unlock()
-		if len(lab.Nodes) <= 10 {
-			pr.printf("node %s: SDN realized (%d devices)", n.Name, len(rep.Devices))
-		}
-		return nil
-	}); err != nil {
-		return lab, err
-	}
-	pr.printf("SDN realized on %d nodes", len(lab.Nodes))
-	sort.Strings(lab.Models)
-	for _, m := range lab.Models {
-		pr.printf("vlan model: %s", m)
-	}
-
-	// DHCP servers (dnsmasq per zone in each node), before guests ask.
-	if err := startDHCP(lab, dir, pr); err != nil {
-		return lab, err
-	}
-
-	// 4. Guests.
-	if err := parallel(ctx, len(lab.Guests), w, func(i int) error {
-		g := lab.Guests[i]
-		note, err := buildGuest(lab, g)
-		if err != nil {
-			return fmt.Errorf("guest %s: %w", g.Name, err)
-		}
-		if note != "" {
-			mu.Lock()
-			lab.Skipped = append(lab.Skipped, note)
-			mu.Unlock()
-		}
-		return nil
-	}); err != nil {
-		return lab, err
-	}
-	pr.printf("guests: %d", len(lab.Guests))
-	for _, s := range lab.Skipped {
-		pr.printf("not realized: %s", s)
-	}
-
-	// 5. The underlay's BGP routes (node agents peer across it), then the
-	// node agents.
-	if err := waitBGP(ctx, lab, dir, opts.BGPWait, pr); err != nil {
-		return lab, err
-	}
-	if opts.StartAgents {
-		if err := startAgents(lab, opts, dir, pr); err != nil {
-			return lab, err
-		}
-	}
-	if err := writeJSON(filepath.Join(dir, "lab.json"), lab); err != nil {
-		return lab, err
-	}
-	pr.printf("lab %s is up", lab.Name)
-	return lab, nil
-}
 
 // keep tells the realizer which devices of the node namespace are the
 // host's own (from its interfaces file) and not SDN devices.
@@ -595,7 +337,7 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 	if bridge == nil {
 		return fmt.Sprintf("guest %s: not plugged in: vnet %s has no bridge on node %s", g.Name, g.VNet, g.Node), nil
 	}
-	if err := plugTap(lab, host, g); err != nil {
+	if err := plugTap(host, g); err != nil {
 		return "", err
 	}
 	if g.DHCP {
@@ -605,26 +347,6 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 		}
 	}
 	return "", nil
-}
-
-// plugTap attaches a guest's tap to its VNet bridge in host and brings it
-// up; on a VNet with isolate-ports the port is isolated (it reaches only
-// the bridge's non-isolated ports: uplinks and the node itself), as
-// Proxmox plugs a VM's tap there.
-func plugTap(lab *Lab, host *nsutil.NS, g *Guest) error {
-	if err := host.SetMaster(g.Tap, g.VNet); err != nil {
-		return err
-	}
-	if lab.VNets[g.VNet].IsolatePorts {
-		l, err := host.H.LinkByName(g.Tap)
-		if err != nil {
-			return host.Errf(g.Tap, err)
-		}
-		if err := host.H.LinkSetIsolated(l, true); err != nil {
-			return host.Errf(g.Tap, fmt.Errorf("isolated: %w", err))
-		}
-	}
-	return host.Up(g.Tap)
 }
 
 // guestTapNS finds the namespace that holds a guest's tap on any node of

@@ -7,10 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
@@ -91,20 +91,12 @@ func startDHCP(lab *Lab, dir string, pr *progress) error {
 			if err := writeFile(ethers, render.DnsmasqEthers(entries)); err != nil {
 				return err
 			}
-			pidFile := dnsmasqPIDFile(dir, n.Name, srv.Zone)
-			if pid := livePID(pidFile, n.NS); pid != 0 {
-				_ = syscall.Kill(pid, syscall.SIGTERM)
-				for i := 0; i < 100 && processAlive(pid); i++ {
-					time.Sleep(10 * time.Millisecond)
-				}
+			// dnsmasq@<zone> is restarted when the configuration is applied.
+			spec := dnsmasqProc(dir, n, srv.Zone, bin)
+			if err := proc.Stop(context.Background(), spec, time.Second); err != nil {
+				return err
 			}
-			// dnsmasq@<zone>: --conf-file=/dev/null and the zone's directory,
-			// in the foreground (the lab supervises it), as root (its files
-			// are in the state directory), its own pid file kept out of /run.
-			cmd := exec.Command(bin, "--keep-in-foreground", "--log-facility=-", "--user=root",
-				"--pid-file="+pidFile+".dnsmasq", "--conf-file=/dev/null", "--conf-dir="+zdir+",*.conf")
-			logFile := filepath.Join(dir, "nodes", n.Name, "dnsmasq", "dnsmasq."+srv.Zone+".log")
-			pid, err := startDaemon(n.NS, cmd, logFile, pidFile, "node "+n.Name+": start dnsmasq for zone "+srv.Zone)
+			pid, err := proc.Start(spec)
 			if err != nil {
 				return err
 			}
@@ -114,6 +106,22 @@ func startDHCP(lab *Lab, dir string, pr *progress) error {
 		}
 	}
 	return nil
+}
+
+// dnsmasqProc is how a zone's dnsmasq runs on a node: as dnsmasq@<zone>
+// does (--conf-file=/dev/null and the zone's directory), in the foreground
+// (the lab supervises it), as root (its files are in the state directory),
+// with its own pid file kept out of /run.
+func dnsmasqProc(dir string, n *Node, zone, bin string) proc.Spec {
+	pidFile := dnsmasqPIDFile(dir, n.Name, zone)
+	return proc.Spec{
+		Name: "node " + n.Name + ": dnsmasq for zone " + zone,
+		NS:   n.NS,
+		Argv: []string{bin, "--keep-in-foreground", "--log-facility=-", "--user=root",
+			"--pid-file=" + pidFile + ".dnsmasq", "--conf-file=/dev/null", "--conf-dir=" + dnsmasqDir(dir, n.Name, zone) + ",*.conf"},
+		LogFile: filepath.Join(dir, "nodes", n.Name, "dnsmasq", "dnsmasq."+zone+".log"),
+		PIDFile: pidFile,
+	}
 }
 
 func writeFile(path, content string) error {
@@ -187,6 +195,9 @@ func RestartGuest(ctx context.Context, lab *Lab, name string) error {
 	if g == nil {
 		return fmt.Errorf("lab %s has no guest %q", lab.Name, name)
 	}
+	if g.IsVM() {
+		return fmt.Errorf("guest %s is a VM (kind: vm): a network restart is for namespace guests", name)
+	}
 	ns, err := nsutil.OpenNS(g.NS, false)
 	if err != nil {
 		return err
@@ -226,7 +237,7 @@ func DHCPServers(lab *Lab, stateDir string) []DHCPServer {
 		files, _ := filepath.Glob(filepath.Join(stateDir, "nodes", n.Name, "dnsmasq", "dnsmasq.*.pid"))
 		for _, f := range files {
 			zone := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "dnsmasq."), ".pid")
-			out = append(out, DHCPServer{Node: n.Name, Zone: zone, PID: livePID(f, n.NS), Leases: DnsmasqLeaseFile(stateDir, n.Name, zone)})
+			out = append(out, DHCPServer{Node: n.Name, Zone: zone, PID: proc.LivePID(f, n.NS), Leases: DnsmasqLeaseFile(stateDir, n.Name, zone)})
 		}
 	}
 	return out

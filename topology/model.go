@@ -53,9 +53,6 @@ type Lab struct {
 type VNetInfo struct {
 	Zone     string `json:"zone"`
 	ZoneType string `json:"zoneType"`
-	// IsolatePorts is the VNet's isolate-ports: guest ports are plugged
-	// isolated, as Proxmox plugs a VM's tap.
-	IsolatePorts bool `json:"isolatePorts,omitempty"`
 }
 
 // Segment is an L2 underlay segment: a bridge in a switch namespace.
@@ -162,8 +159,24 @@ type Guest struct {
 	MTU         int          `json:"mtu"`
 	Ifname      string       `json:"ifname"` // inside the guest: eth0
 	Tap         string       `json:"tap"`    // host end: tap<vmid>i0
-	pos         config.Pos
+	// Isolated: the VNet has isolate-ports; the tap is plugged as an
+	// isolated bridge port, as Proxmox plugs a VM's tap there.
+	Isolated bool `json:"isolated,omitempty"`
+	// Kind is GuestNetns (a namespace: NS) or GuestVM (a QEMU process on
+	// its node; NS is empty and VMDir is the running instance's directory).
+	Kind  string `json:"kind,omitempty"`
+	VMDir string `json:"vm_dir,omitempty"`
+	pos   config.Pos
 }
+
+// Guest kinds.
+const (
+	GuestNetns = "netns"
+	GuestVM    = "vm"
+)
+
+// IsVM reports whether the guest is a QEMU virtual machine.
+func (g *Guest) IsVM() bool { return g.Kind == GuestVM }
 
 // Node returns the node called name, or nil.
 func (l *Lab) Node(name string) *Node {

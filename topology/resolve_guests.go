@@ -34,7 +34,11 @@ func (r *resolver) guests() {
 		if !r.newName(seen, gs.Name, "guests", "%q is not a valid guest name", "guest %q defined twice") {
 			continue
 		}
-		g := &Guest{Name: gs.Name.V, NS: r.lab.Prefix() + gs.Name.V, Ifname: "eth0", pos: gs.Name.Pos}
+		g := &Guest{Name: gs.Name.V, NS: r.lab.Prefix() + gs.Name.V, Ifname: "eth0", Kind: GuestNetns, pos: gs.Name.Pos}
+		if gs.Kind.V == GuestVM {
+			// A VM has no namespace of its own: QEMU runs in its node's.
+			g.Kind, g.NS = GuestVM, ""
+		}
 		ok := true
 		if !gs.Node.Set {
 			r.errf(gs.Name.Pos, f+".node", "missing")
@@ -57,6 +61,7 @@ func (r *resolver) guests() {
 		}
 		g.VNet = vnet.ID
 		g.Zone = vnet.Zone
+		g.Isolated = vnet.IsolatePorts
 		zone := cfg.Zones[vnet.Zone]
 		np := r.lab.Plans[g.Node]
 		var zp *plan.ZonePlan
@@ -110,6 +115,8 @@ func (r *resolver) guests() {
 			switch {
 			case gs.Addresses.Set:
 				r.errf(gs.DHCP.Pos, f+".ip", "dhcp and addresses at once")
+			case g.IsVM():
+				r.errf(gs.DHCP.Pos, f+".ip", "dhcp: only for namespace guests (kind: netns), not kind: vm")
 			case zone == nil || zone.DHCP == "":
 				r.errf(gs.DHCP.Pos, f+".ip", "dhcp: zone %q of vnet %q has no dhcp (zones.cfg: dhcp dnsmasq)", vnet.Zone, vnet.ID)
 			case zone.IPAM == "":
@@ -328,7 +335,9 @@ func (r *resolver) checkNamespaces() {
 		add(h.NS, "external host "+h.Name, r.rootPos())
 	}
 	for _, g := range r.lab.Guests {
-		add(g.NS, "guest "+g.Name, g.pos)
+		if g.NS != "" {
+			add(g.NS, "guest "+g.Name, g.pos)
+		}
 	}
 }
 
