@@ -198,7 +198,7 @@ func (a *applier) classify() {
 		if inVRF(z) {
 			a.vrfNS[z.ID] = a.t.VRFNS(z.ID)
 		}
-		if z.Type == "vlan" || z.Type == "qinq" {
+		if t, ok := registry.Zone(z.Type); ok && t.Traits().VLAN {
 			a.rep.Models = append(a.rep.Models, a.zoneModel(z))
 		}
 	}
