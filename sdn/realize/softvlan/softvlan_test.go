@@ -140,6 +140,13 @@ func TestQinQRoundTrip(t *testing.T) {
 	if err := ping(a, "10.9.0.2", 56); err == nil {
 		t.Fatal("different S-tags reached each other")
 	}
+	// Same service VLAN, other TPID (802.1Q): not the same network either.
+	if _, err := Apply(hb, []Dev{{Name: "sv", Lower: "eno1", VID: 20, Proto: "802.1q"}, {Name: "sv.100", Lower: "sv", VID: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(a, "10.9.0.2", 56); err == nil {
+		t.Fatal("802.1ad and 802.1Q service tags of one VLAN reached each other")
+	}
 	l, _ := ha.LinkByName("eno1")
 	if !Attached(ha, l) {
 		t.Fatal("program not reported on eno1")
