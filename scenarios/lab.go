@@ -79,6 +79,8 @@ type Guest struct {
 	// DHCP: the guest asks its zone's DHCP server; IPv4 and GW4 are then
 	// what the zone's IPAM mapped to it and its subnet's gateway.
 	DHCP bool
+	// Tag is the VLAN of the guest's NIC on a VLAN-aware VNet (0: none).
+	Tag int
 	// Tap is the host end of the NIC, attached to the VNet bridge on Node.
 	Tap string
 }

@@ -78,7 +78,7 @@ func (t *TopoLab) Guests() []Guest {
 		}
 		mac, _ := net.ParseMAC(g.MAC)
 		gg := Guest{Name: g.Name, NS: g.NS, Node: g.Node, Iface: g.Ifname, MAC: mac,
-			VNet: g.VNet, Zone: g.Zone, GW4: g.Gateway4, GW6: g.Gateway6, Tap: g.Tap, DHCP: g.DHCP}
+			VNet: g.VNet, Zone: g.Zone, GW4: g.Gateway4, GW6: g.Gateway6, Tap: g.Tap, DHCP: g.DHCP, Tag: g.Tag}
 		if g.DHCP {
 			gg.IPv4, gg.GW4 = g.DHCPAddr, g.DHCPGateway
 		}

@@ -17,10 +17,11 @@ import (
 )
 
 // vlanIsolation: guests of vlan and qinq zones reach the guests of their
-// own VNet on other nodes, their frames cross the underlay with exactly the
-// tags the zone prescribes (the VNet's 802.1Q tag; for QinQ the service tag
-// with the zone's TPID, then the customer tag), guests of other VNets or
-// zones do not reach them, and a QinQ zone's VNets leave 4 bytes of the
+// own VNet (and VLAN, on a VLAN-aware VNet) on other nodes, their frames
+// cross the underlay with exactly the tags the zone prescribes (the VNet's
+// 802.1Q tag; for QinQ the service tag with the zone's TPID, then the
+// customer tag; then the guest NIC's own tag on a VLAN-aware VNet), guests
+// of other VNets, VLANs or zones do not reach them, and a QinQ zone's VNets leave 4 bytes of the
 // underlay MTU for the second tag.
 type vlanIsolation struct{}
 
@@ -96,6 +97,10 @@ func (s vlanIsolation) Run(ctx context.Context, env *Env) *Result {
 			continue
 		}
 		vg := &vlanGuest{Guest: g, zone: z, tags: wireTags(z, vn)}
+		if g.Tag != 0 {
+			// A tagged NIC on a VLAN-aware VNet: its VLAN rides inside.
+			vg.tags = append(vg.tags, capture.VLANTag{TPID: 0x8100, VID: uint16(g.Tag)})
+		}
 		if g.IPv4.IsValid() {
 			vg.dst = g.IPv4.Addr()
 		} else if g.IPv6.IsValid() {
@@ -112,7 +117,7 @@ func (s vlanIsolation) Run(ctx context.Context, env *Env) *Result {
 			if a == b || a.dst.Is4() != b.dst.Is4() {
 				continue
 			}
-			same := a.VNet == b.VNet
+			same := a.VNet == b.VNet && a.Tag == b.Tag
 			if same && a.Node == b.Node {
 				continue // nothing crosses the underlay
 			}
@@ -157,6 +162,10 @@ func (s vlanIsolation) Run(ctx context.Context, env *Env) *Result {
 			return r.Errorf("ping %s -> %s: %v", p.from.Name, p.to.Name, p.err)
 		}
 		name := fmt.Sprintf("%s (%s, %s) -> %s (%s, %s)", p.from.Name, p.from.VNet, tagsString(p.from.tags), p.to.Name, p.to.VNet, tagsString(p.to.tags))
+		other := "another VNet"
+		if p.from.VNet == p.to.VNet {
+			other = "another VLAN of the VLAN-aware VNet"
+		}
 		if p.same {
 			if p.res.OK() {
 				reached[p.from.Name] = true
@@ -173,7 +182,7 @@ func (s vlanIsolation) Run(ctx context.Context, env *Env) *Result {
 			cause = fmt.Sprintf("VNets %s and %s put the same tags on the wire (%s): they are one L2 network; give each zone its own service VLAN or each VNet its own tag",
 				p.from.VNet, p.to.VNet, tagsString(p.from.tags))
 		}
-		r.Expect("isolated "+name, !p.res.OK(), "no reply (another VNet)", p.res.String(), cause)
+		r.Expect("isolated "+name, !p.res.OK(), "no reply ("+other+")", p.res.String(), cause)
 	}
 	r.Figure("guests that reached their VNet on another node", float64(len(reached)), "")
 	r.Figure("pairs across VNets that got a reply", float64(leaks), "")

@@ -43,7 +43,7 @@ func TestExamplesLoad(t *testing.T) {
 		{"../examples/evpn/lab.yaml", "evpn", 3, 4, 1, 1},
 		{"../examples/evpn-racks/lab.yaml", "racks", 3, 4, 2, 1},
 		{"../examples/evpn-racks/bgp.yaml", "rackbgp", 3, 4, 3, 1},
-		{"../examples/vlan/lab.yaml", "vlan", 2, 5, 0, 0},
+		{"../examples/vlan/lab.yaml", "vlan", 2, 6, 0, 0},
 		{"../examples/qinq/lab.yaml", "qinq", 2, 4, 0, 0},
 		{"../examples/dhcp/lab.yaml", "dhcp", 1, 4, 0, 0},
 	} {
@@ -145,6 +145,8 @@ func TestBadLabs(t *testing.T) {
 			[]string{"lab.yaml:4: guests.a.ip: dhcp: zone \"loc\" of vnet \"v2\" has no dhcp"}},
 		{"dhcp and addresses", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v2, ip: dhcp, addresses: 10.9.0.5/24}\n",
 			[]string{"lab.yaml:4: guests.a.ip: dhcp and addresses at once"}},
+		{"tag on a VNet that is not VLAN-aware", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v2, tag: 5}\n",
+			[]string{"lab.yaml:4: guests.a.tag: vm vlans are not allowed on vnet \"v2\""}},
 		{"several segments need one", "sdn: .\nnodes: [node1]\nunderlay:\n  segments:\n    a: {subnet: 10.1.0.0/24}\n    b: {subnet: 10.2.0.0/24}\n",
 			[]string{"lab.yaml:2: nodes.node1.segment: missing"}},
 	} {

@@ -162,6 +162,9 @@ type Guest struct {
 	// Isolated: the VNet has isolate-ports; the tap is plugged as an
 	// isolated bridge port, as Proxmox plugs a VM's tap there.
 	Isolated bool `json:"isolated,omitempty"`
+	// Tag is the VLAN of the guest's NIC on a VLAN-aware VNet (Proxmox's
+	// tag=N on net0): its tap is an access port of that VLAN.
+	Tag int `json:"tag,omitempty"`
 	// Kind is GuestNetns (a namespace: NS) or GuestVM (a QEMU process on
 	// its node; NS is empty and VMDir is the running instance's directory).
 	Kind  string `json:"kind,omitempty"`

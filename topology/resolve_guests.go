@@ -62,6 +62,12 @@ func (r *resolver) guests() {
 		g.VNet = vnet.ID
 		g.Zone = vnet.Zone
 		g.Isolated = vnet.IsolatePorts
+		if gs.Tag.Set {
+			if !vnet.VlanAware {
+				r.errf(gs.Tag.Pos, f+".tag", "vm vlans are not allowed on vnet %q: it is not VLAN-aware (vlanaware 1 in vnets.cfg)", vnet.ID)
+			}
+			g.Tag = gs.Tag.V
+		}
 		zone := cfg.Zones[vnet.Zone]
 		np := r.lab.Plans[g.Node]
 		var zp *plan.ZonePlan

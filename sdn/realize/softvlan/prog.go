@@ -134,3 +134,45 @@ func load(name string, ins asm.Instructions) (*ebpf.Program, error) {
 	}
 	return p, nil
 }
+
+// accessInProg runs on the ingress of a guest's tap (frames from the
+// guest): an untagged frame gets the port's VLAN, a tagged one is dropped,
+// as on a VLAN-aware bridge port with that PVID untagged and no other VLAN.
+func accessInProg(vid int) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.LoadMem(asm.R2, asm.R6, skbVlanPresent, asm.Word),
+		asm.JNE.Imm(asm.R2, 0, "drop"),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, be16(0x8100)),
+		asm.Mov.Imm(asm.R3, int32(vid)),
+		asm.FnSkbVlanPush.Call(),
+		asm.JNE.Imm(asm.R0, 0, "drop"),
+		asm.Mov.Imm(asm.R0, actOK),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, actShot).WithSymbol("drop"),
+		asm.Return(),
+	}
+}
+
+// accessOutProg runs on the egress of a guest's tap (frames to the guest):
+// a frame of the port's VLAN leaves untagged, every other frame is dropped.
+func accessOutProg(vid int) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.LoadMem(asm.R2, asm.R6, skbVlanPresent, asm.Word),
+		asm.JEq.Imm(asm.R2, 0, "drop"),
+		asm.LoadMem(asm.R7, asm.R6, skbVlanTCI, asm.Word),
+		asm.And.Imm(asm.R7, 0x0fff),
+		asm.JNE.Imm(asm.R7, int32(vid), "drop"),
+		asm.LoadMem(asm.R8, asm.R6, skbVlanProto, asm.Word),
+		asm.JNE.Imm(asm.R8, be16(0x8100), "drop"),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.FnSkbVlanPop.Call(),
+		asm.JNE.Imm(asm.R0, 0, "drop"),
+		asm.Mov.Imm(asm.R0, actOK),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, actShot).WithSymbol("drop"),
+		asm.Return(),
+	}
+}

@@ -180,6 +180,42 @@ func ensurePair(h *netlink.Handle, name string, mtu int) (netlink.Link, error) {
 	return peer, nil
 }
 
+// AccessPort makes l (a guest's tap on a VLAN-aware VNet bridge without
+// vlan_filtering) an access port of VLAN vid: frames from the guest enter
+// the bridge tagged vid, frames of vid leave to the guest untagged, all
+// others are dropped. It is what "tag=<vid>" on a VM's NIC does on a
+// filtering bridge (PVID vid, untagged).
+func AccessPort(h *netlink.Handle, l netlink.Link, vid int) error {
+	if vid < 1 || vid > 4094 {
+		return fmt.Errorf("%s: vlan id %d out of range", l.Attrs().Name, vid)
+	}
+	in, err := load(progName, accessInProg(vid))
+	if err != nil {
+		return err
+	}
+	err = attachIngress(h, l, in)
+	in.Close()
+	if err != nil {
+		return err
+	}
+	out, err := load(progName, accessOutProg(vid))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	f := &netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{
+			LinkIndex: l.Attrs().Index, Parent: netlink.HANDLE_MIN_EGRESS,
+			Handle: 1, Protocol: unix.ETH_P_ALL, Priority: 1,
+		},
+		Fd: out.FD(), Name: progName, DirectAction: true,
+	}
+	if err := h.FilterReplace(f); err != nil {
+		return fmt.Errorf("tc egress filter on %s: %w", l.Attrs().Name, err)
+	}
+	return nil
+}
+
 // attachIngress attaches prog to the ingress hook of l (a clsact qdisc is
 // added when missing), replacing an earlier sdnlab program.
 func attachIngress(h *netlink.Handle, l netlink.Link, prog *ebpf.Program) error {

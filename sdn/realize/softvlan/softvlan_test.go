@@ -22,6 +22,7 @@ func TestPrograms(t *testing.T) {
 	for _, ins := range []asm.Instructions{
 		pushProg(0x8100, 10, 3, 0), pushProg(0x88a8, 20, 3, 1500),
 		popProg(nil), popProg([]popEntry{{0x8100, 10, 4}, {0x88a8, 20, 5}}),
+		accessInProg(5), accessOutProg(5),
 	} {
 		if err := ins.Marshal(io.Discard, binary.LittleEndian); err != nil {
 			t.Fatal(err)
