@@ -80,8 +80,18 @@ func (d *Decoder) decodeFrame(p *Packet, data []byte) {
 			p.SrcMAC = slices.Clone(l.SrcMAC)
 			p.DstMAC = slices.Clone(l.DstMAC)
 			p.EtherType = l.EthernetType
+			if l.EthernetType == ethRARP {
+				decodeRARP(p, l.Payload)
+				return
+			}
 		case *layers.Dot1Q:
+			// The tag's own TPID is the type field before it.
+			p.VLANs = append(p.VLANs, VLANTag{TPID: uint16(p.EtherType), VID: l.VLANIdentifier, PCP: l.Priority})
 			p.EtherType = l.Type
+			if l.Type == ethRARP {
+				decodeRARP(p, l.Payload)
+				return
+			}
 		case *layers.ARP:
 			p.ARP = decodeARP(l)
 			return
@@ -164,11 +174,67 @@ func (d *Decoder) decodeUDP(p *Packet, data []byte) error {
 	if p.Frag == nil && slices.Contains(d.opts.VXLANPorts, p.DstPort) {
 		return d.decodeVXLAN(p, payload)
 	}
+	if p.Frag == nil && (p.DstPort == BFDPort || p.DstPort == BFDMultihopPort) {
+		return decodeBFD(p, payload)
+	}
 	if p.Frag != nil && p.Frag.Offset == 0 && slices.Contains(d.opts.VXLANPorts, p.DstPort) {
 		// First fragment: the VXLAN header and the start of the inner frame are here.
 		return d.decodeVXLAN(p, payload)
 	}
+	if p.Frag == nil && (p.DstPort == 67 || p.DstPort == 68) && (p.SrcPort == 67 || p.SrcPort == 68) {
+		return decodeDHCP(p, payload)
+	}
 	return nil
+}
+
+// decodeDHCP reads a DHCPv4 message: its type, the client's MAC and the
+// offered address, and the options a guest configures itself from.
+func decodeDHCP(p *Packet, data []byte) error {
+	var l layers.DHCPv4
+	if err := l.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
+		return fmt.Errorf("dhcp: %w", err)
+	}
+	d := &DHCP{Op: uint8(l.Operation), ClientMAC: slices.Clone(l.ClientHWAddr), YourIP: addr(l.YourClientIP)}
+	for _, o := range l.Options {
+		switch o.Type {
+		case layers.DHCPOptMessageType:
+			if len(o.Data) == 1 {
+				d.MsgType = layers.DHCPMsgType(o.Data[0]).String()
+			}
+		case layers.DHCPOptRouter:
+			d.Routers = addrList(o.Data)
+		case layers.DHCPOptDNS:
+			d.DNS = addrList(o.Data)
+		case layers.DHCPOptServerID:
+			if a := addrList(o.Data); len(a) == 1 {
+				d.ServerID = a[0]
+			}
+		case layers.DHCPOptSubnetMask:
+			if len(o.Data) == 4 {
+				ones, _ := net.IPMask(o.Data).Size()
+				d.PrefixLen = ones
+			}
+		case layers.DHCPOptInterfaceMTU:
+			if len(o.Data) == 2 {
+				d.MTU = int(binary.BigEndian.Uint16(o.Data))
+			}
+		case layers.DHCPOptLeaseTime:
+			if len(o.Data) == 4 {
+				d.LeaseSecs = binary.BigEndian.Uint32(o.Data)
+			}
+		}
+	}
+	p.DHCP = d
+	return nil
+}
+
+// addrList reads consecutive IPv4 addresses.
+func addrList(b []byte) []netip.Addr {
+	var out []netip.Addr
+	for i := 0; i+4 <= len(b); i += 4 {
+		out = append(out, netip.AddrFrom4([4]byte(b[i:i+4])))
+	}
+	return out
 }
 
 func (d *Decoder) decodeVXLAN(p *Packet, payload []byte) error {
@@ -214,6 +280,21 @@ func (d *Decoder) decodeTCP(p *Packet, data []byte) error {
 	msgs, err := s.feed(p.TCP, t.Payload)
 	p.BGP = msgs
 	return err
+}
+
+// ethRARP is RARP's EtherType.
+const ethRARP layers.EthernetType = 0x8035
+
+// decodeRARP decodes a RARP message (what QEMU announces a migrated guest
+// with): the ARP format under another EtherType, which gopacket leaves
+// undecoded.
+func decodeRARP(p *Packet, b []byte) {
+	var a layers.ARP
+	if err := a.DecodeFromBytes(b, gopacket.NilDecodeFeedback); err != nil {
+		p.DecodeErr = "rarp: " + err.Error()
+		return
+	}
+	p.ARP = decodeARP(&a)
 }
 
 func decodeARP(l *layers.ARP) *ARP {
@@ -345,4 +426,28 @@ func addr(ip []byte) netip.Addr {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// BFD control packets (RFC 5880) travel on UDP 3784 (single hop, RFC 5881)
+// or 4784 (multihop, RFC 5883).
+const (
+	BFDPort         = 3784
+	BFDMultihopPort = 4784
+)
+
+func decodeBFD(p *Packet, b []byte) error {
+	if len(b) < 24 {
+		return fmt.Errorf("bfd: %d bytes, need 24", len(b))
+	}
+	if v := b[0] >> 5; v != 1 {
+		return fmt.Errorf("bfd: version %d", v)
+	}
+	p.BFD = &BFD{
+		Diag:       b[0] & 0x1f,
+		State:      BFDState(b[1] >> 6),
+		DetectMult: b[2],
+		MyDisc:     binary.BigEndian.Uint32(b[4:8]),
+		YourDisc:   binary.BigEndian.Uint32(b[8:12]),
+	}
+	return nil
 }

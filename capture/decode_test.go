@@ -10,6 +10,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -408,4 +409,116 @@ func FuzzDecode(f *testing.F) {
 		// Feed it twice: the second goes through the TCP stream state.
 		_ = d.Decode("f", t0, DirIn, 0, data).Summary()
 	})
+}
+
+func TestDecodeBFD(t *testing.T) {
+	bfdFrame := func(port uint16, payload []byte) []byte {
+		ip4 := &layers.IPv4{Version: 4, TTL: 255, Protocol: layers.IPProtocolUDP, SrcIP: ip("192.0.2.1").AsSlice(), DstIP: ip("192.0.2.2").AsSlice()}
+		udp := &layers.UDP{SrcPort: 49152, DstPort: layers.UDPPort(port)}
+		if err := udp.SetNetworkLayerForChecksum(ip4); err != nil {
+			t.Fatal(err)
+		}
+		return serialize(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}, ip4, udp, gopacket.Payload(payload))
+	}
+	// Version 1, diag 1 (detection time expired), state Down, mult 3, length 24.
+	down := []byte{0x21, 0x40, 3, 24, 0, 0, 0, 7, 0, 0, 0, 9, 0, 0x04, 0x93, 0xe0, 0, 0x04, 0x93, 0xe0, 0, 0, 0, 0}
+	for _, port := range []uint16{BFDPort, BFDMultihopPort} {
+		p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(port, down))
+		if p.BFD == nil || p.BFD.State != BFDDown || p.BFD.Diag != 1 || p.BFD.MyDisc != 7 || p.BFD.YourDisc != 9 || p.BFD.DetectMult != 3 {
+			t.Fatalf("port %d: BFD %+v (%s)", port, p.BFD, p.DecodeErr)
+		}
+	}
+	up := append([]byte(nil), down...)
+	up[0], up[1] = 0x20, 0xc0
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(BFDPort, up)); p.BFD == nil || p.BFD.State != BFDUp || p.BFD.State.String() != "Up" {
+		t.Fatalf("up: %+v", p.BFD)
+	}
+	// Not BFD: another port, or a short or wrong-version payload.
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(3785, down)); p.BFD != nil {
+		t.Fatal("port 3785 decoded as BFD")
+	}
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(BFDPort, down[:10])); p.BFD != nil || p.DecodeErr == "" {
+		t.Fatalf("short BFD: %+v %q", p.BFD, p.DecodeErr)
+	}
+	bad := append([]byte(nil), down...)
+	bad[0] = 0x41
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(BFDPort, bad)); p.BFD != nil || p.DecodeErr == "" {
+		t.Fatalf("version 2: %+v", p.BFD)
+	}
+}
+
+func TestDecodeRARP(t *testing.T) {
+	// A QEMU announcement: RARP request, sender and target the guest's MAC,
+	// inside VXLAN as head-end replication floods it.
+	rarp := serialize(t,
+		&layers.Ethernet{SrcMAC: macG1, DstMAC: bcast, EthernetType: 0x8035},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: RARPRequest, SourceHwAddress: macG1, SourceProtAddress: make([]byte, 4),
+			DstHwAddress: macG1, DstProtAddress: make([]byte, 4)})
+	p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, vxlanFrame(t, "192.0.2.3", "192.0.2.1", 1, 4789, 11000, rarp))
+	in := p.VXLAN.Inner
+	if in == nil || in.ARP == nil || in.ARP.Op != RARPRequest || in.ARP.SenderMAC.String() != macG1.String() || in.EtherType != 0x8035 {
+		t.Fatalf("RARP not decoded: %s (%s)", in.Summary(), in.DecodeErr)
+	}
+	if s := in.Summary(); !strings.Contains(s, "RARP who-is") {
+		t.Errorf("summary %q", s)
+	}
+}
+
+// A QinQ frame whose outer tag came in auxdata: put back inline, it decodes
+// as S-tag (802.1ad) then C-tag (802.1Q) then IPv4/ICMP.
+func TestDecodeQinQFromAuxdata(t *testing.T) {
+	inner := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: ip("10.0.3.100").AsSlice(), DstIP: ip("10.0.3.101").AsSlice()},
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 1, Seq: 1})
+	aux := unix.TpacketAuxdata{Status: unix.TP_STATUS_VLAN_VALID | unix.TP_STATUS_VLAN_TPID_VALID, Vlan_tci: 20 | 5<<13, Vlan_tpid: 0x88a8}
+	data, n := withVlanTag(inner, len(inner), aux)
+	if n != len(inner)+4 || len(data) != n {
+		t.Fatalf("length %d, want %d", n, len(inner)+4)
+	}
+	p := NewDecoder(DecodeOptions{}).Decode("sw", t0, DirIn, n, data)
+	want := []VLANTag{{TPID: 0x88a8, VID: 20, PCP: 5}, {TPID: 0x8100, VID: 100}}
+	if len(p.VLANs) != 2 || p.VLANs[0] != want[0] || p.VLANs[1] != want[1] {
+		t.Fatalf("tags %v, want %v", p.VLANs, want)
+	}
+	if p.EtherType != layers.EthernetTypeIPv4 || p.ICMP == nil || p.DstIP != ip("10.0.3.101") {
+		t.Fatalf("payload: type %v icmp %+v dst %v", p.EtherType, p.ICMP, p.DstIP)
+	}
+	// No VLAN in auxdata: the frame is left as it is.
+	if d2, n2 := withVlanTag(inner, len(inner), unix.TpacketAuxdata{}); n2 != len(inner) || len(d2) != len(inner) {
+		t.Fatal("untagged frame changed")
+	}
+}
+
+// A DHCP ACK from a server: offered address, router, DNS, MTU, lease.
+func TestDecodeDHCPAck(t *testing.T) {
+	ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: ip("10.0.20.1").AsSlice(), DstIP: ip("10.0.20.100").AsSlice()}
+	udp := &layers.UDP{SrcPort: 67, DstPort: 68}
+	if err := udp.SetNetworkLayerForChecksum(ip4); err != nil {
+		t.Fatal(err)
+	}
+	dhcp := &layers.DHCPv4{Operation: layers.DHCPOpReply, HardwareType: layers.LinkTypeEthernet, HardwareLen: 6,
+		ClientHWAddr: macG1, YourClientIP: ip("10.0.20.100").AsSlice(),
+		Options: layers.DHCPOptions{
+			layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeAck)}),
+			layers.NewDHCPOption(layers.DHCPOptServerID, ip("10.0.20.1").AsSlice()),
+			layers.NewDHCPOption(layers.DHCPOptSubnetMask, []byte{255, 255, 255, 0}),
+			layers.NewDHCPOption(layers.DHCPOptRouter, ip("10.0.20.1").AsSlice()),
+			layers.NewDHCPOption(layers.DHCPOptDNS, append(ip("10.0.20.53").AsSlice(), ip("10.0.20.54").AsSlice()...)),
+			layers.NewDHCPOption(layers.DHCPOptInterfaceMTU, []byte{0x05, 0x78}),
+			layers.NewDHCPOption(layers.DHCPOptLeaseTime, []byte{0xff, 0xff, 0xff, 0xff}),
+		}}
+	frame := serialize(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macG1, EthernetType: layers.EthernetTypeIPv4}, ip4, udp, dhcp)
+	p := NewDecoder(DecodeOptions{}).Decode("g", t0, DirIn, 0, frame)
+	d := p.DHCP
+	if d == nil {
+		t.Fatalf("no DHCP decoded (err %q)", p.DecodeErr)
+	}
+	if d.MsgType != "Ack" || d.YourIP != ip("10.0.20.100") || d.PrefixLen != 24 || d.MTU != 1400 || d.LeaseSecs != 0xffffffff ||
+		len(d.Routers) != 1 || d.Routers[0] != ip("10.0.20.1") || len(d.DNS) != 2 || d.DNS[1] != ip("10.0.20.54") ||
+		d.ServerID != ip("10.0.20.1") || d.ClientMAC.String() != macG1.String() {
+		t.Fatalf("DHCP: %+v", d)
+	}
 }

@@ -47,7 +47,8 @@ type Packet struct {
 
 	// Link layer.
 	SrcMAC, DstMAC net.HardwareAddr
-	EtherType      layers.EthernetType
+	EtherType      layers.EthernetType // of the payload, after any VLAN tags
+	VLANs          []VLANTag           // outermost first
 
 	// Network layer (IPv4 or IPv6).
 	SrcIP, DstIP netip.Addr
@@ -66,12 +67,37 @@ type Packet struct {
 	ICMP  *ICMP
 	ND    *ND
 	VXLAN *VXLAN
+	DHCP  *DHCP
 	BGP   []*BGPMessage // BGP messages completed by this segment
+	BFD   *BFD          // a BFD control packet
 
 	DecodeErr string // what gopacket or the VXLAN/BGP decoder could not parse, if anything
 
 	raw []byte // captured bytes of a depth-0 frame, for writing files
 }
+
+// DHCP is a DHCPv4 message.
+type DHCP struct {
+	Op        uint8  // 1 request (client), 2 reply (server)
+	MsgType   string // "Discover", "Offer", "Request", "Ack", "Nak", ...
+	ClientMAC net.HardwareAddr
+	YourIP    netip.Addr // the address offered or acknowledged
+	PrefixLen int        // from the subnet mask option; 0 none
+	Routers   []netip.Addr
+	DNS       []netip.Addr
+	ServerID  netip.Addr
+	MTU       int    // option 26; 0 none
+	LeaseSecs uint32 // 0xffffffff: infinite
+}
+
+// VLANTag is one 802.1Q or 802.1ad tag of a frame.
+type VLANTag struct {
+	TPID uint16 // 0x8100 (802.1Q) or 0x88a8 (802.1ad)
+	VID  uint16
+	PCP  uint8
+}
+
+func (t VLANTag) String() string { return fmt.Sprintf("%#04x/%d", t.TPID, t.VID) }
 
 // Fragment describes an IPv4 fragment (MF or offset set) or an IPv6 fragment header.
 type Fragment struct {
@@ -138,6 +164,30 @@ type ND struct {
 	Router    bool             // NA R flag
 	Solicited bool             // NA S flag
 	Override  bool             // NA O flag
+}
+
+// BFD is the part of a BFD control packet worth asserting on.
+type BFD struct {
+	State      BFDState
+	Diag       uint8 // 1: control detection time expired, 3: neighbor signaled down, ...
+	DetectMult uint8
+	MyDisc     uint32
+	YourDisc   uint32
+}
+
+// BFDState is a BFD session state as carried on the wire.
+type BFDState uint8
+
+// BFD session states (RFC 5880 section 4.1).
+const (
+	BFDAdminDown BFDState = 0
+	BFDDown      BFDState = 1
+	BFDInit      BFDState = 2
+	BFDUp        BFDState = 3
+)
+
+func (s BFDState) String() string {
+	return [...]string{"AdminDown", "Down", "Init", "Up"}[s&3]
 }
 
 // VXLAN is the VXLAN header and the frame it carries.

@@ -26,6 +26,8 @@ type NodePlan struct {
 	// WireGuard are the node's WireGuard interfaces of wireguard fabrics,
 	// sorted by name; render.WireGuard writes each as a wg(8) config file.
 	WireGuard []WireGuardConfig `json:"wireguard,omitempty"`
+	// DHCP are the DHCP servers of the zones with "dhcp", sorted by zone.
+	DHCP []DHCPServer `json:"dhcp,omitempty"`
 	// Notes are facts worth telling the user (settings kept but ignored,
 	// derivations made from host facts, VNets Proxmox would skip).
 	Notes []string `json:"notes,omitempty"`
