@@ -39,7 +39,7 @@ func (s MergeSummary) Complete() bool { return len(s.Missing) == 0 && len(s.Repe
 // counts are recounted from the test cases, times are summed and the
 // earliest timestamp kept. A property with one value everywhere it occurs
 // is kept once; one whose value differs between inputs (each shard's own
-// "lab up" time, hostname, shard) is kept from each, its name prefixed by
+// "lab up" time, hostname) is kept from each, its name prefixed by
 // the input's shard ("2/4: lab up"), else by the input's name. Merged
 // shards carry the property "shards" (N) instead of their "shard".
 //
