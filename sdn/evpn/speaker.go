@@ -4,50 +4,66 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 
 	api "github.com/osrg/gobgp/v3/api"
 	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/server"
+	"github.com/sdnlab/sdnlab/internal/bgpguard"
 )
 
 // startSpeaker starts the embedded GoBGP server with the node's global
-// settings and neighbours. It must run on a thread in the node's namespace
-// (in the agent process every thread is), since Serve opens the listener.
-func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.BgpServer, error) {
+// settings and neighbours, behind a guard (package bgpguard) that checks
+// every received message before GoBGP parses it: GoBGP listens on the
+// loopback only and knows each neighbour by a loopback alias. It must run on
+// a thread in the node's namespace (in the agent process every thread is),
+// since Serve and the guard open listeners.
+func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.BgpServer, *bgpguard.Guard, error) {
+	var peers []bgpguard.Peer
+	for _, n := range cfg.Neighbors {
+		peers = append(peers, bgpguard.Peer{Addr: n.Addr, Local: n.UpdateSource, TTL: sessionTTL(cfg, n)})
+	}
+	g, err := bgpguard.Start(ctx, bgpguard.Config{Port: cfg.ListenPort, Peers: peers}, log.With("bgp", "guard"))
+	if err != nil {
+		return nil, nil, err
+	}
 	s := server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: log.With("bgp", "gobgp")}))
 	go s.Serve()
-	port := int32(cfg.ListenPort)
-	if port == 0 {
-		port = 179
+	fail := func(err error) (*server.BgpServer, *bgpguard.Guard, error) {
+		s.Stop()
+		g.Close()
+		return nil, nil, err
 	}
-	listen := []string{"0.0.0.0"}
-	if l, err := net.Listen("tcp6", "[::]:0"); err == nil {
-		l.Close()
-		listen = append(listen, "::") // IPv6 may be disabled in the namespace
-	}
-	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+	err = s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn:             cfg.ASN,
 		RouterId:        cfg.RouterID.String(),
-		ListenPort:      port,
-		ListenAddresses: listen,
+		ListenPort:      int32(g.InnerPort),
+		ListenAddresses: []string{bgpguard.InnerAddr},
 	}})
 	if err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("start bgp: %w", err)
+		return fail(fmt.Errorf("start bgp: %w", err))
 	}
 	if err := evpnNexthopUnchanged(ctx, s); err != nil {
-		s.Stop()
-		return nil, err
+		return fail(err)
 	}
 	for _, n := range cfg.Neighbors {
-		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(cfg, n)}); err != nil {
-			s.Stop()
-			return nil, fmt.Errorf("neighbor %s: %w", n.Addr, err)
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(cfg, n, g)}); err != nil {
+			return fail(fmt.Errorf("neighbor %s: %w", n.Addr, err))
 		}
 	}
-	return s, nil
+	return s, g, nil
+}
+
+// sessionTTL is the TTL GoBGP would give the session: 1 for single-hop
+// eBGP, the multihop TTL, else the system default.
+func sessionTTL(cfg *Config, n Neighbor) int {
+	switch {
+	case n.Multihop > 0:
+		return n.Multihop
+	case n.External || (n.RemoteAS != 0 && n.RemoteAS != cfg.ASN):
+		return 1
+	}
+	return 0
 }
 
 // evpnNexthopUnchanged keeps the next hop (the originating VTEP) of EVPN
@@ -72,8 +88,9 @@ func evpnNexthopUnchanged(ctx context.Context, s *server.BgpServer) error {
 	return nil
 }
 
-// peerConf maps a Neighbor onto GoBGP's peer configuration.
-func peerConf(cfg *Config, n Neighbor) *api.Peer {
+// peerConf maps a Neighbor onto GoBGP's peer configuration; behind guard g
+// (nil: none) GoBGP knows the neighbour by its alias and dials the guard.
+func peerConf(cfg *Config, n Neighbor, g *bgpguard.Guard) *api.Peer {
 	p := &api.Peer{
 		Conf: &api.PeerConf{NeighborAddress: n.Addr.String(), PeerAsn: n.RemoteAS},
 		Timers: &api.Timers{Config: &api.TimersConfig{
@@ -99,6 +116,11 @@ func peerConf(cfg *Config, n Neighbor) *api.Peer {
 	}
 	if n.RRClient {
 		p.RouteReflector = &api.RouteReflector{RouteReflectorClient: true, RouteReflectorClusterId: cfg.RouterID.String()}
+	}
+	if g != nil {
+		p.Conf.NeighborAddress = g.Alias(n.Addr).String()
+		p.Transport.LocalAddress = bgpguard.InnerAddr
+		p.Transport.RemotePort = uint32(g.DialPort)
 	}
 	for _, f := range n.Families {
 		fam := familyEVPN

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"time"
@@ -64,6 +65,11 @@ func (a *Agent) snapshot() *Snapshot {
 	for _, p := range a.peers {
 		ps := *p
 		ps.Received = received[ps.Addr]
+		if a.guard != nil {
+			if addr, err := netip.ParseAddr(ps.Addr); err == nil {
+				ps.Malformed = a.guard.Counters(addr)
+			}
+		}
 		if ps.State == "Established" {
 			ps.UpFor = time.Since(ps.Since).Round(time.Second).String()
 		}
