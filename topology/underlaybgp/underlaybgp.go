@@ -27,6 +27,7 @@ import (
 	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
+	"github.com/sdnlab/sdnlab/internal/bgpguard"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -95,20 +96,28 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 	k.flushStale()
 	defer k.flushAll()
 
+	// Every session passes through a guard that checks each received
+	// message before GoBGP parses it (GoBGP v3.37.0 panics on some
+	// malformed ones): GoBGP listens on the loopback and knows each
+	// neighbour by an alias there.
+	var peers []bgpguard.Peer
+	for _, n := range cfg.Neighbors {
+		ttl := 0
+		if n.ASN != cfg.ASN {
+			ttl = 1 // single-hop eBGP, as GoBGP sets it
+		}
+		peers = append(peers, bgpguard.Peer{Addr: n.Addr, Local: n.Local, TTL: ttl})
+	}
+	g, err := bgpguard.Start(ctx, bgpguard.Config{Port: cfg.ListenPort, Peers: peers}, log.With("bgp", "guard"))
+	if err != nil {
+		return err
+	}
+	defer g.Close()
 	s := server.NewBgpServer(server.LoggerOption(&logger{log: log.With("bgp", "gobgp")}))
 	go s.Serve()
 	defer s.Stop()
-	port := int32(cfg.ListenPort)
-	if port == 0 {
-		port = 179
-	}
-	listen := []string{"0.0.0.0"}
-	if l, err := net.Listen("tcp6", "[::]:0"); err == nil {
-		l.Close()
-		listen = append(listen, "::")
-	}
 	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: port, ListenAddresses: listen,
+		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: int32(g.InnerPort), ListenAddresses: []string{bgpguard.InnerAddr},
 	}}); err != nil {
 		return fmt.Errorf("start bgp: %w", err)
 	}
@@ -118,15 +127,14 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 			fam = familyV6
 		}
 		p := &api.Peer{
-			Conf: &api.PeerConf{NeighborAddress: n.Addr.String(), PeerAsn: n.ASN, Description: n.Name},
+			Conf: &api.PeerConf{NeighborAddress: g.Alias(n.Addr).String(), PeerAsn: n.ASN, Description: n.Name},
 			Timers: &api.Timers{Config: &api.TimersConfig{
 				ConnectRetry: 1, HoldTime: 9, KeepaliveInterval: 3, IdleHoldTimeAfterReset: 1,
 			}},
-			Transport: &api.Transport{RemotePort: uint32(port)},
+			Transport: &api.Transport{LocalAddress: bgpguard.InnerAddr, RemotePort: uint32(g.DialPort)},
 			AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: fam, Enabled: true}}},
 		}
 		if n.Local.IsValid() {
-			p.Transport.LocalAddress = n.Local.String()
 			// Only the side with the lower address dials: GoBGP handles
 			// colliding connections badly (a restarted peer and one that
 			// comes back from idle hold dial at once and both give up,
@@ -158,7 +166,7 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 	}, func(r *api.WatchEventResponse) {
 		if p, ok := r.Event.(*api.WatchEventResponse_Peer); ok && p.Peer.GetPeer().GetState() != nil {
 			st := p.Peer.Peer.State
-			log.Info("neighbor", "addr", st.NeighborAddress, "state", st.SessionState.String())
+			log.Info("neighbor", "addr", g.Real(st.NeighborAddress), "state", st.SessionState.String())
 		}
 		select {
 		case kick <- struct{}{}:
