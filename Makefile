@@ -41,6 +41,9 @@ demo: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseSectionConfig -fuzztime 30s ./sdn/config/
 	$(GO) test -run '^$$' -fuzz FuzzParseInterfaces -fuzztime 30s ./sdn/config/
+	@echo "== BGP receive path (the guard in front of GoBGP): 5 minutes"
+	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 5m ./internal/bgpguard/
+	$(GO) test -run '^$$' -fuzz FuzzReceive -fuzztime 30s ./sdn/bfd/
 
 clean:
 	rm -rf bin

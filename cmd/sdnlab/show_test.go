@@ -24,10 +24,11 @@ func TestPrintShow(t *testing.T) {
 			{Kind: "neigh", Dev: "v1", IP: "10.0.0.5", MAC: "02:00:00:00:00:01"},
 			{Kind: "route", Dev: "vrfbr_z", Prefix: "10.0.0.5/32", NextHop: []string{"192.0.2.2"}},
 		},
+		BFDDropped: map[string]uint64{"version": 2},
 		Duplicates: []evpn.DupEntry{{VNI: 100, MAC: "02:00:00:00:00:07", Owner: "local", Seq: 9, Moves: 5}}}
 	for what, want := range map[string][]string{
 		"evpn":   {"*>", "192.0.2.2:2", "02:00:00:00:00:01", "10.0.0.5", "5000", "65000:100,65000:5000", "2"},
-		"bgp":    {"192.0.2.2", "Established", "Up", "MALFORMED", "2 treated as withdraw", "MAC/IP route of length 18"},
+		"bgp":    {"192.0.2.2", "Established", "Up", "MALFORMED", "2 treated as withdraw", "MAC/IP route of length 18", "BFD packets dropped: version 2"},
 		"fdb":    {"vxlan_v1", "02:00:00:00:00:01", "192.0.2.2"},
 		"neigh":  {"10.0.0.5", "02:00:00:00:00:01"},
 		"routes": {"10.0.0.5/32", "vrfbr_z", "192.0.2.2"},

@@ -118,6 +118,7 @@ type PeerStatus struct {
 // bfdControl is what the agent needs from BFD (nil when no peer asks).
 type bfdControl interface {
 	State(peer netip.Addr) string
+	Dropped() map[string]uint64
 	Close()
 }
 

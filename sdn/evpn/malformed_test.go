@@ -240,3 +240,76 @@ func TestMalformedEVPNRouteAgentSurvives(t *testing.T) {
 		t.Fatal("agent does not answer after the broken header")
 	}
 }
+
+// TestMalformedBFDNoFlap sends an agent with an up BFD session, from the
+// peer's address, BFD packets with a wrong length, version, a zero
+// multiplier and unknown discriminators for three detection times: they
+// are dropped and counted, and neither BFD nor BGP flaps.
+func TestMalformedBFDNoFlap(t *testing.T) {
+	l := newLab(t, "bfdbad")
+	n1 := l.buildL2Node("n1", "10.99.0.1", 100)
+	n2 := l.buildL2Node("n2", "10.99.0.2", 100)
+	l.linkUnderlay(n1, "u1", n2, "u2")
+	l.startAgent("n1", twoNodeConfig("n1", "10.99.0.1", "10.99.0.2"))
+	l.startAgent("n2", twoNodeConfig("n2", "10.99.0.2", "10.99.0.1"))
+	var up PeerStatus
+	l.eventually("BGP and BFD up", 30*time.Second, func() (bool, string) {
+		s := l.query("n1")
+		if s == nil || len(s.Peers) != 1 {
+			return false, "no state"
+		}
+		up = s.Peers[0]
+		return up.State == "Established" && up.BFD == "Up", fmt.Sprintf("%+v", up)
+	})
+	good := func(state byte) []byte {
+		b := make([]byte, 24)
+		b[0], b[1], b[2], b[3] = 1<<5, state<<6, 3, 24
+		binary.BigEndian.PutUint32(b[4:], 12345)
+		binary.BigEndian.PutUint32(b[12:], 300000)
+		binary.BigEndian.PutUint32(b[16:], 300000)
+		return b
+	}
+	bad := map[string][]byte{
+		"length":                good(1)[:20],
+		"version":               func() []byte { b := good(1); b[0] = 0; return b }(),
+		"zero-multiplier":       func() []byte { b := good(1); b[2] = 0; return b }(),
+		"unknown-discriminator": func() []byte { b := good(1); binary.BigEndian.PutUint32(b[8:], 999); return b }(),
+	}
+	var c *net.UDPConn
+	if err := nsutil.Do(n2, func() error {
+		var err error
+		c, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 99, 0, 1), Port: 3784})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sent := 0
+	for end := time.Now().Add(3 * 900 * time.Millisecond); time.Now().Before(end); sent++ {
+		for _, b := range bad {
+			if _, err := c.Write(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.eventually("drops counted", 5*time.Second, func() (bool, string) {
+		s := l.query("n1")
+		if s == nil {
+			return false, "no state"
+		}
+		for why := range bad {
+			if s.BFDDropped[why] < uint64(sent) {
+				return false, fmt.Sprintf("sent %d of each, counted %v", sent, s.BFDDropped)
+			}
+		}
+		return true, ""
+	})
+	s := l.query("n1")
+	if s == nil || len(s.Peers) != 1 {
+		t.Fatal("no state")
+	}
+	if p := s.Peers[0]; p.State != "Established" || p.BFD != "Up" || !p.Since.Equal(up.Since) {
+		t.Errorf("the session flapped: before %+v, after %+v", up, p)
+	}
+}
