@@ -9,19 +9,22 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sort"
 	"time"
 )
 
 // Snapshot is the agent's state as `sdnlab show` prints it.
 type Snapshot struct {
-	Node     string       `json:"node"`
-	RouterID string       `json:"router_id"`
-	ASN      uint32       `json:"asn"`
-	VTEP     string       `json:"vtep"`
-	Uptime   string       `json:"uptime"`
-	Synced   bool         `json:"synced"`
-	Peers    []PeerStatus `json:"peers"`
+	Node     string `json:"node"`
+	RouterID string `json:"router_id"`
+	ASN      uint32 `json:"asn"`
+	VTEP     string `json:"vtep"`
+	Uptime   string `json:"uptime"`
+	Synced   bool   `json:"synced"`
+	// Goroutines is the agent's goroutine count (leak checks).
+	Goroutines int          `json:"goroutines"`
+	Peers      []PeerStatus `json:"peers"`
 	// BFDDropped counts received BFD packets dropped by the checks of
 	// RFC 5880 section 6.8.6, by reason.
 	BFDDropped map[string]uint64 `json:"bfd_dropped,omitempty"`
@@ -60,7 +63,8 @@ type LocalEntry struct {
 
 func (a *Agent) snapshot() *Snapshot {
 	s := &Snapshot{Node: a.cfg.Node, RouterID: a.cfg.RouterID.String(), ASN: a.cfg.ASN, VTEP: a.cfg.LocalVTEP.String(),
-		Uptime: time.Since(a.start).Round(time.Millisecond).String(), Synced: a.syncDone}
+		Uptime: time.Since(a.start).Round(time.Millisecond).String(), Synced: a.syncDone,
+		Goroutines: runtime.NumGoroutine()}
 	received := map[string]int{}
 	for _, r := range a.rib {
 		received[r.Peer]++
