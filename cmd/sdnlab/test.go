@@ -11,6 +11,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -18,7 +19,7 @@ func testCommand() *command {
 	return &command{
 		name:    "test",
 		summary: "bring a lab up if needed, run scenarios, print and write the results",
-		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--keep] [--list]",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--strict] [--keep] [--list]",
 		run: func(ctx context.Context, args []string) error {
 			return runTest(ctx, args, os.Stdout)
 		},
@@ -64,6 +65,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	keep := fs.Bool("keep", false, "leave a lab this run brought up running")
 	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
+	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
 	if err := fs.Parse(splitArgs(args)); err != nil {
 		return badInput("%v", err)
 	}
@@ -80,7 +82,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	}
 	// Node and guest names given as parameters are checked against the
 	// lab file now: a typo must not cost a bring-up.
-	lab, err := topology.Load(fs.Arg(0))
+	lab, err := topology.Load(fs.Arg(0), sdn.Compile)
 	if err != nil {
 		return err
 	}
@@ -91,11 +93,13 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("labs are network namespaces: run as root")
 	}
 	lr := &scenarios.LabRun{
+		Compile: sdn.Compile,
 		LabFile: fs.Arg(0),
 		Topo:    topology.Options{StateDir: *stateDir},
 		PcapDir: *pcapDir,
 		Out:     out,
 		Keep:    *keep,
+		Strict:  *strict,
 	}
 	o, err := lr.Run(ctx, selected)
 	if errors.Is(err, scenarios.ErrInterrupted) && ctx.Err() != nil {
@@ -112,8 +116,15 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	return finishRun(out, o, *junit, *jsonOut)
 }
 
+// noCheckRan ends a run in which every scenario skipped: nothing was
+// checked, which is not a pass (exit 2).
+type noCheckRan struct{ msg string }
+
+func (e *noCheckRan) Error() string { return e.msg }
+func (e *noCheckRan) ExitCode() int { return exitBadInput }
+
 // finishRun prints the summary table, writes the report files and turns a
-// failed scenario into exit code 1.
+// failed scenario into exit code 1, a run where no check ran into 2.
 func finishRun(out io.Writer, o *scenarios.Outcome, junit, jsonOut string) error {
 	run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
 	fmt.Fprintln(out)
@@ -152,6 +163,12 @@ func finishRun(out io.Writer, o *scenarios.Outcome, junit, jsonOut string) error
 		msg := fmt.Sprintf("interrupted: %d of %d scenarios completed; the others did not run or were cut short (no verdict)", ran, len(o.Results))
 		fmt.Fprintln(out, msg)
 		return &interrupted{msg}
+	}
+	if scenarios.NothingRan(o.Results) {
+		// The table above says why each scenario skipped.
+		msg := fmt.Sprintf("%s (%d scenarios): the lab offers none of what they need", scenarios.NoCheckRan, len(o.Results))
+		fmt.Fprintln(out, msg)
+		return &noCheckRan{msg}
 	}
 	if scenarios.AnyFailed(o.Results) {
 		c := run.Counts()
