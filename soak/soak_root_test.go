@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/topology"
 )
@@ -34,7 +35,7 @@ const (
 
 func TestMain(m *testing.M) {
 	if f := os.Getenv(envUpFile); f != "" {
-		lab, err := topology.LoadNamed(f, os.Getenv(envUpName))
+		lab, err := topology.LoadNamed(f, os.Getenv(envUpName), sdn.Compile)
 		if err == nil {
 			_, err = topology.Up(context.Background(), lab, topology.Options{StateDir: os.Getenv(envUpState),
 				StartAgents: true, AgentPath: os.Getenv(envUpAgent)})
@@ -203,7 +204,7 @@ type soakLab struct {
 func upDemo(t *testing.T, bin, name string) *soakLab {
 	t.Helper()
 	opts := topology.Options{StateDir: t.TempDir(), StartAgents: true, AgentPath: bin}
-	lab, err := topology.LoadNamed(demoFile, name)
+	lab, err := topology.LoadNamed(demoFile, name, sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -716,7 +717,7 @@ func upDownCycles(t *testing.T, bin string, n int, f *figures) {
 	t.Cleanup(func() { _ = topology.Down(context.Background(), name, opts) })
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		lab, err := topology.LoadNamed(demoFile, name)
+		lab, err := topology.LoadNamed(demoFile, name, sdn.Compile)
 		if err != nil {
 			t.Fatal(err)
 		}
