@@ -227,5 +227,12 @@ func RunRouter(ctx context.Context, lab, router, stateDir string, stdin *os.File
 			in = stdin
 		}
 	}
+	cfg.StatusPath = RouterStatusFile(stateDir, router)
 	return underlaybgp.Run(ctx, cfg, in, log)
+}
+
+// RouterStatusFile is where a router's speaker keeps its sessions' status
+// (underlaybgp.Status).
+func RouterStatusFile(stateDir, router string) string {
+	return filepath.Join(RouterDir(stateDir, router), "bgp-status.json")
 }

@@ -63,3 +63,13 @@ func TestShowBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestMalformedText(t *testing.T) {
+	if got := malformedText(bgpguard.Counters{}); got != "malformed 0" {
+		t.Errorf("clean peer: %q", got)
+	}
+	got := malformedText(bgpguard.Counters{SessionResets: 1, TreatAsWithdraw: 2, LastReason: "session-reset: unknown message type 7"})
+	if !strings.Contains(got, "malformed 3") || !strings.Contains(got, "1 session resets") || !strings.Contains(got, "unknown message type 7") {
+		t.Errorf("got %q", got)
+	}
+}

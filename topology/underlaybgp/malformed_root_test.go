@@ -23,7 +23,10 @@ import (
 
 // The test binary doubles as the router process: started in the router's
 // namespace with this variable naming its bgp.json.
-const envRouterConfig = "SDNLAB_UNDERLAYBGP_TEST_CONFIG"
+const (
+	envRouterConfig = "SDNLAB_UNDERLAYBGP_TEST_CONFIG"
+	envRouterStatus = "SDNLAB_UNDERLAYBGP_TEST_STATUS"
+)
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(envRouterConfig); path != "" {
@@ -32,6 +35,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
+		cfg.StatusPath = os.Getenv(envRouterStatus)
 		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 		if err := Run(context.Background(), cfg, os.Stdin, log); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -150,7 +154,8 @@ func TestMalformedUpdateRouterSurvives(t *testing.T) {
 	}
 	defer logf.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRouterConfig+"="+cfgPath)
+	statusPath := filepath.Join(dir, "bgp-status.json")
+	cmd.Env = append(os.Environ(), envRouterConfig+"="+cfgPath, envRouterStatus+"="+statusPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -301,6 +306,16 @@ func TestMalformedUpdateRouterSurvives(t *testing.T) {
 	eventually(t, "the peer's routes withdrawn after the reset", 15*time.Second, func() (bool, string) {
 		r := routes()
 		return !strings.Contains(r, "10.50.0.0") && !strings.Contains(r, "10.53.0.0"), r
+	})
+	// The counts per peer, as `sdnlab status` shows them.
+	eventually(t, "the errors counted in the status file", 10*time.Second, func() (bool, string) {
+		st, err := ReadStatus(statusPath)
+		if err != nil || len(st.Peers) != 1 {
+			return false, fmt.Sprint(st, err)
+		}
+		m := st.Peers[0].Malformed
+		return st.Peers[0].Addr == "10.98.0.2" && m.TreatAsWithdraw == 2 && m.SessionResets == 1 &&
+			strings.Contains(m.LastReason, "message type 7"), fmt.Sprintf("%+v", st.Peers[0])
 	})
 	time.Sleep(time.Second)
 	alive("after the broken header")

@@ -44,6 +44,48 @@ type Config struct {
 	Networks []netip.Prefix `json:"networks"`
 	// ListenPort is 179 unless set (tests).
 	ListenPort int `json:"listenPort,omitempty"`
+	// StatusPath, when set, is where the speaker keeps its sessions'
+	// states and malformed-message counts (a Status, as JSON).
+	StatusPath string `json:"-"`
+}
+
+// Status is what a running speaker reports about its sessions.
+type Status struct {
+	Peers []PeerStatus `json:"peers"`
+}
+
+// PeerStatus is one session and the errors found in its messages.
+type PeerStatus struct {
+	Addr      string            `json:"addr"`
+	Name      string            `json:"name,omitempty"`
+	State     string            `json:"state"`
+	Malformed bgpguard.Counters `json:"malformed"`
+}
+
+// ReadStatus reads a Status a speaker wrote.
+func ReadStatus(path string) (Status, error) {
+	var st Status
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	return st, nil
+}
+
+// writeStatus writes the sessions' status when it changed (atomically, so
+// a reader never sees half a file).
+func writeStatus(path string, st Status, last *[]byte) {
+	b, err := json.Marshal(st)
+	if err != nil || string(b) == string(*last) {
+		return
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err == nil && os.Rename(tmp, path) == nil {
+		*last = b
+	}
 }
 
 // Neighbor is one BGP session on a shared segment.
@@ -157,6 +199,20 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 			return fmt.Errorf("announce %s: %w", pf, err)
 		}
 	}
+	states := map[string]string{}
+	for _, n := range cfg.Neighbors {
+		states[n.Addr.String()] = "Idle"
+	}
+	status := func() Status {
+		var st Status
+		for _, n := range cfg.Neighbors {
+			st.Peers = append(st.Peers, PeerStatus{Addr: n.Addr.String(), Name: n.Name, State: states[n.Addr.String()],
+				Malformed: g.Counters(n.Addr)})
+		}
+		return st
+	}
+	var lastStatus []byte
+	stateCh := make(chan [2]string, 64)
 	kick := make(chan struct{}, 1)
 	if err := s.WatchEvent(ctx, &api.WatchEventRequest{
 		Peer: &api.WatchEventRequest_Peer{},
@@ -166,7 +222,12 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 	}, func(r *api.WatchEventResponse) {
 		if p, ok := r.Event.(*api.WatchEventResponse_Peer); ok && p.Peer.GetPeer().GetState() != nil {
 			st := p.Peer.Peer.State
-			log.Info("neighbor", "addr", g.Real(st.NeighborAddress), "state", st.SessionState.String())
+			addr := g.Real(st.NeighborAddress)
+			log.Info("neighbor", "addr", addr, "state", st.SessionState.String())
+			select {
+			case stateCh <- [2]string{addr, st.SessionState.String()}:
+			default:
+			}
 		}
 		select {
 		case kick <- struct{}{}:
@@ -181,10 +242,15 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 	defer tick.Stop()
 	for {
 		k.sync(best(ctx, s, own))
+		if cfg.StatusPath != "" {
+			writeStatus(cfg.StatusPath, status(), &lastStatus)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-kick:
+		case e := <-stateCh:
+			states[e[0]] = e[1]
 		case <-tick.C:
 		}
 	}
