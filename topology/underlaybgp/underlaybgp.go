@@ -8,6 +8,11 @@
 // started by topology): GoBGP dials from arbitrary threads, so one process
 // per namespace is the only way to make it dial from the right one, and
 // killing the process is a router's control plane crashing.
+//
+// GoBGP listens on the loopback only: every session passes through a guard
+// (internal/bgpguard) that checks each received message per RFC 7606 first,
+// since GoBGP v3.37.0 panics on some malformed ones. The errors are logged
+// with peer and reason and counted per peer in the status file.
 package underlaybgp
 
 import (
