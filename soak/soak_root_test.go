@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/ping"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/topology"
@@ -293,7 +294,7 @@ func (s *soakLab) probe(guest string, timeout time.Duration) (time.Duration, int
 				continue
 			}
 			for {
-				r, err := s.lab.Ping(context.Background(), guest, a.Addr(), topology.PingOptions{Count: 1, Timeout: 300 * time.Millisecond})
+				r, err := s.lab.Ping(context.Background(), guest, a.Addr(), ping.Opts{Count: 1, Timeout: 300 * time.Millisecond})
 				if err == nil && r.Received == 1 {
 					break
 				}

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -207,6 +208,21 @@ func (g *Guard) Alias(peer netip.Addr) netip.Addr {
 		return ps.alias
 	}
 	return netip.Addr{}
+}
+
+// Configure points GoBGP's configuration of the neighbour at peer to the
+// guard: GoBGP knows it by its alias, binds to InnerAddr and dials the
+// guard's port.
+func (g *Guard) Configure(p *api.Peer, peer netip.Addr) {
+	if p.Conf == nil {
+		p.Conf = &api.PeerConf{}
+	}
+	if p.Transport == nil {
+		p.Transport = &api.Transport{}
+	}
+	p.Conf.NeighborAddress = g.Alias(peer).String()
+	p.Transport.LocalAddress = InnerAddr
+	p.Transport.RemotePort = uint32(g.DialPort)
 }
 
 // Real maps an address GoBGP reports back to the neighbour's; anything

@@ -7,41 +7,30 @@ import (
 	"strconv"
 
 	api "github.com/osrg/gobgp/v3/api"
-	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
 	"github.com/sdnlab/sdnlab/internal/bgpguard"
+	"github.com/sdnlab/sdnlab/internal/gobgp"
 )
 
 // startSpeaker starts the embedded GoBGP server with the node's global
-// settings and neighbours, behind a guard (package bgpguard) that checks
-// every received message before GoBGP parses it: GoBGP listens on the
-// loopback only and knows each neighbour by a loopback alias. It must run on
-// a thread in the node's namespace (in the agent process every thread is),
-// since Serve and the guard open listeners.
+// settings and neighbours, behind the guard that checks every received
+// message before GoBGP parses it (internal/gobgp). It must run on a thread
+// in the node's namespace (in the agent process every thread is), since it
+// opens the listeners.
 func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.BgpServer, *bgpguard.Guard, error) {
 	var peers []bgpguard.Peer
 	for _, n := range cfg.Neighbors {
 		peers = append(peers, bgpguard.Peer{Addr: n.Addr, Local: n.UpdateSource, TTL: sessionTTL(cfg, n)})
 	}
-	g, err := bgpguard.Start(ctx, bgpguard.Config{Port: cfg.ListenPort, Peers: peers}, log.With("bgp", "guard"))
+	s, g, err := gobgp.Start(ctx, gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}, peers, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	s := server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: log.With("bgp", "gobgp")}))
-	go s.Serve()
 	fail := func(err error) (*server.BgpServer, *bgpguard.Guard, error) {
 		s.Stop()
 		g.Close()
 		return nil, nil, err
-	}
-	err = s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn:             cfg.ASN,
-		RouterId:        cfg.RouterID.String(),
-		ListenPort:      int32(g.InnerPort),
-		ListenAddresses: []string{bgpguard.InnerAddr},
-	}})
-	if err != nil {
-		return fail(fmt.Errorf("start bgp: %w", err))
 	}
 	if err := evpnNexthopUnchanged(ctx, s); err != nil {
 		return fail(err)
@@ -118,9 +107,7 @@ func peerConf(cfg *Config, n Neighbor, g *bgpguard.Guard) *api.Peer {
 		p.RouteReflector = &api.RouteReflector{RouteReflectorClient: true, RouteReflectorClusterId: cfg.RouterID.String()}
 	}
 	if g != nil {
-		p.Conf.NeighborAddress = g.Alias(n.Addr).String()
-		p.Transport.LocalAddress = bgpguard.InnerAddr
-		p.Transport.RemotePort = uint32(g.DialPort)
+		g.Configure(p, n.Addr)
 	}
 	for _, f := range n.Families {
 		fam := familyEVPN
@@ -136,37 +123,10 @@ func peerConf(cfg *Config, n Neighbor, g *bgpguard.Guard) *api.Peer {
 }
 
 var (
-	familyEVPN = &api.Family{Afi: api.Family_AFI_L2VPN, Safi: api.Family_SAFI_EVPN}
-	familyV4   = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
-	familyV6   = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+	familyEVPN = gobgp.FamilyEVPN
+	familyV4   = gobgp.FamilyV4
+	familyV6   = gobgp.FamilyV6
 )
-
-// gobgpLogger routes GoBGP's logs into slog (GoBGP is chatty at info: it
-// goes to debug).
-type gobgpLogger struct {
-	log   *slog.Logger
-	level gobgplog.LogLevel
-}
-
-func attrs(f gobgplog.Fields) []any {
-	out := make([]any, 0, 2*len(f))
-	for k, v := range f {
-		out = append(out, k, v)
-	}
-	return out
-}
-
-func (l *gobgpLogger) Panic(msg string, f gobgplog.Fields) {
-	l.log.Error(msg, attrs(f)...)
-	panic(msg)
-}
-func (l *gobgpLogger) Fatal(msg string, f gobgplog.Fields) { l.log.Error("fatal: "+msg, attrs(f)...) }
-func (l *gobgpLogger) Error(msg string, f gobgplog.Fields) { l.log.Warn(msg, attrs(f)...) }
-func (l *gobgpLogger) Warn(msg string, f gobgplog.Fields)  { l.log.Info(msg, attrs(f)...) }
-func (l *gobgpLogger) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, attrs(f)...) }
-func (l *gobgpLogger) Debug(msg string, f gobgplog.Fields) {}
-func (l *gobgpLogger) SetLevel(level gobgplog.LogLevel)    { l.level = level }
-func (l *gobgpLogger) GetLevel() gobgplog.LogLevel         { return gobgplog.InfoLevel }
 
 // sessionState names a GoBGP session state like FRR does.
 func sessionState(s api.PeerState_SessionState) string {

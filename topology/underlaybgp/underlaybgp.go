@@ -29,12 +29,13 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/apiutil"
-	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
 	"github.com/sdnlab/sdnlab/internal/bgpguard"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdnlab/sdnlab/internal/gobgp"
 )
 
 // Config is a router's BGP configuration; topology writes it as
@@ -143,10 +144,7 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 	k.flushStale()
 	defer k.flushAll()
 
-	// Every session passes through a guard that checks each received
-	// message before GoBGP parses it (GoBGP v3.37.0 panics on some
-	// malformed ones): GoBGP listens on the loopback and knows each
-	// neighbour by an alias there.
+	// Every session passes through the guard (see the package doc).
 	var peers []bgpguard.Peer
 	for _, n := range cfg.Neighbors {
 		ttl := 0
@@ -155,30 +153,23 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 		}
 		peers = append(peers, bgpguard.Peer{Addr: n.Addr, Local: n.Local, TTL: ttl})
 	}
-	g, err := bgpguard.Start(ctx, bgpguard.Config{Port: cfg.ListenPort, Peers: peers}, log.With("bgp", "guard"))
+	s, g, err := gobgp.Start(ctx, gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}, peers, log)
 	if err != nil {
 		return err
 	}
 	defer g.Close()
-	s := server.NewBgpServer(server.LoggerOption(&logger{log: log.With("bgp", "gobgp")}))
-	go s.Serve()
 	defer s.Stop()
-	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: int32(g.InnerPort), ListenAddresses: []string{bgpguard.InnerAddr},
-	}}); err != nil {
-		return fmt.Errorf("start bgp: %w", err)
-	}
 	for _, n := range cfg.Neighbors {
 		fam := familyV4
 		if n.Addr.Is6() {
 			fam = familyV6
 		}
 		p := &api.Peer{
-			Conf: &api.PeerConf{NeighborAddress: g.Alias(n.Addr).String(), PeerAsn: n.ASN, Description: n.Name},
+			Conf: &api.PeerConf{PeerAsn: n.ASN, Description: n.Name},
 			Timers: &api.Timers{Config: &api.TimersConfig{
 				ConnectRetry: 1, HoldTime: 9, KeepaliveInterval: 3, IdleHoldTimeAfterReset: 1,
 			}},
-			Transport: &api.Transport{LocalAddress: bgpguard.InnerAddr, RemotePort: uint32(g.DialPort)},
+			Transport: &api.Transport{},
 			AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: fam, Enabled: true}}},
 		}
 		if n.Local.IsValid() {
@@ -188,6 +179,7 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 			// again and again).
 			p.Transport.PassiveMode = n.Addr.Less(n.Local)
 		}
+		g.Configure(p, n.Addr)
 		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: p}); err != nil {
 			return fmt.Errorf("neighbor %s: %w", n.Addr, err)
 		}
@@ -262,8 +254,8 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 }
 
 var (
-	familyV4 = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
-	familyV6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+	familyV4 = gobgp.FamilyV4
+	familyV6 = gobgp.FamilyV6
 )
 
 // localPath is the announcement of a connected prefix; the unspecified next
@@ -400,23 +392,3 @@ func (k *kernel) flushStale() {
 // flushAll removes what we installed (a clean stop withdraws the routes,
 // as zebra does when bgpd stops).
 func (k *kernel) flushAll() { k.sync(nil) }
-
-// logger routes GoBGP's logs into slog, one level down (it is chatty).
-type logger struct{ log *slog.Logger }
-
-func fields(f gobgplog.Fields) []any {
-	out := make([]any, 0, 2*len(f))
-	for k, v := range f {
-		out = append(out, k, v)
-	}
-	return out
-}
-
-func (l *logger) Panic(msg string, f gobgplog.Fields) { l.log.Error(msg, fields(f)...); panic(msg) }
-func (l *logger) Fatal(msg string, f gobgplog.Fields) { l.log.Error("fatal: "+msg, fields(f)...) }
-func (l *logger) Error(msg string, f gobgplog.Fields) { l.log.Warn(msg, fields(f)...) }
-func (l *logger) Warn(msg string, f gobgplog.Fields)  { l.log.Info(msg, fields(f)...) }
-func (l *logger) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, fields(f)...) }
-func (l *logger) Debug(msg string, f gobgplog.Fields) {}
-func (l *logger) SetLevel(gobgplog.LogLevel)          {}
-func (l *logger) GetLevel() gobgplog.LogLevel         { return gobgplog.InfoLevel }
