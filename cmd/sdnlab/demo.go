@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sdnlab/sdnlab/examples"
@@ -25,6 +26,26 @@ const (
 	demoRacksLab = "demoracks"
 )
 
+// demoLabs are the demo's labs: the example each one copies, its lab name,
+// and the scenarios that run on it (nil: every scenario no other lab takes).
+var demoLabs = []struct {
+	example, name string
+	scenarios     []string
+}{
+	{"demo", demoLab, nil},
+	{"evpn-racks", demoRacksLab, rackScenarios},
+	{"qinq", "demoqinq", []string{"vlan-isolation"}},
+	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}},
+}
+
+func demoLabNames() string {
+	var n []string
+	for _, l := range demoLabs {
+		n = append(n, l.name)
+	}
+	return strings.Join(n, ", ")
+}
+
 // demoMarker is the file the demo writes in its output directory: a lab
 // whose lab file lies next to it was started by a demo.
 const demoMarker = ".sdnlab-demo"
@@ -38,14 +59,14 @@ func demoLeftover(topo topology.Options, name string) (bool, error) {
 	}
 	lab, err := topology.ReadState(topo.StateDir, name)
 	if err != nil {
-		return false, badInput("a lab named %s is up (no readable state): bring it down first (sdnlab down %s); the demo uses the lab names %s and %s", name, name, demoLab, demoRacksLab)
+		return false, badInput("a lab named %s is up (no readable state): bring it down first (sdnlab down %s); the demo uses the lab names %s", name, name, demoLabNames())
 	}
 	if lab.File != "" {
 		if _, err := os.Stat(filepath.Join(filepath.Dir(lab.File), demoMarker)); err == nil {
 			return true, nil
 		}
 	}
-	return false, badInput("a lab named %s is up from %s: bring it down first (sdnlab down %s); the demo uses the lab names %s and %s", name, lab.File, name, demoLab, demoRacksLab)
+	return false, badInput("a lab named %s is up from %s: bring it down first (sdnlab down %s); the demo uses the lab names %s", name, lab.File, name, demoLabNames())
 }
 
 // rackScenarios run on the two-rack lab.
@@ -83,8 +104,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	topo := topology.Options{}
 	// A user's lab of the demo's names is never taken over; one left by an
 	// interrupted demo is removed below.
-	for _, name := range []string{demoLab, demoRacksLab} {
-		if _, err := demoLeftover(topo, name); err != nil {
+	for _, l := range demoLabs {
+		if _, err := demoLeftover(topo, l.name); err != nil {
 			return err
 		}
 	}
@@ -102,21 +123,25 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	// The examples side by side (evpn-racks refers to ../evpn), then lab
 	// files renamed to the demo's lab names.
-	var onEVPN, onRacks []scenarios.Selected
-	for _, s := range selected {
-		if slices.Contains(rackScenarios, s.Scenario.Name()) {
-			onRacks = append(onRacks, s)
-		} else {
-			onEVPN = append(onEVPN, s)
-		}
-	}
 	type labRun struct {
 		example, name string
 		sel           []scenarios.Selected
 	}
-	runs := []labRun{{"demo", demoLab, onEVPN}, {"evpn-racks", demoRacksLab, onRacks}}
+	var runs []labRun
+	for _, l := range demoLabs {
+		runs = append(runs, labRun{example: l.example, name: l.name})
+	}
+	for _, sc := range selected {
+		i := 0 // the EVPN demo lab takes what no other lab names
+		for j, l := range demoLabs {
+			if slices.Contains(l.scenarios, sc.Scenario.Name()) {
+				i = j
+			}
+		}
+		runs[i].sel = append(runs[i].sel, sc)
+	}
 	// demo and evpn-racks take host interface files from ../evpn.
-	for _, example := range []string{"evpn", "demo", "evpn-racks"} {
+	for _, example := range []string{"evpn", "demo", "evpn-racks", "qinq", "dhcp"} {
 		if err := examples.WriteDir(example, filepath.Join(dir, "examples", example)); err != nil {
 			return err
 		}
