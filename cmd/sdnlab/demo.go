@@ -76,7 +76,7 @@ func demoCommand() *command {
 	return &command{
 		name:    "demo",
 		summary: "build the EVPN example lab, run every scenario, print a summary, tear it down",
-		usage:   "[--out DIR] [--scenario NAME ...] [--strict] [--keep]",
+		usage:   "[--out DIR] [--scenario NAME ...] [--strict] [--keep] [--shard K/N]",
 		run: func(ctx context.Context, args []string) error {
 			return runDemo(ctx, args, os.Stdout)
 		},
@@ -91,12 +91,26 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
 	var sel multiFlag
 	fs.Var(&sel, "scenario", "run only these scenarios (repeatable)")
+	shard := addShardFlag(fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	selected, err := scenarios.Select(sel)
 	if err != nil {
 		return asBadInput(err)
+	}
+	// --shard (shard.go): the demo's pairs are its scenarios on the lab
+	// each one runs on.
+	var pairs []scenarios.Pair
+	for _, s := range selected {
+		lab := demoLab
+		if slices.Contains(rackScenarios, s.Scenario.Name()) {
+			lab = demoRacksLab
+		}
+		pairs = append(pairs, scenarios.Pair{Lab: lab, Sel: s})
+	}
+	if selected = selections(shard.take(out, pairs)); len(selected) == 0 {
+		return emptyShard(out, shard.Shard, demoLab, len(pairs), "", "")
 	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("labs are network namespaces: run as root (sudo make demo)")
@@ -183,6 +197,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	if all == nil {
 		return badInput("no scenario selected")
 	}
+	all.Props = shardProps(shard.Shard)
 	run := scenarios.ToReport(demoLab, all.Started, all.Results, all.Properties())
 	for _, f := range []struct {
 		name string

@@ -19,7 +19,7 @@ func testCommand() *command {
 	return &command{
 		name:    "test",
 		summary: "bring a lab up if needed, run scenarios, print and write the results",
-		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--strict] [--keep] [--list]",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--strict] [--keep] [--shard K/N] [--list]",
 		run: func(ctx context.Context, args []string) error {
 			return runTest(ctx, args, os.Stdout)
 		},
@@ -66,6 +66,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
 	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
+	shard := addShardFlag(fs)
 	if err := fs.Parse(splitArgs(args)); err != nil {
 		return badInput("%v", err)
 	}
@@ -88,6 +89,11 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if err := scenarios.CheckNames(lab, selected); err != nil {
 		return err
+	}
+	// --shard: this job's share of the pairs (shard.go).
+	all := len(selected)
+	if selected = selections(shard.take(out, onLab(lab.Name, selected))); len(selected) == 0 {
+		return emptyShard(out, shard.Shard, lab.Name, all, *junit, *jsonOut)
 	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("labs are network namespaces: run as root")
@@ -113,6 +119,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	o.Props = shardProps(shard.Shard)
 	return finishRun(out, o, *junit, *jsonOut)
 }
 
