@@ -36,7 +36,7 @@ func compileFRR(cfg *config.Config, facts plan.NodeFacts, p *plan.NodePlan) erro
 		p.Notes = append(p.Notes, "frr.conf.local "+d+": outside any block, dropped (as Proxmox does)")
 	}
 	policy.Build(cfg, out)
-	if err := fabrics.Default().Build(cfg, facts.Node, out); err != nil {
+	if err := fabrics.NewRegistry(registry.Fabrics()...).Build(cfg, facts.Node, out); err != nil {
 		return fmt.Errorf("frr: %w", err)
 	}
 	p.FRR = out

@@ -217,9 +217,8 @@ func (c *Config) validateControllers(errs *ErrorList) {
 // validateFabrics applies proxmox-ve-config's FabricConfig validation:
 // node router IPs inside the fabric's prefixes and present for each
 // prefix the fabric has, unique within a fabric; an interface of a node in
-// one fabric only; fabric prefixes that do not overlap; distinct OSPF
-// areas; unique, non-zero BGP router-ids; wireguard peers that reference
-// existing interfaces and external nodes.
+// one fabric only; fabric prefixes that do not overlap. Each fabric type
+// checks the rest (FabricType.Validate).
 func (c *Config) validateFabrics(errs *ErrorList) {
 	fabrics := byLine(c.SortedFabrics(), func(f *Fabric) Pos { return f.Pos })
 	for i, f := range fabrics {
@@ -236,23 +235,17 @@ func (c *Config) validateFabrics(errs *ErrorList) {
 			}
 		}
 	}
-	areas := map[string]*Fabric{}
 	ifaces := map[[2]string]*Fabric{} // (node, interface) -> fabric
 	for _, f := range fabrics {
-		if f.Protocol == "ospf" && f.Area != "" {
-			k := ospfAreaKey(f.Area)
-			if o := areas[k]; o != nil {
-				errs.add(propPos(f.Props, "area", f.Pos), "area", "area %s is already used by ospf fabric %s", f.Area, o.ID)
-			} else {
-				areas[k] = f
-			}
+		t, _, ok := c.types.fabricType(f.Protocol + "_fabric")
+		if !ok {
+			continue
 		}
 		ips := map[string]*FabricNode{}
-		routerIDs := map[netip.Addr]*FabricNode{}
 		nodes := byLine(f.SortedNodes(), func(n *FabricNode) Pos { return n.Pos })
 		for _, n := range nodes {
 			c.validateFabricNode(f, n, ips, errs)
-			if f.Protocol != "wireguard" {
+			if t.HostInterfaces() {
 				for _, fi := range n.Interfaces {
 					k := [2]string{n.Node, fi.Name}
 					if o := ifaces[k]; o != nil {
@@ -262,22 +255,8 @@ func (c *Config) validateFabrics(errs *ErrorList) {
 					}
 				}
 			}
-			if f.Protocol == "bgp" && n.Internal() {
-				id, ok := BGPRouterID(n)
-				switch {
-				case !ok:
-				case id.IsUnspecified():
-					errs.add(n.Pos, "ip6", "BGP router-id of node %s resolves to 0.0.0.0: set ip, or pick another ip6", n.Node)
-				case routerIDs[id] != nil:
-					errs.add(n.Pos, "ip6", "BGP router-id %s of node %s collides with node %s", id, n.Node, routerIDs[id].Node)
-				default:
-					routerIDs[id] = n
-				}
-			}
 		}
-		if f.Protocol == "wireguard" {
-			validateWireGuard(f, nodes, errs)
-		}
+		t.Validate(c, f, nodes, errs)
 	}
 }
 
@@ -305,56 +284,6 @@ func (c *Config) validateFabricNode(f *Fabric, n *FabricNode, ips map[string]*Fa
 			errs.add(pos, a.key, "router ip %s is already used by node %s in fabric %s", a.addr, o.Node, f.ID)
 		} else {
 			ips[a.addr.String()] = n
-		}
-	}
-	if (f.Protocol == "openfabric" || f.Protocol == "ospf") && !n.IP.IsValid() && !n.IP6.IsValid() && !f.IPPrefix.IsValid() && !f.IP6Prefix.IsValid() {
-		errs.add(n.Pos, "ip", "missing: a fabric node needs a router ip")
-	}
-}
-
-func validateWireGuard(f *Fabric, nodes []*FabricNode, errs *ErrorList) {
-	type key struct{ node, iface string }
-	have := map[key]bool{}
-	external := map[string]bool{}
-	addrs := map[netip.Addr]bool{}
-	for _, n := range nodes {
-		if !n.Internal() {
-			external[n.Node] = true
-			continue
-		}
-		ports := map[int]bool{}
-		for _, fi := range n.Interfaces {
-			have[key{n.Node, fi.Name}] = true
-			if ports[fi.ListenPort] {
-				errs.add(propPos(n.Props, "interfaces", n.Pos), "interfaces", "listen port %d used twice on node %s", fi.ListenPort, n.Node)
-			}
-			ports[fi.ListenPort] = true
-			for _, pf := range []netip.Prefix{fi.IP, fi.IP6} {
-				if !pf.IsValid() {
-					continue
-				}
-				if addrs[pf.Addr()] {
-					errs.add(propPos(n.Props, "interfaces", n.Pos), "interfaces", "fabric %s contains nodes with duplicated IPs (%s)", f.ID, pf.Addr())
-				}
-				addrs[pf.Addr()] = true
-			}
-		}
-	}
-	for _, n := range nodes {
-		if n.WG == nil {
-			continue
-		}
-		for _, p := range n.WG.Peers {
-			pos := propPos(n.Props, "peers", n.Pos)
-			if !have[key{n.Node, p.Iface}] {
-				errs.add(pos, "peers", "peer configuration references non-existing local interface %q", p.Iface)
-			}
-			switch {
-			case p.Type == "internal" && !have[key{p.Node, p.NodeIface}]:
-				errs.add(pos, "peers", "peer configuration references non-existing interface %q on node %q", p.NodeIface, p.Node)
-			case p.Type == "external" && !external[p.Node]:
-				errs.add(pos, "peers", "peer configuration references non-existing external node %q", p.Node)
-			}
 		}
 	}
 }

@@ -126,3 +126,70 @@ func (b *Builder) finishBGP() {
 		}
 	}
 }
+
+// Name implements config.FabricType.
+func (BGP) Name() string { return "bgp" }
+
+// FabricKeys implements config.FabricType.
+func (BGP) FabricKeys() []string {
+	return []string{"ip_prefix", "ip6_prefix", "bfd", "redistribute", "route_map_in", "route_map_out", "route_filter"}
+}
+
+// NodeKeys implements config.FabricType.
+func (BGP) NodeKeys() []string {
+	return []string{"ip", "ip6", "role", "asn", "interfaces", "peer_ip"}
+}
+
+// Lists implements config.FabricType.
+func (BGP) Lists() []string { return []string{"redistribute", "interfaces"} }
+
+// DecodeFabric implements config.FabricType.
+func (BGP) DecodeFabric(d *config.Decoder, f *config.Fabric) {
+	requirePrefix(d, f)
+	f.BFD = d.Bool("bfd")
+	f.Redistribute = d.Redistributions([]string{"connected", "isis", "kernel", "openfabric", "ospf", "ospf6", "static"})
+	f.RouteMapIn = d.RouteMapName("route_map_in")
+	f.RouteMapOut = d.RouteMapName("route_map_out")
+}
+
+// DecodeNode implements config.FabricType: an internal node has its asn
+// and interfaces, an external one (a router outside the cluster) its
+// peer_ip.
+func (BGP) DecodeNode(d *config.Decoder, n *config.FabricNode) {
+	decodeRole(d, n)
+	keysForRole(d, "bgp", n.Role, map[string]string{"asn": "internal", "interfaces": "internal", "peer_ip": "external"})
+	if n.Role == "internal" && d.Require("asn", "an internal bgp node needs its asn") {
+		n.ASN = uint32(d.Int("asn", 0, 4294967295))
+	}
+	n.PeerIP = d.Addr("peer_ip", 4)
+}
+
+// DecodeInterface implements config.FabricType: name only.
+func (BGP) DecodeInterface(v string) (config.FabricInterface, error) {
+	fi, _, err := config.ParseFabricInterface(v, config.CheckFabricIfaceName, "name")
+	return fi, err
+}
+
+// HostInterfaces implements config.FabricType.
+func (BGP) HostInterfaces() bool { return true }
+
+// Validate implements config.FabricType: the internal nodes' router-ids
+// are unique and not 0.0.0.0.
+func (BGP) Validate(_ *config.Config, _ *config.Fabric, nodes []*config.FabricNode, errs *config.ErrorList) {
+	routerIDs := map[netip.Addr]*config.FabricNode{}
+	for _, n := range nodes {
+		if !n.Internal() {
+			continue
+		}
+		id, ok := config.BGPRouterID(n)
+		switch {
+		case !ok:
+		case id.IsUnspecified():
+			errs.Errorf(n.Pos, "ip6", "BGP router-id of node %s resolves to 0.0.0.0: set ip, or pick another ip6", n.Node)
+		case routerIDs[id] != nil:
+			errs.Errorf(n.Pos, "ip6", "BGP router-id %s of node %s collides with node %s", id, n.Node, routerIDs[id].Node)
+		default:
+			routerIDs[id] = n
+		}
+	}
+}

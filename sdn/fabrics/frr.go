@@ -19,17 +19,24 @@ type Protocol interface {
 	Build(b *Builder, f *config.Fabric, n *config.FabricNode) error
 }
 
+// Type is everything sdnlab knows about one fabric protocol: its keys in
+// fabrics.cfg (config.FabricType) and its compiler. sdn/registry lists
+// the types.
+type Type interface {
+	config.FabricType
+	Protocol
+}
+
 // Registry maps a fabric protocol to its compiler.
 type Registry map[string]Protocol
 
-// Default returns the fabric protocols sdnlab supports.
-func Default() Registry {
-	return Registry{
-		"openfabric": OpenFabric{},
-		"ospf":       OSPF{},
-		"bgp":        BGP{},
-		"wireguard":  WireGuard{},
+// NewRegistry returns the registry of types.
+func NewRegistry(types ...Type) Registry {
+	r := Registry{}
+	for _, t := range types {
+		r[t.Name()] = t
 	}
+	return r
 }
 
 // Builder is the state shared across the fabrics of one node.

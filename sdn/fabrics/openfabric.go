@@ -78,3 +78,43 @@ func NET(a netip.Addr) string {
 	}
 	return "49.0001." + sys + ".00"
 }
+
+// Name implements config.FabricType.
+func (OpenFabric) Name() string { return "openfabric" }
+
+// FabricKeys implements config.FabricType.
+func (OpenFabric) FabricKeys() []string {
+	return []string{"ip_prefix", "ip6_prefix", "hello_interval", "csnp_interval", "route_filter"}
+}
+
+// NodeKeys implements config.FabricType.
+func (OpenFabric) NodeKeys() []string { return []string{"ip", "ip6", "interfaces"} }
+
+// Lists implements config.FabricType.
+func (OpenFabric) Lists() []string { return []string{"interfaces"} }
+
+// DecodeFabric implements config.FabricType.
+func (OpenFabric) DecodeFabric(d *config.Decoder, f *config.Fabric) {
+	requirePrefix(d, f)
+	f.HelloInterval = int(d.Int("hello_interval", 1, 600))
+	f.CsnpInterval = int(d.Int("csnp_interval", 1, 600))
+}
+
+// DecodeNode implements config.FabricType: an openfabric node has no keys
+// of its own.
+func (OpenFabric) DecodeNode(*config.Decoder, *config.FabricNode) {}
+
+// DecodeInterface implements config.FabricType:
+// name,hello_multiplier,ip,ip6.
+func (OpenFabric) DecodeInterface(v string) (config.FabricInterface, error) {
+	fi, _, err := config.ParseFabricInterface(v, config.CheckFabricIfaceName, "name", "hello_multiplier", "ip", "ip6")
+	return fi, err
+}
+
+// HostInterfaces implements config.FabricType.
+func (OpenFabric) HostInterfaces() bool { return true }
+
+// Validate implements config.FabricType: every node has a router ip.
+func (OpenFabric) Validate(_ *config.Config, f *config.Fabric, nodes []*config.FabricNode, errs *config.ErrorList) {
+	validateRouterIPs(f, nodes, errs)
+}

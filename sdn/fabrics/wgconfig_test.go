@@ -17,7 +17,7 @@ func TestWireGuardMissingKey(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "fabrics.cfg"), []byte(fab), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(dir, config.Types{})
+	cfg, err := config.Load(dir, config.Types{Fabrics: []config.FabricType{WireGuard{}}})
 	if err != nil {
 		t.Fatal(err)
 	}

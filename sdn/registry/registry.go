@@ -1,11 +1,13 @@
 // Package registry lists the types sdnlab knows, one line per type. Adding
 // a zone type is a package under sdn/zones and a line in Zones; a
-// controller type is a file in sdn/controllers and a line in Controllers.
+// controller type is a file in sdn/controllers and a line in Controllers;
+// a fabric type is a file in sdn/fabrics and a line in Fabrics.
 package registry
 
 import (
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/controllers"
+	"github.com/sdnlab/sdnlab/sdn/fabrics"
 	"github.com/sdnlab/sdnlab/sdn/zones"
 	"github.com/sdnlab/sdnlab/sdn/zones/evpn"
 	"github.com/sdnlab/sdnlab/sdn/zones/qinq"
@@ -31,6 +33,17 @@ func Controllers() []controllers.Type {
 		controllers.EVPN{},
 		controllers.BGP{},
 		controllers.ISIS{},
+	}
+}
+
+// Fabrics are the fabric types (protocols), in the order messages list
+// them.
+func Fabrics() []fabrics.Type {
+	return []fabrics.Type{
+		fabrics.OpenFabric{},
+		fabrics.OSPF{},
+		fabrics.BGP{},
+		fabrics.WireGuard{},
 	}
 }
 
@@ -61,6 +74,9 @@ func Config() config.Types {
 	}
 	for _, c := range Controllers() {
 		t.Controllers = append(t.Controllers, c)
+	}
+	for _, f := range Fabrics() {
+		t.Fabrics = append(t.Fabrics, f)
 	}
 	return t
 }

@@ -33,9 +33,30 @@ func TestTypes(t *testing.T) {
 		}
 		seen[c.Name()] = true
 	}
+	seen = map[string]bool{}
+	for _, f := range Fabrics() {
+		if f.Name() == "" || seen[f.Name()] {
+			t.Errorf("fabric type %q: empty or listed twice", f.Name())
+		}
+		seen[f.Name()] = true
+		// config reads these itself, under these names.
+		for _, k := range []string{"ip_prefix", "ip6_prefix"} {
+			if !slices.Contains(f.FabricKeys(), k) {
+				t.Errorf("fabric type %s: common key %q missing from FabricKeys", f.Name(), k)
+			}
+		}
+		for _, k := range []string{"ip", "ip6", "interfaces"} {
+			if !slices.Contains(f.NodeKeys(), k) {
+				t.Errorf("fabric type %s: common key %q missing from NodeKeys", f.Name(), k)
+			}
+		}
+		if !slices.Contains(f.Lists(), "interfaces") {
+			t.Errorf("fabric type %s: interfaces is not a list", f.Name())
+		}
+	}
 	cfg := Config()
-	if len(cfg.Zones) != len(Zones()) || len(cfg.Controllers) != len(Controllers()) {
-		t.Errorf("Config() has %d zone and %d controller types, want %d and %d",
-			len(cfg.Zones), len(cfg.Controllers), len(Zones()), len(Controllers()))
+	if len(cfg.Zones) != len(Zones()) || len(cfg.Controllers) != len(Controllers()) || len(cfg.Fabrics) != len(Fabrics()) {
+		t.Errorf("Config() has %d zone, %d controller and %d fabric types, want %d, %d and %d",
+			len(cfg.Zones), len(cfg.Controllers), len(cfg.Fabrics), len(Zones()), len(Controllers()), len(Fabrics()))
 	}
 }
