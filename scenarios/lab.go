@@ -33,9 +33,11 @@ type Lab interface {
 	// Migrate moves a guest to another node after pause, then the guest
 	// announces itself with RARP as QEMU does.
 	Migrate(ctx context.Context, guest, node string, pause time.Duration) error
-	// KillNode crashes a node: its agent gets SIGKILL and its links go down.
+	// KillNode crashes a node: its engine (agent or FRR daemons) gets
+	// SIGKILL and its links go down.
 	KillNode(ctx context.Context, node string) error
-	// KillAgent sends SIGKILL to a node's EVPN agent only (its links stay up).
+	// KillAgent sends SIGKILL to a node's EVPN engine only, the agent or
+	// the FRR daemons (its links stay up).
 	KillAgent(ctx context.Context, node string) error
 	// VNetNS is the namespace holding a VNet's bridge on a node (the node's
 	// own namespace, or its VRF namespace for an EVPN zone).
@@ -52,8 +54,10 @@ type Node struct {
 	Addrs []netip.Addr
 	// Uplinks are the node's underlay interfaces (where VXLAN is seen).
 	Uplinks []string
-	// Agent tells whether an EVPN agent runs on the node.
+	// Agent tells whether an EVPN engine (the agent or FRR) runs on the node.
 	Agent bool
+	// Engine is the node's SDN engine: agent or frr.
+	Engine string
 	// Segment is the underlay segment the node sits on: nodes on different
 	// segments talk through routers.
 	Segment string

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
@@ -61,6 +60,7 @@ func (t *TopoLab) Nodes() []Node {
 		if p := t.L.Plans[n.Name]; p != nil && p.FRR != nil {
 			nd.Agent = true
 		}
+		nd.Engine = n.EngineOf()
 		out = append(out, nd)
 	}
 	return out
@@ -150,18 +150,16 @@ func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Du
 	return topology.Migrate(ctx, t.L, guest, node, pause)
 }
 
-// KillNode crashes a node: SIGKILL to its agent (PID from the state
-// directory) and its underlay link down.
+// KillNode crashes a node: SIGKILL to its engine (the agent, or every FRR
+// daemon) and its underlay link down.
 func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 	n := t.L.Node(node)
 	if n == nil {
 		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
 	var errs []error
-	if pid := topology.AgentPID(t.L, t.StateDir, node); pid > 1 {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err))
-		}
+	if err := topology.KillEngine(t.L, t.StateDir, node); err != nil {
+		errs = append(errs, err)
 	}
 	h, err := nsutil.Handle(n.NS)
 	if err != nil {
@@ -177,17 +175,14 @@ func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 	return errors.Join(errs...)
 }
 
-// KillAgent sends SIGKILL to a node's agent; the node's links stay up.
+// KillAgent sends SIGKILL to a node's engine (agent or FRR daemons); the
+// node's links stay up.
 func (t *TopoLab) KillAgent(ctx context.Context, node string) error {
 	if t.L.Node(node) == nil {
 		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
-	pid := topology.AgentPID(t.L, t.StateDir, node)
-	if pid <= 1 {
-		return fmt.Errorf("node %s runs no agent", node)
+	if len(topology.EnginePIDs(t.L, t.StateDir, node)) == 0 {
+		return fmt.Errorf("node %s runs no EVPN engine (agent or FRR)", node)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err)
-	}
-	return nil
+	return topology.KillEngine(t.L, t.StateDir, node)
 }

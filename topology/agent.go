@@ -51,7 +51,7 @@ func startAgents(lab *Lab, opts Options, dir string, pr *progress) error {
 	}
 	for _, n := range lab.Nodes {
 		plan := lab.Plans[n.Name]
-		if plan == nil || plan.FRR == nil {
+		if plan == nil || plan.FRR == nil || n.EngineOf() != EngineAgent {
 			continue
 		}
 		if pid := AgentPID(lab, dir, n.Name); pid != 0 {

@@ -27,8 +27,9 @@ type Options struct {
 	StateDir string
 	// Progress receives one line per step and node; nil is quiet.
 	Progress io.Writer
-	// StartAgents starts `<AgentPath> agent --lab LAB --node NODE --state DIR`
-	// in every node namespace whose plan has a controller (plan.FRR != nil).
+	// StartAgents starts every node's SDN engine where its plan has a
+	// controller (plan.FRR != nil): `<AgentPath> agent --lab LAB --node NODE
+	// --state DIR` on agent nodes, FRR (package frrnode) on FRR nodes.
 	// Off by default: the agent command lives in another package.
 	StartAgents bool
 	// AgentPath is the sdnlab binary (default os.Executable()).
@@ -250,6 +251,9 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 	}
 	if opts.StartAgents {
 		if err := startAgents(lab, opts, dir, pr); err != nil {
+			return lab, err
+		}
+		if err := startFRR(ctx, lab, dir, w, pr); err != nil {
 			return lab, err
 		}
 	}

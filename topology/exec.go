@@ -8,6 +8,7 @@ import (
 	"os/exec"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/topology/frrnode"
 )
 
 // Exec runs argv inside the namespace of a node, guest, router, external
@@ -17,6 +18,11 @@ func (l *Lab) Exec(ctx context.Context, thing string, argv []string, stdin io.Re
 	ns := l.NS(thing)
 	if ns == "" {
 		return fmt.Errorf("lab %s has no node, guest, router or host %q", l.Name, thing)
+	}
+	// On an FRR node a plain `vtysh` must reach this node's FRR: run in
+	// the mount namespace of its daemons.
+	if n := l.Node(thing); n != nil && n.EngineOf() == EngineFRR && l.StateDir != "" {
+		argv = frrnode.Wrap(FRRDir(l.StateDir, n.Name), n.NS, argv)
 	}
 	return ExecNS(ctx, ns, argv, stdin, stdout, stderr)
 }

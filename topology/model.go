@@ -93,7 +93,10 @@ type Node struct {
 	// RPFilter is the rp_filter of the node's underlay interfaces as
 	// written in the lab file (strict, loose, off); "" leaves the
 	// namespace's defaults alone.
-	RPFilter         string `json:"rpFilter,omitempty"`
+	RPFilter string `json:"rpFilter,omitempty"`
+	// Engine is the node's SDN engine: EngineAgent (sdnlab's GoBGP agent)
+	// or EngineFRR (Debian's FRR with the rendered frr.conf).
+	Engine           string `json:"engine,omitempty"`
 	host             *config.HostInterfaces
 	pos              config.Pos
 	interfacesGiven  bool

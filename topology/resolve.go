@@ -503,8 +503,26 @@ func (r *resolver) nodes() {
 				n.Gateway6 = gw
 			}
 		}
+		n.Engine = r.engine(ns.Engine, f+".engine")
 		r.lab.Nodes = append(r.lab.Nodes, n)
 	}
+}
+
+// engine resolves a node's engine: its own engine:, else the lab's, else
+// the agent.
+func (r *resolver) engine(node str, field string) string {
+	e, f := node, field
+	if !e.Set {
+		e, f = r.s.Engine, "engine"
+	}
+	if !e.Set {
+		return EngineAgent
+	}
+	if e.V != EngineAgent && e.V != EngineFRR {
+		r.errf(e.Pos, f, "%q is not an engine: want agent or frr", e.V)
+		return EngineAgent
+	}
+	return e.V
 }
 
 // nodeInterfaces reads a node's own host interfaces file: its physical
