@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
@@ -113,6 +115,16 @@ func frrInstance(lab *Lab, n *Node, dir string) *frrnode.Instance {
 		if ns := VRFNS(lab.Name, n.Name, z.ID); nsutil.Exists(ns) {
 			in.VRFs[plan.EVPNVRF(z.ID)] = ns
 		}
+		if !strings.Contains(conf, "\n  import vrf "+plan.EVPNVRF(z.ID)+"\n") {
+			continue
+		}
+		// An exit node leaks the zone into the default instance.
+		for _, v := range z.VNets {
+			for _, sn := range v.Subnets {
+				in.Leaked = append(in.Leaked, sn.Prefix)
+			}
+		}
+		in.Leaked = append(in.Leaked, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"))
 	}
 	return in
 }

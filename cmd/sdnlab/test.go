@@ -64,6 +64,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	keep := fs.Bool("keep", false, "leave a lab this run brought up running")
 	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
+	engine := fs.String("engine", "", "run the nodes on this engine: agent, frr, or both (each scenario on each, compared); default: as the lab file says")
 	if err := fs.Parse(splitArgs(args)); err != nil {
 		return badInput("%v", err)
 	}
@@ -96,6 +97,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		PcapDir: *pcapDir,
 		Out:     out,
 		Keep:    *keep,
+		Engine:  *engine,
 	}
 	o, err := lr.Run(ctx, selected)
 	if errors.Is(err, scenarios.ErrInterrupted) && ctx.Err() != nil {

@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,6 +56,15 @@ type Instance struct {
 	// VRFs maps each VRF name of frr.conf to the namespace that serves as
 	// that VRF (zebra -n).
 	VRFs map[string]string
+	// Leaked are the prefixes of routes that `import vrf` leaks from a VRF
+	// into the default instance (the zone subnets, host routes within
+	// them, and default routes). With VRF devices the kernel forwards
+	// such a route into the VRF; with namespaces as VRFs it cannot (a
+	// route does not cross namespaces; zebra would install it with a
+	// device index of the VRF namespace), and the lab's xvrf veth carries
+	// that traffic instead. So zebra is told not to install them in the
+	// node namespace (KeepLeaksOut); BGP still has and announces them.
+	Leaked []netip.Prefix
 	// Daemons are the routing daemons to run besides zebra and staticd
 	// (which always run): bgpd, bfdd, and fabricd/ospfd/isisd when the
 	// configuration has those sections.
@@ -193,7 +203,79 @@ func (in *Instance) Start(ctx context.Context) error {
 	if PID(in.Dir, in.NS) == 0 {
 		return fmt.Errorf("frr on %s: started but zebra is not running: %s", in.Node, tail(string(out), 800))
 	}
-	return nil
+	return in.keepLeaksOut(ctx)
+}
+
+// leakMap names the lab's zebra route-map (see Leaked).
+const leakMap = "SDNLAB_NETNS_VRF_LEAK"
+
+// LeakFilter is the configuration KeepLeaksOut applies: a zebra route-map
+// on the default VRF's BGP routes denying the leaked prefixes. It is not
+// part of frr.conf (that stays exactly what render writes); "" when there
+// is nothing to filter.
+func (in *Instance) LeakFilter() []string {
+	if len(in.Leaked) == 0 || len(in.VRFs) == 0 {
+		return nil
+	}
+	var out []string
+	n4, n6 := 0, 0
+	seen := map[netip.Prefix]bool{}
+	for _, p := range in.Leaked {
+		p = p.Masked()
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		// A subnet with every host route in it; a default route alone
+		// (0.0.0.0/0 le 32 would be every route).
+		le := ""
+		if p.Bits() > 0 {
+			le = fmt.Sprintf(" le %d", p.Addr().BitLen())
+		}
+		if p.Addr().Is4() {
+			n4++
+			out = append(out, fmt.Sprintf("ip prefix-list %s seq %d permit %s%s", leakMap, n4, p, le))
+		} else {
+			n6++
+			out = append(out, fmt.Sprintf("ipv6 prefix-list %s_V6 seq %d permit %s%s", leakMap, n6, p, le))
+		}
+	}
+	seq := 1
+	if n4 > 0 {
+		out = append(out, fmt.Sprintf("route-map %s deny %d", leakMap, seq), fmt.Sprintf(" match ip address prefix-list %s", leakMap), "exit")
+		seq++
+	}
+	if n6 > 0 {
+		out = append(out, fmt.Sprintf("route-map %s deny %d", leakMap, seq), fmt.Sprintf(" match ipv6 address prefix-list %s_V6", leakMap), "exit")
+		seq++
+	}
+	out = append(out, fmt.Sprintf("route-map %s permit %d", leakMap, seq), "exit",
+		"ip protocol bgp route-map "+leakMap, "ipv6 protocol bgp route-map "+leakMap)
+	return out
+}
+
+// keepLeaksOut applies LeakFilter to the running daemons (after a start
+// or a reload: frr-reload.py removes what frr.conf does not have).
+func (in *Instance) keepLeaksOut(ctx context.Context) error {
+	lines := in.LeakFilter()
+	if len(lines) == 0 {
+		return nil
+	}
+	for _, l := range strings.Split(in.Conf, "\n") {
+		if strings.HasPrefix(l, "ip protocol bgp route-map ") || strings.HasPrefix(l, "ipv6 protocol bgp route-map ") {
+			// The configuration has its own: leave it alone and say so.
+			return fmt.Errorf("frr on %s: frr.conf has %q: the lab cannot add its route-map keeping VRF-leaked routes out of the node namespace (namespaces as VRFs)", in.Node, l)
+		}
+	}
+	argv := []string{"vtysh", "-c", "configure terminal"}
+	for _, l := range lines {
+		argv = append(argv, "-c", strings.TrimSpace(l))
+	}
+	out, err := Exec(ctx, in.NS, in.Dir, argv...)
+	if err != nil {
+		return fmt.Errorf("frr on %s: route-map for namespace VRFs: %w: %s", in.Node, err, tail(string(out), 400))
+	}
+	return os.WriteFile(filepath.Join(in.Dir, "lab-additions.conf"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
 
 // Reload applies conf to a running instance the way Proxmox applies an SDN
@@ -217,7 +299,7 @@ func (in *Instance) Reload(ctx context.Context) (bool, error) {
 	if err != nil {
 		return true, fmt.Errorf("frr on %s: frr-reload.py: %v: %s", in.Node, err, tail(string(out), 800))
 	}
-	return true, nil
+	return true, in.keepLeaksOut(ctx)
 }
 
 // pidFiles are the daemons' pid files, watchfrr first (it restarts the
