@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
@@ -49,7 +51,10 @@ func (fakeLab) Exec(context.Context, string, ...string) (string, error) {
 func (fakeLab) Migrate(context.Context, string, string, time.Duration) error { return nil }
 func (fakeLab) KillNode(context.Context, string) error                       { return nil }
 func (fakeLab) KillAgent(context.Context, string) error                      { return nil }
-func (fakeLab) VNetNS(node, vnet string) (string, error)                     { return "ns-" + node, nil }
+func (fakeLab) Show(context.Context, string) (*evpn.Snapshot, error) {
+	return nil, errors.New("fake lab: no engine")
+}
+func (fakeLab) VNetNS(node, vnet string) (string, error) { return "ns-" + node, nil }
 
 func newFake() fakeLab {
 	mk := func(n string) *plan.NodePlan {

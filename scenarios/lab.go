@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
@@ -39,6 +40,9 @@ type Lab interface {
 	// KillAgent sends SIGKILL to a node's EVPN engine only, the agent or
 	// the FRR daemons (its links stay up).
 	KillAgent(ctx context.Context, node string) error
+	// Show is a node's control-plane state in one schema for both
+	// engines (the agent's, or FRR's read through vtysh and the kernel).
+	Show(ctx context.Context, node string) (*evpn.Snapshot, error)
 	// VNetNS is the namespace holding a VNet's bridge on a node (the node's
 	// own namespace, or its VRF namespace for an EVPN zone).
 	VNetNS(node, vnet string) (string, error)

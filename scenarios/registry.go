@@ -19,6 +19,7 @@ func All() []Scenario {
 		newSNAT(),
 		newVXLANInjection(),
 		newURPF(),
+		newEVPNControlPlane(),
 		newVMLiveMigration(),
 		newCrossRackMigration(),
 		newBGPOnlyWorkaround(),

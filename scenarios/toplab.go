@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology"
 )
@@ -185,4 +186,9 @@ func (t *TopoLab) KillAgent(ctx context.Context, node string) error {
 		return fmt.Errorf("node %s runs no EVPN engine (agent or FRR)", node)
 	}
 	return topology.KillEngine(t.L, t.StateDir, node)
+}
+
+// Show asks a node's engine for its state (topology.Show).
+func (t *TopoLab) Show(ctx context.Context, node string) (*evpn.Snapshot, error) {
+	return topology.Show(ctx, t.L, t.StateDir, node, evpn.Request{Show: "all"})
 }

@@ -182,7 +182,10 @@ func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error 
 		fmt.Fprintf(tw, "BGP router-id %s, local AS %d, engine up %s, initial sync done: %v\n", s.RouterID, s.ASN, s.Uptime, s.Synced)
 		fmt.Fprintln(tw, "NEIGHBOR\tAS\tSTATE\tUP/DOWN\tPFXRCD\tBFD\tROUTER-ID")
 		for _, p := range s.Peers {
-			updown := time.Since(p.Since).Round(time.Second).String()
+			updown := "-"
+			if !p.Since.IsZero() {
+				updown = time.Since(p.Since).Round(time.Second).String()
+			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\n", p.Addr, p.RemoteAS, p.State, updown, p.Received, dash(p.BFD), dash(p.RouterID))
 		}
 	case "fdb":
