@@ -149,10 +149,11 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 						cause:    "the MAC/IP routes are not imported: route targets differ between the engines"})
 				}
 				// Type 5: b's prefixes are in a's table with a route target
-				// a imports (its own auto or configured one).
+				// a uses itself: the L3VNI's, which a's own MAC/IP and
+				// prefix routes carry (auto-derived or configured).
 				imports := map[string]bool{}
 				for _, rt := range sa.Routes {
-					if rt.Peer == "" && rt.Type == evpn.TypePrefix {
+					if rt.Peer == "" && (rt.Type == evpn.TypePrefix || rt.Type == evpn.TypeMACIP && rt.L3VNI != 0) {
 						for _, x := range rt.RTs {
 							imports[x] = true
 						}

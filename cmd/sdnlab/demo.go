@@ -53,7 +53,7 @@ var rackScenarios = []string{"cross-rack-migration", "bgp-only-workaround"}
 func demoCommand() *command {
 	return &command{
 		name:    "demo",
-		summary: "build the EVPN example lab, run every scenario, print a summary, tear it down",
+		summary: "build the EVPN example labs, run every scenario on agent and on FRR nodes, print both side by side, tear them down",
 		usage:   "[--out DIR] [--scenario NAME ...] [--keep]",
 		run: func(ctx context.Context, args []string) error {
 			return runDemo(ctx, args, os.Stdout)
@@ -121,9 +121,13 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "sdnlab demo: %d scenarios on the EVPN example (and the two-rack one); results in %s\n", len(selected), dir)
 	var all *scenarios.Outcome
+	var byEngine [2][]*scenarios.Result
 	for _, r := range runs {
 		if len(r.sel) == 0 {
 			continue
+		}
+		if ctx.Err() != nil {
+			break
 		}
 		labFile := filepath.Join(dir, r.name+".yaml")
 		if err := scenarios.CopyLabFile(filepath.Join(dir, "examples", r.example, "lab.yaml"), labFile, r.name); err != nil {
@@ -139,19 +143,31 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 				return fmt.Errorf("remove the old %s lab: %w", r.name, err)
 			}
 		}
-		lr := &scenarios.LabRun{LabFile: labFile, Topo: topo, PcapDir: filepath.Join(dir, "pcap"), Out: out, Keep: *keep}
-		o, err := lr.Run(ctx, r.sel)
-		if err != nil {
-			return err
+		// Each lab on both engines: agent nodes, then FRR nodes (the lab
+		// is brought up once per engine); --keep leaves the FRR one.
+		for i, e := range []string{topology.EngineAgent, topology.EngineFRR} {
+			fmt.Fprintf(out, "=== %s on engine %s\n", r.name, e)
+			lr := &scenarios.LabRun{LabFile: labFile, Topo: topo, PcapDir: filepath.Join(dir, "pcap", e), Out: out,
+				Keep: *keep && e == topology.EngineFRR, Engine: e}
+			o, err := lr.Run(ctx, r.sel)
+			if err != nil {
+				return fmt.Errorf("%s on engine %s: %w", r.name, e, err)
+			}
+			byEngine[i] = append(byEngine[i], o.Results...)
+			tagged := scenarios.Tagged(o.Results, e)
+			if all == nil {
+				all = o
+				all.Results = nil
+			}
+			all.Results = append(all.Results, tagged...)
+			if ctx.Err() != nil {
+				break
+			}
 		}
-		if all == nil {
-			all = o
-		} else {
-			all.Results = append(all.Results, o.Results...)
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	}
+	if all != nil {
+		all.Results = append(all.Results, scenarios.Compare(byEngine[0], byEngine[1]))
+		scenarios.WriteSideBySide(out, byEngine[0], byEngine[1])
 	}
 	if all == nil {
 		return badInput("no scenario selected")
