@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -99,7 +100,7 @@ func Compare(agent, frr []*Result) *Result {
 		for _, c := range checks {
 			xa, okA := ca[c]
 			xf, okF := cf[c]
-			if okA && okF && xa.OK == xf.OK {
+			if okA && okF && xa.Verdict() == xf.Verdict() {
 				continue // same outcome: the verdict check covers it
 			}
 			res.Expect(n+": "+c, false, "the same outcome on both engines",
@@ -110,15 +111,15 @@ func Compare(agent, frr []*Result) *Result {
 	res.Figure("scenarios compared", float64(compared), "")
 	switch {
 	case len(missing) > 0:
-		res.Verdict = Error
+		res.Verdict = reports.Error
 		res.Reason = "not run on both engines (nothing to compare): " + strings.Join(missing, ", ")
 	case compared == 0:
-		res.Verdict = Error
+		res.Verdict = reports.Error
 		res.Reason = "no scenario ran on both engines"
 	case len(res.Failed()) > 0:
-		res.Verdict = Fail
+		res.Verdict = reports.Fail
 	default:
-		res.Verdict = Pass
+		res.Verdict = reports.Pass
 	}
 	res.Duration = time.Since(res.Started)
 	return res
@@ -149,7 +150,7 @@ func checkText(c Check, ok bool) string {
 	case c.OK:
 		return "ok, " + c.Observed
 	}
-	return "FAILED, " + c.Observed
+	return strings.ToUpper(string(c.Verdict())) + ", " + c.Observed
 }
 
 // WriteSideBySide prints every figure of both runs side by side (agent |

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/sdnlab/sdnlab/reports"
 )
 
-func resultOf(name string, v Verdict, checks ...Check) *Result {
+func resultOf(name string, v reports.Verdict, checks ...Check) *Result {
 	return &Result{Scenario: name, Verdict: v, Checks: checks}
 }
 
@@ -16,31 +18,31 @@ func resultOf(name string, v Verdict, checks ...Check) *Result {
 func TestCompareEngines(t *testing.T) {
 	ok := Check{Name: "fdb", OK: true, Observed: "3 entries"}
 	bad := Check{Name: "fdb", OK: false, Observed: "0 entries"}
-	same := Compare([]*Result{resultOf("a", Pass, ok)}, []*Result{resultOf("a", Pass, ok)})
-	if same.Verdict != Pass {
+	same := Compare([]*Result{resultOf("a", reports.Pass, ok)}, []*Result{resultOf("a", reports.Pass, ok)})
+	if same.Verdict != reports.Pass {
 		t.Errorf("same outcomes: %s\n%s", same.Verdict, same.Explain())
 	}
-	diff := Compare([]*Result{resultOf("a", Pass, ok)}, []*Result{resultOf("a", Fail, bad)})
-	if diff.Verdict != Fail {
+	diff := Compare([]*Result{resultOf("a", reports.Pass, ok)}, []*Result{resultOf("a", reports.Fail, bad)})
+	if diff.Verdict != reports.Fail {
 		t.Fatalf("diverging outcomes: %s", diff.Verdict)
 	}
 	ex := diff.Explain()
-	for _, want := range []string{"agent pass", "frr fail", "agent: ok, 3 entries", "frr: FAILED, 0 entries"} {
+	for _, want := range []string{"agent pass", "frr fail", "agent: ok, 3 entries", "frr: FAIL, 0 entries"} {
 		if !strings.Contains(ex, want) {
 			t.Errorf("explanation lacks %q:\n%s", want, ex)
 		}
 	}
-	one := Compare([]*Result{resultOf("a", Pass, ok)}, nil)
-	if one.Verdict != Error {
+	one := Compare([]*Result{resultOf("a", reports.Pass, ok)}, nil)
+	if one.Verdict != reports.Error {
 		t.Errorf("one engine only: %s", one.Verdict)
 	}
-	if none := Compare(nil, nil); none.Verdict != Error {
+	if none := Compare(nil, nil); none.Verdict != reports.Error {
 		t.Errorf("nothing compared: %s", none.Verdict)
 	}
 	var b bytes.Buffer
-	a := resultOf("a", Pass)
+	a := resultOf("a", reports.Pass)
 	a.Figure("gap", 10, "ms")
-	f := resultOf("a", Pass)
+	f := resultOf("a", reports.Pass)
 	f.Figure("gap", 25, "ms")
 	WriteSideBySide(&b, []*Result{a}, []*Result{f})
 	if !strings.Contains(b.String(), "10 ms") || !strings.Contains(b.String(), "25 ms") || !strings.Contains(b.String(), "2.50") {

@@ -17,6 +17,9 @@ import (
 // suite all go through it.
 type LabRun struct {
 	LabFile string
+	// Compile is the SDN compiler (sdn.Compile), passed in so that the
+	// scenarios depend on the plan, not on the compiler.
+	Compile topology.Compiler
 	// Topo are the topology options (state directory, agent binary,
 	// progress); StartAgents is always set.
 	Topo    topology.Options
@@ -30,6 +33,8 @@ type LabRun struct {
 	// Engine, when set (agent or frr), runs every node on that engine
 	// instead of what the lab file says.
 	Engine string
+	// Strict turns warn findings into failures (--strict).
+	Strict bool
 }
 
 // Outcome is what a LabRun did.
@@ -98,7 +103,7 @@ type Session struct {
 // brings the lab up and waits for the overlay. Close the session.
 func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 	o := &Outcome{Started: time.Now()}
-	lab, err := topology.Load(lr.LabFile)
+	lab, err := topology.Load(lr.LabFile, lr.Compile)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +159,7 @@ func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 
 // Run runs scenarios on the session's lab; results accumulate in Outcome.
 func (s *Session) Run(ctx context.Context, sel []Selected) []*Result {
-	rn := &Runner{Lab: s.Lab, PcapDir: s.lr.PcapDir, Out: s.lr.Out, Timeout: s.lr.ScenarioTimeout}
+	rn := &Runner{Lab: s.Lab, PcapDir: s.lr.PcapDir, Out: s.lr.Out, Timeout: s.lr.ScenarioTimeout, Strict: s.lr.Strict}
 	t0 := time.Now()
 	res := rn.Run(ctx, sel)
 	s.Outcome.Scenarios += time.Since(t0)
@@ -174,7 +179,7 @@ func (s *Session) Close() {
 // Run brings the lab up, runs sel and tears the lab down again (unless it
 // was running before, or Keep).
 func (lr *LabRun) Run(ctx context.Context, sel []Selected) (*Outcome, error) {
-	lab, err := topology.Load(lr.LabFile)
+	lab, err := topology.Load(lr.LabFile, lr.Compile)
 	if err != nil {
 		return nil, err
 	}

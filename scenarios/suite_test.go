@@ -12,7 +12,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -76,7 +78,7 @@ func suiteEngine(labFile string) string {
 // expectation is one scenario run on a lab and what it must give.
 type expectation struct {
 	scenario string // a built-in name or a scenario file (testdata/scenarios/...)
-	verdict  scenarios.Verdict
+	verdict  reports.Verdict
 	because  string // a piece of the explanation a failure must contain
 }
 
@@ -92,6 +94,7 @@ func labSpecsReady(labFile string, mustBeReady bool, exps ...expectation) {
 		var sess *scenarios.Session
 		BeforeAll(func(ctx SpecContext) {
 			lr := &scenarios.LabRun{
+				Compile: sdn.Compile,
 				LabFile: uniqueLab(labFile),
 				Topo:    topology.Options{StateDir: stateDir, AgentPath: agentBin},
 				PcapDir: filepath.Join(GinkgoT().TempDir(), "pcap"),
@@ -118,7 +121,7 @@ func labSpecsReady(labFile string, mustBeReady bool, exps ...expectation) {
 				r := res[0]
 				AddReportEntry(r.Scenario, scenarios.Summary(res))
 				Expect(r.Verdict).To(Equal(e.verdict), "explanation:\n%s", r.Explain())
-				if e.verdict == scenarios.Pass {
+				if e.verdict == reports.Pass {
 					Expect(r.Checks).NotTo(BeEmpty())
 				}
 				if e.because != "" {
@@ -130,9 +133,9 @@ func labSpecsReady(labFile string, mustBeReady bool, exps ...expectation) {
 }
 
 var _ = Describe("conformance", func() {
-	pass := func(s string) expectation { return expectation{scenario: s, verdict: scenarios.Pass} }
+	pass := func(s string) expectation { return expectation{scenario: s, verdict: reports.Pass} }
 	fail := func(s, because string) expectation {
-		return expectation{scenario: s, verdict: scenarios.Fail, because: because}
+		return expectation{scenario: s, verdict: reports.Fail, because: because}
 	}
 	const labs = "testdata/labs/"
 	const files = "testdata/scenarios/"

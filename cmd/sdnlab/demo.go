@@ -12,6 +12,7 @@ import (
 	"github.com/sdnlab/sdnlab/examples"
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -54,7 +55,7 @@ func demoCommand() *command {
 	return &command{
 		name:    "demo",
 		summary: "build the EVPN example labs, run every scenario on agent and on FRR nodes, print both side by side, tear them down",
-		usage:   "[--out DIR] [--scenario NAME ...] [--keep]",
+		usage:   "[--out DIR] [--scenario NAME ...] [--strict] [--keep]",
 		run: func(ctx context.Context, args []string) error {
 			return runDemo(ctx, args, os.Stdout)
 		},
@@ -66,6 +67,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("demo")
 	outDir := fs.String("out", "", "directory for the lab copies, pcaps and reports (default: a new one under /tmp)")
 	keep := fs.Bool("keep", false, "leave the demo labs running")
+	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
 	var sel multiFlag
 	fs.Var(&sel, "scenario", "run only these scenarios (repeatable)")
 	if err := parseNoArgs(fs, args); err != nil {
@@ -147,8 +149,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		// is brought up once per engine); --keep leaves the FRR one.
 		for i, e := range []string{topology.EngineAgent, topology.EngineFRR} {
 			fmt.Fprintf(out, "=== %s on engine %s\n", r.name, e)
-			lr := &scenarios.LabRun{LabFile: labFile, Topo: topo, PcapDir: filepath.Join(dir, "pcap", e), Out: out,
-				Keep: *keep && e == topology.EngineFRR, Engine: e}
+			lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: filepath.Join(dir, "pcap", e), Out: out,
+				Keep: *keep && e == topology.EngineFRR, Strict: *strict, Engine: e}
 			o, err := lr.Run(ctx, r.sel)
 			if err != nil {
 				return fmt.Errorf("%s on engine %s: %w", r.name, e, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -19,7 +20,7 @@ func testCommand() *command {
 	return &command{
 		name:    "test",
 		summary: "bring a lab up if needed, run scenarios, print and write the results",
-		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--engine agent|frr|both] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--keep] [--list]",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--engine agent|frr|both] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--strict] [--keep] [--list]",
 		run: func(ctx context.Context, args []string) error {
 			return runTest(ctx, args, os.Stdout)
 		},
@@ -66,6 +67,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
 	engine := fs.String("engine", "", "run the nodes on this engine: agent, frr, or both (each scenario on each, compared); default: as the lab file says")
+	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
 	if err := fs.Parse(splitArgs(args)); err != nil {
 		return badInput("%v", err)
 	}
@@ -82,7 +84,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	}
 	// Node and guest names given as parameters are checked against the
 	// lab file now: a typo must not cost a bring-up.
-	lab, err := topology.Load(fs.Arg(0))
+	lab, err := topology.Load(fs.Arg(0), sdn.Compile)
 	if err != nil {
 		return err
 	}
@@ -105,15 +107,17 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		if *keep {
 			return badInput("--keep does not go with --engine both (the lab is brought up once per engine)")
 		}
-		return runBoth(ctx, out, fs.Arg(0), topo, *pcapDir, selected, *junit, *jsonOut)
+		return runBoth(ctx, out, fs.Arg(0), topo, *pcapDir, *strict, selected, *junit, *jsonOut)
 	}
 	lr := &scenarios.LabRun{
+		Compile: sdn.Compile,
 		LabFile: fs.Arg(0),
 		Topo:    topo,
 		PcapDir: *pcapDir,
 		Out:     out,
 		Keep:    *keep,
 		Engine:  engines[0],
+		Strict:  *strict,
 	}
 	o, err := lr.Run(ctx, selected)
 	if errors.Is(err, scenarios.ErrInterrupted) && ctx.Err() != nil {
@@ -130,8 +134,15 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	return finishRun(out, o, *junit, *jsonOut)
 }
 
+// noCheckRan ends a run in which every scenario skipped: nothing was
+// checked, which is not a pass (exit 2).
+type noCheckRan struct{ msg string }
+
+func (e *noCheckRan) Error() string { return e.msg }
+func (e *noCheckRan) ExitCode() int { return exitBadInput }
+
 // finishRun prints the summary table, writes the report files and turns a
-// failed scenario into exit code 1.
+// failed scenario into exit code 1, a run where no check ran into 2.
 func finishRun(out io.Writer, o *scenarios.Outcome, junit, jsonOut string) error {
 	run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
 	fmt.Fprintln(out)
@@ -171,6 +182,12 @@ func finishRun(out io.Writer, o *scenarios.Outcome, junit, jsonOut string) error
 		fmt.Fprintln(out, msg)
 		return &interrupted{msg}
 	}
+	if scenarios.NothingRan(o.Results) {
+		// The table above says why each scenario skipped.
+		msg := fmt.Sprintf("%s (%d scenarios): the lab offers none of what they need", scenarios.NoCheckRan, len(o.Results))
+		fmt.Fprintln(out, msg)
+		return &noCheckRan{msg}
+	}
 	if scenarios.AnyFailed(o.Results) {
 		c := run.Counts()
 		return &checkFailed{fmt.Sprintf("%d failed, %d errors of %d scenarios", c.Failed, c.Errors, c.Total)}
@@ -208,7 +225,7 @@ func isTerminal(w io.Writer) bool {
 // runBoth runs the scenarios on the lab with agent nodes, then with FRR
 // nodes, and adds the "engine divergence" result comparing them; the
 // figures are printed side by side.
-func runBoth(ctx context.Context, out io.Writer, labFile string, topo topology.Options, pcapDir string,
+func runBoth(ctx context.Context, out io.Writer, labFile string, topo topology.Options, pcapDir string, strict bool,
 	selected []scenarios.Selected, junit, jsonOut string) error {
 	var all *scenarios.Outcome
 	var byEngine [2][]*scenarios.Result
@@ -218,7 +235,7 @@ func runBoth(ctx context.Context, out io.Writer, labFile string, topo topology.O
 		if pd != "" {
 			pd = filepath.Join(pd, e)
 		}
-		lr := &scenarios.LabRun{LabFile: labFile, Topo: topo, PcapDir: pd, Out: out, Engine: e}
+		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: pd, Out: out, Strict: strict, Engine: e}
 		o, err := lr.Run(ctx, selected)
 		if err != nil {
 			return fmt.Errorf("engine %s: %w", e, err)
