@@ -47,6 +47,14 @@ func (n *Node) EngineOf() string {
 	return n.Engine
 }
 
+// FRR10Root is the private Debian 13 root that `frr: 10` runs FRR 10.3
+// from (built once by `make frr10`: debootstrap plus Debian's frr, never
+// installed over the host's packages).
+const FRR10Root = "/var/cache/sdnlab/frr10-root"
+
+// FRR10Version is the version frr.conf says for FRR 10 nodes (Debian 13's).
+const FRR10Version = "10.3"
+
 // FRRDir is the directory of a node's FRR instance in the lab's state
 // directory (etc/, run/ with the pid files, vty sockets and logs).
 func FRRDir(stateDir, node string) string {
@@ -106,7 +114,16 @@ func KillEngine(lab *Lab, stateDir, node string) error {
 func frrInstance(lab *Lab, n *Node, dir string) *frrnode.Instance {
 	p := lab.Plans[n.Name]
 	conf := render.FRR(p)
-	in := &frrnode.Instance{Node: n.Name, NS: n.NS, Dir: FRRDir(dir, n.Name), Conf: conf,
+	root := ""
+	if n.FRRRelease == "10" {
+		// The first line says the release that runs it, as Proxmox VE 9
+		// writes its FRR 10's version.
+		root = FRR10Root
+		if i := strings.IndexByte(conf, '\n'); i > 0 && strings.HasPrefix(conf, "frr version ") {
+			conf = "frr version " + FRR10Version + conf[i:]
+		}
+	}
+	in := &frrnode.Instance{Node: n.Name, NS: n.NS, Dir: FRRDir(dir, n.Name), Conf: conf, Root: root,
 		Daemons: frrnode.DaemonsFor(conf), VRFs: map[string]string{}}
 	for _, z := range p.Zones {
 		if z.Type != "evpn" {
@@ -161,7 +178,11 @@ func startFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *progre
 		if len(in.VRFs) > 0 {
 			vrf = fmt.Sprintf("%d VRFs as namespaces (zebra -n)", len(in.VRFs))
 		}
-		pr.printf("node %s: frr started (%d daemons, %s)", n.Name, len(frrnode.PIDs(in.Dir, n.NS)), vrf)
+		rel := "FRR 8.4 (host)"
+		if in.Root != "" {
+			rel = "FRR " + FRR10Version + " (" + in.Root + ")"
+		}
+		pr.printf("node %s: %s started (%d daemons, %s)", n.Name, rel, len(frrnode.PIDs(in.Dir, n.NS)), vrf)
 		return nil
 	})
 }

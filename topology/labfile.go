@@ -22,6 +22,7 @@ type spec struct {
 	Name     str
 	SDN      str
 	Engine   str
+	FRR      str // FRR release of the lab's FRR nodes: 8 (the host's) or 10
 	Nodes    []*nodeSpec
 	Segments []*segmentSpec
 	Routers  []*routerSpec
@@ -279,7 +280,7 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 		return nil, config.ErrorList{{Pos: config.Pos{File: file, Line: 1}, Field: "sdn", Msg: "empty lab file"}}
 	}
 	root := doc.Content[0]
-	p.mapping(root, "", []string{"name", "sdn", "engine", "nodes", "underlay", "upstream", "external", "guests"}, func(key string, k, v *yaml.Node) {
+	p.mapping(root, "", []string{"name", "sdn", "engine", "frr", "nodes", "underlay", "upstream", "external", "guests"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			s.Name = p.scalar(v, "name")
@@ -287,6 +288,8 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 			s.SDN = p.scalar(v, "sdn")
 		case "engine":
 			s.Engine = p.scalar(v, "engine")
+		case "frr":
+			s.FRR = p.scalar(v, "frr")
 		case "nodes":
 			p.named(v, "nodes", func(name str, n *yaml.Node, f string) {
 				ns := &nodeSpec{Name: name}

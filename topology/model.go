@@ -97,7 +97,10 @@ type Node struct {
 	RPFilter string `json:"rpFilter,omitempty"`
 	// Engine is the node's SDN engine: EngineAgent (sdnlab's GoBGP agent)
 	// or EngineFRR (Debian's FRR with the rendered frr.conf).
-	Engine           string `json:"engine,omitempty"`
+	Engine string `json:"engine,omitempty"`
+	// FRRRelease is the FRR an FRR node runs: "" the host's (Debian 12's
+	// 8.4), "10" Debian 13's from the private root FRR10Root.
+	FRRRelease       string `json:"frrRelease,omitempty"`
 	host             *config.HostInterfaces
 	pos              config.Pos
 	interfacesGiven  bool

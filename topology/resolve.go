@@ -514,8 +514,22 @@ func (r *resolver) nodes() {
 			}
 		}
 		n.Engine = r.engine(ns.Engine, f+".engine")
+		n.FRRRelease = r.frrRelease()
 		r.lab.Nodes = append(r.lab.Nodes, n)
 	}
+}
+
+// frrRelease is the lab's frr: (8, the host's FRR, or 10).
+func (r *resolver) frrRelease() string {
+	v := r.s.FRR
+	switch {
+	case !v.Set || v.V == "8" || v.V == "8.4":
+		return ""
+	case v.V == "10" || v.V == "10.3":
+		return "10"
+	}
+	r.errf(v.Pos, "frr", "%q is not an FRR release sdnlab runs: want 8 (Debian 12's FRR 8.4, the host's) or 10 (Debian 13's FRR 10.3 from a private root)", v.V)
+	return ""
 }
 
 // engine resolves a node's engine: its own engine:, else the lab's, else

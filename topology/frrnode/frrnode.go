@@ -65,6 +65,10 @@ type Instance struct {
 	// that traffic instead. So zebra is told not to install them in the
 	// node namespace (KeepLeaksOut); BGP still has and announces them.
 	Leaked []netip.Prefix
+	// Root, when set, is a private Debian root holding another FRR release
+	// (frr: 10 runs Debian 13's FRR 10 from one): the daemons run chrooted
+	// there, with the same mounts inside it. "" runs the host's FRR.
+	Root string
 	// Daemons are the routing daemons to run besides zebra and staticd
 	// (which always run): bgpd, bfdd, and fabricd/ospfd/isisd when the
 	// configuration has those sections.
@@ -72,9 +76,15 @@ type Instance struct {
 }
 
 // Installed reports whether Debian's FRR is there, with the reason when not.
-func Installed() error {
+func Installed() error { return InstalledIn("") }
+
+// InstalledIn is Installed for the FRR of a private root ("" the host).
+func InstalledIn(root string) error {
 	for _, f := range []string{"frrinit.sh", "zebra", "bgpd", "watchfrr"} {
-		if _, err := os.Stat(filepath.Join(Bin, f)); err != nil {
+		if _, err := os.Stat(filepath.Join(root, Bin, f)); err != nil {
+			if root != "" {
+				return fmt.Errorf("the private FRR root %s is missing or incomplete (%s): build it with `sudo make frr10` (debootstrap of Debian 13 with frr, about 4 minutes and 430 MB, once)", root, filepath.Join(Bin, f))
+			}
 			return fmt.Errorf("FRR is not installed (%s missing): apt-get install frr frr-pythontools", filepath.Join(Bin, f))
 		}
 	}
@@ -141,7 +151,7 @@ func (in *Instance) Start(ctx context.Context) error {
 	if !strings.HasPrefix(in.NS, "sdnlab-") || !nsutil.Exists(in.NS) {
 		return fmt.Errorf("frr on %s: %q is not a lab namespace: FRR runs only inside lab namespaces", in.Node, in.NS)
 	}
-	if err := Installed(); err != nil {
+	if err := InstalledIn(in.Root); err != nil {
 		return err
 	}
 	for _, d := range []string{in.etc(), in.run(), filepath.Join(in.Dir, "netns")} {
@@ -159,14 +169,18 @@ func (in *Instance) Start(ctx context.Context) error {
 			return fmt.Errorf("frr on %s: %w", in.Node, err)
 		}
 	}
-	// The daemons drop to the frr user: it must own its files.
-	if out, err := exec.Command("chown", "-R", "frr:frr", in.etc(), in.run()).CombinedOutput(); err != nil {
-		return fmt.Errorf("frr on %s: chown: %v: %s", in.Node, err, out)
+	// The daemons drop to the frr user: it must own its files (the root's
+	// own frr user when chrooted, see below).
+	if in.Root == "" {
+		if out, err := exec.Command("chown", "-R", "frr:frr", in.etc(), in.run()).CombinedOutput(); err != nil {
+			return fmt.Errorf("frr on %s: chown: %v: %s", in.Node, err, out)
+		}
 	}
 	// The mount points: Debian's frr package creates both; a machine where
 	// /var/run/frr is gone since boot gets it back (empty), as frr's own
 	// tmpfiles rule would.
-	for _, d := range []string{"/etc/frr", "/var/run/frr"} {
+	r := in.Root // "" or the private root: every path below is inside it
+	for _, d := range []string{r + "/etc/frr", r + "/run/frr", r + "/run/netns"} {
 		if _, err := os.Stat(d); err != nil {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return fmt.Errorf("frr on %s: %w", in.Node, err)
@@ -176,27 +190,38 @@ func (in *Instance) Start(ctx context.Context) error {
 	var b strings.Builder
 	b.WriteString("set -e\n")
 	fmt.Fprintf(&b, "hostname %s\n", shq(in.Node))
-	fmt.Fprintf(&b, "mount --bind %s /etc/frr\n", shq(in.etc()))
-	fmt.Fprintf(&b, "mount --bind %s /var/run/frr\n", shq(in.run()))
-	b.WriteString("for s in /dev/log /run/systemd/journal/dev-log /run/systemd/journal/socket; do if [ -S $s ]; then mount --bind /dev/null $s; fi; done\n")
+	fmt.Fprintf(&b, "mount --bind %s %s/etc/frr\n", shq(in.etc()), r)
+	fmt.Fprintf(&b, "mount --bind %s %s/run/frr\n", shq(in.run()), r)
+	if r != "" {
+		fmt.Fprintf(&b, "mount --rbind /dev %[1]s/dev; mount -t proc proc %[1]s/proc; mount --rbind /sys %[1]s/sys\n", r)
+	}
+	fmt.Fprintf(&b, "for s in %[1]s/dev/log %[1]s/run/systemd/journal/dev-log %[1]s/run/systemd/journal/socket; do if [ -S $s ]; then mount --bind /dev/null $s; fi; done\n", r)
 	names := sortedKeys(in.VRFs)
 	for _, name := range names {
 		hold := filepath.Join(in.Dir, "netns", name)
 		fmt.Fprintf(&b, "touch %[1]s; mount --bind %[2]s %[1]s\n", shq(hold), shq(nsutil.Path(in.VRFs[name])))
 	}
-	b.WriteString("mkdir -p /run/netns; mount -t tmpfs sdnlab-frr /run/netns\n")
+	fmt.Fprintf(&b, "mkdir -p %[1]s/run/netns; mount -t tmpfs sdnlab-frr %[1]s/run/netns\n", r)
 	for _, name := range names {
 		hold := filepath.Join(in.Dir, "netns", name)
-		fmt.Fprintf(&b, "touch /run/netns/%[2]s; mount --bind %[1]s /run/netns/%[2]s\n", shq(hold), shq(name))
+		fmt.Fprintf(&b, "touch %[3]s/run/netns/%[2]s; mount --bind %[1]s %[3]s/run/netns/%[2]s\n", shq(hold), shq(name), r)
 	}
-	fmt.Fprintf(&b, "exec %s/frrinit.sh start\n", Bin)
-	// The script's own output goes to start.log: frrinit.sh prints one
-	// line per daemon.
+	// frrinit.sh's output goes to start.log, not to a pipe: a daemon
+	// that keeps the descriptors it inherited would hold the pipe open.
+	logf := shq(filepath.Join(in.Dir, "start.log"))
+	if r != "" {
+		fmt.Fprintf(&b, "chroot %s chown -R frr:frr /etc/frr /run/frr\n", r)
+		fmt.Fprintf(&b, "exec chroot %s %s/frrinit.sh start </dev/null >%s 2>&1\n", r, Bin, logf)
+	} else {
+		fmt.Fprintf(&b, "exec %s/frrinit.sh start </dev/null >%s 2>&1\n", Bin, logf)
+	}
 	script := b.String()
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	out, err := nsutil.Output(sctx, in.NS, "unshare", "--uts", "--mount", "--propagation", "private", "sh", "-c", script)
-	_ = os.WriteFile(filepath.Join(in.Dir, "start.log"), out, 0o644)
+	if log, rerr := os.ReadFile(filepath.Join(in.Dir, "start.log")); rerr == nil {
+		out = append(out, log...)
+	}
 	if err != nil {
 		return fmt.Errorf("frr on %s: start: %v: %s", in.Node, err, tail(string(out), 800))
 	}
@@ -287,13 +312,15 @@ func (in *Instance) Reload(ctx context.Context) (bool, error) {
 	if err == nil && string(old) == in.Conf {
 		return false, nil
 	}
-	if _, err := os.Stat(filepath.Join(Bin, "frr-reload.py")); err != nil {
+	if _, err := os.Stat(filepath.Join(in.Root, Bin, "frr-reload.py")); err != nil {
 		return false, fmt.Errorf("frr on %s: the configuration changed but frr-reload.py is missing: apt-get install frr-pythontools", in.Node)
 	}
 	if err := os.WriteFile(in.ConfPath(), []byte(in.Conf), 0o640); err != nil {
 		return false, err
 	}
-	_ = exec.Command("chown", "frr:frr", in.ConfPath()).Run()
+	if in.Root == "" {
+		_ = exec.Command("chown", "frr:frr", in.ConfPath()).Run()
+	}
 	out, err := Exec(ctx, in.NS, in.Dir, filepath.Join(Bin, "frr-reload.py"), "--reload", "/etc/frr/frr.conf")
 	_ = os.WriteFile(filepath.Join(in.Dir, "reload.log"), out, 0o644)
 	if err != nil {
@@ -402,7 +429,8 @@ func Wrap(dir, ns string, argv []string) []string {
 	if pid == 0 {
 		return argv
 	}
-	return append([]string{"nsenter", "-t", strconv.Itoa(pid), "-m", "-u", "--"}, argv...)
+	// -r: the daemons' root too (a private root for frr: 10).
+	return append([]string{"nsenter", "-t", strconv.Itoa(pid), "-m", "-u", "-r", "--"}, argv...)
 }
 
 // Exec runs argv in the node namespace inside the instance's mount
