@@ -37,7 +37,9 @@ bench: build
 	@echo "== capture: decoding"
 	$(GO) test -run '^$$' -bench . -benchmem ./capture
 
+# The demo runs FRR nodes too: Debian's frr is installed first when missing.
 demo: build
+	ci/install-frr.sh
 	./$(BIN) demo
 
 # The private Debian 13 root `frr: 10` labs run FRR 10.3 from (once).

@@ -467,6 +467,7 @@ func (r *resolver) checkConfigNodes() {
 
 func (r *resolver) nodes() {
 	peers := r.configPeers()
+	release := r.frrRelease()
 	seen := map[string]bool{}
 	for i, ns := range r.s.Nodes {
 		f := "nodes." + ns.Name.V
@@ -514,7 +515,7 @@ func (r *resolver) nodes() {
 			}
 		}
 		n.Engine = r.engine(ns.Engine, f+".engine")
-		n.FRRRelease = r.frrRelease()
+		n.FRRRelease = release
 		r.lab.Nodes = append(r.lab.Nodes, n)
 	}
 }
