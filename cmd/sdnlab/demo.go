@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sdnlab/sdnlab/examples"
@@ -83,7 +85,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	topo := topology.Options{}
 	// A user's lab of the demo's names is never taken over; one left by an
 	// interrupted demo is removed below.
-	for _, name := range []string{demoLab, demoRacksLab} {
+	for _, name := range []string{demoLab, demoRacksLab, demoLab + "f", demoRacksLab + "f"} {
 		if _, err := demoLeftover(topo, name); err != nil {
 			return err
 		}
@@ -122,50 +124,80 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "sdnlab demo: %d scenarios on the EVPN example (and the two-rack one); results in %s\n", len(selected), dir)
-	var all *scenarios.Outcome
-	var byEngine [2][]*scenarios.Result
-	for _, r := range runs {
-		if len(r.sel) == 0 {
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		labFile := filepath.Join(dir, r.name+".yaml")
-		if err := scenarios.CopyLabFile(filepath.Join(dir, "examples", r.example, "lab.yaml"), labFile, r.name); err != nil {
-			return err
-		}
-		// A demo lab left over from an interrupted run is removed first.
-		leftover, err := demoLeftover(topo, r.name)
+	// The two engines run at the same time, each on labs of its own (the
+	// FRR ones are named with an "f": demof, demoracksf), each engine's
+	// labs one after the other. Every progress line says its engine.
+	engines := []string{topology.EngineAgent, topology.EngineFRR}
+	var (
+		outcomes [2]*scenarios.Outcome
+		byEngine [2][]*scenarios.Result
+		errs     [2]error
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+	)
+	for i, e := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &prefixWriter{mu: &mu, w: out, prefix: fmt.Sprintf("[%-5s] ", e)}
+			for _, r := range runs {
+				if len(r.sel) == 0 || ctx.Err() != nil {
+					continue
+				}
+				name := r.name
+				if e == topology.EngineFRR {
+					name += "f"
+				}
+				labFile := filepath.Join(dir, name+".yaml")
+				if err := scenarios.CopyLabFile(filepath.Join(dir, "examples", r.example, "lab.yaml"), labFile, name); err != nil {
+					errs[i] = err
+					return
+				}
+				// A demo lab left over from an interrupted run is removed first.
+				leftover, err := demoLeftover(topo, name)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if leftover {
+					if err := topology.Down(ctx, name, topo); err != nil {
+						errs[i] = fmt.Errorf("remove the old %s lab: %w", name, err)
+						return
+					}
+				}
+				lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: filepath.Join(dir, "pcap", e), Out: w,
+					Keep: *keep, Strict: *strict, Engine: e}
+				o, err := lr.Run(ctx, r.sel)
+				if err != nil {
+					errs[i] = fmt.Errorf("%s on engine %s: %w", name, e, err)
+					return
+				}
+				byEngine[i] = append(byEngine[i], o.Results...)
+				if outcomes[i] == nil {
+					outcomes[i] = o
+				} else {
+					outcomes[i].Results = append(outcomes[i].Results, o.Results...)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return err
 		}
-		if leftover {
-			if err := topology.Down(ctx, r.name, topo); err != nil {
-				return fmt.Errorf("remove the old %s lab: %w", r.name, err)
-			}
+	}
+	var all *scenarios.Outcome
+	for i, e := range engines {
+		if outcomes[i] == nil {
+			continue
 		}
-		// Each lab on both engines: agent nodes, then FRR nodes (the lab
-		// is brought up once per engine); --keep leaves the FRR one.
-		for i, e := range []string{topology.EngineAgent, topology.EngineFRR} {
-			fmt.Fprintf(out, "=== %s on engine %s\n", r.name, e)
-			lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: filepath.Join(dir, "pcap", e), Out: out,
-				Keep: *keep && e == topology.EngineFRR, Strict: *strict, Engine: e}
-			o, err := lr.Run(ctx, r.sel)
-			if err != nil {
-				return fmt.Errorf("%s on engine %s: %w", r.name, e, err)
-			}
-			byEngine[i] = append(byEngine[i], o.Results...)
-			tagged := scenarios.Tagged(o.Results, e)
-			if all == nil {
-				all = o
-				all.Results = nil
-			}
-			all.Results = append(all.Results, tagged...)
-			if ctx.Err() != nil {
-				break
-			}
+		if all == nil {
+			c := *outcomes[i]
+			all = &c
+			all.Results = nil
 		}
+		all.Results = append(all.Results, scenarios.Tagged(byEngine[i], e)...)
 	}
 	if all != nil {
 		all.Results = append(all.Results, scenarios.Compare(byEngine[0], byEngine[1]))
@@ -187,4 +219,30 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "demo: pcaps in %s, JUnit %s, HTML %s\n", filepath.Join(dir, "pcap"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.html"))
 	fmt.Fprintf(out, "demo: total %v\n", time.Since(start).Round(time.Millisecond))
 	return err
+}
+
+// prefixWriter prefixes every line with its engine; the two engines' runs
+// share one output.
+type prefixWriter struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if _, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i]); err != nil {
+			return 0, err
+		}
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
 }
