@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/topology/frrnode"
 )
@@ -39,7 +40,7 @@ func TestFRRNodeLifecycle(t *testing.T) {
 		t.Fatalf("node1's FRR daemons: %v", pids)
 	}
 	for _, pid := range pids {
-		if !inNS(pid, lab.Node("node1").NS) {
+		if !proc.InNS(pid, lab.Node("node1").NS) {
 			t.Errorf("FRR daemon %d is not in node1's namespace", pid)
 		}
 	}
@@ -120,7 +121,7 @@ func waitGone(t *testing.T, pids []int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, pid := range pids {
-		for processAlive(pid) {
+		for proc.ProcessAlive(pid) {
 			if time.Now().After(deadline) {
 				t.Fatalf("process %d still alive", pid)
 			}

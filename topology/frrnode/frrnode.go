@@ -21,7 +21,6 @@
 package frrnode
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,9 +34,8 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 )
 
 // Bin is where Debian installs the FRR daemons and scripts.
@@ -344,15 +342,12 @@ func pidFiles(dir string) []string {
 }
 
 // PIDs are the live daemons of the instance in dir (watchfrr first): the
-// processes of the pid files that still run in namespace ns.
+// processes of the pid files that still run in namespace ns (checked by
+// internal/proc, as the agents and routers are).
 func PIDs(dir, ns string) []int {
-	ino, err := nsutil.Inode(ns)
-	if err != nil {
-		return nil
-	}
 	var out []int
 	for _, f := range pidFiles(dir) {
-		if pid := livePID(f, ino); pid != 0 {
+		if pid := proc.LivePID(f, ns); pid > 1 {
 			out = append(out, pid)
 		}
 	}
@@ -362,11 +357,7 @@ func PIDs(dir, ns string) []int {
 // PID is zebra's PID, 0 when zebra is not running: the instance is up
 // while its zebra is.
 func PID(dir, ns string) int {
-	ino, err := nsutil.Inode(ns)
-	if err != nil {
-		return 0
-	}
-	return livePID(filepath.Join(dir, "run", "zebra.pid"), ino)
+	return proc.LivePID(filepath.Join(dir, "run", "zebra.pid"), ns)
 }
 
 // Kill sends SIGKILL to every daemon of the instance (a node crash).
@@ -395,29 +386,6 @@ func RSS(dir, ns string) int64 {
 		}
 	}
 	return sum
-}
-
-func livePID(file string, ino uint64) int {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		return 0
-	}
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && (st[i+2] == 'Z' || st[i+2] == 'X') {
-		return 0
-	}
-	var s unix.Stat_t
-	if unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &s) != nil || s.Ino != ino {
-		return 0
-	}
-	return pid
 }
 
 // Wrap turns argv into a command that runs in the mount and UTS namespaces
