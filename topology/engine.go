@@ -9,8 +9,10 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/render"
@@ -230,4 +232,26 @@ func (l *Lab) vrfNamespaces(node string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// stopOtherEngines stops what a node no longer runs, before any engine
+// starts: the agent of a node that moved to FRR (or lost its controller),
+// the FRR of a node that moved to the agent. `up` after editing engine:.
+func stopOtherEngines(lab *Lab, dir string, pr *progress) error {
+	for _, n := range lab.Nodes {
+		hasPlan := lab.Plans[n.Name] != nil && lab.Plans[n.Name].FRR != nil
+		if (!hasPlan || n.EngineOf() != EngineAgent) && AgentPID(lab, dir, n.Name) != 0 {
+			if err := proc.Stop(context.Background(), agentProc(lab.Name, dir, n, ""), 2*time.Second); err != nil {
+				return err
+			}
+			pr.printf("node %s: agent stopped (engine %s)", n.Name, n.EngineOf())
+		}
+		if fd := FRRDir(dir, n.Name); (!hasPlan || n.EngineOf() != EngineFRR) && len(frrnode.PIDs(fd, n.NS)) > 0 {
+			if err := frrnode.Kill(fd, n.NS); err != nil {
+				return err
+			}
+			pr.printf("node %s: frr stopped (engine %s)", n.Name, n.EngineOf())
+		}
+	}
+	return nil
 }

@@ -18,7 +18,8 @@ import (
 // agent, 4-byte ASN). FRR runs in node1's namespace with its files in the
 // state directory only; show answers in the agent's schema; `exec vtysh`
 // reaches node1's own FRR; a changed frr.conf is reloaded; a killed FRR
-// is restarted by up; down leaves no FRR process and nothing in the host's
+// is restarted by up; an engine changed in the lab file takes over at the
+// next up; down leaves no FRR process and nothing in the host's
 // /etc/frr and /var/run/frr.
 func TestFRRNodeLifecycle(t *testing.T) {
 	needRoot(t)
@@ -95,6 +96,17 @@ func TestFRRNodeLifecycle(t *testing.T) {
 	if len(again) < 4 {
 		t.Fatalf("up did not restart node1's FRR: %v", again)
 	}
+
+	// engine: edited to agent, up again: FRR goes, the agent comes.
+	lab.Node("node1").Engine = EngineAgent
+	if _, err := Up(ctx, lab, opts); err != nil {
+		t.Fatalf("up with node1 on the agent: %v", err)
+	}
+	waitGone(t, again)
+	if ok, what := EngineRunning(lab, dir, "node1"); !ok || !strings.HasPrefix(what, "agent") {
+		t.Errorf("node1 after the engine change: %v %s, want the agent", ok, what)
+	}
+	again = append(again, EnginePIDs(lab, dir, "node1")...)
 
 	if err := Down(ctx, lab.Name, opts); err != nil {
 		t.Fatal(err)

@@ -44,6 +44,8 @@ type Lab struct {
 	// node name); they are not part of lab.json (plan.json has each plan).
 	Config *config.Config            `json:"-"`
 	Plans  map[string]*plan.NodePlan `json:"-"`
+	// planChanged names the nodes whose plan.json this up changed.
+	planChanged map[string]bool
 }
 
 // VNetInfo is a VNet's zone.
