@@ -130,7 +130,8 @@ func (in *Instance) daemonsFile() string {
 		zebra += " -n"
 	}
 	fmt.Fprintf(&b, "zebra_options=\"%s --log file:/var/run/frr/zebra.log\"\n", zebra)
-	for _, d := range append([]string{"staticd"}, in.Daemons...) {
+	// mgmtd: FRR 10's management daemon (always started there).
+	for _, d := range append([]string{"staticd", "mgmtd"}, in.Daemons...) {
 		fmt.Fprintf(&b, "%s_options=\"-A 127.0.0.1 --log file:/var/run/frr/%s.log\"\n", d, d)
 	}
 	return b.String()
