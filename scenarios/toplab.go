@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,32 +146,31 @@ func (t *TopoLab) VNetNS(node, vnet string) (string, error) {
 	return ns, nil
 }
 
-func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Duration) error {
+func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Duration) (Move, error) {
 	if t.L.Guest(guest) == nil {
-		return fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
+		return Move{}, fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
 	}
 	if t.L.Node(node) == nil {
-		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+		return Move{}, fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return topology.Migrate(ctx, t.L, guest, node, pause)
 }
 
-// KillNode crashes a node: SIGKILL to its engine (the agent, or every FRR
-// daemon) and its underlay link down.
+// KillNode crashes a node as a power loss does: its underlay link goes
+// down first, so nothing the dying control plane sends (TCP FIN or RST,
+// a last BFD packet) reaches a peer, then its engine (the agent, or every FRR
+// daemon) gets SIGKILL.
 func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 	n := t.L.Node(node)
 	if n == nil {
 		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
 	var errs []error
-	if err := topology.KillEngine(t.L, t.StateDir, node); err != nil {
-		errs = append(errs, err)
-	}
 	h, err := nsutil.Handle(n.NS)
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return err
 	}
 	defer h.Close()
 	l, err := h.LinkByName(n.Link.Ifname)
@@ -178,6 +178,9 @@ func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 		errs = append(errs, fmt.Errorf("node %s: %s: %w", node, n.Link.Ifname, err))
 	} else if err := h.LinkSetDown(l); err != nil {
 		errs = append(errs, fmt.Errorf("node %s: set %s down: %w", node, n.Link.Ifname, err))
+	}
+	if err := topology.KillEngine(t.L, t.StateDir, node); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -197,4 +200,31 @@ func (t *TopoLab) KillAgent(ctx context.Context, node string) error {
 // Show asks a node's engine for its state (topology.Show).
 func (t *TopoLab) Show(ctx context.Context, node string) (*evpn.Snapshot, error) {
 	return topology.Show(ctx, t.L, t.StateDir, node, evpn.Request{Show: "all"})
+}
+
+// MACSeq asks the node's engine (the agent over its control socket, FRR
+// through vtysh) for the routes it holds for the MAC.
+func (t *TopoLab) MACSeq(ctx context.Context, node string, mac net.HardwareAddr) (uint32, bool, error) {
+	if t.L.Node(node) == nil {
+		return 0, false, fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+	}
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	snap, err := t.Show(qctx, node) // the agent, or FRR's vtysh
+	if err != nil {
+		return 0, false, fmt.Errorf("node %s: ask its engine: %w", node, err)
+	}
+	var seq uint32
+	found := false
+	for _, r := range snap.Routes {
+		if r.Type == 2 && strings.EqualFold(r.MAC, mac.String()) {
+			seq, found = max(seq, r.Seq), true
+		}
+	}
+	for _, l := range snap.Local {
+		if strings.EqualFold(l.MAC, mac.String()) {
+			seq, found = max(seq, l.Seq), true
+		}
+	}
+	return seq, found, nil
 }

@@ -132,6 +132,7 @@ func (r *resolver) resolve() {
 	r.checkNamespaces()
 	r.upstreamSDNRoutes()
 	r.bgp()
+	r.upstreamBGP()
 }
 
 func (r *resolver) name() {
