@@ -164,6 +164,11 @@ func openPoint(pt Point, o Options) (*os.File, error) {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
 			return fail("SO_TIMESTAMPNS", err)
 		}
+		// The outer VLAN tag of a frame is in the skb's metadata, not in
+		// its bytes (VLAN offload, software tagging): auxdata carries it.
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+			return fail("PACKET_AUXDATA", err)
+		}
 		// A bigger buffer (root may exceed rmem_max) absorbs bursts.
 		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
 			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
@@ -205,7 +210,7 @@ func (s *Session) readLoop(pc *pointCapture) {
 		return
 	}
 	buf := make([]byte, s.opts.Snaplen)
-	oob := make([]byte, unix.CmsgSpace(16)*2)
+	oob := make([]byte, unix.CmsgSpace(16)+unix.CmsgSpace(int(unsafe.Sizeof(unix.TpacketAuxdata{})))+64)
 	var recvErr error
 	// recv reads one frame; false means the socket is empty.
 	recv := func(fd uintptr) bool {
@@ -270,6 +275,10 @@ func (s *Session) keep(pc *pointCapture, n int, buf, oob []byte, from unix.Socka
 			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
 				ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
 				f.ts = time.Unix(ts.Unix())
+			}
+			if m.Header.Level == unix.SOL_PACKET && m.Header.Type == unix.PACKET_AUXDATA && len(m.Data) >= int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+				aux := *(*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
+				f.data, f.length = withVlanTag(f.data, f.length, aux)
 			}
 		}
 	}
@@ -347,4 +356,22 @@ func getStats(f *os.File) (*unix.TpacketStats, error) {
 		return nil, err
 	}
 	return st, serr
+}
+
+// withVlanTag puts a frame's outer VLAN tag, which the kernel reports in
+// auxdata, back between the MAC addresses, as libpcap does, so the frame
+// reads as it was on the wire.
+func withVlanTag(data []byte, length int, aux unix.TpacketAuxdata) ([]byte, int) {
+	if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 || len(data) < 12 {
+		return data, length
+	}
+	tpid := uint16(0x8100)
+	if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && aux.Vlan_tpid != 0 {
+		tpid = aux.Vlan_tpid
+	}
+	out := make([]byte, 0, len(data)+4)
+	out = append(out, data[:12]...)
+	out = append(out, byte(tpid>>8), byte(tpid), byte(aux.Vlan_tci>>8), byte(aux.Vlan_tci))
+	out = append(out, data[12:]...)
+	return out, length + 4
 }

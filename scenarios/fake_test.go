@@ -56,12 +56,13 @@ func (fakeLab) MACSeq(context.Context, string, net.HardwareAddr) (uint32, bool, 
 func (fakeLab) Migrate(context.Context, string, string, time.Duration) (Move, error) {
 	return Move{}, nil
 }
-func (fakeLab) KillNode(context.Context, string) error  { return nil }
-func (fakeLab) KillAgent(context.Context, string) error { return nil }
+func (fakeLab) KillNode(context.Context, string) error     { return nil }
+func (fakeLab) KillAgent(context.Context, string) error    { return nil }
+func (fakeLab) VNetNS(node, vnet string) (string, error)   { return "ns-" + node, nil }
+func (fakeLab) RestartGuest(context.Context, string) error { return nil }
 func (fakeLab) Show(context.Context, string) (*evpn.Snapshot, error) {
 	return nil, errors.New("fake lab: no engine")
 }
-func (fakeLab) VNetNS(node, vnet string) (string, error) { return "ns-" + node, nil }
 
 func newFake() fakeLab {
 	mk := func(n string) *plan.NodePlan {

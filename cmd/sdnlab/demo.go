@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,30 @@ const (
 	demoRacksLab = "demoracks"
 )
 
+// engineLabs are the demo labs with a controller: they run on both
+// engines and are compared; the others run once (no engine runs there).
+var engineLabs = []string{demoLab, demoRacksLab}
+
+// demoLabs are the demo's labs: the example each one copies, its lab name,
+// and the scenarios that run on it (nil: every scenario no other lab takes).
+var demoLabs = []struct {
+	example, name string
+	scenarios     []string
+}{
+	{"demo", demoLab, nil},
+	{"evpn-racks", demoRacksLab, rackScenarios},
+	{"qinq", "demoqinq", []string{"vlan-isolation"}},
+	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}},
+}
+
+func demoLabNames() string {
+	var n []string
+	for _, l := range demoLabs {
+		n = append(n, l.name)
+	}
+	return strings.Join(n, ", ")
+}
+
 // demoMarker is the file the demo writes in its output directory: a lab
 // whose lab file lies next to it was started by a demo.
 const demoMarker = ".sdnlab-demo"
@@ -40,14 +65,14 @@ func demoLeftover(topo topology.Options, name string) (bool, error) {
 	}
 	lab, err := topology.ReadState(topo.StateDir, name)
 	if err != nil {
-		return false, badInput("a lab named %s is up (no readable state): bring it down first (sdnlab down %s); the demo uses the lab names %s and %s", name, name, demoLab, demoRacksLab)
+		return false, badInput("a lab named %s is up (no readable state): bring it down first (sdnlab down %s); the demo uses the lab names %s", name, name, demoLabNames())
 	}
 	if lab.File != "" {
 		if _, err := os.Stat(filepath.Join(filepath.Dir(lab.File), demoMarker)); err == nil {
 			return true, nil
 		}
 	}
-	return false, badInput("a lab named %s is up from %s: bring it down first (sdnlab down %s); the demo uses the lab names %s and %s", name, lab.File, name, demoLab, demoRacksLab)
+	return false, badInput("a lab named %s is up from %s: bring it down first (sdnlab down %s); the demo uses the lab names %s", name, lab.File, name, demoLabNames())
 }
 
 // rackScenarios run on the two-rack lab.
@@ -85,9 +110,11 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	topo := topology.Options{}
 	// A user's lab of the demo's names is never taken over; one left by an
 	// interrupted demo is removed below.
-	for _, name := range []string{demoLab, demoRacksLab, demoLab + "f", demoRacksLab + "f"} {
-		if _, err := demoLeftover(topo, name); err != nil {
-			return err
+	for _, l := range demoLabs {
+		for _, name := range []string{l.name, l.name + "f"} {
+			if _, err := demoLeftover(topo, name); err != nil {
+				return err
+			}
 		}
 	}
 	dir := *outDir
@@ -104,21 +131,25 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	// The examples side by side (evpn-racks refers to ../evpn), then lab
 	// files renamed to the demo's lab names.
-	var onEVPN, onRacks []scenarios.Selected
-	for _, s := range selected {
-		if slices.Contains(rackScenarios, s.Scenario.Name()) {
-			onRacks = append(onRacks, s)
-		} else {
-			onEVPN = append(onEVPN, s)
-		}
-	}
 	type labRun struct {
 		example, name string
 		sel           []scenarios.Selected
 	}
-	runs := []labRun{{"demo", demoLab, onEVPN}, {"evpn-racks", demoRacksLab, onRacks}}
+	var runs []labRun
+	for _, l := range demoLabs {
+		runs = append(runs, labRun{example: l.example, name: l.name})
+	}
+	for _, sc := range selected {
+		i := 0 // the EVPN demo lab takes what no other lab names
+		for j, l := range demoLabs {
+			if slices.Contains(l.scenarios, sc.Scenario.Name()) {
+				i = j
+			}
+		}
+		runs[i].sel = append(runs[i].sel, sc)
+	}
 	// demo and evpn-racks take host interface files from ../evpn.
-	for _, example := range []string{"evpn", "demo", "evpn-racks"} {
+	for _, example := range []string{"evpn", "demo", "evpn-racks", "qinq", "dhcp"} {
 		if err := examples.WriteDir(example, filepath.Join(dir, "examples", example)); err != nil {
 			return err
 		}
@@ -143,6 +174,9 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			for _, r := range runs {
 				if len(r.sel) == 0 || ctx.Err() != nil {
 					continue
+				}
+				if e == topology.EngineFRR && !slices.Contains(engineLabs, r.name) {
+					continue // no controller there: nothing runs FRR
 				}
 				name := r.name
 				if e == topology.EngineFRR {
@@ -172,7 +206,9 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 					errs[i] = fmt.Errorf("%s on engine %s: %w", name, e, err)
 					return
 				}
-				byEngine[i] = append(byEngine[i], o.Results...)
+				if slices.Contains(engineLabs, r.name) {
+					byEngine[i] = append(byEngine[i], o.Results...)
+				}
 				if outcomes[i] == nil {
 					outcomes[i] = o
 				} else {
@@ -197,7 +233,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			all = &c
 			all.Results = nil
 		}
-		all.Results = append(all.Results, scenarios.Tagged(byEngine[i], e)...)
+		all.Results = append(all.Results, scenarios.Tagged(outcomes[i].Results, e)...)
 	}
 	if all != nil {
 		all.Results = append(all.Results, scenarios.Compare(byEngine[0], byEngine[1]))
