@@ -98,8 +98,20 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	var sel multiFlag
 	fs.Var(&sel, "scenario", "run only these scenarios (repeatable)")
 	shard := addShardFlag(fs)
+	engineFlag := fs.String("engine", topology.EngineAgent, "agent, or both: the EVPN labs also on FRR nodes, compared side by side (engine divergences fail the run)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	// The default is the agent alone: on Debian 12's FRR the cross-check
+	// still finds divergences (see README, "Engines"), and both engines
+	// together take longer than the demo's 60 s on 2 cores.
+	engines := []string{topology.EngineAgent}
+	switch *engineFlag {
+	case topology.EngineAgent:
+	case "both":
+		engines = append(engines, topology.EngineFRR)
+	default:
+		return badInput("--engine %q: want agent or both", *engineFlag)
 	}
 	selected, err := scenarios.Select(sel)
 	if err != nil {
@@ -169,10 +181,9 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "sdnlab demo: %d scenarios on the EVPN example (and the two-rack one); results in %s\n", len(selected), dir)
-	// The two engines run at the same time, each on labs of its own (the
+	// With --engine both the two engines run at the same time, each on labs of its own (the
 	// FRR ones are named with an "f": demof, demoracksf), each engine's
 	// labs one after the other. Every progress line says its engine.
-	engines := []string{topology.EngineAgent, topology.EngineFRR}
 	var (
 		outcomes [2]*scenarios.Outcome
 		byEngine [2][]*scenarios.Result
@@ -249,7 +260,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		}
 		all.Results = append(all.Results, scenarios.Tagged(outcomes[i].Results, e)...)
 	}
-	if all != nil {
+	if all != nil && len(engines) == 2 {
 		all.Results = append(all.Results, scenarios.Compare(byEngine[0], byEngine[1]))
 		scenarios.WriteSideBySide(out, byEngine[0], byEngine[1])
 	}
