@@ -3,7 +3,6 @@ package sdn
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"sort"
 
@@ -64,7 +63,7 @@ func Compile(cfg *config.Config, facts plan.NodeFacts) (*plan.NodePlan, error) {
 	}
 
 	p.Ifaces = st.Sorted()
-	fab, err := compileFabricIfaces(cfg, facts.Node, env.Notef)
+	fab, err := fabrics.NewRegistry(registry.Fabrics()...).Ifaces(cfg, facts.Node, env.Notef)
 	if err != nil {
 		return nil, err
 	}
@@ -111,84 +110,6 @@ func CompileAll(cfg *config.Config, factsByNode map[string]plan.NodeFacts) (map[
 			return nil, err
 		}
 		out[n] = p
-	}
-	return out, nil
-}
-
-// compileFabricIfaces writes the stanzas the fabrics need on node, after
-// the zone stanzas and in fabric ID order, as Proxmox's fabric code does:
-// a dummy "dummy_<fabric>" holding the node's router IP (/32, and /128 for
-// an IPv6 one), then each fabric interface with its own address or, when
-// unnumbered, the node's router IP; all with forwarding on.
-//
-// The FRR side (compileFRR) reads the same fabric sections for routing; it
-// does not write stanzas.
-func compileFabricIfaces(cfg *config.Config, node string, notef func(string, ...any)) ([]plan.Iface, error) {
-	var out []plan.Iface
-	add := func(name string, kind plan.IfaceKind, pfx netip.Prefix) {
-		i := plan.NewIface(name, kind)
-		i.Family, i.Method = "inet", "static"
-		if pfx.Addr().Is6() {
-			i.Family = "inet6"
-		}
-		i.AddAddress(pfx)
-		if kind == plan.KindDummy {
-			i.SetLinkType("dummy")
-		}
-		i.SetIPForward("1")
-		out = append(out, *i)
-	}
-	host := func(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
-	for _, f := range cfg.SortedFabrics() {
-		n := f.Nodes[node]
-		if n == nil || !n.Internal() {
-			continue
-		}
-		if f.Protocol == "wireguard" {
-			// The wg(8) configs are p.WireGuard; the interface stanzas and
-			// the routes for allowed IPs Proxmox adds are not known here.
-			notef("fabric %s: wireguard interface configs are rendered (wireguard/<iface>.conf); their interfaces.d stanzas and allowed-IP routes are not", f.ID)
-			continue
-		}
-		dummy := fabrics.DummyName(f.ID)
-		if n.IP.IsValid() {
-			add(dummy, plan.KindDummy, host(n.IP))
-		}
-		if n.IP6.IsValid() {
-			add(dummy, plan.KindDummy, host(n.IP6))
-		}
-		for _, fi := range n.Interfaces {
-			switch f.Protocol {
-			case "bgp":
-				// Unnumbered eBGP runs over the interfaces' IPv6 link-local
-				// addresses: no stanza of their own.
-			case "openfabric":
-				if fi.IP.IsValid() {
-					add(fi.Name, plan.KindPhysical, fi.IP)
-				}
-				if fi.IP6.IsValid() {
-					add(fi.Name, plan.KindPhysical, fi.IP6)
-				}
-				if !fi.IP.IsValid() && !fi.IP6.IsValid() {
-					switch {
-					case n.IP.IsValid():
-						add(fi.Name, plan.KindPhysical, host(n.IP))
-					case n.IP6.IsValid():
-						add(fi.Name, plan.KindPhysical, host(n.IP6))
-					default:
-						return nil, fmt.Errorf("%s: fabric %s node %s: there has to be an ipv4 or ipv6 node address", n.Pos, f.ID, node)
-					}
-				}
-			default: // ospf
-				if fi.IP.IsValid() {
-					add(fi.Name, plan.KindPhysical, fi.IP)
-				} else if n.IP.IsValid() {
-					add(fi.Name, plan.KindPhysical, host(n.IP))
-				} else {
-					return nil, fmt.Errorf("%s: fabric %s node %s: there has to be an ipv4 node address", n.Pos, f.ID, node)
-				}
-			}
-		}
 	}
 	return out, nil
 }

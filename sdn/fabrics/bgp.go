@@ -193,3 +193,10 @@ func (BGP) Validate(_ *config.Config, _ *config.Fabric, nodes []*config.FabricNo
 		}
 	}
 }
+
+// Stanzas adds the dummy only: unnumbered eBGP runs over the interfaces'
+// IPv6 link-local addresses, they get no stanza of their own.
+func (BGP) Stanzas(s *Stanzas, f *config.Fabric, n *config.FabricNode) error {
+	s.dummy(f, n)
+	return nil
+}

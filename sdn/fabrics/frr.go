@@ -1,5 +1,8 @@
-// Package fabrics compiles the SDN fabrics of fabrics.cfg (openfabric,
-// ospf, bgp; wireguard has no FRR part) into a node's FRR configuration, as Proxmox VE's fabric code does:
+// Package fabrics holds the fabric types of fabrics.cfg (openfabric, ospf,
+// bgp, wireguard), one file each: their keys, decoding and validation
+// (config.FabricType), the node's interfaces.d stanzas (stanzas.go) and
+// the FRR configuration (wireguard has none), as Proxmox VE's fabric code
+// builds it:
 // a router per protocol, a passive dummy_<fabric> interface carrying the
 // node's router IP, the fabric interfaces, and a zebra route-map that
 // makes routes learned over the fabric use the router IP as source.
@@ -17,6 +20,9 @@ import (
 type Protocol interface {
 	// Build adds fabric f, in which node n takes part, to out.
 	Build(b *Builder, f *config.Fabric, n *config.FabricNode) error
+	// Stanzas adds the interfaces.d stanzas of fabric f on internal
+	// node n.
+	Stanzas(s *Stanzas, f *config.Fabric, n *config.FabricNode) error
 }
 
 // Type is everything sdnlab knows about one fabric protocol: its keys in

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/frr"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // OpenFabric compiles openfabric fabrics (FRR fabricd).
@@ -117,4 +118,29 @@ func (OpenFabric) HostInterfaces() bool { return true }
 // Validate implements config.FabricType: every node has a router ip.
 func (OpenFabric) Validate(_ *config.Config, f *config.Fabric, nodes []*config.FabricNode, errs *config.ErrorList) {
 	validateRouterIPs(f, nodes, errs)
+}
+
+// Stanzas adds the dummy and each fabric interface with its own
+// addresses or, when unnumbered, the node's router IP.
+func (OpenFabric) Stanzas(s *Stanzas, f *config.Fabric, n *config.FabricNode) error {
+	s.dummy(f, n)
+	for _, fi := range n.Interfaces {
+		if fi.IP.IsValid() {
+			s.add(fi.Name, plan.KindPhysical, fi.IP)
+		}
+		if fi.IP6.IsValid() {
+			s.add(fi.Name, plan.KindPhysical, fi.IP6)
+		}
+		if !fi.IP.IsValid() && !fi.IP6.IsValid() {
+			switch {
+			case n.IP.IsValid():
+				s.add(fi.Name, plan.KindPhysical, host(n.IP))
+			case n.IP6.IsValid():
+				s.add(fi.Name, plan.KindPhysical, host(n.IP6))
+			default:
+				return fmt.Errorf("%s: fabric %s node %s: there has to be an ipv4 or ipv6 node address", n.Pos, f.ID, n.Node)
+			}
+		}
+	}
+	return nil
 }

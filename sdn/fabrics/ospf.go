@@ -9,6 +9,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/frr"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // OSPF compiles ospf fabrics (FRR ospfd, IPv4 only).
@@ -136,4 +137,20 @@ func ospfAreaKey(s string) string {
 		return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}).String()
 	}
 	return s
+}
+
+// Stanzas adds the dummy and each fabric interface with its own IPv4
+// address or, when unnumbered, the node's router IP.
+func (OSPF) Stanzas(s *Stanzas, f *config.Fabric, n *config.FabricNode) error {
+	s.dummy(f, n)
+	for _, fi := range n.Interfaces {
+		if fi.IP.IsValid() {
+			s.add(fi.Name, plan.KindPhysical, fi.IP)
+		} else if n.IP.IsValid() {
+			s.add(fi.Name, plan.KindPhysical, host(n.IP))
+		} else {
+			return fmt.Errorf("%s: fabric %s node %s: there has to be an ipv4 node address", n.Pos, f.ID, n.Node)
+		}
+	}
+	return nil
 }

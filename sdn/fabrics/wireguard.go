@@ -18,6 +18,14 @@ type WireGuard struct{}
 // Build adds nothing to frr.conf.
 func (WireGuard) Build(*Builder, *config.Fabric, *config.FabricNode) error { return nil }
 
+// Stanzas adds nothing: the wg(8) configs are the plan's WireGuard; the
+// interface stanzas and the routes for allowed IPs Proxmox adds are not
+// known here.
+func (WireGuard) Stanzas(s *Stanzas, f *config.Fabric, _ *config.FabricNode) error {
+	s.Notef("fabric %s: wireguard interface configs are rendered (wireguard/<iface>.conf); their interfaces.d stanzas and allowed-IP routes are not", f.ID)
+	return nil
+}
+
 // Name implements config.FabricType.
 func (WireGuard) Name() string { return "wireguard" }
 

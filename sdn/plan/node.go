@@ -11,7 +11,7 @@ type NodePlan struct {
 	Version int `json:"version"`
 	// Ifaces are the stanzas of /etc/network/interfaces.d/sdn, in the order
 	// Proxmox writes them: zone stanzas sorted by name, then the stanzas the
-	// fabrics generate (in fabric order, see compileFabricIfaces).
+	// fabrics generate (in fabric order, see fabrics.Stanzas).
 	Ifaces []Iface `json:"ifaces"`
 	// Zones is the semantic view of each zone that applies to this node,
 	// for the realizer and the EVPN agent, sorted by zone ID. A zone appears
