@@ -1,0 +1,87 @@
+package topology
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/reports"
+	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/config"
+)
+
+// LiveGraph is Graph for a running lab read from its state: the SDN
+// configuration is read again from the lab's SDN directory and the plans
+// from the state directory, and what the kernel and the processes say now
+// is added: a node whose control plane is not running is marked down, an
+// underlay interface that is down is marked so, and the impairments in
+// force are listed.
+func LiveGraph(l *Lab, stateDir string) *reports.Topology {
+	if stateDir == "" {
+		stateDir = DefaultStateDir
+	}
+	dir := filepath.Join(stateDir, l.Name)
+	if l.Config == nil && l.SDNDir != "" {
+		// Best effort: the picture still shows the underlay without it.
+		if cfg, err := config.Load(l.SDNDir); err == nil {
+			l.Config = cfg
+		}
+	}
+	if l.Plans == nil {
+		l.Plans = map[string]*sdn.NodePlan{}
+		for _, n := range l.Nodes {
+			b, err := os.ReadFile(filepath.Join(dir, "nodes", n.Name, "plan.json"))
+			if err != nil {
+				continue
+			}
+			var p sdn.NodePlan
+			if json.Unmarshal(b, &p) == nil {
+				l.Plans[n.Name] = &p
+			}
+		}
+	}
+	t := l.Graph()
+	for i, n := range l.Nodes {
+		if t.Nodes[i].Engine != "" && AgentPID(l, dir, n.Name) == 0 {
+			t.Nodes[i].Down = true
+		}
+		if linkDown(n.NS, n.Link.Ifname) {
+			t.Nodes[i].Links[0].Note = "down"
+		}
+	}
+	for i, r := range l.Routers {
+		for j, ln := range r.Links {
+			if linkDown(r.NS, ln.Ifname) {
+				t.Routers[i].Links[j].Note = "down"
+			}
+		}
+	}
+	for i, h := range l.Hosts {
+		if linkDown(h.NS, h.Link.Ifname) {
+			t.Hosts[i].Link.Note = "down"
+		}
+	}
+	if imps, err := ReadImpairments(stateDir, l.Name); err == nil {
+		for _, im := range imps {
+			t.Impaired = append(t.Impaired, reports.TopoImpaired{Thing: im.Thing, Ifname: im.Ifname, Text: im.Spec.String()})
+		}
+	}
+	return t
+}
+
+// linkDown tells whether an interface exists in ns and is administratively
+// down. A missing namespace or interface is not "down" (nothing to show).
+func linkDown(ns, ifname string) bool {
+	h, err := nsutil.Handle(ns)
+	if err != nil {
+		return false
+	}
+	defer h.Close()
+	ln, err := h.LinkByName(ifname)
+	if err != nil {
+		return false
+	}
+	return ln.Attrs().Flags&net.FlagUp == 0
+}
