@@ -144,7 +144,7 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 	}()
 	// Right after the move the guest has not re-ARPed: the cached MAC must
 	// already be served by the new node.
-	pr, err := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: 500 * time.Millisecond})
+	pr, err := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
 	if err != nil {
 		return r.Errorf("%v", err)
 	}

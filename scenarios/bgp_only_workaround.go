@@ -132,7 +132,7 @@ func (s bgpOnlyWorkaround) Run(ctx context.Context, env *Env) *Result {
 		}
 	}
 	ping := func() (probe.PingResult, error) {
-		return probe.Ping(ctx, vmNS, rA, probe.PingOpts{Count: 3, Interval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond})
+		return probe.Ping(ctx, vmNS, rA, probe.PingOpts{Count: 3, Interval: 100 * time.Millisecond, Timeout: time.Second})
 	}
 	// 1. A stock guest gets nowhere: nobody answers for its gateway on a
 	// routed port.

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/sdnlab/sdnlab/capture"
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // nonce makes each probe's marker unique, so a capture never confuses two runs.
@@ -69,8 +69,8 @@ func captureDuring(ctx context.Context, env *Env, r *Result, tag string, points 
 
 // overlayVNet is a VNet of a vxlan or evpn zone with where it exists.
 type overlayVNet struct {
-	Zone  sdn.ZonePlan // as seen on the first node having it
-	VNet  sdn.VNetPlan
+	Zone  plan.ZonePlan // as seen on the first node having it
+	VNet  plan.VNetPlan
 	Nodes []Node // nodes having the VNet
 }
 

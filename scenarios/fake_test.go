@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/scenarios/probe"
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // fakeLab is a Lab without namespaces, for the parts of the framework that
 // only look things up.
-type fakeLab struct{ plans map[string]*sdn.NodePlan }
+type fakeLab struct{ plans map[string]*plan.NodePlan }
 
 func (fakeLab) Name() string { return "fake" }
 func (fakeLab) Nodes() []Node {
@@ -36,7 +36,7 @@ func (fakeLab) External() (Host, bool) {
 	return Host{Name: "inet", NS: "ns-inet", Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.10")}}, true
 }
 func (fakeLab) Routers() []Host { return []Host{{Name: "r1", NS: "ns-r1"}} }
-func (f fakeLab) Plan(node string) (*sdn.NodePlan, error) {
+func (f fakeLab) Plan(node string) (*plan.NodePlan, error) {
 	if p := f.plans[node]; p != nil {
 		return p, nil
 	}
@@ -52,11 +52,11 @@ func (fakeLab) KillAgent(context.Context, string) error                      { r
 func (fakeLab) VNetNS(node, vnet string) (string, error)                     { return "ns-" + node, nil }
 
 func newFake() fakeLab {
-	plan := func(n string) *sdn.NodePlan {
-		return &sdn.NodePlan{Node: n, Zones: []sdn.ZonePlan{{ID: "z1", Type: "evpn", ExitNode: n == "node1",
-			VNets: []sdn.VNetPlan{{ID: "v1", Tag: 100, Subnets: []sdn.SubnetPlan{{Prefix: netip.MustParsePrefix("10.0.1.0/24"), SNAT: true}}}}}}}
+	mk := func(n string) *plan.NodePlan {
+		return &plan.NodePlan{Node: n, Zones: []plan.ZonePlan{{ID: "z1", Type: "evpn", ExitNode: n == "node1",
+			VNets: []plan.VNetPlan{{ID: "v1", Tag: 100, Subnets: []plan.SubnetPlan{{Prefix: netip.MustParsePrefix("10.0.1.0/24"), SNAT: true}}}}}}}
 	}
-	return fakeLab{plans: map[string]*sdn.NodePlan{"node1": plan("node1"), "node2": plan("node2")}}
+	return fakeLab{plans: map[string]*plan.NodePlan{"node1": mk("node1"), "node2": mk("node2")}}
 }
 
 func TestResolve(t *testing.T) {

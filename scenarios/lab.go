@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // Lab is what a scenario needs from a running lab. toplab.go implements it
@@ -25,7 +25,7 @@ type Lab interface {
 	Routers() []Host
 	// Plan is the compiled SDN plan of a node: its zones, VNets, VNIs,
 	// MTUs, gateways, exit nodes.
-	Plan(node string) (*sdn.NodePlan, error)
+	Plan(node string) (*plan.NodePlan, error)
 	// Do runs fn on a thread inside the namespace (sockets it opens stay there).
 	Do(ns string, fn func() error) error
 	// Exec runs a command inside the namespace and returns its combined output.
@@ -147,7 +147,7 @@ func (v labView) host(name string) (Host, bool) {
 }
 
 // zoneOf returns the zone plan of a guest's zone on the guest's node.
-func (v labView) zoneOf(g Guest) (*sdn.ZonePlan, *sdn.VNetPlan, error) {
+func (v labView) zoneOf(g Guest) (*plan.ZonePlan, *plan.VNetPlan, error) {
 	p, err := v.Plan(g.Node)
 	if err != nil {
 		return nil, nil, err

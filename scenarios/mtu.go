@@ -45,7 +45,7 @@ func icmpOverhead(a netip.Addr) int {
 func pathMTU(ctx context.Context, ns string, dst netip.Addr, hi int) (mtu int, atHi probe.PingResult, err error) {
 	oh := icmpOverhead(dst)
 	try := func(m int) (probe.PingResult, error) {
-		return probe.Ping(ctx, ns, dst, probe.PingOpts{Count: 1, Size: m - oh, DF: true, Timeout: 300 * time.Millisecond})
+		return probe.Ping(ctx, ns, dst, probe.PingOpts{Count: 1, Size: m - oh, DF: true, Timeout: time.Second})
 	}
 	lo := 576
 	if dst.Is6() {

@@ -92,7 +92,7 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 				if !p.from.IPv4.IsValid() || !dst.IsValid() {
 					dst = p.to.IPv6.Addr()
 				}
-				p.res, p.err = probe.Ping(ctx, p.from.NS, dst, probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond})
+				p.res, p.err = probe.Ping(ctx, p.from.NS, dst, probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
 			}()
 		}
 		wg.Wait()

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -116,7 +116,7 @@ func (t *TopoLab) Routers() []Host {
 	return out
 }
 
-func (t *TopoLab) Plan(node string) (*sdn.NodePlan, error) {
+func (t *TopoLab) Plan(node string) (*plan.NodePlan, error) {
 	if p := t.L.Plans[node]; p != nil {
 		return p, nil
 	}

@@ -222,7 +222,7 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 		var failed []string
 		sent, got := 0, 0
 		for _, g := range guests {
-			pr, err := probe.Ping(ctx, g.NS, extAddr, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: 500 * time.Millisecond})
+			pr, err := probe.Ping(ctx, g.NS, extAddr, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
 			if err != nil {
 				return r.Errorf("%v", err)
 			}

@@ -21,17 +21,17 @@ import (
 // A VNet Proxmox would skip (no zone, unknown zone, a zone error such as a
 // missing bridge or tag) is skipped with a Note, not an error: Proxmox
 // only warns. Errors are reserved for a plan that cannot be made at all.
-func Compile(cfg *config.Config, facts NodeFacts) (*NodePlan, error) {
+func Compile(cfg *config.Config, facts plan.NodeFacts) (*plan.NodePlan, error) {
 	if cfg == nil {
 		return nil, errors.New("compile: no configuration")
 	}
 	if facts.Node == "" {
 		return nil, errors.New("compile: no node name")
 	}
-	p := &NodePlan{Node: facts.Node, Version: 1}
+	p := &plan.NodePlan{Node: facts.Node, Version: 1}
 	st := plan.NewStanzas()
 	env := zones.NewEnv(cfg, facts, st)
-	zplans := map[string]*ZonePlan{}
+	zplans := map[string]*plan.ZonePlan{}
 
 	for _, v := range cfg.SortedVNets() {
 		if v.Zone == "" {
@@ -53,7 +53,7 @@ func Compile(cfg *config.Config, facts NodeFacts) (*NodePlan, error) {
 		}
 		zp := zplans[z.ID]
 		if zp == nil {
-			zp = &ZonePlan{}
+			zp = &plan.ZonePlan{}
 		}
 		if err := c.VNet(env, z, v, zp); err != nil {
 			env.Notef("zone %s: vnet %s: %v; not generated", z.ID, v.ID, err)
@@ -89,8 +89,8 @@ func Compile(cfg *config.Config, facts NodeFacts) (*NodePlan, error) {
 }
 
 // CompileAll compiles the plan of every node in factsByNode.
-func CompileAll(cfg *config.Config, factsByNode map[string]NodeFacts) (map[string]*NodePlan, error) {
-	out := make(map[string]*NodePlan, len(factsByNode))
+func CompileAll(cfg *config.Config, factsByNode map[string]plan.NodeFacts) (map[string]*plan.NodePlan, error) {
+	out := make(map[string]*plan.NodePlan, len(factsByNode))
 	names := make([]string, 0, len(factsByNode))
 	for n := range factsByNode {
 		names = append(names, n)
@@ -118,16 +118,16 @@ func CompileAll(cfg *config.Config, factsByNode map[string]NodeFacts) (map[strin
 //
 // The FRR side (compileFRR) reads the same fabric sections for routing; it
 // does not write stanzas.
-func compileFabricIfaces(cfg *config.Config, node string) ([]Iface, error) {
-	var out []Iface
-	add := func(name string, kind IfaceKind, pfx netip.Prefix) {
+func compileFabricIfaces(cfg *config.Config, node string) ([]plan.Iface, error) {
+	var out []plan.Iface
+	add := func(name string, kind plan.IfaceKind, pfx netip.Prefix) {
 		i := plan.NewIface(name, kind)
 		i.Family, i.Method = "inet", "static"
 		if pfx.Addr().Is6() {
 			i.Family = "inet6"
 		}
 		i.AddAddress(pfx)
-		if kind == KindDummy {
+		if kind == plan.KindDummy {
 			i.SetLinkType("dummy")
 		}
 		i.SetIPForward("1")
@@ -141,35 +141,35 @@ func compileFabricIfaces(cfg *config.Config, node string) ([]Iface, error) {
 		}
 		dummy := fabrics.DummyName(f.ID)
 		if n.IP.IsValid() {
-			add(dummy, KindDummy, host(n.IP))
+			add(dummy, plan.KindDummy, host(n.IP))
 		}
 		if n.IP6.IsValid() {
-			add(dummy, KindDummy, host(n.IP6))
+			add(dummy, plan.KindDummy, host(n.IP6))
 		}
 		for _, fi := range n.Interfaces {
 			switch f.Protocol {
 			case "openfabric":
 				if fi.IP.IsValid() {
-					add(fi.Name, KindPhysical, fi.IP)
+					add(fi.Name, plan.KindPhysical, fi.IP)
 				}
 				if fi.IP6.IsValid() {
-					add(fi.Name, KindPhysical, fi.IP6)
+					add(fi.Name, plan.KindPhysical, fi.IP6)
 				}
 				if !fi.IP.IsValid() && !fi.IP6.IsValid() {
 					switch {
 					case n.IP.IsValid():
-						add(fi.Name, KindPhysical, host(n.IP))
+						add(fi.Name, plan.KindPhysical, host(n.IP))
 					case n.IP6.IsValid():
-						add(fi.Name, KindPhysical, host(n.IP6))
+						add(fi.Name, plan.KindPhysical, host(n.IP6))
 					default:
 						return nil, fmt.Errorf("%s: fabric %s node %s: there has to be an ipv4 or ipv6 node address", n.Pos, f.ID, node)
 					}
 				}
 			default: // ospf
 				if fi.IP.IsValid() {
-					add(fi.Name, KindPhysical, fi.IP)
+					add(fi.Name, plan.KindPhysical, fi.IP)
 				} else if n.IP.IsValid() {
-					add(fi.Name, KindPhysical, host(n.IP))
+					add(fi.Name, plan.KindPhysical, host(n.IP))
 				} else {
 					return nil, fmt.Errorf("%s: fabric %s node %s: there has to be an ipv4 node address", n.Pos, f.ID, node)
 				}

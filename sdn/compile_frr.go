@@ -6,15 +6,16 @@ import (
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/controllers"
 	"github.com/sdnlab/sdnlab/sdn/fabrics"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
-// compileFRR fills plan.FRR the way Proxmox builds frr.conf: the
+// compileFRR fills p.FRR the way Proxmox builds frr.conf: the
 // controllers (their own part, then per zone, then per VNet), then the
 // merge of frr.conf.local (which also numbers the generated route-maps),
 // then the fabrics. Proxmox writes frr.conf whenever the configuration has
 // a controller or a fabric or the node has an frr.conf.local; otherwise
-// plan.FRR stays nil.
-func compileFRR(cfg *config.Config, facts NodeFacts, plan *NodePlan) error {
+// p.FRR stays nil.
+func compileFRR(cfg *config.Config, facts plan.NodeFacts, p *plan.NodePlan) error {
 	if len(cfg.Controllers) == 0 && len(cfg.Fabrics) == 0 && facts.FRRLocal == "" {
 		return nil
 	}
@@ -23,17 +24,17 @@ func compileFRR(cfg *config.Config, facts NodeFacts, plan *NodePlan) error {
 		Host:        facts,
 		UnderlayMAC: facts.UnderlayMAC,
 	})
-	plan.Notes = append(plan.Notes, notes...)
+	p.Notes = append(p.Notes, notes...)
 	if err != nil {
 		return fmt.Errorf("frr: %w", err)
 	}
 	for _, d := range out.MergeLocal(facts.FRRLocal) {
 		// Proxmox drops these silently; the lab says so.
-		plan.Notes = append(plan.Notes, "frr.conf.local "+d+": outside any block, dropped (as Proxmox does)")
+		p.Notes = append(p.Notes, "frr.conf.local "+d+": outside any block, dropped (as Proxmox does)")
 	}
 	if err := fabrics.Default().Build(cfg, facts.Node, out); err != nil {
 		return fmt.Errorf("frr: %w", err)
 	}
-	plan.FRR = out
+	p.FRR = out
 	return nil
 }

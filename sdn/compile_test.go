@@ -11,6 +11,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // load writes files into a temp config dir and loads it.
@@ -29,13 +30,13 @@ func load(t testing.TB, files map[string]string) *config.Config {
 	return cfg
 }
 
-func hostFacts(t testing.TB, node, text string) sdn.NodeFacts {
+func hostFacts(t testing.TB, node, text string) plan.NodeFacts {
 	t.Helper()
 	hi, err := config.ParseInterfacesReader("interfaces", strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sdn.NodeFacts{Node: node, Interfaces: hi}
+	return plan.NodeFacts{Node: node, Interfaces: hi}
 }
 
 const linuxHost = `auto vmbr0
@@ -56,7 +57,7 @@ iface vmbr0 inet manual
 	ovs_ports eno1
 `
 
-func names(p *sdn.NodePlan) []string {
+func names(p *plan.NodePlan) []string {
 	var out []string
 	for _, i := range p.Ifaces {
 		out = append(out, i.Name)
@@ -143,7 +144,7 @@ func TestCompileEvpnTypedAndJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	vx := p.Iface("vxlan_web")
-	if vx == nil || vx.Kind != sdn.KindVxlan || vx.VxlanID != 4001 || vx.VxlanLocal.String() != "10.10.10.11" ||
+	if vx == nil || vx.Kind != plan.KindVxlan || vx.VxlanID != 4001 || vx.VxlanLocal.String() != "10.10.10.11" ||
 		vx.Learning == nil || *vx.Learning || !vx.ARPNDSuppress || vx.MTU != 1450 {
 		t.Errorf("vxlan_web = %+v", vx)
 	}
@@ -154,10 +155,10 @@ func TestCompileEvpnTypedAndJSON(t *testing.T) {
 		t.Errorf("web = %+v", web)
 	}
 	vrf := p.Iface("vrf_tn")
-	if vrf == nil || vrf.Kind != sdn.KindVRF || len(vrf.Routes) != 1 || !vrf.Routes[0].Delete || !vrf.Routes[0].Unreachable {
+	if vrf == nil || vrf.Kind != plan.KindVRF || len(vrf.Routes) != 1 || !vrf.Routes[0].Delete || !vrf.Routes[0].Unreachable {
 		t.Errorf("vrf_tn = %+v", vrf)
 	}
-	if x := p.Iface("xvrfp_tn"); x == nil || x.Kind != sdn.KindVeth || x.VethPeer != "xvrf_tn" || x.VRF != "vrf_tn" || x.MTU != 1500 {
+	if x := p.Iface("xvrfp_tn"); x == nil || x.Kind != plan.KindVeth || x.VethPeer != "xvrf_tn" || x.VRF != "vrf_tn" || x.MTU != 1500 {
 		t.Errorf("xvrfp_tn = %+v", x)
 	}
 	z := p.Zone("tn")
@@ -170,7 +171,7 @@ func TestCompileEvpnTypedAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back sdn.NodePlan
+	var back plan.NodePlan
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ type Options struct {
 	Workers int
 	// Caps, when set, replaces kernel capability detection (tests that
 	// build many labs assume the reference machine's set).
-	Caps *realize.Caps
+	Caps *nsutil.Caps
 }
 
 func (o *Options) stateRoot() string {
@@ -274,7 +274,7 @@ func (n *Node) keep(name string) bool {
 }
 
 func buildSegment(s *Segment) error {
-	ns, err := realize.OpenNS(s.NS, true)
+	ns, err := nsutil.OpenNS(s.NS, true)
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func buildSegment(s *Segment) error {
 		return err
 	}
 	// A switch only switches: no addresses, no IPv6 autoconf noise.
-	if err := realize.Sysctls(s.NS, [2]string{"net.ipv6.conf.all.disable_ipv6", "1"}, [2]string{"net.ipv6.conf.default.disable_ipv6", "1"}); err != nil {
+	if err := nsutil.Sysctls(s.NS, [2]string{"net.ipv6.conf.all.disable_ipv6", "1"}, [2]string{"net.ipv6.conf.default.disable_ipv6", "1"}); err != nil {
 		return err
 	}
 	return ns.Up(s.Bridge)
@@ -291,9 +291,9 @@ func buildSegment(s *Segment) error {
 
 // attach plugs a namespace into a segment: a veth whose far end is a port
 // of the segment's switch bridge.
-func attach(lab *Lab, ns *realize.NS, l *Link, mtu int) error {
+func attach(lab *Lab, ns *nsutil.NS, l *Link, mtu int) error {
 	seg := lab.Segment(l.Segment)
-	sw, err := realize.OpenNS(seg.NS, false)
+	sw, err := nsutil.OpenNS(seg.NS, false)
 	if err != nil {
 		return err
 	}
@@ -321,7 +321,7 @@ func portName(ns, prefix string) string {
 }
 
 func buildNode(lab *Lab, n *Node, dir string) error {
-	ns, err := realize.OpenNS(n.NS, true)
+	ns, err := nsutil.OpenNS(n.NS, true)
 	if err != nil {
 		return err
 	}
@@ -367,7 +367,7 @@ func nodeRPFilter(n *Node) error {
 			kv = append(kv, [2]string{"net/ipv4/conf/" + name + "/rp_filter", v})
 		}
 	}
-	return realize.Sysctls(n.NS, kv...)
+	return nsutil.Sysctls(n.NS, kv...)
 }
 
 // UnderlayIfaces names the node's underlay NIC and the host bridges that
@@ -393,7 +393,7 @@ func (n *Node) UnderlayIfaces() []string {
 
 // realizeHost brings up a node's host interfaces file: the underlay NIC (our
 // veth), bridges with their ports, addresses, MTUs and default routes.
-func realizeHost(ns *realize.NS, n *Node, seg *Segment) error {
+func realizeHost(ns *nsutil.NS, n *Node, seg *Segment) error {
 	hi := n.host
 	if hi == nil {
 		return fmt.Errorf("no host interfaces")
@@ -461,7 +461,7 @@ func realizeHost(ns *realize.NS, n *Node, seg *Segment) error {
 
 // defaultRoutes installs a default route through each valid gateway (of
 // its own address family).
-func defaultRoutes(ns *realize.NS, gws ...netip.Addr) error {
+func defaultRoutes(ns *nsutil.NS, gws ...netip.Addr) error {
 	for _, gw := range gws {
 		if !gw.IsValid() {
 			continue
@@ -474,7 +474,7 @@ func defaultRoutes(ns *realize.NS, gws ...netip.Addr) error {
 }
 
 func buildRouter(lab *Lab, r *Router) error {
-	ns, err := realize.OpenNS(r.NS, true)
+	ns, err := nsutil.OpenNS(r.NS, true)
 	if err != nil {
 		return err
 	}
@@ -504,7 +504,7 @@ func buildRouter(lab *Lab, r *Router) error {
 		}
 		kv = append(kv, [2]string{"net/ipv4/conf/" + l.Ifname + "/rp_filter", fmt.Sprint(l.RPFilter)})
 	}
-	if err := realize.Sysctls(r.NS, kv...); err != nil {
+	if err := nsutil.Sysctls(r.NS, kv...); err != nil {
 		return err
 	}
 	for _, rt := range r.Routes {
@@ -516,7 +516,7 @@ func buildRouter(lab *Lab, r *Router) error {
 }
 
 func buildHost(lab *Lab, h *Host) error {
-	ns, err := realize.OpenNS(h.NS, true)
+	ns, err := nsutil.OpenNS(h.NS, true)
 	if err != nil {
 		return err
 	}
@@ -541,7 +541,7 @@ func buildHost(lab *Lab, h *Host) error {
 // the kernel cannot do) the guest is built unplugged and a note returned.
 func buildGuest(lab *Lab, g *Guest) (string, error) {
 	brNS := lab.BridgeNS(g.Node, g.VNet)
-	host, err := realize.OpenNS(brNS, false)
+	host, err := nsutil.OpenNS(brNS, false)
 	if err != nil {
 		return "", err
 	}
@@ -559,7 +559,7 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 			}
 		}
 	}
-	ns, err := realize.OpenNS(g.NS, true)
+	ns, err := nsutil.OpenNS(g.NS, true)
 	if err != nil {
 		return "", err
 	}
@@ -593,7 +593,7 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 func guestTapNS(lab *Lab, g *Guest) string {
 	for _, n := range lab.Nodes {
 		ns := lab.BridgeNS(n.Name, g.VNet)
-		h, err := realize.OpenNS(ns, false)
+		h, err := nsutil.OpenNS(ns, false)
 		if err != nil {
 			continue
 		}
@@ -610,7 +610,7 @@ func guestTapNS(lab *Lab, g *Guest) string {
 // namespace gets: addresses are usable at once (a lab decides them, no
 // duplicates), instead of tentative for a second or two after up.
 func noDAD(ns string) error {
-	return realize.Sysctls(ns, [2]string{"net.ipv6.conf.all.accept_dad", "0"}, [2]string{"net.ipv6.conf.default.accept_dad", "0"})
+	return nsutil.Sysctls(ns, [2]string{"net.ipv6.conf.all.accept_dad", "0"}, [2]string{"net.ipv6.conf.default.accept_dad", "0"})
 }
 
 // guestSysctls turns DAD off on a guest's NIC and makes the guest keep its

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,7 +22,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn/realize"
 )
 
 // The root tests build real labs. Lab names are "t<pid><x>" so they never
@@ -366,17 +366,70 @@ func TestEVPNLayout(t *testing.T) {
 					vh.Close()
 				}
 			}
-			// Guests reach their gateway (on the local VRF bridge), and an
-			// exit node's guest the upstream router through the exit path.
+			// Guests reach their gateway (on the local VRF bridge), and a
+			// guest of each exit node the upstream router through that
+			// node's exit path, both ways.
 			for _, g := range lab.Guests {
 				mustPing(t, lab, g.Name, g.Gateway4.String())
 			}
 			up := lab.Upstream()
-			mustPing(t, lab, lab.Guests[0].Name, up.Links[0].Addrs[0].Addr().String())
+			exits := 0
+			for _, n := range lab.Nodes {
+				for _, z := range lab.Plans[n.Name].Zones {
+					if !z.ExitNode {
+						continue
+					}
+					for _, g := range lab.Guests {
+						if g.Node != n.Name || g.Zone != z.ID {
+							continue
+						}
+						pinReturn(t, lab, g.Addrs[0].Addr(), n.Addr.Addr())
+						mustPing(t, lab, g.Name, up.Links[0].Addrs[0].Addr().String())
+						exits++
+						break
+					}
+				}
+			}
+			if exits < 2 {
+				t.Fatalf("only %d exit nodes with a guest: the example no longer tests both exit paths", exits)
+			}
 			if ex.suffix == "rk" {
 				mustPing(t, lab, "node1", "192.168.1.3") // across the racks' router
 			}
 		})
+	}
+}
+
+// pinReturn makes every router that spreads dst's subnet over several next
+// hops (the exit nodes, ECMP) send dst through via alone. The lab runs no
+// agents, so only the guest's own node knows where the guest is, and which
+// ECMP member a reply takes depends on the host's random
+// fib_multipath_hash_seed: a test must not depend on it.
+func pinReturn(t *testing.T, lab *Lab, dst, via netip.Addr) {
+	t.Helper()
+	pinned := false
+	for _, r := range lab.Routers {
+		for _, rt := range r.Routes {
+			if len(rt.Via) < 2 || !rt.Dst.Contains(dst) || !slices.Contains(rt.Via, via) {
+				continue
+			}
+			h, err := nsutil.Handle(r.NS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = h.RouteReplace(&netlink.Route{
+				Dst: &net.IPNet{IP: net.IP(dst.AsSlice()), Mask: net.CIDRMask(dst.BitLen(), dst.BitLen())},
+				Gw:  net.IP(via.AsSlice()),
+			})
+			h.Close()
+			if err != nil {
+				t.Fatalf("%s: route %s via %s: %v", r.Name, dst, via, err)
+			}
+			pinned = true
+		}
+	}
+	if !pinned {
+		t.Fatalf("no router spreads %s over several next hops including %s", dst, via)
 	}
 }
 
@@ -555,4 +608,4 @@ func TestKill9DuringUp(t *testing.T) {
 	}
 }
 
-var _ = realize.Caps{}
+var _ = nsutil.Caps{}

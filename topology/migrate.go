@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn/realize"
 )
 
 // Migrate live-migrates a guest to another node the way QEMU does, as far
@@ -37,12 +36,12 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 	if src == dst {
 		return nil
 	}
-	from, err := realize.OpenNS(src, false)
+	from, err := nsutil.OpenNS(src, false)
 	if err != nil {
 		return err
 	}
 	defer from.Close()
-	to, err := realize.OpenNS(dst, false)
+	to, err := nsutil.OpenNS(dst, false)
 	if err != nil {
 		return fmt.Errorf("guest %s: node %s has no vnet %s: %w", g.Name, node, g.VNet, err)
 	}
@@ -75,7 +74,7 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 	}
 	// Announce only once the port forwards: carrier comes up asynchronously.
 	waitOperUp(ctx, to, g.Tap, time.Second)
-	if gns, err := realize.OpenNS(g.NS, false); err == nil {
+	if gns, err := nsutil.OpenNS(g.NS, false); err == nil {
 		waitOperUp(ctx, gns, g.Ifname, time.Second)
 		gns.Close()
 	}
@@ -129,7 +128,7 @@ func Announce(ns, ifname string) error {
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // waitOperUp waits (up to max) for a link to be operationally up.
-func waitOperUp(ctx context.Context, n *realize.NS, name string, max time.Duration) {
+func waitOperUp(ctx context.Context, n *nsutil.NS, name string, max time.Duration) {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		l, err := n.H.LinkByName(name)

@@ -6,9 +6,9 @@ import (
 	"net"
 	"net/netip"
 
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn/config"
-	"github.com/sdnlab/sdnlab/sdn/realize"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology/underlaybgp"
 )
 
@@ -33,16 +33,16 @@ type Lab struct {
 
 	// Caps are the kernel features detected at up; Skipped names what could
 	// not be realized and why.
-	Caps    realize.Caps `json:"caps"`
-	Skipped []string     `json:"skipped,omitempty"`
+	Caps    nsutil.Caps `json:"caps"`
+	Skipped []string    `json:"skipped,omitempty"`
 	// Warnings are problems of the lab file that do not stop it (a node
 	// missing from a vxlan zone's peers); up prints them.
 	Warnings []string `json:"warnings,omitempty"`
 
 	// Config and Plans are the SDN configuration and each node's plan (by
 	// node name); they are not part of lab.json (plan.json has each plan).
-	Config *config.Config           `json:"-"`
-	Plans  map[string]*sdn.NodePlan `json:"-"`
+	Config *config.Config            `json:"-"`
+	Plans  map[string]*plan.NodePlan `json:"-"`
 }
 
 // VNetInfo is a VNet's zone.

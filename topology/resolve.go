@@ -10,6 +10,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // Defaults of a lab file.
@@ -905,7 +906,7 @@ func (r *resolver) compile() {
 	if r.cfg == nil {
 		return
 	}
-	r.lab.Plans = map[string]*sdn.NodePlan{}
+	r.lab.Plans = map[string]*plan.NodePlan{}
 	for _, n := range r.lab.Nodes {
 		if n.host == nil {
 			seg := r.lab.Segment(n.Link.Segment)
@@ -917,7 +918,7 @@ func (r *resolver) compile() {
 			}
 			n.host = hi
 		}
-		plan, err := sdn.Compile(r.cfg, sdn.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC})
+		plan, err := sdn.Compile(r.cfg, plan.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC})
 		if err != nil {
 			r.absorb(err, n.pos, "nodes."+n.Name, "compile SDN plan: %v")
 			continue

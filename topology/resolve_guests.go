@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // vxlanOverhead is what VXLAN adds to an inner frame's IP packet: outer IP,
@@ -55,10 +55,10 @@ func (r *resolver) guests() {
 		g.VNet = vnet.ID
 		g.Zone = vnet.Zone
 		zone := cfg.Zones[vnet.Zone]
-		plan := r.lab.Plans[g.Node]
-		var zp *sdn.ZonePlan
-		if plan != nil {
-			zp = plan.Zone(vnet.Zone)
+		np := r.lab.Plans[g.Node]
+		var zp *plan.ZonePlan
+		if np != nil {
+			zp = np.Zone(vnet.Zone)
 		}
 		if zone != nil && len(zone.Nodes) > 0 && !slices.Contains(zone.Nodes, g.Node) {
 			r.errf(gs.Node.Pos, f+".node", "node %q is not in the nodes of zone %q (%s: nodes %v)", g.Node, zone.ID, zone.Pos, zone.Nodes)
@@ -195,11 +195,11 @@ func (r *resolver) checkMTU() {
 	}
 	worst := map[string]need{} // segment -> largest requirement
 	for _, n := range r.lab.Nodes {
-		plan := r.lab.Plans[n.Name]
-		if plan == nil {
+		np := r.lab.Plans[n.Name]
+		if np == nil {
 			continue
 		}
-		for _, z := range plan.Zones {
+		for _, z := range np.Zones {
 			if z.Type != "vxlan" && z.Type != "evpn" {
 				continue
 			}
@@ -253,8 +253,8 @@ func (r *resolver) checkNamespaces() {
 	}
 	for _, n := range r.lab.Nodes {
 		add(n.NS, "node "+n.Name, n.pos)
-		if plan := r.lab.Plans[n.Name]; plan != nil {
-			for _, z := range plan.Zones {
+		if np := r.lab.Plans[n.Name]; np != nil {
+			for _, z := range np.Zones {
 				if z.Type == "evpn" {
 					add(VRFNS(r.lab.Name, n.Name, z.ID), "VRF of zone "+z.ID+" on node "+n.Name, n.pos)
 				}

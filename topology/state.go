@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sdnlab/sdnlab/sdn/realize"
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
 // The state directory of a lab (/run/sdnlab/<lab>/):
@@ -53,13 +53,13 @@ func ReadState(stateDir, lab string) (*Lab, error) {
 
 // capsCache is the kernel capabilities detected once per boot and kernel.
 type capsCache struct {
-	BootID string       `json:"bootID"`
-	Caps   realize.Caps `json:"caps"`
+	BootID string      `json:"bootID"`
+	Caps   nsutil.Caps `json:"caps"`
 }
 
 // kernelCaps detects the kernel's capabilities in scratch namespace ns,
 // or reads them from root/caps.json when this boot already did.
-func kernelCaps(root, ns string) (realize.Caps, error) {
+func kernelCaps(root, ns string) (nsutil.Caps, error) {
 	// Keyed on the boot and the loaded modules: a modprobe invalidates it.
 	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	mods, _ := os.ReadFile("/proc/modules")
@@ -80,7 +80,7 @@ func kernelCaps(root, ns string) (realize.Caps, error) {
 			return c.Caps, nil
 		}
 	}
-	c, err := realize.DetectCaps(ns)
+	c, err := nsutil.DetectCaps(ns)
 	if err != nil {
 		return c, err
 	}

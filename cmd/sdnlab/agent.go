@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -57,7 +57,7 @@ func runAgent(ctx context.Context, args []string) error {
 		if err != nil {
 			return badInput("%v", err)
 		}
-		var plan sdn.NodePlan
+		var plan plan.NodePlan
 		if err := json.Unmarshal(b, &plan); err != nil {
 			return badInput("%s: %v", planFile, err)
 		}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sdnlab/sdnlab/sdn/realize"
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -172,7 +172,7 @@ func TestStatusCapsNotDetected(t *testing.T) {
 	if !strings.Contains(out.String(), "not yet detected") || strings.Contains(out.String(), "missing:") {
 		t.Errorf("status of an interrupted up:\n%s", out.String())
 	}
-	if got := capsLine(realize.Caps{Bridge: true, Veth: true}); !strings.HasPrefix(got, "bridge veth; missing:") {
+	if got := capsLine(nsutil.Caps{Bridge: true, Veth: true}); !strings.HasPrefix(got, "bridge veth; missing:") {
 		t.Errorf("detected caps: %q", got)
 	}
 }

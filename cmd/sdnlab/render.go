@@ -68,7 +68,7 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 	if err != nil {
 		return err
 	}
-	facts := sdn.NodeFacts{Node: *node, Interfaces: hi, UnderlayMAC: *mac}
+	facts := sdnplan.NodeFacts{Node: *node, Interfaces: hi, UnderlayMAC: *mac}
 	if *frrLocal != "" {
 		b, err := config.ReadInput(*frrLocal)
 		if err != nil {

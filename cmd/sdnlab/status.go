@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn/realize"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -123,8 +122,8 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 // capsLine is the kernel line of status. Up writes lab.json before it
 // detects the kernel's features, so all-false caps mean an up that was
 // interrupted (or is still running), not a kernel without bridges.
-func capsLine(c realize.Caps) string {
-	if c == (realize.Caps{}) {
+func capsLine(c nsutil.Caps) string {
+	if c == (nsutil.Caps{}) {
 		return "(capabilities not yet detected: up was interrupted or is still running; sdnlab up again or sdnlab down)"
 	}
 	return c.String()

@@ -81,7 +81,11 @@ func TestStreamPingTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Poll for traffic rather than sleep a fixed time: a loaded machine
+	// may send far fewer than one datagram per millisecond.
+	for deadline := time.Now().Add(10 * time.Second); len(s.Snapshot()) < 50 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	st := s.Stop(50 * time.Millisecond)
 	if st.Sent < 50 || st.Received == 0 || st.Lost < 0 || st.Received > st.Sent || st.TailSent == 0 {
 		t.Fatalf("stream: %s", st)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 )
 
 // BGP is the bgp controller: underlay BGP sessions of one node (peer group

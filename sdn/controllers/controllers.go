@@ -1,6 +1,6 @@
 // Package controllers compiles the SDN controllers of controllers.cfg (evpn,
 // bgp, isis) into a node's typed FRR configuration (package
-// sdn/controllers/frr), the way Proxmox VE's controller plugins do: first
+// sdn/frr), the way Proxmox VE's controller plugins do: first
 // every controller's own part (in controller ID order), then the part of
 // every zone that names a controller (zone ID order), then the part of
 // every VNet (VNet ID order).
@@ -13,12 +13,12 @@ import (
 	"slices"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 )
 
 // Host answers what Proxmox asks the running host: the local source
 // address (and its interface) towards a list of peers, preferring iface.
-// sdn.NodeFacts implements it.
+// plan.NodeFacts implements it.
 type Host interface {
 	LocalIP(peers []netip.Addr, iface string) (netip.Addr, string, error)
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 )
 
 func TestRouterID(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"strconv"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
 	"github.com/sdnlab/sdnlab/sdn/fabrics"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 

@@ -4,7 +4,7 @@ import (
 	"slices"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 )
 
 // ISIS is the isis controller: an IS-IS underlay on one node, announcing

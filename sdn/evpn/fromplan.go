@@ -7,14 +7,14 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/sdnlab/sdnlab/sdn"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // FromPlan derives the agent's configuration from a node's plan, reading
 // the BGP settings from plan.FRR exactly as bgpd would read frr.conf.
 // vrfNS names the namespace that holds an EVPN zone's VRF on this node.
-func FromPlan(p *sdn.NodePlan, vrfNS func(zone string) string) (Config, error) {
+func FromPlan(p *plan.NodePlan, vrfNS func(zone string) string) (Config, error) {
 	var c Config
 	if p == nil || p.FRR == nil {
 		return c, fmt.Errorf("node plan has no routing configuration (no controller applies)")

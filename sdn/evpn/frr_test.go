@@ -13,6 +13,7 @@ import (
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
@@ -257,7 +258,7 @@ var l3LabConfig = map[string]string{
 }
 
 // compileNode compiles l3LabConfig for node (underlay address addr on u1).
-func (l *lab) compileNode(node, addr string) *sdn.NodePlan {
+func (l *lab) compileNode(node, addr string) *plan.NodePlan {
 	l.t.Helper()
 	dir := filepath.Join(l.dir, "sdn")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -277,7 +278,7 @@ func (l *lab) compileNode(node, addr string) *sdn.NodePlan {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	plan, err := sdn.Compile(cfg, sdn.NodeFacts{Node: node, Interfaces: hi})
+	plan, err := sdn.Compile(cfg, plan.NodeFacts{Node: node, Interfaces: hi})
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // TestUnicastInstall runs three agents in eBGP (the bgp controller's
@@ -233,7 +234,7 @@ func TestFromPlanBGPController(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := sdn.Compile(cfg, sdn.NodeFacts{Node: "n1", Interfaces: hi})
+	plan, err := sdn.Compile(cfg, plan.NodeFacts{Node: "n1", Interfaces: hi})
 	if err != nil {
 		t.Fatal(err)
 	}

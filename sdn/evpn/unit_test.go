@@ -7,6 +7,7 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // Routes survive the trip through GoBGP's wire structures.
@@ -177,7 +178,7 @@ func TestFromPlanExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := sdn.Compile(cfg, sdn.NodeFacts{Node: "node1", Interfaces: hi})
+	plan, err := sdn.Compile(cfg, plan.NodeFacts{Node: "node1", Interfaces: hi})
 	if err != nil {
 		t.Fatal(err)
 	}

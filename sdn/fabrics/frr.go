@@ -10,7 +10,7 @@ import (
 	"net/netip"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 )
 
 // Protocol is one fabric protocol.

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 )
 
 // OpenFabric compiles openfabric fabrics (FRR fabricd).

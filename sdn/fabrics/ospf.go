@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 )
 
 // OSPF compiles ospf fabrics (FRR ospfd, IPv4 only).

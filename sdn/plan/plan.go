@@ -1,9 +1,10 @@
-// Package plan holds the data types of a compiled node plan that the zone
-// compilers (sdn/zones) produce and package sdn assembles into a NodePlan:
-// interface stanzas, zone/VNet/subnet plans, and the host facts they are
-// derived from. It is a leaf package so that sdn can import the zone
-// compilers without an import cycle; package sdn re-exports every type
-// under the same name (sdn.Iface, sdn.ZonePlan, sdn.NodeFacts, ...).
+// Package plan is the foundation every stage reads: the NodePlan that the
+// compiler (package sdn) produces for one node, with its interface stanzas,
+// zone/VNet/subnet plans, the FRR model (package sdn/frr) and the host
+// facts it is derived from. The renderers (sdn/render), the kernel
+// realizer (sdn/realize), the EVPN agent (sdn/evpn), topology and the
+// scenarios import this package and sdn/frr, never the compiler, and they
+// never re-derive what the plan says.
 //
 // Everything here is plain data and JSON-serialisable.
 package plan

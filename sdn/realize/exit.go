@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // exitLink names the veth between the node and a zone's VRF namespace (the
@@ -92,7 +92,7 @@ func (a *applier) exitPaths() error {
 	return nil
 }
 
-func zoneSubnets(z *sdn.ZonePlan) []netip.Prefix {
+func zoneSubnets(z *plan.ZonePlan) []netip.Prefix {
 	var out []netip.Prefix
 	for _, v := range z.VNets {
 		for _, s := range v.Subnets {

@@ -26,7 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // Target says where a node's plan goes.
@@ -51,17 +51,17 @@ type Report struct {
 
 // device is one device to realize and where.
 type device struct {
-	ifc  *sdn.Iface
+	ifc  *plan.Iface
 	ns   string // final namespace
-	zone *sdn.ZonePlan
+	zone *plan.ZonePlan
 }
 
 // DefaultVxlanPort is the IANA port; the kernel's own default is 8472.
 const DefaultVxlanPort = 4789
 
 // Apply realizes plan in the target namespaces.
-func Apply(ctx context.Context, t Target, plan *sdn.NodePlan, caps Caps) (*Report, error) {
-	a := &applier{t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*NS{}}
+func Apply(ctx context.Context, t Target, plan *plan.NodePlan, caps nsutil.Caps) (*Report, error) {
+	a := &applier{t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*nsutil.NS{}}
 	defer a.closeAll()
 	if err := a.run(ctx); err != nil {
 		return a.rep, err
@@ -71,10 +71,10 @@ func Apply(ctx context.Context, t Target, plan *sdn.NodePlan, caps Caps) (*Repor
 
 type applier struct {
 	t    Target
-	plan *sdn.NodePlan
-	caps Caps
+	plan *plan.NodePlan
+	caps nsutil.Caps
 	rep  *Report
-	open map[string]*NS
+	open map[string]*nsutil.NS
 
 	devs    []*device
 	byName  map[string]*device // by "ns/name"
@@ -83,11 +83,11 @@ type applier struct {
 	ipfwd   bool               // the node namespace forwards (SNAT, exit node)
 }
 
-func (a *applier) ns(name string, create bool) (*NS, error) {
+func (a *applier) ns(name string, create bool) (*nsutil.NS, error) {
 	if n := a.open[name]; n != nil {
 		return n, nil
 	}
-	n, err := OpenNS(name, create)
+	n, err := nsutil.OpenNS(name, create)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (a *applier) run(ctx context.Context) error {
 		if _, err := a.ns(ns, true); err != nil {
 			return err
 		}
-		if err := Sysctls(ns,
+		if err := nsutil.Sysctls(ns,
 			[2]string{"net.ipv4.ip_forward", "1"},
 			[2]string{"net.ipv6.conf.all.forwarding", "1"},
 			[2]string{"net.ipv4.conf.all.rp_filter", "0"},
@@ -131,7 +131,7 @@ func (a *applier) run(ctx context.Context) error {
 		return err
 	}
 	// Bridges, then VXLAN devices, then veths: ports need their bridge.
-	for _, kind := range []sdn.IfaceKind{sdn.KindBridge, sdn.KindVxlan, sdn.KindVeth} {
+	for _, kind := range []plan.IfaceKind{plan.KindBridge, plan.KindVxlan, plan.KindVeth} {
 		for _, d := range a.devs {
 			if d.ifc.Kind != kind || ctx.Err() != nil {
 				continue
@@ -163,7 +163,7 @@ func (a *applier) run(ctx context.Context) error {
 		return err
 	}
 	if a.ipfwd {
-		if err := Sysctls(a.t.NS, [2]string{"net.ipv4.ip_forward", "1"}, [2]string{"net.ipv6.conf.all.forwarding", "1"}); err != nil {
+		if err := nsutil.Sysctls(a.t.NS, [2]string{"net.ipv4.ip_forward", "1"}, [2]string{"net.ipv6.conf.all.forwarding", "1"}); err != nil {
 			return err
 		}
 	}
@@ -176,7 +176,7 @@ func (a *applier) classify() {
 	a.byName = map[string]*device{}
 	a.skipped = map[string]bool{}
 	a.vrfNS = map[string]string{}
-	zoneOf := map[string]*sdn.ZonePlan{}
+	zoneOf := map[string]*plan.ZonePlan{}
 	for i := range a.plan.Zones {
 		z := &a.plan.Zones[i]
 		for n := range a.zoneMembers(z) {
@@ -211,10 +211,10 @@ func (a *applier) classify() {
 			continue
 		}
 		switch ifc.Kind {
-		case sdn.KindBridge, sdn.KindVxlan, sdn.KindVeth:
-		case sdn.KindVRF:
+		case plan.KindBridge, plan.KindVxlan, plan.KindVeth:
+		case plan.KindVRF:
 			continue // a namespace, made above
-		case sdn.KindDummy:
+		case plan.KindDummy:
 			if !a.caps.Dummy {
 				a.skip("%s (dummy): not realized: the dummy module is not available on this kernel", ifc.Name)
 			} else {
@@ -242,7 +242,7 @@ func (a *applier) classify() {
 				d.ns = a.vrfNS[z.ID]
 			}
 		}
-		if ifc.Kind == sdn.KindVxlan && !a.caps.Vxlan {
+		if ifc.Kind == plan.KindVxlan && !a.caps.Vxlan {
 			a.skip("%s (vxlan): not realized: no vxlan support in this kernel", ifc.Name)
 			continue
 		}
@@ -255,7 +255,7 @@ func (a *applier) classify() {
 }
 
 // zoneUnsupported says why a zone cannot be realized here ("" if it can).
-func (a *applier) zoneUnsupported(z *sdn.ZonePlan) string {
+func (a *applier) zoneUnsupported(z *plan.ZonePlan) string {
 	if z.BridgeOVS {
 		return "its bridge " + z.Bridge + " is Open vSwitch, which the lab does not run"
 	}
@@ -263,10 +263,10 @@ func (a *applier) zoneUnsupported(z *sdn.ZonePlan) string {
 	case "vlan", "qinq":
 		needVlanDev := false
 		for n := range a.zoneMembers(z) {
-			if _, _, ok := sdn.ImplicitVlan(n); ok {
+			if _, _, ok := plan.ImplicitVlan(n); ok {
 				needVlanDev = true
 			}
-			if ifc := a.plan.Iface(n); ifc != nil && ifc.Kind == sdn.KindVlan {
+			if ifc := a.plan.Iface(n); ifc != nil && ifc.Kind == plan.KindVlan {
 				needVlanDev = true
 			}
 		}
@@ -295,7 +295,7 @@ func (a *applier) zoneUnsupported(z *sdn.ZonePlan) string {
 // and, transitively, the bridges that have one of them as a port, their
 // ports and veth peers (the vmbr0v100 bridge, eth0.100, pr_<vnet> of a vlan
 // zone). Stanzas that only amend a host interface are not members.
-func (a *applier) zoneMembers(z *sdn.ZonePlan) map[string]bool {
+func (a *applier) zoneMembers(z *plan.ZonePlan) map[string]bool {
 	m := map[string]bool{}
 	for _, n := range []string{z.VRF, z.L3Bridge, z.L3Vxlan, z.ZoneBridge, z.XVRF, z.XVRFPeer} {
 		if n != "" {
@@ -409,19 +409,19 @@ func (a *applier) isExitPath(ns, name string) bool {
 }
 
 // create makes a device (or keeps it when it matches the plan).
-func (a *applier) create(node *NS, d *device) error {
+func (a *applier) create(node *nsutil.NS, d *device) error {
 	ifc := d.ifc
 	target, err := a.ns(d.ns, false)
 	if err != nil {
 		return err
 	}
 	switch ifc.Kind {
-	case sdn.KindBridge:
+	case plan.KindBridge:
 		_, err := target.EnsureBridge(ifc.Name, ifc.MTU, ifc.HWAddress)
 		return err
-	case sdn.KindVxlan:
+	case plan.KindVxlan:
 		return a.createVxlan(node, target, d)
-	case sdn.KindVeth:
+	case plan.KindVeth:
 		if ifc.VethPeer == "" {
 			a.skip("%s (veth): no peer name", ifc.Name)
 			return nil
@@ -445,7 +445,7 @@ func (a *applier) create(node *NS, d *device) error {
 	return nil
 }
 
-func (a *applier) createVxlan(node, target *NS, d *device) error {
+func (a *applier) createVxlan(node, target *nsutil.NS, d *device) error {
 	ifc := d.ifc
 	port := ifc.VxlanPort
 	if port == 0 && d.zone != nil {
@@ -467,14 +467,14 @@ func (a *applier) createVxlan(node, target *NS, d *device) error {
 			return nil
 		}
 		if err := target.H.LinkDel(l); err != nil {
-			return target.errf(ifc.Name, err)
+			return target.Errf(ifc.Name, err)
 		}
 	}
 	// Created in the node namespace so its socket lives on the underlay.
 	if target != node {
 		if l, _ := node.Link(ifc.Name); l != nil {
 			if err := node.H.LinkDel(l); err != nil {
-				return node.errf(ifc.Name, err)
+				return node.Errf(ifc.Name, err)
 			}
 		}
 	}
@@ -487,7 +487,7 @@ func (a *applier) createVxlan(node, target *NS, d *device) error {
 		want.Namespace = netlink.NsFd(int(target.Fd))
 	}
 	if err := node.H.LinkAdd(want); err != nil {
-		return node.errf(ifc.Name, fmt.Errorf("add vxlan %d in %s: %w", ifc.VxlanID, target.Name, err))
+		return node.Errf(ifc.Name, fmt.Errorf("add vxlan %d in %s: %w", ifc.VxlanID, target.Name, err))
 	}
 	return nil
 }
@@ -507,15 +507,15 @@ func (a *applier) configure(d *device) error {
 	if l == nil {
 		return nil // skipped at create
 	}
-	if err := n.setAttrs(l, ifc.MTU, ifc.HWAddress); err != nil {
+	if err := n.SetAttrs(l, ifc.MTU, ifc.HWAddress); err != nil {
 		return err
 	}
 	if l.Attrs().Alias != ifc.Alias {
 		if err := n.H.LinkSetAlias(l, ifc.Alias); err != nil {
-			return n.errf(ifc.Name, err)
+			return n.Errf(ifc.Name, err)
 		}
 	}
-	if ifc.Kind == sdn.KindBridge {
+	if ifc.Kind == plan.KindBridge {
 		for _, p := range ifc.BridgePorts {
 			pl, _ := n.Link(p)
 			if pl == nil {
@@ -537,7 +537,7 @@ func (a *applier) configure(d *device) error {
 	if err := n.SetAddrs(ifc.Name, ifc.Addresses); err != nil {
 		return err
 	}
-	if ifc.Kind == sdn.KindVxlan {
+	if ifc.Kind == plan.KindVxlan {
 		if err := a.floodList(n, ifc); err != nil {
 			return err
 		}
@@ -553,7 +553,7 @@ func (a *applier) configure(d *device) error {
 		kv = append(kv, [2]string{"net/ipv4/conf/" + ifc.Name + "/arp_accept", "1"})
 	}
 	if len(kv) > 0 {
-		if err := Sysctls(d.ns, kv...); err != nil {
+		if err := nsutil.Sysctls(d.ns, kv...); err != nil {
 			return err
 		}
 	}
@@ -562,18 +562,18 @@ func (a *applier) configure(d *device) error {
 
 // portFlags sets the bridge-port flags of a VXLAN port: learning off and
 // ARP/ND suppression as the plan says.
-func (a *applier) portFlags(n *NS, ifc *sdn.Iface) error {
+func (a *applier) portFlags(n *nsutil.NS, ifc *plan.Iface) error {
 	l, err := n.H.LinkByName(ifc.Name)
 	if err != nil {
-		return n.errf(ifc.Name, err)
+		return n.Errf(ifc.Name, err)
 	}
 	if ifc.Learning != nil {
 		if err := n.H.LinkSetLearning(l, *ifc.Learning); err != nil {
-			return n.errf(ifc.Name, fmt.Errorf("bridge-learning: %w", err))
+			return n.Errf(ifc.Name, fmt.Errorf("bridge-learning: %w", err))
 		}
 	}
 	if err := n.H.LinkSetBrNeighSuppress(l, ifc.ARPNDSuppress); err != nil {
-		return n.errf(ifc.Name, fmt.Errorf("neigh_suppress: %w", err))
+		return n.Errf(ifc.Name, fmt.Errorf("neigh_suppress: %w", err))
 	}
 	return nil
 }
@@ -582,14 +582,14 @@ var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
 
 // floodList makes the all-zero FDB entries of a VXLAN device (head-end
 // replication) exactly the plan's remotes.
-func (a *applier) floodList(n *NS, ifc *sdn.Iface) error {
+func (a *applier) floodList(n *nsutil.NS, ifc *plan.Iface) error {
 	l, err := n.H.LinkByName(ifc.Name)
 	if err != nil {
-		return n.errf(ifc.Name, err)
+		return n.Errf(ifc.Name, err)
 	}
 	have, err := n.H.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
 	if err != nil {
-		return n.errf(ifc.Name, fmt.Errorf("fdb: %w", err))
+		return n.Errf(ifc.Name, fmt.Errorf("fdb: %w", err))
 	}
 	want := map[netip.Addr]bool{}
 	for _, r := range ifc.VxlanRemotes {
@@ -607,7 +607,7 @@ func (a *applier) floodList(n *NS, ifc *sdn.Iface) error {
 		}
 		e := e
 		if err := n.H.NeighDel(&e); err != nil {
-			return n.errf(ifc.Name, fmt.Errorf("fdb del %s: %w", ip, err))
+			return n.Errf(ifc.Name, fmt.Errorf("fdb del %s: %w", ip, err))
 		}
 	}
 	for _, r := range ifc.VxlanRemotes {
@@ -620,7 +620,7 @@ func (a *applier) floodList(n *NS, ifc *sdn.Iface) error {
 			IP: net.IP(r.AsSlice()), HardwareAddr: zeroMAC,
 		}
 		if err := n.H.NeighAppend(e); err != nil {
-			return n.errf(ifc.Name, fmt.Errorf("fdb append %s: %w", r, err))
+			return n.Errf(ifc.Name, fmt.Errorf("fdb append %s: %w", r, err))
 		}
 	}
 	return nil
@@ -646,7 +646,7 @@ func (a *applier) routes() error {
 			}
 			switch {
 			case r.Unreachable:
-				if err := n.unreachable(r.Prefix, r.Metric, !r.Delete); err != nil {
+				if err := n.Unreachable(r.Prefix, r.Metric, !r.Delete); err != nil {
 					return err
 				}
 			case r.Dev != "" && !r.Delete:
@@ -661,28 +661,12 @@ func (a *applier) routes() error {
 	return nil
 }
 
-func (a *applier) zoneByVRF(vrf string) *sdn.ZonePlan {
+func (a *applier) zoneByVRF(vrf string) *plan.ZonePlan {
 	for i := range a.plan.Zones {
 		if a.plan.Zones[i].VRF == vrf {
 			return &a.plan.Zones[i]
 		}
 	}
-	return nil
-}
-
-// unreachable adds (or removes) an unreachable route with a metric.
-func (n *NS) unreachable(dst netip.Prefix, metric uint32, add bool) error {
-	r := &netlink.Route{Dst: ipNet(dst.Masked()), Type: unix.RTN_UNREACHABLE, Priority: int(metric), Family: netlink.FAMILY_V4}
-	if dst.Addr().Is6() {
-		r.Family = netlink.FAMILY_V6
-	}
-	if add {
-		if err := n.H.RouteReplace(r); err != nil {
-			return fmt.Errorf("%s: unreachable %s metric %d: %w", n.Name, dst, metric, err)
-		}
-		return nil
-	}
-	_ = n.H.RouteDel(r) // absent is fine
 	return nil
 }
 
@@ -705,8 +689,8 @@ func sortedValues(m map[string]string) []string {
 
 // implicitVlan creates a port such as "eth0.100" that ifupdown2 makes on
 // its own when a bridge lists it (needs 8021q).
-func (a *applier) implicitVlan(n *NS, name string) error {
-	raw, id, ok := sdn.ImplicitVlan(name)
+func (a *applier) implicitVlan(n *nsutil.NS, name string) error {
+	raw, id, ok := plan.ImplicitVlan(name)
 	if !ok {
 		return fmt.Errorf("no such device in %s", n.Name)
 	}

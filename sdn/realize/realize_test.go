@@ -14,6 +14,7 @@ import (
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 const hostIfaces = `auto lo
@@ -31,7 +32,7 @@ iface vmbr0 inet static
 `
 
 // compile writes cfg files to a temp dir and compiles node1's plan.
-func compile(t *testing.T, files map[string]string) *sdn.NodePlan {
+func compile(t *testing.T, files map[string]string) *plan.NodePlan {
 	t.Helper()
 	dir := t.TempDir()
 	for f, c := range files {
@@ -47,7 +48,7 @@ func compile(t *testing.T, files map[string]string) *sdn.NodePlan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := sdn.Compile(cfg, sdn.NodeFacts{Node: "node1", Interfaces: hi})
+	p, err := sdn.Compile(cfg, plan.NodeFacts{Node: "node1", Interfaces: hi})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,13 +56,13 @@ func compile(t *testing.T, files map[string]string) *sdn.NodePlan {
 }
 
 // node makes a node namespace with the host's vmbr0 and returns its target.
-func node(t *testing.T, suffix string) (Target, *NS) {
+func node(t *testing.T, suffix string) (Target, *nsutil.NS) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
 	}
 	name := fmt.Sprintf("sdnlab-t%d-%s", os.Getpid(), suffix)
-	n, err := OpenNS(name, true)
+	n, err := nsutil.OpenNS(name, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func node(t *testing.T, suffix string) (Target, *NS) {
 	}, n
 }
 
-var refCaps = Caps{Bridge: true, Veth: true, Vxlan: true}
+var refCaps = nsutil.Caps{Bridge: true, Veth: true, Vxlan: true}
 
 func TestApplySimpleSNAT(t *testing.T) {
 	plan := compile(t, map[string]string{
@@ -212,7 +213,7 @@ func TestApplyEVPNVRFNamespace(t *testing.T) {
 	if _, err := Apply(context.Background(), tg, plan, refCaps); err != nil {
 		t.Fatal(err)
 	}
-	vrf, err := OpenNS(tg.VRFNS("ez"), false)
+	vrf, err := nsutil.OpenNS(tg.VRFNS("ez"), false)
 	if err != nil {
 		t.Fatal(err)
 	}

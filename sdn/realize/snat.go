@@ -9,7 +9,7 @@ import (
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // NATTable is the nftables table (in families ip and ip6) that holds the
@@ -26,7 +26,7 @@ func (a *applier) snat() error {
 	// stanza's device lives in: an EVPN VNet bridge sits in its VRF
 	// namespace, but its subnet's SNAT happens where traffic leaves the
 	// node (-o vmbr0).
-	var rules []sdn.SNATRule
+	var rules []plan.SNATRule
 	for _, d := range a.devs {
 		for _, r := range d.ifc.SNAT {
 			if !r.Guessed {
@@ -57,7 +57,7 @@ func (a *applier) snat() error {
 		v  int
 		nf uint32
 	}{{nftables.TableFamilyIPv4, 4, unix.NFPROTO_IPV4}, {nftables.TableFamilyIPv6, 6, unix.NFPROTO_IPV6}} {
-		var mine []sdn.SNATRule
+		var mine []plan.SNATRule
 		for _, r := range rules {
 			if r.Family == fam.v || (r.Family == 0 && r.Source.Addr().Is4() == (fam.v == 4)) {
 				mine = append(mine, r)
@@ -88,7 +88,7 @@ func (a *applier) snat() error {
 }
 
 // snatExprs: saddr in SOURCE, oifname OUT, snat to ADDR.
-func snatExprs(r sdn.SNATRule, nfproto uint32) []expr.Any {
+func snatExprs(r plan.SNATRule, nfproto uint32) []expr.Any {
 	src := r.Source.Masked()
 	addr := src.Addr().AsSlice()
 	off, l := uint32(12), uint32(4) // IPv4 source address
@@ -111,7 +111,7 @@ func snatExprs(r sdn.SNATRule, nfproto uint32) []expr.Any {
 }
 
 // ctZoneExprs: iifname PATTERN (a trailing + is a prefix match), ct zone set N.
-func ctZoneExprs(r sdn.SNATRule) []expr.Any {
+func ctZoneExprs(r plan.SNATRule) []expr.Any {
 	pat := r.InIfacePattern
 	var data []byte
 	if n := len(pat); n > 0 && pat[n-1] == '+' {

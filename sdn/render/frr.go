@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sdnlab/sdnlab/sdn"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // FRRVersion is the version written on frr.conf's first line: the FRR the
@@ -21,7 +21,7 @@ const FRRVersion = "8.4.4"
 // access-lists, route-maps, static routes, zebra protocol route-maps. Every
 // block starts with a "!" line; named maps are written in byte order of
 // their names.
-func FRR(plan *sdn.NodePlan) string {
+func FRR(plan *plan.NodePlan) string {
 	if plan == nil || plan.FRR == nil {
 		return ""
 	}

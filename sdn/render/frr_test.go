@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sdnlab/sdnlab/sdn"
-	"github.com/sdnlab/sdnlab/sdn/controllers/frr"
+	"github.com/sdnlab/sdnlab/sdn/frr"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
@@ -14,7 +14,7 @@ func TestFRRNone(t *testing.T) {
 	if got := render.FRR(nil); got != "" {
 		t.Errorf("FRR(nil) = %q", got)
 	}
-	if got := render.FRR(&sdn.NodePlan{Node: "n1"}); got != "" {
+	if got := render.FRR(&plan.NodePlan{Node: "n1"}); got != "" {
 		t.Errorf("FRR(no routing) = %q", got)
 	}
 }
@@ -44,7 +44,7 @@ func TestFRRStatements(t *testing.T) {
 		IPv6Unicast: &frr.UnicastAF{Redistribute: []frr.Redistribution{{Protocol: "static", Metric: 20, RouteMap: "rm"}}},
 		L2VPNEVPN:   &frr.EVPNAF{AdvertiseDefaultGW: true, RouteTargets: &frr.RouteTargets{Both: []string{"1:1"}}},
 	}}
-	got := render.FRR(&sdn.NodePlan{Node: "n9", FRR: c})
+	got := render.FRR(&plan.NodePlan{Node: "n9", FRR: c})
 	want := `frr version ` + render.FRRVersion + `
 frr defaults datacenter
 hostname n9

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
@@ -71,7 +72,7 @@ func runGolden(t *testing.T, dir string) {
 	if node == "" {
 		node = "node1"
 	}
-	facts := sdn.NodeFacts{
+	facts := plan.NodeFacts{
 		Node:        node,
 		Interfaces:  hi,
 		UnderlayMAC: strings.TrimSpace(readOptional(t, filepath.Join(dir, "underlay-mac"))),

@@ -4,14 +4,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // Interfaces renders /etc/network/interfaces.d/sdn for a node: the
 // "#version:N" line, then each stanza as "auto NAME", "iface NAME[ FAMILY
 // METHOD]" and its option lines, tab-indented, each stanza preceded by an
-// empty line. Order and spelling come from the plan (see sdn.Iface.Lines).
-func Interfaces(plan *sdn.NodePlan) string {
+// empty line. Order and spelling come from the plan (see plan.Iface.Lines).
+func Interfaces(plan *plan.NodePlan) string {
 	var b strings.Builder
 	version := plan.Version
 	if version <= 0 {

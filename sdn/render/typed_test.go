@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // checkTyped verifies that every option line of every stanza is reflected
 // in the stanza's typed fields, so the realizer (which reads only the
 // typed fields) sees what Proxmox's text says.
-func checkTyped(t *testing.T, plan *sdn.NodePlan) {
+func checkTyped(t *testing.T, plan *plan.NodePlan) {
 	t.Helper()
 	for _, i := range plan.Ifaces {
 		for _, l := range i.Lines {
@@ -24,7 +24,7 @@ func checkTyped(t *testing.T, plan *sdn.NodePlan) {
 	}
 }
 
-func typedMismatch(i *sdn.Iface, l sdn.Line) string {
+func typedMismatch(i *plan.Iface, l plan.Line) string {
 	num := func() int { n, _ := strconv.Atoi(l.Value); return n }
 	switch l.Key {
 	case "address":
@@ -75,7 +75,7 @@ func typedMismatch(i *sdn.Iface, l sdn.Line) string {
 			return "BridgeVlanProtocol differs"
 		}
 	case "vlan-raw-device":
-		if i.VlanRawDevice != l.Value || i.Kind != sdn.KindVlan {
+		if i.VlanRawDevice != l.Value || i.Kind != plan.KindVlan {
 			return "VlanRawDevice/Kind differ"
 		}
 	case "vlan-id":
@@ -83,19 +83,19 @@ func typedMismatch(i *sdn.Iface, l sdn.Line) string {
 			return "VlanID differs"
 		}
 	case "vlan-protocol":
-		if i.VlanProtocol != l.Value || i.Kind != sdn.KindVlan || i.VlanRawDevice == "" || i.VlanID == 0 {
+		if i.VlanProtocol != l.Value || i.Kind != plan.KindVlan || i.VlanRawDevice == "" || i.VlanID == 0 {
 			return "VlanProtocol/raw device/id missing"
 		}
 	case "link-type":
-		if (l.Value == "veth" && i.Kind != sdn.KindVeth) || (l.Value == "dummy" && i.Kind != sdn.KindDummy) {
+		if (l.Value == "veth" && i.Kind != plan.KindVeth) || (l.Value == "dummy" && i.Kind != plan.KindDummy) {
 			return "Kind differs"
 		}
 	case "veth-peer-name":
-		if i.VethPeer != l.Value || i.Kind != sdn.KindVeth {
+		if i.VethPeer != l.Value || i.Kind != plan.KindVeth {
 			return "VethPeer/Kind differ"
 		}
 	case "ovs_type":
-		if i.OVSType != l.Value || i.Kind != sdn.KindOVS {
+		if i.OVSType != l.Value || i.Kind != plan.KindOVS {
 			return "OVSType/Kind differ"
 		}
 	case "ovs_bridge":
@@ -115,7 +115,7 @@ func typedMismatch(i *sdn.Iface, l sdn.Line) string {
 			}
 		}
 	case "vxlan-id":
-		if i.VxlanID != num() || i.Kind != sdn.KindVxlan {
+		if i.VxlanID != num() || i.Kind != plan.KindVxlan {
 			return "VxlanID/Kind differ"
 		}
 	case "vxlan-local-tunnelip":
@@ -156,7 +156,7 @@ func typedMismatch(i *sdn.Iface, l sdn.Line) string {
 			return "VRF differs"
 		}
 	case "vrf-table":
-		if i.VRFTable != l.Value || i.Kind != sdn.KindVRF {
+		if i.VRFTable != l.Value || i.Kind != plan.KindVRF {
 			return "VRFTable/Kind differ"
 		}
 	case "up":
@@ -189,8 +189,8 @@ func typedMismatch(i *sdn.Iface, l sdn.Line) string {
 
 // The typed-vs-text check must itself catch a drift.
 func TestCheckTypedCatchesDrift(t *testing.T) {
-	i := sdn.Iface{Name: "x", Kind: sdn.KindBridge, MTU: 1400,
-		Lines: []sdn.Line{{Key: "mtu", Value: "1450"}}}
+	i := plan.Iface{Name: "x", Kind: plan.KindBridge, MTU: 1400,
+		Lines: []plan.Line{{Key: "mtu", Value: "1450"}}}
 	if typedMismatch(&i, i.Lines[0]) == "" {
 		t.Error("an MTU drift went unnoticed")
 	}

@@ -1,4 +1,4 @@
-package realize
+package nsutil
 
 import (
 	"errors"
@@ -10,8 +10,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
-	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
 // NS is an open network namespace: a netlink handle bound to it and a file
@@ -26,11 +24,11 @@ type NS struct {
 // brings its loopback up.
 func OpenNS(name string, create bool) (*NS, error) {
 	if create {
-		if err := nsutil.Create(name); err != nil {
+		if err := Create(name); err != nil {
 			return nil, err
 		}
 	}
-	fd, err := nsutil.Open(name)
+	fd, err := Open(name)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +58,7 @@ func (n *NS) Close() {
 	n.Fd.Close()
 }
 
-func (n *NS) errf(dev string, err error) error {
+func (n *NS) Errf(dev string, err error) error {
 	return fmt.Errorf("%s: %s: %w", n.Name, dev, err)
 }
 
@@ -72,7 +70,7 @@ func (n *NS) Link(name string) (netlink.Link, error) {
 		if errors.As(err, &nf) {
 			return nil, nil
 		}
-		return nil, n.errf(name, err)
+		return nil, n.Errf(name, err)
 	}
 	return l, nil
 }
@@ -97,7 +95,7 @@ func (n *NS) EnsureBridge(name string, mtu int, mac string) (netlink.Link, error
 	}
 	if l != nil && l.Type() != "bridge" {
 		if err := n.H.LinkDel(l); err != nil {
-			return nil, n.errf(name, err)
+			return nil, n.Errf(name, err)
 		}
 		l = nil
 	}
@@ -110,25 +108,25 @@ func (n *NS) EnsureBridge(name string, mtu int, mac string) (netlink.Link, error
 		la.HardwareAddr = parseMAC(mac)
 		// A new bridge has STP off, so ports forward at once (bridge_fd is moot).
 		if err := n.H.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil {
-			return nil, n.errf(name, fmt.Errorf("add bridge: %w", err))
+			return nil, n.Errf(name, fmt.Errorf("add bridge: %w", err))
 		}
 		if l, err = n.H.LinkByName(name); err != nil {
-			return nil, n.errf(name, err)
+			return nil, n.Errf(name, err)
 		}
 	}
-	return l, n.setAttrs(l, mtu, mac)
+	return l, n.SetAttrs(l, mtu, mac)
 }
 
-func (n *NS) setAttrs(l netlink.Link, mtu int, mac string) error {
+func (n *NS) SetAttrs(l netlink.Link, mtu int, mac string) error {
 	a := l.Attrs()
 	if mtu > 0 && a.MTU != mtu {
 		if err := n.H.LinkSetMTU(l, mtu); err != nil {
-			return n.errf(a.Name, fmt.Errorf("mtu %d: %w", mtu, err))
+			return n.Errf(a.Name, fmt.Errorf("mtu %d: %w", mtu, err))
 		}
 	}
 	if hw := parseMAC(mac); hw != nil && a.HardwareAddr.String() != hw.String() {
 		if err := n.H.LinkSetHardwareAddr(l, hw); err != nil {
-			return n.errf(a.Name, fmt.Errorf("mac %s: %w", hw, err))
+			return n.Errf(a.Name, fmt.Errorf("mac %s: %w", hw, err))
 		}
 	}
 	return nil
@@ -148,18 +146,18 @@ func (n *NS) EnsureVeth(name, mac string, mtu int, peer *NS, peerName, peerMAC s
 			return err
 		}
 		if l.Type() == "veth" && p != nil && p.Type() == "veth" {
-			if err := n.setAttrs(l, mtu, mac); err != nil {
+			if err := n.SetAttrs(l, mtu, mac); err != nil {
 				return err
 			}
-			return peer.setAttrs(p, mtu, peerMAC)
+			return peer.SetAttrs(p, mtu, peerMAC)
 		}
 		if err := n.H.LinkDel(l); err != nil {
-			return n.errf(name, err)
+			return n.Errf(name, err)
 		}
 	}
 	if p, _ := peer.Link(peerName); p != nil {
 		if err := peer.H.LinkDel(p); err != nil {
-			return peer.errf(peerName, err)
+			return peer.Errf(peerName, err)
 		}
 	}
 	la := netlink.NewLinkAttrs()
@@ -171,7 +169,7 @@ func (n *NS) EnsureVeth(name, mac string, mtu int, peer *NS, peerName, peerMAC s
 		v.PeerNamespace = netlink.NsFd(int(peer.Fd))
 	}
 	if err := n.H.LinkAdd(v); err != nil {
-		return n.errf(name, fmt.Errorf("add veth to %s/%s: %w", peer.Name, peerName, err))
+		return n.Errf(name, fmt.Errorf("add veth to %s/%s: %w", peer.Name, peerName, err))
 	}
 	return nil
 }
@@ -180,17 +178,17 @@ func (n *NS) EnsureVeth(name, mac string, mtu int, peer *NS, peerName, peerMAC s
 func (n *NS) SetMaster(port, bridge string) error {
 	p, err := n.H.LinkByName(port)
 	if err != nil {
-		return n.errf(port, err)
+		return n.Errf(port, err)
 	}
 	b, err := n.H.LinkByName(bridge)
 	if err != nil {
-		return n.errf(bridge, err)
+		return n.Errf(bridge, err)
 	}
 	if p.Attrs().MasterIndex == b.Attrs().Index {
 		return nil
 	}
 	if err := n.H.LinkSetMasterByIndex(p, b.Attrs().Index); err != nil {
-		return n.errf(port, fmt.Errorf("master %s: %w", bridge, err))
+		return n.Errf(port, fmt.Errorf("master %s: %w", bridge, err))
 	}
 	return nil
 }
@@ -200,13 +198,13 @@ func (n *NS) Up(names ...string) error {
 	for _, name := range names {
 		l, err := n.H.LinkByName(name)
 		if err != nil {
-			return n.errf(name, err)
+			return n.Errf(name, err)
 		}
 		if l.Attrs().Flags&net.FlagUp != 0 {
 			continue
 		}
 		if err := n.H.LinkSetUp(l); err != nil {
-			return n.errf(name, fmt.Errorf("up: %w", err))
+			return n.Errf(name, fmt.Errorf("up: %w", err))
 		}
 	}
 	return nil
@@ -218,11 +216,11 @@ func (n *NS) Up(names ...string) error {
 func (n *NS) SetAddrs(name string, addrs []netip.Prefix) error {
 	l, err := n.H.LinkByName(name)
 	if err != nil {
-		return n.errf(name, err)
+		return n.Errf(name, err)
 	}
 	have, err := n.H.AddrList(l, netlink.FAMILY_ALL)
 	if err != nil {
-		return n.errf(name, err)
+		return n.Errf(name, err)
 	}
 	want := map[netip.Prefix]bool{}
 	for _, a := range addrs {
@@ -238,7 +236,7 @@ func (n *NS) SetAddrs(name string, addrs []netip.Prefix) error {
 			continue
 		}
 		if err := n.H.AddrDel(l, &a); err != nil {
-			return n.errf(name, fmt.Errorf("del address %s: %w", p, err))
+			return n.Errf(name, fmt.Errorf("del address %s: %w", p, err))
 		}
 	}
 	for _, p := range addrs {
@@ -250,7 +248,7 @@ func (n *NS) SetAddrs(name string, addrs []netip.Prefix) error {
 			a.Flags = unix.IFA_F_NODAD
 		}
 		if err := n.H.AddrReplace(l, a); err != nil {
-			return n.errf(name, fmt.Errorf("address %s: %w", p, err))
+			return n.Errf(name, fmt.Errorf("address %s: %w", p, err))
 		}
 	}
 	return nil
@@ -286,7 +284,7 @@ func (n *NS) ReplaceRoute(dst netip.Prefix, via []netip.Addr, dev string) error 
 	if dev != "" {
 		l, err := n.H.LinkByName(dev)
 		if err != nil {
-			return n.errf(dev, err)
+			return n.Errf(dev, err)
 		}
 		link = l
 		r.LinkIndex = l.Attrs().Index
@@ -313,12 +311,12 @@ func (n *NS) ReplaceRoute(dst netip.Prefix, via []netip.Addr, dev string) error 
 }
 
 // Sysctls writes several sysctls inside the namespace in one go (keys as
-// for nsutil.Sysctl: dotted, or a path below /proc/sys).
+// for Sysctl: dotted, or a path below /proc/sys).
 func Sysctls(ns string, kv ...[2]string) error {
-	return nsutil.Do(ns, func() error {
+	return Do(ns, func() error {
 		for _, p := range kv {
 			key := p[0]
-			path, err := nsutil.SysctlPath(key)
+			path, err := SysctlPath(key)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ns, err)
 			}
@@ -328,4 +326,20 @@ func Sysctls(ns string, kv ...[2]string) error {
 		}
 		return nil
 	})
+}
+
+// Unreachable adds (or removes) an unreachable route with a metric.
+func (n *NS) Unreachable(dst netip.Prefix, metric uint32, add bool) error {
+	r := &netlink.Route{Dst: ipNet(dst.Masked()), Type: unix.RTN_UNREACHABLE, Priority: int(metric), Family: netlink.FAMILY_V4}
+	if dst.Addr().Is6() {
+		r.Family = netlink.FAMILY_V6
+	}
+	if add {
+		if err := n.H.RouteReplace(r); err != nil {
+			return fmt.Errorf("%s: unreachable %s metric %d: %w", n.Name, dst, metric, err)
+		}
+		return nil
+	}
+	_ = n.H.RouteDel(r) // absent is fine
+	return nil
 }

@@ -1,11 +1,9 @@
-package realize
+package nsutil
 
 import (
 	"fmt"
 	"os"
 	"testing"
-
-	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
 func TestDetectCaps(t *testing.T) {
@@ -21,7 +19,7 @@ func TestDetectCaps(t *testing.T) {
 	if !c.Bridge || !c.Veth || !c.Vxlan {
 		t.Fatalf("bridge/veth/vxlan missing: %s", c)
 	}
-	if nsutil.Exists(ns) {
+	if Exists(ns) {
 		t.Fatal("scratch namespace left behind")
 	}
 }

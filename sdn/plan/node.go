@@ -1,39 +1,6 @@
-// Package sdn compiles a Proxmox SDN configuration into one NodePlan per node.
-// The NodePlan is the single source of truth: the text renderers (sdn/render)
-// and the kernel realizer (sdn/realize) and the EVPN agent (sdn/evpn) read it
-// and never re-derive what it says.
-//
-// The data types a zone compiler produces live in the leaf package sdn/plan
-// (so sdn/zones can use them without an import cycle) and are re-exported
-// here under the same names.
-package sdn
+package plan
 
-import "github.com/sdnlab/sdnlab/sdn/plan"
-
-// Re-exported plan types; see package sdn/plan for their documentation.
-type (
-	ZonePlan   = plan.ZonePlan
-	VNetPlan   = plan.VNetPlan
-	SubnetPlan = plan.SubnetPlan
-	Iface      = plan.Iface
-	IfaceKind  = plan.IfaceKind
-	Line       = plan.Line
-	OVSOptions = plan.OVSOptions
-	Route      = plan.Route
-	SNATRule   = plan.SNATRule
-)
-
-// Stanza kinds, re-exported from sdn/plan.
-const (
-	KindBridge   = plan.KindBridge
-	KindVxlan    = plan.KindVxlan
-	KindVRF      = plan.KindVRF
-	KindVeth     = plan.KindVeth
-	KindVlan     = plan.KindVlan
-	KindOVS      = plan.KindOVS
-	KindDummy    = plan.KindDummy
-	KindPhysical = plan.KindPhysical
-)
+import "github.com/sdnlab/sdnlab/sdn/frr"
 
 // NodePlan is everything one node runs for the SDN configuration.
 type NodePlan struct {
@@ -51,7 +18,11 @@ type NodePlan struct {
 	// here only when at least one VNet of it was generated on this node.
 	Zones []ZonePlan `json:"zones"`
 	// FRR is the routing configuration; nil when no controller applies.
-	FRR *FRRConfig `json:"frr,omitempty"`
+	// It is what the evpn, bgp and isis controllers and the openfabric/ospf
+	// fabrics generate, with frr.conf.local merged in: render.FRR writes it
+	// as /etc/frr/frr.conf and the EVPN agent configures its BGP speaker
+	// from it (see package sdn/frr).
+	FRR *frr.Config `json:"frr,omitempty"`
 	// Notes are facts worth telling the user (settings kept but ignored,
 	// derivations made from host facts, VNets Proxmox would skip).
 	Notes []string `json:"notes,omitempty"`

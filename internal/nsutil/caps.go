@@ -1,4 +1,4 @@
-package realize
+package nsutil
 
 import (
 	"fmt"
@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
-
-	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
 // Caps are the kernel features the realizer may need. They are detected by
@@ -68,11 +66,11 @@ func (c Caps) String() string {
 // deletes (use a name of the lab, e.g. "sdnlab-<lab>-caps").
 func DetectCaps(ns string) (Caps, error) {
 	var c Caps
-	if err := nsutil.Create(ns); err != nil {
+	if err := Create(ns); err != nil {
 		return c, err
 	}
-	defer nsutil.Delete(ns)
-	h, err := nsutil.Handle(ns)
+	defer Delete(ns)
+	h, err := Handle(ns)
 	if err != nil {
 		return c, err
 	}
