@@ -8,8 +8,8 @@ import (
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/reports"
-	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // LiveGraph is Graph for a running lab read from its state: the SDN
@@ -30,13 +30,13 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 		}
 	}
 	if l.Plans == nil {
-		l.Plans = map[string]*sdn.NodePlan{}
+		l.Plans = map[string]*plan.NodePlan{}
 		for _, n := range l.Nodes {
 			b, err := os.ReadFile(filepath.Join(dir, "nodes", n.Name, "plan.json"))
 			if err != nil {
 				continue
 			}
-			var p sdn.NodePlan
+			var p plan.NodePlan
 			if json.Unmarshal(b, &p) == nil {
 				l.Plans[n.Name] = &p
 			}
