@@ -38,6 +38,8 @@ func commands() []*command {
 		demoCommand(),
 		downCommand(),
 		execCommand(),
+		impairCommand(),
+		impairdCommand(),
 		listCommand(),
 		migrateCommand(),
 		renderCommand(),

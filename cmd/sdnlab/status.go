@@ -109,6 +109,13 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 			}
 			fmt.Fprintf(out, "  guest  %-10s %-7s on %-8s vnet %-10s %s %v tap %s\n", g.Name, st, g.Node, g.VNet, g.MAC, g.Addrs, g.Tap)
 		}
+		if imps, err := topology.ReadImpairments(*state, lab.Name); err != nil {
+			fmt.Fprintf(out, "  impairments: %v\n", err)
+		} else {
+			for _, im := range imps {
+				fmt.Fprintf(out, "  impair %s\n", im)
+			}
+		}
 		for _, w := range lab.Warnings {
 			fmt.Fprintf(out, "  warning: %s\n", w)
 		}
