@@ -14,6 +14,9 @@ type Topology struct {
 	Zones    []TopoZone     `json:"zones,omitempty"`
 	Guests   []TopoGuest    `json:"guests,omitempty"`
 	Impaired []TopoImpaired `json:"impaired,omitempty"`
+	// Notes are faults the picture cannot draw on a line (a failed path
+	// between two nodes on one segment).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // TopoSegment is an L2 underlay segment.

@@ -84,7 +84,7 @@ func TopologySVG(t *Topology) string {
 		bottom = max(bottom, l.busY[seg.Name]+l.bandH[d])
 	}
 	var s svg
-	legendH := 40.0
+	legendH := 40.0 + 16*float64(len(t.Notes))
 	s.open(totalW, bottom+legendH, "topology", "topology of lab "+t.Lab)
 	s.rect(0, 0, totalW, bottom+legendH, `fill="#ffffff"`)
 	s.text(tpMargin, tpMargin+8, `font-weight="bold" font-size="14" fill="#24292f"`, "lab "+t.Lab)
@@ -549,5 +549,8 @@ func (l *tpLayout) legend(s *svg, y float64) {
 		s.rect(x, y+4, 12, 12, fmt.Sprintf(`rx="2" fill="%s" stroke="%s"`, c.fill, c.stroke))
 		s.text(x+17, y+14, `font-size="11" fill="#24292f"`, label)
 		x += textWidth(label, 11) + 34
+	}
+	for i, n := range l.t.Notes {
+		s.text(tpMargin, y+34+16*float64(i), `font-size="11" font-weight="bold" fill="#cf222e"`, "✖ "+n)
 	}
 }

@@ -2,11 +2,10 @@ package topology
 
 import (
 	"encoding/json"
-	"net"
+	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
@@ -43,24 +42,38 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 		}
 	}
 	t := l.Graph()
+	segNS := func(name string) string {
+		if seg := l.Segment(name); seg != nil {
+			return seg.NS
+		}
+		return ""
+	}
+	// A failed link is a switch port set down (sdnlab link).
 	for i, n := range l.Nodes {
 		if t.Nodes[i].Engine != "" && AgentPID(l, dir, n.Name) == 0 {
 			t.Nodes[i].Down = true
 		}
-		if linkDown(n.NS, n.Link.Ifname) {
+		if portDown(segNS(n.Link.Segment), n.Link.Port) {
 			t.Nodes[i].Links[0].Note = "down"
 		}
 	}
 	for i, r := range l.Routers {
 		for j, ln := range r.Links {
-			if linkDown(r.NS, ln.Ifname) {
+			if portDown(segNS(ln.Segment), ln.Port) {
 				t.Routers[i].Links[j].Note = "down"
 			}
 		}
 	}
 	for i, h := range l.Hosts {
-		if linkDown(h.NS, h.Link.Ifname) {
+		if portDown(segNS(h.Link.Segment), h.Link.Port) {
 			t.Hosts[i].Link.Note = "down"
+		}
+	}
+	if faults, err := ReadLinkFaults(l, Options{StateDir: stateDir}); err == nil {
+		for _, f := range faults {
+			if len(f.Ports) == 2 {
+				t.Notes = append(t.Notes, fmt.Sprintf("link %s ↔ %s on %s is down", f.A, f.B, f.Segment))
+			}
 		}
 	}
 	if imps, err := ReadImpairments(stateDir, l.Name); err == nil {
@@ -69,19 +82,4 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 		}
 	}
 	return t
-}
-
-// linkDown tells whether an interface exists in ns and is administratively
-// down. A missing namespace or interface is not "down" (nothing to show).
-func linkDown(ns, ifname string) bool {
-	h, err := nsutil.Handle(ns)
-	if err != nil {
-		return false
-	}
-	defer h.Close()
-	ln, err := h.LinkByName(ifname)
-	if err != nil {
-		return false
-	}
-	return ln.Attrs().Flags&net.FlagUp == 0
 }
