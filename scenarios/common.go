@@ -12,6 +12,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // nonce makes each probe's marker unique, so a capture never confuses two runs.
@@ -83,7 +84,7 @@ func (v labView) overlayVNets() (map[string]*overlayVNet, error) {
 			return nil, err
 		}
 		for _, z := range p.Zones {
-			if z.Type != "vxlan" && z.Type != "evpn" {
+			if !registry.Traits(z.Type).VXLAN {
 				continue
 			}
 			for _, vn := range z.VNets {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -117,7 +118,7 @@ func TestSelectParamValues(t *testing.T) {
 
 // Node, guest and host names are checked against the lab file.
 func TestCheckNames(t *testing.T) {
-	lab, err := topology.Load(filepath.Join("..", "examples", "evpn", "lab.yaml"))
+	lab, err := topology.Load(filepath.Join("..", "examples", "evpn", "lab.yaml"), sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,9 @@ import (
 // suite all go through it.
 type LabRun struct {
 	LabFile string
+	// Compile is the SDN compiler (sdn.Compile), passed in so that the
+	// scenarios depend on the plan, not on the compiler.
+	Compile topology.Compiler
 	// Topo are the topology options (state directory, agent binary,
 	// progress); StartAgents is always set.
 	Topo    topology.Options
@@ -95,7 +98,7 @@ type Session struct {
 // brings the lab up and waits for the overlay. Close the session.
 func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 	o := &Outcome{Started: time.Now()}
-	lab, err := topology.Load(lr.LabFile)
+	lab, err := topology.Load(lr.LabFile, lr.Compile)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +171,7 @@ func (s *Session) Close() {
 // Run brings the lab up, runs sel and tears the lab down again (unless it
 // was running before, or Keep).
 func (lr *LabRun) Run(ctx context.Context, sel []Selected) (*Outcome, error) {
-	lab, err := topology.Load(lr.LabFile)
+	lab, err := topology.Load(lr.LabFile, lr.Compile)
 	if err != nil {
 		return nil, err
 	}

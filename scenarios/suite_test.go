@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -76,6 +77,7 @@ func labSpecs(labFile string, exps ...expectation) {
 		var sess *scenarios.Session
 		BeforeAll(func(ctx SpecContext) {
 			lr := &scenarios.LabRun{
+				Compile: sdn.Compile,
 				LabFile: uniqueLab(labFile),
 				Topo:    topology.Options{StateDir: stateDir, AgentPath: agentBin},
 				PcapDir: filepath.Join(GinkgoT().TempDir(), "pcap"),

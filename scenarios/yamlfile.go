@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // A scenario file is YAML:
@@ -435,10 +436,9 @@ func ParseFile(name string, data []byte) (*FileScenario, error) {
 		return nil, ferr(root.Line, "field \"steps\": at least one step is required")
 	}
 	if t := fs.Require.ZoneType; t != "" {
-		switch t {
-		case "simple", "vlan", "qinq", "vxlan", "evpn":
-		default:
-			return nil, ferr(lineOfKey(root, "lab"), "lab: field \"zone-type\": %q is not simple, vlan, qinq, vxlan or evpn", t)
+		if _, ok := registry.Zone(t); !ok {
+			names := registry.ZoneNames()
+			return nil, ferr(lineOfKey(root, "lab"), "lab: field \"zone-type\": %q is not %s or %s", t, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 		}
 	}
 	// Every ${x} must be a declared parameter.

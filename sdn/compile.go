@@ -10,6 +10,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/fabrics"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 	"github.com/sdnlab/sdnlab/sdn/zones"
 )
 
@@ -46,7 +47,7 @@ func Compile(cfg *config.Config, facts plan.NodeFacts) (*plan.NodePlan, error) {
 		if len(z.Nodes) > 0 && !slices.Contains(z.Nodes, facts.Node) {
 			continue
 		}
-		c, ok := zones.Lookup(z.Type)
+		c, ok := registry.Zone(z.Type)
 		if !ok {
 			env.Notef("vnet %s: zone %s has unsupported type %q; not generated", v.ID, z.ID, z.Type)
 			continue

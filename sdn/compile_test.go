@@ -12,6 +12,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // load writes files into a temp config dir and loads it.
@@ -23,7 +24,7 @@ func load(t testing.TB, files map[string]string) *config.Config {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load(dir)
+	cfg, err := config.Load(dir, registry.Config())
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdnlab/sdnlab/sdn"
 )
 
 // writeBenchLab writes an n-node lab: one vxlan zone over all nodes (static
@@ -39,7 +41,7 @@ func writeBenchLab(b *testing.B, n int) string {
 // labUpDown brings a lab file up and down once and returns both times.
 func labUpDown(b *testing.B, file, name string, opts Options) (up, down time.Duration) {
 	t0 := time.Now()
-	lab, err := LoadNamed(file, name)
+	lab, err := LoadNamed(file, name, sdn.Compile)
 	if err != nil {
 		b.Fatal(err)
 	}

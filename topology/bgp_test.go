@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // sessions on the shared segment, announced segments, and no static route
 // where BGP brings one.
 func TestBGPResolve(t *testing.T) {
-	lab, err := Load("testdata/bgprack/lab.yaml")
+	lab, err := Load("testdata/bgprack/lab.yaml", sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestBGPResolve(t *testing.T) {
 	f := filepath.Join(dir, "lab.yaml")
 	b, _ := os.ReadFile(f)
 	os.WriteFile(f, []byte(strings.Replace(string(b), "routing: bgp\n", "routing: bgp\n      asn: 65000\n", 2)), 0o644)
-	lab, err = Load(f)
+	lab, err = Load(f, sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn"
 )
 
 // The root tests build real labs. Lab names are "t<pid><x>" so they never
@@ -30,7 +31,7 @@ import (
 func TestMain(m *testing.M) {
 	// Helper mode for TestKill9DuringUp: bring a lab up, then wait to be killed.
 	if f := os.Getenv("SDNLAB_TEST_UP_FILE"); f != "" {
-		lab, err := LoadNamed(f, os.Getenv("SDNLAB_TEST_UP_NAME"))
+		lab, err := LoadNamed(f, os.Getenv("SDNLAB_TEST_UP_NAME"), sdn.Compile)
 		if err == nil {
 			_, err = Up(context.Background(), lab, Options{StateDir: os.Getenv("SDNLAB_TEST_UP_STATE")})
 		}
@@ -84,7 +85,7 @@ func upLab(t *testing.T, file, suffix string, opts Options) *Lab {
 	if opts.StateDir == "" {
 		opts.StateDir = t.TempDir()
 	}
-	lab, err := LoadNamed(file, labName(t, suffix))
+	lab, err := LoadNamed(file, labName(t, suffix), sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestVXLANLab(t *testing.T) {
 	before := hostState(t)
 	state := t.TempDir()
 	opts := Options{StateDir: state}
-	lab, err := LoadNamed("../examples/vxlan/lab.yaml", labName(t, "vx"))
+	lab, err := LoadNamed("../examples/vxlan/lab.yaml", labName(t, "vx"), sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +490,7 @@ func TestReapply(t *testing.T) {
 	}
 	write("zones.cfg", "vxlan: vx\n\tpeers 10.1.0.1,10.1.0.2\n\tmtu 1400\n")
 	write("vnets.cfg", "vnet: va\n\tzone vx\n\ttag 10\n\nvnet: vc\n\tzone vx\n\ttag 30\n")
-	lab2, err := LoadNamed(filepath.Join(dir, "lab.yaml"), lab.Name)
+	lab2, err := LoadNamed(filepath.Join(dir, "lab.yaml"), lab.Name, sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sdnlab/sdnlab/sdn"
 )
 
 // A small SDN configuration for the bad-lab cases: a vxlan zone on every
@@ -42,7 +44,7 @@ func TestExamplesLoad(t *testing.T) {
 		{"../examples/evpn-racks/lab.yaml", "racks", 3, 4, 2, 1},
 		{"../examples/evpn-racks/bgp.yaml", "rackbgp", 3, 4, 3, 1},
 	} {
-		l, err := Load(ex.file)
+		l, err := Load(ex.file, sdn.Compile)
 		if err != nil {
 			t.Errorf("%s: %v", ex.file, err)
 			continue
@@ -61,7 +63,7 @@ func TestExamplesLoad(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	// sdn: plus node names: one 1500-byte segment, addresses from the peers.
 	p := writeLab(t, "sdn: .\nnodes: [node1, node2]\nguests:\n  a: {node: node1, vnet: v1, ip: 10.5.0.1/24}\n  b: {node: node2, vnet: v1}\n")
-	l, err := Load(p)
+	l, err := Load(p, sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +78,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("guests: %+v %+v", a, b)
 	}
 	// The MAC is stable: derived from the name.
-	l2, _ := Load(p)
+	l2, _ := Load(p, sdn.Compile)
 	if l2.Guest("a").MAC != a.MAC {
 		t.Fatal("guest MAC not stable across loads")
 	}
@@ -141,7 +143,7 @@ func TestBadLabs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeLab(t, tc.lab)
-			_, err := Load(p)
+			_, err := Load(p, sdn.Compile)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -160,7 +162,7 @@ func TestBadLabs(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	l, err := Load("../examples/evpn-racks/lab.yaml")
+	l, err := Load("../examples/evpn-racks/lab.yaml", sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +190,7 @@ func TestRoutes(t *testing.T) {
 
 func TestDualStackUnderlay(t *testing.T) {
 	p := writeLab(t, "sdn: .\nnodes:\n  node1: {address: [10.1.0.1/24, 'fd00::1/64']}\n  node2: {}\nunderlay:\n  segments:\n    lan: {subnet: 10.1.0.0/24, subnet6: 'fd00::/64', mtu: 9000}\n")
-	l, err := Load(p)
+	l, err := Load(p, sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +219,7 @@ func TestNodeNotAPeer(t *testing.T) {
 	if err := os.WriteFile(lab, []byte("sdn: .\nnodes: [node1, node2, node3, node4]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(lab)
+	_, err := Load(lab, sdn.Compile)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -232,7 +234,7 @@ func TestNodeNotAPeer(t *testing.T) {
 	if err := os.WriteFile(lab, []byte("sdn: .\nnodes: [node1, node2, node3, node4]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := Load(lab)
+	l, err := Load(lab, sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +262,7 @@ func TestLabfileDoc(t *testing.T) {
 	if err := os.WriteFile(p, []byte(lab), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := Load(p)
+	l, err := Load(p, sdn.Compile)
 	if err != nil {
 		t.Fatal(err)
 	}

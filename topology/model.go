@@ -9,6 +9,7 @@ import (
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 	"github.com/sdnlab/sdnlab/topology/underlaybgp"
 )
 
@@ -252,7 +253,7 @@ func (l *Lab) BridgeNS(node, vnet string) string {
 	if n == nil {
 		return ""
 	}
-	if v, ok := l.VNets[vnet]; ok && v.ZoneType == "evpn" {
+	if v, ok := l.VNets[vnet]; ok && registry.Traits(v.ZoneType).VRF {
 		return VRFNS(l.Name, node, v.Zone)
 	}
 	return n.NS

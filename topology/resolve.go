@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -8,9 +9,9 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // Defaults of a lab file.
@@ -32,11 +33,18 @@ var (
 // Load reads and checks a lab file and the SDN configuration it names, and
 // compiles every node's plan. Every problem is reported at once, as a
 // config.ErrorList (BadInput) naming file, line and field, before anything
-// is created.
-func Load(file string) (*Lab, error) { return load(file, nil) }
+// is created. compile is the SDN compiler (sdn.Compile): the caller passes
+// it so that topology depends on the plan, not on the compiler.
+func Load(file string, compile Compiler) (*Lab, error) { return load(file, nil, compile) }
+
+// Compiler compiles the plan of one node (sdn.Compile).
+type Compiler func(*config.Config, plan.NodeFacts) (*plan.NodePlan, error)
 
 // load is Load, with the lab name replaced by *name when name is not nil.
-func load(file string, name *string) (*Lab, error) {
+func load(file string, name *string, compile Compiler) (*Lab, error) {
+	if compile == nil {
+		return nil, errors.New("load lab: no SDN compiler given")
+	}
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
@@ -48,7 +56,7 @@ func load(file string, name *string) (*Lab, error) {
 	if name != nil {
 		s.Name = str{V: *name, Pos: config.Pos{File: file, Line: 1}, Set: true}
 	}
-	r := &resolver{s: s, lab: &Lab{File: abs}}
+	r := &resolver{s: s, lab: &Lab{File: abs}, compiler: compile}
 	r.resolve()
 	if err := r.errs.Err(); err != nil {
 		return nil, err
@@ -57,10 +65,11 @@ func load(file string, name *string) (*Lab, error) {
 }
 
 type resolver struct {
-	s    *spec
-	lab  *Lab
-	errs config.ErrorList
-	cfg  *config.Config
+	compiler Compiler
+	s        *spec
+	lab      *Lab
+	errs     config.ErrorList
+	cfg      *config.Config
 	// used tracks every underlay address, to catch duplicates.
 	used map[netip.Addr]config.Pos
 }
@@ -167,7 +176,7 @@ func (r *resolver) loadConfig() {
 		r.errf(s.SDN.Pos, "sdn", "%q is not a directory of SDN .cfg files", s.SDN.V)
 		return
 	}
-	cfg, err := config.Load(dir)
+	cfg, err := config.Load(dir, registry.Config())
 	if err != nil {
 		r.absorb(err, s.SDN.Pos, "sdn", "%v")
 	}
@@ -918,7 +927,7 @@ func (r *resolver) compile() {
 			}
 			n.host = hi
 		}
-		plan, err := sdn.Compile(r.cfg, plan.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC})
+		plan, err := r.compiler(r.cfg, plan.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC})
 		if err != nil {
 			r.absorb(err, n.pos, "nodes."+n.Name, "compile SDN plan: %v")
 			continue
@@ -944,4 +953,6 @@ func NameOf(file string) (string, error) {
 
 // LoadNamed is Load with the lab name given (tests and side-by-side runs of
 // one lab file); name follows the rules of the name: field.
-func LoadNamed(file, name string) (*Lab, error) { return load(file, &name) }
+func LoadNamed(file, name string, compile Compiler) (*Lab, error) {
+	return load(file, &name, compile)
+}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
+	"github.com/sdnlab/sdnlab/sdn/zones"
 )
 
 // vxlanOverhead is what VXLAN adds to an inner frame's IP packet: outer IP,
@@ -166,7 +168,7 @@ func (r *resolver) guests() {
 			g.MTU = gs.MTU.V
 			if g.MTU > bridgeMTU {
 				why := ""
-				if zp.Type == "vxlan" || zp.Type == "evpn" {
+				if registry.Traits(zp.Type).VXLAN {
 					why = fmt.Sprintf(" (VXLAN over a %d-byte underlay)", r.lab.Segment(r.lab.Node(g.Node).Link.Segment).MTU)
 				}
 				r.errf(gs.MTU.Pos, f+".mtu", "MTU %d is more than vnet %q carries: %d%s", g.MTU, vnet.ID, bridgeMTU, why)
@@ -200,7 +202,7 @@ func (r *resolver) checkMTU() {
 			continue
 		}
 		for _, z := range np.Zones {
-			if z.Type != "vxlan" && z.Type != "evpn" {
+			if !registry.Traits(z.Type).VXLAN {
 				continue
 			}
 			m := z.MTU
@@ -255,7 +257,7 @@ func (r *resolver) checkNamespaces() {
 		add(n.NS, "node "+n.Name, n.pos)
 		if np := r.lab.Plans[n.Name]; np != nil {
 			for _, z := range np.Zones {
-				if z.Type == "evpn" {
+				if registry.Traits(z.Type).VRF {
 					add(VRFNS(r.lab.Name, n.Name, z.ID), "VRF of zone "+z.ID+" on node "+n.Name, n.pos)
 				}
 			}
@@ -309,12 +311,12 @@ func (r *resolver) upstreamSDNRoutes() {
 					via = append(via, a)
 				}
 			}
-			switch z.Type {
-			case "evpn":
+			switch registry.Traits(z.Type).Upstream {
+			case zones.UpstreamExitNodes:
 				for _, en := range z.ExitNodes {
 					add(r.lab.Node(en))
 				}
-			case "simple":
+			case zones.UpstreamSingleNode:
 				var with []*Node
 				for _, n := range r.lab.Nodes {
 					if p := r.lab.Plans[n.Name]; p != nil && p.Zone(zid) != nil {

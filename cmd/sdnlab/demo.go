@@ -12,6 +12,7 @@ import (
 	"github.com/sdnlab/sdnlab/examples"
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -139,7 +140,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 				return fmt.Errorf("remove the old %s lab: %w", r.name, err)
 			}
 		}
-		lr := &scenarios.LabRun{LabFile: labFile, Topo: topo, PcapDir: filepath.Join(dir, "pcap"), Out: out, Keep: *keep}
+		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: filepath.Join(dir, "pcap"), Out: out, Keep: *keep}
 		o, err := lr.Run(ctx, r.sel)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	sdnplan "github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
@@ -60,7 +61,7 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 		}
 	}
 
-	cfg, err := config.Load(*dir)
+	cfg, err := config.Load(*dir, registry.Config())
 	if err != nil {
 		return err // a config.ErrorList: file:line: field: problem (exit 2)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -80,7 +81,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	}
 	// Node and guest names given as parameters are checked against the
 	// lab file now: a typo must not cost a bring-up.
-	lab, err := topology.Load(fs.Arg(0))
+	lab, err := topology.Load(fs.Arg(0), sdn.Compile)
 	if err != nil {
 		return err
 	}
@@ -91,6 +92,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("labs are network namespaces: run as root")
 	}
 	lr := &scenarios.LabRun{
+		Compile: sdn.Compile,
 		LabFile: fs.Arg(0),
 		Topo:    topology.Options{StateDir: *stateDir},
 		PcapDir: *pcapDir,

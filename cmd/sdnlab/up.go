@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -68,9 +69,9 @@ func runUp(ctx context.Context, args []string, out io.Writer) error {
 	t0 := time.Now()
 	var lab *topology.Lab
 	if *name != "" {
-		lab, err = topology.LoadNamed(file, *name)
+		lab, err = topology.LoadNamed(file, *name, sdn.Compile)
 	} else {
-		lab, err = topology.Load(file)
+		lab, err = topology.Load(file, sdn.Compile)
 	}
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 func validateCommand() *command {
@@ -66,7 +67,7 @@ func runValidate(_ context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 
-	cfg, err := config.Load(*dir)
+	cfg, err := config.Load(*dir, registry.Config())
 	if err := collect(err); err != nil {
 		return err
 	}

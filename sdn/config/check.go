@@ -46,12 +46,13 @@ func (c *Config) CheckNodes(nodes []string) error {
 }
 
 // CheckHost checks the config against a node's host interfaces: the
-// bridge of every vlan/qinq zone must exist there (a Linux bridge or an
+// bridge of every zone on a host bridge (vlan, qinq) must exist there (a Linux bridge or an
 // OVS bridge), and a VNet must not reuse the name of a host interface.
 func (c *Config) CheckHost(hi *HostInterfaces) error {
 	var errs ErrorList
 	for _, z := range c.SortedZones() {
-		if (z.Type != "vlan" && z.Type != "qinq") || z.Bridge == "" {
+		if z.Bridge == "" { // only the zone types on a host bridge set it
+
 			continue
 		}
 		pos := propPos(z.Props, "bridge", z.Pos)

@@ -1,14 +1,17 @@
-package config
+package config_test
 
 import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 func TestCheckNodes(t *testing.T) {
 	dir := writeDir(t, validFiles())
-	c, err := Load(dir)
+	c, err := config.Load(dir, registry.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +44,11 @@ func TestCheckNodes(t *testing.T) {
 
 func TestCheckHost(t *testing.T) {
 	dir := writeDir(t, validFiles())
-	c, err := Load(dir)
+	c, err := config.Load(dir, registry.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := ParseInterfacesReader("hosti", strings.NewReader(lines(
+	good, err := config.ParseInterfacesReader("hosti", strings.NewReader(lines(
 		"auto vmbr0", "iface vmbr0 inet manual", "\tovs_type OVSBridge", "\tovs_ports eth0")))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +56,7 @@ func TestCheckHost(t *testing.T) {
 	if err := c.CheckHost(good); err != nil {
 		t.Errorf("OVS bridge vmbr0 present: %v", err)
 	}
-	noBridge, _ := ParseInterfacesReader("hosti", strings.NewReader(lines("auto vmbr1", "iface vmbr1 inet manual", "\tbridge-ports eth0")))
+	noBridge, _ := config.ParseInterfacesReader("hosti", strings.NewReader(lines("auto vmbr1", "iface vmbr1 inet manual", "\tbridge-ports eth0")))
 	err = c.CheckHost(noBridge)
 	z := filepath.Join(dir, "zones.cfg")
 	for _, want := range []string{z + ":8: bridge: bridge vmbr0 of vlan zone office is not defined in hosti", z + ":12: bridge: bridge vmbr0 of qinq zone carrier"} {
@@ -61,7 +64,7 @@ func TestCheckHost(t *testing.T) {
 			t.Errorf("want %q in\n%v", want, err)
 		}
 	}
-	notBridge, _ := ParseInterfacesReader("hosti", strings.NewReader(lines("iface vmbr0 inet manual", "", "iface blue inet manual")))
+	notBridge, _ := config.ParseInterfacesReader("hosti", strings.NewReader(lines("iface vmbr0 inet manual", "", "iface blue inet manual")))
 	err = c.CheckHost(notBridge)
 	for _, want := range []string{z + ":8: bridge: vmbr0 in hosti is not a bridge", filepath.Join(dir, "vnets.cfg") + ":24: vnet: vnet blue has the name of host interface blue (hosti:3)"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

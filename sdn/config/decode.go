@@ -21,6 +21,7 @@ type decoder struct {
 	errs  *ErrorList
 	props map[string]Prop   // first line of each key
 	all   map[string][]Prop // every line of each key
+	cfg   *Config           // for warnings and ignored settings (zones)
 }
 
 // typeKeys returns the keys a zone or controller section (kind) of its type

@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"bytes"
@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 func FuzzParseSectionConfig(f *testing.F) {
@@ -16,7 +19,7 @@ func FuzzParseSectionConfig(f *testing.F) {
 	f.Add("a: b\r\n\tk v\r\n\r\n\tk2\n# c\nno header\n")
 	f.Add(":\n\t \n")
 	f.Fuzz(func(t *testing.T, in string) {
-		secs, err := ParseSectionConfig("f.cfg", strings.NewReader(in))
+		secs, err := config.ParseSectionConfig("f.cfg", strings.NewReader(in))
 		if err != nil && err.Error() == "" {
 			t.Fatal("empty error text")
 		}
@@ -41,7 +44,7 @@ func FuzzParseInterfaces(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		// source lines resolve against a directory that does not exist, so
 		// the fuzzer never reads real files.
-		hi, err := ParseInterfacesReader("/nonexistent-sdnlab-fuzz/interfaces", strings.NewReader(in))
+		hi, err := config.ParseInterfacesReader("/nonexistent-sdnlab-fuzz/interfaces", strings.NewReader(in))
 		if err != nil && err.Error() == "" {
 			t.Fatal("empty error text")
 		}
@@ -56,7 +59,7 @@ func FuzzParseInterfaces(f *testing.F) {
 // is always returned for a readable directory.
 func FuzzLoad(f *testing.F) {
 	files := validFiles()
-	for _, name := range Files {
+	for _, name := range config.Files {
 		if body, ok := files[name]; ok {
 			f.Add(name, body, files["zones.cfg"])
 		}
@@ -66,7 +69,7 @@ func FuzzLoad(f *testing.F) {
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, name, body, zones string) {
 		if !validFileName(name) {
-			name = Files[len(name)%len(Files)]
+			name = config.Files[len(name)%len(config.Files)]
 		}
 		d, err := os.MkdirTemp(dir, "c")
 		if err != nil {
@@ -79,13 +82,13 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(d, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c, err := Load(d)
+		c, err := config.Load(d, registry.Config())
 		if c == nil {
 			t.Fatalf("no config for a readable dir: %v", err)
 		}
 		_ = c.Strict()
 		_ = c.CheckNodes([]string{"a", "b"})
-		hi, _ := ParseInterfacesReader("i", bytes.NewReader([]byte(body)))
+		hi, _ := config.ParseInterfacesReader("i", bytes.NewReader([]byte(body)))
 		if hi != nil {
 			_ = c.CheckHost(hi)
 		}
@@ -96,7 +99,7 @@ func FuzzLoad(f *testing.F) {
 }
 
 func validFileName(n string) bool {
-	for _, f := range Files {
+	for _, f := range config.Files {
 		if f == n {
 			return true
 		}

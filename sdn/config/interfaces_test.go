@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sdnlab/sdnlab/sdn/config"
 )
 
 func TestParseInterfacesReader(t *testing.T) {
@@ -40,7 +42,7 @@ func TestParseInterfacesReader(t *testing.T) {
 		"\tpost-up echo \\",
 		"\t  hello",
 	)
-	hi, err := ParseInterfacesReader("/nonexistent/interfaces", strings.NewReader(strings.ReplaceAll(in, "\n", "\r\n")))
+	hi, err := config.ParseInterfacesReader("/nonexistent/interfaces", strings.NewReader(strings.ReplaceAll(in, "\n", "\r\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ func TestParseInterfacesReader(t *testing.T) {
 }
 
 func TestParseInterfacesOVS(t *testing.T) {
-	hi, err := ParseInterfacesReader("i", strings.NewReader(lines(
+	hi, err := config.ParseInterfacesReader("i", strings.NewReader(lines(
 		"auto ens18",
 		"iface ens18 inet manual",
 		"    ovs_type OVSPort",
@@ -126,7 +128,7 @@ func TestParseInterfacesSource(t *testing.T) {
 	must(os.WriteFile(filepath.Join(dir, "interfaces.d", "a"), []byte(lines("auto vmbr1", "iface vmbr1 inet manual", "\tbridge-ports none")), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "more", "c"), []byte(lines("iface vmbr3 inet manual")), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "more", "skip.bak"), []byte(lines("iface skipped inet manual")), 0o644))
-	hi, err := ParseInterfaces(filepath.Join(dir, "interfaces"))
+	hi, err := config.ParseInterfaces(filepath.Join(dir, "interfaces"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +141,7 @@ func TestParseInterfacesSource(t *testing.T) {
 
 	// A missing plain include and an include cycle are errors naming the line.
 	must(os.WriteFile(filepath.Join(dir, "loop"), []byte(lines("source loop", "source nothere")), 0o644))
-	_, err = ParseInterfaces(filepath.Join(dir, "loop"))
+	_, err = config.ParseInterfaces(filepath.Join(dir, "loop"))
 	want := []string{
 		filepath.Join(dir, "loop") + ":1: source: " + filepath.Join(dir, "loop") + " is included twice",
 		filepath.Join(dir, "loop") + ":2: source: " + filepath.Join(dir, "nothere") + " does not exist",
@@ -165,14 +167,14 @@ func TestParseInterfacesErrors(t *testing.T) {
 		{lines("mapping eth0"), "i:1: mapping: \"mapping\" stanzas are not supported"},
 	}
 	for _, tc := range cases {
-		_, err := ParseInterfacesReader("i", strings.NewReader(tc.in))
-		var l ErrorList
+		_, err := config.ParseInterfacesReader("i", strings.NewReader(tc.in))
+		var l config.ErrorList
 		if !errors.As(err, &l) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want %q", tc.in, err, tc.want)
 		}
 	}
 	// ifupdown2 tolerates an IPv6 address in an inet stanza: a warning only.
-	hi, err := ParseInterfacesReader("i", strings.NewReader(lines("iface a inet static", "\taddress fd00::2/64", "\tgateway fd00::1")))
+	hi, err := config.ParseInterfacesReader("i", strings.NewReader(lines("iface a inet static", "\taddress fd00::2/64", "\tgateway fd00::1")))
 	if err != nil || len(hi.Warnings) != 2 || hi.Ifaces["a"].Gateway6 != netip.MustParseAddr("fd00::1") {
 		t.Errorf("family mismatch: %v, warnings %v", err, hi.Warnings)
 	}

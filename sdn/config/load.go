@@ -18,7 +18,8 @@ var Files = []string{
 // A missing file is an empty one; an unreadable directory is an error.
 // Load decodes and validates everything, and returns the Config together
 // with an ErrorList holding every problem (nil when there is none).
-func Load(dir string) (*Config, error) {
+// types are the section types the configuration may use (sdn/registry).
+func Load(dir string, types Types) (*Config, error) {
 	if _, err := os.ReadDir(dir); err != nil {
 		return nil, ErrorList{{Pos: Pos{File: dir}, Msg: "cannot read config directory: " + errText(err)}}
 	}
@@ -38,15 +39,15 @@ func Load(dir string) (*Config, error) {
 		errs.addErr(Pos{File: path}, err)
 		files[name] = secs
 	}
-	c := decode(dir, files, &errs)
+	c := decode(dir, files, types, &errs)
 	return c, errs.Err()
 }
 
 // LoadSections builds a Config from already parsed files (keyed by file
 // name, e.g. "zones.cfg"), for callers that do not read a directory.
-func LoadSections(dir string, files map[string][]Section) (*Config, error) {
+func LoadSections(dir string, files map[string][]Section, types Types) (*Config, error) {
 	var errs ErrorList
-	c := decode(dir, files, &errs)
+	c := decode(dir, files, types, &errs)
 	return c, errs.Err()
 }
 
@@ -70,8 +71,9 @@ func newConfig(dir string) *Config {
 	}
 }
 
-func decode(dir string, files map[string][]Section, errs *ErrorList) *Config {
+func decode(dir string, files map[string][]Section, types Types, errs *ErrorList) *Config {
 	c := newConfig(dir)
+	c.types = types
 	for i := range files["zones.cfg"] {
 		c.decodeZone(&files["zones.cfg"][i], errs)
 	}

@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -8,6 +8,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // lines joins config lines into a file body.
@@ -157,7 +160,7 @@ func validFiles() map[string]string {
 
 func TestLoadValid(t *testing.T) {
 	dir := writeDir(t, validFiles())
-	c, err := Load(dir)
+	c, err := config.Load(dir, registry.Config())
 	if err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
@@ -234,13 +237,13 @@ func TestLoadValid(t *testing.T) {
 }
 
 func TestLoadDirErrors(t *testing.T) {
-	_, err := Load(filepath.Join(t.TempDir(), "missing"))
-	var l ErrorList
+	_, err := config.Load(filepath.Join(t.TempDir(), "missing"), registry.Config())
+	var l config.ErrorList
 	if !errors.As(err, &l) || !strings.Contains(err.Error(), "cannot read config directory") {
 		t.Errorf("missing dir: %v", err)
 	}
 	// An empty directory is a valid, empty config.
-	c, err := Load(t.TempDir())
+	c, err := config.Load(t.TempDir(), registry.Config())
 	if err != nil || len(c.Zones) != 0 {
 		t.Errorf("empty dir: %v %v", c, err)
 	}
@@ -249,7 +252,7 @@ func TestLoadDirErrors(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "zones.cfg"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "zones.cfg") {
+	if _, err := config.Load(dir, registry.Config()); err == nil || !strings.Contains(err.Error(), "zones.cfg") {
 		t.Errorf("zones.cfg as a directory: %v", err)
 	}
 }
@@ -261,7 +264,7 @@ type ruleCase struct {
 	files  map[string]string
 	prefix string // "zones.cfg:3: tag:" relative to the dir
 	msg    string
-	strict bool // reported by Strict (Warnings), not by Load
+	strict bool // reported by Strict (Warnings), not by config.Load
 }
 
 // Small building blocks for the rule cases.
@@ -397,23 +400,23 @@ func TestValidationRules(t *testing.T) {
 	for _, tc := range ruleCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeDir(t, tc.files)
-			c, err := Load(dir)
+			c, err := config.Load(dir, registry.Config())
 			if c == nil {
-				t.Fatalf("Load returned no config: %v", err)
+				t.Fatalf("config.Load returned no config: %v", err)
 			}
 			var got error = err
 			if tc.strict {
 				if err != nil {
-					t.Fatalf("Load must accept what only the API refuses, got: %v", err)
+					t.Fatalf("config.Load must accept what only the API refuses, got: %v", err)
 				}
 				got = c.Strict()
 			}
 			if got == nil {
 				t.Fatalf("accepted; want %s ... %s", tc.prefix, tc.msg)
 			}
-			var l ErrorList
+			var l config.ErrorList
 			if !errors.As(got, &l) {
-				t.Fatalf("want an ErrorList, got %T %v", got, got)
+				t.Fatalf("want an config.ErrorList, got %T %v", got, got)
 			}
 			want := filepath.Join(dir, tc.prefix)
 			for _, e := range l {
@@ -433,8 +436,8 @@ func TestLoadReportsAll(t *testing.T) {
 		"zones.cfg": lines("vlan: vl", "\tmtu 12", "", "qinq: q1", "\tbridge vmbr0", "\ttag 0"),
 		"vnets.cfg": lines("vnet: v1", "\tzone nothere"),
 	})
-	_, err := Load(dir)
-	var l ErrorList
+	_, err := config.Load(dir, registry.Config())
+	var l config.ErrorList
 	if !errors.As(err, &l) || len(l) != 4 {
 		t.Fatalf("want 4 problems, got %v", err)
 	}
@@ -452,15 +455,15 @@ func TestLoadReportsAll(t *testing.T) {
 }
 
 func TestLoadSections(t *testing.T) {
-	zones, err := ParseSectionConfig("mem/zones.cfg", strings.NewReader(lines("vlan: vl", "\tbridge vmbr0")))
+	zones, err := config.ParseSectionConfig("mem/zones.cfg", strings.NewReader(lines("vlan: vl", "\tbridge vmbr0")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	vnets, err := ParseSectionConfig("mem/vnets.cfg", strings.NewReader(lines("vnet: v1", "\tzone vl")))
+	vnets, err := config.ParseSectionConfig("mem/vnets.cfg", strings.NewReader(lines("vnet: v1", "\tzone vl")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := LoadSections("mem", map[string][]Section{"zones.cfg": zones, "vnets.cfg": vnets})
+	c, err := config.LoadSections("mem", map[string][]config.Section{"zones.cfg": zones, "vnets.cfg": vnets}, registry.Config())
 	if c == nil || c.Zones["vl"] == nil || c.VNets["v1"] == nil {
 		t.Fatalf("not decoded: %+v", c)
 	}

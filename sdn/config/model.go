@@ -30,6 +30,8 @@ type Config struct {
 	// not fail on them so render can reproduce Proxmox; validate does
 	// (see Strict).
 	Warnings ErrorList
+
+	types Types // the section types it was decoded with
 }
 
 // Ignored names a setting that was read and kept but has no effect in a lab.

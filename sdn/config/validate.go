@@ -39,8 +39,17 @@ func (c *Config) vnetsInFileOrder() []*VNet {
 	return byLine(c.SortedVNets(), func(v *VNet) Pos { return v.Pos })
 }
 
+// rules returns the VNet rules of zone type typ (none for an unknown type).
+func (c *Config) rules(typ string) (VNetRules, bool) {
+	t, ok := c.types.zone(typ)
+	if !ok {
+		return VNetRules{}, false
+	}
+	return t.VNets(), true
+}
+
 // isVXLAN reports whether a zone type uses VXLAN VNIs as VNet tags.
-func isVXLAN(typ string) bool { return typ == "vxlan" || typ == "evpn" }
+func (c *Config) isVXLAN(typ string) bool { r, ok := c.rules(typ); return ok && r.Tag == TagVNI }
 
 func (c *Config) validateVNets(errs *ErrorList) {
 	type tagKey struct {
@@ -61,22 +70,23 @@ func (c *Config) validateVNets(errs *ErrorList) {
 			continue
 		}
 		_, hasTag := v.Props["tag"]
-		switch z.Type {
-		case "simple":
+		r, _ := c.rules(z.Type)
+		switch r.Tag {
+		case TagNone:
 			if hasTag {
-				errs.add(tpos, "tag", "a vnet in simple zone %s must not have a tag", z.ID)
+				errs.add(tpos, "tag", "a vnet in %s zone %s must not have a tag", z.Type, z.ID)
 			}
-		case "vlan", "qinq":
-			if !hasTag && z.Type == "vlan" {
-				errs.add(tpos, "tag", "missing: a vnet in vlan zone %s needs a VLAN tag (1-4094)", z.ID)
+		case TagVLAN:
+			if !hasTag && !r.TagOptional {
+				errs.add(tpos, "tag", "missing: a vnet in %s zone %s needs a VLAN tag (1-4094)", z.Type, z.ID)
 			}
 			if v.Tag > 4094 {
 				errs.add(tpos, "tag", "VLAN tag %d is out of range 1-4094 (zone %s is %s)", v.Tag, z.ID, z.Type)
 				continue
 			}
-			if z.Type == "qinq" && !hasTag {
+			if r.TagOptional && !hasTag {
 				if o := tagless[z.ID]; o != nil {
-					errs.add(v.Pos, "tag", "a tag-less vnet already exists in qinq zone %s (vnet %s)", z.ID, o.ID)
+					errs.add(v.Pos, "tag", "a tag-less vnet already exists in %s zone %s (vnet %s)", z.Type, z.ID, o.ID)
 				} else {
 					tagless[z.ID] = v
 				}
@@ -89,12 +99,12 @@ func (c *Config) validateVNets(errs *ErrorList) {
 					seenTag[k] = v
 				}
 			}
-		case "vxlan", "evpn":
+		case TagVNI:
 			if !hasTag {
 				errs.add(tpos, "tag", "missing: a vnet in %s zone %s needs a VXLAN VNI tag (1-16777215)", z.Type, z.ID)
 			}
-			if z.Type == "evpn" && v.VlanAware {
-				errs.add(propPos(v.Props, "vlanaware", v.Pos), "vlanaware", "vlan-aware vnets are not allowed in evpn zone %s", z.ID)
+			if r.NoVlanAware && v.VlanAware {
+				errs.add(propPos(v.Props, "vlanaware", v.Pos), "vlanaware", "vlan-aware vnets are not allowed in %s zone %s", z.Type, z.ID)
 			}
 			if v.Tag > 0 {
 				// VNIs are unique cluster-wide across vxlan and evpn zones.
@@ -130,54 +140,37 @@ func (c *Config) validateSubnets(errs *ErrorList) {
 		if z == nil {
 			continue
 		}
-		if s.SNAT && z.Type != "simple" && z.Type != "evpn" {
-			errs.add(propPos(s.Props, "snat", s.Pos), "snat", "snat is only available in simple and evpn zones (zone %s is %s)", z.ID, z.Type)
+		if r, _ := c.rules(z.Type); s.SNAT && !r.SNAT {
+			snat := c.types.zoneNames(func(t ZoneType) bool { return t.VNets().SNAT }, "and")
+			errs.add(propPos(s.Props, "snat", s.Pos), "snat", "snat is only available in %s zones (zone %s is %s)", snat, z.ID, z.Type)
 		}
 	}
 }
 
 func (c *Config) validateZones(errs *ErrorList) {
-	vni := map[int]*VNet{}
-	for _, v := range c.SortedVNets() {
-		if z := c.Zones[v.Zone]; z != nil && isVXLAN(z.Type) && v.Tag > 0 {
-			if _, dup := vni[v.Tag]; !dup {
-				vni[v.Tag] = v
-			}
-		}
-	}
-	vrf := map[int]*Zone{}
-	for _, z := range byLine(c.SortedZones(), func(z *Zone) Pos { return z.Pos }) {
+	for _, z := range c.ZonesInFileOrder() {
 		c.validateZoneRefs(z, errs)
-		switch z.Type {
-		case "evpn":
-			if z.Controller != "" {
-				cpos := propPos(z.Props, "controller", z.Pos)
-				switch ct := c.Controllers[z.Controller]; {
-				case ct == nil:
-					errs.add(cpos, "controller", "controller %q is not defined in controllers.cfg", z.Controller)
-				case ct.Type != "evpn":
-					errs.add(cpos, "controller", "controller %s is of type %s, an evpn zone needs an evpn controller", ct.ID, ct.Type)
-				}
-			}
-			if z.VrfVxlan > 0 {
-				ppos := propPos(z.Props, "vrf-vxlan", z.Pos)
-				if o := vrf[z.VrfVxlan]; o != nil {
-					errs.add(ppos, "vrf-vxlan", "vrf-vxlan %d is already used by zone %s", z.VrfVxlan, o.ID)
-				} else {
-					vrf[z.VrfVxlan] = z
-				}
-				if v := vni[z.VrfVxlan]; v != nil {
-					errs.add(ppos, "vrf-vxlan", "vrf-vxlan %d is already the VNI of vnet %s (zone %s)", z.VrfVxlan, v.ID, v.Zone)
-				}
-			}
-		case "vxlan":
-			if z.Fabric != "" {
-				if _, ok := c.Fabrics[z.Fabric]; !ok {
-					errs.add(propPos(z.Props, "fabric", z.Pos), "fabric", "fabric %q is not defined in fabrics.cfg", z.Fabric)
-				}
-			}
+		if t, ok := c.types.zone(z.Type); ok {
+			t.Validate(c, z, errs)
 		}
 	}
+}
+
+// ZonesInFileOrder returns the zones in the order of zones.cfg, so that
+// of two clashing zones the later one is reported.
+func (c *Config) ZonesInFileOrder() []*Zone {
+	return byLine(c.SortedZones(), func(z *Zone) Pos { return z.Pos })
+}
+
+// VNIOwner returns the VNet (first by ID) of a VXLAN zone whose VNI is
+// tag, or nil.
+func (c *Config) VNIOwner(tag int) *VNet {
+	for _, v := range c.SortedVNets() {
+		if z := c.Zones[v.Zone]; z != nil && c.isVXLAN(z.Type) && v.Tag == tag {
+			return v
+		}
+	}
+	return nil
 }
 
 func (c *Config) validateControllers(errs *ErrorList) {

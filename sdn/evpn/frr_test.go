@@ -14,6 +14,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
@@ -269,7 +270,7 @@ func (l *lab) compileNode(node, addr string) *plan.NodePlan {
 			l.t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load(dir)
+	cfg, err := config.Load(dir, registry.Config())
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // TestUnicastInstall runs three agents in eBGP (the bgp controller's
@@ -226,7 +227,7 @@ func TestFromPlanBGPController(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load(dir)
+	cfg, err := config.Load(dir, registry.Config())
 	if err != nil {
 		t.Fatal(err)
 	}

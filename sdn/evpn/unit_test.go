@@ -8,6 +8,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // Routes survive the trip through GoBGP's wire structures.
@@ -170,7 +171,7 @@ func TestConfigDefaults(t *testing.T) {
 // FromPlan reads the BGP speaker's settings from the plan the compiler
 // makes for the examples/evpn lab.
 func TestFromPlanExample(t *testing.T) {
-	cfg, err := config.Load("../../examples/evpn")
+	cfg, err := config.Load("../../examples/evpn", registry.Config())
 	if err != nil {
 		t.Fatalf("examples/evpn: %v", err)
 	}

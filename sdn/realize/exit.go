@@ -35,7 +35,7 @@ func (a *applier) exitPaths() error {
 	k := 0
 	for i := range a.plan.Zones {
 		z := &a.plan.Zones[i]
-		if z.Type != "evpn" || a.skipped[z.ID] {
+		if !inVRF(z) || a.skipped[z.ID] {
 			continue
 		}
 		k++

@@ -27,6 +27,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // Target says where a node's plan goes.
@@ -187,7 +188,7 @@ func (a *applier) classify() {
 			a.skip("zone %s (%s): not realized: %s", z.ID, z.Type, why)
 			continue
 		}
-		if z.Type == "evpn" {
+		if inVRF(z) {
 			a.vrfNS[z.ID] = a.t.VRFNS(z.ID)
 		}
 		for _, v := range z.VNets {
@@ -231,14 +232,14 @@ func (a *applier) classify() {
 			continue
 		}
 		d := &device{ifc: ifc, ns: a.t.NS, zone: z}
-		if z != nil && z.Type == "evpn" {
-			inVRF := ifc.VRF != "" || ifc.Name == z.L3Bridge || ifc.Name == z.L3Vxlan || ifc.Name == z.XVRFPeer
+		if z != nil && inVRF(z) {
+			vrfDev := ifc.VRF != "" || ifc.Name == z.L3Bridge || ifc.Name == z.L3Vxlan || ifc.Name == z.XVRFPeer
 			if br, ok := portOf[ifc.Name]; ok {
 				if bi := a.plan.Iface(br); bi != nil && bi.VRF != "" {
-					inVRF = true
+					vrfDev = true
 				}
 			}
-			if inVRF {
+			if vrfDev {
 				d.ns = a.vrfNS[z.ID]
 			}
 		}
@@ -254,41 +255,39 @@ func (a *applier) classify() {
 	}
 }
 
-// zoneUnsupported says why a zone cannot be realized here ("" if it can).
+// zoneUnsupported says why a zone cannot be realized here ("" if it can):
+// the lab runs no Open vSwitch, and the zone's type knows what else it
+// needs from the kernel.
 func (a *applier) zoneUnsupported(z *plan.ZonePlan) string {
 	if z.BridgeOVS {
 		return "its bridge " + z.Bridge + " is Open vSwitch, which the lab does not run"
 	}
-	switch z.Type {
-	case "vlan", "qinq":
-		needVlanDev := false
-		for n := range a.zoneMembers(z) {
-			if _, _, ok := plan.ImplicitVlan(n); ok {
-				needVlanDev = true
-			}
-			if ifc := a.plan.Iface(n); ifc != nil && ifc.Kind == plan.KindVlan {
-				needVlanDev = true
-			}
-		}
-		if (needVlanDev || z.Type == "qinq") && !a.caps.Vlan {
-			return "needs 802.1Q VLAN devices (8021q), not available on this kernel"
-		}
-		if (z.BridgeVlanAware || z.ZoneBridge != "") && !a.caps.VlanFiltering {
-			return "needs a VLAN-aware bridge (bridge vlan_filtering), not available on this kernel"
-		}
-		if z.Bridge != "" {
-			if n, err := a.ns(a.t.NS, false); err == nil {
-				if l, _ := n.Link(z.Bridge); l == nil {
-					return "its bridge " + z.Bridge + " does not exist on the node"
-				}
-			}
-		}
-	case "vxlan", "evpn":
-		if !a.caps.Vxlan {
-			return "needs vxlan, not available on this kernel"
-		}
+	t, ok := registry.Zone(z.Type)
+	if !ok {
+		return "unknown zone type " + z.Type
 	}
-	return ""
+	return t.Unsupported(z, kernel{a})
+}
+
+// kernel is what a zone type asks about the node being built.
+type kernel struct{ a *applier }
+
+func (k kernel) Caps() nsutil.Caps                        { return k.a.caps }
+func (k kernel) Plan() *plan.NodePlan                     { return k.a.plan }
+func (k kernel) Members(z *plan.ZonePlan) map[string]bool { return k.a.zoneMembers(z) }
+func (k kernel) LinkExists(name string) bool {
+	n, err := k.a.ns(k.a.t.NS, false)
+	if err != nil {
+		return true // cannot tell: let creating the devices report it
+	}
+	l, _ := n.Link(name)
+	return l != nil
+}
+
+// inVRF reports whether zone z is a VRF (a namespace of its own).
+func inVRF(z *plan.ZonePlan) bool {
+	t, ok := registry.Zone(z.Type)
+	return ok && t.Traits().VRF
 }
 
 // zoneMembers returns the devices of a zone: those the ZonePlan names,
@@ -401,7 +400,7 @@ func (a *applier) cleanup() error {
 func (a *applier) isExitPath(ns, name string) bool {
 	for i := range a.plan.Zones {
 		z := &a.plan.Zones[i]
-		if z.Type == "evpn" && z.ExitNode && !a.skipped[z.ID] && name == exitLink(z.ID) && (ns == a.t.NS || ns == a.vrfNS[z.ID]) {
+		if inVRF(z) && z.ExitNode && !a.skipped[z.ID] && name == exitLink(z.ID) && (ns == a.t.NS || ns == a.vrfNS[z.ID]) {
 			return true
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 const hostIfaces = `auto lo
@@ -40,7 +41,7 @@ func compile(t *testing.T, files map[string]string) *plan.NodePlan {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load(dir)
+	cfg, err := config.Load(dir, registry.Config())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
@@ -60,7 +61,7 @@ func readOptional(t *testing.T, path string) string {
 }
 
 func runGolden(t *testing.T, dir string) {
-	cfg, err := config.Load(filepath.Join(dir, "cfg"))
+	cfg, err := config.Load(filepath.Join(dir, "cfg"), registry.Config())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -1,8 +1,9 @@
-// Package zones holds one compiler per Proxmox SDN zone type. Each turns one
-// VNet of its zone into the interface stanzas Proxmox writes to
-// /etc/network/interfaces.d/sdn and the semantic ZonePlan/VNetPlan the
-// realizer and the EVPN agent read. Package sdn drives them (Compile); the
-// registry below is explicit.
+// Package zones defines what a Proxmox SDN zone type is (Type) and what
+// the zone types share. Each type is a package of its own below this one
+// (simple, vlan, qinq, vxlan, evpn) that turns one VNet of its zone into
+// the interface stanzas Proxmox writes to /etc/network/interfaces.d/sdn
+// and the semantic ZonePlan/VNetPlan the realizer and the EVPN agent read.
+// Package sdn drives them (Compile); sdn/registry lists them.
 package zones
 
 import (
@@ -10,36 +11,65 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
-// Compiler generates the stanzas of one VNet of a zone of its type.
-type Compiler interface {
-	// Type is the zone type as written in zones.cfg.
-	Type() string
+// Type is everything sdnlab knows about one zone type. Each type lives in
+// its own package (sdn/zones/<type>) that owns its zones.cfg keys and their
+// decoding and validation (config.ZoneType), its compilation (VNet), what
+// it needs from the kernel (Unsupported) and how guests and the underlay
+// attach to it (Traits). sdn/registry lists the types, one line each.
+type Type interface {
+	config.ZoneType
 	// VNet adds vnet's stanzas to env.Stanzas and its VNetPlan (and the
 	// zone-wide facts) to zp. On error it must leave env untouched: the
 	// caller skips the VNet, as Proxmox does, and notes why.
 	VNet(env *Env, zone *config.Zone, vnet *config.VNet, zp *plan.ZonePlan) error
+	// Unsupported says why zone z cannot be realized on kernel k ("" when
+	// it can).
+	Unsupported(z *plan.ZonePlan, k Kernel) string
+	// Traits are how guests, the underlay and the lab attach to the zone.
+	Traits() Traits
 }
 
-// Registry lists the zone compilers by type.
-func Registry() map[string]Compiler {
-	return map[string]Compiler{
-		"simple": Simple{},
-		"vlan":   Vlan{},
-		"qinq":   QinQ{},
-		"vxlan":  Vxlan{},
-		"evpn":   Evpn{},
-	}
+// Kernel is what the realizer tells a zone type about the node it builds.
+type Kernel interface {
+	// Caps are the kernel's features.
+	Caps() nsutil.Caps
+	// Plan is the node's plan.
+	Plan() *plan.NodePlan
+	// Members are the devices of zone z: those its plan names and the
+	// bridges, ports and veth peers around them.
+	Members(z *plan.ZonePlan) map[string]bool
+	// LinkExists reports whether the node's namespace has a device name.
+	LinkExists(name string) bool
 }
 
-// Lookup returns the compiler of zone type typ.
-func Lookup(typ string) (Compiler, bool) {
-	c, ok := Registry()[typ]
-	return c, ok
+// Traits are the facts about a zone type that the lab builder, the
+// resolver and the scenarios act on.
+type Traits struct {
+	// VXLAN: the VNets are VXLAN tunnels over the underlay (the underlay
+	// must carry the encapsulation; nodes are VTEPs).
+	VXLAN bool
+	// VRF: the zone is a VRF, realized as a namespace of its own on each
+	// node; the VNet bridges (and their guests) live there.
+	VRF bool
+	// Upstream is how the lab's upstream router reaches the zone's
+	// subnets that leave un-NATed.
+	Upstream Upstream
 }
+
+// Upstream is how the upstream router routes a zone's subnets.
+type Upstream int
+
+// Upstream routing.
+const (
+	UpstreamNone       Upstream = iota // not routed
+	UpstreamExitNodes                  // through the zone's exit nodes (ECMP)
+	UpstreamSingleNode                 // through the node, when the zone lives on one node only
+)
 
 // Env is what a zone compiler works with for one node.
 type Env struct {
@@ -64,9 +94,9 @@ func (e *Env) Notef(format string, a ...any) {
 	}
 }
 
-// subnets returns the subnets of vnet sorted by subnet ID, as Proxmox
+// Subnets returns the subnets of vnet sorted by subnet ID, as Proxmox
 // iterates them.
-func (e *Env) subnets(vnet string) []*config.Subnet {
+func (e *Env) Subnets(vnet string) []*config.Subnet {
 	if e.subnetsByVNet == nil {
 		e.subnetsByVNet = map[string][]*config.Subnet{}
 		for _, s := range e.Cfg.SortedSubnets() {
@@ -76,8 +106,8 @@ func (e *Env) subnets(vnet string) []*config.Subnet {
 	return e.subnetsByVNet[vnet]
 }
 
-// vnetPlan is the common part of a VNetPlan.
-func vnetPlan(v *config.VNet, subnets []*config.Subnet) plan.VNetPlan {
+// VNetPlan is the common part of a VNetPlan.
+func VNetPlan(v *config.VNet, subnets []*config.Subnet) plan.VNetPlan {
 	vp := plan.VNetPlan{
 		ID: v.ID, Bridge: v.ID, Tag: v.Tag, VlanAware: v.VlanAware,
 		Alias: v.Alias, IsolatePorts: v.IsolatePorts,
@@ -90,15 +120,15 @@ func vnetPlan(v *config.VNet, subnets []*config.Subnet) plan.VNetPlan {
 	return vp
 }
 
-// zoneBase fills the fields every zone type shares.
-func zoneBase(zp *plan.ZonePlan, z *config.Zone, mtu int) {
+// ZoneBase fills the fields every zone type shares.
+func ZoneBase(zp *plan.ZonePlan, z *config.Zone, mtu int) {
 	zp.ID, zp.Type, zp.MTU = z.ID, z.Type, mtu
 	zp.MacLearningOff = z.BridgeDisableMacLearning
 }
 
-// gatewayIsV6 is how Proxmox decides a subnet's IP version: from its
+// GatewayIsV6 is how Proxmox decides a subnet's IP version: from its
 // gateway, so a subnet without gateway counts as IPv4 whatever its prefix.
-func gatewayIsV6(s *config.Subnet) bool { return s.Gateway.IsValid() && s.Gateway.Is6() }
+func GatewayIsV6(s *config.Subnet) bool { return s.Gateway.IsValid() && s.Gateway.Is6() }
 
 // Well-known addresses Proxmox asks "ip route get" about to find the
 // uplink for SNAT.
@@ -107,12 +137,12 @@ var (
 	snatProbe6 = netip.MustParseAddr("2001:4860:4860::8888")
 )
 
-// snatRule derives the SNAT rule of subnet s: the uplink interface and
+// SNATRule derives the SNAT rule of subnet s: the uplink interface and
 // source address towards the Internet. ok is false when there is no route
 // (Proxmox then writes no SNAT).
-func (e *Env) snatRule(s *config.Subnet) (plan.SNATRule, bool) {
+func (e *Env) SNATRule(s *config.Subnet) (plan.SNATRule, bool) {
 	fam, probe := 4, snatProbe4
-	if gatewayIsV6(s) {
+	if GatewayIsV6(s) {
 		fam, probe = 6, snatProbe6
 	}
 	src, dev, err := e.Facts.RouteGet(probe)
@@ -130,9 +160,9 @@ func (e *Env) snatRule(s *config.Subnet) (plan.SNATRule, bool) {
 	}, true
 }
 
-// gatewayAddress writes subnet s's gateway, with the subnet's prefix
+// GatewayAddress writes subnet s's gateway, with the subnet's prefix
 // length, as an address of br unless an earlier subnet wrote it.
-func gatewayAddress(br *plan.Iface, seen map[netip.Addr]bool, s *config.Subnet) {
+func GatewayAddress(br *plan.Iface, seen map[netip.Addr]bool, s *config.Subnet) {
 	if !s.Gateway.IsValid() {
 		return
 	}
@@ -142,10 +172,10 @@ func gatewayAddress(br *plan.Iface, seen map[netip.Addr]bool, s *config.Subnet) 
 	seen[s.Gateway] = true
 }
 
-// vnetBridgeLines writes the lines a VNet bridge has in every zone type but
+// VNetBridgeLines writes the lines a VNet bridge has in every zone type but
 // evpn, in Proxmox's order: ports, STP off, no forward delay, VLAN
 // awareness, MTU (when set) and alias.
-func vnetBridgeLines(br *plan.Iface, v *config.VNet, ports string, mtu int) {
+func VNetBridgeLines(br *plan.Iface, v *config.VNet, ports string, mtu int) {
 	br.SetBridgePorts(plan.Underscore, ports)
 	br.SetBridgeSTPOff(plan.Underscore)
 	br.SetBridgeFD(plan.Underscore, 0)
@@ -160,19 +190,19 @@ func vnetBridgeLines(br *plan.Iface, v *config.VNet, ports string, mtu int) {
 	}
 }
 
-// addVNetBridge adds the VNet's bridge over ports unless its stanza exists.
-func addVNetBridge(st *plan.Stanzas, v *config.VNet, ports string, mtu int) {
+// AddVNetBridge adds the VNet's bridge over ports unless its stanza exists.
+func AddVNetBridge(st *plan.Stanzas, v *config.VNet, ports string, mtu int) {
 	if st.Has(v.ID) {
 		return
 	}
 	br := plan.NewIface(v.ID, plan.KindBridge)
-	vnetBridgeLines(br, v, ports, mtu)
+	VNetBridgeLines(br, v, ports, mtu)
 	st.Add(br)
 }
 
-// addVethPair adds both ends of the veth pair a<->b whose stanzas do not
+// AddVethPair adds both ends of the veth pair a<->b whose stanzas do not
 // exist yet; mtu 0 writes no mtu line.
-func addVethPair(st *plan.Stanzas, a, b string, mtu int) {
+func AddVethPair(st *plan.Stanzas, a, b string, mtu int) {
 	for _, pair := range [][2]string{{a, b}, {b, a}} {
 		if st.Has(pair[0]) {
 			continue

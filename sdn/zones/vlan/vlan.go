@@ -1,4 +1,4 @@
-package zones
+package vlan
 
 import (
 	"fmt"
@@ -6,19 +6,20 @@ import (
 
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/zones"
 )
 
-// Vlan is the "vlan" zone: each VNet is a bridge joined to the host
+// Type is the "vlan" zone: each VNet is a bridge joined to the host
 // bridge's VLAN <tag>, in one of three ways depending on the host bridge:
 // an OVS internal port, a VLAN sub-interface of a VLAN-aware bridge, or a
 // veth pair into a per-VLAN bridge "<bridge>v<tag>" over "<nic>.<tag>".
-type Vlan struct{}
+type Type struct{}
 
-// Type implements Compiler.
-func (Vlan) Type() string { return "vlan" }
+// Name implements config.ZoneType.
+func (Type) Name() string { return "vlan" }
 
-// VNet implements Compiler.
-func (Vlan) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) error {
+// VNet implements zones.Type: it compiles one VNet of the zone.
+func (Type) VNet(env *zones.Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) error {
 	bridge := z.Bridge
 	if !env.Facts.HasBridge(bridge) {
 		return fmt.Errorf("can't find bridge %s in the host interfaces", bridge)
@@ -63,7 +64,7 @@ func (Vlan) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		for _, p := range env.Facts.BridgePhysicalPorts(bridge) {
 			fmt.Fprintf(&ports, " %s.%d", p, tag)
 		}
-		addVethPair(st, uplink, uplinkPeer, mtu)
+		zones.AddVethPair(st, uplink, uplinkPeer, mtu)
 		if !st.Has(bridgeVlan) {
 			bv := plan.NewIface(bridgeVlan, plan.KindBridge)
 			bv.SetBridgePorts(plan.Underscore, ports.String()+" "+uplinkPeer)
@@ -76,11 +77,11 @@ func (Vlan) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		}
 	}
 
-	addVNetBridge(st, v, uplink, mtu)
+	zones.AddVNetBridge(st, v, uplink, mtu)
 
-	zoneBase(zp, z, mtu)
+	zones.ZoneBase(zp, z, mtu)
 	zp.Bridge, zp.BridgeOVS, zp.BridgeVlanAware = bridge, isOVS, vlanAware
-	vp := vnetPlan(v, env.subnets(v.ID))
+	vp := zones.VNetPlan(v, env.Subnets(v.ID))
 	vp.Uplink = uplink
 	zp.VNets = append(zp.VNets, vp)
 	return nil

@@ -1,4 +1,4 @@
-package zones
+package evpn
 
 import (
 	"errors"
@@ -9,15 +9,16 @@ import (
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/fabrics"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/zones"
 )
 
-// Evpn is the "evpn" zone: VNets are anycast-gateway bridges over VXLAN
+// Type is the "evpn" zone: VNets are anycast-gateway bridges over VXLAN
 // devices whose MACs and flood lists BGP EVPN distributes; the zone is a
 // VRF "vrf_<zone>" with an L3VNI bridge "vrfbr_<zone>" over "vrfvx_<zone>".
-type Evpn struct{}
+type Type struct{}
 
-// Type implements Compiler.
-func (Evpn) Type() string { return "evpn" }
+// Name implements config.ZoneType.
+func (Type) Name() string { return "evpn" }
 
 // vrfUnreachableMetric is the metric of the unreachable default route a
 // VRF gets on nodes that are not exit nodes (so a learned default wins).
@@ -28,7 +29,7 @@ const vrfUnreachableMetric = 4278198272
 // isis loopback when the bgp controller has none; the evpn controller
 // (sdn/controllers evpnUnderlay) does not: Proxmox's zone and controller
 // plugins differ there, so the two are deliberately not shared.
-func nodeRouterLoopback(env *Env) string {
+func nodeRouterLoopback(env *zones.Env) string {
 	for _, typ := range []string{"bgp", "isis"} {
 		for _, c := range env.Cfg.SortedControllers() {
 			if c.Type == typ && c.Node == env.Facts.Node {
@@ -42,8 +43,8 @@ func nodeRouterLoopback(env *Env) string {
 	return ""
 }
 
-// VNet implements Compiler.
-func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) error {
+// VNet implements zones.Type: it compiles one VNet of the zone.
+func (Type) VNet(env *zones.Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) error {
 	if v.Tag == 0 {
 		return fmt.Errorf("missing vxlan tag")
 	}
@@ -68,7 +69,7 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		}
 	case ctl.Fabric != "":
 		var err error
-		peers, local, err = fabricPeers(env, ctl.Fabric, "EVPN zone "+z.ID)
+		peers, local, err = zones.FabricPeers(env, ctl.Fabric, "EVPN zone "+z.ID)
 		if err != nil {
 			return err
 		}
@@ -78,7 +79,7 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 	}
 
 	exit := slices.Contains(z.ExitNodes, node)
-	mtu := vxlanMTU(z)
+	mtu := zones.VxlanMTU(z)
 	st := env.Stanzas
 	vrf := plan.EVPNVRF(z.ID)
 	vx := "vxlan_" + v.ID
@@ -106,14 +107,14 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 	vxlanDev(vx, v.Tag)
 
 	// The VNet bridge: anycast gateway addresses, in the zone's VRF.
-	subnets := env.subnets(v.ID)
+	subnets := env.Subnets(v.ID)
 	var anySubnet, anyV6, fwd4, fwd6 bool
 	if !st.Has(v.ID) {
 		br := plan.NewIface(v.ID, plan.KindBridge)
 		seen := map[netip.Addr]bool{}
 		for _, s := range subnets {
-			gatewayAddress(br, seen, s)
-			v6 := gatewayIsV6(s)
+			zones.GatewayAddress(br, seen, s)
+			v6 := zones.GatewayIsV6(s)
 			anySubnet = true
 			anyV6 = anyV6 || v6
 			if s.Gateway.IsValid() {
@@ -121,7 +122,7 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 			}
 			// Only exit nodes NAT towards the outside.
 			if s.SNAT && exit {
-				if r, ok := env.snatRule(s); ok {
+				if r, ok := env.SNATRule(s); ok {
 					br.AddSNAT(r)
 				}
 			}
@@ -149,7 +150,7 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		st.Add(br)
 	} else {
 		for _, s := range subnets {
-			anyV6 = anyV6 || gatewayIsV6(s)
+			anyV6 = anyV6 || zones.GatewayIsV6(s)
 		}
 	}
 
@@ -207,7 +208,7 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		}
 	}
 
-	zoneBase(zp, z, mtu)
+	zones.ZoneBase(zp, z, mtu)
 	zp.LocalVTEP, zp.LocalIface = local, localIface
 	zp.VxlanPort = z.VxlanPort
 	zp.Peers = peers
@@ -225,7 +226,7 @@ func (Evpn) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 	zp.XVRF, zp.XVRFPeer = xvrf, xvrfp
 	zp.AdvertiseSubnets = z.AdvertiseSubnets
 	zp.RTImport = z.RTImport
-	vp := vnetPlan(v, subnets)
+	vp := zones.VNetPlan(v, subnets)
 	vp.Vxlan, vp.Uplink, vp.MAC = vx, vx, z.MAC
 	zp.VNets = append(zp.VNets, vp)
 	return nil

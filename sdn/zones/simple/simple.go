@@ -1,31 +1,32 @@
-package zones
+package simple
 
 import (
 	"net/netip"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/zones"
 )
 
-// Simple is the "simple" zone: an isolated bridge per VNet with the
+// Type is the "simple" zone: an isolated bridge per VNet with the
 // subnets' gateways on it, routed (and optionally SNATed) by the node.
-type Simple struct{}
+type Type struct{}
 
-// Type implements Compiler.
-func (Simple) Type() string { return "simple" }
+// Name implements config.ZoneType.
+func (Type) Name() string { return "simple" }
 
-// VNet implements Compiler.
-func (Simple) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) error {
+// VNet implements zones.Type: it compiles one VNet of the zone.
+func (Type) VNet(env *zones.Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) error {
 	if env.Stanzas.Has(v.ID) {
 		return nil // Proxmox: nothing to do when the VNet's stanza exists
 	}
-	subnets := env.subnets(v.ID)
+	subnets := env.Subnets(v.ID)
 	br := plan.NewIface(v.ID, plan.KindBridge)
 	seen := map[netip.Addr]bool{}
 	var fwd4, fwd6 bool
 	for _, s := range subnets {
-		gatewayAddress(br, seen, s)
-		v6 := gatewayIsV6(s)
+		zones.GatewayAddress(br, seen, s)
+		v6 := zones.GatewayIsV6(s)
 		if s.Gateway.IsValid() {
 			fwd4, fwd6 = fwd4 || !v6, fwd6 || v6
 		}
@@ -35,12 +36,12 @@ func (Simple) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) 
 			br.AddUpConnectedRoute(s.Prefix, v.ID)
 		}
 		if s.SNAT {
-			if r, ok := env.snatRule(s); ok {
+			if r, ok := env.SNATRule(s); ok {
 				br.AddSNAT(r)
 			}
 		}
 	}
-	vnetBridgeLines(br, v, "none", z.MTU)
+	zones.VNetBridgeLines(br, v, "none", z.MTU)
 	if fwd4 {
 		br.SetIPForward("on")
 	}
@@ -49,7 +50,7 @@ func (Simple) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) 
 	}
 	env.Stanzas.Add(br)
 
-	zoneBase(zp, z, z.MTU)
-	zp.VNets = append(zp.VNets, vnetPlan(v, subnets))
+	zones.ZoneBase(zp, z, z.MTU)
+	zp.VNets = append(zp.VNets, zones.VNetPlan(v, subnets))
 	return nil
 }

@@ -1,23 +1,24 @@
-package zones
+package qinq
 
 import (
 	"fmt"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/zones"
 )
 
-// QinQ is the "qinq" zone: the zone gets a VLAN-aware bridge "z_<zone>"
+// Type is the "qinq" zone: the zone gets a VLAN-aware bridge "z_<zone>"
 // whose uplink carries the service VLAN (tag) on the host bridge; each
 // VNet bridge hangs off "z_<zone>.<vnet tag>" (the customer VLAN), or off
 // a veth pair for VNets without a tag.
-type QinQ struct{}
+type Type struct{}
 
-// Type implements Compiler.
-func (QinQ) Type() string { return "qinq" }
+// Name implements config.ZoneType.
+func (Type) Name() string { return "qinq" }
 
-// VNet implements Compiler.
-func (QinQ) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) error {
+// VNet implements zones.Type: it compiles one VNet of the zone.
+func (Type) VNet(env *zones.Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) error {
 	bridge, mtu, stag, proto := z.Bridge, z.MTU, z.Tag, z.VlanProtocol
 	if !env.Facts.HasBridge(bridge) {
 		return fmt.Errorf("can't find bridge %s in the host interfaces", bridge)
@@ -89,7 +90,7 @@ func (QinQ) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		}
 	}
 
-	addVethPair(st, notagUplink, notagPeer, 0) // Proxmox writes no mtu on these
+	zones.AddVethPair(st, notagUplink, notagPeer, 0) // Proxmox writes no mtu on these
 
 	if !st.Has(zoneBr) {
 		zb := plan.NewIface(zoneBr, plan.KindBridge)
@@ -103,16 +104,16 @@ func (QinQ) VNet(env *Env, z *config.Zone, v *config.VNet, zp *plan.ZonePlan) er
 		st.Add(zb)
 	}
 
-	addVNetBridge(st, v, vnetPorts, mtu)
+	zones.AddVNetBridge(st, v, vnetPorts, mtu)
 
-	zoneBase(zp, z, mtu)
+	zones.ZoneBase(zp, z, mtu)
 	zp.Bridge, zp.BridgeOVS, zp.BridgeVlanAware = bridge, isOVS, vlanAware
 	zp.ServiceTag, zp.ZoneBridge = stag, zoneBr
 	zp.VlanProtocol = proto
 	if zp.VlanProtocol == "" {
 		zp.VlanProtocol = "802.1q"
 	}
-	vp := vnetPlan(v, env.subnets(v.ID))
+	vp := zones.VNetPlan(v, env.Subnets(v.ID))
 	vp.Uplink = vnetPorts
 	zp.VNets = append(zp.VNets, vp)
 	return nil

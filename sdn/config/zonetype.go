@@ -1,0 +1,143 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// ZoneType is what the configuration needs from one zone type: its keys,
+// how it decodes and validates them, and how its VNets use their tag. Each
+// zone type implements it in its own package (sdn/zones/<type>); the list
+// of types is sdn/registry, which the callers of Load pass in.
+type ZoneType interface {
+	// Name is the type as written in zones.cfg ("vlan").
+	Name() string
+	// Keys are the zones.cfg keys Proxmox allows for the type
+	// (Zones/*Plugin.pm options()), including the common ones.
+	Keys() []string
+	// Decode reads the type's own keys into z; the common keys (nodes,
+	// mtu, ipam, dns, reversedns, dnszone, dhcp) are already read.
+	Decode(d *Decoder, z *Zone)
+	// Validate checks z against the rest of the configuration once
+	// everything is decoded (references, uniqueness across zones).
+	Validate(c *Config, z *Zone, errs *ErrorList)
+	// VNets says what a VNet of the type may and must carry.
+	VNets() VNetRules
+}
+
+// TagKind is what a VNet's tag means in a zone type.
+type TagKind int
+
+// Tag kinds.
+const (
+	TagNone TagKind = iota // no tag allowed (simple)
+	TagVLAN                // a VLAN tag, unique in the zone (vlan, qinq)
+	TagVNI                 // a VXLAN VNI, unique cluster-wide (vxlan, evpn)
+)
+
+// VNetRules are the per-VNet rules of a zone type.
+type VNetRules struct {
+	Tag TagKind
+	// TagOptional: one VNet of the zone may go without a tag (qinq).
+	TagOptional bool
+	// NoVlanAware: vlan-aware VNets are refused (evpn).
+	NoVlanAware bool
+	// SNAT: subnets may set snat (simple, evpn).
+	SNAT bool
+}
+
+// Types are the section types a configuration may use, in the order
+// messages list them.
+type Types struct {
+	Zones []ZoneType
+}
+
+// zone returns the zone type called name.
+func (t Types) zone(name string) (ZoneType, bool) {
+	for _, z := range t.Zones {
+		if z.Name() == name {
+			return z, true
+		}
+	}
+	return nil, false
+}
+
+// zoneNames lists the zone types for messages ("a, b or c").
+func (t Types) zoneNames(pick func(ZoneType) bool, last string) string {
+	var l []string
+	for _, z := range t.Zones {
+		if pick == nil || pick(z) {
+			l = append(l, z.Name())
+		}
+	}
+	if len(l) < 2 {
+		return strings.Join(l, "")
+	}
+	return strings.Join(l[:len(l)-1], ", ") + " " + last + " " + l[len(l)-1]
+}
+
+// Decoder reads the typed values of one section and records every problem
+// at the line of the key (or the section header for missing keys).
+type Decoder = decoder
+
+// Errf reports a problem with property p.
+func (d *decoder) Errf(p Prop, format string, a ...any) { d.errf(p, format, a...) }
+
+// Warnf records a problem Proxmox's API refuses but its generator accepts.
+func (d *decoder) Warnf(p Prop, format string, a ...any) {
+	d.cfg.Warnings.add(p.Pos, p.Key, format, a...)
+}
+
+// Ignore records a setting kept but not acted on.
+func (d *decoder) Ignore(p Prop, reason string) { d.cfg.ignore(p, reason) }
+
+// Prop returns the first line of key.
+func (d *decoder) Prop(key string) (Prop, bool) { p, ok := d.props[key]; return p, ok }
+
+// Has reports whether key is set.
+func (d *decoder) Has(key string) bool { return d.has(key) }
+
+// Str returns key's value ("" when unset), reporting an empty value.
+func (d *decoder) Str(key string) string { return d.str(key) }
+
+// Require reports key as missing (at the section header) when unset.
+func (d *decoder) Require(key, why string) bool { return d.require(key, why) }
+
+// Int parses key as an integer within [min, max]; 0 when unset or bad.
+func (d *decoder) Int(key string, min, max int64) int64 { return d.int(key, min, max) }
+
+// Bool parses key as a Proxmox boolean.
+func (d *decoder) Bool(key string) bool { return d.boolean(key) }
+
+// List splits a comma-separated value.
+func (d *decoder) List(key string) []string { return d.list(key) }
+
+// IPs parses a comma-separated list of IP addresses.
+func (d *decoder) IPs(key string) []netip.Addr { return d.ips(key) }
+
+// Nodes parses a node list, reporting bad names and duplicates.
+func (d *decoder) Nodes(key string) []string { return d.nodes(key) }
+
+// Errorf reports a problem at pos.
+func (l *ErrorList) Errorf(pos Pos, field, format string, a ...any) { l.add(pos, field, format, a...) }
+
+// PropPos is the position of key in props, or else fallback (the header).
+func PropPos(props map[string]Prop, key string, fallback Pos) Pos {
+	return propPos(props, key, fallback)
+}
+
+// ValidNodeName reports whether s is a Proxmox node name.
+func ValidNodeName(s string) bool { return validNodeName(s) }
+
+// ValidFabricID reports whether s is a valid fabric id.
+func ValidFabricID(s string) bool { return fabricIDRE.MatchString(s) }
+
+// ValidRouteTarget checks an "ASN:NN" BGP route target (both 32-bit).
+func ValidRouteTarget(s string) bool { return validRouteTarget(s) }
+
+// ValidUnicastMAC checks a unicast, non-zero xx:xx:xx:xx:xx:xx MAC.
+func ValidUnicastMAC(s string) (ok bool, why string) { return validUnicastMAC(s) }
+
+// Missing reports a problem with key at the section header (a key that
+// is missing, or a choice between keys not made).
+func (d *decoder) Missing(key, msg string) { d.errs.add(d.sec.Pos, key, "%s", msg) }

@@ -1,0 +1,14 @@
+package qinq
+
+import (
+	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/zones"
+)
+
+// Unsupported implements zones.Type.
+func (Type) Unsupported(z *plan.ZonePlan, k zones.Kernel) string {
+	return zones.BridgeUnsupported(z, k, true)
+}
+
+// Traits implements zones.Type: plain L2 on the host bridge.
+func (Type) Traits() zones.Traits { return zones.Traits{} }

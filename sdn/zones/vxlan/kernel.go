@@ -1,0 +1,17 @@
+package vxlan
+
+import (
+	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/zones"
+)
+
+// Unsupported implements zones.Type.
+func (Type) Unsupported(_ *plan.ZonePlan, k zones.Kernel) string {
+	if !k.Caps().Vxlan {
+		return "needs vxlan, not available on this kernel"
+	}
+	return ""
+}
+
+// Traits implements zones.Type: VNets are VXLAN over the underlay.
+func (Type) Traits() zones.Traits { return zones.Traits{VXLAN: true} }
