@@ -9,6 +9,7 @@ import (
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // LiveGraph is Graph for a running lab read from its state: the SDN
@@ -24,7 +25,7 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 	dir := filepath.Join(stateDir, l.Name)
 	if l.Config == nil && l.SDNDir != "" {
 		// Best effort: the picture still shows the underlay without it.
-		if cfg, err := config.Load(l.SDNDir); err == nil {
+		if cfg, err := config.Load(l.SDNDir, registry.Config()); err == nil {
 			l.Config = cfg
 		}
 	}

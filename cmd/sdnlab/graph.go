@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/sdnlab/sdnlab/reports"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -55,7 +56,7 @@ func runGraph(args []string, out io.Writer) error {
 		if lab, err := topology.ReadState(defaultStateDir(), name); err == nil && sameLabFile(lab.File, arg) {
 			t = topology.LiveGraph(lab, defaultStateDir())
 		} else {
-			lab, err := topology.Load(arg)
+			lab, err := topology.Load(arg, sdn.Compile)
 			if err != nil {
 				return err
 			}
