@@ -1,10 +1,9 @@
 package topology
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/sdn/config"
@@ -23,25 +22,7 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 		stateDir = DefaultStateDir
 	}
 	dir := filepath.Join(stateDir, l.Name)
-	if l.Config == nil && l.SDNDir != "" {
-		// Best effort: the picture still shows the underlay without it.
-		if cfg, err := config.Load(l.SDNDir, registry.Config()); err == nil {
-			l.Config = cfg
-		}
-	}
-	if l.Plans == nil {
-		l.Plans = map[string]*plan.NodePlan{}
-		for _, n := range l.Nodes {
-			b, err := os.ReadFile(filepath.Join(dir, "nodes", n.Name, "plan.json"))
-			if err != nil {
-				continue
-			}
-			var p plan.NodePlan
-			if json.Unmarshal(b, &p) == nil {
-				l.Plans[n.Name] = &p
-			}
-		}
-	}
+	l.loadLive(stateDir)
 	t := l.Graph()
 	segNS := func(name string) string {
 		if seg := l.Segment(name); seg != nil {
@@ -83,4 +64,42 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 		}
 	}
 	return t
+}
+
+// loadLive fills Config and Plans of a lab read from its state: the SDN
+// configuration from the lab's SDN directory, the plans from the state
+// directory. Best effort: what cannot be read stays empty.
+func (l *Lab) loadLive(stateDir string) {
+	if stateDir == "" {
+		stateDir = DefaultStateDir
+	}
+	dir := filepath.Join(stateDir, l.Name)
+	if l.Config == nil && l.SDNDir != "" {
+		if cfg, err := config.Load(l.SDNDir, registry.Config()); err == nil {
+			l.Config = cfg
+		}
+	}
+	if l.Plans == nil {
+		l.Plans = map[string]*plan.NodePlan{}
+		for _, n := range l.Nodes {
+			if p, err := readPlan(dir, n.Name); err == nil {
+				l.Plans[n.Name] = p
+			}
+		}
+	}
+}
+
+// VXLANPorts are the UDP ports the lab's VXLAN zones use (4789 unless a
+// zone sets vxlan-port), read from the plans.
+func (l *Lab) VXLANPorts(stateDir string) []uint16 {
+	l.loadLive(stateDir)
+	ports := []uint16{4789}
+	for _, p := range l.Plans {
+		for _, z := range p.Zones {
+			if z.VxlanPort > 0 && !slices.Contains(ports, uint16(z.VxlanPort)) {
+				ports = append(ports, uint16(z.VxlanPort))
+			}
+		}
+	}
+	return ports
 }

@@ -75,23 +75,23 @@ func writeImpairments(stateDir, lab string, l []Impairment) error {
 	return writeJSON(impairmentsFile(stateDir, lab), l)
 }
 
-// ImpairTarget is one interface to impair.
-type ImpairTarget struct {
+// IfaceRef is one interface of a lab (to impair or capture on).
+type IfaceRef struct {
 	Thing, NS, Ifname, Via string
 }
 
-// ImpairTargets resolves what a user names: THING:IFACE (a node, router,
+// ResolveIfaces resolves what a user names (impair, capture): THING:IFACE (a node, router,
 // external host, guest or switch "sw-SEG" and one of its interfaces),
 // THING (its underlay interface: a node's or host's link, a guest's eth0),
 // or a segment name (every port of its switch, so traffic crossing the
 // segment in either direction is impaired once).
-func (l *Lab) ImpairTargets(what string) ([]ImpairTarget, error) {
+func (l *Lab) ResolveIfaces(what string) ([]IfaceRef, error) {
 	thing, ifname, hasIf := strings.Cut(what, ":")
 	if !hasIf {
 		if seg := l.Segment(what); seg != nil {
-			var out []ImpairTarget
+			var out []IfaceRef
 			for _, ln := range l.linksOn(seg.Name) {
-				out = append(out, ImpairTarget{Thing: "sw-" + seg.Name, NS: seg.NS, Ifname: ln.Port, Via: "segment " + seg.Name})
+				out = append(out, IfaceRef{Thing: "sw-" + seg.Name, NS: seg.NS, Ifname: ln.Port, Via: "segment " + seg.Name})
 			}
 			if len(out) == 0 {
 				return nil, fmt.Errorf("segment %s has no ports", seg.Name)
@@ -123,7 +123,7 @@ func (l *Lab) ImpairTargets(what string) ([]ImpairTarget, error) {
 	if _, err := h.LinkByName(ifname); err != nil {
 		return nil, fmt.Errorf("%s has no interface %q", thing, ifname)
 	}
-	return []ImpairTarget{{Thing: thing, NS: ns, Ifname: ifname}}, nil
+	return []IfaceRef{{Thing: thing, NS: ns, Ifname: ifname}}, nil
 }
 
 // linksOn lists the links of every node, router and host on a segment.
@@ -149,14 +149,14 @@ func (l *Lab) linksOn(seg string) []Link {
 	return out
 }
 
-func impairPIDFile(stateDir, lab string, t ImpairTarget) string {
+func impairPIDFile(stateDir, lab string, t IfaceRef) string {
 	return filepath.Join(impairDir(stateDir, lab), t.NS+"_"+t.Ifname+".pid")
 }
 
 // Impair puts spec on every target, replacing what was there. It tries
 // netem first and falls back to the eBPF daemon (`sdnlab impaird`, started
 // inside the target's namespace, like the agents).
-func Impair(ctx context.Context, l *Lab, opts Options, targets []ImpairTarget, spec impair.Spec) ([]Impairment, error) {
+func Impair(ctx context.Context, l *Lab, opts Options, targets []IfaceRef, spec impair.Spec) ([]Impairment, error) {
 	if err := spec.Check(); err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func Impair(ctx context.Context, l *Lab, opts Options, targets []ImpairTarget, s
 	return done, nil
 }
 
-func netemOn(t ImpairTarget, spec impair.Spec) error {
+func netemOn(t IfaceRef, spec impair.Spec) error {
 	h, err := nsutil.Handle(t.NS)
 	if err != nil {
 		return err
@@ -196,7 +196,7 @@ func netemOn(t ImpairTarget, spec impair.Spec) error {
 	return impair.ApplyNetem(h, t.Ifname, spec)
 }
 
-func startImpaird(ctx context.Context, l *Lab, opts Options, t ImpairTarget, spec impair.Spec) error {
+func startImpaird(ctx context.Context, l *Lab, opts Options, t IfaceRef, spec impair.Spec) error {
 	stateDir := opts.stateRoot()
 	dir := impairDir(stateDir, l.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -253,7 +253,7 @@ func recordImpairment(stateDir, lab string, im Impairment) error {
 
 // clearTarget removes whatever impairs one interface (netem qdisc or
 // daemon) and its record.
-func clearTarget(l *Lab, stateDir string, t ImpairTarget) error {
+func clearTarget(l *Lab, stateDir string, t IfaceRef) error {
 	if pid := livePID(impairPIDFile(stateDir, l.Name, t), t.NS); pid != 0 {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 		deadline := time.Now().Add(5 * time.Second)
@@ -284,7 +284,7 @@ func clearTarget(l *Lab, stateDir string, t ImpairTarget) error {
 
 // ClearImpairments removes the impairments of the targets, or every
 // impairment of the lab when targets is nil; it returns what it removed.
-func ClearImpairments(l *Lab, opts Options, targets []ImpairTarget) ([]Impairment, error) {
+func ClearImpairments(l *Lab, opts Options, targets []IfaceRef) ([]Impairment, error) {
 	stateDir := opts.stateRoot()
 	rec, err := ReadImpairments(stateDir, l.Name)
 	if err != nil {
@@ -292,7 +292,7 @@ func ClearImpairments(l *Lab, opts Options, targets []ImpairTarget) ([]Impairmen
 	}
 	if targets == nil {
 		for _, im := range rec {
-			targets = append(targets, ImpairTarget{Thing: im.Thing, NS: im.NS, Ifname: im.Ifname})
+			targets = append(targets, IfaceRef{Thing: im.Thing, NS: im.NS, Ifname: im.Ifname})
 		}
 	}
 	var removed []Impairment

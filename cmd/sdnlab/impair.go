@@ -72,9 +72,9 @@ func runImpair(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var targets []topology.ImpairTarget
+	var targets []topology.IfaceRef
 	for _, what := range pos[1:] {
-		t, err := lab.ImpairTargets(what)
+		t, err := lab.ResolveIfaces(what)
 		if err != nil {
 			return badInput("%v", err)
 		}

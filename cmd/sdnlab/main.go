@@ -35,6 +35,7 @@ func commands() []*command {
 	return []*command{
 		// one line per command file; keep sorted by name
 		agentCommand(),
+		captureCommand(),
 		demoCommand(),
 		downCommand(),
 		execCommand(),
