@@ -46,8 +46,9 @@ ul.files{margin:.3em 0}ul.files li{font-family:ui-monospace,monospace;font-size:
 <tr><th>Scenario</th>{{if .Engines}}<th>Engine</th>{{end}}<th>Verdict</th><th>Figures</th><th>Time</th></tr>
 {{range .Scenarios}}<tr><td><a href="#{{.ID}}">{{.S.Name}}</a></td>{{if $.Engines}}<td>{{.S.Engine}}</td>{{end}}<td class="{{.S.Verdict}}">{{.S.Verdict}}</td><td>{{figures .S.Figures}}</td><td class="time">{{human .S.Duration}}</td></tr>
 {{end}}</table>
-{{if .Topology}}<h2 id="topology">Topology</h2>
-<figure class="topology">{{.Topology}}<figcaption>Underlay segments (bars), routers, nodes with their engine and VTEP, guests grouped by VNet and coloured by zone.</figcaption></figure>{{end}}
+{{if .Topologies}}<h2 id="topology">Topology</h2>
+{{range .Topologies}}<figure class="topology">{{.}}<figcaption>Underlay segments (bars), routers, nodes with their engine and VTEP, guests grouped by VNet and coloured by zone.</figcaption></figure>
+{{end}}{{end}}
 {{if .Compare}}<h2 id="engines">Engines side by side</h2>
 <table class="compare">
 <tr><th>Scenario</th><th>Figure</th>{{range .Engines}}<th>{{.}}</th>{{end}}</tr>
@@ -137,18 +138,18 @@ func WriteHTMLOpts(w io.Writer, r *Run, o HTMLOptions) error {
 	}
 	slices.SortFunc(props, func(a, b htmlProp) int { return strings.Compare(a.Name, b.Name) })
 	data := struct {
-		Run       *Run
-		Status    string
-		Counts    string
-		Props     []htmlProp
-		Topology  template.HTML
-		Scenarios []htmlScenario
-		Files     []htmlFile
-		Engines   []string
-		Compare   []htmlCompare
+		Run        *Run
+		Status     string
+		Counts     string
+		Props      []htmlProp
+		Topologies []template.HTML
+		Scenarios  []htmlScenario
+		Files      []htmlFile
+		Engines    []string
+		Compare    []htmlCompare
 	}{Run: r, Status: status, Counts: r.Counts().String(), Props: props}
-	if r.Topology != nil {
-		data.Topology = template.HTML(TopologySVG(r.Topology)) // built with every text escaped
+	for _, t := range r.Topologies {
+		data.Topologies = append(data.Topologies, template.HTML(TopologySVG(t))) // built with every text escaped
 	}
 	data.Files = linkFiles(r.Files, o.Dir)
 	for i := range r.Scenarios {

@@ -83,7 +83,7 @@ func sampleTimeline() Timeline {
 
 func browserRun(dir string) *Run {
 	r := sampleRun()
-	r.Topology = sampleTopology()
+	r.Topologies = []*Topology{sampleTopology()}
 	r.Scenarios[1].Timelines = []Timeline{sampleTimeline()}
 	r.Scenarios[1].Files = []File{{Name: "merged", Path: filepath.Join(dir, "pcap", "live-migration", "merged.pcapng")}}
 	r.Files = []File{{Name: "lab file", Path: filepath.Join(dir, "lab.yaml")}, {Name: "elsewhere", Path: "/etc/hostname"}}

@@ -32,8 +32,9 @@ type Run struct {
 	Duration   time.Duration
 	Properties map[string]string // free-form facts: kernel, sdnlab version, config dir, ...
 	Scenarios  []Scenario
-	// Topology is the lab's picture (nil: none drawn).
-	Topology *Topology
+	// Topologies are the pictures of the labs the run used (the demo uses
+	// two).
+	Topologies []*Topology
 	// Files are the run's evidence beside the scenarios': the lab file, each
 	// node's rendered configuration, ... The HTML report links them
 	// relative to its own directory.

@@ -38,6 +38,7 @@ func ToReport(lab string, started time.Time, results []*Result, props map[string
 			switch {
 			case e.Path != "":
 				s.Evidence = append(s.Evidence, e.Name+": "+e.Path)
+				s.Files = append(s.Files, reports.File{Name: e.Name, Path: e.Path})
 			case e.Text != "":
 				s.Evidence = append(s.Evidence, e.Name+":\n"+e.Text)
 			}

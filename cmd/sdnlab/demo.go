@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/examples"
-	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
@@ -122,6 +121,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "sdnlab demo: %d scenarios on the EVPN example (and the two-rack one); results in %s\n", len(selected), dir)
 	var all *scenarios.Outcome
+	var parts []*scenarios.Outcome
 	for _, r := range runs {
 		if len(r.sel) == 0 {
 			continue
@@ -145,8 +145,10 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		parts = append(parts, o)
 		if all == nil {
-			all = o
+			copied := *o
+			all = &copied
 		} else {
 			all.Results = append(all.Results, o.Results...)
 		}
@@ -158,15 +160,10 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return badInput("no scenario selected")
 	}
 	run := scenarios.ToReport(demoLab, all.Started, all.Results, all.Properties())
-	for _, f := range []struct {
-		name string
-		fmt  reports.Format
-	}{{"junit.xml", reports.JUnit}, {"report.json", reports.JSON}, {"report.md", reports.Markdown}, {"report.html", reports.HTML}} {
-		if err := reports.WriteFile(filepath.Join(dir, f.name), f.fmt, run); err != nil {
-			return err
-		}
+	if err := writeReportDir(dir, run, parts...); err != nil {
+		return err
 	}
-	err = finishRun(out, all, "", "")
+	err = finishRun(out, run, all, "", "")
 	fmt.Fprintf(out, "demo: pcaps in %s, JUnit %s, HTML %s\n", filepath.Join(dir, "pcap"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.html"))
 	fmt.Fprintf(out, "demo: total %v\n", time.Since(start).Round(time.Millisecond))
 	return err

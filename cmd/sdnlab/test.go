@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ func testCommand() *command {
 	return &command{
 		name:    "test",
 		summary: "bring a lab up if needed, run scenarios, print and write the results",
-		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--keep] [--list]",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--keep] [--list]",
 		run: func(ctx context.Context, args []string) error {
 			return runTest(ctx, args, os.Stdout)
 		},
@@ -62,6 +63,9 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	junit := fs.String("junit", "", "write JUnit XML here")
 	jsonOut := fs.String("json", "", "write the JSON report here")
 	pcapDir := fs.String("pcap-dir", "", "keep packet captures under this directory")
+	reportDir := fs.String("report", "", "write a self-contained report directory here: report.html (timelines, topology), junit.xml, report.json, report.md, the pcaps, the lab and each node's rendered configuration")
+	var impairs multiFlag
+	fs.Var(&impairs, "impair", "run every scenario under an impairment, TARGET:loss=2%,delay=5ms,jitter=1ms,rate=10mbit (TARGET: a segment, THING or THING:IFACE); repeatable")
 	keep := fs.Bool("keep", false, "leave a lab this run brought up running")
 	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
@@ -88,6 +92,18 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	if err := scenarios.CheckNames(lab, selected); err != nil {
 		return err
 	}
+	var imps []scenarios.Impairment
+	for _, v := range impairs {
+		im, err := scenarios.ParseImpairment(v)
+		if err != nil {
+			return badInput("--impair: %v", err)
+		}
+		imps = append(imps, im)
+	}
+	if *reportDir != "" && *pcapDir == "" {
+		// Inside the report directory, so its links work once zipped.
+		*pcapDir = filepath.Join(*reportDir, "pcap")
+	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("labs are network namespaces: run as root")
 	}
@@ -98,6 +114,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		PcapDir: *pcapDir,
 		Out:     out,
 		Keep:    *keep,
+		Impair:  imps,
 	}
 	o, err := lr.Run(ctx, selected)
 	if errors.Is(err, scenarios.ErrInterrupted) && ctx.Err() != nil {
@@ -111,13 +128,44 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return finishRun(out, o, *junit, *jsonOut)
+	run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
+	if *reportDir != "" {
+		if err := writeReportDir(*reportDir, run, o); err != nil {
+			return err
+		}
+		defer fmt.Fprintf(out, "report: %s\n", filepath.Join(*reportDir, "report.html"))
+	}
+	return finishRun(out, run, o, *junit, *jsonOut)
+}
+
+// writeReportDir writes a report directory that can be zipped and opened
+// elsewhere: the labs' pictures and files (parts: one outcome per lab) and
+// every report format, evidence linked relative to report.html.
+func writeReportDir(dir string, run *reports.Run, parts ...*scenarios.Outcome) error {
+	for _, o := range parts {
+		if o.Topology != nil {
+			run.Topologies = append(run.Topologies, o.Topology)
+		}
+		files, err := scenarios.WriteRunFiles(dir, o)
+		run.Files = append(run.Files, files...)
+		if err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		fmt  reports.Format
+	}{{"junit.xml", reports.JUnit}, {"report.json", reports.JSON}, {"report.md", reports.Markdown}, {"report.html", reports.HTML}} {
+		if err := reports.WriteFile(filepath.Join(dir, f.name), f.fmt, run); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // finishRun prints the summary table, writes the report files and turns a
 // failed scenario into exit code 1.
-func finishRun(out io.Writer, o *scenarios.Outcome, junit, jsonOut string) error {
-	run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
+func finishRun(out io.Writer, run *reports.Run, o *scenarios.Outcome, junit, jsonOut string) error {
 	fmt.Fprintln(out)
 	if err := reports.WriteTerminal(out, run, reports.TerminalOptions{Color: isTerminal(out)}); err != nil {
 		return err

@@ -81,7 +81,7 @@ func TestFinishRunInterrupted(t *testing.T) {
 		ReadyErr: fmt.Errorf("wait: %w", scenarios.ErrInterrupted), Ready: 300 * time.Millisecond, Scenarios: time.Millisecond}
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	var out strings.Builder
-	err := finishRun(&out, o, junit, "")
+	err := finishRun(&out, scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties()), o, junit, "")
 	var ie *interrupted
 	if !errors.As(err, &ie) {
 		t.Fatalf("got %v, want an interrupted error", err)
