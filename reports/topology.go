@@ -25,6 +25,7 @@ type TopoSegment struct {
 	Subnets  []string `json:"subnets,omitempty"`
 	MTU      int      `json:"mtu,omitempty"`
 	External bool     `json:"external,omitempty"` // behind the upstream router
+	Impaired string   `json:"impaired,omitempty"` // an impairment of the whole segment
 }
 
 // TopoLink is one interface on a segment.

@@ -391,6 +391,9 @@ func (l *tpLayout) draw(s *svg) {
 		s.rect(x[0], y-3, x[1]-x[0], 6, fmt.Sprintf(`rx="3" fill="%s"`, color))
 		s.text(x[0], y-8, `font-size="11" font-weight="bold" fill="#24292f"`, segLabel(seg))
 		s.endGroup()
+		if seg.Impaired != "" {
+			s.text(x[1], y+15, `font-size="10" text-anchor="end" font-weight="bold" fill="#6639ba"`, "⚡ "+seg.Impaired)
+		}
 	}
 	s.raw("</g>\n")
 	// Routers: a line up to the bus above, lines down to the buses below,
@@ -530,7 +533,11 @@ func (l *tpLayout) drawNode(s *svg, n TopoNode, x, y, w, h float64) {
 			gyy := gy + 30 + 15*float64(j)
 			s.group("guest " + gu.Name + " " + strings.Join(gu.Addrs, " "))
 			s.rect(x+16, gyy-9, 8, 8, fmt.Sprintf(`rx="1.5" fill="%s"`, c.stroke))
-			s.text(x+29, gyy-1, `font-size="11" fill="#24292f"`, guestLine(gu))
+			line := guestLine(gu)
+			if im := l.impairText(gu.Name, ""); im != "" {
+				line += "  ⚡ " + im
+			}
+			s.text(x+29, gyy-1, `font-size="11" fill="#24292f"`, line)
 			s.endGroup()
 		}
 		gy += gh + 6

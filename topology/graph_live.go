@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/sdn/config"
@@ -60,6 +61,14 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 	}
 	if imps, err := ReadImpairments(stateDir, l.Name); err == nil {
 		for _, im := range imps {
+			if seg, ok := strings.CutPrefix(im.Via, "segment "); ok {
+				for i := range t.Segments {
+					if t.Segments[i].Name == seg {
+						t.Segments[i].Impaired = im.Spec.String()
+					}
+				}
+				continue
+			}
 			t.Impaired = append(t.Impaired, reports.TopoImpaired{Thing: im.Thing, Ifname: im.Ifname, Text: im.Spec.String()})
 		}
 	}
