@@ -173,9 +173,14 @@ func fail(assertion string, evidence []*Packet, format string, args ...any) erro
 }
 
 // None fails when any frame matches; what names the frames in the message.
+// When nothing matched but the capture lost frames it returns an
+// *IncompleteError: absence is not shown by an incomplete capture.
 func (r *Result) None(what string, fs ...Filter) error {
 	if m := r.Frames(fs...); len(m) > 0 {
 		return fail("no "+what, m, "%d seen", len(m))
+	}
+	if lost := r.Lost(); lost != "" {
+		return &IncompleteError{Assertion: "no " + what, Lost: lost}
 	}
 	return nil
 }
@@ -268,6 +273,10 @@ func (r *Result) BroadcastReplicatedOnce(vni uint32, remotes []netip.Addr, inner
 	}
 	if len(problems) > 0 {
 		return fail(name, evidence, "%s", strings.Join(problems, ", "))
+	}
+	// "Exactly once, nowhere else" claims the absence of other copies.
+	if lost := r.Lost(); lost != "" {
+		return &IncompleteError{Assertion: name, Lost: lost}
 	}
 	return nil
 }

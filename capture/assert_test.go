@@ -186,3 +186,22 @@ func TestFilesRoundTrip(t *testing.T) {
 		t.Fatalf("assertion on file read back: %v", err)
 	}
 }
+
+// An absence assertion on a capture that lost frames is not shown: the
+// lost frames may have been the ones it looks for.
+func TestNoneOnIncompleteCapture(t *testing.T) {
+	r := &Result{Points: []PointStats{{Label: "n1-up", Seen: 10, Kept: 8, OverLimit: 2}}}
+	err := r.NoOuterFragments()
+	var ie *IncompleteError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "n1-up: 2 over the capture limit") {
+		t.Fatalf("over-limit capture: %v", err)
+	}
+	r.Points[0] = PointStats{Label: "n1-up", Seen: 10, Kept: 10, KernelDrops: 3}
+	if err := r.None("anything"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "3 dropped by the kernel") {
+		t.Fatalf("kernel drops: %v", err)
+	}
+	r.Points[0].KernelDrops = 0
+	if err := r.None("anything"); err != nil || r.Lost() != "" {
+		t.Fatalf("complete capture: %v %q", err, r.Lost())
+	}
+}

@@ -45,6 +45,39 @@ type PointStats struct {
 	Downs       int // times the interface went down or away while capturing
 }
 
+// Lost says which frames the capture missed: per point, those the kernel
+// dropped (socket buffer full) and those over MaxPackets/MaxBytes. It is ""
+// when every frame seen was kept. A capture that lost frames cannot show
+// that something did not cross: the lost frames may have been it.
+func (r *Result) Lost() string {
+	var parts []string
+	for _, p := range r.Points {
+		var l []string
+		if p.KernelDrops > 0 {
+			l = append(l, fmt.Sprintf("%d dropped by the kernel", p.KernelDrops))
+		}
+		if p.OverLimit > 0 {
+			l = append(l, fmt.Sprintf("%d over the capture limit", p.OverLimit))
+		}
+		if len(l) > 0 {
+			parts = append(parts, p.Label+": "+strings.Join(l, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// IncompleteError is the answer of an absence assertion (None and the
+// assertions built on it) when nothing matched but the capture lost
+// frames: the absence is not shown.
+type IncompleteError struct {
+	Assertion string
+	Lost      string
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("%s: not shown, the capture lost frames (%s)", e.Assertion, e.Lost)
+}
+
 // mergeByTime merges per-point packet lists into one time-ordered list and
 // numbers the packets.
 func mergeByTime(per [][]*Packet) []*Packet {

@@ -23,13 +23,13 @@ var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 <title>sdnlab {{.Run.Lab}}: {{.Status}}</title>
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em;color:#24292f;max-width:1100px}
-h1 .PASS{color:#1a7f37}h1 .FAIL{color:#cf222e}
+h1 .PASS{color:#1a7f37}h1 .FAIL{color:#cf222e}h1 .WARN,h1 .NO{color:#bc4c00}
 h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:1em 0}
 th,td{border:1px solid #d0d7de;padding:.3em .7em;text-align:left;vertical-align:top}
 th{background:#f6f8fa}
 td.time,td.num{text-align:right;white-space:nowrap}
-.pass{color:#1a7f37;font-weight:bold}.fail,.error{color:#cf222e;font-weight:bold}.skip{color:#9a6700;font-weight:bold}
+.pass{color:#1a7f37;font-weight:bold}.fail,.error{color:#cf222e;font-weight:bold}.skip{color:#9a6700;font-weight:bold}.warn{color:#bc4c00;background:#fff1e5;font-weight:bold}
 details{margin:.5em 0 1em 0}summary{cursor:pointer;font-weight:bold;font-size:1.1em}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap}
 dl{margin:.3em 0}dt{font-weight:bold}dd{margin:0 0 .4em 1.5em}
@@ -40,7 +40,7 @@ ul.files{margin:.3em 0}ul.files li{font-family:ui-monospace,monospace;font-size:
 </style>
 </head>
 <body>
-<h1>sdnlab {{.Run.Lab}}: <span class="{{.Status}}">{{.Status}}</span></h1>
+<h1>sdnlab {{.Run.Lab}}: <span class="{{.StatusClass}}">{{.Status}}</span></h1>
 <p>{{.Counts}} in {{human .Run.Duration}}{{if not .Run.Started.IsZero}}, started {{.Run.Started.UTC.Format "2006-01-02 15:04:05 UTC"}}{{end}}</p>
 <table>
 <tr><th>Scenario</th>{{if .Engines}}<th>Engine</th>{{end}}<th>Verdict</th><th>Figures</th><th>Time</th></tr>
@@ -67,7 +67,8 @@ ul.files{margin:.3em 0}ul.files li{font-family:ui-monospace,monospace;font-size:
 <dl>
 {{if .S.Expected}}<dt>Expected</dt><dd>{{.S.Expected}}</dd>{{end}}
 {{if .S.Observed}}<dt>Observed</dt><dd>{{.S.Observed}}</dd>{{end}}
-{{if .S.Cause}}<dt>Likely cause</dt><dd>{{.S.Cause}}</dd>{{end}}
+{{if .S.Cause}}<dt>{{if eq .S.Verdict "skip"}}Why skipped{{else if eq .S.Verdict "warn"}}Finding{{else}}Likely cause{{end}}</dt><dd>{{.S.Cause}}</dd>{{end}}
+{{if .S.Lab}}<dt>Lab</dt><dd>{{.S.Lab}}</dd>{{end}}
 {{if .S.Figures}}<dt>Figures</dt><dd><table>{{range .S.Figures}}<tr><td>{{.Name}}</td><td>{{.String}}</td></tr>{{end}}</table></dd>{{end}}
 </dl>
 {{range .Timelines}}<figure class="timeline">{{.SVG}}<figcaption>{{.Title}}: a bar per probe (height: round trip), red bands over lost probes, dashed lines at events.</figcaption></figure>
@@ -128,33 +129,31 @@ func WriteHTML(w io.Writer, r *Run) error { return WriteHTMLOpts(w, r, HTMLOptio
 
 // WriteHTMLOpts is WriteHTML with links relative to o.Dir.
 func WriteHTMLOpts(w io.Writer, r *Run, o HTMLOptions) error {
-	status := "PASS"
-	if !r.OK() {
-		status = "FAIL"
-	}
+	status := r.Status()
 	var props []htmlProp
 	for k, v := range r.Properties {
 		props = append(props, htmlProp{k, v})
 	}
 	slices.SortFunc(props, func(a, b htmlProp) int { return strings.Compare(a.Name, b.Name) })
 	data := struct {
-		Run        *Run
-		Status     string
-		Counts     string
-		Props      []htmlProp
-		Topologies []template.HTML
-		Scenarios  []htmlScenario
-		Files      []htmlFile
-		Engines    []string
-		Compare    []htmlCompare
-	}{Run: r, Status: status, Counts: r.Counts().String(), Props: props}
+		Run         *Run
+		Status      string
+		StatusClass string
+		Counts      string
+		Props       []htmlProp
+		Topologies  []template.HTML
+		Scenarios   []htmlScenario
+		Files       []htmlFile
+		Engines     []string
+		Compare     []htmlCompare
+	}{Run: r, Status: status, StatusClass: strings.Fields(status)[0], Counts: r.Counts().String(), Props: props}
 	for _, t := range r.Topologies {
 		data.Topologies = append(data.Topologies, template.HTML(TopologySVG(t))) // built with every text escaped
 	}
 	data.Files = linkFiles(r.Files, o.Dir)
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
-		hs := htmlScenario{S: s, ID: fmt.Sprintf("s%d", i), Open: s.Verdict == Fail || s.Verdict == Error || len(s.Timelines) > 0}
+		hs := htmlScenario{S: s, ID: fmt.Sprintf("s%d", i), Open: s.Verdict == Fail || s.Verdict == Error || s.Verdict == Warn || len(s.Timelines) > 0}
 		for j := range s.Timelines {
 			hs.Timelines = append(hs.Timelines, htmlTimeline{Title: s.Timelines[j].Title, SVG: template.HTML(TimelineSVG(&s.Timelines[j]))})
 		}

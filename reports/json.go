@@ -28,12 +28,14 @@ type jsonCounts struct {
 	Total   int `json:"total"`
 	Passed  int `json:"passed"`
 	Failed  int `json:"failed"`
+	Warned  int `json:"warned"`
 	Skipped int `json:"skipped"`
 	Errors  int `json:"errors"`
 }
 
 type jsonScenario struct {
 	Name      string       `json:"name"`
+	Lab       string       `json:"lab,omitempty"`
 	Verdict   Verdict      `json:"verdict"`
 	DurationS float64      `json:"duration_s"`
 	Figures   []jsonFigure `json:"figures,omitempty"`
@@ -55,14 +57,14 @@ type jsonFigure struct {
 func WriteJSON(w io.Writer, r *Run) error {
 	c := r.Counts()
 	j := jsonRun{Schema: SchemaVersion, Lab: r.Lab, DurationS: r.Duration.Seconds(), OK: r.OK(),
-		Counts:     jsonCounts{Total: c.Total, Passed: c.Passed, Failed: c.Failed, Skipped: c.Skipped, Errors: c.Errors},
+		Counts:     jsonCounts{Total: c.Total, Passed: c.Passed, Failed: c.Failed, Warned: c.Warned, Skipped: c.Skipped, Errors: c.Errors},
 		Properties: r.Properties, Scenarios: []jsonScenario{}}
 	if !r.Started.IsZero() {
 		t := r.Started.UTC()
 		j.Started = &t
 	}
 	for _, s := range r.Scenarios {
-		js := jsonScenario{Name: s.Name, Verdict: s.Verdict, DurationS: s.Duration.Seconds(), Expected: s.Expected,
+		js := jsonScenario{Name: s.Name, Lab: s.Lab, Verdict: s.Verdict, DurationS: s.Duration.Seconds(), Expected: s.Expected,
 			Observed: s.Observed, Cause: s.Cause, Evidence: s.Evidence, Steps: s.Steps}
 		for _, f := range s.Figures {
 			jf := jsonFigure{Name: f.Name, Unit: f.Unit, Text: f.Text}
@@ -97,12 +99,10 @@ func ReadJSON(rd io.Reader) (*Run, error) {
 		r.Started = *j.Started
 	}
 	for i, js := range j.Scenarios {
-		switch js.Verdict {
-		case Pass, Fail, Skip, Error:
-		default:
+		if !js.Verdict.Known() {
 			return nil, fmt.Errorf("json report: scenarios[%d] (%q): field verdict: unknown value %q", i, js.Name, js.Verdict)
 		}
-		s := Scenario{Name: js.Name, Verdict: js.Verdict, Duration: secondsToDuration(js.DurationS), Expected: js.Expected,
+		s := Scenario{Name: js.Name, Lab: js.Lab, Verdict: js.Verdict, Duration: secondsToDuration(js.DurationS), Expected: js.Expected,
 			Observed: js.Observed, Cause: js.Cause, Evidence: js.Evidence, Steps: js.Steps}
 		for _, jf := range js.Figures {
 			f := Figure{Name: jf.Name, Unit: jf.Unit, Text: jf.Text, Value: math.NaN()}

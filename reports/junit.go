@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -73,42 +74,29 @@ type junitSkipped struct {
 	Message string `xml:"message,attr,omitempty"`
 }
 
-// WriteJUnit writes the run as JUnit XML: one testsuite named after the lab,
-// one testcase per scenario.
+// WriteJUnit writes the run as JUnit XML: one testsuite per lab the
+// scenarios ran on (named sdnlab.<lab>, in order of first appearance), one
+// testcase per scenario. JUnit knows no warning: a warn scenario is a
+// passing testcase whose system-out starts with "WARNING:", and its suite
+// carries the property "<scenario>: verdict" = "warn".
 func WriteJUnit(w io.Writer, r *Run) error {
-	c := r.Counts()
-	lab := r.Lab
-	if lab == "" {
-		lab = "lab"
-	}
-	suite := junitSuite{
-		Name: "sdnlab." + lab, Tests: c.Total, Failures: c.Failed, Errors: c.Errors, Skipped: c.Skipped,
-		Time: seconds(r.Duration),
-	}
-	if !r.Started.IsZero() {
-		suite.Timestamp = r.Started.UTC().Format("2006-01-02T15:04:05")
-	}
-	suite.Hostname = r.Properties["hostname"]
-	var props []junitProperty
-	props = append(props, junitProperty{Name: "lab", Value: r.Lab})
-	keys := make([]string, 0, len(r.Properties))
-	for k := range r.Properties {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		props = append(props, junitProperty{Name: k, Value: r.Properties[k]})
-	}
+	var labs []string
+	byLab := map[string][]Scenario{}
 	for _, s := range r.Scenarios {
-		for _, f := range s.Figures {
-			props = append(props, junitProperty{Name: s.Name + ": " + f.Name, Value: f.String()})
+		l := r.labOf(s)
+		if _, ok := byLab[l]; !ok {
+			labs = append(labs, l)
 		}
-		suite.Cases = append(suite.Cases, junitCase(lab, s))
+		byLab[l] = append(byLab[l], s)
 	}
-	suite.Properties = &junitProps{Props: props}
-	// The schema has no skipped count on testsuites; it is on the testsuite.
-	doc := junitSuites{Name: "sdnlab", Tests: c.Total, Failures: c.Failed, Errors: c.Errors,
-		Time: seconds(r.Duration), Suites: []junitSuite{suite}}
+	if len(labs) == 0 {
+		labs = []string{r.labOf(Scenario{})}
+	}
+	c := r.Counts()
+	doc := junitSuites{Name: "sdnlab", Tests: c.Total, Failures: c.Failed, Errors: c.Errors, Time: seconds(r.Duration)}
+	for _, lab := range labs {
+		doc.Suites = append(doc.Suites, junitSuiteOf(r, lab, byLab[lab]))
+	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return fmt.Errorf("junit: %w", err)
 	}
@@ -123,10 +111,57 @@ func WriteJUnit(w io.Writer, r *Run) error {
 	return nil
 }
 
+// junitSuiteOf is the testsuite of one lab's scenarios.
+func junitSuiteOf(r *Run, lab string, scens []Scenario) junitSuite {
+	c := (&Run{Scenarios: scens}).Counts()
+	var d time.Duration
+	for _, s := range scens {
+		d += s.Duration
+	}
+	if len(r.Scenarios) == len(scens) {
+		d = r.Duration // one lab: the run's own time, bring-up included
+	}
+	suite := junitSuite{
+		Name: "sdnlab." + lab, Tests: c.Total, Failures: c.Failed, Errors: c.Errors, Skipped: c.Skipped,
+		Time: seconds(d),
+	}
+	if !r.Started.IsZero() {
+		suite.Timestamp = r.Started.UTC().Format("2006-01-02T15:04:05")
+	}
+	suite.Hostname = r.Properties["hostname"]
+	var props []junitProperty
+	props = append(props, junitProperty{Name: "lab", Value: lab})
+	keys := make([]string, 0, len(r.Properties))
+	for k := range r.Properties {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		props = append(props, junitProperty{Name: k, Value: r.Properties[k]})
+	}
+	for _, s := range scens {
+		if s.Verdict == Warn {
+			props = append(props, junitProperty{Name: s.Name + ": verdict", Value: string(Warn)})
+		}
+		for _, f := range s.Figures {
+			props = append(props, junitProperty{Name: s.Name + ": " + f.Name, Value: f.String()})
+		}
+		suite.Cases = append(suite.Cases, junitCase(lab, s))
+	}
+	suite.Properties = &junitProps{Props: props}
+	return suite
+}
+
 func junitCase(lab string, s Scenario) junitTestCase {
 	tc := junitTestCase{Name: s.Name, Classname: "sdnlab." + lab, Time: seconds(s.Duration)}
+	var out strings.Builder
 	switch s.Verdict {
 	case Pass:
+	case Warn:
+		fmt.Fprintf(&out, "WARNING: %s\n", firstNonEmpty(s.Cause, s.Observed, "a finding Proxmox deploys by default"))
+		if b := problemText(s); b != "" {
+			out.WriteString(b)
+		}
 	case Skip:
 		tc.Skipped = &junitSkipped{Message: firstNonEmpty(s.Cause, s.Observed)}
 	case Fail:
@@ -134,7 +169,6 @@ func junitCase(lab string, s Scenario) junitTestCase {
 	default:
 		tc.Error = &junitProblem{Message: firstLine(firstNonEmpty(s.Cause, s.Observed, "error")), Type: "ScenarioError", Body: xmlSafe(problemText(s))}
 	}
-	var out strings.Builder
 	for _, f := range s.Figures {
 		fmt.Fprintf(&out, "figure %s = %s\n", f.Name, f.String())
 	}

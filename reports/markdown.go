@@ -13,11 +13,7 @@ import (
 func WriteMarkdown(w io.Writer, r *Run) error {
 	var b strings.Builder
 	c := r.Counts()
-	status := "PASS"
-	if !r.OK() {
-		status = "FAIL"
-	}
-	fmt.Fprintf(&b, "## sdnlab %s: %s\n\n", mdCell(r.Lab), status)
+	fmt.Fprintf(&b, "## sdnlab %s: %s\n\n", mdCell(r.Lab), r.Status())
 	fmt.Fprintf(&b, "%s in %s", c, humanDuration(r.Duration))
 	if !r.Started.IsZero() {
 		fmt.Fprintf(&b, ", started %s", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
@@ -27,10 +23,14 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdCell(s.Name), verdictMark(s.Verdict), mdCell(figuresText(s.Figures, 0)), humanDuration(s.Duration))
 	}
 	for _, s := range r.Scenarios {
-		if s.Verdict == Pass || s.Verdict == Skip {
+		if s.Verdict == Skip {
+			fmt.Fprintf(&b, "\n### %s: %s\n\n- **Why:** %s\n", mdCell(s.Name), verdictMark(s.Verdict), mdInline(firstNonEmpty(s.Cause, "no reason given")))
 			continue
 		}
-		fmt.Fprintf(&b, "\n### %s: %s\n\n", mdCell(s.Name), s.Verdict)
+		if s.Verdict == Pass {
+			continue
+		}
+		fmt.Fprintf(&b, "\n### %s: %s\n\n", mdCell(s.Name), verdictMark(s.Verdict))
 		for _, kv := range [][2]string{{"Expected", s.Expected}, {"Observed", s.Observed}, {"Likely cause", s.Cause}} {
 			if kv[1] != "" {
 				fmt.Fprintf(&b, "- **%s:** %s\n", kv[0], mdInline(kv[1]))
@@ -57,10 +57,14 @@ func verdictMark(v Verdict) string {
 		return "✅ pass"
 	case Fail:
 		return "❌ fail"
+	case Warn:
+		return "⚠️ warn"
 	case Skip:
 		return "⏭️ skip"
+	case Error:
+		return "💥 error"
 	}
-	return "⚠️ " + mdCell(string(v))
+	return "❓ " + mdCell(string(v))
 }
 
 // mdCell makes text safe inside a table cell: one line, no pipes, no HTML.

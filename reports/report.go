@@ -14,16 +14,30 @@ import (
 	"time"
 )
 
-// Verdict is the outcome of one scenario.
+// Verdict is the outcome of a scenario or of one of its checks. It is the
+// project's only verdict type: scenarios fill it, every writer shows it.
 type Verdict string
 
 // Verdicts.
 const (
-	Pass  Verdict = "pass"
-	Fail  Verdict = "fail"  // the lab behaved wrongly: an assertion failed
-	Skip  Verdict = "skip"  // not run (missing kernel feature, filtered out, ...)
-	Error Verdict = "error" // the scenario itself could not run to the end
+	Pass Verdict = "pass"
+	Fail Verdict = "fail" // the lab behaved wrongly: an assertion failed
+	// Warn is a finding the team must read but that Proxmox deploys by
+	// default (VXLAN injection accepted, inbound loss with static upstream
+	// routes); --strict turns it into Fail.
+	Warn  Verdict = "warn"
+	Skip  Verdict = "skip"  // not run (the lab lacks what the scenario needs, ...)
+	Error Verdict = "error" // the scenario could not observe what it claims
 )
+
+// Known tells whether v is one of the verdicts above.
+func (v Verdict) Known() bool {
+	switch v {
+	case Pass, Fail, Warn, Skip, Error:
+		return true
+	}
+	return false
+}
 
 // Run is one conformance run over a lab.
 type Run struct {
@@ -49,8 +63,11 @@ type File struct {
 
 // Scenario is the outcome of one scenario.
 type Scenario struct {
-	Name     string
-	Verdict  Verdict
+	Name    string
+	Verdict Verdict
+	// Lab is the lab the scenario ran on ("": the run's Lab); a run over
+	// several labs (the demo) keeps each scenario with its own.
+	Lab      string
 	Duration time.Duration
 	Figures  []Figure
 	// On failure: what was expected, what was observed and the likely cause.
@@ -106,7 +123,7 @@ func formatValue(v float64) string {
 
 // Counts tallies the verdicts.
 type Counts struct {
-	Total, Passed, Failed, Skipped, Errors int
+	Total, Passed, Failed, Warned, Skipped, Errors int
 }
 
 // Counts tallies the scenarios' verdicts. Unknown verdicts count as errors.
@@ -118,6 +135,8 @@ func (r *Run) Counts() Counts {
 			c.Passed++
 		case Fail:
 			c.Failed++
+		case Warn:
+			c.Warned++
 		case Skip:
 			c.Skipped++
 		default:
@@ -127,14 +146,44 @@ func (r *Run) Counts() Counts {
 	return c
 }
 
-// OK reports whether nothing failed or errored (skips are fine).
+// Ran is the number of scenarios that made checks (not skipped).
+func (c Counts) Ran() int { return c.Total - c.Skipped }
+
+// OK reports whether nothing failed or errored and at least one scenario
+// ran: warnings are fine, a run in which everything skipped checked nothing.
 func (r *Run) OK() bool {
 	c := r.Counts()
-	return c.Failed == 0 && c.Errors == 0
+	return c.Failed == 0 && c.Errors == 0 && c.Ran() > 0
+}
+
+// Status is the run's one-word outcome: PASS, WARN (passed with
+// findings), FAIL, or NOTHING RAN.
+func (r *Run) Status() string {
+	c := r.Counts()
+	switch {
+	case c.Failed > 0 || c.Errors > 0:
+		return "FAIL"
+	case c.Ran() == 0:
+		return "NO CHECK RAN"
+	case c.Warned > 0:
+		return "WARN"
+	}
+	return "PASS"
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("%d passed, %d failed, %d skipped, %d errors", c.Passed, c.Failed, c.Skipped, c.Errors)
+	return fmt.Sprintf("%d passed, %d failed, %d warnings, %d skipped, %d errors", c.Passed, c.Failed, c.Warned, c.Skipped, c.Errors)
+}
+
+// labOf is the lab a scenario ran on.
+func (r *Run) labOf(s Scenario) string {
+	if s.Lab != "" {
+		return s.Lab
+	}
+	if r.Lab != "" {
+		return r.Lab
+	}
+	return "lab"
 }
 
 // figuresText joins the figures as "name=value unit, ...".

@@ -357,7 +357,7 @@ func TestTerminal(t *testing.T) {
 	if !strings.Contains(out, "    first move bumped from 0 to 0\n") {
 		t.Errorf("cause line missing:\n%s", out)
 	}
-	if !strings.HasSuffix(out, "FAIL: 1 passed, 1 failed, 1 skipped, 1 errors in 12.3s\n") {
+	if !strings.HasSuffix(out, "FAIL: 1 passed, 1 failed, 0 warnings, 1 skipped, 1 errors in 12.3s\n") {
 		t.Errorf("totals line:\n%s", out)
 	}
 	buf.Reset()
@@ -382,5 +382,124 @@ func TestWriteFile(t *testing.T) {
 	}
 	if err := WriteFile(filepath.Join(dir, "r.pdf"), "", sampleRun()); err == nil {
 		t.Fatal("unknown extension accepted")
+	}
+}
+
+// warnRun has one scenario per verdict on two labs, as the demo has.
+func warnRun() *Run {
+	return &Run{
+		Lab: "demo", Duration: 3 * time.Second,
+		Scenarios: []Scenario{
+			{Name: "snat", Verdict: Pass, Duration: time.Second},
+			{Name: "vxlan-injection", Verdict: Warn, Duration: time.Second, Cause: "VXLAN from a foreign source is accepted (as Proxmox deploys)",
+				Expected: "injected frame dropped", Observed: "delivered to vm1"},
+			{Name: "cross-rack-migration", Lab: "demoracks", Verdict: Pass, Duration: time.Second},
+			{Name: "bgp-only-workaround", Lab: "demoracks", Verdict: Skip, Cause: "no routed port"},
+		},
+	}
+}
+
+// A warn verdict is shown as such by every writer, counted on its own, and
+// does not make the run fail; the JUnit file has one suite per lab.
+func TestWarnEverywhere(t *testing.T) {
+	r := warnRun()
+	if c := r.Counts(); c.Warned != 1 || c.Passed != 2 || !r.OK() || r.Status() != "WARN" {
+		t.Fatalf("counts %+v ok %v status %s", c, r.OK(), r.Status())
+	}
+	var buf bytes.Buffer
+	if err := WriteTerminal(&buf, r, TerminalOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"WARN ", "    warning: VXLAN from a foreign source", "    skipped: no routed port", "WARN: 2 passed, 0 failed, 1 warnings, 1 skipped, 0 errors"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("terminal lacks %q:\n%s", want, buf.String())
+		}
+	}
+	buf.Reset()
+	if err := WriteTerminal(&buf, r, TerminalOptions{Color: true}); err != nil || !strings.Contains(buf.String(), "\x1b[1;35mWARN") {
+		t.Errorf("warn colour: %v\n%s", err, buf.String())
+	}
+	buf.Reset()
+	if err := WriteMarkdown(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## sdnlab demo: WARN", "| vxlan-injection | ⚠️ warn |", "### vxlan-injection: ⚠️ warn", "### bgp-only-workaround: ⏭️ skip", "**Why:** no routed port"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, buf.String())
+		}
+	}
+	buf.Reset()
+	if err := WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<td class="warn">warn</td>`, `.warn{`, `<span class="WARN">WARN</span>`, "<dt>Finding</dt>", "<dt>Why skipped</dt>"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	buf.Reset()
+	if err := WriteJSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"verdict": "warn"`, `"warned": 1`, `"lab": "demoracks"`, `"ok": true`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("JSON lacks %s", want)
+		}
+	}
+	back, err := ReadJSON(&buf)
+	if err != nil || back.Scenarios[1].Verdict != Warn || back.Scenarios[2].Lab != "demoracks" {
+		t.Fatalf("JSON read back: %v %+v", err, back)
+	}
+	buf.Reset()
+	if err := WriteJUnit(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Suites []struct {
+			Name  string `xml:"name,attr"`
+			Tests int    `xml:"tests,attr"`
+			Props []struct {
+				Name  string `xml:"name,attr"`
+				Value string `xml:"value,attr"`
+			} `xml:"properties>property"`
+			Cases []struct {
+				Name      string    `xml:"name,attr"`
+				Classname string    `xml:"classname,attr"`
+				Failure   *struct{} `xml:"failure"`
+				SystemOut string    `xml:"system-out"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Suites) != 2 || doc.Suites[0].Name != "sdnlab.demo" || doc.Suites[1].Name != "sdnlab.demoracks" ||
+		doc.Suites[0].Tests != 2 || doc.Suites[1].Tests != 2 {
+		t.Fatalf("one suite per lab expected: %+v", doc.Suites)
+	}
+	if c := doc.Suites[1].Cases[0]; c.Name != "cross-rack-migration" || c.Classname != "sdnlab.demoracks" {
+		t.Errorf("rack scenario attributed to %s", c.Classname)
+	}
+	w := doc.Suites[0].Cases[1]
+	if w.Failure != nil || !strings.HasPrefix(w.SystemOut, "WARNING: VXLAN from a foreign source") {
+		t.Errorf("warn case: %+v", w)
+	}
+	found := false
+	for _, p := range doc.Suites[0].Props {
+		found = found || p.Name == "vxlan-injection: verdict" && p.Value == "warn"
+	}
+	if !found {
+		t.Error("no verdict property for the warn scenario")
+	}
+}
+
+// A run in which every scenario skipped checked nothing: not OK.
+func TestNothingRan(t *testing.T) {
+	r := &Run{Lab: "x", Scenarios: []Scenario{{Name: "a", Verdict: Skip, Cause: "no EVPN zone"}}}
+	if r.OK() || r.Status() != "NO CHECK RAN" {
+		t.Fatalf("ok %v status %s", r.OK(), r.Status())
+	}
+	if (&Run{}).OK() {
+		t.Fatal("an empty run is OK")
 	}
 }

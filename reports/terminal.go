@@ -60,7 +60,16 @@ func WriteTerminal(w io.Writer, r *Run, o TerminalOptions) error {
 		b.WriteByte('\n')
 		if ri > 0 {
 			s := r.Scenarios[ri-1]
-			if s.Verdict != Pass && s.Verdict != Skip {
+			switch s.Verdict {
+			case Pass:
+			case Skip:
+				// Say why, so a run that checked nothing is understood.
+				fmt.Fprintf(&b, "    skipped: %s\n", termSafe(firstLine(firstNonEmpty(s.Cause, "no reason given"))))
+			case Warn:
+				if why := firstNonEmpty(s.Cause, s.Observed); why != "" {
+					fmt.Fprintf(&b, "    warning: %s\n", termSafe(firstLine(why)))
+				}
+			default:
 				if why := firstNonEmpty(s.Cause, s.Observed); why != "" {
 					fmt.Fprintf(&b, "    %s\n", termSafe(firstLine(why)))
 				}
@@ -68,11 +77,7 @@ func WriteTerminal(w io.Writer, r *Run, o TerminalOptions) error {
 		}
 	}
 	c := r.Counts()
-	status := "PASS"
-	if !r.OK() {
-		status = "FAIL"
-	}
-	fmt.Fprintf(&b, "%s: %s in %s\n", status, c, humanDuration(r.Duration))
+	fmt.Fprintf(&b, "%s: %s in %s\n", r.Status(), c, humanDuration(r.Duration))
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("terminal report: %w", err)
 	}
@@ -84,6 +89,8 @@ func colour(v Verdict, s string) string {
 	switch v {
 	case Pass:
 		code = "32"
+	case Warn:
+		code = "1;35" // bold magenta: not the skip's yellow
 	case Fail, Error:
 		code = "31"
 	}

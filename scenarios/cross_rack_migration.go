@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 )
 
@@ -89,7 +90,7 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	r.Checks = append(r.Checks, sub.Checks...)
 	r.Figures = append(r.Figures, sub.Figures...)
 	r.Evidence = append(r.Evidence, sub.Evidence...)
-	if sub.Verdict == Error || sub.Verdict == Skip {
+	if sub.Verdict == reports.Error || sub.Verdict == reports.Skip {
 		return r.Errorf("migration: %s", sub.Reason)
 	}
 	defer func() {

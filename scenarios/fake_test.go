@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"github.com/sdnlab/sdnlab/reports"
+
 	"context"
 	"fmt"
 	"net"
@@ -162,12 +164,12 @@ func TestFileScenarioRequirement(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := f.Run(context.Background(), &Env{Lab: newFake(), Params: map[string]string{}})
-	if r.Verdict != Skip || !strings.Contains(r.Reason, "no zone of type vxlan") {
+	if r.Verdict != reports.Skip || !strings.Contains(r.Reason, "no zone of type vxlan") {
 		t.Fatalf("requirement: %s %s", r.Verdict, r.Reason)
 	}
 	// A file with only a sleep observes nothing: error, never pass.
 	f, _ = ParseFile("x.yaml", []byte("name: x\nsteps:\n  - sleep: 1ms\n"))
-	if r := f.Run(context.Background(), &Env{Lab: newFake(), Params: map[string]string{}}); r.Verdict != Error {
+	if r := f.Run(context.Background(), &Env{Lab: newFake(), Params: map[string]string{}}); r.Verdict != reports.Error {
 		t.Fatalf("no checks: %s", r.Verdict)
 	}
 }

@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"github.com/sdnlab/sdnlab/reports"
+
 	"context"
 	"errors"
 	"os"
@@ -57,11 +59,11 @@ func TestRunnerInterrupted(t *testing.T) {
 	if ran["third"] {
 		t.Error("a scenario ran after the interruption")
 	}
-	if res[0].Verdict != Pass || res[0].Interrupted {
+	if res[0].Verdict != reports.Pass || res[0].Interrupted {
 		t.Errorf("first: %s interrupted=%v", res[0].Verdict, res[0].Interrupted)
 	}
 	for _, r := range res[1:] {
-		if r.Verdict != Error || !r.Interrupted || !strings.HasPrefix(r.Reason, ReasonInterrupted) {
+		if r.Verdict != reports.Error || !r.Interrupted || !strings.HasPrefix(r.Reason, ReasonInterrupted) {
 			t.Errorf("%s: %s %q interrupted=%v, want an interrupted error", r.Scenario, r.Verdict, r.Reason, r.Interrupted)
 		}
 	}
@@ -152,5 +154,43 @@ func TestLoadFileNotRegular(t *testing.T) {
 	_, err := LoadFile(link)
 	if err == nil || err.Error() != link+": cannot read: not a regular file (a device)" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A warn finding gives warn (exit 0), and --strict (Runner.Strict) turns it
+// into a failure; an unproven check makes the scenario an error.
+func TestWarnStrictUnproven(t *testing.T) {
+	warn := funcScenario{"warns", func(context.Context) *Result {
+		r := NewResult("warns")
+		r.Expect("works", true, "x", "x", "")
+		r.ExpectWarn("foreign VXLAN dropped", false, "dropped", "delivered", "Proxmox accepts VXLAN from anyone: filter UDP 4789")
+		return r.Finish()
+	}}
+	unproven := funcScenario{"unproven", func(context.Context) *Result {
+		r := NewResult("unproven")
+		r.Expect("works", true, "x", "x", "")
+		r.Unproven("nothing crossed", "no frame", "the capture lost frames")
+		return r.Finish()
+	}}
+	res := (&Runner{Lab: newFake()}).Run(context.Background(), []Selected{{Scenario: warn}, {Scenario: unproven}})
+	if res[0].Verdict != reports.Warn || AnyFailed(res[:1]) || !strings.Contains(res[0].Explain(), `"foreign VXLAN dropped" is a warning`) {
+		t.Errorf("warn: %s failed=%v %q", res[0].Verdict, AnyFailed(res[:1]), res[0].Explain())
+	}
+	if res[0].Lab != newFake().Name() {
+		t.Errorf("result not attributed to its lab: %q", res[0].Lab)
+	}
+	if res[1].Verdict != reports.Error || !strings.Contains(res[1].Reason, "could not be judged: the capture lost frames") {
+		t.Errorf("unproven: %s %q", res[1].Verdict, res[1].Reason)
+	}
+	res = (&Runner{Lab: newFake(), Strict: true}).Run(context.Background(), []Selected{{Scenario: warn}})
+	if res[0].Verdict != reports.Fail || !AnyFailed(res) || !strings.Contains(res[0].Explain(), "failed by --strict") {
+		t.Errorf("strict: %s %q", res[0].Verdict, res[0].Explain())
+	}
+	if !strings.Contains(Summary(res), "0 of 1 passed") || NothingRan(res) {
+		t.Errorf("summary:\n%s", Summary(res))
+	}
+	skipped := []*Result{NewResult("a").Skipf("no EVPN zone")}
+	if !NothingRan(skipped) || !strings.Contains(Summary(skipped), NoCheckRan) || !strings.Contains(Summary(skipped), "no EVPN zone") {
+		t.Errorf("nothing ran:\n%s", Summary(skipped))
 	}
 }

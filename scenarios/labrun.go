@@ -34,6 +34,8 @@ type LabRun struct {
 	ReadyTimeout time.Duration
 	// ScenarioTimeout bounds each scenario (default 2m).
 	ScenarioTimeout time.Duration
+	// Strict turns warn findings into failures (--strict).
+	Strict bool
 	// Impair is put on the lab once the overlay is ready and removed
 	// before it is torn down: every scenario runs under it, and each
 	// result carries it as a figure.
@@ -230,7 +232,7 @@ func (s *Session) impair(ctx context.Context) error {
 
 // Run runs scenarios on the session's lab; results accumulate in Outcome.
 func (s *Session) Run(ctx context.Context, sel []Selected) []*Result {
-	rn := &Runner{Lab: s.Lab, PcapDir: s.lr.PcapDir, Out: s.lr.Out, Timeout: s.lr.ScenarioTimeout}
+	rn := &Runner{Lab: s.Lab, PcapDir: s.lr.PcapDir, Out: s.lr.Out, Timeout: s.lr.ScenarioTimeout, Strict: s.lr.Strict}
 	t0 := time.Now()
 	res := rn.Run(ctx, sel)
 	if len(s.lr.Impair) > 0 {

@@ -12,7 +12,7 @@ import (
 func ToReport(lab string, started time.Time, results []*Result, props map[string]string) *reports.Run {
 	run := &reports.Run{Lab: lab, Started: started, Duration: time.Since(started), Properties: props}
 	for _, r := range results {
-		s := reports.Scenario{Name: r.Scenario, Verdict: reports.Verdict(r.Verdict), Duration: r.Duration, Timelines: r.Timelines}
+		s := reports.Scenario{Name: r.Scenario, Lab: r.Lab, Verdict: r.Verdict, Duration: r.Duration, Timelines: r.Timelines}
 		for _, f := range r.Figures {
 			s.Figures = append(s.Figures, reports.Figure{Name: f.Name, Value: f.Value, Unit: f.Unit, Text: f.Text})
 		}
@@ -45,8 +45,13 @@ func ToReport(lab string, started time.Time, results []*Result, props map[string
 		}
 		for _, c := range r.Checks {
 			mark := "ok"
-			if !c.OK {
+			switch c.Verdict() {
+			case reports.Fail:
 				mark = "FAILED"
+			case reports.Warn:
+				mark = "WARNING"
+			case reports.Error:
+				mark = "UNPROVEN"
 			}
 			s.Steps = append(s.Steps, fmt.Sprintf("%s %s: expected %s; observed %s", mark, c.Name, c.Expected, c.Observed))
 		}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/sdnlab/sdnlab/reports"
 )
 
 // Selected is one scenario to run with its given parameters.
@@ -76,6 +78,8 @@ type Runner struct {
 	Out io.Writer
 	// Timeout bounds one scenario (0: 2 minutes).
 	Timeout time.Duration
+	// Strict turns warn findings into failures (--strict).
+	Strict bool
 }
 
 // Run runs the selected scenarios in order and returns their results.
@@ -97,6 +101,12 @@ func (rn *Runner) Run(ctx context.Context, sel []Selected) []*Result {
 		}
 		rn.printf("[%d/%d] %s: %s\n", i+1, len(sel), name, s.Scenario.Description())
 		res := rn.runOne(ctx, s)
+		if rn.Strict {
+			res.MakeStrict()
+		}
+		if rn.Lab != nil {
+			res.Lab = rn.Lab.Name()
+		}
 		line := fmt.Sprintf("[%d/%d] %s: %s (%v)", i+1, len(sel), name, strings.ToUpper(string(res.Verdict)), res.Duration.Round(time.Millisecond))
 		if len(res.Figures) > 0 && !res.Interrupted {
 			var fs []string
@@ -106,7 +116,7 @@ func (rn *Runner) Run(ctx context.Context, sel []Selected) []*Result {
 			line += " " + strings.Join(fs, ", ")
 		}
 		rn.printf("%s\n", line)
-		if res.Verdict != Pass {
+		if res.Verdict != reports.Pass {
 			for _, l := range strings.Split(strings.TrimRight(res.Explain(), "\n"), "\n") {
 				rn.printf("      %s\n", l)
 			}
@@ -159,13 +169,13 @@ func (rn *Runner) runOne(ctx context.Context, s Selected) (res *Result) {
 	if ctx.Err() != nil {
 		// Cancelled from outside: whatever failed may have failed because
 		// of the cancellation, so no verdict (and no "likely cause").
-		res.Verdict = Error
+		res.Verdict = reports.Error
 		res.Reason = ReasonInterrupted
 		res.Interrupted = true
 		return res
 	}
-	if cctx.Err() != nil && res.Verdict == Pass {
-		res.Verdict = Error
+	if cctx.Err() != nil && (res.Verdict == reports.Pass || res.Verdict == reports.Warn) {
+		res.Verdict = reports.Error
 		res.Reason = "timed out after " + to.String()
 	}
 	return res
@@ -177,7 +187,8 @@ func (rn *Runner) printf(format string, a ...any) {
 	}
 }
 
-// Summary renders a plain-text table of results.
+// Summary renders a plain-text table of results; a skipped scenario's row
+// says why it skipped.
 func Summary(results []*Result) string {
 	var b strings.Builder
 	w := 8
@@ -185,33 +196,53 @@ func Summary(results []*Result) string {
 		w = max(w, len(r.Scenario))
 	}
 	fmt.Fprintf(&b, "%-*s  %-7s  %9s  %s\n", w, "SCENARIO", "VERDICT", "TIME", "FIGURES")
-	pass := 0
+	n := map[reports.Verdict]int{}
 	for _, r := range results {
-		if r.Verdict == Pass {
-			pass++
-		}
+		n[r.Verdict]++
 		var fs []string
 		for _, f := range r.Figures {
 			fs = append(fs, f.String())
 		}
 		figs := strings.Join(fs, ", ")
-		if r.Verdict != Pass && r.Reason != "" {
+		if r.Verdict != reports.Pass && r.Reason != "" {
 			figs = r.Reason
-		} else if r.Verdict == Fail {
+		} else if r.Verdict == reports.Fail || r.Verdict == reports.Warn {
 			if f := r.Failed(); len(f) > 0 {
 				figs = f[0].Name + ": expected " + f[0].Expected + ", observed " + f[0].Observed
 			}
 		}
 		fmt.Fprintf(&b, "%-*s  %-7s  %9s  %s\n", w, r.Scenario, r.Verdict, r.Duration.Round(time.Millisecond), figs)
 	}
-	fmt.Fprintf(&b, "%d of %d passed\n", pass, len(results))
+	fmt.Fprintf(&b, "%d of %d passed", n[reports.Pass], len(results))
+	if n[reports.Warn] > 0 {
+		fmt.Fprintf(&b, ", %d with warnings", n[reports.Warn])
+	}
+	b.WriteString("\n")
+	if NothingRan(results) {
+		b.WriteString(NoCheckRan + "\n")
+	}
 	return b.String()
 }
 
-// AnyFailed tells whether a result failed or errored (skips are fine).
+// NoCheckRan is what a run says when every scenario skipped.
+const NoCheckRan = "no check ran: every scenario skipped"
+
+// NothingRan tells whether no scenario made a check (all skipped, or none
+// selected): such a run is not a pass.
+func NothingRan(results []*Result) bool {
+	for _, r := range results {
+		if r.Verdict != reports.Skip {
+			return false
+		}
+	}
+	return true
+}
+
+// AnyFailed tells whether a result failed or errored (skips and warnings
+// are fine; --strict has made warnings failures already).
 func AnyFailed(results []*Result) bool {
 	for _, r := range results {
-		if r.Verdict == Fail || r.Verdict == Error {
+		if r.Verdict == reports.Fail || r.Verdict == reports.Error {
 			return true
 		}
 	}

@@ -17,17 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/reports"
-)
-
-// Verdict is the outcome of one scenario.
-type Verdict string
-
-const (
-	Pass  Verdict = "pass"
-	Fail  Verdict = "fail"
-	Error Verdict = "error" // the scenario could not observe what it claims
-	Skip  Verdict = "skip"  // the lab does not offer what the scenario needs
 )
 
 // Param is a parameter a scenario accepts, with its default.
@@ -149,6 +140,25 @@ type Check struct {
 	Observed string `json:"observed"`
 	// Cause is the likely cause when the check failed.
 	Cause string `json:"cause,omitempty"`
+	// Warn marks a check whose failure is a finding Proxmox deploys by
+	// default: the scenario's verdict is warn, not fail (fail with --strict).
+	Warn bool `json:"warn,omitempty"`
+	// Unproven says why the check could not be judged (its evidence is
+	// missing: a capture that lost frames); the verdict is then error.
+	Unproven string `json:"unproven,omitempty"`
+}
+
+// Verdict is the check's own verdict.
+func (c Check) Verdict() reports.Verdict {
+	switch {
+	case c.Unproven != "":
+		return reports.Error
+	case c.OK:
+		return reports.Pass
+	case c.Warn:
+		return reports.Warn
+	}
+	return reports.Fail
 }
 
 // Figure is a measured number.
@@ -182,9 +192,11 @@ type Evidence struct {
 
 // Result is what a scenario run produced.
 type Result struct {
-	Scenario string  `json:"scenario"`
-	Verdict  Verdict `json:"verdict"`
-	Reason   string  `json:"reason,omitempty"` // for error and skip
+	Scenario string          `json:"scenario"`
+	Verdict  reports.Verdict `json:"verdict"`
+	// Lab is the lab the scenario ran on (set by the Runner).
+	Lab    string `json:"lab,omitempty"`
+	Reason string `json:"reason,omitempty"` // for error and skip
 	// Interrupted marks a result cut short by cancellation (Ctrl-C): its
 	// checks are kept as evidence but say nothing about the lab.
 	Interrupted bool       `json:"interrupted,omitempty"`
@@ -210,6 +222,39 @@ func (r *Result) Expect(name string, ok bool, expected, observed, cause string) 
 	}
 	r.Checks = append(r.Checks, c)
 	return ok
+}
+
+// ExpectWarn records a check whose failure is a warn finding, not a
+// failure: something Proxmox deploys by default that the team must read
+// (VXLAN injection accepted, inbound loss with static upstream routes).
+// cause should say what it means and the remedy. --strict makes it a fail.
+func (r *Result) ExpectWarn(name string, ok bool, expected, observed, cause string) bool {
+	c := Check{Name: name, OK: ok, Expected: expected, Observed: observed, Warn: true}
+	if !ok {
+		c.Cause = cause
+	}
+	r.Checks = append(r.Checks, c)
+	return ok
+}
+
+// Unproven records a check that could not be judged because its evidence
+// is missing: the verdict becomes error, never pass.
+func (r *Result) Unproven(name, expected, why string) {
+	r.Checks = append(r.Checks, Check{Name: name, Expected: expected, Observed: "not judged: " + why, Unproven: why})
+}
+
+// ExpectNone records a "nothing of this kind crossed" check judged on a
+// capture: n matching frames were found. When none was found but the
+// capture lost frames (kernel drops, over its limits), the missing frames
+// may have been the very ones, so the check is unproven (error), not passed.
+func (r *Result) ExpectNone(cr *capture.Result, name string, n int, expected, observed, cause string) bool {
+	if n == 0 && cr != nil {
+		if lost := cr.Lost(); lost != "" {
+			r.Unproven(name, expected, "the capture lost frames ("+lost+"): absence cannot be shown")
+			return false
+		}
+	}
+	return r.Expect(name, n == 0, expected, observed, cause)
 }
 
 // Figure records a measured number.
@@ -240,42 +285,76 @@ func (r *Result) Pcap(name, path string) {
 // Errorf ends the result as an error: the scenario could not observe what it
 // claims.
 func (r *Result) Errorf(format string, a ...any) *Result {
-	r.Verdict = Error
+	r.Verdict = reports.Error
 	r.Reason = fmt.Sprintf(format, a...)
 	return r
 }
 
 // Skipf ends the result as skipped.
 func (r *Result) Skipf(format string, a ...any) *Result {
-	r.Verdict = Skip
+	r.Verdict = reports.Skip
 	r.Reason = fmt.Sprintf(format, a...)
 	return r
 }
 
 // Finish computes the verdict from the checks: a run without a single check
-// has observed nothing and is an error, never a pass.
+// has observed nothing and is an error, never a pass. A failed check makes
+// it fail (the lab is wrong whatever else could not be judged); else an
+// unproven check makes it an error; else a warn finding makes it warn.
 func (r *Result) Finish() *Result {
 	r.Duration = time.Since(r.Started)
-	if r.Verdict == Error || r.Verdict == Skip {
+	if r.Verdict == reports.Error || r.Verdict == reports.Skip {
 		return r
 	}
 	if len(r.Checks) == 0 {
-		r.Verdict = Error
+		r.Verdict = reports.Error
 		if r.Reason == "" {
 			r.Reason = "no check was made: nothing observed"
 		}
 		return r
 	}
-	r.Verdict = Pass
-	for _, c := range r.Checks {
-		if !c.OK {
-			r.Verdict = Fail
+	r.Verdict = verdictOf(r.Checks)
+	if r.Verdict == reports.Error && r.Reason == "" {
+		for _, c := range r.Checks {
+			if c.Unproven != "" {
+				r.Reason = fmt.Sprintf("check %q could not be judged: %s", c.Name, c.Unproven)
+				break
+			}
 		}
 	}
 	return r
 }
 
-// Failed returns the failed checks.
+// verdictOf ranks the checks' verdicts: fail, error, warn, pass.
+func verdictOf(cs []Check) reports.Verdict {
+	rank := map[reports.Verdict]int{reports.Pass: 0, reports.Warn: 1, reports.Error: 2, reports.Fail: 3}
+	v := reports.Pass
+	for _, c := range cs {
+		if cv := c.Verdict(); rank[cv] > rank[v] {
+			v = cv
+		}
+	}
+	return v
+}
+
+// MakeStrict turns warn findings into failures (--strict): a warn check
+// becomes a failed check and the verdict is recomputed.
+func (r *Result) MakeStrict() {
+	changed := false
+	for i := range r.Checks {
+		c := &r.Checks[i]
+		if c.Warn && !c.OK {
+			c.Warn = false
+			c.Cause = "(a warning, failed by --strict) " + c.Cause
+			changed = true
+		}
+	}
+	if changed && r.Verdict == reports.Warn {
+		r.Verdict = verdictOf(r.Checks)
+	}
+}
+
+// Failed returns the checks that did not pass (failed, warn or unproven).
 func (r *Result) Failed() []Check {
 	var out []Check
 	for _, c := range r.Checks {
@@ -296,7 +375,14 @@ func (r *Result) Explain() string {
 		return b.String()
 	}
 	for _, c := range r.Failed() {
-		fmt.Fprintf(&b, "check %q failed\n  expected: %s\n  observed: %s\n", c.Name, c.Expected, c.Observed)
+		what := "failed"
+		switch c.Verdict() {
+		case reports.Warn:
+			what = "is a warning"
+		case reports.Error:
+			what = "could not be judged"
+		}
+		fmt.Fprintf(&b, "check %q %s\n  expected: %s\n  observed: %s\n", c.Name, what, c.Expected, c.Observed)
 		if c.Cause != "" {
 			fmt.Fprintf(&b, "  likely cause: %s\n", c.Cause)
 		}

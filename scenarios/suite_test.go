@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
@@ -67,7 +68,7 @@ func uniqueLab(src string) string {
 // expectation is one scenario run on a lab and what it must give.
 type expectation struct {
 	scenario string // a built-in name or a scenario file (testdata/scenarios/...)
-	verdict  scenarios.Verdict
+	verdict  reports.Verdict
 	because  string // a piece of the explanation a failure must contain
 }
 
@@ -98,7 +99,7 @@ func labSpecs(labFile string, exps ...expectation) {
 				r := res[0]
 				AddReportEntry(r.Scenario, scenarios.Summary(res))
 				Expect(r.Verdict).To(Equal(e.verdict), "explanation:\n%s", r.Explain())
-				if e.verdict == scenarios.Pass {
+				if e.verdict == reports.Pass {
 					Expect(r.Checks).NotTo(BeEmpty())
 				}
 				if e.because != "" {
@@ -110,9 +111,9 @@ func labSpecs(labFile string, exps ...expectation) {
 }
 
 var _ = Describe("conformance", func() {
-	pass := func(s string) expectation { return expectation{scenario: s, verdict: scenarios.Pass} }
+	pass := func(s string) expectation { return expectation{scenario: s, verdict: reports.Pass} }
 	fail := func(s, because string) expectation {
-		return expectation{scenario: s, verdict: scenarios.Fail, because: because}
+		return expectation{scenario: s, verdict: reports.Fail, because: because}
 	}
 	const labs = "testdata/labs/"
 	const files = "testdata/scenarios/"

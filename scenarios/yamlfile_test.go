@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"github.com/sdnlab/sdnlab/reports"
+
 	"strings"
 	"testing"
 )
@@ -70,14 +72,14 @@ func TestParseErrors(t *testing.T) {
 
 func TestResultVerdict(t *testing.T) {
 	r := NewResult("x").Finish()
-	if r.Verdict != Error {
+	if r.Verdict != reports.Error {
 		t.Fatalf("no checks must be an error, got %s", r.Verdict)
 	}
 	r = NewResult("x")
 	r.Expect("a", true, "1", "1", "")
 	r.Expect("b", false, "2", "3", "because")
 	r.Finish()
-	if r.Verdict != Fail || !strings.Contains(r.Explain(), "likely cause: because") {
+	if r.Verdict != reports.Fail || !strings.Contains(r.Explain(), "likely cause: because") {
 		t.Fatalf("verdict %s explain %q", r.Verdict, r.Explain())
 	}
 }

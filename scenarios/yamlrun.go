@@ -13,6 +13,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 )
 
@@ -119,7 +120,7 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 		}
 		sub := sc.Run(ctx, &Env{Lab: env.Lab, Params: params, PcapDir: pcaps, Progress: env.Progress})
 		mergeInto(r, sub)
-		if sub.Verdict == Error || sub.Verdict == Skip {
+		if sub.Verdict == reports.Error || sub.Verdict == reports.Skip {
 			return fmt.Errorf("scenario %s: %s: %s", sub.Scenario, sub.Verdict, sub.Reason)
 		}
 		return nil

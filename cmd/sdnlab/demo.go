@@ -54,7 +54,7 @@ func demoCommand() *command {
 	return &command{
 		name:    "demo",
 		summary: "build the EVPN example lab, run every scenario, print a summary, tear it down",
-		usage:   "[--out DIR] [--scenario NAME ...] [--keep]",
+		usage:   "[--out DIR] [--scenario NAME ...] [--strict] [--keep]",
 		run: func(ctx context.Context, args []string) error {
 			return runDemo(ctx, args, os.Stdout)
 		},
@@ -66,6 +66,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("demo")
 	outDir := fs.String("out", "", "directory for the lab copies, pcaps and reports (default: a new one under /tmp)")
 	keep := fs.Bool("keep", false, "leave the demo labs running")
+	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
 	var sel multiFlag
 	fs.Var(&sel, "scenario", "run only these scenarios (repeatable)")
 	if err := parseNoArgs(fs, args); err != nil {
@@ -140,7 +141,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 				return fmt.Errorf("remove the old %s lab: %w", r.name, err)
 			}
 		}
-		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: filepath.Join(dir, "pcap"), Out: out, Keep: *keep}
+		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: filepath.Join(dir, "pcap"), Out: out, Keep: *keep, Strict: *strict}
 		o, err := lr.Run(ctx, r.sel)
 		if err != nil {
 			return err

@@ -20,7 +20,7 @@ func testCommand() *command {
 	return &command{
 		name:    "test",
 		summary: "bring a lab up if needed, run scenarios, print and write the results",
-		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--keep] [--list]",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--strict] [--keep] [--list]",
 		run: func(ctx context.Context, args []string) error {
 			return runTest(ctx, args, os.Stdout)
 		},
@@ -69,6 +69,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	keep := fs.Bool("keep", false, "leave a lab this run brought up running")
 	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
+	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
 	if err := fs.Parse(splitArgs(args)); err != nil {
 		return badInput("%v", err)
 	}
@@ -115,6 +116,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		Out:     out,
 		Keep:    *keep,
 		Impair:  imps,
+		Strict:  *strict,
 	}
 	o, err := lr.Run(ctx, selected)
 	if errors.Is(err, scenarios.ErrInterrupted) && ctx.Err() != nil {
@@ -163,8 +165,15 @@ func writeReportDir(dir string, run *reports.Run, parts ...*scenarios.Outcome) e
 	return nil
 }
 
+// noCheckRan ends a run in which every scenario skipped: nothing was
+// checked, which is not a pass (exit 2).
+type noCheckRan struct{ msg string }
+
+func (e *noCheckRan) Error() string { return e.msg }
+func (e *noCheckRan) ExitCode() int { return exitBadInput }
+
 // finishRun prints the summary table, writes the report files and turns a
-// failed scenario into exit code 1.
+// failed scenario into exit code 1, a run where no check ran into 2.
 func finishRun(out io.Writer, run *reports.Run, o *scenarios.Outcome, junit, jsonOut string) error {
 	fmt.Fprintln(out)
 	if err := reports.WriteTerminal(out, run, reports.TerminalOptions{Color: isTerminal(out)}); err != nil {
@@ -202,6 +211,12 @@ func finishRun(out io.Writer, run *reports.Run, o *scenarios.Outcome, junit, jso
 		msg := fmt.Sprintf("interrupted: %d of %d scenarios completed; the others did not run or were cut short (no verdict)", ran, len(o.Results))
 		fmt.Fprintln(out, msg)
 		return &interrupted{msg}
+	}
+	if scenarios.NothingRan(o.Results) {
+		// The table above says why each scenario skipped.
+		msg := fmt.Sprintf("%s (%d scenarios): the lab offers none of what they need", scenarios.NoCheckRan, len(o.Results))
+		fmt.Fprintln(out, msg)
+		return &noCheckRan{msg}
 	}
 	if scenarios.AnyFailed(o.Results) {
 		c := run.Counts()

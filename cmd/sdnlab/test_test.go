@@ -100,3 +100,30 @@ func TestFinishRunInterrupted(t *testing.T) {
 		t.Errorf("summary claims the overlay was ready:\n%s", s)
 	}
 }
+
+// A run in which every scenario skipped checked nothing: exit 2, "no check
+// ran", and the table says why each one skipped.
+func TestFinishRunNothingRan(t *testing.T) {
+	res := []*scenarios.Result{
+		scenarios.NewResult("arp-nd-suppression").Skipf("no EVPN VNet with two guests on different nodes"),
+		scenarios.NewResult("snat").Skipf("no guest in a subnet with snat"),
+	}
+	for _, r := range res {
+		r.Finish()
+	}
+	o := &scenarios.Outcome{Lab: &topology.Lab{Name: "t"}, Started: time.Now(), Results: res}
+	jsonOut := filepath.Join(t.TempDir(), "r.json")
+	var out strings.Builder
+	err := finishRun(&out, scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties()), o, "", jsonOut)
+	if err == nil || exitCode(testCommand(), err) != exitBadInput || !strings.Contains(err.Error(), "no check ran") {
+		t.Fatalf("got %v, want exit 2 with no check ran", err)
+	}
+	for _, want := range []string{"skipped: no EVPN VNet with two guests", "skipped: no guest in a subnet with snat", "NO CHECK RAN:", "no check ran"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if b, _ := os.ReadFile(jsonOut); !strings.Contains(string(b), `"ok": false`) {
+		t.Errorf("JSON report of a run that checked nothing says ok:\n%s", b)
+	}
+}
