@@ -257,7 +257,7 @@ func (l *tpLayout) sizes() {
 		}
 		w = max(w-tpGap, 0)
 		hw := float64(len(l.hostsOn[seg]))*(tpHostW+tpGap) - tpGap
-		w = max(w, hw, textWidth(segLabel(l.seg(seg)), 11)+10, 180)
+		w = max(w, hw, busLabelWidth(l.seg(seg))+10, 180)
 		l.width[seg] = w
 		return w
 	}
@@ -283,6 +283,15 @@ func (l *tpLayout) seg(name string) TopoSegment {
 		}
 	}
 	return TopoSegment{Name: name}
+}
+
+// busLabelWidth is the width of what is written above a bus.
+func busLabelWidth(s TopoSegment) float64 {
+	w := textWidth(segLabel(s), 11)
+	if s.Impaired != "" {
+		w += 10 + textWidth("⚡ "+s.Impaired, 10)
+	}
+	return w
 }
 
 func segLabel(s TopoSegment) string {
@@ -392,7 +401,7 @@ func (l *tpLayout) draw(s *svg) {
 		s.text(x[0], y-8, `font-size="11" font-weight="bold" fill="#24292f"`, segLabel(seg))
 		s.endGroup()
 		if seg.Impaired != "" {
-			s.text(x[1], y+15, `font-size="10" text-anchor="end" font-weight="bold" fill="#6639ba"`, "⚡ "+seg.Impaired)
+			s.text(x[0]+textWidth(segLabel(seg), 11)+10, y-8, `font-size="10" font-weight="bold" fill="#6639ba"`, "⚡ "+seg.Impaired)
 		}
 	}
 	s.raw("</g>\n")
@@ -415,7 +424,7 @@ func (l *tpLayout) draw(s *svg) {
 			// else an elbow to the middle of the bus.
 			// Lines land right of the bus's label.
 			segX := l.x[ln.Segment]
-			lo, hi := segX[0]+textWidth(segLabel(l.seg(ln.Segment)), 11)+16, segX[1]-10
+			lo, hi := segX[0]+busLabelWidth(l.seg(ln.Segment))+16, segX[1]-10
 			if lo > hi {
 				lo = hi
 			}
