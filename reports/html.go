@@ -211,8 +211,8 @@ func relUnder(dir, path string) (string, bool) {
 func compareEngines(ss []Scenario) ([]string, []htmlCompare) {
 	var engines []string
 	for _, s := range ss {
-		if s.Engine != "" && !slices.Contains(engines, s.Engine) {
-			engines = append(engines, s.Engine)
+		if _, e := scenarioEngine(s); e != "" && !slices.Contains(engines, e) {
+			engines = append(engines, e)
 		}
 	}
 	if len(engines) < 2 {
@@ -222,16 +222,17 @@ func compareEngines(ss []Scenario) ([]string, []htmlCompare) {
 	var order []key
 	vals := map[key]map[string]string{}
 	for _, s := range ss {
-		if s.Engine == "" {
+		name, engine := scenarioEngine(s)
+		if engine == "" {
 			continue
 		}
 		add := func(fig, v string) {
-			k := key{s.Name, fig}
+			k := key{name, fig}
 			if vals[k] == nil {
 				vals[k] = map[string]string{}
 				order = append(order, k)
 			}
-			vals[k][s.Engine] = v
+			vals[k][engine] = v
 		}
 		add("verdict", string(s.Verdict))
 		for _, f := range s.Figures {
@@ -254,4 +255,16 @@ func compareEngines(ss []Scenario) ([]string, []htmlCompare) {
 		rows = append(rows, row)
 	}
 	return engines, rows
+}
+
+// scenarioEngine is a scenario's name and engine: Engine, or the engine a
+// run on several engines appends to the name ("vm-live-migration [frr]").
+func scenarioEngine(s Scenario) (name, engine string) {
+	if s.Engine != "" {
+		return s.Name, s.Engine
+	}
+	if i := strings.LastIndex(s.Name, " ["); i > 0 && strings.HasSuffix(s.Name, "]") {
+		return s.Name[:i], s.Name[i+2 : len(s.Name)-1]
+	}
+	return s.Name, ""
 }

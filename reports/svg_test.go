@@ -123,7 +123,7 @@ func TestHTMLLinksEvidenceRelative(t *testing.T) {
 func TestEnginesSideBySide(t *testing.T) {
 	r := &Run{Lab: "x", Scenarios: []Scenario{
 		{Name: "migration", Engine: "agent", Verdict: Pass, Figures: []Figure{{Name: "lost", Value: 2, Unit: "pings"}}},
-		{Name: "migration", Engine: "frr", Verdict: Fail, Figures: []Figure{{Name: "lost", Value: 6, Unit: "pings"}}},
+		{Name: "migration [frr]", Verdict: Fail, Figures: []Figure{{Name: "lost", Value: 6, Unit: "pings"}}},
 	}}
 	var b bytes.Buffer
 	if err := WriteHTML(&b, r); err != nil {
