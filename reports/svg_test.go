@@ -136,3 +136,28 @@ func TestEnginesSideBySide(t *testing.T) {
 		}
 	}
 }
+
+func TestTimelineJSONRoundTrip(t *testing.T) {
+	r := &Run{Lab: "x", Scenarios: []Scenario{{Name: "m", Verdict: Pass, Timelines: []Timeline{sampleTimeline()}}}}
+	var b bytes.Buffer
+	if err := WriteJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := back.Scenarios[0].Timelines[0], r.Scenarios[0].Timelines[0]
+	if got.Title != want.Title || len(got.Series) != 2 || len(got.Events) != len(want.Events) {
+		t.Fatalf("timeline after JSON: %+v", got)
+	}
+	for i, p := range want.Series[1].Probes {
+		g := got.Series[1].Probes[i]
+		if g.Seq != p.Seq || g.Lost != p.Lost || (g.SentAt-p.SentAt).Abs() > time.Microsecond || (g.RecvAt-p.RecvAt).Abs() > time.Microsecond {
+			t.Fatalf("probe %d: %+v, want %+v", i, g, p)
+		}
+	}
+	if got.Events[4] != want.Events[4] {
+		t.Errorf("event %+v, want %+v", got.Events[4], want.Events[4])
+	}
+}

@@ -109,8 +109,10 @@ func (t *Timeline) span() time.Duration {
 	return end
 }
 
-// focus is the interval around the losses and events, or ok=false when
-// they already fill most of the span.
+// focus is the interval around the outage: the runs of lost probes, and
+// the events close to them (those further away are seen in the whole
+// run). Without losses it is the events. ok is false when that already
+// fills most of the span.
 func (t *Timeline) focus(span time.Duration) (from, to time.Duration, ok bool) {
 	from, to = span, 0
 	for _, s := range t.Series {
@@ -118,14 +120,26 @@ func (t *Timeline) focus(span time.Duration) (from, to time.Duration, ok bool) {
 			from, to = min(from, r.from), max(to, r.to)
 		}
 	}
-	for _, e := range t.Events {
-		from, to = min(from, e.At), max(to, e.At)
+	if to >= from {
+		// Events near the outage belong to it (the pause before, the
+		// routes and FDB entries that end it).
+		near := max((to-from)/2, 50*time.Millisecond)
+		f0, t0 := from, to
+		for _, e := range t.Events {
+			if e.At >= f0-near && e.At <= t0+near {
+				from, to = min(from, e.At), max(to, e.At)
+			}
+		}
+	} else {
+		for _, e := range t.Events {
+			from, to = min(from, e.At), max(to, e.At)
+		}
 	}
 	if to < from {
 		return 0, 0, false
 	}
 	width := max(to-from, 20*time.Millisecond)
-	pad := max(width/4, 10*time.Millisecond)
+	pad := max(width/4, 5*time.Millisecond)
 	from, to = max(from-pad, 0), min(to+pad, span)
 	if float64(to-from) > 0.4*float64(span) {
 		return 0, 0, false
