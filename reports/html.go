@@ -31,6 +31,7 @@ th{background:#f6f8fa}
 td.time,td.num{text-align:right;white-space:nowrap}
 .pass{color:#1a7f37;font-weight:bold}.fail,.error{color:#cf222e;font-weight:bold}.skip{color:#9a6700;font-weight:bold}.warn{color:#bc4c00;background:#fff1e5;font-weight:bold}
 details{margin:.5em 0 1em 0}summary{cursor:pointer;font-weight:bold;font-size:1.1em}
+details.more{margin:.3em 0 .3em 1em}details.more summary{font-size:1em;font-weight:normal;color:#57606a}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap}
 dl{margin:.3em 0}dt{font-weight:bold}dd{margin:0 0 .4em 1.5em}
 figure{margin:1em 0;overflow-x:auto}figcaption{color:#57606a;font-size:.9em}
@@ -44,7 +45,7 @@ ul.files{margin:.3em 0}ul.files li{font-family:ui-monospace,monospace;font-size:
 <p>{{.Counts}} in {{human .Run.Duration}}{{if not .Run.Started.IsZero}}, started {{.Run.Started.UTC.Format "2006-01-02 15:04:05 UTC"}}{{end}}</p>
 <table>
 <tr><th>Scenario</th>{{if .Engines}}<th>Engine</th>{{end}}<th>Verdict</th><th>Figures</th><th>Time</th></tr>
-{{range .Scenarios}}<tr><td><a href="#{{.ID}}">{{.S.Name}}</a></td>{{if $.Engines}}<td>{{.S.Engine}}</td>{{end}}<td class="{{.S.Verdict}}">{{.S.Verdict}}</td><td>{{figures .S.Figures}}</td><td class="time">{{human .S.Duration}}</td></tr>
+{{range .Scenarios}}<tr><td><a href="#{{.ID}}">{{.Name}}</a></td>{{if $.Engines}}<td>{{.Engine}}</td>{{end}}<td class="{{.S.Verdict}}">{{.S.Verdict}}</td><td>{{figures .S.Figures}}</td><td class="time">{{human .S.Duration}}</td></tr>
 {{end}}</table>
 {{if .Topologies}}<h2 id="topology">Topology</h2>
 {{range .Topologies}}<figure class="topology">{{.}}<figcaption>Underlay segments (bars), routers, nodes with their engine and VTEP, guests grouped by VNet and coloured by zone.</figcaption></figure>
@@ -75,10 +76,10 @@ ul.files{margin:.3em 0}ul.files li{font-family:ui-monospace,monospace;font-size:
 {{end}}
 {{if .Files}}<p>Evidence files</p><ul class="files">{{range .Files}}<li>{{if .Href}}<a href="{{.Href}}">{{.Name}}</a>{{else}}{{.Name}}{{end}} <span>{{.Shown}}</span></li>
 {{end}}</ul>{{end}}
-{{if .Evidence}}<p>Evidence</p><pre>{{range .Evidence}}{{.}}
-{{end}}</pre>{{end}}
-{{if .S.Steps}}<p>Steps</p><pre>{{range .S.Steps}}{{.}}
-{{end}}</pre>{{end}}
+{{if .Evidence}}<details class="more"><summary>Evidence ({{len .Evidence}})</summary><pre>{{range .Evidence}}{{.}}
+{{end}}</pre></details>{{end}}
+{{if .S.Steps}}<details class="more"><summary>Checks ({{len .S.Steps}})</summary><pre>{{range .S.Steps}}{{.}}
+{{end}}</pre></details>{{end}}
 </details>
 {{end}}
 </body>
@@ -100,6 +101,8 @@ type htmlTimeline struct {
 
 type htmlScenario struct {
 	S         *Scenario
+	Name      string // without the engine tag
+	Engine    string
 	ID        string
 	Open      bool
 	Timelines []htmlTimeline
@@ -153,7 +156,8 @@ func WriteHTMLOpts(w io.Writer, r *Run, o HTMLOptions) error {
 	data.Files = linkFiles(r.Files, o.Dir)
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
-		hs := htmlScenario{S: s, ID: fmt.Sprintf("s%d", i), Open: s.Verdict == Fail || s.Verdict == Error || s.Verdict == Warn || len(s.Timelines) > 0}
+		name, engine := scenarioEngine(*s)
+		hs := htmlScenario{S: s, Name: name, Engine: engine, ID: fmt.Sprintf("s%d", i), Open: s.Verdict == Fail || s.Verdict == Error || s.Verdict == Warn || len(s.Timelines) > 0}
 		for j := range s.Timelines {
 			hs.Timelines = append(hs.Timelines, htmlTimeline{Title: s.Timelines[j].Title, SVG: template.HTML(TimelineSVG(&s.Timelines[j]))})
 		}

@@ -203,11 +203,28 @@ func (p *problemList) Error() string { return strings.Join(p.l, "; ") }
 // TestReportInChromium renders report.html in headless Chromium: the
 // topology and the timeline must be drawn and the page must report no
 // console error. SDNLAB_SCREENSHOT=FILE keeps a full-page PNG.
+// SDNLAB_REPORT_JSON=FILE draws a real run's report.json instead of the
+// sample.
 func TestReportInChromium(t *testing.T) {
 	bin := chromium(t)
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
-	if err := WriteFile(page, HTML, browserRun(dir)); err != nil {
+	run := browserRun(dir)
+	// SDNLAB_REPORT_JSON=report.json looks at a real run's timelines.
+	if f := os.Getenv("SDNLAB_REPORT_JSON"); f != "" {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		real, err := ReadJSON(fh)
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		real.Topologies = run.Topologies
+		run = real
+	}
+	if err := WriteFile(page, HTML, run); err != nil {
 		t.Fatal(err)
 	}
 	if err := lookAt(t, startBrowser(t, bin), page, []string{"topology", "timeline"}, os.Getenv("SDNLAB_SCREENSHOT")); err != nil {

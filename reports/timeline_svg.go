@@ -18,7 +18,8 @@ const (
 	tlWidth   = 1000.0
 	tlLeft    = 170.0 // lane names
 	tlRight   = 20.0
-	tlLaneH   = 54.0
+	tlLaneMax = 54.0 // lane height with few streams
+	tlLaneMin = 40.0 // with many (a failover has one per flow)
 	tlLaneGap = 8.0
 	tlRowH    = 15.0
 	tlAxisH   = 30.0
@@ -109,15 +110,24 @@ func (t *Timeline) span() time.Duration {
 	return end
 }
 
-// focus is the interval around the outage: the runs of lost probes, and
+// focus is the interval around the outage: the longest run of lost
+// probes of each stream, and
 // the events close to them (those further away are seen in the whole
 // run). Without losses it is the events. ok is false when that already
 // fills most of the span.
 func (t *Timeline) focus(span time.Duration) (from, to time.Duration, ok bool) {
 	from, to = span, 0
+	// Each stream's longest run of losses is the outage; scattered single
+	// losses (an impaired link) are not.
 	for _, s := range t.Series {
+		var longest lossRun
 		for _, r := range lossRuns(s) {
-			from, to = min(from, r.from), max(to, r.to)
+			if r.to-r.from > longest.to-longest.from {
+				longest = r
+			}
+		}
+		if longest.n > 0 {
+			from, to = min(from, longest.from), max(to, longest.to)
 		}
 	}
 	if to >= from {
@@ -147,8 +157,14 @@ func (t *Timeline) focus(span time.Duration) (from, to time.Duration, ok bool) {
 	return from, to, true
 }
 
+// laneHeight shrinks lanes when there are many streams.
+func laneHeight(n int) float64 {
+	return max(tlLaneMin, tlLaneMax-2*float64(max(n-4, 0)))
+}
+
 // TimelineSVG draws a timeline as a self-contained SVG element.
 func TimelineSVG(t *Timeline) string {
+	laneH := laneHeight(len(t.Series))
 	span := t.span()
 	var s svg
 	panels := [][2]time.Duration{{0, span}}
@@ -164,7 +180,7 @@ func TimelineSVG(t *Timeline) string {
 		for _, r := range rows[i] {
 			nrows = max(nrows, r+1)
 		}
-		heights[i] = 22 + float64(nrows)*tlRowH + float64(len(t.Series))*(tlLaneH+tlLaneGap) + tlAxisH
+		heights[i] = 22 + float64(nrows)*tlRowH + float64(len(t.Series))*(laneH+tlLaneGap) + tlAxisH
 		total += heights[i] + 10
 	}
 	if len(t.Series) == 0 {
@@ -241,12 +257,13 @@ func drawPanel(s *svg, t *Timeline, from, to time.Duration, y0 float64, rows []i
 	s.text(8, y0+12, `font-weight="bold" fill="#24292f"`, title)
 	labelsTop := y0 + 22
 	lanesTop := labelsTop + float64(nrows)*tlRowH
-	lanesBottom := lanesTop + float64(len(t.Series))*(tlLaneH+tlLaneGap)
+	laneH := laneHeight(len(t.Series))
+	lanesBottom := lanesTop + float64(len(t.Series))*(laneH+tlLaneGap)
 	plotL, plotR := tlLeft, tlWidth-tlRight
 	s.raw(`<g class="lanes">` + "\n")
 	for i, ser := range t.Series {
-		top := lanesTop + float64(i)*(tlLaneH+tlLaneGap)
-		drawLane(s, ser, from, to, top)
+		top := lanesTop + float64(i)*(laneH+tlLaneGap)
+		drawLane(s, ser, from, to, top, laneH)
 	}
 	s.raw("</g>\n")
 	// Events above the lanes: a dashed line through every lane and a label
@@ -282,9 +299,9 @@ func drawPanel(s *svg, t *Timeline, from, to time.Duration, y0 float64, rows []i
 	}
 }
 
-func drawLane(s *svg, ser Series, from, to time.Duration, top float64) {
+func drawLane(s *svg, ser Series, from, to time.Duration, top, laneH float64) {
 	plotL, plotR := tlLeft, tlWidth-tlRight
-	base := top + tlLaneH
+	base := top + laneH
 	sent, lost := len(ser.Probes), 0
 	var maxRTT time.Duration
 	for _, p := range ser.Probes {
@@ -299,7 +316,7 @@ func drawLane(s *svg, ser Series, from, to time.Duration, top float64) {
 	for _, r := range runs {
 		gap = max(gap, r.to-r.from)
 	}
-	s.rect(plotL, top, plotR-plotL, tlLaneH, `fill="#f6f8fa" stroke="#d0d7de" stroke-width="0.5"`)
+	s.rect(plotL, top, plotR-plotL, laneH, `fill="#f6f8fa" stroke="#d0d7de" stroke-width="0.5"`)
 	s.text(8, top+16, `font-weight="bold" fill="#24292f"`, ser.Name)
 	lossText := fmt.Sprintf("%d sent, %d lost", sent, lost)
 	lossColor := "#1a7f37"
@@ -315,14 +332,18 @@ func drawLane(s *svg, ser Series, from, to time.Duration, top float64) {
 		scale = time.Millisecond
 	}
 	s.text(plotR-2, top+11, `font-size="10" text-anchor="end" fill="#57606a"`, "round trip, max "+fmtOffset(maxRTT))
+	labelEnd := math.Inf(-1) // right edge of the last loss label: labels never overlap
 	for _, r := range runs {
 		if r.to < from || r.from > to {
 			continue
 		}
 		x0, x1 := xOf(max(r.from, from), from, to), xOf(min(r.to, to), from, to)
 		s.group(fmt.Sprintf("%d lost from %s, gap %s", r.n, fmtOffset(r.from), fmtOffset(r.to-r.from)))
-		s.rect(x0, top, max(x1-x0, 2), tlLaneH, `class="loss" fill="#cf222e" fill-opacity="0.22"`)
+		s.rect(x0, top, max(x1-x0, 2), laneH, `class="loss" fill="#cf222e" fill-opacity="0.22"`)
 		s.endGroup()
+		if r.n < 2 && len(runs) > 3 {
+			continue // scattered single losses (an impaired link): their ticks say it
+		}
 		label := fmt.Sprintf("%d lost · %s", r.n, fmtOffset(r.to-r.from))
 		lx, anchor := (x0+x1)/2, "middle"
 		switch {
@@ -339,6 +360,10 @@ func drawLane(s *svg, ser Series, from, to time.Duration, top float64) {
 		case "start":
 			bx = lx
 		}
+		if bx-3 < labelEnd+4 {
+			continue // the band's tooltip and the detail panel still tell
+		}
+		labelEnd = bx + lw + 3
 		s.rect(bx-3, top+14, lw+6, 14, `rx="3" fill="#ffffff" fill-opacity="0.85"`)
 		s.text(lx, top+24, fmt.Sprintf(`font-size="10" text-anchor="%s" fill="#a40e26" font-weight="bold"`, anchor), label)
 	}
@@ -354,7 +379,7 @@ func drawLane(s *svg, ser Series, from, to time.Duration, top float64) {
 			bad = append(bad, fmt.Sprintf("M%s %sv-10", num(x), num(base)))
 			continue
 		}
-		h := 4 + (tlLaneH-18)*math.Min(1, float64(p.RecvAt-p.SentAt)/float64(scale))
+		h := 4 + (laneH-18)*math.Min(1, float64(p.RecvAt-p.SentAt)/float64(scale))
 		ok = append(ok, fmt.Sprintf("M%s %sv-%s", num(x), num(base), num(h)))
 	}
 	if len(ok) > 0 {
