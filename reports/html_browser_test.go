@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -162,6 +163,11 @@ func lookAt(t *testing.T, br *headless.Browser, page string, classes []string, s
 			if err != nil {
 				t.Fatal(err)
 			}
+			if d := os.Getenv("SDNLAB_PICTURES"); d != "" {
+				if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("%s-%d.png", class, i)), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			ink, colours := inkedFraction(t, png)
 			t.Logf("svg.%s #%d: %.0fx%.0f px, %d elements, %.1f%% inked, %d colours", class, i, d.Rect.Width, d.Rect.Height, d.Elements, ink*100, colours)
 			if ink < 0.02 || colours < 4 {
@@ -203,6 +209,7 @@ func (p *problemList) Error() string { return strings.Join(p.l, "; ") }
 // TestReportInChromium renders report.html in headless Chromium: the
 // topology and the timeline must be drawn and the page must report no
 // console error. SDNLAB_SCREENSHOT=FILE keeps a full-page PNG.
+// SDNLAB_PICTURES=DIR keeps a PNG of each picture.
 // SDNLAB_REPORT_JSON=FILE draws a real run's report.json instead of the
 // sample.
 func TestReportInChromium(t *testing.T) {
