@@ -71,6 +71,11 @@ func (t *TopoLab) Guests() []Guest {
 	defer t.mu.Unlock()
 	var out []Guest
 	for _, g := range t.L.Guests {
+		if g.IsVM() {
+			// Scenario probes run inside a guest's namespace; a VM guest
+			// has none (its own kernel), so scenarios do not pick it yet.
+			continue
+		}
 		mac, _ := net.ParseMAC(g.MAC)
 		gg := Guest{Name: g.Name, NS: g.NS, Node: g.Node, Iface: g.Ifname, MAC: mac,
 			VNet: g.VNet, Zone: g.Zone, GW4: g.Gateway4, GW6: g.Gateway6, Tap: g.Tap}

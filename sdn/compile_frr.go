@@ -7,6 +7,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn/controllers"
 	"github.com/sdnlab/sdnlab/sdn/fabrics"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // compileFRR fills p.FRR the way Proxmox builds frr.conf: the
@@ -19,7 +20,7 @@ func compileFRR(cfg *config.Config, facts plan.NodeFacts, p *plan.NodePlan) erro
 	if len(cfg.Controllers) == 0 && len(cfg.Fabrics) == 0 && facts.FRRLocal == "" {
 		return nil
 	}
-	out, notes, err := controllers.Default().Generate(cfg, controllers.Input{
+	out, notes, err := controllers.NewRegistry(registry.Controllers()...).Generate(cfg, controllers.Input{
 		Node:        facts.Node,
 		Host:        facts,
 		UnderlayMAC: facts.UnderlayMAC,

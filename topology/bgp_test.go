@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/ping"
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/sdn"
 	"os"
 	"path/filepath"
@@ -156,7 +158,7 @@ func TestBGPUnderlay(t *testing.T) {
 	if !gone {
 		t.Fatal("r1 kept the route to rack3 after r2's speaker died")
 	}
-	if r, _ := lab.Ping(context.Background(), "node1", netip.MustParseAddr("192.168.30.3"), PingOptions{Count: 1, Timeout: 300 * time.Millisecond}); r.Received != 0 {
+	if r, _ := lab.Ping(context.Background(), "node1", netip.MustParseAddr("192.168.30.3"), ping.Opts{Count: 1, Timeout: 300 * time.Millisecond}); r.Received != 0 {
 		t.Error("node1 still reaches node3 without r1's BGP route")
 	}
 	// Up again restarts the missing speaker and waits for the routes.
@@ -171,7 +173,7 @@ func TestBGPUnderlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range pids {
-		if p == 0 || processAlive(p) {
+		if p == 0 || proc.ProcessAlive(p) {
 			t.Errorf("speaker %d: not running before down or alive after it", p)
 		}
 	}
@@ -191,7 +193,7 @@ func TestEVPNOverBGPUnderlay(t *testing.T) {
 	ctx := context.Background()
 	var ok bool
 	for i := 0; i < 30 && !ok; i++ {
-		r, _ := lab.Ping(ctx, "vm11", netip.MustParseAddr("10.0.1.13"), PingOptions{Count: 1, Timeout: 500 * time.Millisecond})
+		r, _ := lab.Ping(ctx, "vm11", netip.MustParseAddr("10.0.1.13"), ping.Opts{Count: 1, Timeout: 500 * time.Millisecond})
 		ok = r.Received == 1
 	}
 	if !ok {
@@ -200,7 +202,7 @@ func TestEVPNOverBGPUnderlay(t *testing.T) {
 	mustPing(t, lab, "vm13", "10.0.1.11")
 	var routed bool
 	for i := 0; i < 20 && !routed; i++ {
-		r, _ := lab.Ping(ctx, "vm11", netip.MustParseAddr("10.0.2.23"), PingOptions{Count: 1, Timeout: 500 * time.Millisecond})
+		r, _ := lab.Ping(ctx, "vm11", netip.MustParseAddr("10.0.2.23"), ping.Opts{Count: 1, Timeout: 500 * time.Millisecond})
 		routed = r.Received == 1
 	}
 	if !routed {

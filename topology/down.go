@@ -6,16 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 )
 
 // Down removes everything of a lab: the processes in its namespaces (node
@@ -32,7 +27,7 @@ func Down(ctx context.Context, lab string, opts Options) error {
 		return err
 	}
 	var errs []error
-	if err := killIn(ctx, names); err != nil {
+	if err := proc.KillIn(ctx, names); err != nil {
 		errs = append(errs, err)
 	}
 	// VRF namespaces last is not needed: a namespace dies with its last user.
@@ -90,90 +85,6 @@ func DownAll(ctx context.Context, opts Options) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// ProcsIn returns the PIDs of the processes whose network namespace is one
-// of the named ones (found through /proc/PID/ns/net).
-func ProcsIn(nsNames []string) ([]int, error) {
-	inodes := map[uint64]bool{}
-	for _, n := range nsNames {
-		if ino, err := nsutil.Inode(n); err == nil {
-			inodes[ino] = true
-		}
-	}
-	if len(inodes) == 0 {
-		return nil, nil
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	self := os.Getpid()
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		var st unix.Stat_t
-		if unix.Stat(filepath.Join("/proc", e.Name(), "ns", "net"), &st) != nil {
-			continue
-		}
-		if inodes[st.Ino] {
-			pids = append(pids, pid)
-		}
-	}
-	return pids, nil
-}
-
-// inNS reports whether process pid lives in the named namespace: the one
-// process ProcsIn would look at, without reading all of /proc.
-func inNS(pid int, ns string) bool {
-	ino, err := nsutil.Inode(ns)
-	if err != nil {
-		return false
-	}
-	var st unix.Stat_t
-	if unix.Stat(filepath.Join("/proc", strconv.Itoa(pid), "ns", "net"), &st) != nil {
-		return false
-	}
-	return st.Ino == ino
-}
-
-// killIn kills every process living in one of the namespaces and waits
-// (up to 5 s) for them to be gone.
-func killIn(ctx context.Context, nsNames []string) error {
-	pids, err := ProcsIn(nsNames)
-	if err != nil {
-		return err
-	}
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for _, pid := range pids {
-		for processAlive(pid) {
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("process %d did not exit after SIGKILL", pid)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	return nil
-}
-
-// processAlive is false once the process is gone or a zombie (a zombie no
-// longer holds its namespace).
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) {
-		return s[i+2] != 'Z' && s[i+2] != 'X'
-	}
-	return true
 }
 
 // LabExists reports whether a lab has a namespace or a state directory.

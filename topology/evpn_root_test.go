@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/ping"
 )
 
 var (
@@ -127,7 +128,7 @@ func TestEVPNIPv6Guests(t *testing.T) {
 	// EVPN sessions take a second or two: wait for the first echo.
 	var ok bool
 	for i := 0; i < 30 && !ok; i++ {
-		r, _ := lab.Ping(ctx, "vm1", netip.MustParseAddr("fd00:7::12"), PingOptions{Count: 1, Timeout: 500 * 1e6})
+		r, _ := lab.Ping(ctx, "vm1", netip.MustParseAddr("fd00:7::12"), ping.Opts{Count: 1, Timeout: 500 * 1e6})
 		ok = r.Received == 1
 	}
 	if !ok {

@@ -14,6 +14,9 @@ import (
 // host or switch ("sw-<segment>") of the lab, with the given stdio, and
 // waits for it. ctx kills it.
 func (l *Lab) Exec(ctx context.Context, thing string, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if g := l.Guest(thing); g != nil && g.IsVM() {
+		return execVM(ctx, g, argv, stdout)
+	}
 	ns := l.NS(thing)
 	if ns == "" {
 		return fmt.Errorf("lab %s has no node, guest, router or host %q", l.Name, thing)

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
@@ -39,7 +40,7 @@ func KillControlPlane(l *Lab, opts Options, name string) (string, error) {
 		return "", fmt.Errorf("%s: kill %s %d: %w", name, what, pid, err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for processAlive(pid) {
+	for proc.ProcessAlive(pid) {
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("%s: %s %d did not exit after SIGKILL", name, what, pid)
 		}

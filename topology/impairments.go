@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/topology/impair"
 )
 
@@ -149,8 +149,17 @@ func (l *Lab) linksOn(seg string) []Link {
 	return out
 }
 
-func impairPIDFile(stateDir, lab string, t IfaceRef) string {
-	return filepath.Join(impairDir(stateDir, lab), t.NS+"_"+t.Ifname+".pid")
+// impairProc is how the daemon holding one interface's impairment runs
+// (bin and spec may be empty when only looking for it).
+func impairProc(stateDir, lab string, t IfaceRef, bin, specJSON, ready string) proc.Spec {
+	base := filepath.Join(impairDir(stateDir, lab), t.NS+"_"+t.Ifname)
+	return proc.Spec{
+		Name:    t.Thing + ":" + t.Ifname + ": impaird",
+		NS:      t.NS,
+		Argv:    []string{bin, "impaird", "--if", t.Ifname, "--spec", specJSON, "--ready", ready},
+		LogFile: base + ".log",
+		PIDFile: base + ".pid",
+	}
 }
 
 // Impair puts spec on every target, replacing what was there. It tries
@@ -214,12 +223,10 @@ func startImpaird(ctx context.Context, l *Lab, opts Options, t IfaceRef, spec im
 	if err != nil {
 		return err
 	}
-	pidFile := impairPIDFile(stateDir, l.Name, t)
-	ready := strings.TrimSuffix(pidFile, ".pid") + ".ready"
-	logFile := strings.TrimSuffix(pidFile, ".pid") + ".log"
+	ready := filepath.Join(dir, t.NS+"_"+t.Ifname+".ready")
 	os.Remove(ready)
-	cmd := exec.Command(bin, "impaird", "--if", t.Ifname, "--spec", string(specJSON), "--ready", ready)
-	pid, err := startDaemon(t.NS, cmd, logFile, pidFile, t.Thing+":"+t.Ifname+": start impaird")
+	ps := impairProc(stateDir, l.Name, t, bin, string(specJSON), ready)
+	pid, err := proc.Start(ps)
 	if err != nil {
 		return err
 	}
@@ -228,9 +235,9 @@ func startImpaird(ctx context.Context, l *Lab, opts Options, t IfaceRef, spec im
 		if _, err := os.Stat(ready); err == nil {
 			return nil
 		}
-		if !processAlive(pid) || time.Now().After(deadline) || ctx.Err() != nil {
+		if !proc.ProcessAlive(pid) || time.Now().After(deadline) || ctx.Err() != nil {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
-			msg, _ := os.ReadFile(logFile)
+			msg, _ := os.ReadFile(ps.LogFile)
 			return fmt.Errorf("%s:%s: impairment did not start: %s", t.Thing, t.Ifname, lastLine(string(msg)))
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -254,18 +261,9 @@ func recordImpairment(stateDir, lab string, im Impairment) error {
 // clearTarget removes whatever impairs one interface (netem qdisc or
 // daemon) and its record.
 func clearTarget(l *Lab, stateDir string, t IfaceRef) error {
-	if pid := livePID(impairPIDFile(stateDir, l.Name, t), t.NS); pid != 0 {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-		deadline := time.Now().Add(5 * time.Second)
-		for processAlive(pid) {
-			if time.Now().After(deadline) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+	if err := proc.Stop(context.Background(), impairProc(stateDir, l.Name, t, "", "", ""), 5*time.Second); err != nil {
+		return err
 	}
-	os.Remove(impairPIDFile(stateDir, l.Name, t))
 	if h, err := nsutil.Handle(t.NS); err == nil {
 		_ = impair.ClearNetem(h, t.Ifname)
 		h.Close()

@@ -22,6 +22,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/ping"
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/sdn"
 )
 
@@ -121,12 +123,12 @@ func hostState(t *testing.T) string {
 
 func mustPing(t *testing.T, lab *Lab, from, to string) {
 	t.Helper()
-	r, err := lab.Ping(context.Background(), from, netip.MustParseAddr(to), PingOptions{Count: 3, Interval: 50 * time.Millisecond, Timeout: 2 * time.Second})
+	r, err := lab.Ping(context.Background(), from, netip.MustParseAddr(to), ping.Opts{Count: 3, Interval: 50 * time.Millisecond, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("ping %s -> %s: %v", from, to, err)
 	}
-	if r.Received != r.Sent {
-		t.Fatalf("ping %s -> %s: %d/%d received", from, to, r.Received, r.Sent)
+	if r.Received != r.Transmitted {
+		t.Fatalf("ping %s -> %s: %d/%d received", from, to, r.Received, r.Transmitted)
 	}
 }
 
@@ -242,7 +244,7 @@ func TestVXLANLab(t *testing.T) {
 		}
 		// The VNet MTU is 1450 over a 1500 underlay: 1422 bytes of ICMP
 		// payload fit with DF, 1423 do not.
-		r, err := lab.Ping(context.Background(), "vm1", netip.MustParseAddr("10.0.100.12"), PingOptions{Count: 1, Size: 1422, DontFragment: true})
+		r, err := lab.Ping(context.Background(), "vm1", netip.MustParseAddr("10.0.100.12"), ping.Opts{Count: 1, Size: 1422, DF: true})
 		if err != nil || r.Received != 1 {
 			t.Errorf("1422-byte DF ping: %+v %v", r, err)
 		}
@@ -549,11 +551,11 @@ func TestAgentHook(t *testing.T) {
 		}
 	}
 	// Up again does not start a second agent.
-	pids, _ := ProcsIn([]string{lab.Node("node1").NS})
+	pids, _ := proc.ProcsIn([]string{lab.Node("node1").NS})
 	if _, err := Up(context.Background(), lab, opts); err != nil {
 		t.Fatal(err)
 	}
-	pids2, _ := ProcsIn([]string{lab.Node("node1").NS})
+	pids2, _ := proc.ProcsIn([]string{lab.Node("node1").NS})
 	if len(pids2) != len(pids) {
 		t.Errorf("second up: %d processes in node1, was %d", len(pids2), len(pids))
 	}
@@ -561,7 +563,7 @@ func TestAgentHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range pids {
-		if processAlive(p) {
+		if proc.ProcessAlive(p) {
 			t.Errorf("agent %d survived down", p)
 		}
 	}

@@ -106,6 +106,7 @@ type guestSpec struct {
 	Gateway6  str
 	MTU       num
 	VMID      num
+	Kind      str // netns (default) or vm
 }
 
 // parser walks yaml.Node trees and collects every problem.
@@ -362,7 +363,7 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 					p.errf(&yaml.Node{Line: name.Pos.Line}, f, "a guest needs at least node and vnet")
 					return
 				}
-				p.mapping(n, f, []string{"name", "node", "vnet", "mac", "ip", "ips", "address", "addresses", "gateway", "gateway6", "mtu", "vmid"}, func(key string, k, v *yaml.Node) {
+				p.mapping(n, f, []string{"name", "node", "vnet", "mac", "ip", "ips", "address", "addresses", "gateway", "gateway6", "mtu", "vmid", "kind"}, func(key string, k, v *yaml.Node) {
 					ff := join(f, key)
 					switch key {
 					case "node":
@@ -381,6 +382,10 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 						g.MTU = p.number(v, ff, 576, 65535)
 					case "vmid":
 						g.VMID = p.number(v, ff, 100, 999999999)
+					case "kind":
+						if g.Kind = p.scalar(v, ff); g.Kind.Set && g.Kind.V != GuestNetns && g.Kind.V != GuestVM {
+							p.errf(v, ff, "%q is not a guest kind (netns or vm)", g.Kind.V)
+						}
 					}
 				})
 			})

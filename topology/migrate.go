@@ -25,6 +25,11 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 	if g == nil {
 		return fmt.Errorf("lab %s has no guest %q", lab.Name, guest)
 	}
+	if g.IsVM() {
+		// QEMU's own migration: its pause, not the one asked for.
+		_, err := MigrateVM(ctx, lab, guest, node)
+		return err
+	}
 	if lab.Node(node) == nil {
 		return fmt.Errorf("lab %s has no node %q", lab.Name, node)
 	}

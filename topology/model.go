@@ -153,8 +153,21 @@ type Guest struct {
 	MTU      int            `json:"mtu"`
 	Ifname   string         `json:"ifname"` // inside the guest: eth0
 	Tap      string         `json:"tap"`    // host end: tap<vmid>i0
-	pos      config.Pos
+	// Kind is GuestNetns (a namespace: NS) or GuestVM (a QEMU process on
+	// its node; NS is empty and VMDir is the running instance's directory).
+	Kind  string `json:"kind,omitempty"`
+	VMDir string `json:"vm_dir,omitempty"`
+	pos   config.Pos
 }
+
+// Guest kinds.
+const (
+	GuestNetns = "netns"
+	GuestVM    = "vm"
+)
+
+// IsVM reports whether the guest is a QEMU virtual machine.
+func (g *Guest) IsVM() bool { return g.Kind == GuestVM }
 
 // Node returns the node called name, or nil.
 func (l *Lab) Node(name string) *Node {

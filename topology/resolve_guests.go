@@ -33,7 +33,11 @@ func (r *resolver) guests() {
 		if !r.newName(seen, gs.Name, "guests", "%q is not a valid guest name", "guest %q defined twice") {
 			continue
 		}
-		g := &Guest{Name: gs.Name.V, NS: r.lab.Prefix() + gs.Name.V, Ifname: "eth0", pos: gs.Name.Pos}
+		g := &Guest{Name: gs.Name.V, NS: r.lab.Prefix() + gs.Name.V, Ifname: "eth0", Kind: GuestNetns, pos: gs.Name.Pos}
+		if gs.Kind.V == GuestVM {
+			// A VM has no namespace of its own: QEMU runs in its node's.
+			g.Kind, g.NS = GuestVM, ""
+		}
 		ok := true
 		if !gs.Node.Set {
 			r.errf(gs.Name.Pos, f+".node", "missing")
@@ -270,7 +274,9 @@ func (r *resolver) checkNamespaces() {
 		add(h.NS, "external host "+h.Name, r.rootPos())
 	}
 	for _, g := range r.lab.Guests {
-		add(g.NS, "guest "+g.Name, g.pos)
+		if g.NS != "" {
+			add(g.NS, "guest "+g.Name, g.pos)
+		}
 	}
 }
 

@@ -3,19 +3,16 @@ package topology
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/topology/underlaybgp"
 )
 
@@ -31,90 +28,6 @@ import (
 
 // DefaultBGPWait bounds how long Up waits for the underlay BGP routes.
 const DefaultBGPWait = 30 * time.Second
-
-// RouterDir is the state directory of an underlay router.
-func RouterDir(stateDir, router string) string { return filepath.Join(stateDir, "routers", router) }
-
-// RouterPID returns the PID of a router's running BGP speaker, or 0.
-func RouterPID(lab *Lab, stateDir, router string) int {
-	rt := lab.Router(router)
-	if rt == nil {
-		return 0
-	}
-	return livePID(filepath.Join(RouterDir(stateDir, router), "bgp.pid"), rt.NS)
-}
-
-// livePID reads a pid file and checks the process still lives in ns (PIDs
-// recycle).
-func livePID(file, ns string) int {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || pid == os.Getpid() || !processAlive(pid) {
-		return 0
-	}
-	if !inNS(pid, ns) {
-		return 0
-	}
-	return pid
-}
-
-// SelfRouterEnv, set to 1, says that this executable handles the `router`
-// command even though it is a Go test binary (topology's own tests).
-const SelfRouterEnv = "SDNLAB_SELF_ROUTER"
-
-func (o *Options) routerBinary() (string, error) {
-	switch {
-	case o.RouterPath != "":
-		return o.RouterPath, nil
-	case o.AgentPath != "":
-		return o.AgentPath, nil
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	// Another package's test binary would not run a router but all its
-	// tests again: refuse instead of recursing.
-	if strings.HasSuffix(exe, ".test") && os.Getenv(SelfRouterEnv) != "1" {
-		return "", fmt.Errorf("the lab has BGP routers: set Options.RouterPath (or AgentPath) to the sdnlab binary")
-	}
-	return exe, nil
-}
-
-// startRouters writes every BGP router's configuration and starts its
-// speaker (when not already running).
-func startRouters(lab *Lab, opts Options, dir string, pr *progress) error {
-	var bin string
-	for _, rt := range lab.Routers {
-		if rt.BGP == nil {
-			continue
-		}
-		rdir := RouterDir(dir, rt.Name)
-		if err := writeJSON(filepath.Join(rdir, "bgp.json"), rt.BGP); err != nil {
-			return err
-		}
-		if pid := RouterPID(lab, dir, rt.Name); pid != 0 {
-			continue
-		}
-		if bin == "" {
-			b, err := opts.routerBinary()
-			if err != nil {
-				return fmt.Errorf("router %s: %w", rt.Name, err)
-			}
-			bin = b
-		}
-		cmd := exec.Command(bin, "router", "--lab", lab.Name, "--router", rt.Name, "--state", dir)
-		pid, err := startDaemon(rt.NS, cmd, filepath.Join(rdir, "bgp.log"), filepath.Join(rdir, "bgp.pid"), "router "+rt.Name+": start bgp")
-		if err != nil {
-			return err
-		}
-		pr.printf("router %s: bgp started (pid %d, AS %d, %d neighbors)", rt.Name, pid, rt.ASN, len(rt.BGP.Neighbors))
-	}
-	return nil
-}
 
 // waitBGP waits until every BGP router has a kernel route for each prefix
 // it is expected to learn; the error names what is missing.
@@ -216,16 +129,6 @@ func RunRouter(ctx context.Context, lab, router, stateDir string, stdin *os.File
 	if err != nil {
 		return fmt.Errorf("router %s: %w", router, err)
 	}
-	level := slog.LevelInfo
-	if os.Getenv("SDNLAB_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("lab", lab, "router", router)
-	var in io.Reader
-	if stdin != nil {
-		if st, err := stdin.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
-			in = stdin
-		}
-	}
-	return underlaybgp.Run(ctx, cfg, in, log)
+	log := proc.Logger("lab", lab, "router", router)
+	return underlaybgp.Run(ctx, cfg, proc.ParentPipe(stdin), log)
 }

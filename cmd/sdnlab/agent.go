@@ -3,11 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology"
@@ -69,17 +68,8 @@ func runAgent(ctx context.Context, args []string) error {
 	if cfg.Node == "" {
 		cfg.Node = *node
 	}
-	level := slog.LevelInfo
-	if os.Getenv("SDNLAB_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", *node)
-	// A parent that holds our stdin as a pipe ends us by closing it; with
-	// stdin on /dev/null (sdnlab up) the lab's teardown kills us instead.
-	var stdin io.Reader
-	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
-		stdin = os.Stdin
-	}
+	log := proc.Logger("node", *node)
+	stdin := proc.ParentPipe(os.Stdin)
 	if err := os.MkdirAll(nodeDir, 0o755); err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/sdnlab/sdnlab/topology"
 )
 
 func execCommand() *command {
@@ -32,14 +34,18 @@ func runExec(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if lab.NS(args[1]) == "" {
+	if lab.NS(args[1]) == "" && lab.Guest(args[1]) == nil {
 		return badInput("lab %s has no node, guest, router, external host or switch %q (%s)", lab.Name, args[1], strings.Join(lab.Things(), " "))
 	}
 	err = lab.Exec(ctx, args[1], args[3:], os.Stdin, os.Stdout, os.Stderr)
 	var ee *exec.ExitError
-	if errors.As(err, &ee) {
+	var ge *topology.GuestExitError
+	switch {
+	case errors.As(err, &ee):
 		// The command ran and failed: its own output said why.
 		os.Exit(ee.ExitCode())
+	case errors.As(err, &ge):
+		os.Exit(ge.ExitCode())
 	}
 	return err
 }

@@ -8,11 +8,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sdnlab/sdnlab/capture"
+	"github.com/sdnlab/sdnlab/internal/ping"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -57,9 +60,9 @@ func faultLab(t *testing.T) *topology.Lab {
 }
 
 // replies pings dst from a guest: how many of count echoes came back.
-func replies(t *testing.T, lab *topology.Lab, from, dst string, count int) topology.PingResult {
+func replies(t *testing.T, lab *topology.Lab, from, dst string, count int) ping.Result {
 	t.Helper()
-	r, err := lab.Ping(context.Background(), from, netip.MustParseAddr(dst), topology.PingOptions{Count: count, Interval: 20 * time.Millisecond, Timeout: 500 * time.Millisecond})
+	r, err := lab.Ping(context.Background(), from, netip.MustParseAddr(dst), ping.Opts{Count: count, Interval: 20 * time.Millisecond, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("ping %s -> %s: %v", from, dst, err)
 	}
@@ -77,10 +80,21 @@ func eventually(t *testing.T, lab *topology.Lab, from, dst string, answered bool
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s -> %s: %d of %d answered, want answered=%v", from, dst, r.Received, r.Sent, answered)
+			t.Fatalf("%s -> %s: %d of %d answered, want answered=%v", from, dst, r.Received, r.Transmitted, answered)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// rtts reads the round trips iputils ping printed ("time=0.123 ms").
+func rtts(out string) []time.Duration {
+	var d []time.Duration
+	for _, m := range regexp.MustCompile(`time=([0-9.]+) ms`).FindAllStringSubmatch(out, -1) {
+		if v, err := strconv.ParseFloat(m[1], 64); err == nil {
+			d = append(d, time.Duration(v*float64(time.Millisecond)))
+		}
+	}
+	return d
 }
 
 func cli(t *testing.T, args ...string) string {
@@ -115,7 +129,7 @@ func TestLabFaults(t *testing.T) {
 	// Loss: all of a guest's packets vanish (and the sender is not told).
 	cli(t, "impair", L, "vm11", "--loss", "100%")
 	if r := replies(t, lab, "vm11", "10.0.1.12", 5); r.Received != 0 {
-		t.Errorf("100%% loss on vm11: %d of %d answered", r.Received, r.Sent)
+		t.Errorf("100%% loss on vm11: %d of %d answered", r.Received, r.Transmitted)
 	}
 	var st bytes.Buffer
 	if err := runStatus(context.Background(), []string{L}, &st); err != nil || !strings.Contains(st.String(), "impair vm11:eth0 loss 100%") {
@@ -128,7 +142,10 @@ func TestLabFaults(t *testing.T) {
 	if r.Received == 0 {
 		t.Fatal("30ms delay: nothing answered")
 	}
-	for _, rtt := range r.RTTs {
+	if len(rtts(r.Output)) == 0 {
+		t.Fatalf("30ms delay: no round trip in ping's output:\n%s", r.Output)
+	}
+	for _, rtt := range rtts(r.Output) {
 		if rtt < 29*time.Millisecond {
 			t.Errorf("30ms delay on vm11: a reply after %v", rtt)
 		}
@@ -146,7 +163,7 @@ func TestLabFaults(t *testing.T) {
 	if r.Received == 0 {
 		t.Fatal("after --clear: nothing answered")
 	}
-	for _, rtt := range r.RTTs {
+	for _, rtt := range rtts(r.Output) {
 		if rtt >= 20*time.Millisecond {
 			t.Errorf("after --clear a reply still took %v", rtt)
 		}

@@ -23,7 +23,7 @@ func migrateCommand() *command {
 
 func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("migrate")
-	pause := fs.Duration("pause", 50*time.Millisecond, "downtime between leaving the old and joining the new bridge")
+	pause := fs.Duration("pause", 50*time.Millisecond, "downtime between leaving the old and joining the new bridge (namespace guests; a VM guest pauses as QEMU decides)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -50,6 +50,15 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 		return badInput("guest %s is already on %s", g.Name, from)
 	}
 	t0 := time.Now()
+	if g.IsVM() {
+		st, err := topology.MigrateVM(ctx, lab, pos[1], pos[2])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "guest %s (VM): %s -> %s in %s by QEMU live migration: downtime %s (QEMU), total %s, %.1f MiB sent\n",
+			pos[1], from, pos[2], time.Since(t0).Round(time.Millisecond), st.Downtime, st.TotalTime, float64(st.Transferred)/(1<<20))
+		return nil
+	}
 	if err := topology.Migrate(ctx, lab, pos[1], pos[2], *pause); err != nil {
 		return err
 	}

@@ -104,7 +104,10 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 		}
 		for _, g := range lab.Guests {
 			st := "up"
-			if !nsutil.Exists(g.NS) {
+			switch {
+			case g.IsVM():
+				st = "vm " + topology.VMState(g)
+			case !nsutil.Exists(g.NS):
 				st = "MISSING"
 			}
 			fmt.Fprintf(out, "  guest  %-10s %-7s on %-8s vnet %-10s %s %v tap %s\n", g.Name, st, g.Node, g.VNet, g.MAC, g.Addrs, g.Tap)

@@ -174,31 +174,9 @@ func (c *Config) VNIOwner(tag int) *VNet {
 }
 
 func (c *Config) validateControllers(errs *ErrorList) {
-	var firstEVPN *Controller
-	perNode := map[string]*Controller{} // "bgp/node", "isis/node"
-	for _, ct := range byLine(c.SortedControllers(), func(ct *Controller) Pos { return ct.Pos }) {
-		switch ct.Type {
-		case "evpn":
-			if firstEVPN != nil {
-				errs.add(ct.Pos, "", "only one evpn controller can be defined (%s is already at line %d)", firstEVPN.ID, firstEVPN.Pos.Line)
-			} else {
-				firstEVPN = ct
-			}
-			if ct.Fabric != "" {
-				if _, ok := c.Fabrics[ct.Fabric]; !ok {
-					errs.add(propPos(ct.Props, "fabric", ct.Pos), "fabric", "fabric %q is not defined in fabrics.cfg", ct.Fabric)
-				}
-			}
-		case "bgp", "isis":
-			if ct.Node == "" {
-				continue
-			}
-			k := ct.Type + "/" + ct.Node
-			if o := perNode[k]; o != nil {
-				errs.add(propPos(ct.Props, "node", ct.Pos), "node", "node %s already has a %s controller (%s)", ct.Node, ct.Type, o.ID)
-			} else {
-				perNode[k] = ct
-			}
+	for _, ct := range c.ControllersInFileOrder() {
+		if t, ok := c.types.controller(ct.Type); ok {
+			t.Validate(c, ct, errs)
 		}
 	}
 }

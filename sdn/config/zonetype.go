@@ -49,7 +49,8 @@ type VNetRules struct {
 // Types are the section types a configuration may use, in the order
 // messages list them.
 type Types struct {
-	Zones []ZoneType
+	Zones       []ZoneType
+	Controllers []ControllerType
 }
 
 // zone returns the zone type called name.
@@ -70,6 +71,19 @@ func (t Types) zoneNames(pick func(ZoneType) bool, last string) string {
 			l = append(l, z.Name())
 		}
 	}
+	return joinNames(l, last)
+}
+
+// controllerNames lists the controller types for messages.
+func (t Types) controllerNames() string {
+	var l []string
+	for _, c := range t.Controllers {
+		l = append(l, c.Name())
+	}
+	return joinNames(l, "or")
+}
+
+func joinNames(l []string, last string) string {
 	if len(l) < 2 {
 		return strings.Join(l, "")
 	}
@@ -141,3 +155,38 @@ func ValidUnicastMAC(s string) (ok bool, why string) { return validUnicastMAC(s)
 // Missing reports a problem with key at the section header (a key that
 // is missing, or a choice between keys not made).
 func (d *decoder) Missing(key, msg string) { d.errs.add(d.sec.Pos, key, "%s", msg) }
+
+// ControllerType is what the configuration needs from one controller type
+// (sdn/controllers): its keys, how it decodes and validates them.
+type ControllerType interface {
+	// Name is the type as written in controllers.cfg ("evpn").
+	Name() string
+	// Keys are the controllers.cfg keys Proxmox allows for the type.
+	Keys() []string
+	// Decode reads the type's keys into ct.
+	Decode(d *Decoder, ct *Controller)
+	// Validate checks ct against the rest of the configuration.
+	Validate(c *Config, ct *Controller, errs *ErrorList)
+}
+
+// controller returns the controller type called name.
+func (t Types) controller(name string) (ControllerType, bool) {
+	for _, ct := range t.Controllers {
+		if ct.Name() == name {
+			return ct, true
+		}
+	}
+	return nil, false
+}
+
+// ControllersInFileOrder returns the controllers in the order of
+// controllers.cfg, so that of two clashing ones the later is reported.
+func (c *Config) ControllersInFileOrder() []*Controller {
+	return byLine(c.SortedControllers(), func(ct *Controller) Pos { return ct.Pos })
+}
+
+// ValidIfaceName reports whether s is a valid interface name for Proxmox.
+func ValidIfaceName(s string) bool { return ifaceRE.MatchString(s) }
+
+// ValidISISNet reports whether s looks like an IS-IS NET.
+func ValidISISNet(s string) bool { return len(s) >= 20 && len(s) <= 50 && isisNetRE.MatchString(s) }

@@ -99,3 +99,27 @@ func (BGP) Zone(*Context, *config.Zone, *config.Controller) error { return nil }
 
 // VNet adds nothing.
 func (BGP) VNet(*Context, *config.VNet, *config.Zone, *config.Controller) error { return nil }
+
+// Name implements config.ControllerType.
+func (BGP) Name() string { return "bgp" }
+
+// Keys implements config.ControllerType (Controllers/BgpPlugin.pm options()).
+func (BGP) Keys() []string {
+	return []string{"node", "asn", "peers", "bgp-multipath-as-path-relax", "ebgp", "ebgp-multihop", "loopback"}
+}
+
+// Decode implements config.ControllerType.
+func (BGP) Decode(d *config.Decoder, ct *config.Controller) {
+	decodeASN(d, ct)
+	d.Require("peers", "")
+	ct.Peers = d.IPs("peers")
+	ct.EBGP = d.Bool("ebgp")
+	ct.EBGPMultihop = int(d.Int("ebgp-multihop", 1, 255))
+	ct.BGPMultipathAsPathRelax = d.Bool("bgp-multipath-as-path-relax")
+	decodeNode(d, ct)
+}
+
+// Validate implements config.ControllerType: one bgp controller per node.
+func (BGP) Validate(c *config.Config, ct *config.Controller, errs *config.ErrorList) {
+	validateOnePerNode(c, ct, errs)
+}

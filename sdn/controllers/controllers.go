@@ -60,16 +60,24 @@ type Controller interface {
 	VNet(x *Context, v *config.VNet, z *config.Zone, c *config.Controller) error
 }
 
+// Type is everything sdnlab knows about one controller type: its keys in
+// controllers.cfg (config.ControllerType) and its compiler. sdn/registry
+// lists the types.
+type Type interface {
+	config.ControllerType
+	Controller
+}
+
 // Registry maps a controller type to its compiler.
 type Registry map[string]Controller
 
-// Default returns the registry of the controller types sdnlab supports.
-func Default() Registry {
-	return Registry{
-		"evpn": EVPN{},
-		"bgp":  BGP{},
-		"isis": ISIS{},
+// NewRegistry returns the registry of types.
+func NewRegistry(types ...Type) Registry {
+	r := Registry{}
+	for _, t := range types {
+		r[t.Name()] = t
 	}
+	return r
 }
 
 // Generate compiles every controller of cfg for the node in into a new

@@ -76,7 +76,7 @@ func TestEVPNAutoEBGP(t *testing.T) {
 	cfg.Controllers["evpn1"] = &config.Controller{ID: "evpn1", Type: "evpn", ASN: 65100, Peers: addrs("10.0.0.1", "10.0.0.2")}
 	cfg.Controllers["bgp1"] = &config.Controller{ID: "bgp1", Type: "bgp", ASN: 65201, Node: "n1", EBGP: true, Loopback: "lo9", Peers: addrs("10.9.0.1")}
 	cfg.Zones["z"] = &config.Zone{ID: "z", Type: "evpn", Controller: "evpn1", VrfVxlan: 777}
-	f, _, err := Default().Generate(cfg, Input{Node: "n1", Host: fakeHost{ip: netip.MustParseAddr("10.0.0.1")}})
+	f, _, err := NewRegistry(EVPN{}, BGP{}, ISIS{}).Generate(cfg, Input{Node: "n1", Host: fakeHost{ip: netip.MustParseAddr("10.0.0.1")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +110,10 @@ func TestEVPNNoLocalIP(t *testing.T) {
 	cfg := testConfig()
 	cfg.Controllers["e"] = &config.Controller{ID: "e", Type: "evpn", ASN: 65000, Peers: addrs("10.0.0.1", "10.0.0.2")}
 	host := fakeHost{err: errors.New("no route")}
-	if _, _, err := Default().Generate(cfg, Input{Node: "n1", Host: host}); err == nil {
+	if _, _, err := NewRegistry(EVPN{}, BGP{}, ISIS{}).Generate(cfg, Input{Node: "n1", Host: host}); err == nil {
 		t.Fatal("want an error without local address and MAC")
 	}
-	f, notes, err := Default().Generate(cfg, Input{Node: "n1", Host: host, UnderlayMAC: "02:00:0a:0b:0c:0d"})
+	f, notes, err := NewRegistry(EVPN{}, BGP{}, ISIS{}).Generate(cfg, Input{Node: "n1", Host: host, UnderlayMAC: "02:00:0a:0b:0c:0d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestEVPNUnderlayDerivedOnce(t *testing.T) {
 	cfg.Zones["z1"] = &config.Zone{ID: "z1", Type: "evpn", Controller: "e", VrfVxlan: 101}
 	cfg.Zones["z2"] = &config.Zone{ID: "z2", Type: "evpn", Controller: "e", VrfVxlan: 102}
 	host := &countingHost{err: errors.New("no route")}
-	f, notes, err := Default().Generate(cfg, Input{Node: "n1", Host: host, UnderlayMAC: "02:00:0a:0b:0c:0d"})
+	f, notes, err := NewRegistry(EVPN{}, BGP{}, ISIS{}).Generate(cfg, Input{Node: "n1", Host: host, UnderlayMAC: "02:00:0a:0b:0c:0d"})
 	if err != nil {
 		t.Fatal(err)
 	}

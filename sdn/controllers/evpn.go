@@ -351,3 +351,42 @@ func (EVPN) VNet(x *Context, v *config.VNet, z *config.Zone, c *config.Controlle
 	}
 	return nil
 }
+
+// Name implements config.ControllerType.
+func (EVPN) Name() string { return "evpn" }
+
+// Keys implements config.ControllerType (Controllers/EvpnPlugin.pm options()).
+func (EVPN) Keys() []string { return []string{"asn", "peers", "fabric"} }
+
+// Decode implements config.ControllerType: the ASN and the VTEPs (peers or
+// a fabric).
+func (EVPN) Decode(d *config.Decoder, ct *config.Controller) {
+	decodeASN(d, ct)
+	ct.Peers = d.IPs("peers")
+	ct.Fabric = d.Str("fabric")
+	if d.Has("peers") == d.Has("fabric") {
+		d.Missing("peers", "must have exactly one of peers / fabric")
+	}
+	if p, ok := d.Prop("fabric"); ok && !config.ValidFabricID(p.Value) {
+		d.Errf(p, "%q is not a valid fabric id", p.Value)
+	}
+}
+
+// Validate implements config.ControllerType: only one evpn controller, and
+// its fabric must exist.
+func (EVPN) Validate(c *config.Config, ct *config.Controller, errs *config.ErrorList) {
+	for _, o := range c.ControllersInFileOrder() {
+		if o == ct {
+			break
+		}
+		if o.Type == ct.Type {
+			errs.Errorf(ct.Pos, "", "only one evpn controller can be defined (%s is already at line %d)", o.ID, o.Pos.Line)
+			break
+		}
+	}
+	if ct.Fabric != "" {
+		if _, ok := c.Fabrics[ct.Fabric]; !ok {
+			errs.Errorf(config.PropPos(ct.Props, "fabric", ct.Pos), "fabric", "fabric %q is not defined in fabrics.cfg", ct.Fabric)
+		}
+	}
+}

@@ -55,3 +55,42 @@ func (ISIS) Zone(*Context, *config.Zone, *config.Controller) error { return nil 
 
 // VNet adds nothing.
 func (ISIS) VNet(*Context, *config.VNet, *config.Zone, *config.Controller) error { return nil }
+
+// Name implements config.ControllerType.
+func (ISIS) Name() string { return "isis" }
+
+// Keys implements config.ControllerType (Controllers/IsisPlugin.pm options()).
+func (ISIS) Keys() []string {
+	return []string{"isis-domain", "isis-net", "isis-ifaces", "node", "loopback"}
+}
+
+// Decode implements config.ControllerType.
+func (ISIS) Decode(d *config.Decoder, ct *config.Controller) {
+	if d.Require("isis-domain", "") {
+		ct.ISISDomain = d.Str("isis-domain")
+	}
+	if d.Require("isis-net", "") {
+		p, _ := d.Prop("isis-net")
+		if !config.ValidISISNet(p.Value) {
+			d.Errf(p, "%q does not look like an IS-IS NET (e.g. 49.0001.1921.6800.0001.00)", p.Value)
+		} else {
+			ct.ISISNet = p.Value
+		}
+	}
+	if d.Require("isis-ifaces", "") {
+		p, _ := d.Prop("isis-ifaces")
+		for _, ifc := range d.List("isis-ifaces") {
+			if !config.ValidIfaceName(ifc) {
+				d.Errf(p, "%q is not a valid interface name", ifc)
+				continue
+			}
+			ct.ISISIfaces = append(ct.ISISIfaces, ifc)
+		}
+	}
+	decodeNode(d, ct)
+}
+
+// Validate implements config.ControllerType: one isis controller per node.
+func (ISIS) Validate(c *config.Config, ct *config.Controller, errs *config.ErrorList) {
+	validateOnePerNode(c, ct, errs)
+}

@@ -4,38 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 
 	api "github.com/osrg/gobgp/v3/api"
-	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/sdnlab/sdnlab/internal/gobgp"
 )
 
 // startSpeaker starts the embedded GoBGP server with the node's global
 // settings and neighbours. It must run on a thread in the node's namespace
 // (in the agent process every thread is), since Serve opens the listener.
 func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.BgpServer, error) {
-	s := server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: log.With("bgp", "gobgp")}))
-	go s.Serve()
-	port := int32(cfg.ListenPort)
-	if port == 0 {
-		port = 179
-	}
-	listen := []string{"0.0.0.0"}
-	if l, err := net.Listen("tcp6", "[::]:0"); err == nil {
-		l.Close()
-		listen = append(listen, "::") // IPv6 may be disabled in the namespace
-	}
-	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn:             cfg.ASN,
-		RouterId:        cfg.RouterID.String(),
-		ListenPort:      port,
-		ListenAddresses: listen,
-	}})
+	s, err := gobgp.Start(ctx, gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}, log)
 	if err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("start bgp: %w", err)
+		return nil, err
 	}
 	if err := evpnNexthopUnchanged(ctx, s); err != nil {
 		s.Stop()
@@ -114,37 +97,10 @@ func peerConf(cfg *Config, n Neighbor) *api.Peer {
 }
 
 var (
-	familyEVPN = &api.Family{Afi: api.Family_AFI_L2VPN, Safi: api.Family_SAFI_EVPN}
-	familyV4   = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
-	familyV6   = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+	familyEVPN = gobgp.FamilyEVPN
+	familyV4   = gobgp.FamilyV4
+	familyV6   = gobgp.FamilyV6
 )
-
-// gobgpLogger routes GoBGP's logs into slog (GoBGP is chatty at info: it
-// goes to debug).
-type gobgpLogger struct {
-	log   *slog.Logger
-	level gobgplog.LogLevel
-}
-
-func attrs(f gobgplog.Fields) []any {
-	out := make([]any, 0, 2*len(f))
-	for k, v := range f {
-		out = append(out, k, v)
-	}
-	return out
-}
-
-func (l *gobgpLogger) Panic(msg string, f gobgplog.Fields) {
-	l.log.Error(msg, attrs(f)...)
-	panic(msg)
-}
-func (l *gobgpLogger) Fatal(msg string, f gobgplog.Fields) { l.log.Error("fatal: "+msg, attrs(f)...) }
-func (l *gobgpLogger) Error(msg string, f gobgplog.Fields) { l.log.Warn(msg, attrs(f)...) }
-func (l *gobgpLogger) Warn(msg string, f gobgplog.Fields)  { l.log.Info(msg, attrs(f)...) }
-func (l *gobgpLogger) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, attrs(f)...) }
-func (l *gobgpLogger) Debug(msg string, f gobgplog.Fields) {}
-func (l *gobgpLogger) SetLevel(level gobgplog.LogLevel)    { l.level = level }
-func (l *gobgpLogger) GetLevel() gobgplog.LogLevel         { return gobgplog.InfoLevel }
 
 // sessionState names a GoBGP session state like FRR does.
 func sessionState(s api.PeerState_SessionState) string {

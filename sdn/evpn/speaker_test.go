@@ -10,6 +10,8 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/sdnlab/sdnlab/internal/gobgp"
 )
 
 // GoBGP accepts every kind of neighbour FromPlan produces: iBGP, eBGP with
@@ -23,7 +25,7 @@ func TestPeerConfAccepted(t *testing.T) {
 		{Addr: netip.MustParseAddr("192.0.2.5"), RRClient: true},
 	}}
 	cfg.Defaults()
-	s := server.NewBgpServer(server.LoggerOption(&gobgpLogger{log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	s := server.NewBgpServer(server.LoggerOption(gobgp.Logger(slog.New(slog.NewTextHandler(io.Discard, nil)))))
 	go s.Serve()
 	defer s.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

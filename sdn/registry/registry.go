@@ -1,9 +1,11 @@
 // Package registry lists the types sdnlab knows, one line per type. Adding
-// a zone type is a package under sdn/zones and a line in Zones.
+// a zone type is a package under sdn/zones and a line in Zones; a
+// controller type is a file in sdn/controllers and a line in Controllers.
 package registry
 
 import (
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/controllers"
 	"github.com/sdnlab/sdnlab/sdn/zones"
 	"github.com/sdnlab/sdnlab/sdn/zones/evpn"
 	"github.com/sdnlab/sdnlab/sdn/zones/qinq"
@@ -20,6 +22,15 @@ func Zones() []zones.Type {
 		qinq.Type{},
 		vxlan.Type{},
 		evpn.Type{},
+	}
+}
+
+// Controllers are the controller types, in the order messages list them.
+func Controllers() []controllers.Type {
+	return []controllers.Type{
+		controllers.EVPN{},
+		controllers.BGP{},
+		controllers.ISIS{},
 	}
 }
 
@@ -47,6 +58,9 @@ func Config() config.Types {
 	var t config.Types
 	for _, z := range Zones() {
 		t.Zones = append(t.Zones, z)
+	}
+	for _, c := range Controllers() {
+		t.Controllers = append(t.Controllers, c)
 	}
 	return t
 }

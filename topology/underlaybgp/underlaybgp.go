@@ -24,11 +24,12 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/apiutil"
-	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdnlab/sdnlab/internal/gobgp"
 )
 
 // Config is a router's BGP configuration; topology writes it as
@@ -95,23 +96,13 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 	k.flushStale()
 	defer k.flushAll()
 
-	s := server.NewBgpServer(server.LoggerOption(&logger{log: log.With("bgp", "gobgp")}))
-	go s.Serve()
+	g := gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}
+	s, err := gobgp.Start(ctx, g, log)
+	if err != nil {
+		return err
+	}
 	defer s.Stop()
-	port := int32(cfg.ListenPort)
-	if port == 0 {
-		port = 179
-	}
-	listen := []string{"0.0.0.0"}
-	if l, err := net.Listen("tcp6", "[::]:0"); err == nil {
-		l.Close()
-		listen = append(listen, "::")
-	}
-	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: port, ListenAddresses: listen,
-	}}); err != nil {
-		return fmt.Errorf("start bgp: %w", err)
-	}
+	port := g.Port()
 	for _, n := range cfg.Neighbors {
 		fam := familyV4
 		if n.Addr.Is6() {
@@ -183,8 +174,8 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 }
 
 var (
-	familyV4 = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
-	familyV6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+	familyV4 = gobgp.FamilyV4
+	familyV6 = gobgp.FamilyV6
 )
 
 // localPath is the announcement of a connected prefix; the unspecified next
@@ -321,23 +312,3 @@ func (k *kernel) flushStale() {
 // flushAll removes what we installed (a clean stop withdraws the routes,
 // as zebra does when bgpd stops).
 func (k *kernel) flushAll() { k.sync(nil) }
-
-// logger routes GoBGP's logs into slog, one level down (it is chatty).
-type logger struct{ log *slog.Logger }
-
-func fields(f gobgplog.Fields) []any {
-	out := make([]any, 0, 2*len(f))
-	for k, v := range f {
-		out = append(out, k, v)
-	}
-	return out
-}
-
-func (l *logger) Panic(msg string, f gobgplog.Fields) { l.log.Error(msg, fields(f)...); panic(msg) }
-func (l *logger) Fatal(msg string, f gobgplog.Fields) { l.log.Error("fatal: "+msg, fields(f)...) }
-func (l *logger) Error(msg string, f gobgplog.Fields) { l.log.Warn(msg, fields(f)...) }
-func (l *logger) Warn(msg string, f gobgplog.Fields)  { l.log.Info(msg, fields(f)...) }
-func (l *logger) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, fields(f)...) }
-func (l *logger) Debug(msg string, f gobgplog.Fields) {}
-func (l *logger) SetLevel(gobgplog.LogLevel)          {}
-func (l *logger) GetLevel() gobgplog.LogLevel         { return gobgplog.InfoLevel }

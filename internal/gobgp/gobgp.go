@@ -1,0 +1,88 @@
+// Package gobgp starts the embedded GoBGP server the same way for every
+// BGP speaker of the lab (the node agents' EVPN speaker in sdn/evpn and
+// the underlay routers in topology/underlaybgp), with GoBGP's logs going
+// to log/slog.
+package gobgp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+
+	api "github.com/osrg/gobgp/v3/api"
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+	"github.com/osrg/gobgp/v3/pkg/server"
+)
+
+// Global are a speaker's global settings.
+type Global struct {
+	ASN      uint32
+	RouterID netip.Addr
+	// ListenPort is the BGP port (0: 179).
+	ListenPort int
+}
+
+// Port is the port g listens on.
+func (g Global) Port() int32 {
+	if g.ListenPort == 0 {
+		return 179
+	}
+	return int32(g.ListenPort)
+}
+
+// Start starts a GoBGP server with g and returns it serving; the caller
+// adds peers and paths and stops it. It must run on a thread in the
+// speaker's namespace, since StartBgp opens the listeners: on IPv4, and
+// on IPv6 when the namespace has it (it may be disabled).
+func Start(ctx context.Context, g Global, log *slog.Logger) (*server.BgpServer, error) {
+	s := server.NewBgpServer(server.LoggerOption(Logger(log.With("bgp", "gobgp"))))
+	go s.Serve()
+	listen := []string{"0.0.0.0"}
+	if l, err := net.Listen("tcp6", "[::]:0"); err == nil {
+		l.Close()
+		listen = append(listen, "::")
+	}
+	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+		Asn:             g.ASN,
+		RouterId:        g.RouterID.String(),
+		ListenPort:      g.Port(),
+		ListenAddresses: listen,
+	}})
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("start bgp: %w", err)
+	}
+	return s, nil
+}
+
+// Address families.
+var (
+	FamilyEVPN = &api.Family{Afi: api.Family_AFI_L2VPN, Safi: api.Family_SAFI_EVPN}
+	FamilyV4   = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
+	FamilyV6   = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+)
+
+// Logger routes GoBGP's logs into log (GoBGP is chatty at info: that goes
+// to debug; its errors are warnings here, since it recovers from them).
+func Logger(log *slog.Logger) gobgplog.Logger { return &logger{log: log} }
+
+type logger struct{ log *slog.Logger }
+
+func attrs(f gobgplog.Fields) []any {
+	out := make([]any, 0, 2*len(f))
+	for k, v := range f {
+		out = append(out, k, v)
+	}
+	return out
+}
+
+func (l *logger) Panic(msg string, f gobgplog.Fields) { l.log.Error(msg, attrs(f)...); panic(msg) }
+func (l *logger) Fatal(msg string, f gobgplog.Fields) { l.log.Error("fatal: "+msg, attrs(f)...) }
+func (l *logger) Error(msg string, f gobgplog.Fields) { l.log.Warn(msg, attrs(f)...) }
+func (l *logger) Warn(msg string, f gobgplog.Fields)  { l.log.Info(msg, attrs(f)...) }
+func (l *logger) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, attrs(f)...) }
+func (l *logger) Debug(string, gobgplog.Fields)       {}
+func (l *logger) SetLevel(gobgplog.LogLevel)          {}
+func (l *logger) GetLevel() gobgplog.LogLevel         { return gobgplog.InfoLevel }
