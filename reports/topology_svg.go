@@ -242,7 +242,7 @@ func (l *tpLayout) sizes() {
 			band = max(band, tpDrop+l.nodeH[i]+30)
 		}
 		if len(l.children[s.Name]) > 0 {
-			band = max(band, tpRouterH+70)
+			band = max(band, tpRouterH+90)
 		}
 		l.bandH[d] = max(l.bandH[d], band)
 	}
@@ -257,7 +257,7 @@ func (l *tpLayout) sizes() {
 		}
 		w = max(w-tpGap, 0)
 		hw := float64(len(l.hostsOn[seg]))*(tpHostW+tpGap) - tpGap
-		w = max(w, hw, busLabelWidth(l.seg(seg))+10, 180)
+		w = max(w, hw, busLabelWidth(l.seg(seg))+70, 180)
 		l.width[seg] = w
 		return w
 	}
@@ -336,7 +336,7 @@ func (l *tpLayout) place(seg string, x float64) {
 	}
 	for _, r := range l.children[seg] {
 		rw := l.routerWidth(r, func(s string) float64 { return l.width[s] })
-		ry := y + (l.bandH[l.depth[seg]]-tpRouterH)/2
+		ry := y + 30 // high in the band: room below for the links down
 		l.routerXY[r] = [2]float64{cx + rw/2 - tpRouterW/2, ry}
 		cc := cx
 		for _, c := range l.below[r] {
@@ -354,6 +354,11 @@ func (l *tpLayout) place(seg string, x float64) {
 }
 
 func (l *tpLayout) linkTo(s *svg, x, fromY, toY float64, ln TopoLink) {
+	l.linkLabelAt(s, x, fromY, toY, (fromY+toY)/2+4, ln)
+}
+
+// linkLabelAt draws a link's line with its label at height labelY.
+func (l *tpLayout) linkLabelAt(s *svg, x, fromY, toY, labelY float64, ln TopoLink) {
 	attrs := `stroke="#57606a" stroke-width="2"`
 	if ln.Note == "down" {
 		attrs = `stroke="#cf222e" stroke-width="2" stroke-dasharray="5 4"`
@@ -369,9 +374,9 @@ func (l *tpLayout) linkTo(s *svg, x, fromY, toY float64, ln TopoLink) {
 			color = "#cf222e"
 		}
 		if x+5+textWidth(label, 10) > l.totalW-4 {
-			s.text(x-5, (fromY+toY)/2+4, fmt.Sprintf(`font-size="10" text-anchor="end" fill="%s"`, color), label)
+			s.text(x-5, labelY, fmt.Sprintf(`font-size="10" text-anchor="end" fill="%s"`, color), label)
 		} else {
-			s.text(x+5, (fromY+toY)/2+4, fmt.Sprintf(`font-size="10" fill="%s"`, color), label)
+			s.text(x+5, labelY, fmt.Sprintf(`font-size="10" fill="%s"`, color), label)
 		}
 	}
 }
@@ -428,14 +433,15 @@ func (l *tpLayout) draw(s *svg) {
 			if lo > hi {
 				lo = hi
 			}
+			// Labels sit just below the router, clear of the bus's own.
 			if cx >= lo && cx <= hi {
-				l.linkTo(s, cx, xy[1]+tpRouterH, by-3, ln)
+				l.linkLabelAt(s, cx, xy[1]+tpRouterH, by-3, xy[1]+tpRouterH+13, ln)
 				continue
 			}
 			tx := min(max((segX[0]+segX[1])/2, lo), hi)
-			mid := xy[1] + tpRouterH + 10
+			mid := xy[1] + tpRouterH + 22
 			s.raw(`<path d="M%s %sV%sH%s" stroke="#57606a" stroke-width="2" fill="none"/>`+"\n", num(cx), num(xy[1]+tpRouterH), num(mid), num(tx))
-			l.linkTo(s, tx, mid, by-3, ln)
+			l.linkLabelAt(s, tx, mid, by-3, mid+13, ln)
 		}
 		fill, stroke := "#f6f8fa", "#57606a"
 		kind := "router"
