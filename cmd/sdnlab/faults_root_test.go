@@ -174,6 +174,10 @@ func TestLabFaults(t *testing.T) {
 
 	// Node to node: only that path breaks.
 	cli(t, "link", L, "node1", "node3", "down")
+	st.Reset()
+	if err := runStatus(context.Background(), []string{L}, &st); err != nil || !strings.Contains(st.String(), "link   node1 node3 down") {
+		t.Errorf("status does not list the failed link (%v):\n%s", err, st.String())
+	}
 	eventually(t, lab, "vm22", "10.0.2.21", false) // node1 -> node3
 	// node1 <-> node2 still works (eventually: BFD may have flapped)
 	// while node1 <-> node3 stays cut.

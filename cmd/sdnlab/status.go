@@ -112,6 +112,13 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 			}
 			fmt.Fprintf(out, "  guest  %-10s %-7s on %-8s vnet %-10s %s %v tap %s\n", g.Name, st, g.Node, g.VNet, g.MAC, g.Addrs, g.Tap)
 		}
+		if faults, err := topology.ReadLinkFaults(lab, topology.Options{StateDir: *state}); err != nil {
+			fmt.Fprintf(out, "  links: %v\n", err)
+		} else {
+			for _, f := range faults {
+				fmt.Fprintf(out, "  link   %s %s down (segment %s; sdnlab link %s %s %s up)\n", f.A, f.B, f.Segment, lab.Name, f.A, f.B)
+			}
+		}
 		if imps, err := topology.ReadImpairments(*state, lab.Name); err != nil {
 			fmt.Fprintf(out, "  impairments: %v\n", err)
 		} else {
