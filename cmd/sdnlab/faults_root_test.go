@@ -255,6 +255,36 @@ func TestCaptureLive(t *testing.T) {
 	if res := grab("4242"); len(res.Packets) != 0 {
 		t.Errorf("VNI 4242 (unused): %d frames kept", len(res.Packets))
 	}
+	// Ctrl-C (the context ends) stops a capture without --duration, and
+	// what it wrote is a complete file.
+	file := filepath.Join(dir, "ctrl-c.pcapng")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runCapture(ctx, []string{lab.Name, "vm11", "-w", file, "-q"}, io.Discard, io.Discard) }()
+	time.Sleep(500 * time.Millisecond)
+	replies(t, lab, "vm11", "10.0.1.12", 3)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("capture after Ctrl-C: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("capture did not stop when its context ended")
+	}
+	res, err := capture.ReadFile(file, capture.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	icmp := 0
+	for _, p := range res.Packets {
+		if p.ICMP != nil {
+			icmp++
+		}
+	}
+	if icmp < 6 {
+		t.Errorf("vm11's eth0 until Ctrl-C: %d ICMP frames, want the 3 echoes and replies", icmp)
+	}
 }
 
 // Bad input to the new lab commands is exit code 2, before anything
