@@ -195,8 +195,8 @@ func TestFRRInterop(t *testing.T) {
 	l.eventually("sdnlab's type 3 on the FRR node", 10*time.Second, func() (bool, string) {
 		return l.fdbHas(n1, "vx100", "00:00:00:00:00:00", "dst 10.99.0.2")
 	})
-	l.sh(g1, "ping -c1 -W2 10.100.0.1")
-	l.sh(g2, "ping -c1 -W2 10.100.0.1")
+	l.sh(g1, "ping -c1 -i0.2 -w10 10.100.0.1")
+	l.sh(g2, "ping -c1 -i0.2 -w10 10.100.0.1")
 	l.eventually("FRR's MAC on the sdnlab node", 10*time.Second, func() (bool, string) {
 		return l.fdbHas(n2, "vx100", "02:00:00:00:00:11", "dst 10.99.0.1", "extern_learn")
 	})
@@ -214,7 +214,7 @@ func TestFRRInterop(t *testing.T) {
 	// Move g1 from the FRR node to the sdnlab node: sequence 1.
 	l.sh(n1, "ip link set tap1 netns "+n2)
 	l.sh(n2, "ip link set tap1 master br100 up")
-	l.sh(g1, "ping -c1 -W2 10.100.0.1")
+	l.sh(g1, "ping -c1 -i0.2 -w10 10.100.0.1")
 	l.eventually("FRR points g1 at the sdnlab node", 10*time.Second, func() (bool, string) {
 		return l.fdbHas(n1, "vx100", "02:00:00:00:00:11", "dst 10.99.0.2")
 	})
@@ -228,7 +228,7 @@ func TestFRRInterop(t *testing.T) {
 	// And back to the FRR node: FRR must bump to 2, the agent follow.
 	l.sh(n2, "ip link set tap1 netns "+n1)
 	l.sh(n1, "ip link set tap1 master br100 up")
-	l.sh(g1, "ping -c1 -W2 10.100.0.1")
+	l.sh(g1, "ping -c1 -i0.2 -w10 10.100.0.1")
 	l.eventually("sdnlab points g1 at the FRR node with sequence 2", 10*time.Second, func() (bool, string) {
 		ok, info := routeSeq(l.query("n2"), "02:00:00:00:00:11", "10.99.0.1", 2)
 		if !ok {
@@ -318,8 +318,8 @@ func TestFRRInteropL3(t *testing.T) {
 		}
 		return s.Peers[0].State == "Established", s.Peers[0].State
 	})
-	l.sh(gA, "ping -c1 -W2 10.1.0.1")
-	l.sh(gB, "ping -c1 -W2 10.2.0.1")
+	l.sh(gA, "ping -c1 -i0.2 -w10 10.1.0.1")
+	l.sh(gB, "ping -c1 -i0.2 -w10 10.2.0.1")
 	l.eventually("FRR's type 5 in the agent's VRF", 15*time.Second, func() (bool, string) {
 		out, _ := l.try(vrf2, "ip route show proto bgp")
 		return strings.Contains(out, "10.1.0.0/24 via 10.99.0.1 dev vrfbr_zn"), out

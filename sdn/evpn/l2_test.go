@@ -80,8 +80,8 @@ func TestTwoNodeL2(t *testing.T) {
 	t.Logf("session up and flood lists programmed after %v", time.Since(start).Round(time.Millisecond))
 
 	// Type 2: the guests talk to their gateway, nodes learn MAC and MAC+IP.
-	l.sh(g1, "ping -c1 -W2 10.100.0.1")
-	l.sh(g2, "ping -c1 -W2 10.100.0.1")
+	l.sh(g1, "ping -c1 -i0.2 -w10 10.100.0.1")
+	l.sh(g2, "ping -c1 -i0.2 -w10 10.100.0.1")
 	l.eventually("g2's MAC on n1", 5*time.Second, func() (bool, string) {
 		return l.fdbHas(n1, "vx100", "02:00:00:00:00:12", "dst 10.99.0.2", "extern_learn")
 	})
@@ -99,7 +99,7 @@ func TestTwoNodeL2(t *testing.T) {
 	// ARP suppression: with g2's binding installed on n1, g1's ARP for g2
 	// is answered by n1's bridge and never crosses the underlay.
 	stop := l.tunnelFrames(t, n1, "u1")
-	l.sh(g1, "ip neigh flush all && ping -c1 -W2 10.100.0.12")
+	l.sh(g1, "ip neigh flush all && ping -c1 -i0.2 -w10 10.100.0.12")
 	if vx, n := stop(); vx == 0 {
 		t.Errorf("the capture saw no VXLAN frame on the underlay, not even the ping; cannot tell ARP suppression")
 	} else if n != 0 {
@@ -112,7 +112,7 @@ func TestTwoNodeL2(t *testing.T) {
 	// Migrate g2 to n1: its port moves, it announces itself.
 	l.sh(n2, "ip link set tap2 netns "+n1)
 	l.sh(n1, "ip link set tap2 master br100 up")
-	l.sh(g2, "ping -c1 -W2 10.100.0.1")
+	l.sh(g2, "ping -c1 -i0.2 -w10 10.100.0.1")
 	l.eventually("n2 points g2's MAC at n1", 5*time.Second, func() (bool, string) {
 		return l.fdbHas(n2, "vx100", "02:00:00:00:00:12", "dst 10.99.0.1", "extern_learn")
 	})
@@ -127,7 +127,7 @@ func TestTwoNodeL2(t *testing.T) {
 	// And back: sequence 2.
 	l.sh(n1, "ip link set tap2 netns "+n2)
 	l.sh(n2, "ip link set tap2 master br100 up")
-	l.sh(g2, "ping -c1 -W2 10.100.0.1")
+	l.sh(g2, "ping -c1 -i0.2 -w10 10.100.0.1")
 	l.eventually("n1 points g2's MAC at n2 again", 5*time.Second, func() (bool, string) {
 		return l.fdbHas(n1, "vx100", "02:00:00:00:00:12", "dst 10.99.0.2", "extern_learn")
 	})

@@ -87,8 +87,8 @@ func TestSymmetricIRB(t *testing.T) {
 	l.eventually("flood entries in n1's VRF namespace", 20*time.Second, func() (bool, string) {
 		return l.fdbHas(vrf1, "vxlan_vneta", "00:00:00:00:00:00", "dst 10.99.0.2")
 	})
-	l.sh(gA, "ping -c1 -W2 10.1.0.1")
-	l.sh(gB, "ping -c1 -W2 10.2.0.1")
+	l.sh(gA, "ping -c1 -i0.2 -w10 10.1.0.1")
+	l.sh(gB, "ping -c1 -i0.2 -w10 10.2.0.1")
 	l.eventually("gB's host route in n1's VRF", 5*time.Second, func() (bool, string) {
 		out, _ := l.try(vrf1, "ip route show 10.2.0.12")
 		return strings.Contains(out, "via 10.99.0.2 dev vrfbr_zn") && strings.Contains(out, "onlink"), out
