@@ -66,8 +66,9 @@ func (l *Lab) linksOf(thing string) []Link {
 	return nil
 }
 
-// resolveLink finds what joins a and b: a segment and the switch ports.
-func (l *Lab) resolveLink(a, b string) (LinkFault, error) {
+// ResolveLink finds what joins a and b (a segment and its switch ports),
+// or says why nothing does.
+func (l *Lab) ResolveLink(a, b string) (LinkFault, error) {
 	f := LinkFault{A: a, B: b}
 	if l.Segment(a) != nil && l.Segment(b) == nil {
 		a, b = b, a
@@ -109,7 +110,7 @@ func (l *Lab) resolveLink(a, b string) (LinkFault, error) {
 // SetLink fails (up false) or restores the link between a and b and
 // returns what it did.
 func SetLink(l *Lab, opts Options, a, b string, up bool) (LinkFault, error) {
-	f, err := l.resolveLink(a, b)
+	f, err := l.ResolveLink(a, b)
 	if err != nil {
 		return f, err
 	}

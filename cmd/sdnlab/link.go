@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/sdnlab/sdnlab/topology"
 )
@@ -38,14 +37,14 @@ func runLink(_ context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, err := lab.ResolveLink(pos[1], pos[2]); err != nil {
+		return badInput("%v", err)
+	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("labs are network namespaces: run as root")
 	}
 	f, err := topology.SetLink(lab, topology.Options{StateDir: defaultStateDir()}, pos[1], pos[2], state == "up")
 	if err != nil {
-		if strings.Contains(err.Error(), "has no") || strings.Contains(err.Error(), "share no") || strings.Contains(err.Error(), "two different") {
-			return badInput("%v", err)
-		}
 		return err
 	}
 	how := "switch port " + f.Ports[0] + " of " + f.Segment
