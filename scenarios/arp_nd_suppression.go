@@ -157,7 +157,7 @@ func (s arpNDSuppression) checkPair(ctx context.Context, env *Env, r *Result, v 
 		if !suppress {
 			cause = fmt.Sprintf("zone %s sets disable-arp-nd-suppression: the vxlan ports have no neigh_suppress, so requests are flooded", vn.Zone.ID)
 		}
-		r.Expect(fmt.Sprintf("%s request for %s answered locally on %s", f.name, f.target, a.Node), len(crossed) == 0,
+		r.ExpectNone(res, fmt.Sprintf("%s request for %s answered locally on %s", f.name, f.target, a.Node), len(crossed),
 			"no "+f.name+" request for "+f.target.String()+" inside VXLAN", obs, cause)
 		e, ok, err := probe.NeighFor(a.NS, f.target)
 		if err != nil {

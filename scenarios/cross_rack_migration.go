@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 )
@@ -68,6 +70,20 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 		}
 	}
 	r.Text("rack routers' rp_filter", orNone(rp))
+	// "Strict uRPF passed" is only a finding if the routers' rack-facing
+	// interfaces really run strict rp_filter (the kernel uses max(all,
+	// iface): 1 strict, 2 loose, 0 off).
+	notStrict, racks := rackRPFilter(routers, v.Nodes())
+	strictName := "rack routers run strict uRPF on every rack interface"
+	strictWant := fmt.Sprintf("rp_filter 1 on the %d interfaces facing a rack", racks)
+	switch {
+	case racks == 0:
+		r.Unproven(strictName, strictWant, "no rack router has an interface on a segment with nodes")
+	case len(notStrict) > 0:
+		r.Unproven(strictName, strictWant, "not strict: "+strings.Join(notStrict, ", ")+": the migration was not tested against strict uRPF")
+	default:
+		r.Expect(strictName, true, strictWant, fmt.Sprintf("%d interfaces strict", racks), "")
+	}
 	// The gateway the guest keeps must be the same IP and MAC in both racks.
 	if bad := gatewayMACCheck(r, v, g, home, target, "gateway MAC identical in both racks",
 		fmt.Sprintf("zone %s sets no anycast MAC (zone option mac): the moved guest's cached gateway MAC does not exist in the other rack", vnets[g.VNet].Zone.ID)); bad != nil {
@@ -127,6 +143,36 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	r.Expect("rack routers dropped nothing by uRPF", len(routers) > 0 && drops == "none",
 		fmt.Sprintf("no IPReversePathFilter drops on %d rack routers", len(routers)), drops, cause)
 	return r.Finish()
+}
+
+// rackRPFilter reads the effective rp_filter of every router interface
+// that faces a segment with nodes; it returns those not strict and how
+// many it read.
+func rackRPFilter(routers []Host, nodes []Node) (notStrict []string, n int) {
+	for _, h := range routers {
+		all, _ := nsutil.ReadSysctl(h.NS, "net/ipv4/conf/all/rp_filter")
+		for _, ifc := range h.Ifaces {
+			facing := false
+			for _, p := range h.Nets[ifc] {
+				for _, nd := range nodes {
+					facing = facing || p.Masked().Contains(nd.VTEP)
+				}
+			}
+			if !facing {
+				continue
+			}
+			n++
+			v, err := nsutil.ReadSysctl(h.NS, "net/ipv4/conf/"+ifc+"/rp_filter")
+			if err != nil {
+				notStrict = append(notStrict, fmt.Sprintf("%s %s unreadable (%v)", h.Name, ifc, err))
+				continue
+			}
+			if eff := max(v, all); eff != "1" {
+				notStrict = append(notStrict, fmt.Sprintf("%s %s rp_filter=%s", h.Name, ifc, eff))
+			}
+		}
+	}
+	return notStrict, n
 }
 
 // gatewayMACCheck checks that a guest's gateway has the same MAC on two

@@ -194,3 +194,23 @@ func TestWarnStrictUnproven(t *testing.T) {
 		t.Errorf("nothing ran:\n%s", Summary(skipped))
 	}
 }
+
+// The demo runs scenarios on two labs: each keeps its own lab in the
+// report, so JUnit files them under the lab they ran on.
+func TestReportAttributesLabs(t *testing.T) {
+	a := NewResult("snat")
+	a.Expect("ok", true, "x", "x", "")
+	a.Lab = "demo"
+	b := NewResult("cross-rack-migration")
+	b.Expect("ok", true, "x", "x", "")
+	b.Lab = "demoracks"
+	run := ToReport("demo", time.Now(), []*Result{a.Finish(), b.Finish()}, nil)
+	var buf strings.Builder
+	if err := reports.WriteJUnit(&buf, run); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `<testcase name="cross-rack-migration" classname="sdnlab.demoracks"`) ||
+		!strings.Contains(buf.String(), `<testsuite name="sdnlab.demoracks"`) {
+		t.Errorf("rack scenario not under its lab:\n%s", buf.String())
+	}
+}

@@ -83,6 +83,9 @@ type Host struct {
 	Addrs []netip.Addr
 	// Ifaces are the host's interfaces (for captures).
 	Ifaces []string
+	// Nets are the prefixes on each interface (by name): which segment an
+	// interface faces.
+	Nets map[string][]netip.Prefix
 	// Upstream marks the router towards the external network.
 	Upstream bool
 }

@@ -3,7 +3,9 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,9 +92,10 @@ func (s mtu) Run(ctx context.Context, env *Env) *Result {
 	// Prefer a dual-stack pair, so IPv6 is probed too.
 	if env.Params["guest"] == "" && !(a.IPv6.IsValid() && b.IPv6.IsValid()) {
 		if byVNet, vnets, err := v.overlayGuests(); err == nil {
-			for name, gs := range byVNet {
+			// In VNet name order: the same lab always probes the same pair.
+			for _, name := range slices.Sorted(maps.Keys(byVNet)) {
 				var six []Guest
-				for _, g := range gs {
+				for _, g := range byVNet[name] {
 					if g.IPv6.IsValid() && g.IPv4.IsValid() {
 						six = append(six, g)
 					}
@@ -212,12 +215,7 @@ func (s mtu) Run(ctx context.Context, env *Env) *Result {
 		r.Expect(f.name+" probes seen inside VXLAN", carried > 0,
 			fmt.Sprintf("probes %s -> %s inside VNI %d on the uplinks", a.Name, b.Name, vn.VNet.Tag), fmt.Sprintf("%d frames", carried),
 			"the probes did not cross the underlay in the VNet's VNI (or the uplink capture missed them): the fragment check proves nothing")
-		frag := res.NoOuterFragments()
-		fobs := "none"
-		if frag != nil {
-			fobs = frag.Error()
-		}
-		r.Expect(f.name+" no fragmented VXLAN packets", frag == nil, "no outer IP fragments", fobs,
+		r.ExpectAbsent(f.name+" no fragmented VXLAN packets", res.NoOuterFragments(), "no outer IP fragments",
 			fmt.Sprintf("the VXLAN device sends outer packets bigger than the underlay (%d) and they are fragmented: raise the underlay MTU to %d", under, need))
 	}
 
@@ -243,11 +241,22 @@ func (s mtu) Run(ctx context.Context, env *Env) *Result {
 				continue
 			}
 			r.Figure(f.name+" external MTU", float64(eff), "")
-			signalled := eff >= guestMTU || atHi.MTU > 0 || len(atHi.Errors) > 0
+			// Only the error that means "too big" (ICMP fragmentation
+			// needed, ICMPv6 packet too big), telling an MTU below what
+			// was sent, lets the sender adapt; any other error (an
+			// unreachable, a prohibited) leaves it as stuck as silence.
+			signalled := eff >= guestMTU || (atHi.TooBig > 0 && atHi.TooBig < guestMTU)
+			told := "not told"
+			if atHi.TooBig > 0 {
+				told = fmt.Sprintf("told mtu %d", atHi.TooBig)
+			}
+			cause := "packets above the path MTU vanish without an ICMP error: a PMTU black hole (guest MTU above the VNet MTU, or ICMP filtered)"
+			if len(atHi.Errors) > 0 && atHi.TooBig == 0 {
+				cause = fmt.Sprintf("packets above the path MTU get an error that is not \"too big\" (%s): the sender cannot learn the path MTU from it", atHi.Errors[0])
+			}
 			r.Expect(f.name+" path MTU to external is full or signalled", signalled,
-				fmt.Sprintf("%d-byte DF packets pass, or an ICMP error tells the MTU", guestMTU),
-				fmt.Sprintf("largest passing %d; at %d: %s", eff, guestMTU, atHi.String()),
-				"packets above the path MTU vanish without an ICMP error: a PMTU black hole (guest MTU above the VNet MTU, or ICMP filtered)")
+				fmt.Sprintf("%d-byte DF packets pass, or an ICMP \"too big\" error tells a smaller MTU", guestMTU),
+				fmt.Sprintf("largest passing %d; at %d: %s (%s)", eff, guestMTU, atHi.String(), told), cause)
 		}
 	}
 	return r.Finish()

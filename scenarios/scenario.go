@@ -9,6 +9,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -255,6 +256,23 @@ func (r *Result) ExpectNone(cr *capture.Result, name string, n int, expected, ob
 		}
 	}
 	return r.Expect(name, n == 0, expected, observed, cause)
+}
+
+// ExpectAbsent records an absence assertion of the capture package (None,
+// NoARPRequestFor, NoOuterFragments, BroadcastReplicatedOnce): nil passes,
+// a *capture.IncompleteError is unproven, any other error fails with the
+// frames it names as the observation.
+func (r *Result) ExpectAbsent(name string, err error, expected, cause string) bool {
+	var ie *capture.IncompleteError
+	if errors.As(err, &ie) {
+		r.Unproven(name, expected, "the capture lost frames ("+ie.Lost+"): absence cannot be shown")
+		return false
+	}
+	obs := "none"
+	if err != nil {
+		obs = err.Error()
+	}
+	return r.Expect(name, err == nil, expected, obs, cause)
 }
 
 // Figure records a measured number.

@@ -93,11 +93,12 @@ func (t *TopoLab) Guests() []Guest {
 }
 
 func hostOf(name, ns string, links []topology.Link) Host {
-	h := Host{Name: name, NS: ns}
+	h := Host{Name: name, NS: ns, Nets: map[string][]netip.Prefix{}}
 	for _, l := range links {
 		h.Ifaces = append(h.Ifaces, l.Ifname)
 		for _, a := range l.Addrs {
 			h.Addrs = append(h.Addrs, a.Addr())
+			h.Nets[l.Ifname] = append(h.Nets[l.Ifname], a)
 		}
 	}
 	return h

@@ -123,9 +123,13 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 				return r.Errorf("%v", err)
 			}
 			drops := dropsText(before, after)
-			r.Expect(fmt.Sprintf("overlay %s -> %s through strict-uRPF routers", a.Name, b.Name), pr.OK(), "replies",
+			// Every probe answered and not one rp_filter drop: a lost reply
+			// or a dropped packet is what strict uRPF does wrong.
+			r.Expect(fmt.Sprintf("overlay %s -> %s through strict-uRPF routers", a.Name, b.Name),
+				pr.Transmitted > 0 && pr.Received == pr.Transmitted && drops == "none",
+				"every probe answered, no rp_filter drop on the routers",
 				pr.String()+"; rp_filter drops: "+drops,
-				"a router drops VXLAN whose outer source it would not route back the same way: the VTEP address is not routed via the interface it arrives on (a loopback VTEP not announced into the underlay?)")
+				"a router's strict uRPF dropped packets whose source it would not route back through the interface they arrived on (a VTEP address not routed back the same way: a loopback VTEP not announced into the underlay?)")
 		} else {
 			r.Text("underlay", err.Error()+": overlay through the routers not tested")
 		}

@@ -29,7 +29,7 @@ func (vxlanInjection) Description() string {
 func (vxlanInjection) Params() []Param {
 	return []Param{
 		{Name: "from", Default: "", Kind: KindHost, Help: "the injecting host: a router or external (default: the first router)"},
-		{Name: "strict", Default: "false", Kind: KindBool, Help: "fail when the lab as deployed accepts the injection"},
+		{Name: "strict", Default: "false", Kind: KindBool, Help: "fail (not warn) when the lab as deployed accepts the injection"},
 	}
 }
 
@@ -87,13 +87,13 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 	vni := uint32(vn.VNet.Tag)
 	env.progress("%s injects VXLAN VNI %d to %s:%d for %s", intruder.Name, vni, node.VTEP, port, g.Name)
 
-	inject := func(tag string) (int, error) {
+	inject := func(tag string) (int, *capture.Result, error) {
 		marker := []byte("sdnlab-inject-" + nonce())
 		src := net.HardwareAddr{0x02, 0xba, 0xd0, 0x00, 0x00, 0x01}
 		fake := g.IPv4.Masked().Addr().Next().Next() // an address of the subnet
 		inner, err := probe.UDPFrame(src, g.MAC, fake, g.IPv4.Addr(), 9, marker)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		// The node's uplinks are captured too: the positive control that
 		// the injected packets did reach the VTEP, so "0 delivered" means
@@ -109,21 +109,21 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 			return nil
 		})
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		ours := func(p *capture.Packet) bool { return bytes.Contains(p.Data(), marker) }
 		arrived := res.CountMatching(capture.AtPoint(uplinkLabels(node)...), capture.Incoming(), capture.HasVXLAN(vni), ours)
 		r.Expect(fmt.Sprintf("%s: injected VXLAN reaches %s's uplink", tag, node.Name), arrived > 0,
 			fmt.Sprintf("the packets for VNI %d arrive at %s", vni, node.VTEP), fmt.Sprintf("%d arrived", arrived),
 			fmt.Sprintf("%s has no underlay path to %s: the injection was never tested", intruder.Name, node.VTEP))
-		return res.CountMatching(capture.AtPoint(guestPoint(g).Label), capture.Outer(), ours), nil
+		return res.CountMatching(capture.AtPoint(guestPoint(g).Label), capture.Outer(), ours), res, nil
 	}
 
 	// The overlay must work before, or "still works with the filter" means nothing.
 	if pr, err := probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
 		return r.Errorf("%s cannot reach %s before any filter (%s): the overlay does not work", peer.Name, g.Name, pr.String())
 	}
-	got, err := inject("as-deployed")
+	got, deployed, err := inject("as-deployed")
 	if err != nil {
 		return r.Errorf("inject: %v", err)
 	}
@@ -135,9 +135,17 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 	}
 	r.Text("finding", fmt.Sprintf("%s (%s, not a VTEP) sent 3 VXLAN packets for VNI %d to %s:%d; guest %s received %d.\nRemedy: on every node drop UDP %d unless the source is a known VTEP (%s), e.g. nft add rule inet filter input udp dport %d ip saddr != { %s } drop",
 		intruder.Name, addrsString(intruder.Addrs), vni, node.VTEP, port, g.Name, got, port, addrsString(legit), port, addrsString(legit)))
-	if env.Params["strict"] == "true" {
-		r.Expect("as deployed, injected VXLAN is not delivered", !exposed, "0 frames reach the guest", fmt.Sprintf("%d frames", got),
-			fmt.Sprintf("the nodes accept VXLAN on UDP %d from any source; filter it to the known VTEPs", port))
+	// Proxmox deploys this (the kernel takes VXLAN from anyone): a
+	// warning the team must read, a failure with strict (or --strict).
+	name, expected := "as deployed, injected VXLAN is not delivered", "0 frames reach the guest"
+	cause := fmt.Sprintf("the nodes accept VXLAN on UDP %d from any source (as Proxmox deploys them): anyone on the underlay can put frames into VNI %d; remedy: drop UDP %d unless from a known VTEP (%s)", port, vni, port, addrsString(legit))
+	switch {
+	case !exposed && deployed.Lost() != "":
+		r.Unproven(name, expected, "the capture lost frames ("+deployed.Lost()+"): absence cannot be shown")
+	case env.Params["strict"] == "true":
+		r.Expect(name, !exposed, expected, fmt.Sprintf("%d frames", got), cause)
+	default:
+		r.ExpectWarn(name, !exposed, expected, fmt.Sprintf("%d frames", got), cause)
 	}
 
 	// The remedy, on every node of the VNet.
@@ -156,16 +164,16 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		}
 		removes = append(removes, rm)
 	}
-	got2, err := inject("with-remedy")
+	got2, filtered, err := inject("with-remedy")
 	if err != nil {
 		return r.Errorf("inject: %v", err)
 	}
 	inList := slices.ContainsFunc(intruder.Addrs, func(a netip.Addr) bool { return slices.Contains(legit, a) })
-	cause := "the filter did not stop it"
+	cause = "the filter did not stop it"
 	if inList {
 		cause = fmt.Sprintf("the injecting host's address is in the zone's VTEP list (%s): a peers entry that is not a node lets anyone on that address into the VNI", addrsString(legit))
 	}
-	r.Expect("with UDP "+fmt.Sprint(port)+" filtered to known VTEPs, the injection is dropped", got2 == 0,
+	r.ExpectNone(filtered, "with UDP "+fmt.Sprint(port)+" filtered to known VTEPs, the injection is dropped", got2,
 		"0 frames reach the guest", fmt.Sprintf("%d frames", got2), cause)
 	pr, err := probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
 	if err != nil {

@@ -35,7 +35,7 @@ import (
 //	  - stop-stream: {name: s1, max-lost: 200, max-gap: 500ms}
 //	  - ping: {from: vm1, to: gateway, expect: reply}
 //	  - fdb: {node: node3, mac-of: vm1, expect: remote node2, within: 2s}
-//	  - capture: {name: c1, on: [underlay, vm2]}
+//	  - capture: {name: c1, on: [underlay, vm2]}   # max-frames: N bounds it
 //	  - ping: {from: vm1, to: vm2}
 //	  - expect-capture: {name: c1, no-arp-request-for: vm2, only-vnis: [11000], no-fragments: true}
 //	  - kill-agent: {node: node3}
@@ -116,6 +116,9 @@ type (
 	captureStep struct {
 		Name string   `yaml:"name"`
 		On   []string `yaml:"on"`
+		// MaxFrames bounds the frames kept per point (default 100000);
+		// frames over it are lost, which expect-capture reports.
+		MaxFrames int `yaml:"max-frames"`
 	}
 	expectCaptureStep struct {
 		Name            string   `yaml:"name"`
@@ -271,6 +274,9 @@ func (s *captureStep) validate() error {
 	}
 	if len(s.On) == 0 {
 		return fmt.Errorf("field \"on\": required (a list: [underlay, vm1, node2, ...])")
+	}
+	if s.MaxFrames < 0 {
+		return fmt.Errorf("field \"max-frames\": must not be negative")
 	}
 	return nil
 }

@@ -239,7 +239,7 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 			}
 			pts = append(pts, p...)
 		}
-		opts := capture.Options{}
+		opts := capture.Options{MaxPackets: a.MaxFrames}
 		if env.PcapDir != "" {
 			opts.Dir = filepath.Join(env.PcapDir, r.Scenario, name)
 		}
@@ -322,12 +322,6 @@ func (st *fileRun) expectCapture(a *expectCaptureStep, r *Result) error {
 	if res.Merged != "" {
 		r.Pcap(name, res.Merged)
 	}
-	obs := func(err error) string {
-		if err == nil {
-			return "none"
-		}
-		return err.Error()
-	}
 	for _, q := range []struct {
 		target string
 		v6     bool
@@ -351,12 +345,11 @@ func (st *fileRun) expectCapture(a *expectCaptureStep, r *Result) error {
 		} else {
 			e = res.NoARPRequestFor(ip, capture.InVXLAN())
 		}
-		r.Expect(fmt.Sprintf("%s: no %s for %s on the underlay", name, what, ip), e == nil, "none inside VXLAN", obs(e),
+		r.ExpectAbsent(fmt.Sprintf("%s: no %s for %s on the underlay", name, what, ip), e, "none inside VXLAN",
 			"the request was flooded: ARP/ND suppression is off or the address was not known")
 	}
 	if a.NoFragments {
-		e := res.NoOuterFragments()
-		r.Expect(name+": no fragments", e == nil, "no IP fragments", obs(e), "packets above the path MTU were fragmented")
+		r.ExpectAbsent(name+": no fragments", res.NoOuterFragments(), "no IP fragments", "packets above the path MTU were fragmented")
 	}
 	if len(a.OnlyVNIs) > 0 {
 		seen := res.VNIsSeen()
@@ -366,7 +359,7 @@ func (st *fileRun) expectCapture(a *expectCaptureStep, r *Result) error {
 				extra = append(extra, fmt.Sprint(vni))
 			}
 		}
-		r.Expect(name+": only VNIs "+fmt.Sprint(a.OnlyVNIs), len(extra) == 0, fmt.Sprint(a.OnlyVNIs), fmt.Sprintf("seen %v", seen),
+		r.ExpectNone(res, name+": only VNIs "+fmt.Sprint(a.OnlyVNIs), len(extra), fmt.Sprint(a.OnlyVNIs), fmt.Sprintf("seen %v", seen),
 			"traffic in a VNI the scenario did not expect")
 	}
 	if a.MinVXLAN > 0 {

@@ -138,6 +138,27 @@ func TestBadLabs(t *testing.T) {
 			[]string{"lab.yaml:4: upstream.subnet6: \"10.0.0.0/8\" is not an IPv6 prefix"}},
 		{"zone names a node the lab lacks", "sdn: .\nnodes: [node2]\n",
 			[]string{"zones.cfg:", "nodes: node \"node1\" is not a cluster node"}},
+		// Mistakes that reach the kernel are found before anything exists.
+		{"gateway outside the vnet's subnets", "sdn: .\nnodes: [node1]\nguests:\n  a:\n    node: node1\n    vnet: v2\n    ip: 10.9.0.5/24\n    gateway: 10.7.7.1\n",
+			[]string{"lab.yaml:8: guests.a.gateway: gateway 10.7.7.1 lies outside every subnet of vnet \"v2\" (10.9.0.0/24)"}},
+		{"gateway not on the guest's link", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, ip: 10.5.0.2/24, gateway: 10.6.0.1}\n",
+			[]string{"lab.yaml:4: guests.a.gateway: gateway 10.6.0.1 is not on the guest's link", "10.5.0.2/24"}},
+		{"gateway without an address of its family", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, ip: 10.5.0.2/24, gateway6: 'fd00::1'}\n",
+			[]string{"lab.yaml:4: guests.a.gateway6: gateway fd00::1 is not on the guest's link"}},
+		{"gateway is the guest itself", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, ip: 10.5.0.2/24, gateway: 10.5.0.2}\n",
+			[]string{"lab.yaml:4: guests.a.gateway: gateway 10.5.0.2 is the guest's own address"}},
+		{"IPv6 guest below 1280", "sdn: .\nnodes: [node1]\nguests:\n  a:\n    node: node1\n    vnet: v1\n    ip: 'fd00:5::2/64'\n    mtu: 1200\n",
+			[]string{"lab.yaml:8: guests.a.mtu: MTU 1200 is below 1280, the IPv6 minimum"}},
+		{"IPv6 segment below 1280", "sdn: .\nnodes: [node1]\nunderlay:\n  segments:\n    lan:\n      subnet: 10.1.0.0/24\n      subnet6: 'fd10::/64'\n      mtu: 1200\n",
+			[]string{"lab.yaml:8: underlay.segments.lan.mtu: MTU 1200 is below 1280, the IPv6 minimum"}},
+		{"IPv6 upstream below 1280", "sdn: .\nnodes: [node1]\nupstream:\n  subnet6: '2001:db8:1::/64'\n  mtu: 1000\n",
+			[]string{"lab.yaml:5: upstream.mtu: MTU 1000 is below 1280, the IPv6 minimum"}},
+		{"node gateway off the segment", "sdn: .\nnodes:\n  node1: {address: 10.1.0.1/24, gateway: 10.9.9.9}\n",
+			[]string{"lab.yaml:3: nodes.node1.gateway: gateway 10.9.9.9 is not on the node's underlay link", "10.1.0.1/24"}},
+		{"node gateway6 without IPv6", "sdn: .\nnodes:\n  node1: {address: 10.1.0.1/24, gateway: 'fd00::1'}\n",
+			[]string{"lab.yaml:3: nodes.node1.gateway: gateway fd00::1 is not on the node's underlay link"}},
+		{"node gateway is the node", "sdn: .\nnodes:\n  node1: {address: 10.1.0.1/24, gateway: 10.1.0.1}\n",
+			[]string{"lab.yaml:3: nodes.node1.gateway: gateway 10.1.0.1 is the node's own address"}},
 		{"several segments need one", "sdn: .\nnodes: [node1]\nunderlay:\n  segments:\n    a: {subnet: 10.1.0.0/24}\n    b: {subnet: 10.2.0.0/24}\n",
 			[]string{"lab.yaml:2: nodes.node1.segment: missing"}},
 	} {
@@ -280,5 +301,49 @@ func TestLabfileDoc(t *testing.T) {
 	}
 	if h := l.Host("inet"); !h.Gateway6.IsValid() {
 		t.Error("inet has no IPv6 gateway")
+	}
+}
+
+// A guest address outside its VNet's subnets is legal (a misconfigured VM
+// is worth rehearsing): the lab loads, with a warning naming the line.
+func TestGuestOutsideSubnetWarns(t *testing.T) {
+	p := writeLab(t, "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v2, ip: 10.8.0.5/24}\n  b: {node: node1, vnet: v2, ip: 10.9.0.6/24}\n")
+	l, err := Load(p, sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Warnings) != 1 || !strings.Contains(l.Warnings[0], "lab.yaml:4: guests.a.ip: address 10.8.0.5/24 is outside every subnet of vnet \"v2\" (10.9.0.0/24)") {
+		t.Errorf("warnings %q", l.Warnings)
+	}
+}
+
+// A VMID given to a later guest is not taken by an earlier automatic one.
+func TestGivenVMIDReserved(t *testing.T) {
+	p := writeLab(t, "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1}\n  b: {node: node1, vnet: v1, vmid: 100}\n")
+	l, err := Load(p, sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := l.Guest("a"), l.Guest("b"); a.VMID != 101 || b.VMID != 100 || a.Tap != "tap101i0" {
+		t.Errorf("vmids a %d (%s) b %d", a.VMID, a.Tap, b.VMID)
+	}
+}
+
+// A gateway in a node's host interfaces file that the node cannot reach is
+// refused before anything exists, naming the lab file's interfaces key.
+func TestInterfacesGatewayOffLink(t *testing.T) {
+	dir := copyDir(t, "../examples/evpn")
+	f := filepath.Join(dir, "interfaces.node1")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, []byte(strings.Replace(string(b), "gateway 192.168.0.254", "gateway 10.7.7.1", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(filepath.Join(dir, "lab.yaml"), sdn.Compile)
+	if err == nil || !strings.Contains(err.Error(), "lab.yaml:10: nodes.node1.interfaces: gateway 10.7.7.1 is not on the node's underlay link") ||
+		!strings.Contains(err.Error(), "interfaces.node1") {
+		t.Fatalf("got %v", err)
 	}
 }

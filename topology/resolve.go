@@ -17,6 +17,7 @@ import (
 // Defaults of a lab file.
 const (
 	DefaultMTU          = 1500
+	minMTU6             = 1280 // below it the kernel disables IPv6 on a link
 	defaultSegment      = "lan"
 	externalSegmentName = "ext"
 	defaultUpstreamName = "upstream"
@@ -208,7 +209,7 @@ func (r *resolver) configPeers() []netip.Addr {
 		}
 	}
 	for _, z := range r.cfg.SortedZones() {
-		if z.Type == "vxlan" && len(z.Peers) > 0 {
+		if len(z.Peers) > 0 { // zones with a static VTEP list (vxlan)
 			return z.Peers
 		}
 	}

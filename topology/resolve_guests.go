@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
@@ -28,6 +29,14 @@ func (r *resolver) guests() {
 	vmids := map[int]config.Pos{}
 	seen := map[string]bool{}
 	nextVMID := 100
+	// VMIDs given in the file are reserved first: an automatic one never
+	// takes a number a later guest asks for.
+	given := map[int]bool{}
+	for _, gs := range r.s.Guests {
+		if gs.VMID.Set {
+			given[gs.VMID.V] = true
+		}
+	}
 	for _, gs := range r.s.Guests {
 		f := "guests." + gs.Name.V
 		if !r.newName(seen, gs.Name, "guests", "%q is not a valid guest name", "guest %q defined twice") {
@@ -95,7 +104,7 @@ func (r *resolver) guests() {
 		if gs.VMID.Set {
 			g.VMID = gs.VMID.V
 		} else {
-			for vmids[nextVMID] != (config.Pos{}) {
+			for vmids[nextVMID] != (config.Pos{}) || given[nextVMID] {
 				nextVMID++
 			}
 			g.VMID = nextVMID
@@ -162,6 +171,7 @@ func (r *resolver) guests() {
 				}
 			}
 		}
+		r.checkGuestAddrs(g, gs, vnet.ID)
 		// MTU: the VNet bridge's, unless given; never more than the bridge carries.
 		bridgeMTU := zp.MTU
 		if bridgeMTU == 0 {
@@ -178,8 +188,91 @@ func (r *resolver) guests() {
 				r.errf(gs.MTU.Pos, f+".mtu", "MTU %d is more than vnet %q carries: %d%s", g.MTU, vnet.ID, bridgeMTU, why)
 			}
 		}
+		if g.MTU < minMTU6 {
+			for _, a := range g.Addrs {
+				if a.Addr().Is6() {
+					// The kernel turns IPv6 off on a link below 1280 and
+					// then refuses the address.
+					pos := gs.MTU.Pos
+					if !gs.MTU.Set {
+						pos = gs.Addresses.Pos
+					}
+					r.errf(pos, f+".mtu", "MTU %d is below 1280, the IPv6 minimum, but the guest has the IPv6 address %s", g.MTU, a)
+					break
+				}
+			}
+		}
 		r.lab.Guests = append(r.lab.Guests, g)
 	}
+}
+
+// checkGuestAddrs finds what the kernel would refuse half-way through up
+// (a default route via a gateway the guest cannot reach on its link, a
+// gateway that is the guest itself) and warns about an address outside
+// the VNet's subnets: legal (a misconfigured VM is worth rehearsing), but
+// rarely meant.
+func (r *resolver) checkGuestAddrs(g *Guest, gs *guestSpec, vnet string) {
+	f := "guests." + g.Name
+	subnets := r.cfg.SubnetsOfVNet(vnet)
+	for _, a := range g.Addrs {
+		in := len(subnets) == 0
+		for _, sn := range subnets {
+			in = in || sn.Prefix.Contains(a.Addr())
+		}
+		if !in {
+			var l []string
+			for _, sn := range subnets {
+				l = append(l, sn.Prefix.String())
+			}
+			r.lab.Warnings = append(r.lab.Warnings, fmt.Sprintf("%s: %s.ip: address %s is outside every subnet of vnet %q (%s): the guest is misconfigured (allowed, to rehearse one)",
+				gs.Addresses.Pos, f, a, vnet, strings.Join(l, ", ")))
+		}
+	}
+	for _, gw := range []struct {
+		a   netip.Addr
+		s   str
+		key string
+	}{{g.Gateway4, gs.Gateway, "gateway"}, {g.Gateway6, gs.Gateway6, "gateway6"}} {
+		if !gw.a.IsValid() || !gw.s.Set {
+			continue // unset, or the subnet's own gateway (inside the address's subnet)
+		}
+		if gw.a.Is6() && gw.a.IsLinkLocalUnicast() {
+			continue // on every IPv6 link
+		}
+		var onLink, self bool
+		for _, a := range g.Addrs {
+			if a.Addr().Is4() == gw.a.Is4() && a.Masked().Contains(gw.a) {
+				onLink = true
+			}
+			self = self || a.Addr() == gw.a
+		}
+		var inVNet bool
+		var l []string
+		for _, sn := range subnets {
+			inVNet = inVNet || sn.Prefix.Contains(gw.a)
+			l = append(l, sn.Prefix.String())
+		}
+		switch {
+		case self:
+			r.errf(gw.s.Pos, f+"."+gw.key, "gateway %s is the guest's own address", gw.a)
+		case len(subnets) > 0 && !inVNet:
+			r.errf(gw.s.Pos, f+"."+gw.key, "gateway %s lies outside every subnet of vnet %q (%s)", gw.a, vnet, strings.Join(l, ", "))
+		case !onLink:
+			r.errf(gw.s.Pos, f+"."+gw.key, "gateway %s is not on the guest's link: none of its addresses (%s) is in a subnet holding it, so the route via it would be refused",
+				gw.a, prefixesString(g.Addrs))
+		}
+	}
+}
+
+func prefixesString(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	var l []string
+	for _, p := range ps {
+		l = append(l, p.String())
+	}
+	return strings.Join(l, ", ")
 }
 
 func (r *resolver) nodeNames() string {

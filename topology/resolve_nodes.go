@@ -60,7 +60,37 @@ func (r *resolver) nodes() {
 				n.Gateway6 = gw
 			}
 		}
+		r.checkNodeGateways(n, ns)
 		r.lab.Nodes = append(r.lab.Nodes, n)
+	}
+}
+
+// checkNodeGateways refuses a node gateway the kernel would refuse half-way
+// through up: one no underlay address of the node is on a link with, or
+// the node's own address. It names the lab file's gateway, else the host
+// interfaces file it came from.
+func (r *resolver) checkNodeGateways(n *Node, ns *nodeSpec) {
+	f := "nodes." + ns.Name.V
+	pos, field, from := ns.Gateway.Pos, f+".gateway", ""
+	if !ns.Gateway.Set {
+		pos, field, from = ns.Interfaces.Pos, f+".interfaces", " (the gateway line of "+n.Interfaces+")"
+	}
+	for _, gw := range []netip.Addr{n.Gateway4, n.Gateway6} {
+		if !gw.IsValid() || gw.Is6() && gw.IsLinkLocalUnicast() {
+			continue
+		}
+		var onLink, self bool
+		for _, a := range n.Link.Addrs {
+			onLink = onLink || a.Addr().Is4() == gw.Is4() && a.Masked().Contains(gw)
+			self = self || a.Addr() == gw
+		}
+		switch {
+		case self:
+			r.errf(pos, field, "gateway %s is the node's own address%s", gw, from)
+		case !onLink:
+			r.errf(pos, field, "gateway %s is not on the node's underlay link: none of its addresses (%s) is in a subnet holding it%s",
+				gw, prefixesString(n.Link.Addrs), from)
+		}
 	}
 }
 

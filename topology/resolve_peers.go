@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
 // checkPeers makes sure every node of an EVPN zone is one of the
@@ -24,28 +26,32 @@ func (r *resolver) checkPeers() {
 			continue
 		}
 		for _, z := range plan.Zones {
-			if (z.Type != "vxlan" && z.Type != "evpn") || z.Fabric != "" {
+			if !registry.Traits(z.Type).VXLAN || z.Fabric != "" {
 				continue
 			}
-			// The plan's vxlan peers leave the node out; the zone's list has all.
+			// The peers are the zone's own (vxlan) or its controller's
+			// (evpn). The plan's zone peers leave the node out; the
+			// zone's list has all.
+			zc := r.cfg.Zones[z.ID]
+			zonePeers := zc != nil && len(zc.Peers) > 0
 			peers := z.Peers
-			if zc := r.cfg.Zones[z.ID]; z.Type == "vxlan" && zc != nil {
+			if zonePeers {
 				peers = zc.Peers
 			}
 			if len(peers) == 0 || slices.Contains(peers, z.LocalVTEP) {
 				continue
 			}
-			what, pos := "vxlan zone "+z.ID, ""
-			if zc := r.cfg.Zones[z.ID]; zc != nil {
+			what, pos := z.Type+" zone "+z.ID, ""
+			if zc != nil {
 				pos = zc.Pos.String()
 			}
-			if z.Type == "evpn" {
+			if !zonePeers {
 				what = "EVPN controller " + z.Controller + " (of zone " + z.ID + ")"
 				if c := r.cfg.Controllers[z.Controller]; c != nil {
 					pos = c.Pos.String()
 				}
 			}
-			if z.Type == "vxlan" {
+			if zonePeers {
 				// A lab may be broken on purpose (a conformance check that
 				// must fail): a vxlan zone's static list is a warning.
 				r.lab.Warnings = append(r.lab.Warnings, fmt.Sprintf(

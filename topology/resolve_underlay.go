@@ -61,6 +61,9 @@ func (r *resolver) segments() {
 		if !seg.Subnet4.IsValid() && !seg.Subnet6.IsValid() {
 			r.errf(ss.Name.Pos, f+".subnet", "missing")
 		}
+		if seg.Subnet6.IsValid() && seg.MTU < minMTU6 {
+			r.errf(seg.pos, f+".mtu", "MTU %d is below 1280, the IPv6 minimum, but the segment has subnet6 %s (the kernel refuses IPv6 addresses on such a link)", seg.MTU, seg.Subnet6)
+		}
 		r.lab.Segments = append(r.lab.Segments, seg)
 	}
 	if len(s.Segments) == 0 {
@@ -364,6 +367,9 @@ func (r *resolver) upstream() {
 			r.errf(u.Subnet6.Pos, "upstream.subnet6", "upstream.subnet is already IPv6")
 		default:
 			ext.Subnet6 = pf
+			if ext.MTU < minMTU6 {
+				r.errf(u.MTU.Pos, "upstream.mtu", "MTU %d is below 1280, the IPv6 minimum, but upstream.subnet6 is %s (the kernel refuses IPv6 addresses on such a link)", ext.MTU, pf)
+			}
 		}
 	}
 	for _, s := range r.lab.Segments {

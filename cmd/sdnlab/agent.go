@@ -25,17 +25,12 @@ func agentCommand() *command {
 }
 
 func runAgent(ctx context.Context, args []string) error {
-	fs := newFlagSet("agent")
-	lab := fs.String("lab", "", "lab name")
-	node := fs.String("node", "", "node name")
-	state := fs.String("state", "", "lab state directory (default /run/sdnlab/LAB)")
-	cfgFile := fs.String("config", "", "agent configuration (JSON of evpn.Config) instead of the node's plan")
-	if err := fs.Parse(args); err != nil {
-		return badInput("%v", err)
+	pf := newProcFlags("agent", "node")
+	cfgFile := pf.fs.String("config", "", "agent configuration (JSON of evpn.Config) instead of the node's plan")
+	if err := pf.parse(args); err != nil {
+		return err
 	}
-	if *lab == "" || *node == "" {
-		return badInput("--lab and --node are required")
-	}
+	lab, node, state := pf.lab, pf.name, pf.state
 	dir := *state
 	if dir == "" {
 		dir = filepath.Join(topology.DefaultStateDir, *lab)

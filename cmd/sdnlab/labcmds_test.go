@@ -139,7 +139,9 @@ func TestDemoLeftover(t *testing.T) {
 	if ok, err := demoLeftover(topo, demoRacksLab); err != nil || !ok {
 		t.Errorf("earlier demo's lab: %v, %v; want true", ok, err)
 	}
-	if ok, err := demoLeftover(topology.Options{StateDir: t.TempDir()}, demoLab); err != nil || ok {
+	// A name no lab on this machine has: a real demo running beside the
+	// tests (labs are machine-wide) must not change the answer.
+	if ok, err := demoLeftover(topology.Options{StateDir: t.TempDir()}, fmt.Sprintf("t%dn", os.Getpid()%100000)); err != nil || ok {
 		t.Errorf("no lab: %v, %v; want false", ok, err)
 	}
 }
@@ -174,5 +176,39 @@ func TestStatusCapsNotDetected(t *testing.T) {
 	}
 	if got := capsLine(nsutil.Caps{Bridge: true, Veth: true}); !strings.HasPrefix(got, "bridge veth; missing:") {
 		t.Errorf("detected caps: %q", got)
+	}
+}
+
+// A guest gateway the kernel would refuse (outside every subnet of its
+// VNet) stops up before the first namespace exists: exit 2, file:line:
+// field.
+func TestUpBadGateway(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"zones.cfg", "vnets.cfg", "subnets.cfg", "controllers.cfg", "interfaces.node1", "interfaces.node2", "interfaces.node3"} {
+		b, err := os.ReadFile(filepath.Join("../../examples/evpn", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lab := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(lab, []byte("sdn: .\nnodes:\n  node1: {interfaces: interfaces.node1}\n  node2: {interfaces: interfaces.node2}\n  node3: {interfaces: interfaces.node3}\n"+
+		"guests:\n  vm1: {node: node1, vnet: myvnet1, ip: 10.0.1.11/24, gateway: 10.7.7.1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("t%dg", os.Getpid()%100000)
+	state := t.TempDir()
+	t.Cleanup(func() { _ = topology.Down(context.Background(), name, topology.Options{StateDir: state}) })
+	err := runUp(context.Background(), []string{lab, "--name", name, "--state", state, "-q", "--agents=no"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "lab.yaml:7: guests.vm1.gateway: gateway 10.7.7.1 lies outside every subnet of vnet \"myvnet1\"") {
+		t.Fatalf("up with a gateway outside the vnet: %v", err)
+	}
+	if got := run([]string{"up", lab, "--name", name, "--state", state, "-q", "--agents=no"}); got != exitBadInput {
+		t.Errorf("exit %d, want %d", got, exitBadInput)
+	}
+	if left, _ := nsutil.List(topology.NSPrefix(name)); len(left) > 0 {
+		t.Errorf("namespaces created before the lab file was refused: %v", left)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"os"
 
 	"github.com/sdnlab/sdnlab/topology"
@@ -20,15 +21,39 @@ func routerCommand() *command {
 }
 
 func runRouter(ctx context.Context, args []string) error {
-	fs := newFlagSet("router")
-	lab := fs.String("lab", "", "lab name")
-	router := fs.String("router", "", "router name")
-	state := fs.String("state", "", "lab state directory (default /run/sdnlab/LAB)")
-	if err := fs.Parse(args); err != nil {
+	pf := newProcFlags("router", "router")
+	if err := pf.parse(args); err != nil {
+		return err
+	}
+	return topology.RunRouter(ctx, *pf.lab, *pf.name, *pf.state, os.Stdin)
+}
+
+// procFlags are the flags of the processes `up` starts inside a lab
+// (agent, router): --lab, --<what> NAME and --state.
+type procFlags struct {
+	fs               *flag.FlagSet
+	what             string
+	lab, name, state *string
+}
+
+func newProcFlags(cmd, what string) *procFlags {
+	fs := newFlagSet(cmd)
+	return &procFlags{
+		fs:    fs,
+		what:  what,
+		lab:   fs.String("lab", "", "lab name"),
+		name:  fs.String(what, "", what+" name"),
+		state: fs.String("state", "", "lab state directory (default /run/sdnlab/LAB)"),
+	}
+}
+
+// parse parses args; --lab and --<what> are required.
+func (p *procFlags) parse(args []string) error {
+	if err := p.fs.Parse(args); err != nil {
 		return badInput("%v", err)
 	}
-	if *lab == "" || *router == "" {
-		return badInput("--lab and --router are required")
+	if *p.lab == "" || *p.name == "" {
+		return badInput("--lab and --%s are required", p.what)
 	}
-	return topology.RunRouter(ctx, *lab, *router, *state, os.Stdin)
+	return nil
 }

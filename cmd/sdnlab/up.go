@@ -76,6 +76,12 @@ func runUp(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *quiet {
+		// Up prints them with its progress; -q silences progress, not these.
+		for _, w := range lab.Warnings {
+			fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+		}
+	}
 	lab, err = topology.Up(ctx, lab, opts)
 	var inUse *topology.InUseError
 	if errors.As(err, &inUse) {

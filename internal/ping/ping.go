@@ -6,8 +6,10 @@ package ping
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -37,7 +39,12 @@ type Result struct {
 	// "Frag needed and DF set (mtu = 1450)" or "message too long, mtu=1450".
 	Errors []string
 	// MTU is the path MTU ping learned from an error, 0 none.
-	MTU    int
+	MTU int
+	// TooBig is the MTU told by the one error that means "too big": ICMP
+	// "fragmentation needed" (IPv4) or ICMPv6 "packet too big", or ping's
+	// local "message too long" with the path MTU the kernel learned from
+	// such an error earlier; 0 when no such error came.
+	TooBig int
 	Output string
 }
 
@@ -56,6 +63,10 @@ var (
 	rePingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) (?:packets )?received`)
 	rePingReply   = regexp.MustCompile(`icmp_seq=(\d+) ttl=`)
 	rePingMTU     = regexp.MustCompile(`mtu ?= ?(\d+)`)
+	// The "too big" errors as iputils prints them: "Frag needed and DF set
+	// (mtu = 1450)", "Packet too big: mtu=1450", "local error: message too
+	// long, mtu=1450".
+	rePingTooBig = regexp.MustCompile(`(?i)(frag needed and df set \(mtu ?= ?|packet too big: ?mtu ?= ?|message too long, ?mtu ?= ?)(\d+)`)
 )
 
 // Run runs iputils ping from namespace ns to dst.
@@ -90,18 +101,43 @@ func Run(ctx context.Context, ns string, dst netip.Addr, o Opts) (Result, error)
 	defer cancel()
 	out, err := nsutil.Output(cctx, ns, argv...)
 	res := parsePing(string(out))
-	if res.Transmitted == 0 && err != nil {
-		// ping did not even start a run (bad address, no route at all,
-		// "message too long" on the first packet); keep its words.
-		if len(res.Errors) == 0 {
-			res.Errors = append(res.Errors, strings.TrimSpace(string(out)))
-		}
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
+	if err == nil {
 		return res, nil
 	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	// A probe that could not run is no "0 received": the namespace is
+	// gone, ping is missing, or it was killed at the limit.
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return res, fmt.Errorf("ping from %s could not run: %w", ns, err)
+	}
+	if cctx.Err() != nil {
+		return res, fmt.Errorf("ping from %s to %s did not finish within %v", ns, dst, limit)
+	}
+	if res.Transmitted == 0 {
+		text := strings.TrimSpace(string(out))
+		low := strings.ToLower(text)
+		// ping ran but could not send: no route, "message too long" on the
+		// first packet. Its words are the observation. Anything else
+		// (no socket, bad usage) means the probe itself did not work.
+		if !strings.Contains(low, "unreachable") && !strings.Contains(low, "too long") && !strings.Contains(low, "sendmsg") &&
+			!strings.Contains(low, "connect:") {
+			return res, fmt.Errorf("ping from %s to %s could not run: %s", ns, dst, firstLine(text))
+		}
+		if len(res.Errors) == 0 {
+			res.Errors = append(res.Errors, text)
+		}
+	}
 	return res, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 func parsePing(out string) Result {
@@ -127,6 +163,9 @@ func parsePing(out string) Result {
 			}
 			if m := rePingMTU.FindStringSubmatch(low); m != nil && r.MTU == 0 {
 				r.MTU, _ = strconv.Atoi(m[1])
+			}
+			if m := rePingTooBig.FindStringSubmatch(line); m != nil && r.TooBig == 0 {
+				r.TooBig, _ = strconv.Atoi(m[2])
 			}
 		}
 	}

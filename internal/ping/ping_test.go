@@ -1,6 +1,8 @@
 package ping
 
 import (
+	"context"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -30,5 +32,33 @@ From 10.1.0.1 icmp_seq=2 Frag needed and DF set (mtu = 1400)
 	local := parsePing("PING 10.0.0.1 (10.0.0.1) 2000(2028) bytes of data.\nping: local error: message too long, mtu=1450\n\n--- 10.0.0.1 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms\n")
 	if local.MTU != 1450 || local.OK() {
 		t.Fatalf("local error: %+v", local)
+	}
+}
+
+// Only the errors that mean "too big" tell the sender the path MTU.
+func TestParsePingTooBig(t *testing.T) {
+	for _, c := range []struct {
+		out  string
+		want int
+	}{
+		{"From 10.1.0.1 icmp_seq=2 Frag needed and DF set (mtu = 1400)\n", 1400},
+		{"From fd00::1 icmp_seq=1 Packet too big: mtu=1380\n", 1380},
+		{"ping: local error: message too long, mtu=1450\n", 1450},
+		{"From 10.1.0.1 icmp_seq=1 Destination Host Unreachable\n", 0},
+		{"From 10.1.0.1 icmp_seq=1 Destination Net Prohibited\n", 0},
+		{"From 10.1.0.1 icmp_seq=1 Time to live exceeded\n", 0},
+	} {
+		if r := parsePing(c.out); r.TooBig != c.want {
+			t.Errorf("%q: too big %d, want %d", c.out, r.TooBig, c.want)
+		}
+	}
+}
+
+// A probe that cannot run (its namespace is gone) is an error, never "0
+// received".
+func TestPingCannotRun(t *testing.T) {
+	r, err := Run(context.Background(), "sdnlab-no-such-namespace-x", netip.MustParseAddr("192.0.2.1"), Opts{Count: 1})
+	if err == nil {
+		t.Fatalf("ping from a missing namespace: no error, result %+v", r)
 	}
 }

@@ -1,11 +1,13 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +61,26 @@ func twoHosts(t *testing.T) (a, b string) {
 		}
 		if err := h.LinkSetUp(l); err != nil {
 			t.Fatal(err)
+		}
+		h.Close()
+	}
+	// Until the kernel's link watch reports carrier the veth drops
+	// everything: wait for both ends rather than hope the first probe waits.
+	for _, x := range []struct{ ns, ifc string }{{a, "eth0"}, {b, "eth1"}} {
+		h, err := nsutil.Handle(x.ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			l, err := h.LinkByName(x.ifc)
+			if err == nil && l.Attrs().OperState == netlink.OperUp {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s in %s did not come up", x.ifc, x.ns)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		h.Close()
 	}
@@ -155,21 +177,35 @@ func TestGuardVXLAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	recv := func() bool {
+	// recv tells whether a datagram carrying want arrives within a second;
+	// a late copy of an earlier round (sent again while ARP resolved) is
+	// read and ignored, so it cannot pass for this round's.
+	recv := func(want []byte) bool {
 		buf := make([]byte, 100)
-		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		_, err := conn.Read(buf)
-		return err == nil
+		deadline := time.Now().Add(time.Second)
+		for {
+			_ = conn.SetReadDeadline(deadline)
+			n, err := conn.Read(buf)
+			if err != nil {
+				return false
+			}
+			if bytes.Contains(buf[:n], want) {
+				return true
+			}
+		}
 	}
 	dst := netip.MustParseAddrPort("10.77.0.2:4789")
+	round := 0
 	// deliver sends up to three times (the first may wait for ARP) and
 	// tells whether one arrived.
 	deliver := func() bool {
+		round++
+		marker := []byte(fmt.Sprintf("round-%d", round))
 		for i := 0; i < 3; i++ {
-			if err := SendUDP(a, dst, VXLANPayload(100, []byte("x"))); err != nil {
+			if err := SendUDP(a, dst, VXLANPayload(100, marker)); err != nil {
 				t.Fatal(err)
 			}
-			if recv() {
+			if recv(marker) {
 				return true
 			}
 		}
@@ -190,5 +226,16 @@ func TestGuardVXLAN(t *testing.T) {
 	}
 	if !deliver() {
 		t.Fatal("after removing the guard the datagram must arrive")
+	}
+}
+
+// A ping that cannot start (no ping binary on PATH) is an error, not a
+// probe that got no reply.
+func TestPingBinaryMissing(t *testing.T) {
+	a, _ := twoHosts(t)
+	t.Setenv("PATH", t.TempDir())
+	r, err := Ping(context.Background(), a, netip.MustParseAddr("10.77.0.2"), PingOpts{Count: 1})
+	if err == nil || !strings.Contains(err.Error(), "could not run") {
+		t.Fatalf("ping without a ping binary: %+v, %v", r, err)
 	}
 }

@@ -1,11 +1,7 @@
 package config
 
 func (c *Config) decodeController(sec *Section, errs *ErrorList) {
-	byType := map[string]map[string]keySpec{}
-	for _, t := range c.types.Controllers {
-		byType[t.Name()] = keys(t.Keys()...)
-	}
-	allowed, ok := typeKeys(sec, "controller", byType, c.types.controllerNames(), errs)
+	allowed, ok := typeKeys(sec, "controller", keyTable(c.types.Controllers), c.types.controllerNames(), errs)
 	if !ok {
 		return
 	}

@@ -14,11 +14,7 @@ const (
 )
 
 func (c *Config) decodeZone(sec *Section, errs *ErrorList) {
-	byType := map[string]map[string]keySpec{}
-	for _, t := range c.types.Zones {
-		byType[t.Name()] = keys(t.Keys()...)
-	}
-	allowed, ok := typeKeys(sec, "zone", byType, c.types.zoneNames(nil, "or"), errs)
+	allowed, ok := typeKeys(sec, "zone", keyTable(c.types.Zones), c.types.zoneNames(nil, "or"), errs)
 	if !ok {
 		return
 	}

@@ -53,6 +53,18 @@ type Types struct {
 	Controllers []ControllerType
 }
 
+// keyTable maps each type's name to its keys.
+func keyTable[T interface {
+	Name() string
+	Keys() []string
+}](types []T) map[string]map[string]keySpec {
+	m := map[string]map[string]keySpec{}
+	for _, t := range types {
+		m[t.Name()] = keys(t.Keys()...)
+	}
+	return m
+}
+
 // zone returns the zone type called name.
 func (t Types) zone(name string) (ZoneType, bool) {
 	for _, z := range t.Zones {
@@ -102,9 +114,6 @@ func (d *decoder) Warnf(p Prop, format string, a ...any) {
 	d.cfg.Warnings.add(p.Pos, p.Key, format, a...)
 }
 
-// Ignore records a setting kept but not acted on.
-func (d *decoder) Ignore(p Prop, reason string) { d.cfg.ignore(p, reason) }
-
 // Prop returns the first line of key.
 func (d *decoder) Prop(key string) (Prop, bool) { p, ok := d.props[key]; return p, ok }
 
@@ -142,9 +151,6 @@ func PropPos(props map[string]Prop, key string, fallback Pos) Pos {
 
 // ValidNodeName reports whether s is a Proxmox node name.
 func ValidNodeName(s string) bool { return validNodeName(s) }
-
-// ValidFabricID reports whether s is a valid fabric id.
-func ValidFabricID(s string) bool { return fabricIDRE.MatchString(s) }
 
 // ValidRouteTarget checks an "ASN:NN" BGP route target (both 32-bit).
 func ValidRouteTarget(s string) bool { return validRouteTarget(s) }
@@ -190,3 +196,17 @@ func ValidIfaceName(s string) bool { return ifaceRE.MatchString(s) }
 
 // ValidISISNet reports whether s looks like an IS-IS NET.
 func ValidISISNet(s string) bool { return len(s) >= 20 && len(s) <= 50 && isisNetRE.MatchString(s) }
+
+// PeersOrFabric reads the peers / fabric pair of a vxlan zone or an evpn
+// controller: exactly one of them, the fabric a valid fabric id.
+func (d *decoder) PeersOrFabric() (peers []netip.Addr, fabric string) {
+	peers = d.ips("peers")
+	fabric = d.str("fabric")
+	if d.has("peers") == d.has("fabric") {
+		d.Missing("peers", "must have exactly one of peers / fabric")
+	}
+	if p, ok := d.props["fabric"]; ok && !fabricIDRE.MatchString(p.Value) {
+		d.errf(p, "%q is not a valid fabric id", p.Value)
+	}
+	return peers, fabric
+}

@@ -362,14 +362,7 @@ func (EVPN) Keys() []string { return []string{"asn", "peers", "fabric"} }
 // a fabric).
 func (EVPN) Decode(d *config.Decoder, ct *config.Controller) {
 	decodeASN(d, ct)
-	ct.Peers = d.IPs("peers")
-	ct.Fabric = d.Str("fabric")
-	if d.Has("peers") == d.Has("fabric") {
-		d.Missing("peers", "must have exactly one of peers / fabric")
-	}
-	if p, ok := d.Prop("fabric"); ok && !config.ValidFabricID(p.Value) {
-		d.Errf(p, "%q is not a valid fabric id", p.Value)
-	}
+	ct.Peers, ct.Fabric = d.PeersOrFabric()
 }
 
 // Validate implements config.ControllerType: only one evpn controller, and

@@ -39,3 +39,11 @@ func FabricPeers(env *Env, id, what string) ([]netip.Addr, netip.Addr, error) {
 	}
 	return f.NodeIPs(), self.IP, nil
 }
+
+// VxlanUnsupported is the kernel need of a VXLAN-backed zone.
+func VxlanUnsupported(k Kernel) string {
+	if !k.Caps().Vxlan {
+		return "needs vxlan, not available on this kernel"
+	}
+	return ""
+}

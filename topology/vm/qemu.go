@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 )
 
 // QEMU is the emulator binary (Debian qemu-system-x86).
@@ -163,25 +163,19 @@ func start(ctx context.Context, c Config, incoming bool) (*VM, error) {
 	for _, p := range []string{c.qmpPath(), c.agentPath(), c.migratePath(), PIDFile(c.Dir)} {
 		os.Remove(p)
 	}
-	log, err := os.OpenFile(filepath.Join(c.Dir, "qemu.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// Supervised like every long-running process of the lab (own session:
+	// a Ctrl-C at the terminal that ran `up` must not end the lab's VMs).
+	pid, err := proc.Start(proc.Spec{
+		Name:    "vm " + c.Name + ": qemu",
+		NS:      c.NS,
+		Argv:    append([]string{QEMU}, c.args(incoming)...),
+		LogFile: filepath.Join(c.Dir, "qemu.log"),
+		PIDFile: PIDFile(c.Dir),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("vm %s: %w", c.Name, err)
-	}
-	defer log.Close()
-	cmd := exec.Command(QEMU, c.args(incoming)...)
-	cmd.Stdout, cmd.Stderr = log, log
-	// Its own session: a Ctrl-C at the terminal that ran `up` must not end
-	// the lab's VMs.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := nsutil.Start(c.NS, cmd); err != nil {
-		return nil, fmt.Errorf("vm %s: %w", c.Name, err)
-	}
-	v := &VM{Config: c, PID: cmd.Process.Pid}
-	go cmd.Wait() // reap it if it dies while we run
-	if err := os.WriteFile(PIDFile(c.Dir), []byte(strconv.Itoa(v.PID)+"\n"), 0o644); err != nil {
-		v.Kill()
 		return nil, err
 	}
+	v := &VM{Config: c, PID: pid}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		q, err := dialQMP(ctx, c.qmpPath())
@@ -335,21 +329,7 @@ func hostTSCkHz() int {
 	return 0
 }
 
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// A zombie is dead: its state (after the comm in parentheses) is Z.
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
-}
+func alive(pid int) bool { return pid > 0 && proc.ProcessAlive(pid) }
 
 func lastLines(s string, n int) string {
 	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")

@@ -7,10 +7,7 @@ import (
 
 // Unsupported implements zones.Type.
 func (Type) Unsupported(_ *plan.ZonePlan, k zones.Kernel) string {
-	if !k.Caps().Vxlan {
-		return "needs vxlan, not available on this kernel"
-	}
-	return ""
+	return zones.VxlanUnsupported(k)
 }
 
 // Traits implements zones.Type: VXLAN over the underlay, a VRF per zone,

@@ -10,15 +10,8 @@ func (Type) Keys() []string {
 // Decode implements config.ZoneType: the flood list (peers or a fabric)
 // and the UDP port.
 func (Type) Decode(d *config.Decoder, z *config.Zone) {
-	z.Peers = d.IPs("peers")
+	z.Peers, z.Fabric = d.PeersOrFabric()
 	z.VxlanPort = int(d.Int("vxlan-port", 1, 65535))
-	z.Fabric = d.Str("fabric")
-	if d.Has("peers") == d.Has("fabric") {
-		d.Missing("peers", "must have exactly one of peers / fabric")
-	}
-	if p, ok := d.Prop("fabric"); ok && !config.ValidFabricID(p.Value) {
-		d.Errf(p, "%q is not a valid fabric id", p.Value)
-	}
 }
 
 // Validate implements config.ZoneType: the fabric must exist.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/sdnlab/sdnlab/internal/proc"
 )
@@ -78,84 +77,5 @@ func agentProc(lab, dir string, n *Node, bin string) proc.Spec {
 		Argv:    []string{bin, "agent", "--lab", lab, "--node", n.Name, "--state", dir},
 		LogFile: filepath.Join(dir, "nodes", n.Name, "agent.log"),
 		PIDFile: AgentPIDFile(dir, n.Name),
-	}
-}
-
-// RouterDir is the state directory of an underlay router.
-func RouterDir(stateDir, router string) string { return filepath.Join(stateDir, "routers", router) }
-
-// RouterPID returns the PID of a router's running BGP speaker, or 0.
-func RouterPID(lab *Lab, stateDir, router string) int {
-	rt := lab.Router(router)
-	if rt == nil {
-		return 0
-	}
-	return proc.Alive(routerProc(lab.Name, stateDir, rt, ""))
-}
-
-// SelfRouterEnv, set to 1, says that this executable handles the `router`
-// command even though it is a Go test binary (topology's own tests).
-const SelfRouterEnv = "SDNLAB_SELF_ROUTER"
-
-func (o *Options) routerBinary() (string, error) {
-	switch {
-	case o.RouterPath != "":
-		return o.RouterPath, nil
-	case o.AgentPath != "":
-		return o.AgentPath, nil
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	// Another package's test binary would not run a router but all its
-	// tests again: refuse instead of recursing.
-	if strings.HasSuffix(exe, ".test") && os.Getenv(SelfRouterEnv) != "1" {
-		return "", fmt.Errorf("the lab has BGP routers: set Options.RouterPath (or AgentPath) to the sdnlab binary")
-	}
-	return exe, nil
-}
-
-// startRouters writes every BGP router's configuration and starts its
-// speaker (when not already running).
-func startRouters(lab *Lab, opts Options, dir string, pr *progress) error {
-	var bin string
-	for _, rt := range lab.Routers {
-		if rt.BGP == nil {
-			continue
-		}
-		rdir := RouterDir(dir, rt.Name)
-		if err := writeJSON(filepath.Join(rdir, "bgp.json"), rt.BGP); err != nil {
-			return err
-		}
-		if pid := RouterPID(lab, dir, rt.Name); pid != 0 {
-			continue
-		}
-		if bin == "" {
-			b, err := opts.routerBinary()
-			if err != nil {
-				return fmt.Errorf("router %s: %w", rt.Name, err)
-			}
-			bin = b
-		}
-		pid, err := proc.Start(routerProc(lab.Name, dir, rt, bin))
-		if err != nil {
-			return err
-		}
-		pr.printf("router %s: bgp started (pid %d, AS %d, %d neighbors)", rt.Name, pid, rt.ASN, len(rt.BGP.Neighbors))
-	}
-	return nil
-}
-
-// routerProc is how a router's BGP speaker runs (bin may be empty when
-// only looking for it).
-func routerProc(lab, dir string, rt *Router, bin string) proc.Spec {
-	rdir := RouterDir(dir, rt.Name)
-	return proc.Spec{
-		Name:    "router " + rt.Name + ": bgp",
-		NS:      rt.NS,
-		Argv:    []string{bin, "router", "--lab", lab, "--router", rt.Name, "--state", dir},
-		LogFile: filepath.Join(rdir, "bgp.log"),
-		PIDFile: filepath.Join(rdir, "bgp.pid"),
 	}
 }
