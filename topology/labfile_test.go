@@ -107,7 +107,7 @@ func TestBadLabs(t *testing.T) {
 		{"overlapping segments", "sdn: .\nnodes:\n  node1: {segment: a, address: 10.1.0.1}\nunderlay:\n  segments:\n    a: {subnet: 10.1.0.0/24}\n    b: {subnet: 10.1.0.128/25}\n",
 			[]string{"lab.yaml:7: underlay.segments.b.subnet: 10.1.0.128/25 overlaps 10.1.0.0/24 of segment \"a\""}},
 		{"underlay MTU too small", "sdn: .\nnodes: [node1]\nunderlay:\n  segments:\n    lan:\n      subnet: 10.1.0.0/24\n      mtu: 1480\n",
-			[]string{"lab.yaml:7: underlay.segments.lan.mtu: segment \"lan\" has MTU 1480 but zone \"vx\"", "zones.cfg:1", "needs 1500"}},
+			[]string{"lab.yaml:7: underlay.segments.lan.mtu: segment \"lan\" is too small for zone \"vx\"", "zones.cfg:1", "VNet MTU 1450 + 50 bytes of VXLAN over IPv4 = 1500 > segment MTU 1480"}},
 		{"guest MTU too big", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, mtu: 1500}\n",
 			[]string{"lab.yaml:4: guests.a.mtu: MTU 1500 is more than vnet \"v1\" carries: 1450"}},
 		{"unknown key", "sdn: .\nnodes:\n  node1: {adress: 10.1.0.1}\n",
@@ -345,5 +345,14 @@ func TestInterfacesGatewayOffLink(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "lab.yaml:10: nodes.node1.interfaces: gateway 10.7.7.1 is not on the node's underlay link") ||
 		!strings.Contains(err.Error(), "interfaces.node1") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestMTUShortfall(t *testing.T) {
+	if got, want := mtuShortfall(1450, true, 1500), "VNet MTU 1450 + 70 bytes of VXLAN over IPv6 = 1520 > segment MTU 1500"; got != want {
+		t.Errorf("IPv6 underlay: %q, want %q", got, want)
+	}
+	if got, want := mtuShortfall(1450, false, 1480), "VNet MTU 1450 + 50 bytes of VXLAN over IPv4 = 1500 > segment MTU 1480"; got != want {
+		t.Errorf("IPv4 underlay: %q, want %q", got, want)
 	}
 }

@@ -22,6 +22,17 @@ func vxlanOverhead(underlayV6 bool) int {
 	return 50
 }
 
+// mtuShortfall says why a VNet's frames do not fit a segment, naming the
+// encapsulation by the underlay's family (IPv6 adds 20 bytes to VXLAN's 50).
+func mtuShortfall(vnetMTU int, underlayV6 bool, segMTU int) string {
+	fam := "IPv4"
+	if underlayV6 {
+		fam = "IPv6"
+	}
+	o := vxlanOverhead(underlayV6)
+	return fmt.Sprintf("VNet MTU %d + %d bytes of VXLAN over %s = %d > segment MTU %d", vnetMTU, o, fam, vnetMTU+o, segMTU)
+}
+
 func (r *resolver) guests() {
 	cfg := r.cfg
 	macs := map[string]config.Pos{}
@@ -291,6 +302,7 @@ func (r *resolver) checkMTU() {
 		mtu  int
 		zone string
 		node string
+		v6   bool
 	}
 	worst := map[string]need{} // segment -> largest requirement
 	for _, n := range r.lab.Nodes {
@@ -306,7 +318,8 @@ func (r *resolver) checkMTU() {
 			if m == 0 {
 				m = DefaultMTU
 			}
-			m += vxlanOverhead(z.LocalVTEP.Is6())
+			v6 := z.LocalVTEP.Is6()
+			m += vxlanOverhead(v6)
 			segs := []string{n.Link.Segment}
 			if len(r.lab.Segments) > 1 {
 				for _, s := range r.lab.Segments {
@@ -317,7 +330,7 @@ func (r *resolver) checkMTU() {
 			}
 			for _, s := range segs {
 				if m > worst[s].mtu {
-					worst[s] = need{m, z.ID, n.Name}
+					worst[s] = need{m, z.ID, n.Name, v6}
 				}
 			}
 		}
@@ -332,8 +345,8 @@ func (r *resolver) checkMTU() {
 			zpos = " (" + z.Pos.String() + ")"
 		}
 		r.errf(s.pos, "underlay.segments."+s.Name+".mtu",
-			"segment %q has MTU %d but zone %q%s needs %d (bridge MTU %d + %d bytes of VXLAN) on node %q: lower the zone's mtu or raise the segment's",
-			s.Name, s.MTU, w.zone, zpos, w.mtu, w.mtu-vxlanOverhead(false), vxlanOverhead(false), w.node)
+			"segment %q is too small for zone %q%s on node %q: %s: lower the zone's mtu or raise the segment's",
+			s.Name, w.zone, zpos, w.node, mtuShortfall(w.mtu-vxlanOverhead(w.v6), w.v6, s.MTU))
 	}
 }
 
