@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,7 +34,8 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 	}
 	// A failed link is a switch port set down (sdnlab link).
 	for i, n := range l.Nodes {
-		if t.Nodes[i].Engine != "" && AgentPID(l, dir, n.Name) == 0 {
+		// Without root a process's namespace cannot be read: no verdict.
+		if t.Nodes[i].Engine != "" && os.Geteuid() == 0 && AgentPID(l, dir, n.Name) == 0 {
 			t.Nodes[i].Down = true
 		}
 		if portDown(segNS(n.Link.Segment), n.Link.Port) {
