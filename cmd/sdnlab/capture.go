@@ -125,7 +125,11 @@ func runCapture(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "capturing on %d interfaces (VXLAN ports %v)%s; Ctrl-C stops\n", len(points), decode.VXLANPorts, map[bool]string{true: ", VNI " + *vni, false: ""}[wantVNI >= 0])
+	only := ""
+	if wantVNI >= 0 {
+		only = ", VNI " + *vni + " only"
+	}
+	fmt.Fprintf(stderr, "capturing on %d interfaces (VXLAN ports %v)%s; Ctrl-C stops\n", len(points), decode.VXLANPorts, only)
 	<-ctx.Done()
 	_, stopErr := sess.Stop()
 	mu.Lock()
