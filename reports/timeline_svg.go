@@ -31,7 +31,7 @@ var eventColors = map[string]string{
 	"carrier":  "#57606a",
 	"announce": "#0969da",
 	"bgp":      "#9a6700",
-	"fdb":      "#1a7f37",
+	"fdb":      "#00838f",
 	"bfd":      "#cf222e",
 	"route":    "#bc4c00",
 	"recovery": "#1a7f37",
@@ -186,6 +186,15 @@ func TimelineSVG(t *Timeline) string {
 	if len(t.Series) == 0 {
 		total += 20
 	}
+	var kinds []string
+	for _, e := range t.Events {
+		if !slices.Contains(kinds, e.Kind) {
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	if len(kinds) > 0 {
+		total += 18
+	}
 	s.open(tlWidth, total, "timeline", t.Title)
 	s.rect(0, 0, tlWidth, total, `fill="#ffffff"`)
 	y := 8.0
@@ -199,6 +208,14 @@ func TimelineSVG(t *Timeline) string {
 	}
 	if len(t.Series) == 0 {
 		s.text(tlLeft, y, `fill="#57606a"`, "no probe streams recorded")
+		y += 20
+	}
+	// A key to the event colours, in order of first appearance.
+	x := tlLeft
+	for _, k := range kinds {
+		s.line(x, y-2, x+14, y-2, fmt.Sprintf(`stroke="%s" stroke-width="1.5" stroke-dasharray="4 3"`, eventColor(k)))
+		s.text(x+18, y+2, `font-size="10" fill="#57606a"`, k)
+		x += 30 + textWidth(k, 10)
 	}
 	s.close()
 	return s.String()
