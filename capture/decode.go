@@ -80,8 +80,16 @@ func (d *Decoder) decodeFrame(p *Packet, data []byte) {
 			p.SrcMAC = slices.Clone(l.SrcMAC)
 			p.DstMAC = slices.Clone(l.DstMAC)
 			p.EtherType = l.EthernetType
+			if l.EthernetType == ethRARP {
+				decodeRARP(p, l.Payload)
+				return
+			}
 		case *layers.Dot1Q:
 			p.EtherType = l.Type
+			if l.Type == ethRARP {
+				decodeRARP(p, l.Payload)
+				return
+			}
 		case *layers.ARP:
 			p.ARP = decodeARP(l)
 			return
@@ -164,6 +172,9 @@ func (d *Decoder) decodeUDP(p *Packet, data []byte) error {
 	if p.Frag == nil && slices.Contains(d.opts.VXLANPorts, p.DstPort) {
 		return d.decodeVXLAN(p, payload)
 	}
+	if p.Frag == nil && (p.DstPort == BFDPort || p.DstPort == BFDMultihopPort) {
+		return decodeBFD(p, payload)
+	}
 	if p.Frag != nil && p.Frag.Offset == 0 && slices.Contains(d.opts.VXLANPorts, p.DstPort) {
 		// First fragment: the VXLAN header and the start of the inner frame are here.
 		return d.decodeVXLAN(p, payload)
@@ -214,6 +225,21 @@ func (d *Decoder) decodeTCP(p *Packet, data []byte) error {
 	msgs, err := s.feed(p.TCP, t.Payload)
 	p.BGP = msgs
 	return err
+}
+
+// ethRARP is RARP's EtherType.
+const ethRARP layers.EthernetType = 0x8035
+
+// decodeRARP decodes a RARP message (what QEMU announces a migrated guest
+// with): the ARP format under another EtherType, which gopacket leaves
+// undecoded.
+func decodeRARP(p *Packet, b []byte) {
+	var a layers.ARP
+	if err := a.DecodeFromBytes(b, gopacket.NilDecodeFeedback); err != nil {
+		p.DecodeErr = "rarp: " + err.Error()
+		return
+	}
+	p.ARP = decodeARP(&a)
 }
 
 func decodeARP(l *layers.ARP) *ARP {
@@ -345,4 +371,28 @@ func addr(ip []byte) netip.Addr {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// BFD control packets (RFC 5880) travel on UDP 3784 (single hop, RFC 5881)
+// or 4784 (multihop, RFC 5883).
+const (
+	BFDPort         = 3784
+	BFDMultihopPort = 4784
+)
+
+func decodeBFD(p *Packet, b []byte) error {
+	if len(b) < 24 {
+		return fmt.Errorf("bfd: %d bytes, need 24", len(b))
+	}
+	if v := b[0] >> 5; v != 1 {
+		return fmt.Errorf("bfd: version %d", v)
+	}
+	p.BFD = &BFD{
+		Diag:       b[0] & 0x1f,
+		State:      BFDState(b[1] >> 6),
+		DetectMult: b[2],
+		MyDisc:     binary.BigEndian.Uint32(b[4:8]),
+		YourDisc:   binary.BigEndian.Uint32(b[8:12]),
+	}
+	return nil
 }

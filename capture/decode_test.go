@@ -409,3 +409,57 @@ func FuzzDecode(f *testing.F) {
 		_ = d.Decode("f", t0, DirIn, 0, data).Summary()
 	})
 }
+
+func TestDecodeBFD(t *testing.T) {
+	bfdFrame := func(port uint16, payload []byte) []byte {
+		ip4 := &layers.IPv4{Version: 4, TTL: 255, Protocol: layers.IPProtocolUDP, SrcIP: ip("192.0.2.1").AsSlice(), DstIP: ip("192.0.2.2").AsSlice()}
+		udp := &layers.UDP{SrcPort: 49152, DstPort: layers.UDPPort(port)}
+		if err := udp.SetNetworkLayerForChecksum(ip4); err != nil {
+			t.Fatal(err)
+		}
+		return serialize(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}, ip4, udp, gopacket.Payload(payload))
+	}
+	// Version 1, diag 1 (detection time expired), state Down, mult 3, length 24.
+	down := []byte{0x21, 0x40, 3, 24, 0, 0, 0, 7, 0, 0, 0, 9, 0, 0x04, 0x93, 0xe0, 0, 0x04, 0x93, 0xe0, 0, 0, 0, 0}
+	for _, port := range []uint16{BFDPort, BFDMultihopPort} {
+		p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(port, down))
+		if p.BFD == nil || p.BFD.State != BFDDown || p.BFD.Diag != 1 || p.BFD.MyDisc != 7 || p.BFD.YourDisc != 9 || p.BFD.DetectMult != 3 {
+			t.Fatalf("port %d: BFD %+v (%s)", port, p.BFD, p.DecodeErr)
+		}
+	}
+	up := append([]byte(nil), down...)
+	up[0], up[1] = 0x20, 0xc0
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(BFDPort, up)); p.BFD == nil || p.BFD.State != BFDUp || p.BFD.State.String() != "Up" {
+		t.Fatalf("up: %+v", p.BFD)
+	}
+	// Not BFD: another port, or a short or wrong-version payload.
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(3785, down)); p.BFD != nil {
+		t.Fatal("port 3785 decoded as BFD")
+	}
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(BFDPort, down[:10])); p.BFD != nil || p.DecodeErr == "" {
+		t.Fatalf("short BFD: %+v %q", p.BFD, p.DecodeErr)
+	}
+	bad := append([]byte(nil), down...)
+	bad[0] = 0x41
+	if p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, bfdFrame(BFDPort, bad)); p.BFD != nil || p.DecodeErr == "" {
+		t.Fatalf("version 2: %+v", p.BFD)
+	}
+}
+
+func TestDecodeRARP(t *testing.T) {
+	// A QEMU announcement: RARP request, sender and target the guest's MAC,
+	// inside VXLAN as head-end replication floods it.
+	rarp := serialize(t,
+		&layers.Ethernet{SrcMAC: macG1, DstMAC: bcast, EthernetType: 0x8035},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: RARPRequest, SourceHwAddress: macG1, SourceProtAddress: make([]byte, 4),
+			DstHwAddress: macG1, DstProtAddress: make([]byte, 4)})
+	p := NewDecoder(DecodeOptions{}).Decode("x", t0, DirOut, 0, vxlanFrame(t, "192.0.2.3", "192.0.2.1", 1, 4789, 11000, rarp))
+	in := p.VXLAN.Inner
+	if in == nil || in.ARP == nil || in.ARP.Op != RARPRequest || in.ARP.SenderMAC.String() != macG1.String() || in.EtherType != 0x8035 {
+		t.Fatalf("RARP not decoded: %s (%s)", in.Summary(), in.DecodeErr)
+	}
+	if s := in.Summary(); !strings.Contains(s, "RARP who-is") {
+		t.Errorf("summary %q", s)
+	}
+}

@@ -67,6 +67,7 @@ type Packet struct {
 	ND    *ND
 	VXLAN *VXLAN
 	BGP   []*BGPMessage // BGP messages completed by this segment
+	BFD   *BFD          // a BFD control packet
 
 	DecodeErr string // what gopacket or the VXLAN/BGP decoder could not parse, if anything
 
@@ -138,6 +139,30 @@ type ND struct {
 	Router    bool             // NA R flag
 	Solicited bool             // NA S flag
 	Override  bool             // NA O flag
+}
+
+// BFD is the part of a BFD control packet worth asserting on.
+type BFD struct {
+	State      BFDState
+	Diag       uint8 // 1: control detection time expired, 3: neighbor signaled down, ...
+	DetectMult uint8
+	MyDisc     uint32
+	YourDisc   uint32
+}
+
+// BFDState is a BFD session state as carried on the wire.
+type BFDState uint8
+
+// BFD session states (RFC 5880 section 4.1).
+const (
+	BFDAdminDown BFDState = 0
+	BFDDown      BFDState = 1
+	BFDInit      BFDState = 2
+	BFDUp        BFDState = 3
+)
+
+func (s BFDState) String() string {
+	return [...]string{"AdminDown", "Down", "Init", "Up"}[s&3]
 }
 
 // VXLAN is the VXLAN header and the frame it carries.

@@ -134,11 +134,11 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 		return r.Finish()
 	}
 	home := g.Node
-	if err := env.Lab.Migrate(ctx, g.Name, target, pause); err != nil {
+	if _, err := env.Lab.Migrate(ctx, g.Name, target, pause); err != nil {
 		return r.Errorf("migrate %s to %s: %v", g.Name, target, err)
 	}
 	defer func() {
-		if err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, pause); err != nil {
+		if _, err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, pause); err != nil {
 			r.Text("migrate back", err.Error())
 		}
 	}()

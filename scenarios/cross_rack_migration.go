@@ -27,7 +27,7 @@ func (crossRackMigration) Description() string {
 func (crossRackMigration) Params() []Param {
 	return []Param{
 		{Name: "pause", Default: "50ms", Kind: KindDuration, Help: "migration pause"},
-		{Name: "max-gap", Default: "1s", Kind: KindDuration, Help: "longest acceptable probe gap"},
+		{Name: "max-gap", Default: "", Kind: KindDuration, Help: "longest acceptable probe gap (default: pause + " + convergenceBudget.String() + ")"},
 	}
 }
 
@@ -106,11 +106,12 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	r.Checks = append(r.Checks, sub.Checks...)
 	r.Figures = append(r.Figures, sub.Figures...)
 	r.Evidence = append(r.Evidence, sub.Evidence...)
+	r.Timelines = append(r.Timelines, sub.Timelines...)
 	if sub.Verdict == reports.Error || sub.Verdict == reports.Skip {
 		return r.Errorf("migration: %s", sub.Reason)
 	}
 	defer func() {
-		if err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, 50*time.Millisecond); err != nil {
+		if _, err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, 50*time.Millisecond); err != nil {
 			r.Text("move back", err.Error())
 		}
 	}()

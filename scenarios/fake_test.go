@@ -48,10 +48,15 @@ func (fakeLab) Do(string, func() error) error { return nil }
 func (fakeLab) Exec(context.Context, string, ...string) (string, error) {
 	return "", nil
 }
-func (fakeLab) Migrate(context.Context, string, string, time.Duration) error { return nil }
-func (fakeLab) KillNode(context.Context, string) error                       { return nil }
-func (fakeLab) KillAgent(context.Context, string) error                      { return nil }
-func (fakeLab) VNetNS(node, vnet string) (string, error)                     { return "ns-" + node, nil }
+func (fakeLab) MACSeq(context.Context, string, net.HardwareAddr) (uint32, bool, error) {
+	return 0, false, nil
+}
+func (fakeLab) Migrate(context.Context, string, string, time.Duration) (Move, error) {
+	return Move{}, nil
+}
+func (fakeLab) KillNode(context.Context, string) error   { return nil }
+func (fakeLab) KillAgent(context.Context, string) error  { return nil }
+func (fakeLab) VNetNS(node, vnet string) (string, error) { return "ns-" + node, nil }
 
 func newFake() fakeLab {
 	mk := func(n string) *plan.NodePlan {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/topology"
 )
 
 // Lab is what a scenario needs from a running lab. toplab.go implements it
@@ -30,17 +31,27 @@ type Lab interface {
 	Do(ns string, fn func() error) error
 	// Exec runs a command inside the namespace and returns its combined output.
 	Exec(ctx context.Context, ns string, argv ...string) (string, error)
-	// Migrate moves a guest to another node after pause, then the guest
-	// announces itself with RARP as QEMU does.
-	Migrate(ctx context.Context, guest, node string, pause time.Duration) error
-	// KillNode crashes a node: its agent gets SIGKILL and its links go down.
+	// Migrate moves a guest to another node: the guest is frozen for pause,
+	// then announces itself with RARP as QEMU does; it says when each
+	// part happened.
+	Migrate(ctx context.Context, guest, node string, pause time.Duration) (Move, error)
+	// KillNode crashes a node as a power loss does: its links drop
+	// traffic first, then its agent gets SIGKILL (no FIN or RST reaches a
+	// peer).
 	KillNode(ctx context.Context, node string) error
+	// MACSeq is the highest MAC mobility sequence a node's control plane
+	// holds for a MAC (its own route or one received); found false when it
+	// holds none.
+	MACSeq(ctx context.Context, node string, mac net.HardwareAddr) (seq uint32, found bool, err error)
 	// KillAgent sends SIGKILL to a node's EVPN agent only (its links stay up).
 	KillAgent(ctx context.Context, node string) error
 	// VNetNS is the namespace holding a VNet's bridge on a node (the node's
 	// own namespace, or its VRF namespace for an EVPN zone).
 	VNetNS(node, vnet string) (string, error)
 }
+
+// Move is what a migration did and when (topology.Migrate).
+type Move = topology.Move
 
 // Node is one hypervisor.
 type Node struct {

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology"
 )
@@ -144,34 +147,31 @@ func (t *TopoLab) VNetNS(node, vnet string) (string, error) {
 	return ns, nil
 }
 
-func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Duration) error {
+func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Duration) (Move, error) {
 	if t.L.Guest(guest) == nil {
-		return fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
+		return Move{}, fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
 	}
 	if t.L.Node(node) == nil {
-		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+		return Move{}, fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return topology.Migrate(ctx, t.L, guest, node, pause)
 }
 
-// KillNode crashes a node: SIGKILL to its agent (PID from the state
-// directory) and its underlay link down.
+// KillNode crashes a node as a power loss does: its underlay link goes
+// down first, so nothing the dying control plane sends (TCP FIN or RST,
+// a last BFD packet) reaches a peer, then its agent (PID from the state
+// directory) gets SIGKILL.
 func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 	n := t.L.Node(node)
 	if n == nil {
 		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
 	var errs []error
-	if pid := topology.AgentPID(t.L, t.StateDir, node); pid > 1 {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err))
-		}
-	}
 	h, err := nsutil.Handle(n.NS)
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return err
 	}
 	defer h.Close()
 	l, err := h.LinkByName(n.Link.Ifname)
@@ -179,6 +179,11 @@ func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 		errs = append(errs, fmt.Errorf("node %s: %s: %w", node, n.Link.Ifname, err))
 	} else if err := h.LinkSetDown(l); err != nil {
 		errs = append(errs, fmt.Errorf("node %s: set %s down: %w", node, n.Link.Ifname, err))
+	}
+	if pid := topology.AgentPID(t.L, t.StateDir, node); pid > 1 {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -196,4 +201,31 @@ func (t *TopoLab) KillAgent(ctx context.Context, node string) error {
 		return fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err)
 	}
 	return nil
+}
+
+// MACSeq asks the node's agent (over its control socket) for the routes
+// it holds for the MAC.
+func (t *TopoLab) MACSeq(ctx context.Context, node string, mac net.HardwareAddr) (uint32, bool, error) {
+	if t.L.Node(node) == nil {
+		return 0, false, fmt.Errorf("lab %s has no node %s", t.L.Name, node)
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	snap, err := evpn.Call(qctx, filepath.Join(t.StateDir, "nodes", node, "agent.sock"), evpn.Request{Show: "all"})
+	if err != nil {
+		return 0, false, fmt.Errorf("node %s: ask its agent: %w", node, err)
+	}
+	var seq uint32
+	found := false
+	for _, r := range snap.Routes {
+		if r.Type == 2 && strings.EqualFold(r.MAC, mac.String()) {
+			seq, found = max(seq, r.Seq), true
+		}
+	}
+	for _, l := range snap.Local {
+		if strings.EqualFold(l.MAC, mac.String()) {
+			seq, found = max(seq, l.Seq), true
+		}
+	}
+	return seq, found, nil
 }

@@ -11,53 +11,184 @@ import (
 
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/topology"
 )
 
 // vmLiveMigration moves a guest to another node under continuous probes and
-// measures what the guest's peers saw: lost probes, the longest gap, the time
-// until every node's FDB points at the new node, the MAC mobility sequence
-// on the wire, the old node's withdrawal, and that nothing stale is left.
+// measures what the guest's peers saw: lost probes, the longest gap split
+// into the pause, the lab's own cost of moving the tap and what the overlay
+// adds, the time until every node's FDB points at the new node, the MAC
+// mobility sequence on the wire against the one held before, the old
+// node's withdrawal, and that nothing stale is left.
 type vmLiveMigration struct{}
 
 func newVMLiveMigration() Scenario { return vmLiveMigration{} }
 
 func (vmLiveMigration) Name() string { return "vm-live-migration" }
 func (vmLiveMigration) Description() string {
-	return "a guest moves to another node under 1 ms UDP probes and ping; loss, gap, FDB convergence, MAC mobility"
+	return "a guest moves to another node under 1 ms UDP probes and ping; loss, gap (pause, lab, overlay), FDB convergence, MAC mobility"
 }
+
+// convergenceBudget is what the overlay may add to the pause before the
+// longest gap counts as a regression: FRR meets it (NOTES.md: 100-128 ms
+// gaps for a 50 ms pause), the agent is expected well below.
+const convergenceBudget = 150 * time.Millisecond
+
 func (vmLiveMigration) Params() []Param {
 	return []Param{
 		{Name: "guest", Default: "", Kind: KindGuest, Help: "the guest to move (default: first overlay guest with a peer on another node)"},
 		{Name: "to", Default: "", Kind: KindNode, Help: "the destination node (default: another node of the VNet, not the peer's)"},
 		{Name: "pause", Default: "50ms", Kind: KindDuration, Help: "how long the guest is frozen, as QEMU's final stop-and-copy"},
 		{Name: "interval", Default: "1ms", Kind: KindDuration, Help: "UDP probe interval"},
-		{Name: "max-gap", Default: "1s", Kind: KindDuration, Help: "longest acceptable probe gap"},
+		{Name: "max-gap", Default: "", Kind: KindDuration, Help: "longest acceptable probe gap (default: pause + " + convergenceBudget.String() + ")"},
 		{Name: "converge-timeout", Default: "3s", Kind: KindDuration, Help: "how long every node's FDB may take to follow"},
 		{Name: "return", Default: "true", Kind: KindBool, Help: "move the guest back afterwards (not measured)"},
 		{Name: "check-gateway-mac", Default: "true", Kind: KindBool, Help: "check the gateway MAC is the same on the old and the new node"},
 	}
 }
 
-type streamProbe struct {
-	name string
-	s    *probe.Stream
+// migration is one planned move.
+type migration struct {
+	g, peer      Guest
+	vn           *overlayVNet
+	home, target Node
+	pause        time.Duration
+	interval     time.Duration
+	maxGap       time.Duration
+	budget       string // how maxGap was chosen, printed with the verdict
+	convTimeout  time.Duration
 }
 
 func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	r := NewResult(s.Name())
 	v := labView{env.Lab}
-	var durs [4]time.Duration
-	for i, p := range []string{"pause", "interval", "max-gap", "converge-timeout"} {
+	m, skip, err := s.plan(v, env)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	if skip != "" {
+		return r.Skipf("%s", skip)
+	}
+	g := m.g
+	env.progress("%s moves %s -> %s (pause %v, budget %s); probes from %s (on %s)", g.Name, m.home.Name, m.target.Name, m.pause, m.budget, m.peer.Name, m.peer.Node)
+	gwBefore, err := s.before(ctx, m)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	var seqBefore uint32
+	var seqKnown bool
+	if m.vn.Zone.Type == "evpn" {
+		if seqBefore, seqKnown, err = env.Lab.MACSeq(ctx, m.target.Name, g.MAC); err != nil {
+			return r.Errorf("MAC mobility sequence before the move: %v", err)
+		}
+		r.Text("MAC mobility sequence before the move", fmt.Sprintf("%s holds sequence %d for %s (known: %v)", m.target.Name, seqBefore, g.MAC, seqKnown))
+	}
+
+	st := NewSteps(env, r)
+	defer st.Close()
+	probes, err := s.startProbes(ctx, st, v, m)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	if err := st.StartCapture(ctx, "migration", uplinkPoints(v.Nodes())); err != nil {
+		return r.Errorf("%v", err)
+	}
+	// A process inside the guest (a paused VM runs nothing): its ping to
+	// the peer is frozen with it.
+	var (
+		pingRes    probe.PingResult
+		pingErr    error
+		pingWG     sync.WaitGroup
+		pingPeriod = 10 * time.Millisecond
+	)
+	pingWG.Add(1)
+	go func() {
+		defer pingWG.Done()
+		pingRes, pingErr = probe.Ping(ctx, g.NS, m.peer.IPv4.Addr(), probe.PingOpts{Count: 150, Interval: pingPeriod, Timeout: 500 * time.Millisecond})
+	}()
+	time.Sleep(300 * time.Millisecond) // steady state before the move
+
+	// The FDB poll runs during the move: it must see the first entries.
+	var (
+		fdb    fdbResult
+		fdbErr error
+		fdbWG  sync.WaitGroup
+	)
+	fdbWG.Add(1)
+	go func() {
+		defer fdbWG.Done()
+		fdb, fdbErr = s.waitFDB(ctx, v, m, m.convTimeout+time.Second)
+	}()
+	mv, err := st.Migrate(ctx, g.Name, m.target.Name, m.pause)
+	fdbWG.Wait()
+	pingWG.Wait()
+	time.Sleep(200 * time.Millisecond) // the probes show recovery
+	stats, recs, serr := st.StopStreams(probes, 200*time.Millisecond)
+	res, cerr := st.StopCapture("migration")
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	if err := firstErr(serr, cerr); err != nil {
+		return r.Errorf("%v", err)
+	}
+	if fdbErr != nil {
+		return r.Errorf("reading FDBs: %v", fdbErr)
+	}
+	if env.Params["return"] == "true" {
+		defer func() {
+			if _, err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, m.home.Name, m.pause); err != nil {
+				r.Text("move back", err.Error())
+			}
+		}()
+	}
+
+	s.checkPause(r, m, mv, pingRes, pingErr, pingPeriod)
+	s.checkProbes(r, st, m, mv, probes, stats, recs)
+	s.checkFDB(r, st, m, mv, fdb)
+	if m.vn.Zone.Type == "evpn" {
+		s.checkBGP(r, st, res, m, seqBefore, seqKnown)
+	} else {
+		r.Text("control plane", fmt.Sprintf("zone %s is %s: no BGP, the FDB follows by flood-and-learn from the RARP", m.vn.Zone.ID, m.vn.Zone.Type))
+	}
+	s.checkRARP(r, res, m, mv)
+	if env.Params["check-gateway-mac"] == "true" {
+		if bad := gatewayMACCheck(r, v, g, m.home.Name, m.target.Name, "gateway MAC identical on "+m.home.Name+" and "+m.target.Name,
+			fmt.Sprintf("zone %s sets no anycast MAC (zone option mac): the gateway MAC differs between nodes, so the MAC a migrated guest keeps in its ARP cache does not exist on the new node", m.vn.Zone.ID)); bad != nil {
+			return bad
+		}
+	}
+	s.checkGatewayCache(ctx, r, v, m, gwBefore)
+	if err := s.checkStale(r, v, m); err != nil {
+		return r.Errorf("%v", err)
+	}
+	st.Timeline(fmt.Sprintf("%s: %s -> %s, pause %v", g.Name, m.home.Name, m.target.Name, m.pause))
+	return r.Finish()
+}
+
+// plan reads the parameters and picks the guest, its peer and the target.
+func (vmLiveMigration) plan(v labView, env *Env) (migration, string, error) {
+	var m migration
+	var durs [3]time.Duration
+	for i, p := range []string{"pause", "interval", "converge-timeout"} {
 		d, err := env.Duration(p)
 		if err != nil {
-			return r.Errorf("%v", err)
+			return m, "", err
 		}
 		durs[i] = d
 	}
-	pause, interval, maxGap, convTimeout := durs[0], durs[1], durs[2], durs[3]
+	m.pause, m.interval, m.convTimeout = durs[0], durs[1], durs[2]
+	m.maxGap = m.pause + convergenceBudget
+	m.budget = fmt.Sprintf("%v = pause %v + %v convergence", m.maxGap, m.pause, convergenceBudget)
+	if env.Params["max-gap"] != "" {
+		d, err := env.Duration("max-gap")
+		if err != nil {
+			return m, "", err
+		}
+		m.maxGap, m.budget = d, fmt.Sprintf("%v (max-gap)", d)
+	}
 	g, peer, vn, err := v.pairOnTwoNodes(env.Params["guest"])
 	if err != nil {
-		return r.Skipf("%v", err)
+		return m, err.Error(), nil
 	}
 	// Prefer a guest the external host can reach (its zone has exit
 	// nodes), so both kinds of probes run.
@@ -77,11 +208,10 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 			}
 		}
 	}
-	home := g.Node
 	target := env.Params["to"]
 	if target == "" {
 		for _, n := range vn.Nodes {
-			if n.Name != home && n.Name != peer.Node {
+			if n.Name != g.Node && n.Name != peer.Node {
 				target = n.Name
 				break
 			}
@@ -90,207 +220,380 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 			target = peer.Node
 		}
 	}
-	homeN, err := v.node(home)
-	if err != nil {
-		return r.Errorf("%v", err)
+	if m.home, err = v.node(g.Node); err != nil {
+		return m, "", err
 	}
-	targetN, err := v.node(target)
-	if err != nil {
-		return r.Errorf("%v", err)
+	if m.target, err = v.node(target); err != nil {
+		return m, "", err
 	}
-	if !g.IPv4.IsValid() {
-		return r.Skipf("guest %s has no IPv4 address for the probes", g.Name)
+	if !g.IPv4.IsValid() || !peer.IPv4.IsValid() {
+		return m, fmt.Sprintf("guest %s or its peer %s has no IPv4 address for the probes", g.Name, peer.Name), nil
 	}
-	env.progress("%s moves %s -> %s (pause %v); probes from %s (on %s)", g.Name, home, target, pause, peer.Name, peer.Node)
+	m.g, m.peer, m.vn = g, peer, vn
+	return m, "", nil
+}
 
-	// Before: the gateway MAC the guest has cached.
-	var gwBefore string
+// before reads the gateway MAC the guest has cached and checks the peer
+// reaches the guest: there must be something to lose.
+func (vmLiveMigration) before(ctx context.Context, m migration) (string, error) {
+	g := m.g
+	var gw string
 	if g.GW4.IsValid() {
-		if _, err := probe.Ping(ctx, g.NS, g.GW4, probe.PingOpts{Count: 1, Timeout: 500 * time.Millisecond}); err != nil {
-			return r.Errorf("%v", err)
+		if _, err := probe.Ping(ctx, g.NS, g.GW4, probe.PingOpts{Count: 1, Timeout: time.Second}); err != nil {
+			return "", err
 		}
 		if e, ok, _ := probe.NeighFor(g.NS, g.GW4); ok {
-			gwBefore = e.MAC
+			gw = e.MAC
 		}
 	}
-	// The peers must know the guest before the move.
-	if pr, err := probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 50 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
-		return r.Errorf("%s cannot reach %s before the migration (%v %v): nothing to measure", peer.Name, g.Name, pr.String(), err)
+	if pr, err := probe.Ping(ctx, m.peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 50 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
+		return "", fmt.Errorf("%s cannot reach %s before the migration (%v %v): nothing to measure", m.peer.Name, g.Name, pr.String(), err)
 	}
+	return gw, nil
+}
 
-	var streams []streamProbe
-	stopAll := func() {
-		for _, sp := range streams {
-			sp.s.Stop(0)
+// startProbes starts the UDP streams towards the guest: from its peer on
+// another node and, when it reaches the guest, from the external host.
+func (vmLiveMigration) startProbes(ctx context.Context, st *Steps, v labView, m migration) ([]string, error) {
+	g := m.g
+	names := []string{m.peer.Name}
+	if err := st.StartStream(m.peer.Name, StreamSpec{Label: m.peer.Name + " -> " + g.Name, From: m.peer.NS, To: g.NS, Dst: g.IPv4.Addr(), Port: 41001, Interval: m.interval}); err != nil {
+		return nil, err
+	}
+	// IPv6 as an equal: the same stream over IPv6 when both guests have it.
+	if g.IPv6.IsValid() && m.peer.IPv6.IsValid() {
+		pr, err := probe.Ping(ctx, m.peer.NS, g.IPv6.Addr(), probe.PingOpts{Count: 2, Interval: 50 * time.Millisecond, Timeout: time.Second})
+		if err != nil {
+			return nil, err
 		}
-	}
-	st, err := probe.StartStream(peer.NS, g.NS, g.IPv4.Addr(), 41001, interval)
-	if err != nil {
-		return r.Errorf("%v", err)
-	}
-	streams = append(streams, streamProbe{peer.Name, st})
-	if ext, ok := v.External(); ok && g.GW4.IsValid() {
-		if ea, ok := ext.Addr4(); ok {
-			if pr, _ := probe.Ping(ctx, ext.NS, g.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: 500 * time.Millisecond}); pr.OK() {
-				es, err := probe.StartStream(ext.NS, g.NS, g.IPv4.Addr(), 41002, interval)
-				if err != nil {
-					stopAll()
-					return r.Errorf("%v", err)
-				}
-				streams = append(streams, streamProbe{ext.Name, es})
-			} else {
-				r.Text("external", fmt.Sprintf("%s (%s) cannot reach %s before the move: no external stream", ext.Name, ea, g.Name))
-			}
+		if !pr.OK() {
+			return nil, fmt.Errorf("%s cannot reach %s over IPv6 before the migration (%s): nothing to measure", m.peer.Name, g.IPv6.Addr(), pr.String())
 		}
+		n6 := m.peer.Name + " (IPv6)"
+		if err := st.StartStream(n6, StreamSpec{Label: m.peer.Name + " -> " + g.Name + " (IPv6)", From: m.peer.NS, To: g.NS, Dst: g.IPv6.Addr(), Port: 41003, Interval: m.interval}); err != nil {
+			return nil, err
+		}
+		names = append(names, n6)
 	}
+	ext, ok := v.External()
+	if !ok || !g.GW4.IsValid() {
+		return names, nil
+	}
+	if pr, _ := probe.Ping(ctx, ext.NS, g.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: time.Second}); !pr.OK() {
+		st.r.Text("external", fmt.Sprintf("%s cannot reach %s before the move (SNAT subnet?): no external stream", ext.Name, g.Name))
+		return names, nil
+	}
+	if err := st.StartStream(ext.Name, StreamSpec{Label: ext.Name + " -> " + g.Name, From: ext.NS, To: g.NS, Dst: g.IPv4.Addr(), Port: 41002, Interval: m.interval}); err != nil {
+		return nil, err
+	}
+	return append(names, ext.Name), nil
+}
 
-	points := uplinkPoints(v.Nodes())
-	var (
-		pingRes    probe.PingResult
-		pingErr    error
-		resumedAt  time.Time
-		migDur     time.Duration
-		conv       map[string]time.Duration
-		convErr    error
-		lastFDB    map[string][]probe.FDBEntry
-		pingWG     sync.WaitGroup
-		pingPeriod = 10 * time.Millisecond
-	)
-	res, err := captureDuring(ctx, env, r, "migration", points, func() error {
-		pingWG.Add(1)
-		go func() {
-			defer pingWG.Done()
-			pingRes, pingErr = probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 150, Interval: pingPeriod, Timeout: 500 * time.Millisecond})
-		}()
-		time.Sleep(300 * time.Millisecond) // steady state before the move
-		start := time.Now()
-		if err := env.Lab.Migrate(ctx, g.Name, target, pause); err != nil {
-			return fmt.Errorf("migrate %s to %s: %w", g.Name, target, err)
-		}
-		resumedAt = time.Now()
-		migDur = resumedAt.Sub(start)
-		conv, lastFDB, convErr = s.waitFDB(ctx, v, vn, g, targetN, convTimeout)
-		time.Sleep(500 * time.Millisecond) // let the probes show recovery
-		pingWG.Wait()
-		return nil
-	})
-	stats := map[string]probe.StreamStats{}
-	for _, sp := range streams {
-		stats[sp.name] = sp.s.Stop(200 * time.Millisecond)
+// checkPause: the guest was frozen during the pause, as a paused VM is.
+func (vmLiveMigration) checkPause(r *Result, m migration, mv Move, ping probe.PingResult, pingErr error, period time.Duration) {
+	if mv.QEMU {
+		r.Text("pause", m.g.Name+" is a VM: QEMU paused its vCPUs itself (its own downtime, not the pause asked for)")
+		return
 	}
-	if err != nil {
-		pingWG.Wait()
-		return r.Errorf("%v", err)
-	}
-	if convErr != nil {
-		return r.Errorf("reading FDBs: %v", convErr)
-	}
-	if env.Params["return"] == "true" {
-		defer func() {
-			if err := env.Lab.Migrate(context.WithoutCancel(ctx), g.Name, home, pause); err != nil {
-				r.Text("move back", err.Error())
-			}
-		}()
-	}
-	r.Ms("migration call", migDur)
-
-	// Probes.
-	for _, sp := range streams {
-		st := stats[sp.name]
-		r.Figure("lost probes from "+sp.name, float64(st.Lost), "")
-		r.Ms("longest gap from "+sp.name, st.LongestGap)
-		r.Text("UDP stream from "+sp.name, st.String())
-		r.Expect("probes from "+sp.name+" recovered", recovered(st), "the stream flows again after the move",
-			st.String(), fmt.Sprintf("traffic from %s never found %s on %s", sp.name, g.Name, target))
-		r.Expect("longest gap from "+sp.name, st.LongestGap <= maxGap, "at most "+maxGap.String(),
-			st.LongestGap.Round(time.Microsecond).String(), "forwarding tables followed the guest too slowly (see the FDB convergence figures)")
-	}
+	r.Ms("pause (as run)", mv.PauseEnd.Sub(mv.PauseStart))
+	r.Figure("guest processes frozen", float64(len(mv.Frozen)), "")
+	r.Expect("guest frozen during the pause", len(mv.Frozen) > 0,
+		"the guest's processes (at least its ping to "+m.peer.Name+") stopped from the tap leaving until the pause ended",
+		fmt.Sprintf("%d processes stopped: %v", len(mv.Frozen), mv.Frozen),
+		"the migration did not stop the guest's processes: the guest ran (and sent) while it was supposed to be paused")
 	if pingErr == nil {
-		r.Figure("ping lost", float64(pingRes.Transmitted-pingRes.Received), "")
-		r.Ms("ping longest gap", pingRes.LongestGap(pingPeriod))
-		r.Text("ping "+peer.Name+" -> "+g.Name, pingRes.String())
+		r.Figure("guest ping lost", float64(ping.Transmitted-ping.Received), "")
+		r.Text("ping "+m.g.Name+" -> "+m.peer.Name+" (frozen during the pause)", ping.String())
 	}
+}
 
-	// FDB convergence.
-	var slowest time.Duration
-	var notConv []string
-	names := make([]string, 0, len(lastFDB))
-	for n := range lastFDB {
+// checkProbes reports each stream: loss, the longest gap against the
+// budget, and the gap split into the pause, the lab's own cost (moving the
+// tap until the guest's first announcement) and what the overlay adds.
+func (vmLiveMigration) checkProbes(r *Result, st *Steps, m migration, mv Move, names []string, stats map[string]probe.StreamStats, recs map[string][]probe.Record) {
+	// The gap splits into the pause as it ran, the lab's own mechanics
+	// after it (attach the tap, carrier up, first RARP) and the rest: what
+	// the overlay adds.
+	pause, lab := m.pause, time.Duration(0)
+	if !mv.PauseEnd.IsZero() {
+		pause = mv.PauseEnd.Sub(mv.PauseStart)
+	}
+	if len(mv.Announces) > 0 {
+		lab = mv.Announces[0].Sub(mv.PauseStart) - pause
+		r.Ms("lab mechanics (tap attach to first RARP, after the pause)", lab)
+	}
+	for _, n := range names {
+		s := stats[n]
+		o := outageAt(recs[n], mv.PauseStart, 10)
+		r.Figure("lost probes from "+n, float64(s.Lost), "")
+		r.Ms("longest gap from "+n, s.LongestGap)
+		overlay := s.LongestGap - pause - lab
+		r.Ms("overlay cost from "+n+" (gap - pause - lab)", overlay)
+		r.Text("UDP stream from "+n, fmt.Sprintf("%s\ngap %v = pause %v + lab %v + overlay %v",
+			s.String(), s.LongestGap.Round(time.Microsecond), pause.Round(time.Microsecond), lab.Round(time.Microsecond), overlay.Round(time.Microsecond)))
+		if !o.Recovered.IsZero() && o.Affected {
+			st.Event(o.Recovered, "recovery", "traffic from "+n+" recovered")
+		}
+		r.Expect("probes from "+n+" recovered", recovered(s), "the stream flows again after the move",
+			s.String(), fmt.Sprintf("traffic from %s never found %s on %s", n, m.g.Name, m.target.Name))
+		// The lab's own time to move the tap (measured, not guessed) is
+		// not the overlay's: the budget is for pause + overlay.
+		counted := s.LongestGap - lab
+		r.Expect("longest gap from "+n, counted <= m.maxGap, "at most "+m.budget+", the lab's own tap move not counted",
+			fmt.Sprintf("%v counted of %v (pause %v + lab %v + overlay %v)", counted.Round(time.Microsecond), s.LongestGap.Round(time.Microsecond), pause.Round(time.Microsecond), lab.Round(time.Microsecond), overlay.Round(time.Microsecond)),
+			"forwarding tables followed the guest too slowly (see the FDB convergence figures and the timeline)")
+	}
+}
+
+// fdbResult is when each node's FDB entry for the guest pointed at the
+// target, and the entries last read.
+type fdbResult struct {
+	at   map[string]time.Time
+	last map[string][]probe.FDBEntry
+}
+
+// waitFDB polls every node of the VNet until its FDB entry for the guest's
+// MAC points at the target node.
+func (vmLiveMigration) waitFDB(ctx context.Context, v labView, m migration, timeout time.Duration) (fdbResult, error) {
+	res := fdbResult{at: map[string]time.Time{}, last: map[string][]probe.FDBEntry{}}
+	tabs := map[string]*probe.Tables{}
+	defer func() {
+		for _, t := range tabs {
+			t.Close()
+		}
+	}()
+	for _, n := range m.vn.Nodes {
+		ns, err := v.VNetNS(n.Name, m.vn.VNet.ID)
+		if err != nil {
+			return res, err
+		}
+		t, err := probe.OpenTables(ns)
+		if err != nil {
+			return res, err
+		}
+		tabs[n.Name] = t
+	}
+	start := time.Now()
+	for {
+		for _, n := range m.vn.Nodes {
+			if _, done := res.at[n.Name]; done {
+				continue
+			}
+			es, err := tabs[n.Name].FDBFor(m.g.MAC)
+			if err != nil {
+				return res, err
+			}
+			res.last[n.Name] = es
+			ok := false
+			if n.Name == m.target.Name {
+				ok = fdbMatches(es, "local", netip.Addr{}, m.g.Tap)
+			} else {
+				ok = fdbMatches(es, "remote", m.target.VTEP, "")
+			}
+			if ok {
+				res.at[n.Name] = time.Now()
+			}
+		}
+		if len(res.at) == len(m.vn.Nodes) || time.Since(start) > timeout {
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(3 * time.Millisecond):
+		}
+	}
+}
+
+// checkFDB: every node's FDB follows, timed from the guest's first RARP.
+func (vmLiveMigration) checkFDB(r *Result, st *Steps, m migration, mv Move, fdb fdbResult) {
+	from := mv.PauseEnd
+	if len(mv.Announces) > 0 {
+		from = mv.Announces[0]
+	}
+	if from.IsZero() {
+		from = mv.PauseStart // a VM QEMU moved: only the start is known
+	}
+	names := make([]string, 0, len(fdb.last))
+	for n := range fdb.last {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var fdbText []string
+	var slowest time.Duration
+	var notConv, text []string
 	for _, n := range names {
-		d, ok := conv[n]
+		at, ok := fdb.at[n]
 		if !ok {
-			notConv = append(notConv, fmt.Sprintf("%s: %s", n, fdbString(lastFDB[n])))
+			notConv = append(notConv, fmt.Sprintf("%s: %s", n, fdbString(fdb.last[n])))
 			continue
 		}
+		d := at.Sub(from)
 		slowest = max(slowest, d)
-		fdbText = append(fdbText, fmt.Sprintf("%s after %v: %s", n, d.Round(time.Microsecond), fdbString(lastFDB[n])))
+		st.Event(at, "fdb", "FDB converged on "+n)
+		text = append(text, fmt.Sprintf("%s %v after the first RARP: %s", n, d.Round(time.Microsecond), fdbString(fdb.last[n])))
 	}
-	r.Text("FDB after the move", strings.Join(fdbText, "\n"))
+	r.Text("FDB after the move", strings.Join(text, "\n"))
 	if len(notConv) == 0 {
-		r.Ms("FDB convergence", slowest)
+		r.Ms("FDB convergence (after the first RARP)", slowest)
 	}
-	convObs := fmt.Sprintf("all %d nodes followed within %v", len(names), slowest.Round(time.Microsecond))
+	obs := fmt.Sprintf("all %d nodes followed within %v of the first RARP", len(names), slowest.Round(time.Microsecond))
 	if len(notConv) > 0 {
-		convObs = "not converged: " + strings.Join(notConv, "; ")
+		obs = "not converged: " + strings.Join(notConv, "; ")
 	}
-	r.Expect("every node's FDB points at "+target, len(notConv) == 0,
-		fmt.Sprintf("within %v: local on %s, remote via %s elsewhere", convTimeout, target, targetN.VTEP),
-		convObs,
+	r.Expect("every node's FDB points at "+m.target.Name, len(notConv) == 0,
+		fmt.Sprintf("within %v: local on %s, remote via %s elsewhere", m.convTimeout, m.target.Name, m.target.VTEP), obs,
 		"the control plane did not move the MAC: no MAC/IP route with a higher MAC mobility sequence from the new node, or the old route was not withdrawn")
+}
 
-	// MAC mobility and withdrawal on the wire (EVPN only).
-	if vn.Zone.Type == "evpn" {
-		s.checkBGP(r, res, g, homeN, targetN)
-	} else {
-		r.Text("control plane", fmt.Sprintf("zone %s is %s: no BGP, the FDB follows by flood-and-learn from the RARP", vn.Zone.ID, vn.Zone.Type))
+// checkRARP: the guest announced itself as QEMU does, every round seen on
+// the wire (flooded to the other VTEPs).
+func (vmLiveMigration) checkRARP(r *Result, res *capture.Result, m migration, mv Move) {
+	want := len(topology.AnnounceSchedule)
+	// One remote VTEP's copies count the rounds (head-end replication
+	// sends one per VTEP).
+	per := map[netip.Addr]int{}
+	for _, p := range res.Frames(capture.Outgoing()) {
+		if p.Depth == 1 && p.ARP != nil && p.ARP.Op == capture.RARPRequest && strings.EqualFold(p.SrcMAC.String(), m.g.MAC.String()) &&
+			p.Parent != nil && p.Parent.SrcIP == m.target.VTEP {
+			per[p.Parent.DstIP]++
+		}
 	}
+	seen := 0
+	for _, n := range per {
+		seen = max(seen, n)
+	}
+	var gaps []string
+	for i := 1; i < len(mv.Announces); i++ {
+		gaps = append(gaps, mv.Announces[i].Sub(mv.Announces[i-1]).Round(time.Millisecond).String())
+	}
+	r.Figure("RARP rounds on the wire", float64(seen), "")
+	sent := len(mv.Announces)
+	if mv.QEMU {
+		sent = want // QEMU announces itself; the wire is the evidence
+	}
+	if lost := res.Lost(); seen < want && lost != "" {
+		r.Unproven("guest announces itself as QEMU does", fmt.Sprintf("%d RARP rounds", want), "the capture lost frames ("+lost+")")
+		return
+	}
+	r.Expect("guest announces itself as QEMU does", sent == want && seen == want,
+		fmt.Sprintf("%d RARP rounds (%v apart), each flooded from %s", want, topology.AnnounceSchedule[1:], m.target.Name),
+		fmt.Sprintf("%d sent (%s apart), %d seen leaving %s towards one VTEP (%v)", len(mv.Announces), strings.Join(gaps, ", "), seen, m.target.Name, per),
+		"the guest did not announce itself after the move, or the announcements were not flooded: other nodes learn the new location only from the control plane")
+}
 
-	// The guest's gateway MAC did not change.
-	if env.Params["check-gateway-mac"] == "true" {
-		if bad := gatewayMACCheck(r, v, g, home, target, "gateway MAC identical on "+home+" and "+target,
-			fmt.Sprintf("zone %s sets no anycast MAC (zone option mac): the gateway MAC differs between nodes, so the MAC a migrated guest keeps in its ARP cache does not exist on the new node", vn.Zone.ID)); bad != nil {
-			return bad
-		}
+// checkBGP reads the EVPN type-2 routes for the guest's MAC from the
+// captured BGP UPDATEs: the new node advertises the MAC with a sequence
+// greater than the one held before the move, the old node withdraws.
+func (vmLiveMigration) checkBGP(r *Result, st *Steps, res *capture.Result, m migration, before uint32, known bool) {
+	g, home, target := m.g, m.home, m.target
+	type seen struct {
+		from     netip.Addr
+		withdraw bool
+		seq      int // -1: no MAC mobility community
+		line     string
 	}
-	if gwBefore != "" {
-		after, ok, _ := probe.NeighFor(g.NS, g.GW4)
-		state := "flushed (the simulated NIC lost carrier during the move)"
-		if ok {
-			state = after.String()
-		}
-		r.Text("gateway ARP entry after the move", fmt.Sprintf("before: %s; after: %s", gwBefore, state))
-		// The guest keeps its cache as a QEMU guest does (the lab keeps
-		// neighbours across the carrier loss of the move, where the kernel
-		// can): the entry it has must be the one it had.
-		if ok {
-			r.Expect("gateway MAC in the guest's ARP cache unchanged", strings.EqualFold(after.MAC, gwBefore),
-				"the guest still has "+gwBefore+" for "+g.GW4.String(), "it has "+after.MAC,
-				"the guest learned another gateway MAC after the move: the new node answered with a MAC of its own (no common anycast MAC?)")
-		}
-		// The gateway must answer at once, through whatever MAC the guest
-		// has cached.
-		gp, perr := probe.Ping(ctx, g.NS, g.GW4, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: 300 * time.Millisecond})
-		if perr == nil {
-			r.Expect("gateway "+g.GW4.String()+" answers right after the move", gp.Received == gp.Transmitted, "every ping answered", gp.String(),
-				"the guest's cached gateway MAC is not served by the new node (no common anycast MAC)")
-		}
-		// Whatever the cache holds now, the MAC the guest cached before the
-		// move must be the new node's gateway MAC.
-		if ns, err := v.VNetNS(target, vn.VNet.ID); err == nil {
-			if mac, err := probe.LinkMAC(ns, vn.VNet.Bridge); err == nil {
-				r.Expect("gateway MAC in the guest's ARP cache still valid on "+target, strings.EqualFold(mac.String(), gwBefore),
-					fmt.Sprintf("the guest's cached %s is %s's gateway MAC", gwBefore, target),
-					fmt.Sprintf("%s's gateway %s has MAC %s", target, g.GW4, mac),
-					"the gateway MAC differs between nodes (no anycast MAC on the zone): a guest keeping its ARP cache across the move sends to a MAC the new node does not own")
+	var routes []seen
+	dedup := map[string]bool{}
+	for _, p := range res.Frames(capture.Outer()) {
+		for _, msg := range p.BGP {
+			for _, rt := range msg.EVPN() {
+				if rt.Type != 2 || !strings.EqualFold(rt.MAC.String(), g.MAC.String()) {
+					continue
+				}
+				s := seen{from: p.SrcIP, withdraw: rt.Withdraw, seq: -1, line: p.SrcIP.String() + " " + rt.String()}
+				if rt.MACMobility != nil {
+					s.seq = int(rt.MACMobility.Seq)
+				}
+				if dedup[s.line] {
+					continue
+				}
+				dedup[s.line] = true
+				routes = append(routes, s)
+				what := "MAC " + g.MAC.String()
+				if rt.IP.IsValid() {
+					what += " IP " + rt.IP.String()
+				}
+				label := fmt.Sprintf("BGP UPDATE from %s: %s, MAC mobility seq %d", p.SrcIP, what, s.seq)
+				if s.withdraw {
+					label = fmt.Sprintf("BGP WITHDRAW from %s: %s", p.SrcIP, what)
+				}
+				st.Event(p.Time, "bgp", label)
 			}
 		}
 	}
+	var lines []string
+	maxSeq := -1
+	var oldWithdraw bool
+	for _, s := range routes {
+		lines = append(lines, s.line)
+		if !s.withdraw && s.from == target.VTEP {
+			maxSeq = max(maxSeq, s.seq)
+		}
+		if s.withdraw && s.from == home.VTEP {
+			oldWithdraw = true
+		}
+	}
+	r.Text("EVPN type-2 routes for "+g.MAC.String(), orNone(lines))
+	if maxSeq >= 0 {
+		r.Figure("MAC mobility sequence", float64(maxSeq), "")
+	}
+	r.Figure("MAC mobility sequence before", float64(before), "")
+	if lost := res.Lost(); (maxSeq < 0 || !oldWithdraw) && lost != "" {
+		r.Unproven("new node advertises the MAC with a higher MAC mobility sequence", "the new node's MAC/IP route and the old node's withdrawal on the wire",
+			"the capture lost frames ("+lost+")")
+		return
+	}
+	// RFC 7432 section 15: a route without the community is sequence 0,
+	// so the first move carries 1 and each later one more than the last.
+	r.Expect("new node advertises the MAC with a higher MAC mobility sequence", known && maxSeq > int(before),
+		fmt.Sprintf("a MAC/IP route from %s (%s) with MAC mobility sequence > %d (held before the move)", target.Name, target.VTEP, before),
+		fmt.Sprintf("%d type-2 updates for the MAC; highest sequence from %s: %d; before: %d (known to %s: %v)", len(routes), target.Name, maxSeq, before, target.Name, known),
+		"the new node's agent did not advertise the moved MAC with a bumped sequence (RFC 7432 section 15): other nodes keep the old route")
+	r.Expect("old node withdraws its route", oldWithdraw,
+		fmt.Sprintf("a withdrawal of the MAC from %s (%s)", home.Name, home.VTEP),
+		fmt.Sprintf("withdrawn by %s: %v", home.Name, oldWithdraw),
+		"the old node keeps advertising the MAC: other nodes may keep a stale entry")
+}
 
-	// Nothing stale: every neighbour entry for the guest's IP anywhere has its MAC.
+// checkGatewayCache: the gateway MAC the guest cached before the move is
+// still served on the new node.
+func (vmLiveMigration) checkGatewayCache(ctx context.Context, r *Result, v labView, m migration, gwBefore string) {
+	g := m.g
+	if gwBefore == "" {
+		return
+	}
+	after, ok, _ := probe.NeighFor(g.NS, g.GW4)
+	state := "flushed (the simulated NIC lost carrier during the move)"
+	if ok {
+		state = after.String()
+	}
+	r.Text("gateway ARP entry after the move", fmt.Sprintf("before: %s; after: %s", gwBefore, state))
+	// The guest keeps its cache as a QEMU guest does: the entry it has
+	// must be the one it had.
+	if ok {
+		r.Expect("gateway MAC in the guest's ARP cache unchanged", strings.EqualFold(after.MAC, gwBefore),
+			"the guest still has "+gwBefore+" for "+g.GW4.String(), "it has "+after.MAC,
+			"the guest learned another gateway MAC after the move: the new node answered with a MAC of its own (no common anycast MAC?)")
+	}
+	gp, perr := probe.Ping(ctx, g.NS, g.GW4, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+	if perr == nil {
+		r.Expect("gateway "+g.GW4.String()+" answers right after the move", gp.Received == gp.Transmitted, "every ping answered", gp.String(),
+			"the guest's cached gateway MAC is not served by the new node (no common anycast MAC)")
+	}
+	if ns, err := v.VNetNS(m.target.Name, m.vn.VNet.ID); err == nil {
+		if mac, err := probe.LinkMAC(ns, m.vn.VNet.Bridge); err == nil {
+			r.Expect("gateway MAC in the guest's ARP cache still valid on "+m.target.Name, strings.EqualFold(mac.String(), gwBefore),
+				fmt.Sprintf("the guest's cached %s is %s's gateway MAC", gwBefore, m.target.Name),
+				fmt.Sprintf("%s's gateway %s has MAC %s", m.target.Name, g.GW4, mac),
+				"the gateway MAC differs between nodes (no anycast MAC on the zone): a guest keeping its ARP cache across the move sends to a MAC the new node does not own")
+		}
+	}
+}
+
+// checkStale: every neighbour entry for the guest's IP anywhere has its
+// MAC, and the old node has no local FDB entry left.
+func (vmLiveMigration) checkStale(r *Result, v labView, m migration) error {
+	g := m.g
 	var stale []string
 	check := func(where, ns string) {
 		es, err := probe.Neigh(ns)
@@ -304,8 +607,8 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 			}
 		}
 	}
-	for _, n := range vn.Nodes {
-		if ns, err := v.VNetNS(n.Name, vn.VNet.ID); err == nil {
+	for _, n := range m.vn.Nodes {
+		if ns, err := v.VNetNS(n.Name, m.vn.VNet.ID); err == nil {
 			check(n.Name, ns)
 		}
 	}
@@ -314,135 +617,25 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 			check(o.Name, o.NS)
 		}
 	}
-	homeNS, err := v.VNetNS(home, vn.VNet.ID)
+	homeNS, err := v.VNetNS(m.home.Name, m.vn.VNet.ID)
 	if err != nil {
-		return r.Errorf("%v", err)
+		return err
 	}
 	if es, err := probe.FDBFor(homeNS, g.MAC); err != nil {
-		stale = append(stale, home+": "+err.Error())
+		stale = append(stale, m.home.Name+": "+err.Error())
 	} else {
 		for _, e := range es {
-			if !e.Dst.IsValid() && !strings.HasPrefix(e.Dev, "vx") && e.Dev != vn.VNet.Vxlan {
-				stale = append(stale, home+": local "+e.String())
+			if !e.Dst.IsValid() && !strings.HasPrefix(e.Dev, "vx") && e.Dev != m.vn.VNet.Vxlan {
+				stale = append(stale, m.home.Name+": local "+e.String())
 			}
 		}
 	}
 	r.Expect("no stale FDB or neighbour entry", len(stale) == 0, "none", orNone(stale),
 		"an entry learned before the move was not flushed or replaced")
-	return r.Finish()
+	return nil
 }
 
 // recovered: at least 90% of the stream's last datagrams arrived.
 func recovered(st probe.StreamStats) bool {
 	return st.TailSent > 0 && st.TailReceived*10 >= st.TailSent*9
-}
-
-// waitFDB polls every node of the VNet until its FDB entry for the guest's
-// MAC points at the target node; it returns how long each node took.
-func (vmLiveMigration) waitFDB(ctx context.Context, v labView, vn *overlayVNet, g Guest, target Node, timeout time.Duration) (map[string]time.Duration, map[string][]probe.FDBEntry, error) {
-	start := time.Now()
-	conv := map[string]time.Duration{}
-	last := map[string][]probe.FDBEntry{}
-	tabs := map[string]*probe.Tables{}
-	defer func() {
-		for _, t := range tabs {
-			t.Close()
-		}
-	}()
-	for _, n := range vn.Nodes {
-		ns, err := v.VNetNS(n.Name, vn.VNet.ID)
-		if err != nil {
-			return nil, nil, err
-		}
-		t, err := probe.OpenTables(ns)
-		if err != nil {
-			return nil, nil, err
-		}
-		tabs[n.Name] = t
-	}
-	for {
-		for _, n := range vn.Nodes {
-			if _, done := conv[n.Name]; done {
-				continue
-			}
-			es, err := tabs[n.Name].FDBFor(g.MAC)
-			if err != nil {
-				return nil, nil, err
-			}
-			last[n.Name] = es
-			ok := false
-			if n.Name == target.Name {
-				ok = fdbMatches(es, "local", netip.Addr{}, g.Tap)
-			} else {
-				ok = fdbMatches(es, "remote", target.VTEP, "")
-			}
-			if ok {
-				conv[n.Name] = time.Since(start)
-			}
-		}
-		if len(conv) == len(vn.Nodes) || time.Since(start) > timeout {
-			return conv, last, nil
-		}
-		select {
-		case <-ctx.Done():
-			return conv, last, ctx.Err()
-		case <-time.After(3 * time.Millisecond):
-		}
-	}
-}
-
-// checkBGP reads the EVPN type-2 routes for the guest's MAC from the
-// captured BGP UPDATEs.
-func (vmLiveMigration) checkBGP(r *Result, res *capture.Result, g Guest, home, target Node) {
-	type seen struct {
-		from     netip.Addr
-		withdraw bool
-		seq      int // -1: no MAC mobility community
-		line     string
-	}
-	var routes []seen
-	dedup := map[string]bool{}
-	for _, p := range res.Frames(capture.Outer()) {
-		for _, m := range p.BGP {
-			for _, rt := range m.EVPN() {
-				if rt.Type != 2 || !strings.EqualFold(rt.MAC.String(), g.MAC.String()) {
-					continue
-				}
-				s := seen{from: p.SrcIP, withdraw: rt.Withdraw, seq: -1, line: p.SrcIP.String() + " " + rt.String()}
-				if rt.MACMobility != nil {
-					s.seq = int(rt.MACMobility.Seq)
-				}
-				if dedup[s.line] {
-					continue
-				}
-				dedup[s.line] = true
-				routes = append(routes, s)
-			}
-		}
-	}
-	var lines []string
-	maxSeq := -1
-	var newAdvert, oldWithdraw bool
-	for _, s := range routes {
-		lines = append(lines, s.line)
-		if !s.withdraw && s.from == target.VTEP {
-			newAdvert = true
-			maxSeq = max(maxSeq, s.seq)
-		}
-		if s.withdraw && s.from == home.VTEP {
-			oldWithdraw = true
-		}
-	}
-	r.Text("EVPN type-2 routes for "+g.MAC.String(), orNone(lines))
-	if maxSeq >= 0 {
-		r.Figure("MAC mobility sequence", float64(maxSeq), "")
-	}
-	r.Expect("new node advertises the MAC with a higher MAC mobility sequence", newAdvert && maxSeq >= 1,
-		fmt.Sprintf("a MAC/IP route from %s (%s) with MAC mobility sequence >= 1", target.Name, target.VTEP),
-		fmt.Sprintf("%d type-2 updates for the MAC; highest sequence from %s: %d", len(routes), target.Name, maxSeq),
-		"the new node's agent did not advertise the moved MAC with a bumped sequence (RFC 7432 section 15)")
-	r.Expect("old node withdraws its route", oldWithdraw,
-		fmt.Sprintf("a withdrawal of the MAC from %s (%s)", home.Name, home.VTEP),
-		fmt.Sprintf("withdrawn by %s: %v", home.Name, oldWithdraw),
-		"the old node keeps advertising the MAC: other nodes may keep a stale entry")
 }

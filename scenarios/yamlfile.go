@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"reflect"
 	"sort"
 	"strings"
@@ -148,6 +149,14 @@ type (
 		Expect string `yaml:"expect"`
 		Within string `yaml:"within"`
 	}
+	routeStep struct {
+		In     string `yaml:"in"`     // a node, a router, a guest or external
+		VNet   string `yaml:"vnet"`   // with a node: the VNet's namespace (its VRF for EVPN)
+		To     string `yaml:"to"`     // a prefix, or "default"
+		Via    string `yaml:"via"`    // a node (its underlay addresses) or an address
+		Expect string `yaml:"expect"` // present or absent
+		Within string `yaml:"within"`
+	}
 )
 
 // stepKinds maps step kinds to a constructor of their body.
@@ -165,6 +174,7 @@ var stepKinds = map[string]func() stepArgs{
 	"sysctl":         func() stepArgs { return &sysctlStep{} },
 	"exec":           func() stepArgs { return &execStep{} },
 	"fdb":            func() stepArgs { return &fdbStep{} },
+	"route":          func() stepArgs { return &routeStep{} },
 }
 
 func stepKindNames() string {
@@ -324,6 +334,23 @@ func (s *fdbStep) validate() error {
 	}
 	if _, _, err := parseFDBExpect(s.Expect); err != nil && !hasParam(s.Expect) {
 		return fmt.Errorf("field \"expect\": %w", err)
+	}
+	return checkDuration("within", s.Within, false)
+}
+
+func (s *routeStep) validate() error {
+	for _, f := range [][2]string{{"in", s.In}, {"to", s.To}, {"via", s.Via}} {
+		if err := required(f[0], f[1]); err != nil {
+			return err
+		}
+	}
+	if s.To != "default" && !hasParam(s.To) {
+		if p, err := netip.ParsePrefix(s.To); err != nil || p != p.Masked() {
+			return fmt.Errorf("field \"to\": %q is not a prefix without host bits or \"default\"", s.To)
+		}
+	}
+	if s.Expect != "present" && s.Expect != "absent" && !hasParam(s.Expect) {
+		return fmt.Errorf("field \"expect\": %q is not present or absent", s.Expect)
 	}
 	return checkDuration("within", s.Within, false)
 }

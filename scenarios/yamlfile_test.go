@@ -43,6 +43,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", "name: a\nsteps:\n  - migrate: {guest: vm1, to: n2, pause: fast}\n", `field "pause": "fast" is not a duration`},
 		{"bad type", "name: a\nsteps:\n  - ping: {from: a, to: b, count: many}\n", `x.yaml:3: step 1 (ping): field cannot unmarshal`},
 		{"bad expect", "name: a\nsteps:\n  - fdb: {node: n, mac-of: g, expect: elsewhere}\n", `field "expect": "elsewhere" is not local`},
+		{"route prefix", "name: a\nsteps:\n  - route: {in: node1, to: 10.0.0.1/8, via: node2, expect: absent}\n", `x.yaml:3: step 1 (route): field "to": "10.0.0.1/8" is not a prefix without host bits`},
+		{"route expect", "name: a\nsteps:\n  - route: {in: node1, to: default, via: node2, expect: gone}\n", `field "expect": "gone" is not present or absent`},
 		{"undeclared param", "name: a\nsteps:\n  - sleep: ${t}\n", `x.yaml:3: step sleep: ${t} is not declared`},
 		{"two keys", "name: a\nsteps:\n  - sleep: 1s\n    ping: {}\n", `x.yaml:3: step 1: must be a mapping with exactly one key`},
 		{"syntax", "name: a\nsteps: [\n", `x.yaml:`},

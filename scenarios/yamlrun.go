@@ -26,14 +26,15 @@ func (f *FileScenario) Run(ctx context.Context, env *Env) *Result {
 	if why := f.unmet(v); why != "" {
 		return r.Skipf("lab %s does not meet the scenario's requirement: %s", env.Lab.Name(), why)
 	}
-	st := &fileRun{env: env, v: v, streams: map[string]*probe.Stream{}, captures: map[string]*capture.Session{}}
-	defer st.stopAll()
+	st := &fileRun{env: env, v: v, steps: NewSteps(env, r)}
+	defer st.steps.Close()
 	for i, s := range f.Steps {
 		env.progress("step %d/%d: %s (%s:%d)", i+1, len(f.Steps), s.Kind, f.File, s.Line)
 		if err := st.step(ctx, s, r, f.scenarioFor); err != nil {
 			return r.Errorf("%s:%d: step %d (%s): %v", f.File, s.Line, i+1, s.Kind, err)
 		}
 	}
+	st.steps.Timeline(f.ScenName)
 	return r.Finish()
 }
 
@@ -68,20 +69,13 @@ func (f *FileScenario) unmet(v labView) string {
 	return ""
 }
 
+// fileRun runs a file's steps on the step library (steps.go), the same
+// one the Go scenarios are built from.
 type fileRun struct {
-	env      *Env
-	v        labView
-	streams  map[string]*probe.Stream
-	captures map[string]*capture.Session
-}
-
-func (st *fileRun) stopAll() {
-	for _, s := range st.streams {
-		s.Stop(0)
-	}
-	for _, c := range st.captures {
-		_, _ = c.Stop()
-	}
+	env     *Env
+	v       labView
+	steps   *Steps
+	nstream int
 }
 
 func (st *fileRun) x(s string) string { return expand(s, st.env.Params) }
@@ -154,9 +148,6 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 
 	case *streamStep:
 		name := st.x(a.Name)
-		if _, dup := st.streams[name]; dup {
-			return fmt.Errorf("a stream named %s is already running", name)
-		}
 		from, err := resolveNS(v, st.x(a.From))
 		if err != nil {
 			return err
@@ -175,23 +166,17 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 		}
 		port := a.Port
 		if port == 0 {
-			port = 40000 + len(st.streams)
+			port = 40000 + st.nstream
 		}
-		s, err := probe.StartStream(from, to, dst, port, iv)
-		if err != nil {
-			return err
-		}
-		st.streams[name] = s
-		return nil
+		st.nstream++
+		return st.steps.StartStream(name, StreamSpec{Label: fmt.Sprintf("%s: %s -> %s", name, st.x(a.From), st.x(a.To)), From: from, To: to, Dst: dst, Port: port, Interval: iv})
 
 	case *stopStreamStep:
 		name := st.x(a.Name)
-		s, ok := st.streams[name]
-		if !ok {
-			return fmt.Errorf("no stream named %s was started", name)
+		stats, _, err := st.steps.StopStream(name, 200*time.Millisecond)
+		if err != nil {
+			return err
 		}
-		delete(st.streams, name)
-		stats := s.Stop(200 * time.Millisecond)
 		r.Figure(name+" sent", float64(stats.Sent), "")
 		r.Figure(name+" lost", float64(stats.Lost), "")
 		r.Ms(name+" longest gap", stats.LongestGap)
@@ -218,19 +203,19 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 		if err != nil {
 			return fmt.Errorf("pause: %w", err)
 		}
-		return env.Lab.Migrate(ctx, st.x(a.Guest), st.x(a.To), pause)
+		_, err = st.steps.Migrate(ctx, st.x(a.Guest), st.x(a.To), pause)
+		return err
 
 	case *killNodeStep:
-		return env.Lab.KillNode(ctx, st.x(a.Node))
+		_, err := st.steps.Kill(ctx, st.x(a.Node), KillCrash)
+		return err
 
 	case *killAgentStep:
-		return env.Lab.KillAgent(ctx, st.x(a.Node))
+		_, err := st.steps.Kill(ctx, st.x(a.Node), KillAgent)
+		return err
 
 	case *captureStep:
 		name := st.x(a.Name)
-		if _, dup := st.captures[name]; dup {
-			return fmt.Errorf("a capture named %s is already running", name)
-		}
 		var pts []capture.Point
 		for _, on := range a.On {
 			p, err := capturePoints(v, st.x(on))
@@ -239,16 +224,7 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 			}
 			pts = append(pts, p...)
 		}
-		opts := capture.Options{MaxPackets: a.MaxFrames}
-		if env.PcapDir != "" {
-			opts.Dir = filepath.Join(env.PcapDir, r.Scenario, name)
-		}
-		sess, err := capture.Start(ctx, pts, opts)
-		if err != nil {
-			return err
-		}
-		st.captures[name] = sess
-		return nil
+		return st.steps.StartCaptureOpts(ctx, name, pts, capture.Options{MaxPackets: a.MaxFrames})
 
 	case *expectCaptureStep:
 		return st.expectCapture(a, r)
@@ -304,23 +280,18 @@ func (st *fileRun) step(ctx context.Context, s Step, r *Result, lookup func(stri
 
 	case *fdbStep:
 		return st.fdb(ctx, a, r)
+
+	case *routeStep:
+		return st.route(ctx, a, r)
 	}
 	return fmt.Errorf("step kind %s has no runner", s.Kind)
 }
 
 func (st *fileRun) expectCapture(a *expectCaptureStep, r *Result) error {
 	name := st.x(a.Name)
-	sess, ok := st.captures[name]
-	if !ok {
-		return fmt.Errorf("no capture named %s was started", name)
-	}
-	delete(st.captures, name)
-	res, err := sess.Stop()
+	res, err := st.steps.StopCapture(name)
 	if err != nil {
 		return err
-	}
-	if res.Merged != "" {
-		r.Pcap(name, res.Merged)
 	}
 	for _, q := range []struct {
 		target string
@@ -428,21 +399,12 @@ func (st *fileRun) fdb(ctx context.Context, a *fdbStep, r *Result) error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(within)
 	var entries []probe.FDBEntry
-	for {
+	if _, _, err := st.steps.WaitFor(ctx, within, 5*time.Millisecond, func() (bool, error) {
 		entries, err = probe.FDBFor(ns, g.MAC)
-		if err != nil {
-			return err
-		}
-		if fdbMatches(entries, kind, wantVTEP, g.Tap) || !time.Now().Before(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+		return err == nil && fdbMatches(entries, kind, wantVTEP, g.Tap), err
+	}); err != nil {
+		return err
 	}
 	obs := fdbString(entries)
 	name := fmt.Sprintf("FDB on %s for %s (%s)", node.Name, g.Name, g.MAC)
@@ -578,4 +540,72 @@ func resolveAddr(v labView, from, to string, family int) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("lab %s has no target %q (a guest, external, gateway, a router, a node or an IP)", v.Name(), to)
+}
+
+// route waits (up to within) until a route to a prefix via a next hop is
+// present or absent in a namespace, and records the check.
+func (st *fileRun) route(ctx context.Context, a *routeStep, r *Result) error {
+	v := st.v
+	in := st.x(a.In)
+	ns, err := resolveNS(v, in)
+	if err != nil {
+		return err
+	}
+	if vn := st.x(a.VNet); vn != "" {
+		if ns, err = v.VNetNS(in, vn); err != nil {
+			return err
+		}
+	}
+	to := st.x(a.To)
+	family := 4
+	var dst netip.Prefix
+	if to == "default" {
+		dst = netip.MustParsePrefix("0.0.0.0/0")
+	} else if dst, err = netip.ParsePrefix(to); err != nil {
+		return fmt.Errorf("to: %q is not a prefix", to)
+	}
+	var via []netip.Addr
+	if n, err := v.node(st.x(a.Via)); err == nil {
+		via = append(append(via, n.VTEP), n.Addrs...)
+	} else if ip, err := netip.ParseAddr(st.x(a.Via)); err == nil {
+		via = []netip.Addr{ip}
+	} else {
+		return fmt.Errorf("via: %q is neither a node nor an address", st.x(a.Via))
+	}
+	if via[0].Is6() {
+		family = 6
+		if to == "default" {
+			dst = netip.MustParsePrefix("::/0")
+		}
+	}
+	within, err := st.dur(a.Within, 0)
+	if err != nil {
+		return err
+	}
+	want := st.x(a.Expect) == "present"
+	var routes []probe.Route
+	present := func() bool {
+		for _, rt := range routes {
+			if rt.Dst == dst && slices.ContainsFunc(rt.Via, func(x netip.Addr) bool { return slices.Contains(via, x) }) {
+				return true
+			}
+		}
+		return false
+	}
+	if _, _, err := st.steps.WaitFor(ctx, within, 10*time.Millisecond, func() (bool, error) {
+		routes, err = probe.Routes(ns, family)
+		return err == nil && present() == want, err
+	}); err != nil {
+		return err
+	}
+	var seen []string
+	for _, rt := range routes {
+		if rt.Dst == dst {
+			seen = append(seen, rt.String())
+		}
+	}
+	name := fmt.Sprintf("route to %s via %s in %s", to, st.x(a.Via), in)
+	r.Expect(name, present() == want, st.x(a.Expect)+" within "+within.String(), orNone(seen),
+		"the routing table did not follow (the control plane kept or never learned the route)")
+	return nil
 }

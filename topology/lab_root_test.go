@@ -440,18 +440,33 @@ func TestMigrate(t *testing.T) {
 	needRoot(t)
 	lab := upLab(t, "../examples/vxlan/lab.yaml", "mg", Options{})
 	mustPing(t, lab, "vm1", "10.0.100.13")
-	stop := capture(t, lab.Node("node2").NS, "myvnet1")
-	if err := Migrate(context.Background(), lab, "vm1", "node2", 20*time.Millisecond); err != nil {
+	// A process in the guest: a paused VM runs nothing, so it is stopped
+	// during the pause and runs again afterwards.
+	sleeper := exec.Command("sleep", "30")
+	if err := nsutil.Start(lab.Guest("vm1").NS, sleeper); err != nil {
 		t.Fatal(err)
 	}
-	var rarp bool
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	stop := capture(t, lab.Node("node2").NS, "myvnet1")
+	mv, err := Migrate(context.Background(), lab, "vm1", "node2", 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(mv.Frozen, sleeper.Process.Pid) {
+		t.Errorf("the guest's process %d was not frozen during the pause (frozen: %v)", sleeper.Process.Pid, mv.Frozen)
+	}
+	if st := procState(sleeper.Process.Pid); st == 'T' || st == 0 {
+		t.Errorf("the guest's process is in state %q after the move, want it running again", st)
+	}
+	time.Sleep(200 * time.Millisecond) // the capture reads the last announcement
+	rarps := 0
 	for _, p := range stop() {
 		if eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet); ok && eth.EthernetType == 0x8035 && eth.SrcMAC.String() == lab.Guest("vm1").MAC {
-			rarp = true
+			rarps++
 		}
 	}
-	if !rarp {
-		t.Error("no RARP announcement from vm1 on node2's bridge")
+	if rarps != len(AnnounceSchedule) || len(mv.Announces) != len(AnnounceSchedule) {
+		t.Errorf("RARP announcements from vm1 on node2's bridge: %d seen, %d sent; want %d rounds as QEMU", rarps, len(mv.Announces), len(AnnounceSchedule))
 	}
 	if got := guestTapNS(lab, lab.Guest("vm1")); got != lab.Node("node2").NS {
 		t.Fatalf("tap is in %s", got)

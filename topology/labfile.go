@@ -89,6 +89,8 @@ type upstreamSpec struct {
 	Subnet   str // the external ("internet") subnet behind it
 	Subnet6  str // its IPv6 subnet (dual-stack internet)
 	MTU      num
+	Routing  str // static (default), bgp
+	ASN      num
 }
 
 type hostSpec struct {
@@ -323,7 +325,7 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 		case "upstream":
 			u := &upstreamSpec{Pos: p.pos(k)}
 			s.Upstream = u
-			p.mapping(v, "upstream", []string{"name", "segment", "address", "rp_filter", "subnet", "subnet6", "mtu"}, func(key string, k, v *yaml.Node) {
+			p.mapping(v, "upstream", []string{"name", "segment", "address", "rp_filter", "subnet", "subnet6", "mtu", "routing", "asn"}, func(key string, k, v *yaml.Node) {
 				f := join("upstream", key)
 				switch key {
 				case "name":
@@ -340,6 +342,10 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 					u.Subnet6 = p.scalar(v, f)
 				case "mtu":
 					u.MTU = p.number(v, f, 576, 65535)
+				case "routing":
+					u.Routing = p.scalar(v, f)
+				case "asn":
+					u.ASN = p.number(v, f, 1, 4294967294)
 				}
 			})
 		case "external":

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,6 +127,12 @@ func TestBadLabs(t *testing.T) {
 		{"bad yaml", "sdn: .\nnodes: [node1\n", []string{"lab.yaml:"}},
 		{"name clash", "sdn: .\nnodes: [node1]\nguests:\n  node1: {node: node1, vnet: v1}\n",
 			[]string{"lab.yaml:4: guest node1 and node node1 would share namespace"}},
+		{"bad upstream routing", "sdn: .\nnodes: [node1]\nupstream:\n  routing: ospf\n",
+			[]string{"lab.yaml:4: upstream.routing: \"ospf\": expected static or bgp"}},
+		{"upstream asn without bgp", "sdn: .\nnodes: [node1]\nupstream:\n  asn: 65100\n",
+			[]string{"lab.yaml:4: upstream.asn: only an upstream with routing: bgp has an AS number"}},
+		{"bgp upstream nobody peers", "sdn: .\nnodes: [node1]\nupstream:\n  routing: bgp\n",
+			[]string{"lab.yaml:3: upstream.routing: bgp: no node's bgp controller peers the upstream"}},
 		{"bad node rp_filter", "sdn: .\nnodes:\n  node1: {rp_filter: maybe}\n",
 			[]string{"lab.yaml:3: nodes.node1.rp_filter: \"maybe\": expected strict, loose or off"}},
 		{"bad routing", "sdn: .\nnodes: [node1]\nunderlay:\n  routers:\n    r1:\n      routing: ospf\n      interfaces: [lan]\n",
@@ -179,6 +186,31 @@ func TestBadLabs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUpstreamBGP: the exit nodes' bgp controllers peer the upstream, which
+// learns the SDN subnets over BGP instead of holding static routes.
+func TestUpstreamBGP(t *testing.T) {
+	l, err := Load("../scenarios/testdata/labs/evbgpup/lab.yaml", sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := l.Upstream()
+	if up.BGP == nil || up.ASN != 65100 {
+		t.Fatalf("upstream: routing %s, AS %d, bgp %v", up.Routing, up.ASN, up.BGP)
+	}
+	var peers []string
+	for _, n := range up.BGP.Neighbors {
+		peers = append(peers, fmt.Sprintf("%s %s AS%d from %s", n.Name, n.Addr, n.ASN, n.Local))
+	}
+	if g := strings.Join(peers, "; "); g != "node1 192.168.0.1 AS65000 from 192.168.0.254; node2 192.168.0.2 AS65000 from 192.168.0.254" {
+		t.Errorf("neighbors: %s", g)
+	}
+	for _, rt := range up.Routes {
+		if strings.HasPrefix(rt.Dst.String(), "10.0.") {
+			t.Errorf("static route to an SDN subnet left on a BGP upstream: %v", rt)
+		}
 	}
 }
 

@@ -1,11 +1,14 @@
 package topology
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -14,68 +17,112 @@ import (
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
+// Move is what a migration did, and when: the times a timeline marks and
+// from which the lab's own cost of moving the tap is told apart from what
+// the overlay adds.
+type Move struct {
+	// PauseStart: the guest is frozen and its tap has left the old bridge.
+	PauseStart time.Time
+	// PauseEnd: the pause is over, the guest's processes run again and the
+	// tap is being attached to the new bridge.
+	PauseEnd time.Time
+	// CarrierUp: the tap forwards on the new bridge (oper up on both ends).
+	CarrierUp time.Time
+	// Announces are the RARP rounds, as sent.
+	Announces []time.Time
+	// Frozen are the guest's processes stopped during the pause (PIDs).
+	Frozen []int
+	// QEMU: the guest is a VM that QEMU migrated itself (it paused the
+	// vCPUs and sent its own announcements; only PauseStart is known).
+	QEMU bool
+}
+
+// AnnounceSchedule is QEMU's default self-announcement after a migration
+// (announce-rounds 5, announce-initial 50 ms, announce-step 100 ms): the
+// first RARP at once, the next ones 50, 150, 250 and 350 ms after the
+// previous one.
+var AnnounceSchedule = []time.Duration{0, 50 * time.Millisecond, 150 * time.Millisecond, 250 * time.Millisecond, 350 * time.Millisecond}
+
 // Migrate live-migrates a guest to another node the way QEMU does, as far
 // as the network sees it: the guest's NIC (its namespace, MAC, addresses,
-// ARP cache and sockets) stays; the host end of its veth (the tap) leaves
-// the old node's VNet bridge, waits pause (the migration downtime), joins
-// the new node's bridge, and the guest announces itself with a RARP
-// broadcast, as QEMU's announce-self does. lab.json is updated.
-func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Duration) error {
+// ARP cache and sockets) stays; the guest is frozen (every process in its
+// namespace gets SIGSTOP) and the host end of its veth (the tap) leaves the
+// old node's VNet bridge; after pause (the migration downtime) the tap
+// joins the new node's bridge, the guest runs again and announces itself
+// with RARP broadcasts on QEMU's schedule (AnnounceSchedule). Migrate
+// returns after the last announcement. lab.json is updated.
+func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Duration) (Move, error) {
+	var mv Move
 	g := lab.Guest(guest)
 	if g == nil {
-		return fmt.Errorf("lab %s has no guest %q", lab.Name, guest)
+		return mv, fmt.Errorf("lab %s has no guest %q", lab.Name, guest)
 	}
 	if g.IsVM() {
-		// QEMU's own migration: its pause, not the one asked for.
+		// QEMU's own migration: its pause and its announcements, not the
+		// ones asked for.
+		mv.QEMU = true
+		mv.PauseStart = time.Now()
 		_, err := MigrateVM(ctx, lab, guest, node)
-		return err
+		return mv, err
 	}
 	if lab.Node(node) == nil {
-		return fmt.Errorf("lab %s has no node %q", lab.Name, node)
+		return mv, fmt.Errorf("lab %s has no node %q", lab.Name, node)
 	}
 	src := guestTapNS(lab, g)
 	if src == "" {
-		return fmt.Errorf("guest %s: its tap %s is on no node", g.Name, g.Tap)
+		return mv, fmt.Errorf("guest %s: its tap %s is on no node", g.Name, g.Tap)
 	}
 	dst := lab.BridgeNS(node, g.VNet)
 	if src == dst {
-		return nil
+		return mv, nil
 	}
 	from, err := nsutil.OpenNS(src, false)
 	if err != nil {
-		return err
+		return mv, err
 	}
 	defer from.Close()
 	to, err := nsutil.OpenNS(dst, false)
 	if err != nil {
-		return fmt.Errorf("guest %s: node %s has no vnet %s: %w", g.Name, node, g.VNet, err)
+		return mv, fmt.Errorf("guest %s: node %s has no vnet %s: %w", g.Name, node, g.VNet, err)
 	}
 	defer to.Close()
 	if br, _ := to.Link(g.VNet); br == nil {
-		return fmt.Errorf("guest %s: node %s has no bridge for vnet %s", g.Name, node, g.VNet)
+		return mv, fmt.Errorf("guest %s: node %s has no bridge for vnet %s", g.Name, node, g.VNet)
 	}
 	if l, _ := to.Link(g.Tap); l != nil {
-		return fmt.Errorf("guest %s: node %s already has a device %s", g.Name, node, g.Tap)
+		return mv, fmt.Errorf("guest %s: node %s already has a device %s", g.Name, node, g.Tap)
 	}
 	tap, err := from.H.LinkByName(g.Tap)
 	if err != nil {
-		return fmt.Errorf("guest %s: %w", g.Name, err)
+		return mv, fmt.Errorf("guest %s: %w", g.Name, err)
 	}
+	// Freeze first, as QEMU stops the vCPUs before the last copy.
+	frozen, err := freeze(g.NS)
+	// Whatever happens below, a frozen guest is thawed.
+	defer func() { thaw(frozen) }()
+	if err != nil {
+		return mv, fmt.Errorf("guest %s: freeze: %w", g.Name, err)
+	}
+	mv.Frozen = frozen
 	// Leaving the namespace takes the tap off the bridge and down.
+	mv.PauseStart = time.Now()
 	if err := from.H.LinkSetNsFd(tap, int(to.Fd)); err != nil {
-		return fmt.Errorf("guest %s: move %s to %s: %w", g.Name, g.Tap, dst, err)
+		return mv, fmt.Errorf("guest %s: move %s to %s: %w", g.Name, g.Tap, dst, err)
 	}
 	if pause > 0 {
 		select {
 		case <-ctx.Done():
-		case <-time.After(pause):
+		case <-time.After(time.Until(mv.PauseStart.Add(pause))):
 		}
 	}
+	mv.PauseEnd = time.Now()
+	thaw(frozen)
+	frozen = nil
 	if err := to.SetMaster(g.Tap, g.VNet); err != nil {
-		return err
+		return mv, err
 	}
 	if err := to.Up(g.Tap); err != nil {
-		return err
+		return mv, err
 	}
 	// Announce only once the port forwards: carrier comes up asynchronously.
 	waitOperUp(ctx, to, g.Tap, time.Second)
@@ -83,14 +130,86 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 		waitOperUp(ctx, gns, g.Ifname, time.Second)
 		gns.Close()
 	}
-	if err := Announce(g.NS, g.Ifname); err != nil {
-		return fmt.Errorf("guest %s: announce: %w", g.Name, err)
-	}
+	mv.CarrierUp = time.Now()
 	g.Node = node
 	if lab.StateDir != "" {
-		return writeJSON(filepath.Join(lab.StateDir, "lab.json"), lab)
+		if err := writeJSON(filepath.Join(lab.StateDir, "lab.json"), lab); err != nil {
+			return mv, err
+		}
 	}
-	return ctx.Err()
+	next := time.Now()
+	for i, d := range AnnounceSchedule {
+		next = next.Add(d)
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return mv, ctx.Err()
+			case <-time.After(time.Until(next)):
+			}
+		}
+		at := time.Now()
+		if err := Announce(g.NS, g.Ifname); err != nil {
+			return mv, fmt.Errorf("guest %s: announce %d: %w", g.Name, i+1, err)
+		}
+		mv.Announces = append(mv.Announces, at)
+	}
+	return mv, ctx.Err()
+}
+
+// freeze stops every process whose network namespace is ns (a paused VM
+// runs nothing) and waits until each is stopped; it returns their PIDs.
+func freeze(ns string) ([]int, error) {
+	ino, err := nsutil.Inode(ns)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) != nil || st.Ino != ino {
+			continue
+		}
+		if err := unix.Kill(pid, unix.SIGSTOP); err != nil {
+			continue // gone meanwhile
+		}
+		pids = append(pids, pid)
+	}
+	// SIGSTOP is asynchronous: the guest is frozen once each says "T".
+	deadline := time.Now().Add(time.Second)
+	for _, pid := range pids {
+		for time.Now().Before(deadline) && procState(pid) != 'T' && procState(pid) != 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	return pids, nil
+}
+
+func thaw(pids []int) {
+	for _, pid := range pids {
+		_ = unix.Kill(pid, unix.SIGCONT)
+	}
+}
+
+// procState is the state letter of /proc/PID/stat (0: no such process).
+func procState(pid int) byte {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0
+	}
+	return b[i+2]
 }
 
 // Announce sends a RARP broadcast from ifname in namespace ns, as QEMU's

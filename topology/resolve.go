@@ -133,6 +133,7 @@ func (r *resolver) resolve() {
 	r.checkNamespaces()
 	r.upstreamSDNRoutes()
 	r.bgp()
+	r.upstreamBGP()
 }
 
 func (r *resolver) name() {

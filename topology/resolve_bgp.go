@@ -2,7 +2,10 @@ package topology
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
+
+	"github.com/sdnlab/sdnlab/sdn/frr"
 
 	"github.com/sdnlab/sdnlab/topology/underlaybgp"
 )
@@ -145,4 +148,68 @@ func routerID(rt *Router, i int) netip.Addr {
 		}
 	}
 	return netip.AddrFrom4([4]byte{10, 255, 255, byte(i + 1)})
+}
+
+// upstreamASN is the upstream's AS number when the lab file gives none.
+const upstreamASN = 65100
+
+// upstreamBGP configures an upstream with routing: bgp, as Proxmox
+// documents it for exporting EVPN routes: every node whose bgp controller
+// lists the upstream's address among its peers is a neighbour (eBGP, the
+// node's AS), and the SDN subnets those nodes announce are no longer
+// static routes on the upstream: it learns them, and forgets those of a
+// dead exit node when its session ends.
+func (r *resolver) upstreamBGP() {
+	up := r.lab.Upstream()
+	if up == nil || up.Routing != "bgp" {
+		return
+	}
+	if up.ASN == 0 {
+		up.ASN = upstreamASN
+	}
+	cfg := &underlaybgp.Config{Router: up.Name, ASN: up.ASN, RouterID: routerID(up, 0)}
+	var mine []netip.Addr
+	for _, l := range up.Links {
+		for _, a := range l.Addrs {
+			mine = append(mine, a.Addr())
+		}
+	}
+	peers := map[netip.Addr]bool{}
+	for _, n := range r.lab.Nodes {
+		p := r.lab.Plans[n.Name]
+		if p == nil || p.FRR == nil || p.FRR.BGP.Routers[frr.DefaultVRF] == nil {
+			continue
+		}
+		main := p.FRR.BGP.Routers[frr.DefaultVRF]
+		for _, g := range main.NeighborGroups {
+			for _, a := range g.Peers {
+				if !slices.Contains(mine, a) {
+					continue
+				}
+				for _, l := range up.Links {
+					if local := famAddr(l.Addrs, a.Is4()); local.IsValid() && l.Segment == n.Link.Segment {
+						cfg.Neighbors = append(cfg.Neighbors, underlaybgp.Neighbor{Addr: famAddr(n.Link.Addrs, a.Is4()), ASN: main.ASN, Name: n.Name, Local: local})
+						peers[famAddr(n.Link.Addrs, a.Is4())] = true
+					}
+				}
+			}
+		}
+	}
+	if len(cfg.Neighbors) == 0 {
+		r.errf(up.pos, "upstream.routing", "bgp: no node's bgp controller peers the upstream at %s (add a bgp controller on each exit node with peers %s, as Proxmox documents)", addrList(mine), addrList(mine))
+		return
+	}
+	up.BGP = cfg
+	// Routes to SDN subnets through the peering nodes come from BGP now.
+	var kept []Route
+	for _, ro := range up.Routes {
+		viaPeer := false
+		for _, v := range ro.Via {
+			viaPeer = viaPeer || peers[v]
+		}
+		if !viaPeer {
+			kept = append(kept, ro)
+		}
+	}
+	up.Routes = kept
 }

@@ -324,6 +324,20 @@ func (r *resolver) upstream() {
 		rt.Name = u.Name.V
 	}
 	rt.NS = r.lab.Prefix() + rt.Name
+	if u.Routing.Set {
+		switch u.Routing.V {
+		case "static", "bgp":
+			rt.Routing = u.Routing.V
+		default:
+			r.errf(u.Routing.Pos, "upstream.routing", "%q: expected static or bgp", u.Routing.V)
+		}
+	}
+	if u.ASN.Set {
+		if rt.Routing != "bgp" {
+			r.errf(u.ASN.Pos, "upstream.asn", "only an upstream with routing: bgp has an AS number")
+		}
+		rt.ASN = uint32(u.ASN.V)
+	}
 	// Where it sits: the segment of the first exit node, else of the first node.
 	var seg *Segment
 	if u.Segment.Set {

@@ -59,9 +59,12 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 			pos[1], from, pos[2], time.Since(t0).Round(time.Millisecond), st.Downtime, st.TotalTime, float64(st.Transferred)/(1<<20))
 		return nil
 	}
-	if err := topology.Migrate(ctx, lab, pos[1], pos[2], *pause); err != nil {
+	mv, err := topology.Migrate(ctx, lab, pos[1], pos[2], *pause)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "guest %s: %s -> %s in %s (pause %s)\n", pos[1], from, pos[2], time.Since(t0).Round(time.Microsecond), *pause)
+	fmt.Fprintf(out, "guest %s: %s -> %s in %s (pause %s, %d guest processes frozen, carrier up %s after the pause, %d RARP rounds)\n",
+		pos[1], from, pos[2], mv.CarrierUp.Sub(t0).Round(time.Microsecond), *pause, len(mv.Frozen),
+		mv.CarrierUp.Sub(mv.PauseEnd).Round(time.Microsecond), len(mv.Announces))
 	return nil
 }

@@ -112,6 +112,24 @@ func TestStreamPingTables(t *testing.T) {
 	if st.Sent < 50 || st.Received == 0 || st.Lost < 0 || st.Received > st.Sent || st.TailSent == 0 {
 		t.Fatalf("stream: %s", st)
 	}
+	// Every datagram is in the record; a received one carries the kernel's
+	// receive stamp, after it was sent.
+	recs := s.Records()
+	arrived := 0
+	for i, rc := range recs {
+		if rc.Seq != uint64(i) || rc.Sent.IsZero() {
+			t.Fatalf("record %d: %+v", i, rc)
+		}
+		if !rc.Lost {
+			arrived++
+			if rc.Recv.Before(rc.Sent) || rc.Recv.Sub(rc.Sent) > 5*time.Second {
+				t.Fatalf("record %d: received %v, sent %v", i, rc.Recv, rc.Sent)
+			}
+		}
+	}
+	if len(recs) != st.Sent || arrived != st.Received {
+		t.Fatalf("records: %d (%d received), stats %s", len(recs), arrived, st)
+	}
 	e, ok, err := NeighFor(a, dst)
 	if err != nil || !ok || e.MAC == "" {
 		t.Fatalf("neigh: %+v %v %v", e, ok, err)
@@ -226,6 +244,42 @@ func TestGuardVXLAN(t *testing.T) {
 	}
 	if !deliver() {
 		t.Fatal("after removing the guard the datagram must arrive")
+	}
+}
+
+// TestWatchRoutes: a default route via two next hops loses one; the watch
+// says when, from the kernel's announcement.
+func TestWatchRoutes(t *testing.T) {
+	a, _ := twoHosts(t)
+	out, err := nsutil.Output(context.Background(), a, "ip", "route", "add", "default", "nexthop", "via", "10.77.0.2", "nexthop", "via", "10.77.0.3")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	w, err := WatchRoutes(a, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	dfl := netip.MustParsePrefix("0.0.0.0/0")
+	gone := netip.MustParseAddr("10.77.0.3")
+	if _, ok, final, _ := w.GoneAt(dfl, gone, time.Time{}); ok || len(final) != 1 {
+		t.Fatalf("before: gone %v, routes %v", ok, final)
+	}
+	before := time.Now()
+	if out, err := nsutil.Output(context.Background(), a, "ip", "route", "replace", "default", "via", "10.77.0.2"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var at time.Time
+	var ok bool
+	var final []Route
+	for deadline := time.Now().Add(5 * time.Second); !ok && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		at, ok, final, err = w.GoneAt(dfl, gone, before)
+	}
+	if !ok || err != nil || at.Before(before) {
+		t.Fatalf("after the replace: gone %v at %v (before %v), routes %v, err %v", ok, at, before, final, err)
+	}
+	if len(final) != 1 || len(final[0].Via) != 1 || final[0].Via[0] != netip.MustParseAddr("10.77.0.2") {
+		t.Errorf("final routes %v", final)
 	}
 }
 

@@ -266,7 +266,17 @@ type Route struct {
 	Dst netip.Prefix
 	Via []netip.Addr // next hops (several for ECMP)
 	Dev string
+	// Proto is who installed it (RTPROT_*: boot/static, kernel, bgp 186, ...).
+	Proto int
 }
+
+// RouteProtoBGP is the protocol of routes a BGP speaker installed (zebra's
+// for bgpd, and the lab's underlay routers').
+const RouteProtoBGP = 186
+
+// Learned tells a route a routing protocol installs and withdraws (BGP)
+// from a static one.
+func (r Route) Learned() bool { return r.Proto == RouteProtoBGP }
 
 func (r Route) String() string {
 	s := r.Dst.String()
@@ -297,41 +307,47 @@ func routeList(h *netlink.Handle, ns string, family int, names map[int]string) (
 	}
 	var out []Route
 	for _, r := range list {
-		rt := Route{Dev: names[r.LinkIndex]}
-		if r.Dst == nil {
-			if family == 6 {
-				rt.Dst = netip.MustParsePrefix("::/0")
-			} else {
-				rt.Dst = netip.MustParsePrefix("0.0.0.0/0")
-			}
-		} else if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
-			ones, _ := r.Dst.Mask.Size()
-			rt.Dst = netip.PrefixFrom(a.Unmap(), ones)
-		}
-		add := func(ip net.IP) {
-			if a, ok := netip.AddrFromSlice(ip); ok {
-				rt.Via = append(rt.Via, a.Unmap())
-			}
-		}
-		if r.Gw != nil {
-			add(r.Gw)
-		}
-		if r.Via != nil {
-			if v, ok := r.Via.(*netlink.Via); ok {
-				add(v.Addr)
-			}
-		}
-		for _, nh := range r.MultiPath {
-			if nh.Gw != nil {
-				add(nh.Gw)
-			}
-			if v, ok := nh.Via.(*netlink.Via); ok && v != nil {
-				add(v.Addr)
-			}
-		}
-		out = append(out, rt)
+		out = append(out, toRoute(r, family, names))
 	}
 	return out, nil
+}
+
+// toRoute turns a netlink route into a Route; names maps link indexes to
+// names (nil: no device names).
+func toRoute(r netlink.Route, family int, names map[int]string) Route {
+	rt := Route{Dev: names[r.LinkIndex], Proto: int(r.Protocol)}
+	if r.Dst == nil {
+		if family == 6 {
+			rt.Dst = netip.MustParsePrefix("::/0")
+		} else {
+			rt.Dst = netip.MustParsePrefix("0.0.0.0/0")
+		}
+	} else if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
+		ones, _ := r.Dst.Mask.Size()
+		rt.Dst = netip.PrefixFrom(a.Unmap(), ones)
+	}
+	add := func(ip net.IP) {
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			rt.Via = append(rt.Via, a.Unmap())
+		}
+	}
+	if r.Gw != nil {
+		add(r.Gw)
+	}
+	if r.Via != nil {
+		if v, ok := r.Via.(*netlink.Via); ok {
+			add(v.Addr)
+		}
+	}
+	for _, nh := range r.MultiPath {
+		if nh.Gw != nil {
+			add(nh.Gw)
+		}
+		if v, ok := nh.Via.(*netlink.Via); ok && v != nil {
+			add(v.Addr)
+		}
+	}
+	return rt
 }
 
 // Netstat reads the TcpExt/IpExt counters of namespace ns

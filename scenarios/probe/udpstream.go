@@ -14,6 +14,9 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
@@ -37,6 +40,7 @@ type Stream struct {
 	seen     map[uint64]bool
 	dups     int
 	sent     uint64
+	sentAt   []time.Time // by sequence number
 	sendErrs int
 	lastErr  error
 	started  time.Time
@@ -60,7 +64,8 @@ type StreamStats struct {
 	SendErrors int
 	LastError  string
 	// LongestGap is the longest time between two consecutive arrivals
-	// (including stream start to first arrival).
+	// (including stream start to first arrival, and the last arrival to
+	// the last datagram sent).
 	LongestGap time.Duration
 	// GapFrom and GapTo are the sequence numbers bounding the longest gap.
 	GapFrom, GapTo uint64
@@ -91,6 +96,10 @@ func StartStream(fromNS, toNS string, dst netip.Addr, port int, interval time.Du
 		c, err := net.ListenUDP(network, &net.UDPAddr{Port: port})
 		if err != nil {
 			return fmt.Errorf("udp stream: listen in %s: %w", toNS, err)
+		}
+		if err := timestamping(c); err != nil {
+			c.Close()
+			return fmt.Errorf("udp stream: SO_TIMESTAMPNS in %s: %w", toNS, err)
 		}
 		s.recv = c
 		return nil
@@ -123,12 +132,15 @@ func StartStream(fromNS, toNS string, dst netip.Addr, port int, interval time.Du
 func (s *Stream) receive() {
 	defer s.wg.Done()
 	buf := make([]byte, 2048)
+	oob := make([]byte, 128)
 	for {
-		n, err := s.recv.Read(buf)
+		n, oobn, _, _, err := s.recv.ReadMsgUDP(buf, oob)
 		if err != nil {
 			return // closed by Stop
 		}
-		at := time.Now()
+		// The kernel's receive time, not when this goroutine got to run:
+		// on a loaded machine the two differ by milliseconds.
+		at := kernelStamp(oob[:oobn])
 		if n < datagramLen || binary.BigEndian.Uint32(buf) != streamMagic {
 			continue
 		}
@@ -156,9 +168,11 @@ func (s *Stream) transmit(ctx context.Context) {
 		// buffer full of packets stuck on the way) is lost: the sender keeps
 		// its schedule instead of blocking, so loss and gap stay honest.
 		_ = s.send.SetWriteDeadline(time.Now().Add(s.Interval))
+		at := time.Now()
 		_, err := s.send.Write(buf)
 		s.mu.Lock()
 		s.sent++
+		s.sentAt = append(s.sentAt, at)
 		if err != nil {
 			// e.g. ECONNREFUSED from an ICMP error, ENETUNREACH while
 			// routes move: the datagram is lost, the stream goes on.
@@ -178,6 +192,10 @@ func (s *Stream) transmit(ctx context.Context) {
 		}
 	}
 }
+
+// Halt stops sending; Stop then collects. Several streams halted together
+// share one drain.
+func (s *Stream) Halt() { s.cancel() }
 
 // Stop stops sending, waits drain for late datagrams, closes the sockets
 // and returns the statistics.
@@ -212,6 +230,13 @@ func (s *Stream) Stop(drain time.Duration) StreamStats {
 		maxSeq = max(maxSeq, a.seq)
 		prevAt, prevSeq = a.at, a.seq
 	}
+	// A stream that stops arriving has a gap up to its last datagram sent:
+	// one that never recovered must not report a short gap.
+	if n := len(s.sentAt); n > 0 {
+		if g := s.sentAt[n-1].Sub(prevAt); g > st.LongestGap {
+			st.LongestGap, st.GapFrom, st.GapTo = g, prevSeq, uint64(n-1)
+		}
+	}
 	st.TailSent = min(st.Sent, 100)
 	for _, a := range s.arrivals {
 		if a.seq >= uint64(st.Sent-st.TailSent) {
@@ -220,6 +245,36 @@ func (s *Stream) Stop(drain time.Duration) StreamStats {
 	}
 	return st
 }
+
+// Record is one datagram of a stream: when it was sent and, unless Lost,
+// when it arrived.
+type Record struct {
+	Seq  uint64
+	Sent time.Time
+	Recv time.Time
+	Lost bool
+}
+
+// Records returns every datagram sent so far in sequence order, with its
+// arrival time (the first copy's) or Lost. It is what outage figures are
+// computed from: sequence numbers and arrival times, not polling.
+func (s *Stream) Records() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Record, len(s.sentAt))
+	for i, at := range s.sentAt {
+		out[i] = Record{Seq: uint64(i), Sent: at, Lost: true}
+	}
+	for _, a := range s.arrivals {
+		if a.seq < uint64(len(out)) {
+			out[a.seq].Recv, out[a.seq].Lost = a.at, false
+		}
+	}
+	return out
+}
+
+// Started is when the stream began sending.
+func (s *Stream) Started() time.Time { return s.started }
 
 // LastArrival returns when the latest datagram arrived (zero: none yet).
 func (s *Stream) LastArrival() time.Time {
@@ -242,4 +297,34 @@ func (s *Stream) Snapshot() []uint64 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// timestamping asks the kernel to stamp each datagram with its receive time.
+func timestamping(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// kernelStamp reads SCM_TIMESTAMPNS from a datagram's control messages;
+// without one it falls back to now.
+func kernelStamp(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+				ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+				return time.Unix(ts.Unix())
+			}
+		}
+	}
+	return time.Now()
 }

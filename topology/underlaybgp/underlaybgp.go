@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -91,7 +92,7 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 		return fmt.Errorf("netlink: %w", err)
 	}
 	defer h.Close()
-	k := &kernel{h: h, log: log, installed: map[netip.Prefix]netip.Addr{}}
+	k := &kernel{h: h, log: log, installed: map[netip.Prefix][]netip.Addr{}}
 	// Routes of an earlier instance (a restarted router) are stale.
 	k.flushStale()
 	defer k.flushAll()
@@ -193,64 +194,93 @@ func localPath(pf netip.Prefix) (*api.Path, error) {
 	return apiutil.NewPath(nlri, false, attrs, time.Now())
 }
 
-// best lists the best learned path of every prefix that is not our own.
-func best(ctx context.Context, s *server.BgpServer, own map[netip.Prefix]bool) map[netip.Prefix]netip.Addr {
-	out := map[netip.Prefix]netip.Addr{}
+// best lists, for every prefix that is not our own, the next hops to
+// install: the best path's and those of the other paths with the same AS
+// path (BGP multipath as bgpd does it without multipath-relax), so routes
+// from several exit nodes of one AS share ECMP.
+func best(ctx context.Context, s *server.BgpServer, own map[netip.Prefix]bool) map[netip.Prefix][]netip.Addr {
+	out := map[netip.Prefix][]netip.Addr{}
 	for _, fam := range []*api.Family{familyV4, familyV6} {
 		_ = s.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: fam}, func(d *api.Destination) {
-			for _, p := range d.Paths {
-				if !p.Best || p.IsWithdraw || p.IsNexthopInvalid {
-					continue
-				}
-				pf, nh, ok := decode(p)
-				if !ok || own[pf] {
-					continue
-				}
-				out[pf] = nh
+			type cand struct {
+				nh     netip.Addr
+				asPath string
 			}
+			var bestPath *cand
+			var all []cand
+			var pf netip.Prefix
+			for _, p := range d.Paths {
+				if p.IsWithdraw || p.IsNexthopInvalid || p.Filtered {
+					continue
+				}
+				prefix, nh, asPath, ok := decode(p)
+				if !ok || own[prefix] {
+					continue
+				}
+				pf = prefix
+				c := cand{nh, asPath}
+				all = append(all, c)
+				if p.Best {
+					bestPath = &c
+				}
+			}
+			if bestPath == nil {
+				return
+			}
+			nhs := []netip.Addr{bestPath.nh}
+			for _, c := range all {
+				if c.asPath == bestPath.asPath && !slices.Contains(nhs, c.nh) {
+					nhs = append(nhs, c.nh)
+				}
+			}
+			slices.SortFunc(nhs, func(a, b netip.Addr) int { return a.Compare(b) })
+			out[pf] = nhs
 		})
 	}
 	return out
 }
 
-// decode reads a unicast path's prefix and next hop.
-func decode(p *api.Path) (netip.Prefix, netip.Addr, bool) {
+// decode reads a unicast path's prefix, next hop and AS path.
+func decode(p *api.Path) (netip.Prefix, netip.Addr, string, bool) {
 	n, err := apiutil.GetNativeNlri(p)
 	if err != nil {
-		return netip.Prefix{}, netip.Addr{}, false
+		return netip.Prefix{}, netip.Addr{}, "", false
 	}
 	pf, err := netip.ParsePrefix(n.String())
 	if err != nil {
-		return netip.Prefix{}, netip.Addr{}, false
+		return netip.Prefix{}, netip.Addr{}, "", false
 	}
 	attrs, err := apiutil.GetNativePathAttributes(p)
 	if err != nil {
-		return netip.Prefix{}, netip.Addr{}, false
+		return netip.Prefix{}, netip.Addr{}, "", false
 	}
 	var nh net.IP
+	asPath := ""
 	for _, a := range attrs {
 		switch a := a.(type) {
 		case *bgp.PathAttributeNextHop:
 			nh = a.Value
 		case *bgp.PathAttributeMpReachNLRI:
 			nh = a.Nexthop
+		case *bgp.PathAttributeAsPath:
+			asPath = a.String()
 		}
 	}
 	addr, ok := netip.AddrFromSlice(nh)
 	if !ok || addr.IsUnspecified() {
-		return netip.Prefix{}, netip.Addr{}, false
+		return netip.Prefix{}, netip.Addr{}, "", false
 	}
-	return pf.Masked(), addr.Unmap(), true
+	return pf.Masked(), addr.Unmap(), asPath, true
 }
 
 // kernel keeps the namespace's BGP routes equal to the best paths.
 type kernel struct {
 	h         *netlink.Handle
 	log       *slog.Logger
-	installed map[netip.Prefix]netip.Addr
+	installed map[netip.Prefix][]netip.Addr
 }
 
-func (k *kernel) route(pf netip.Prefix, nh netip.Addr) *netlink.Route {
+func (k *kernel) route(pf netip.Prefix, nhs []netip.Addr) *netlink.Route {
 	r := &netlink.Route{
 		Dst:      &net.IPNet{IP: net.IP(pf.Addr().AsSlice()), Mask: net.CIDRMask(pf.Bits(), pf.Addr().BitLen())},
 		Protocol: RouteProtocol,
@@ -260,35 +290,40 @@ func (k *kernel) route(pf netip.Prefix, nh netip.Addr) *netlink.Route {
 	if pf.Addr().Is6() {
 		r.Family = netlink.FAMILY_V6
 	}
-	if nh.IsValid() {
-		r.Gw = net.IP(nh.AsSlice())
+	switch {
+	case len(nhs) == 1:
+		r.Gw = net.IP(nhs[0].AsSlice())
+	case len(nhs) > 1:
+		for _, nh := range nhs {
+			r.MultiPath = append(r.MultiPath, &netlink.NexthopInfo{Gw: net.IP(nh.AsSlice())})
+		}
 	}
 	return r
 }
 
-func (k *kernel) sync(want map[netip.Prefix]netip.Addr) {
+func (k *kernel) sync(want map[netip.Prefix][]netip.Addr) {
 	var keys []netip.Prefix
 	for pf := range want {
 		keys = append(keys, pf)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	for _, pf := range keys {
-		nh := want[pf]
-		if old, ok := k.installed[pf]; ok && old == nh {
+		nhs := want[pf]
+		if old, ok := k.installed[pf]; ok && slices.Equal(old, nhs) {
 			continue
 		}
-		if err := k.h.RouteReplace(k.route(pf, nh)); err != nil {
-			k.log.Warn("install route", "prefix", pf, "via", nh, "err", err)
+		if err := k.h.RouteReplace(k.route(pf, nhs)); err != nil {
+			k.log.Warn("install route", "prefix", pf, "via", nhs, "err", err)
 			continue
 		}
-		k.log.Info("route installed", "prefix", pf, "via", nh)
-		k.installed[pf] = nh
+		k.log.Info("route installed", "prefix", pf, "via", nhs)
+		k.installed[pf] = nhs
 	}
-	for pf, nh := range k.installed {
+	for pf, nhs := range k.installed {
 		if _, ok := want[pf]; ok {
 			continue
 		}
-		if err := k.h.RouteDel(k.route(pf, nh)); err != nil {
+		if err := k.h.RouteDel(k.route(pf, nhs)); err != nil {
 			k.log.Warn("remove route", "prefix", pf, "err", err)
 		}
 		k.log.Info("route withdrawn", "prefix", pf)

@@ -27,11 +27,11 @@ func TestDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pf, nh, ok := decode(p4)
+	pf, nh, _, ok := decode(p4)
 	if !ok || pf != netip.MustParsePrefix("192.168.30.0/24") || nh != netip.MustParseAddr("192.168.20.254") {
 		t.Errorf("v4: %s via %s %v", pf, nh, ok)
 	}
-	pf, nh, ok = decode(p6)
+	pf, nh, _, ok = decode(p6)
 	if !ok || pf != netip.MustParsePrefix("fd10:3::/64") || nh != netip.MustParseAddr("fd10:2::fe") {
 		t.Errorf("v6: %s via %s %v", pf, nh, ok)
 	}
@@ -40,7 +40,7 @@ func TestDecode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, ok := decode(lp); ok {
+		if _, _, _, ok := decode(lp); ok {
 			t.Errorf("own announcement %s decodes as a learned route", own)
 		}
 	}

@@ -1,0 +1,51 @@
+package scenarios
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+)
+
+// mkRecords: one datagram per ms from t0; lost marks the lost sequence
+// numbers; each arrives 1 ms after it was sent.
+func mkRecords(t0 time.Time, n int, lost func(i int) bool) []probe.Record {
+	var out []probe.Record
+	for i := range n {
+		r := probe.Record{Seq: uint64(i), Sent: t0.Add(time.Duration(i) * time.Millisecond), Lost: lost(i)}
+		if !r.Lost {
+			r.Recv = r.Sent.Add(time.Millisecond)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestOutageAt(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fail := t0.Add(100 * time.Millisecond)
+	// Lost from 98 to 299, a stray single arrival at 150 that is not a recovery.
+	recs := mkRecords(t0, 500, func(i int) bool { return i >= 98 && i < 300 && i != 150 })
+	o := outageAt(recs, fail, 10)
+	if !o.Affected || o.FirstLost != 98 || o.RecoveredSeq != 300 || o.Lost != 201 {
+		t.Fatalf("outage %+v", o)
+	}
+	if got := o.Recovered.Sub(fail); got != 201*time.Millisecond {
+		t.Errorf("recovered %v after the failure, want 201ms", got)
+	}
+	if o.LastBefore != t0.Add(98*time.Millisecond) {
+		t.Errorf("last before %v", o.LastBefore.Sub(t0))
+	}
+	// Never recovers.
+	if o := outageAt(mkRecords(t0, 500, func(i int) bool { return i >= 120 }), fail, 10); !o.Affected || !o.Recovered.IsZero() || o.Lost != 380 {
+		t.Fatalf("never recovered: %+v", o)
+	}
+	// Nothing lost: not affected, recovered at once.
+	if o := outageAt(mkRecords(t0, 500, func(int) bool { return false }), fail, 10); o.Affected || !o.Recovered.Equal(fail) {
+		t.Fatalf("no loss: %+v", o)
+	}
+	// A loss long before the failure is not this outage.
+	if o := outageAt(mkRecords(t0, 500, func(i int) bool { return i == 10 }), fail, 10); o.Affected {
+		t.Fatalf("early loss counted: %+v", o)
+	}
+}
