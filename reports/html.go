@@ -13,7 +13,7 @@ import (
 // scripts, no external fonts or assets. html/template escapes every value;
 // the SVG is built by this package with every text escaped (svg.go).
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"figures": func(fs []Figure) string { return figuresText(fs, 0) },
+	"figures": func(fs []Figure) string { return figuresText(fs, 6) }, // the details list them all
 	"human":   humanDuration,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
