@@ -85,6 +85,8 @@ func (d *Decoder) decodeFrame(p *Packet, data []byte) {
 				return
 			}
 		case *layers.Dot1Q:
+			// The tag's own TPID is the type field before it.
+			p.VLANs = append(p.VLANs, VLANTag{TPID: uint16(p.EtherType), VID: l.VLANIdentifier, PCP: l.Priority})
 			p.EtherType = l.Type
 			if l.Type == ethRARP {
 				decodeRARP(p, l.Payload)
@@ -179,7 +181,60 @@ func (d *Decoder) decodeUDP(p *Packet, data []byte) error {
 		// First fragment: the VXLAN header and the start of the inner frame are here.
 		return d.decodeVXLAN(p, payload)
 	}
+	if p.Frag == nil && (p.DstPort == 67 || p.DstPort == 68) && (p.SrcPort == 67 || p.SrcPort == 68) {
+		return decodeDHCP(p, payload)
+	}
 	return nil
+}
+
+// decodeDHCP reads a DHCPv4 message: its type, the client's MAC and the
+// offered address, and the options a guest configures itself from.
+func decodeDHCP(p *Packet, data []byte) error {
+	var l layers.DHCPv4
+	if err := l.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
+		return fmt.Errorf("dhcp: %w", err)
+	}
+	d := &DHCP{Op: uint8(l.Operation), ClientMAC: slices.Clone(l.ClientHWAddr), YourIP: addr(l.YourClientIP)}
+	for _, o := range l.Options {
+		switch o.Type {
+		case layers.DHCPOptMessageType:
+			if len(o.Data) == 1 {
+				d.MsgType = layers.DHCPMsgType(o.Data[0]).String()
+			}
+		case layers.DHCPOptRouter:
+			d.Routers = addrList(o.Data)
+		case layers.DHCPOptDNS:
+			d.DNS = addrList(o.Data)
+		case layers.DHCPOptServerID:
+			if a := addrList(o.Data); len(a) == 1 {
+				d.ServerID = a[0]
+			}
+		case layers.DHCPOptSubnetMask:
+			if len(o.Data) == 4 {
+				ones, _ := net.IPMask(o.Data).Size()
+				d.PrefixLen = ones
+			}
+		case layers.DHCPOptInterfaceMTU:
+			if len(o.Data) == 2 {
+				d.MTU = int(binary.BigEndian.Uint16(o.Data))
+			}
+		case layers.DHCPOptLeaseTime:
+			if len(o.Data) == 4 {
+				d.LeaseSecs = binary.BigEndian.Uint32(o.Data)
+			}
+		}
+	}
+	p.DHCP = d
+	return nil
+}
+
+// addrList reads consecutive IPv4 addresses.
+func addrList(b []byte) []netip.Addr {
+	var out []netip.Addr
+	for i := 0; i+4 <= len(b); i += 4 {
+		out = append(out, netip.AddrFrom4([4]byte(b[i:i+4])))
+	}
+	return out
 }
 
 func (d *Decoder) decodeVXLAN(p *Packet, payload []byte) error {

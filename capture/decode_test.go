@@ -10,6 +10,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -461,5 +462,63 @@ func TestDecodeRARP(t *testing.T) {
 	}
 	if s := in.Summary(); !strings.Contains(s, "RARP who-is") {
 		t.Errorf("summary %q", s)
+	}
+}
+
+// A QinQ frame whose outer tag came in auxdata: put back inline, it decodes
+// as S-tag (802.1ad) then C-tag (802.1Q) then IPv4/ICMP.
+func TestDecodeQinQFromAuxdata(t *testing.T) {
+	inner := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: ip("10.0.3.100").AsSlice(), DstIP: ip("10.0.3.101").AsSlice()},
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 1, Seq: 1})
+	aux := unix.TpacketAuxdata{Status: unix.TP_STATUS_VLAN_VALID | unix.TP_STATUS_VLAN_TPID_VALID, Vlan_tci: 20 | 5<<13, Vlan_tpid: 0x88a8}
+	data, n := withVlanTag(inner, len(inner), aux)
+	if n != len(inner)+4 || len(data) != n {
+		t.Fatalf("length %d, want %d", n, len(inner)+4)
+	}
+	p := NewDecoder(DecodeOptions{}).Decode("sw", t0, DirIn, n, data)
+	want := []VLANTag{{TPID: 0x88a8, VID: 20, PCP: 5}, {TPID: 0x8100, VID: 100}}
+	if len(p.VLANs) != 2 || p.VLANs[0] != want[0] || p.VLANs[1] != want[1] {
+		t.Fatalf("tags %v, want %v", p.VLANs, want)
+	}
+	if p.EtherType != layers.EthernetTypeIPv4 || p.ICMP == nil || p.DstIP != ip("10.0.3.101") {
+		t.Fatalf("payload: type %v icmp %+v dst %v", p.EtherType, p.ICMP, p.DstIP)
+	}
+	// No VLAN in auxdata: the frame is left as it is.
+	if d2, n2 := withVlanTag(inner, len(inner), unix.TpacketAuxdata{}); n2 != len(inner) || len(d2) != len(inner) {
+		t.Fatal("untagged frame changed")
+	}
+}
+
+// A DHCP ACK from a server: offered address, router, DNS, MTU, lease.
+func TestDecodeDHCPAck(t *testing.T) {
+	ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: ip("10.0.20.1").AsSlice(), DstIP: ip("10.0.20.100").AsSlice()}
+	udp := &layers.UDP{SrcPort: 67, DstPort: 68}
+	if err := udp.SetNetworkLayerForChecksum(ip4); err != nil {
+		t.Fatal(err)
+	}
+	dhcp := &layers.DHCPv4{Operation: layers.DHCPOpReply, HardwareType: layers.LinkTypeEthernet, HardwareLen: 6,
+		ClientHWAddr: macG1, YourClientIP: ip("10.0.20.100").AsSlice(),
+		Options: layers.DHCPOptions{
+			layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeAck)}),
+			layers.NewDHCPOption(layers.DHCPOptServerID, ip("10.0.20.1").AsSlice()),
+			layers.NewDHCPOption(layers.DHCPOptSubnetMask, []byte{255, 255, 255, 0}),
+			layers.NewDHCPOption(layers.DHCPOptRouter, ip("10.0.20.1").AsSlice()),
+			layers.NewDHCPOption(layers.DHCPOptDNS, append(ip("10.0.20.53").AsSlice(), ip("10.0.20.54").AsSlice()...)),
+			layers.NewDHCPOption(layers.DHCPOptInterfaceMTU, []byte{0x05, 0x78}),
+			layers.NewDHCPOption(layers.DHCPOptLeaseTime, []byte{0xff, 0xff, 0xff, 0xff}),
+		}}
+	frame := serialize(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macG1, EthernetType: layers.EthernetTypeIPv4}, ip4, udp, dhcp)
+	p := NewDecoder(DecodeOptions{}).Decode("g", t0, DirIn, 0, frame)
+	d := p.DHCP
+	if d == nil {
+		t.Fatalf("no DHCP decoded (err %q)", p.DecodeErr)
+	}
+	if d.MsgType != "Ack" || d.YourIP != ip("10.0.20.100") || d.PrefixLen != 24 || d.MTU != 1400 || d.LeaseSecs != 0xffffffff ||
+		len(d.Routers) != 1 || d.Routers[0] != ip("10.0.20.1") || len(d.DNS) != 2 || d.DNS[1] != ip("10.0.20.54") ||
+		d.ServerID != ip("10.0.20.1") || d.ClientMAC.String() != macG1.String() {
+		t.Fatalf("DHCP: %+v", d)
 	}
 }

@@ -172,6 +172,11 @@ func openPoint(pt Point, o Options) (*os.File, error) {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
 			return fail("SO_TIMESTAMPNS", err)
 		}
+		// The outer VLAN tag of a frame is in the skb's metadata, not in
+		// its bytes (VLAN offload, software tagging): auxdata carries it.
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+			return fail("PACKET_AUXDATA", err)
+		}
 		// A bigger buffer (root may exceed rmem_max) absorbs bursts.
 		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
 			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
@@ -213,7 +218,7 @@ func (s *Session) readLoop(pc *pointCapture) {
 		return
 	}
 	buf := make([]byte, s.opts.Snaplen)
-	oob := make([]byte, unix.CmsgSpace(16)*2)
+	oob := make([]byte, unix.CmsgSpace(16)+unix.CmsgSpace(int(unsafe.Sizeof(unix.TpacketAuxdata{})))+64)
 	var recvErr error
 	// recv reads one frame; false means the socket is empty.
 	recv := func(fd uintptr) bool {
@@ -257,9 +262,9 @@ func (s *Session) keep(pc *pointCapture, n int, buf, oob []byte, from unix.Socka
 	pc.seen++
 	capLen := min(n, len(buf))
 	if s.opts.KeepNone {
-		ts, dir := frameMeta(oob, from)
+		ts, dir, data, length := frameMeta(oob, from, buf[:capLen], n)
 		if s.opts.Live != nil {
-			s.opts.Live(pc.index, ts, dir, n, buf[:capLen])
+			s.opts.Live(pc.index, ts, dir, length, data)
 		}
 		return
 	}
@@ -273,16 +278,17 @@ func (s *Session) keep(pc *pointCapture, n int, buf, oob []byte, from unix.Socka
 		pc.over++
 		return
 	}
-	f := rawFrame{length: n, data: slices.Clone(buf[:capLen])}
-	f.ts, f.dir = frameMeta(oob, from)
+	f := rawFrame{}
+	f.ts, f.dir, f.data, f.length = frameMeta(oob, from, slices.Clone(buf[:capLen]), n)
 	if s.opts.Live != nil {
 		s.opts.Live(pc.index, f.ts, f.dir, n, f.data)
 	}
 	pc.frames = append(pc.frames, f)
 }
 
-// frameMeta reads a frame's kernel timestamp and direction.
-func frameMeta(oob []byte, from unix.Sockaddr) (ts time.Time, dir Direction) {
+// frameMeta reads a frame's kernel timestamp and direction, and puts back
+// the VLAN tag the kernel took off (see withVlanTag).
+func frameMeta(oob []byte, from unix.Sockaddr, data []byte, length int) (ts time.Time, dir Direction, _ []byte, _ int) {
 	if ll, ok := from.(*unix.SockaddrLinklayer); ok {
 		dir = DirIn
 		if ll.Pkttype == unix.PACKET_OUTGOING {
@@ -295,12 +301,16 @@ func frameMeta(oob []byte, from unix.Sockaddr) (ts time.Time, dir Direction) {
 				t := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
 				ts = time.Unix(t.Unix())
 			}
+			if m.Header.Level == unix.SOL_PACKET && m.Header.Type == unix.PACKET_AUXDATA && len(m.Data) >= int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+				aux := *(*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
+				data, length = withVlanTag(data, length, aux)
+			}
 		}
 	}
 	if ts.IsZero() {
 		ts = time.Now()
 	}
-	return ts, dir
+	return ts, dir, data, length
 }
 
 func (s *Session) closeAll() {
@@ -371,4 +381,22 @@ func getStats(f *os.File) (*unix.TpacketStats, error) {
 		return nil, err
 	}
 	return st, serr
+}
+
+// withVlanTag puts a frame's outer VLAN tag, which the kernel reports in
+// auxdata, back between the MAC addresses, as libpcap does, so the frame
+// reads as it was on the wire.
+func withVlanTag(data []byte, length int, aux unix.TpacketAuxdata) ([]byte, int) {
+	if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 || len(data) < 12 {
+		return data, length
+	}
+	tpid := uint16(0x8100)
+	if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && aux.Vlan_tpid != 0 {
+		tpid = aux.Vlan_tpid
+	}
+	out := make([]byte, 0, len(data)+4)
+	out = append(out, data[:12]...)
+	out = append(out, byte(tpid>>8), byte(tpid), byte(aux.Vlan_tci>>8), byte(aux.Vlan_tci))
+	out = append(out, data[12:]...)
+	return out, length + 4
 }

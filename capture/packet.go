@@ -47,7 +47,8 @@ type Packet struct {
 
 	// Link layer.
 	SrcMAC, DstMAC net.HardwareAddr
-	EtherType      layers.EthernetType
+	EtherType      layers.EthernetType // of the payload, after any VLAN tags
+	VLANs          []VLANTag           // outermost first
 
 	// Network layer (IPv4 or IPv6).
 	SrcIP, DstIP netip.Addr
@@ -66,6 +67,7 @@ type Packet struct {
 	ICMP  *ICMP
 	ND    *ND
 	VXLAN *VXLAN
+	DHCP  *DHCP
 	BGP   []*BGPMessage // BGP messages completed by this segment
 	BFD   *BFD          // a BFD control packet
 
@@ -73,6 +75,29 @@ type Packet struct {
 
 	raw []byte // captured bytes of a depth-0 frame, for writing files
 }
+
+// DHCP is a DHCPv4 message.
+type DHCP struct {
+	Op        uint8  // 1 request (client), 2 reply (server)
+	MsgType   string // "Discover", "Offer", "Request", "Ack", "Nak", ...
+	ClientMAC net.HardwareAddr
+	YourIP    netip.Addr // the address offered or acknowledged
+	PrefixLen int        // from the subnet mask option; 0 none
+	Routers   []netip.Addr
+	DNS       []netip.Addr
+	ServerID  netip.Addr
+	MTU       int    // option 26; 0 none
+	LeaseSecs uint32 // 0xffffffff: infinite
+}
+
+// VLANTag is one 802.1Q or 802.1ad tag of a frame.
+type VLANTag struct {
+	TPID uint16 // 0x8100 (802.1Q) or 0x88a8 (802.1ad)
+	VID  uint16
+	PCP  uint8
+}
+
+func (t VLANTag) String() string { return fmt.Sprintf("%#04x/%d", t.TPID, t.VID) }
 
 // Fragment describes an IPv4 fragment (MF or offset set) or an IPv6 fragment header.
 type Fragment struct {

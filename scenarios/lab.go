@@ -45,6 +45,10 @@ type Lab interface {
 	MACSeq(ctx context.Context, node string, mac net.HardwareAddr) (seq uint32, found bool, err error)
 	// KillAgent sends SIGKILL to a node's EVPN agent only (its links stay up).
 	KillAgent(ctx context.Context, node string) error
+	// RestartGuest restarts a guest's network as a reboot does: NIC down,
+	// addresses and routes gone, NIC up, configured again (by DHCP for a
+	// guest with ip: dhcp).
+	RestartGuest(ctx context.Context, guest string) error
 	// VNetNS is the namespace holding a VNet's bridge on a node (the node's
 	// own namespace, or its VRF namespace for an EVPN zone).
 	VNetNS(node, vnet string) (string, error)
@@ -83,6 +87,11 @@ type Guest struct {
 	IPv6  netip.Prefix // invalid: none
 	GW4   netip.Addr
 	GW6   netip.Addr
+	// DHCP: the guest asks its zone's DHCP server; IPv4 and GW4 are then
+	// what the zone's IPAM mapped to it and its subnet's gateway.
+	DHCP bool
+	// Tag is the VLAN of the guest's NIC on a VLAN-aware VNet (0: none).
+	Tag int
 	// Tap is the host end of the NIC, attached to the VNet bridge on Node.
 	Tap string
 }

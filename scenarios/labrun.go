@@ -87,6 +87,8 @@ type Outcome struct {
 	// Scenarios is the time spent running scenarios only (not bring-up,
 	// not the overlay wait).
 	Scenarios time.Duration
+	// Props are more facts for the report (the shard of a sharded run).
+	Props map[string]string
 }
 
 // ScenarioTime is the time spent in scenarios: Scenarios, or the sum of
@@ -119,6 +121,9 @@ func (o *Outcome) Properties() map[string]string {
 	p["scenarios"] = o.ScenarioTime().Round(time.Millisecond).String()
 	if o.Interrupted() {
 		p["interrupted"] = "true"
+	}
+	for k, v := range o.Props {
+		p[k] = v
 	}
 	return p
 }

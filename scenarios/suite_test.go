@@ -168,6 +168,19 @@ var _ = Describe("conformance", func() {
 	// The upstream peers the exit nodes over BGP: inbound recovers too.
 	labSpecs(labs+"evbgpup/lab.yaml", pass("exit-node-failover"))
 
+	// VLAN and QinQ zones: kernel VLAN devices, or software tagging (tc
+	// eBPF) where the kernel has no 8021q.
+	labSpecs("../examples/vlan/lab.yaml", pass("vlan-isolation"))
+	labSpecs("../examples/vlan/lab.yaml", fail(files+"vlan-untagged-nic.yaml", "plugged into a VLAN bridge untagged"))
+	labSpecs("../examples/qinq/lab.yaml", pass("vlan-isolation"))
+	labSpecs(labs+"qinqmtu/lab.yaml", fail("vlan-isolation", "QinQ needs 4 bytes for the second tag"))
+	labSpecs(labs+"vlansametag/lab.yaml", fail("vlan-isolation", "put the same tags on the wire"))
+
+	// DHCP (dnsmasq per zone in the node) and isolate-ports on a simple zone.
+	labSpecs("../examples/dhcp/lab.yaml", pass("dhcp"), pass("port-isolation"),
+		fail(files+"port-isolation-off.yaml", "not isolated"))
+	labSpecs(labs+"dhcpnogw/lab.yaml", fail("dhcp", "does not answer on vnet vnet1"))
+
 	// Two racks behind a router with strict uRPF.
 	labSpecs("../examples/evpn-racks/lab.yaml", pass("cross-rack-migration"), pass("urpf"), pass("bgp-only-workaround"))
 	labSpecs(labs+"racksloose/lab.yaml", fail("bgp-only-workaround", "does not run strict uRPF"),

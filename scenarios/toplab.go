@@ -81,7 +81,10 @@ func (t *TopoLab) Guests() []Guest {
 		}
 		mac, _ := net.ParseMAC(g.MAC)
 		gg := Guest{Name: g.Name, NS: g.NS, Node: g.Node, Iface: g.Ifname, MAC: mac,
-			VNet: g.VNet, Zone: g.Zone, GW4: g.Gateway4, GW6: g.Gateway6, Tap: g.Tap}
+			VNet: g.VNet, Zone: g.Zone, GW4: g.Gateway4, GW6: g.Gateway6, Tap: g.Tap, DHCP: g.DHCP, Tag: g.Tag}
+		if g.DHCP {
+			gg.IPv4, gg.GW4 = g.DHCPAddr, g.DHCPGateway
+		}
 		for _, a := range g.Addrs {
 			switch {
 			case a.Addr().Is4() && !gg.IPv4.IsValid():
@@ -186,6 +189,16 @@ func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RestartGuest restarts a guest's network (topology.RestartGuest).
+func (t *TopoLab) RestartGuest(ctx context.Context, guest string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.L.StateDir == "" {
+		t.L.StateDir = t.StateDir
+	}
+	return topology.RestartGuest(ctx, t.L, guest)
 }
 
 // KillAgent sends SIGKILL to a node's agent; the node's links stay up.

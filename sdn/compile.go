@@ -82,6 +82,7 @@ func Compile(cfg *config.Config, facts plan.NodeFacts) (*plan.NodePlan, error) {
 		env.Notef("node %s is not named anywhere in the configuration (zone nodes, exitnodes, controllers, fabrics); only zones without a node list apply to it", facts.Node)
 	}
 	p.Notes = append(p.Notes, env.Notes...)
+	p.DHCP = compileDHCP(cfg)
 
 	if err := compileFRR(cfg, facts, p); err != nil {
 		return nil, fmt.Errorf("node %s: %w", facts.Node, err)

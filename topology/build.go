@@ -4,11 +4,13 @@ package topology
 // guests, each in its namespace.
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
@@ -335,10 +337,16 @@ func buildGuest(lab *Lab, g *Guest) (string, error) {
 	if bridge == nil {
 		return fmt.Sprintf("guest %s: not plugged in: vnet %s has no bridge on node %s", g.Name, g.VNet, g.Node), nil
 	}
-	if err := host.SetMaster(g.Tap, g.VNet); err != nil {
+	if err := plugTap(host, g); err != nil {
 		return "", err
 	}
-	return "", host.Up(g.Tap)
+	if g.DHCP {
+		waitOperUp(context.Background(), ns, g.Ifname, time.Second)
+		if err := guestDHCP(context.Background(), lab, g); err != nil {
+			return fmt.Sprintf("guest %s: ip: dhcp: %v", g.Name, err), nil
+		}
+	}
+	return "", nil
 }
 
 // guestTapNS finds the namespace that holds a guest's tap on any node of

@@ -109,6 +109,10 @@ type guestSpec struct {
 	MTU       num
 	VMID      num
 	Kind      str // netns (default) or vm
+	// DHCP is "ip: dhcp": the guest asks its zone's DHCP server.
+	DHCP str
+	// Tag is the VLAN of the guest's NIC on a VLAN-aware VNet (tag=N).
+	Tag num
 }
 
 // parser walks yaml.Node trees and collects every problem.
@@ -369,7 +373,7 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 					p.errf(&yaml.Node{Line: name.Pos.Line}, f, "a guest needs at least node and vnet")
 					return
 				}
-				p.mapping(n, f, []string{"name", "node", "vnet", "mac", "ip", "ips", "address", "addresses", "gateway", "gateway6", "mtu", "vmid", "kind"}, func(key string, k, v *yaml.Node) {
+				p.mapping(n, f, []string{"name", "node", "vnet", "mac", "ip", "ips", "address", "addresses", "gateway", "gateway6", "mtu", "vmid", "kind", "tag"}, func(key string, k, v *yaml.Node) {
 					ff := join(f, key)
 					switch key {
 					case "node":
@@ -379,6 +383,10 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 					case "mac":
 						g.MAC = p.scalar(v, ff)
 					case "ip", "ips", "address", "addresses":
+						if v.Kind == yaml.ScalarNode && v.Value == "dhcp" {
+							g.DHCP = str{V: v.Value, Pos: p.pos(v), Set: true}
+							break
+						}
 						g.Addresses = p.prefixList(v, ff)
 					case "gateway":
 						g.Gateway = p.scalar(v, ff)
@@ -388,6 +396,8 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 						g.MTU = p.number(v, ff, 576, 65535)
 					case "vmid":
 						g.VMID = p.number(v, ff, 100, 999999999)
+					case "tag":
+						g.Tag = p.number(v, ff, 1, 4094)
 					case "kind":
 						if g.Kind = p.scalar(v, ff); g.Kind.Set && g.Kind.V != GuestNetns && g.Kind.V != GuestVM {
 							p.errf(v, ff, "%q is not a guest kind (netns or vm)", g.Kind.V)

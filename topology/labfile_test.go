@@ -44,6 +44,9 @@ func TestExamplesLoad(t *testing.T) {
 		{"../examples/evpn/lab.yaml", "evpn", 3, 4, 1, 1},
 		{"../examples/evpn-racks/lab.yaml", "racks", 3, 4, 2, 1},
 		{"../examples/evpn-racks/bgp.yaml", "rackbgp", 3, 4, 3, 1},
+		{"../examples/vlan/lab.yaml", "vlan", 2, 6, 0, 0},
+		{"../examples/qinq/lab.yaml", "qinq", 2, 4, 0, 0},
+		{"../examples/dhcp/lab.yaml", "dhcp", 1, 4, 0, 0},
 	} {
 		l, err := Load(ex.file, sdn.Compile)
 		if err != nil {
@@ -145,6 +148,12 @@ func TestBadLabs(t *testing.T) {
 			[]string{"lab.yaml:4: upstream.subnet6: \"10.0.0.0/8\" is not an IPv6 prefix"}},
 		{"zone names a node the lab lacks", "sdn: .\nnodes: [node2]\n",
 			[]string{"zones.cfg:", "nodes: node \"node1\" is not a cluster node"}},
+		{"dhcp on a zone without dhcp", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v2, ip: dhcp}\n",
+			[]string{"lab.yaml:4: guests.a.ip: dhcp: zone \"loc\" of vnet \"v2\" has no dhcp"}},
+		{"dhcp and addresses", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v2, ip: dhcp, addresses: 10.9.0.5/24}\n",
+			[]string{"lab.yaml:4: guests.a.ip: dhcp and addresses at once"}},
+		{"tag on a VNet that is not VLAN-aware", "sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v2, tag: 5}\n",
+			[]string{"lab.yaml:4: guests.a.tag: vm vlans are not allowed on vnet \"v2\""}},
 		// Mistakes that reach the kernel are found before anything exists.
 		{"gateway outside the vnet's subnets", "sdn: .\nnodes: [node1]\nguests:\n  a:\n    node: node1\n    vnet: v2\n    ip: 10.9.0.5/24\n    gateway: 10.7.7.1\n",
 			[]string{"lab.yaml:8: guests.a.gateway: gateway 10.7.7.1 lies outside every subnet of vnet \"v2\" (10.9.0.0/24)"}},
@@ -333,6 +342,51 @@ func TestLabfileDoc(t *testing.T) {
 	}
 	if h := l.Host("inet"); !h.Gateway6.IsValid() {
 		t.Error("inet has no IPv6 gateway")
+	}
+}
+
+// ip: dhcp: the pve IPAM's mapping, the next free address of the dhcp-range
+// in lab file order, skipping the gateway and static guests; a zone
+// without ipam is refused; an exhausted range is an error.
+func TestDHCPAddresses(t *testing.T) {
+	cfg := map[string]string{
+		"zones.cfg":   "simple: dz\n\tdhcp dnsmasq\n\tipam pve\n\nsimple: noipam\n\tdhcp dnsmasq\n",
+		"vnets.cfg":   "vnet: v1\n\tzone dz\n\nvnet: v2\n\tzone noipam\n",
+		"subnets.cfg": "subnet: dz-10.7.0.0-24\n\tvnet v1\n\tgateway 10.7.0.10\n\tdhcp-range start-address=10.7.0.10,end-address=10.7.0.13\n\nsubnet: noipam-10.8.0.0-24\n\tvnet v2\n\tgateway 10.8.0.1\n\tdhcp-range start-address=10.8.0.10,end-address=10.8.0.20\n",
+	}
+	write := func(lab string) string {
+		dir := t.TempDir()
+		for f, c := range cfg {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte(c), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := filepath.Join(dir, "lab.yaml")
+		if err := os.WriteFile(p, []byte(lab), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	l, err := Load(write("sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, ip: dhcp}\n  s: {node: node1, vnet: v1, ip: 10.7.0.12/24}\n  b: {node: node1, vnet: v1, ip: dhcp}\n"), sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"a": "10.7.0.11/24", "b": "10.7.0.13/24"} {
+		g := l.Guest(name)
+		if !g.DHCP || g.DHCPAddr.String() != want || g.DHCPGateway.String() != "10.7.0.10" || len(g.Addrs) != 0 {
+			t.Errorf("guest %s: dhcp %v addr %s gw %s addrs %v, want %s via 10.7.0.10", name, g.DHCP, g.DHCPAddr, g.DHCPGateway, g.Addrs, want)
+		}
+	}
+	for _, tc := range []struct{ lab, want string }{
+		{"sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v2, ip: dhcp}\n", "lab.yaml:4: guests.a.ip: dhcp: zone \"noipam\" has no ipam"},
+		{"sdn: .\nnodes: [node1]\nguests:\n  a: {node: node1, vnet: v1, ip: dhcp}\n  b: {node: node1, vnet: v1, ip: dhcp}\n  c: {node: node1, vnet: v1, ip: dhcp}\n  d: {node: node1, vnet: v1, ip: dhcp}\n",
+			"lab.yaml:7: guests.d.ip: dhcp: no free address in the dhcp-ranges"},
+	} {
+		p := write(tc.lab)
+		_, err := Load(p, sdn.Compile)
+		if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), filepath.Dir(p)+"/", ""), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
+		}
 	}
 }
 

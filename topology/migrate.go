@@ -118,10 +118,7 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 	mv.PauseEnd = time.Now()
 	thaw(frozen)
 	frozen = nil
-	if err := to.SetMaster(g.Tap, g.VNet); err != nil {
-		return mv, err
-	}
-	if err := to.Up(g.Tap); err != nil {
+	if err := plugTap(to, g); err != nil {
 		return mv, err
 	}
 	// Announce only once the port forwards: carrier comes up asynchronously.

@@ -39,6 +39,9 @@ type Lab struct {
 	// not be realized and why.
 	Caps    nsutil.Caps `json:"caps"`
 	Skipped []string    `json:"skipped,omitempty"`
+	// Models says, per node, how each vlan and qinq zone is realized
+	// ("node node1: zone z (vlan): software tagging ...").
+	Models []string `json:"models,omitempty"`
 	// Warnings are problems of the lab file that do not stop it (a node
 	// missing from a vxlan zone's peers); up prints them.
 	Warnings []string `json:"warnings,omitempty"`
@@ -140,19 +143,31 @@ type Host struct {
 // Guest is a VM or container: a namespace whose eth0 is one end of a veth;
 // the other end (Tap) is a port of the VNet bridge on its node.
 type Guest struct {
-	Name     string         `json:"name"`
-	NS       string         `json:"ns"`
-	Node     string         `json:"node"`
-	VNet     string         `json:"vnet"`
-	Zone     string         `json:"zone"`
-	VMID     int            `json:"vmid"`
-	MAC      string         `json:"mac"`
-	Addrs    []netip.Prefix `json:"addrs,omitempty"`
-	Gateway4 netip.Addr     `json:"gateway4,omitzero"`
-	Gateway6 netip.Addr     `json:"gateway6,omitzero"`
-	MTU      int            `json:"mtu"`
-	Ifname   string         `json:"ifname"` // inside the guest: eth0
-	Tap      string         `json:"tap"`    // host end: tap<vmid>i0
+	Name  string         `json:"name"`
+	NS    string         `json:"ns"`
+	Node  string         `json:"node"`
+	VNet  string         `json:"vnet"`
+	Zone  string         `json:"zone"`
+	VMID  int            `json:"vmid"`
+	MAC   string         `json:"mac"`
+	Addrs []netip.Prefix `json:"addrs,omitempty"`
+	// DHCP: the guest gets its IPv4 address from its zone's DHCP server
+	// (ip: dhcp); DHCPAddr is the address the zone's IPAM mapped to its MAC
+	// (what the server hands out) and DHCPGateway the subnet's gateway.
+	DHCP        bool         `json:"dhcp,omitempty"`
+	DHCPAddr    netip.Prefix `json:"dhcpAddr,omitzero"`
+	DHCPGateway netip.Addr   `json:"dhcpGateway,omitzero"`
+	Gateway4    netip.Addr   `json:"gateway4,omitzero"`
+	Gateway6    netip.Addr   `json:"gateway6,omitzero"`
+	MTU         int          `json:"mtu"`
+	Ifname      string       `json:"ifname"` // inside the guest: eth0
+	Tap         string       `json:"tap"`    // host end: tap<vmid>i0
+	// Isolated: the VNet has isolate-ports; the tap is plugged as an
+	// isolated bridge port, as Proxmox plugs a VM's tap there.
+	Isolated bool `json:"isolated,omitempty"`
+	// Tag is the VLAN of the guest's NIC on a VLAN-aware VNet (Proxmox's
+	// tag=N on net0): its tap is an access port of that VLAN.
+	Tag int `json:"tag,omitempty"`
 	// Kind is GuestNetns (a namespace: NS) or GuestVM (a QEMU process on
 	// its node; NS is empty and VMDir is the running instance's directory).
 	Kind  string `json:"kind,omitempty"`

@@ -40,6 +40,7 @@ func (r *resolver) guests() {
 	vmids := map[int]config.Pos{}
 	seen := map[string]bool{}
 	nextVMID := 100
+	var dhcp []dhcpGuest
 	// VMIDs given in the file are reserved first: an automatic one never
 	// takes a number a later guest asks for.
 	given := map[int]bool{}
@@ -80,6 +81,13 @@ func (r *resolver) guests() {
 		}
 		g.VNet = vnet.ID
 		g.Zone = vnet.Zone
+		g.Isolated = vnet.IsolatePorts
+		if gs.Tag.Set {
+			if !vnet.VlanAware {
+				r.errf(gs.Tag.Pos, f+".tag", "vm vlans are not allowed on vnet %q: it is not VLAN-aware (vlanaware 1 in vnets.cfg)", vnet.ID)
+			}
+			g.Tag = gs.Tag.V
+		}
 		zone := cfg.Zones[vnet.Zone]
 		np := r.lab.Plans[g.Node]
 		var zp *plan.ZonePlan
@@ -129,6 +137,21 @@ func (r *resolver) guests() {
 		}
 		g.Tap = fmt.Sprintf("tap%di0", g.VMID)
 		// Addresses
+		if gs.DHCP.Set {
+			switch {
+			case gs.Addresses.Set:
+				r.errf(gs.DHCP.Pos, f+".ip", "dhcp and addresses at once")
+			case g.IsVM():
+				r.errf(gs.DHCP.Pos, f+".ip", "dhcp: only for namespace guests (kind: netns), not kind: vm")
+			case zone == nil || zone.DHCP == "":
+				r.errf(gs.DHCP.Pos, f+".ip", "dhcp: zone %q of vnet %q has no dhcp (zones.cfg: dhcp dnsmasq)", vnet.Zone, vnet.ID)
+			case zone.IPAM == "":
+				r.errf(gs.DHCP.Pos, f+".ip", "dhcp: zone %q has no ipam, so Proxmox maps no address to the guest's MAC and dnsmasq (dhcp-ignore=tag:!known) answers nothing", zone.ID)
+			default:
+				g.DHCP = true
+				dhcp = append(dhcp, dhcpGuest{g: g, pos: gs.DHCP.Pos, field: f + ".ip"})
+			}
+		}
 		for _, a := range gs.Addresses.V {
 			pf := a
 			if a.Bits() == a.Addr().BitLen() {
@@ -214,6 +237,50 @@ func (r *resolver) guests() {
 			}
 		}
 		r.lab.Guests = append(r.lab.Guests, g)
+	}
+	r.dhcpAddresses(dhcp, ips)
+}
+
+type dhcpGuest struct {
+	g     *Guest
+	pos   config.Pos
+	field string
+}
+
+// dhcpAddresses does what Proxmox's IPAM does when a guest on a DHCP
+// zone starts: the next free address of its VNet's dhcp-ranges (subnets
+// in ID order, ranges in order, addresses upwards) that no gateway, guest
+// or underlay address uses, in lab file order. The zone's ethers file maps
+// the guest's MAC to it, and dnsmasq answers with it.
+func (r *resolver) dhcpAddresses(gs []dhcpGuest, ips map[netip.Addr]config.Pos) {
+	for _, dg := range gs {
+		g := dg.g
+		found := false
+		for _, sn := range r.cfg.SubnetsOfVNet(g.VNet) {
+			if !sn.Prefix.Addr().Is4() || len(sn.DHCPRanges) == 0 {
+				continue
+			}
+			for _, rg := range sn.DHCPRanges {
+				for a := rg.Start; a.IsValid() && a.Compare(rg.End) <= 0 && !found; a = a.Next() {
+					if _, used := ips[a]; used || a == sn.Gateway {
+						continue
+					}
+					if _, used := r.used[a]; used {
+						continue
+					}
+					ips[a] = dg.pos
+					g.DHCPAddr = netip.PrefixFrom(a, sn.Prefix.Bits())
+					g.DHCPGateway = sn.Gateway
+					found = true
+				}
+			}
+			if found {
+				break
+			}
+		}
+		if !found {
+			r.errf(dg.pos, dg.field, "dhcp: no free address in the dhcp-ranges of vnet %q's IPv4 subnets", g.VNet)
+		}
 	}
 }
 

@@ -71,7 +71,8 @@ func kernelCaps(root, ns string) (nsutil.Caps, error) {
 	}
 	boot := ""
 	if id := strings.TrimSpace(string(b)); id != "" {
-		boot = id + "/" + shortHash(strings.Join(names, ","), 16)
+		// "v2": caps.json files from before tc eBPF was detected are stale.
+		boot = "v2/" + id + "/" + shortHash(strings.Join(names, ","), 16)
 	}
 	p := filepath.Join(root, "caps.json")
 	if data, err := os.ReadFile(p); err == nil && boot != "" {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -145,7 +146,7 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 
 	// 3. Each node's SDN plan.
 	var mu sync.Mutex
-	lab.Skipped = nil
+	lab.Skipped, lab.Models = nil, nil
 	if err := parallel(ctx, len(lab.Nodes), w, func(i int) error {
 		n := lab.Nodes[i]
 		plan := lab.Plans[n.Name]
@@ -167,6 +168,9 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		for _, s := range rep.Skipped {
 			lab.Skipped = append(lab.Skipped, fmt.Sprintf("node %s: %s", n.Name, s))
 		}
+		for _, m := range rep.Models {
+			lab.Models = append(lab.Models, fmt.Sprintf("node %s: %s", n.Name, m))
+		}
 		mu.Unlock()
 		if len(lab.Nodes) <= 10 {
 			pr.printf("node %s: SDN realized (%d devices)", n.Name, len(rep.Devices))
@@ -176,6 +180,15 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		return lab, err
 	}
 	pr.printf("SDN realized on %d nodes", len(lab.Nodes))
+	sort.Strings(lab.Models)
+	for _, m := range lab.Models {
+		pr.printf("vlan model: %s", m)
+	}
+
+	// DHCP servers (dnsmasq per zone in each node), before guests ask.
+	if err := startDHCP(lab, dir, pr); err != nil {
+		return lab, err
+	}
 
 	// 4. Guests.
 	if err := parallel(ctx, len(lab.Guests), w, func(i int) error {

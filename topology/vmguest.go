@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"fmt"
+	"github.com/vishvananda/netlink"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn/realize/softvlan"
 	"github.com/sdnlab/sdnlab/topology/vm"
 )
 
@@ -105,11 +107,52 @@ func buildVMGuest(ctx context.Context, lab *Lab, g *Guest, env *vmEnv) (string, 
 	return "", nil
 }
 
+// plugTap attaches a guest's tap to its VNet bridge in host and brings it
+// up; on a VNet with isolate-ports the port is isolated (it reaches only
+// the bridge's non-isolated ports: uplinks and the node itself), as
+// Proxmox plugs a VM's tap there.
 func plugTap(host *nsutil.NS, g *Guest) error {
 	if err := host.SetMaster(g.Tap, g.VNet); err != nil {
 		return err
 	}
+	if g.Tag != 0 {
+		if err := accessPort(host, g); err != nil {
+			return err
+		}
+	}
+	if g.Isolated {
+		l, err := host.H.LinkByName(g.Tap)
+		if err != nil {
+			return host.Errf(g.Tap, err)
+		}
+		if err := host.H.LinkSetIsolated(l, true); err != nil {
+			return host.Errf(g.Tap, fmt.Errorf("isolated: %w", err))
+		}
+	}
 	return host.Up(g.Tap)
+}
+
+// accessPort makes the tap an access port of the guest's VLAN on its
+// VLAN-aware VNet bridge: with the kernel's vlan_filtering as Proxmox does
+// (PVID, untagged, no VLAN 1), else in software (tc eBPF push and pop).
+func accessPort(host *nsutil.NS, g *Guest) error {
+	tap, err := host.H.LinkByName(g.Tap)
+	if err != nil {
+		return host.Errf(g.Tap, err)
+	}
+	if br, _ := host.Link(g.VNet); br != nil {
+		if b, ok := br.(*netlink.Bridge); ok && b.VlanFiltering != nil && *b.VlanFiltering {
+			_ = host.H.BridgeVlanDel(tap, 1, true, true, false, true)
+			if err := host.H.BridgeVlanAdd(tap, uint16(g.Tag), true, true, false, true); err != nil {
+				return host.Errf(g.Tap, fmt.Errorf("bridge vlan %d: %w", g.Tag, err))
+			}
+			return nil
+		}
+	}
+	if err := softvlan.AccessPort(host.H, tap, g.Tag); err != nil {
+		return host.Errf(g.Tap, err)
+	}
+	return nil
 }
 
 // runningVM is the guest's current QEMU instance.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sdnlab/sdnlab/examples"
@@ -24,6 +25,26 @@ const (
 	demoRacksLab = "demoracks"
 )
 
+// demoLabs are the demo's labs: the example each one copies, its lab name,
+// and the scenarios that run on it (nil: every scenario no other lab takes).
+var demoLabs = []struct {
+	example, name string
+	scenarios     []string
+}{
+	{"demo", demoLab, nil},
+	{"evpn-racks", demoRacksLab, rackScenarios},
+	{"qinq", "demoqinq", []string{"vlan-isolation"}},
+	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}},
+}
+
+func demoLabNames() string {
+	var n []string
+	for _, l := range demoLabs {
+		n = append(n, l.name)
+	}
+	return strings.Join(n, ", ")
+}
+
 // demoMarker is the file the demo writes in its output directory: a lab
 // whose lab file lies next to it was started by a demo.
 const demoMarker = ".sdnlab-demo"
@@ -37,14 +58,14 @@ func demoLeftover(topo topology.Options, name string) (bool, error) {
 	}
 	lab, err := topology.ReadState(topo.StateDir, name)
 	if err != nil {
-		return false, badInput("a lab named %s is up (no readable state): bring it down first (sdnlab down %s); the demo uses the lab names %s and %s", name, name, demoLab, demoRacksLab)
+		return false, badInput("a lab named %s is up (no readable state): bring it down first (sdnlab down %s); the demo uses the lab names %s", name, name, demoLabNames())
 	}
 	if lab.File != "" {
 		if _, err := os.Stat(filepath.Join(filepath.Dir(lab.File), demoMarker)); err == nil {
 			return true, nil
 		}
 	}
-	return false, badInput("a lab named %s is up from %s: bring it down first (sdnlab down %s); the demo uses the lab names %s and %s", name, lab.File, name, demoLab, demoRacksLab)
+	return false, badInput("a lab named %s is up from %s: bring it down first (sdnlab down %s); the demo uses the lab names %s", name, lab.File, name, demoLabNames())
 }
 
 // rackScenarios run on the two-rack lab.
@@ -54,7 +75,7 @@ func demoCommand() *command {
 	return &command{
 		name:    "demo",
 		summary: "build the EVPN example lab, run every scenario, print a summary, tear it down",
-		usage:   "[--out DIR] [--scenario NAME ...] [--strict] [--keep]",
+		usage:   "[--out DIR] [--scenario NAME ...] [--strict] [--keep] [--shard K/N]",
 		run: func(ctx context.Context, args []string) error {
 			return runDemo(ctx, args, os.Stdout)
 		},
@@ -69,6 +90,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
 	var sel multiFlag
 	fs.Var(&sel, "scenario", "run only these scenarios (repeatable)")
+	shard := addShardFlag(fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -76,14 +98,27 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return asBadInput(err)
 	}
+	// --shard (shard.go): the demo's pairs are its scenarios on the lab
+	// each one runs on.
+	var pairs []scenarios.Pair
+	for _, s := range selected {
+		lab := demoLab
+		if slices.Contains(rackScenarios, s.Scenario.Name()) {
+			lab = demoRacksLab
+		}
+		pairs = append(pairs, scenarios.Pair{Lab: lab, Sel: s})
+	}
+	if selected = selections(shard.take(out, pairs)); len(selected) == 0 {
+		return emptyShard(out, shard.Shard, demoLab, len(pairs), "", "")
+	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("labs are network namespaces: run as root (sudo make demo)")
 	}
 	topo := topology.Options{}
 	// A user's lab of the demo's names is never taken over; one left by an
 	// interrupted demo is removed below.
-	for _, name := range []string{demoLab, demoRacksLab} {
-		if _, err := demoLeftover(topo, name); err != nil {
+	for _, l := range demoLabs {
+		if _, err := demoLeftover(topo, l.name); err != nil {
 			return err
 		}
 	}
@@ -101,21 +136,25 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	// The examples side by side (evpn-racks refers to ../evpn), then lab
 	// files renamed to the demo's lab names.
-	var onEVPN, onRacks []scenarios.Selected
-	for _, s := range selected {
-		if slices.Contains(rackScenarios, s.Scenario.Name()) {
-			onRacks = append(onRacks, s)
-		} else {
-			onEVPN = append(onEVPN, s)
-		}
-	}
 	type labRun struct {
 		example, name string
 		sel           []scenarios.Selected
 	}
-	runs := []labRun{{"demo", demoLab, onEVPN}, {"evpn-racks", demoRacksLab, onRacks}}
+	var runs []labRun
+	for _, l := range demoLabs {
+		runs = append(runs, labRun{example: l.example, name: l.name})
+	}
+	for _, sc := range selected {
+		i := 0 // the EVPN demo lab takes what no other lab names
+		for j, l := range demoLabs {
+			if slices.Contains(l.scenarios, sc.Scenario.Name()) {
+				i = j
+			}
+		}
+		runs[i].sel = append(runs[i].sel, sc)
+	}
 	// demo and evpn-racks take host interface files from ../evpn.
-	for _, example := range []string{"evpn", "demo", "evpn-racks"} {
+	for _, example := range []string{"evpn", "demo", "evpn-racks", "qinq", "dhcp"} {
 		if err := examples.WriteDir(example, filepath.Join(dir, "examples", example)); err != nil {
 			return err
 		}
@@ -160,11 +199,12 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	if all == nil {
 		return badInput("no scenario selected")
 	}
+	all.Props = shardProps(shard.Shard)
 	run := scenarios.ToReport(demoLab, all.Started, all.Results, all.Properties())
 	if err := writeReportDir(dir, run, parts...); err != nil {
 		return err
 	}
-	err = finishRun(out, run, all, "", "")
+	err = finishRun(out, all, "", "")
 	fmt.Fprintf(out, "demo: pcaps in %s, JUnit %s, HTML %s\n", filepath.Join(dir, "pcap"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.html"))
 	fmt.Fprintf(out, "demo: total %v\n", time.Since(start).Round(time.Millisecond))
 	return err

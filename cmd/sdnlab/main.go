@@ -42,6 +42,7 @@ func commands() []*command {
 		graphCommand(),
 		impairCommand(),
 		impairdCommand(),
+		junitMergeCommand(),
 		killCommand(),
 		linkCommand(),
 		listCommand(),
@@ -139,9 +140,13 @@ func printHelp(cmds []*command) {
 	fmt.Println()
 	sorted := append([]*command(nil), cmds...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	width := 0
+	for _, c := range sorted {
+		width = max(width, len(c.name))
+	}
 	for _, c := range sorted {
 		if !c.hidden {
-			fmt.Printf("  %-9s %s\n", c.name, c.summary)
+			fmt.Printf("  %-*s %s\n", width, c.name, c.summary)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
@@ -96,6 +97,18 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 	}
 	if err := os.WriteFile(filepath.Join(*out, "sdn"), []byte(render.Interfaces(plan)), 0o644); err != nil {
 		return err
+	}
+	// DHCP (dnsmasq) files of zones with "dhcp", under OUT as under /etc:
+	// OUT/dnsmasq.d/<zone>/*.conf, OUT/default/dnsmasq.<zone>, ...
+	files := render.DnsmasqFiles(plan)
+	for _, p := range render.DnsmasqPaths(files) {
+		dst := filepath.Join(*out, strings.TrimPrefix(p, "/etc/"))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, []byte(files[p]), 0o644); err != nil {
+			return err
+		}
 	}
 	frrPath := filepath.Join(*out, "frr.conf")
 	if plan.FRR != nil {

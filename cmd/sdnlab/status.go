@@ -110,7 +110,21 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 			case !nsutil.Exists(g.NS):
 				st = "MISSING"
 			}
-			fmt.Fprintf(out, "  guest  %-10s %-7s on %-8s vnet %-10s %s %v tap %s\n", g.Name, st, g.Node, g.VNet, g.MAC, g.Addrs, g.Tap)
+			addrs := fmt.Sprint(g.Addrs)
+			if g.DHCP {
+				addrs = fmt.Sprintf("dhcp [%s]", g.DHCPAddr) // the IPAM mapping the server hands out
+			}
+			fmt.Fprintf(out, "  guest  %-10s %-7s on %-8s vnet %-10s %s %s tap %s\n", g.Name, st, g.Node, g.VNet, g.MAC, addrs, g.Tap)
+		}
+		for _, d := range topology.DHCPServers(lab, lab.StateDir) {
+			st := fmt.Sprintf("dnsmasq pid %d", d.PID)
+			if d.PID == 0 {
+				st = "dnsmasq NOT RUNNING"
+			}
+			fmt.Fprintf(out, "  dhcp   %-10s zone %-8s %s, leases %s\n", d.Node, d.Zone, st, d.Leases)
+		}
+		for _, m := range lab.Models {
+			fmt.Fprintf(out, "  vlan model: %s\n", m)
 		}
 		if faults, err := topology.ReadLinkFaults(lab, topology.Options{StateDir: *state}); err != nil {
 			fmt.Fprintf(out, "  links: %v\n", err)

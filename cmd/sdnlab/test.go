@@ -20,7 +20,7 @@ func testCommand() *command {
 	return &command{
 		name:    "test",
 		summary: "bring a lab up if needed, run scenarios, print and write the results",
-		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--strict] [--keep] [--list]",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--strict] [--keep] [--shard K/N] [--list]",
 		run: func(ctx context.Context, args []string) error {
 			return runTest(ctx, args, os.Stdout)
 		},
@@ -70,6 +70,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
 	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
+	shard := addShardFlag(fs)
 	if err := fs.Parse(splitArgs(args)); err != nil {
 		return badInput("%v", err)
 	}
@@ -105,6 +106,11 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		// Inside the report directory, so its links work once zipped.
 		*pcapDir = filepath.Join(*reportDir, "pcap")
 	}
+	// --shard: this job's share of the pairs (shard.go).
+	all := len(selected)
+	if selected = selections(shard.take(out, onLab(lab.Name, selected))); len(selected) == 0 {
+		return emptyShard(out, shard.Shard, lab.Name, all, *junit, *jsonOut)
+	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("labs are network namespaces: run as root")
 	}
@@ -130,14 +136,15 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
+	o.Props = shardProps(shard.Shard)
 	if *reportDir != "" {
+		run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
 		if err := writeReportDir(*reportDir, run, o); err != nil {
 			return err
 		}
 		defer fmt.Fprintf(out, "report: %s\n", filepath.Join(*reportDir, "report.html"))
 	}
-	return finishRun(out, run, o, *junit, *jsonOut)
+	return finishRun(out, o, *junit, *jsonOut)
 }
 
 // writeReportDir writes a report directory that can be zipped and opened
@@ -174,7 +181,8 @@ func (e *noCheckRan) ExitCode() int { return exitBadInput }
 
 // finishRun prints the summary table, writes the report files and turns a
 // failed scenario into exit code 1, a run where no check ran into 2.
-func finishRun(out io.Writer, run *reports.Run, o *scenarios.Outcome, junit, jsonOut string) error {
+func finishRun(out io.Writer, o *scenarios.Outcome, junit, jsonOut string) error {
+	run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
 	fmt.Fprintln(out)
 	if err := reports.WriteTerminal(out, run, reports.TerminalOptions{Color: isTerminal(out)}); err != nil {
 		return err

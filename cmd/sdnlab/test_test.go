@@ -81,7 +81,7 @@ func TestFinishRunInterrupted(t *testing.T) {
 		ReadyErr: fmt.Errorf("wait: %w", scenarios.ErrInterrupted), Ready: 300 * time.Millisecond, Scenarios: time.Millisecond}
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	var out strings.Builder
-	err := finishRun(&out, scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties()), o, junit, "")
+	err := finishRun(&out, o, junit, "")
 	var ie *interrupted
 	if !errors.As(err, &ie) {
 		t.Fatalf("got %v, want an interrupted error", err)
@@ -114,7 +114,7 @@ func TestFinishRunNothingRan(t *testing.T) {
 	o := &scenarios.Outcome{Lab: &topology.Lab{Name: "t"}, Started: time.Now(), Results: res}
 	jsonOut := filepath.Join(t.TempDir(), "r.json")
 	var out strings.Builder
-	err := finishRun(&out, scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties()), o, "", jsonOut)
+	err := finishRun(&out, o, "", jsonOut)
 	if err == nil || exitCode(testCommand(), err) != exitBadInput || !strings.Contains(err.Error(), "no check ran") {
 		t.Fatalf("got %v, want exit 2 with no check ran", err)
 	}

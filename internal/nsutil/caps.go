@@ -5,7 +5,10 @@ import (
 	"net"
 	"strings"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Caps are the kernel features the realizer may need. They are detected by
@@ -20,6 +23,8 @@ type Caps struct {
 	Vlan          bool `json:"8021q"`
 	VlanFiltering bool `json:"vlanFiltering"`
 	Netem         bool `json:"netem"`
+	// TCBPF is clsact with eBPF programs: software VLAN tagging.
+	TCBPF bool `json:"tcBPF"`
 }
 
 // Missing names the features the kernel lacks and what that means here.
@@ -35,8 +40,14 @@ func (c Caps) Missing() []string {
 	add(c.Vxlan, "vxlan (vxlan and evpn zones are not realized)")
 	add(c.VRF, "vrf (not needed: VRFs are namespaces)")
 	add(c.Dummy, "dummy (fabric loopbacks are not realized)")
-	add(c.Vlan, "8021q (vlan and qinq zones are not realized)")
-	add(c.VlanFiltering, "bridge vlan_filtering (VLAN-aware bridges and vnets are not realized)")
+	switch {
+	case !c.Vlan && c.TCBPF:
+		out = append(out, "8021q (vlan and qinq zones are realized by software tagging: tc eBPF)")
+	case !c.Vlan:
+		out = append(out, "8021q (vlan and qinq zones are not realized)")
+	}
+	add(c.VlanFiltering, "bridge vlan_filtering (VLAN-aware bridges forward every tag unfiltered)")
+	add(c.TCBPF, "tc eBPF (no software VLAN tagging)")
 	add(c.Netem, "netem (no delay or loss emulation)")
 	return out
 }
@@ -48,7 +59,7 @@ func (c Caps) String() string {
 		ok   bool
 		name string
 	}{{c.Bridge, "bridge"}, {c.Veth, "veth"}, {c.Vxlan, "vxlan"}, {c.VRF, "vrf"}, {c.Dummy, "dummy"},
-		{c.Vlan, "8021q"}, {c.VlanFiltering, "vlan_filtering"}, {c.Netem, "netem"}} {
+		{c.Vlan, "8021q"}, {c.VlanFiltering, "vlan_filtering"}, {c.Netem, "netem"}, {c.TCBPF, "tc-ebpf"}} {
 		if f.ok {
 			have = append(have, f.name)
 		} else {
@@ -103,6 +114,9 @@ func DetectCaps(ns string) (Caps, error) {
 		}
 	}
 	if c.Veth {
+		if l, err := h.LinkByName("cveth1"); err == nil {
+			c.TCBPF = probeTCBPF(h, l) == nil
+		}
 		if l, err := h.LinkByName("cveth0"); err == nil {
 			q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
 				netlink.NetemQdiscAttrs{Latency: 1000})
@@ -113,4 +127,34 @@ func DetectCaps(ns string) (Caps, error) {
 		return c, fmt.Errorf("kernel lacks %s: no lab can be built", strings.Join(c.Missing()[:1], ""))
 	}
 	return c, nil
+}
+
+// probeTCBPF loads a tc program that calls the VLAN push helper and attaches
+// it to l's ingress through a clsact qdisc: what software VLAN tagging needs.
+func probeTCBPF(h *netlink.Handle, l netlink.Link) error {
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.SchedCLS, License: "GPL",
+		Instructions: asm.Instructions{
+			asm.Mov.Imm(asm.R2, 0x0081), // htons(0x8100)
+			asm.Mov.Imm(asm.R3, 10),
+			asm.FnSkbVlanPush.Call(),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	q := &netlink.GenericQdisc{
+		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
+		QdiscType:  "clsact",
+	}
+	if err := h.QdiscAdd(q); err != nil {
+		return err
+	}
+	return h.FilterAdd(&netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Handle: 1, Protocol: unix.ETH_P_ALL, Priority: 1},
+		Fd:          p.FD(), Name: "probe", DirectAction: true,
+	})
 }

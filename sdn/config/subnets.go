@@ -40,13 +40,12 @@ func (c *Config) decodeSubnet(sec *Section, errs *ErrorList) {
 		}
 		c.ignore(p, whyDNS)
 	}
+	// dhcp-dns-server and dhcp-range are acted on: a lab runs dnsmasq for
+	// zones with "dhcp dnsmasq" and gives guests with "ip: dhcp" addresses
+	// from the ranges.
 	s.DHCPDNSServer = d.addr("dhcp-dns-server", 0)
-	if p, ok := d.props["dhcp-dns-server"]; ok {
-		c.ignore(p, whyDHCP)
-	}
 	var rangePos []Prop // line of each parsed range
 	for _, p := range d.all["dhcp-range"] {
-		c.ignore(p, whyDHCP)
 		r, err := parseDHCPRange(p.Value)
 		if err != nil {
 			d.errf(p, "%v", err)

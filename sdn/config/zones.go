@@ -10,7 +10,6 @@ const (
 const (
 	whyIPAM = "IPAM is not simulated (guest addresses come from the lab file)"
 	whyDNS  = "DNS registration is not simulated"
-	whyDHCP = "the DHCP server is not simulated"
 )
 
 func (c *Config) decodeZone(sec *Section, errs *ErrorList) {
@@ -39,18 +38,16 @@ func (c *Config) decodeZone(sec *Section, errs *ErrorList) {
 	if p, ok := d.props["dhcp"]; ok && p.Value != "" && p.Value != "dnsmasq" {
 		d.errf(p, "unknown DHCP backend %q (Proxmox has dnsmasq)", p.Value)
 	}
-	for _, k := range []string{"ipam"} {
-		if p, ok := d.props[k]; ok {
-			c.ignore(p, whyIPAM)
-		}
+	// With "dhcp", a lab does what the pve IPAM does for guests with
+	// "ip: dhcp" (next free address of a dhcp-range); otherwise IPAM has
+	// no effect.
+	if p, ok := d.props["ipam"]; ok && z.DHCP == "" {
+		c.ignore(p, whyIPAM)
 	}
 	for _, k := range []string{"dns", "reversedns", "dnszone"} {
 		if p, ok := d.props[k]; ok {
 			c.ignore(p, whyDNS)
 		}
-	}
-	if p, ok := d.props["dhcp"]; ok {
-		c.ignore(p, whyDHCP)
 	}
 
 	zt.Decode(d, z)

@@ -23,6 +23,8 @@ type NodePlan struct {
 	// as /etc/frr/frr.conf and the EVPN agent configures its BGP speaker
 	// from it (see package sdn/frr).
 	FRR *frr.Config `json:"frr,omitempty"`
+	// DHCP are the DHCP servers of the zones with "dhcp", sorted by zone.
+	DHCP []DHCPServer `json:"dhcp,omitempty"`
 	// Notes are facts worth telling the user (settings kept but ignored,
 	// derivations made from host facts, VNets Proxmox would skip).
 	Notes []string `json:"notes,omitempty"`

@@ -27,6 +27,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/realize/softvlan"
 	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
@@ -48,6 +49,9 @@ type Report struct {
 	Devices []string
 	// Skipped names what could not be realized here and why.
 	Skipped []string
+	// Models says how each vlan and qinq zone is realized (kernel VLAN
+	// devices or software tagging), one line per zone.
+	Models []string
 }
 
 // device is one device to realize and where.
@@ -145,6 +149,9 @@ func (a *applier) run(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := a.createVlans(node); err != nil {
+		return err
+	}
 	for _, d := range a.devs {
 		if err := a.configure(d); err != nil {
 			return err
@@ -191,10 +198,8 @@ func (a *applier) classify() {
 		if inVRF(z) {
 			a.vrfNS[z.ID] = a.t.VRFNS(z.ID)
 		}
-		for _, v := range z.VNets {
-			if v.VlanAware && !a.caps.VlanFiltering {
-				a.skip("vnet %s: realized without VLAN awareness: bridge vlan_filtering is not available on this kernel", v.ID)
-			}
+		if t, ok := registry.Zone(z.Type); ok && t.Traits().VLAN {
+			a.rep.Models = append(a.rep.Models, a.zoneModel(z))
 		}
 	}
 	// The namespace of a port follows its bridge.
@@ -213,6 +218,11 @@ func (a *applier) classify() {
 		}
 		switch ifc.Kind {
 		case plan.KindBridge, plan.KindVxlan, plan.KindVeth:
+		case plan.KindVlan:
+			if z == nil {
+				a.skip("%s (vlan): not realized: it belongs to no zone", ifc.Name)
+				continue
+			}
 		case plan.KindVRF:
 			continue // a namespace, made above
 		case plan.KindDummy:
@@ -367,6 +377,10 @@ func (a *applier) cleanup() error {
 		for _, p := range d.ifc.BridgePorts {
 			ports[d.ns+"/"+p] = true
 		}
+	}
+	// The hidden ends of software VLAN devices stay with their device.
+	for _, v := range a.vlanDevs() {
+		ports[a.t.NS+"/"+softvlan.PeerName(v.name)] = true
 	}
 	check := append([]string{a.t.NS}, sortedValues(a.vrfNS)...)
 	for _, nsName := range check {
@@ -531,6 +545,9 @@ func (a *applier) configure(d *device) error {
 					return err
 				}
 			}
+		}
+		if err := a.vlanFiltering(n, ifc); err != nil {
+			return err
 		}
 	}
 	if err := n.SetAddrs(ifc.Name, ifc.Addresses); err != nil {

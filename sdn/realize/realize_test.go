@@ -3,6 +3,7 @@ package realize
 import (
 	"context"
 	"fmt"
+	"github.com/vishvananda/netlink"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
+	"github.com/sdnlab/sdnlab/sdn/realize/softvlan"
 	"github.com/sdnlab/sdnlab/sdn/registry"
 )
 
@@ -294,5 +296,52 @@ func TestVRFVxlanSocketOnUnderlay(t *testing.T) {
 	}
 	if udp4789(tg.VRFNS("ez")) {
 		t.Error("VXLAN socket in the VRF namespace")
+	}
+}
+
+// Without 8021q but with tc eBPF, vlan and qinq zones come up from the same
+// plan with software VLAN devices; a second Apply keeps them (and their
+// hidden ends), and the report names the model of each zone.
+func TestApplyVlanQinQSoftware(t *testing.T) {
+	plan := compile(t, map[string]string{
+		"zones.cfg": "vlan: vz\n\tbridge vmbr0\n\nqinq: qz\n\tbridge vmbr0\n\ttag 20\n\tvlan-protocol 802.1ad\n",
+		"vnets.cfg": "vnet: vlan100\n\tzone vz\n\ttag 100\n\nvnet: q1\n\tzone qz\n\ttag 100\n",
+	})
+	tg, n := node(t, "softvlan")
+	la := netlink.NewLinkAttrs()
+	la.Name = "eth0"
+	if err := n.H.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "eth0p"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetMaster("eth0", "vmbr0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Up("eth0", "eth0p"); err != nil {
+		t.Fatal(err)
+	}
+	keep := tg.Keep
+	tg.Keep = func(d string) bool { return keep(d) || d == "eth0p" }
+	caps := refCaps
+	caps.TCBPF = true
+	for round := 1; round <= 2; round++ {
+		rep, err := Apply(context.Background(), tg, plan, caps)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if len(rep.Models) != 2 || !strings.Contains(rep.Models[0], "software tagging") {
+			t.Fatalf("round %d: models %v", round, rep.Models)
+		}
+		for _, dev := range []string{"vlan100", "vmbr0v100", "eth0.100", "sv_qz", "z_qz", "z_qz.100", "q1",
+			softvlan.PeerName("eth0.100"), softvlan.PeerName("sv_qz"), softvlan.PeerName("z_qz.100")} {
+			if _, err := n.H.LinkByName(dev); err != nil {
+				t.Errorf("round %d: %s missing: %v", round, dev, err)
+			}
+		}
+		for _, lower := range []string{"eth0", "z_qz"} {
+			l, err := n.H.LinkByName(lower)
+			if err != nil || !softvlan.Attached(n.H, l) {
+				t.Errorf("round %d: no tagging program on %s", round, lower)
+			}
+		}
 	}
 }

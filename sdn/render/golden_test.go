@@ -96,6 +96,30 @@ func runGolden(t *testing.T, dir string) {
 	case *update && *updateFRR && plan.FRR != nil:
 		compare(t, frrPath, render.FRR(plan), true)
 	}
+	compareDnsmasq(t, filepath.Join(dir, "expected", "dnsmasq"), render.DnsmasqFiles(plan))
+}
+
+// compareDnsmasq checks the DHCP files against expected/dnsmasq/<path>
+// (the absolute path without its leading "/"): the same set of files, each
+// with the same content.
+func compareDnsmasq(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for path, got := range files {
+		compare(t, filepath.Join(dir, strings.TrimPrefix(path, "/")), got, false)
+	}
+	if *update {
+		return
+	}
+	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if _, ok := files["/"+rel]; !ok {
+			t.Errorf("%s is expected but not rendered", p)
+		}
+		return nil
+	})
 }
 
 // compare checks got against the file at path, or rewrites it with -update.

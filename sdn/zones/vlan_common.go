@@ -15,9 +15,11 @@ func DecodeBridge(d *config.Decoder, z *config.Zone) {
 }
 
 // BridgeUnsupported says why a zone on a host bridge cannot be realized on
-// kernel k: it needs 802.1Q devices when one of its devices is a VLAN
-// sub-interface (always, with qinq), a VLAN-aware bridge when its bridge
-// is one, and the bridge itself.
+// kernel k: it needs VLAN devices when one of its devices is a VLAN
+// sub-interface (always, with qinq), from 8021q or else in software (tc
+// eBPF), and the bridge itself. A VLAN-aware bridge without the kernel's
+// vlan_filtering is realized unfiltered (tags pass through it unchanged;
+// the VLAN devices at its edges keep the VLANs apart).
 func BridgeUnsupported(z *plan.ZonePlan, k Kernel, alwaysVlanDev bool) string {
 	needVlanDev := alwaysVlanDev
 	for n := range k.Members(z) {
@@ -28,11 +30,8 @@ func BridgeUnsupported(z *plan.ZonePlan, k Kernel, alwaysVlanDev bool) string {
 			needVlanDev = true
 		}
 	}
-	if needVlanDev && !k.Caps().Vlan {
-		return "needs 802.1Q VLAN devices (8021q), not available on this kernel"
-	}
-	if (z.BridgeVlanAware || z.ZoneBridge != "") && !k.Caps().VlanFiltering {
-		return "needs a VLAN-aware bridge (bridge vlan_filtering), not available on this kernel"
+	if needVlanDev && !k.Caps().Vlan && !k.Caps().TCBPF {
+		return "needs 802.1Q VLAN devices: neither 8021q nor tc eBPF (clsact, BPF) is available on this kernel"
 	}
 	if z.Bridge != "" && !k.LinkExists(z.Bridge) {
 		return "its bridge " + z.Bridge + " does not exist on the node"

@@ -56,6 +56,10 @@ type Traits struct {
 	// VRF: the zone is a VRF, realized as a namespace of its own on each
 	// node; the VNet bridges (and their guests) live there.
 	VRF bool
+	// VLAN: the VNets ride VLAN tags on a host bridge (802.1Q or QinQ);
+	// the realizer makes their VLAN devices in the kernel or in software,
+	// and up and status say which.
+	VLAN bool
 	// Upstream is how the lab's upstream router reaches the zone's
 	// subnets that leave un-NATed.
 	Upstream Upstream

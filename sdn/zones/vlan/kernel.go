@@ -10,5 +10,5 @@ func (Type) Unsupported(z *plan.ZonePlan, k zones.Kernel) string {
 	return zones.BridgeUnsupported(z, k, false)
 }
 
-// Traits implements zones.Type: plain L2 on the host bridge.
-func (Type) Traits() zones.Traits { return zones.Traits{} }
+// Traits implements zones.Type: L2 on VLANs of the host bridge.
+func (Type) Traits() zones.Traits { return zones.Traits{VLAN: true} }
