@@ -5,7 +5,7 @@ BIN     := bin/sdnlab
 PKGS    := ./...
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: build test unit vet bench demo fuzz clean
+.PHONY: build test unit vet bench demo fuzz soak clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sdnlab
@@ -41,6 +41,15 @@ demo: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseSectionConfig -fuzztime 30s ./sdn/config/
 	$(GO) test -run '^$$' -fuzz FuzzParseInterfaces -fuzztime 30s ./sdn/config/
+	@echo "== BGP receive path (the guard in front of GoBGP): 5 minutes"
+	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 5m ./internal/bgpguard/
+	$(GO) test -run '^$$' -fuzz FuzzReceive -fuzztime 30s ./sdn/bfd/
+
+# Long runs (needs root): 1,000 migrations under probes, 200 session flaps,
+# 200 up/down cycles and 50 kill -9-interrupted ups of the demo lab; fails on
+# any leak and prints its figures. `make test` runs the short form.
+soak: build
+	SDNLAB_SOAK=long $(GO) test -count=1 -v -run TestSoak -timeout 90m ./soak/
 
 clean:
 	rm -rf bin

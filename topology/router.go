@@ -130,6 +130,7 @@ func RunRouter(ctx context.Context, lab, router, stateDir string, stdin *os.File
 		return fmt.Errorf("router %s: %w", router, err)
 	}
 	log := proc.Logger("lab", lab, "router", router)
+	cfg.StatusPath = RouterStatusFile(stateDir, router)
 	return underlaybgp.Run(ctx, cfg, proc.ParentPipe(stdin), log)
 }
 
@@ -210,4 +211,10 @@ func routerProc(lab, dir string, rt *Router, bin string) proc.Spec {
 		LogFile: filepath.Join(rdir, "bgp.log"),
 		PIDFile: filepath.Join(rdir, "bgp.pid"),
 	}
+}
+
+// RouterStatusFile is where a router's speaker keeps its sessions' status
+// (underlaybgp.Status).
+func RouterStatusFile(stateDir, router string) string {
+	return filepath.Join(RouterDir(stateDir, router), "bgp-status.json")
 }

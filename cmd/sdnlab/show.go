@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -120,7 +121,8 @@ func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error 
 		case "evpn":
 			v = map[string]any{"node": s.Node, "router_id": s.RouterID, "vtep": s.VTEP, "routes": s.Routes, "local": s.Local}
 		case "bgp":
-			v = map[string]any{"node": s.Node, "router_id": s.RouterID, "asn": s.ASN, "uptime": s.Uptime, "synced": s.Synced, "peers": s.Peers}
+			v = map[string]any{"node": s.Node, "router_id": s.RouterID, "asn": s.ASN, "uptime": s.Uptime, "synced": s.Synced, "peers": s.Peers,
+				"bfd_dropped": s.BFDDropped}
 		case "fdb":
 			v = kernelOf(s, "flood", "fdb")
 		case "neigh":
@@ -180,10 +182,24 @@ func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error 
 		}
 	case "bgp":
 		fmt.Fprintf(tw, "BGP router-id %s, local AS %d, agent up %s, initial sync done: %v\n", s.RouterID, s.ASN, s.Uptime, s.Synced)
-		fmt.Fprintln(tw, "NEIGHBOR\tAS\tSTATE\tUP/DOWN\tPFXRCD\tBFD\tROUTER-ID")
+		fmt.Fprintln(tw, "NEIGHBOR\tAS\tSTATE\tUP/DOWN\tPFXRCD\tBFD\tROUTER-ID\tMALFORMED")
 		for _, p := range s.Peers {
 			updown := time.Since(p.Since).Round(time.Second).String()
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\n", p.Addr, p.RemoteAS, p.State, updown, p.Received, dash(p.BFD), dash(p.RouterID))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%d\n", p.Addr, p.RemoteAS, p.State, updown, p.Received, dash(p.BFD), dash(p.RouterID),
+				p.Malformed.Total())
+		}
+		for _, p := range s.Peers {
+			if m := p.Malformed; m.Total() > 0 {
+				fmt.Fprintf(tw, "\nmalformed messages from %s: %d session resets, %d treated as withdraw, %d attributes and %d routes discarded; last (%s): %s\n",
+					p.Addr, m.SessionResets, m.TreatAsWithdraw, m.AttributesDropped, m.RoutesDropped, m.LastAt.Format(time.TimeOnly), m.LastReason)
+			}
+		}
+		if len(s.BFDDropped) > 0 {
+			var parts []string
+			for _, why := range slices.Sorted(maps.Keys(s.BFDDropped)) {
+				parts = append(parts, fmt.Sprintf("%s %d", why, s.BFDDropped[why]))
+			}
+			fmt.Fprintf(tw, "\nBFD packets dropped: %s\n", strings.Join(parts, ", "))
 		}
 	case "fdb":
 		fmt.Fprintln(tw, "NETNS\tDEV\tMAC\tDST\tKIND\tSTALE")

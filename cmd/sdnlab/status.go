@@ -6,9 +6,20 @@ import (
 	"io"
 	"os"
 
+	"github.com/sdnlab/sdnlab/internal/bgpguard"
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/topology"
+	"github.com/sdnlab/sdnlab/topology/underlaybgp"
 )
+
+// malformedText summarises the malformed messages of one BGP peer.
+func malformedText(m bgpguard.Counters) string {
+	if m.Total() == 0 {
+		return "malformed 0"
+	}
+	return fmt.Sprintf("malformed %d (%d session resets, %d treated as withdraw, %d attributes and %d routes discarded; last: %s)",
+		m.Total(), m.SessionResets, m.TreatAsWithdraw, m.AttributesDropped, m.RoutesDropped, m.LastReason)
+}
 
 func statusCommand() *command {
 	return &command{
@@ -87,6 +98,11 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 				speaker = fmt.Sprintf("speaker pid %d", pid)
 			}
 			fmt.Fprintf(out, "  %s %-10s bgp AS %d, %d neighbors, %s  ns %s\n", kind, r.Name, r.ASN, len(r.BGP.Neighbors), speaker, r.NS)
+			if st, err := underlaybgp.ReadStatus(topology.RouterStatusFile(lab.StateDir, r.Name)); err == nil {
+				for _, p := range st.Peers {
+					fmt.Fprintf(out, "         neighbor %-24s %-12s %s\n", p.Addr, p.State, malformedText(p.Malformed))
+				}
+			}
 			learned, err := topology.LearnedRoutes(r.NS)
 			if err != nil {
 				fmt.Fprintf(out, "         learned routes: %v\n", err)

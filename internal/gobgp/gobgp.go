@@ -8,12 +8,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 
 	api "github.com/osrg/gobgp/v3/api"
 	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/sdnlab/sdnlab/internal/bgpguard"
 )
 
 // Global are a speaker's global settings.
@@ -32,29 +33,33 @@ func (g Global) Port() int32 {
 	return int32(g.ListenPort)
 }
 
-// Start starts a GoBGP server with g and returns it serving; the caller
-// adds peers and paths and stops it. It must run on a thread in the
-// speaker's namespace, since StartBgp opens the listeners: on IPv4, and
-// on IPv6 when the namespace has it (it may be disabled).
-func Start(ctx context.Context, g Global, log *slog.Logger) (*server.BgpServer, error) {
+// Start starts a GoBGP server with g and returns it serving, behind a guard
+// (package bgpguard) for peers: every session passes through the guard,
+// which checks each received message before GoBGP parses it (GoBGP v3.37.0
+// panics on some malformed ones). GoBGP listens on the loopback only; the
+// guard listens on g's port, on IPv4 and on IPv6 when the namespace has it.
+// The caller adds each peer configured with Guard.Configure, and stops
+// both. It must run on a thread in the speaker's namespace, since it opens
+// the listeners.
+func Start(ctx context.Context, g Global, peers []bgpguard.Peer, log *slog.Logger) (*server.BgpServer, *bgpguard.Guard, error) {
+	guard, err := bgpguard.Start(ctx, bgpguard.Config{Port: int(g.Port()), Peers: peers}, log.With("bgp", "guard"))
+	if err != nil {
+		return nil, nil, err
+	}
 	s := server.NewBgpServer(server.LoggerOption(Logger(log.With("bgp", "gobgp"))))
 	go s.Serve()
-	listen := []string{"0.0.0.0"}
-	if l, err := net.Listen("tcp6", "[::]:0"); err == nil {
-		l.Close()
-		listen = append(listen, "::")
-	}
-	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+	err = s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn:             g.ASN,
 		RouterId:        g.RouterID.String(),
-		ListenPort:      g.Port(),
-		ListenAddresses: listen,
+		ListenPort:      int32(guard.InnerPort),
+		ListenAddresses: []string{bgpguard.InnerAddr},
 	}})
 	if err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("start bgp: %w", err)
+		guard.Close()
+		return nil, nil, fmt.Errorf("start bgp: %w", err)
 	}
-	return s, nil
+	return s, guard, nil
 }
 
 // Address families.

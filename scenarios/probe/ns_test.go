@@ -214,12 +214,14 @@ func TestGuardVXLAN(t *testing.T) {
 	}
 	dst := netip.MustParseAddrPort("10.77.0.2:4789")
 	round := 0
-	// deliver sends up to three times (the first may wait for ARP) and
-	// tells whether one arrived.
-	deliver := func() bool {
+	// deliver sends up to tries times, a second apart (the first may wait
+	// for ARP, which on a loaded machine can take a few rounds), and tells
+	// whether one arrived. What must arrive gets ten tries; what must not
+	// gets three, which is plenty once ARP is resolved.
+	deliver := func(tries int) bool {
 		round++
 		marker := []byte(fmt.Sprintf("round-%d", round))
-		for i := 0; i < 3; i++ {
+		for i := 0; i < tries; i++ {
 			if err := SendUDP(a, dst, VXLANPayload(100, marker)); err != nil {
 				t.Fatal(err)
 			}
@@ -229,20 +231,20 @@ func TestGuardVXLAN(t *testing.T) {
 		}
 		return false
 	}
-	if !deliver() {
+	if !deliver(10) {
 		t.Fatal("without the guard the datagram must arrive")
 	}
 	remove, err := GuardVXLAN(b, 4789, []netip.Addr{netip.MustParseAddr("10.77.0.9")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if deliver() {
+	if deliver(3) {
 		t.Fatal("the guard let a non-VTEP source through")
 	}
 	if err := remove(); err != nil {
 		t.Fatal(err)
 	}
-	if !deliver() {
+	if !deliver(10) {
 		t.Fatal("after removing the guard the datagram must arrive")
 	}
 }

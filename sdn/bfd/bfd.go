@@ -64,6 +64,7 @@ type Manager struct {
 	mu       sync.Mutex
 	sessions map[netip.Addr]*session
 	byDisc   map[uint32]*session
+	dropped  map[string]uint64
 	ctx      context.Context
 	cancel   context.CancelFunc
 }
@@ -297,29 +298,89 @@ func addrOf(ip net.IP) netip.Addr {
 	return a
 }
 
-// receive runs the reception rules of RFC 5880 section 6.8.6.
+// Reasons a received packet is dropped (RFC 5880 section 6.8.6).
+const (
+	DropLength        = "length"          // shorter than 24 (26 with A) or than its length field
+	DropVersion       = "version"         // not version 1
+	DropMultiplier    = "zero-multiplier" // Detect Mult 0
+	DropMultipoint    = "multipoint"      // M bit set
+	DropAuth          = "authentication"  // A bit set: no authentication is configured
+	DropMyDiscZero    = "my-discriminator-zero"
+	DropUnknownDisc   = "unknown-discriminator" // Your Discriminator names no session
+	DropNoDiscUp      = "zero-discriminator-not-down"
+	DropUnknownSource = "unknown-source" // no session with the sender
+)
+
+// Dropped counts the received packets dropped, by reason.
+func (m *Manager) Dropped() map[string]uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]uint64, len(m.dropped))
+	for k, v := range m.dropped {
+		out[k] = v
+	}
+	return out
+}
+
+// drop counts a dropped packet. Caller holds mu.
+func (m *Manager) drop(why string, from netip.Addr) {
+	if m.dropped == nil {
+		m.dropped = map[string]uint64{}
+	}
+	m.dropped[why]++
+	m.log.Debug("bfd packet dropped", "from", from, "reason", why)
+}
+
+// receive runs the reception rules of RFC 5880 section 6.8.6. A packet that
+// fails them is counted and dropped without touching any session.
 func (m *Manager) receive(b []byte, from netip.Addr) {
-	if len(b) < 24 || b[0]>>5 != 1 || int(b[3]) > len(b) || b[3] < 24 || b[2] == 0 {
+	m.mu.Lock()
+	why := ""
+	switch {
+	case len(b) < 4 || b[0]>>5 != 1:
+		why = DropVersion
+		if len(b) < 4 {
+			why = DropLength
+		}
+	case len(b) < 24 || b[3] < 24 || int(b[3]) > len(b) || (b[1]&0x04 != 0 && b[3] < 26):
+		why = DropLength
+	case b[2] == 0:
+		why = DropMultiplier
+	case b[1]&0x01 != 0:
+		why = DropMultipoint
+	case b[1]&0x04 != 0:
+		why = DropAuth
+	case binary.BigEndian.Uint32(b[4:]) == 0:
+		why = DropMyDiscZero
+	}
+	if why != "" {
+		m.drop(why, from)
+		m.mu.Unlock()
 		return
 	}
 	flags := b[1] & 0x3f
-	if flags&0x01 != 0 { // M: multipoint
-		return
-	}
 	remoteState := int(b[1] >> 6)
 	myDisc := binary.BigEndian.Uint32(b[4:])
 	yourDisc := binary.BigEndian.Uint32(b[8:])
-	if myDisc == 0 {
+	var s *session
+	switch {
+	case yourDisc != 0:
+		if s = m.byDisc[yourDisc]; s == nil {
+			m.drop(DropUnknownDisc, from)
+		}
+	case remoteState == Down || remoteState == AdminDown:
+		if s = m.sessions[from]; s == nil {
+			m.drop(DropUnknownSource, from)
+		}
+	default:
+		m.drop(DropNoDiscUp, from)
+	}
+	if s == nil {
+		m.mu.Unlock()
 		return
 	}
-	m.mu.Lock()
-	var s *session
-	if yourDisc != 0 {
-		s = m.byDisc[yourDisc]
-	} else if remoteState == Down || remoteState == AdminDown {
-		s = m.sessions[from]
-	}
-	if s == nil || s.peer != from {
+	if s.peer != from {
+		m.drop(DropUnknownSource, from)
 		m.mu.Unlock()
 		return
 	}

@@ -85,3 +85,77 @@ func TestTimers(t *testing.T) {
 		t.Errorf("detect time %v, want 5 x 300 ms", d)
 	}
 }
+
+// Packets that fail the reception checks of RFC 5880 6.8.6 are counted by
+// reason and change nothing: the session stays up, and they do not count as
+// hearing from the peer (they could keep a dead session alive otherwise).
+func TestMalformedPacketsDropped(t *testing.T) {
+	m, changes := testManager(t)
+	peer := netip.MustParseAddr("192.0.2.2")
+	s := &session{peer: peer, port: PortSingleHop, state: Down, localDisc: 77, kick: make(chan struct{}, 1)}
+	m.sessions[peer] = s
+	m.byDisc[77] = s
+	m.receive(pkt(Init, 0, 5, 77), peer)
+	if s.state != Up {
+		t.Fatalf("state %s, want Up", stateNames[s.state])
+	}
+	heard := time.Now().Add(-time.Hour)
+	s.lastRx = heard
+	mod := func(f func(b []byte) []byte) []byte { return f(pkt(Down, 0, 5, 77)) }
+	cases := map[string][]byte{
+		DropLength:        mod(func(b []byte) []byte { return b[:20] }),
+		DropVersion:       mod(func(b []byte) []byte { b[0] = 2 << 5; return b }),
+		DropMultiplier:    mod(func(b []byte) []byte { b[2] = 0; return b }),
+		DropMultipoint:    pkt(Down, 0x01, 5, 77),
+		DropAuth:          mod(func(b []byte) []byte { b[1] |= 0x04; b[3] = 26; return append(b, 0, 0) }),
+		DropMyDiscZero:    pkt(Down, 0, 0, 77),
+		DropUnknownDisc:   pkt(Down, 0, 5, 78),
+		DropNoDiscUp:      pkt(Up, 0, 5, 0),
+		DropUnknownSource: pkt(Down, 0, 5, 0),
+	}
+	// The length field longer than the packet, and a header too short to read.
+	long := mod(func(b []byte) []byte { b[3] = 40; return b })
+	for why, b := range cases {
+		from := peer
+		if why == DropUnknownSource {
+			from = netip.MustParseAddr("192.0.2.9")
+		}
+		m.receive(b, from)
+		if got := m.Dropped()[why]; got != 1 {
+			t.Errorf("%s: counted %d, want 1 (all: %v)", why, got, m.Dropped())
+		}
+	}
+	m.receive(long, peer)
+	m.receive([]byte{0x20}, peer)
+	if got := m.Dropped()[DropLength]; got != 3 {
+		t.Errorf("length drops %d, want 3", got)
+	}
+	if s.state != Up || len(*changes) != 1 || !s.lastRx.Equal(heard) || s.remoteDisc != 5 {
+		t.Errorf("a dropped packet touched the session: state %s changes %v last heard %v", stateNames[s.state], *changes, s.lastRx)
+	}
+}
+
+// FuzzReceive: no packet panics the receive path, and none that is dropped
+// changes the session.
+func FuzzReceive(f *testing.F) {
+	f.Add(pkt(Down, 0, 5, 0))
+	f.Add(pkt(Up, 0x20, 5, 77))
+	f.Add([]byte{0x20, 0xc0, 0, 24})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, _ := testManager(t)
+		m.log = slog.New(slog.DiscardHandler)
+		peer := netip.MustParseAddr("192.0.2.2")
+		s := &session{peer: peer, port: PortSingleHop, state: Up, localDisc: 77, remoteDisc: 5, kick: make(chan struct{}, 1)}
+		m.sessions[peer] = s
+		m.byDisc[77] = s
+		before := *s
+		m.receive(b, peer)
+		var dropped uint64
+		for _, n := range m.Dropped() {
+			dropped += n
+		}
+		if dropped > 0 && (s.state != before.state || !s.lastRx.Equal(before.lastRx) || s.remoteDisc != before.remoteDisc) {
+			t.Fatalf("dropped packet %x changed the session", b)
+		}
+	})
+}

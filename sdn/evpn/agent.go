@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/sdnlab/sdnlab/internal/bgpguard"
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
@@ -22,6 +23,7 @@ type Agent struct {
 	cfg   Config
 	log   *slog.Logger
 	bgp   *server.BgpServer
+	guard *bgpguard.Guard // between the peers and bgp
 	ev    chan any
 	start time.Time
 
@@ -108,11 +110,15 @@ type PeerStatus struct {
 	Received int `json:"received"`
 	// UpAfter is how long after agent start the session first came up.
 	UpAfter string `json:"up_after,omitempty"`
+	// Malformed counts the errors found in this peer's messages (RFC 7606
+	// actions taken by the guard in front of GoBGP).
+	Malformed bgpguard.Counters `json:"malformed"`
 }
 
 // bfdControl is what the agent needs from BFD (nil when no peer asks).
 type bfdControl interface {
 	State(peer netip.Addr) string
+	Dropped() map[string]uint64
 	Close()
 }
 
@@ -208,16 +214,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.subscribe(done); err != nil {
 		return err
 	}
-	s, err := startSpeaker(ctx, &a.cfg, a.log)
+	s, g, err := startSpeaker(ctx, &a.cfg, a.log)
 	if err != nil {
 		return err
 	}
-	a.bgp = s
+	a.bgp, a.guard = s, g
 	defer func() {
 		stopCtx, c := context.WithTimeout(context.Background(), 2*time.Second)
 		defer c()
 		_ = s.StopBgp(stopCtx, &api.StopBgpRequest{})
 		s.Stop()
+		g.Close()
 	}()
 	send := func(e any) {
 		select {
@@ -234,13 +241,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	}, func(r *api.WatchEventResponse) {
 		switch e := r.Event.(type) {
 		case *api.WatchEventResponse_Table:
+			for _, p := range e.Table.Paths {
+				p.NeighborIp = g.Real(p.NeighborIp)
+			}
 			send(evPaths{paths: e.Table.Paths})
 		case *api.WatchEventResponse_Peer:
 			if e.Peer.Peer == nil || e.Peer.Peer.State == nil {
 				return
 			}
 			st := e.Peer.Peer.State
-			send(evPeer{addr: st.NeighborAddress, routerID: st.RouterId, state: st.SessionState})
+			send(evPeer{addr: g.Real(st.NeighborAddress), routerID: st.RouterId, state: st.SessionState})
 		}
 	})
 	if err != nil {
@@ -649,7 +659,7 @@ func (a *Agent) recreatePeer(addr, why string) {
 	var conf *api.Peer
 	for _, n := range a.cfg.Neighbors {
 		if n.Addr.String() == addr {
-			conf = peerConf(&a.cfg, n)
+			conf = peerConf(&a.cfg, n, a.guard)
 		}
 	}
 	if conf == nil {
@@ -657,7 +667,7 @@ func (a *Agent) recreatePeer(addr, why string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := a.bgp.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {
+	if err := a.bgp.DeletePeer(ctx, &api.DeletePeerRequest{Address: conf.Conf.NeighborAddress}); err != nil {
 		a.log.Warn("reset peer", "peer", addr, "why", why, "err", err)
 		return
 	}

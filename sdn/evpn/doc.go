@@ -54,12 +54,12 @@
 // State for `sdnlab show` is served as JSON on a unix socket
 // (DIR/nodes/NODE/agent.sock, see Query and Call).
 //
-// Known limitation (GoBGP v3.37.0): a peer that sends an UPDATE with a
-// truncated EVPN MAC/IP route makes bgp.ParseBGPBody panic (slice bounds in
-// EVPNMacIPAdvertisementRoute.DecodeFromBytes) inside GoBGP's per-session
-// receive goroutine (fsmHandler.recvMessageloop). That goroutine is GoBGP's,
-// so nothing here can recover: the agent process exits with status 2, which
-// its peers see as the node's control plane crashing (sessions and routes
-// go). GoBGP has no hook to validate messages first.
-// TestMalformedEVPNRouteKillsAgent pins this down.
+// Malformed messages: GoBGP v3.37.0 panics in its own receive goroutine
+// (fsmHandler.recvMessageloop) on an UPDATE with a truncated EVPN MAC/IP
+// route, where nothing can recover. So GoBGP listens on the loopback only
+// and every session passes through a guard (internal/bgpguard) that checks
+// each received message first and does what RFC 7606 says: treat-as-withdraw
+// for a malformed route or attribute, a NOTIFICATION and session reset for a
+// broken header or MP_REACH/MP_UNREACH framing. `show bgp` counts the
+// errors per peer; TestMalformedEVPNRouteAgentSurvives pins this down.
 package evpn

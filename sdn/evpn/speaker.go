@@ -9,28 +9,50 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
 
+	"github.com/sdnlab/sdnlab/internal/bgpguard"
 	"github.com/sdnlab/sdnlab/internal/gobgp"
 )
 
 // startSpeaker starts the embedded GoBGP server with the node's global
-// settings and neighbours. It must run on a thread in the node's namespace
-// (in the agent process every thread is), since Serve opens the listener.
-func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.BgpServer, error) {
-	s, err := gobgp.Start(ctx, gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}, log)
+// settings and neighbours, behind the guard that checks every received
+// message before GoBGP parses it (internal/gobgp). It must run on a thread
+// in the node's namespace (in the agent process every thread is), since it
+// opens the listeners.
+func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.BgpServer, *bgpguard.Guard, error) {
+	var peers []bgpguard.Peer
+	for _, n := range cfg.Neighbors {
+		peers = append(peers, bgpguard.Peer{Addr: n.Addr, Local: n.UpdateSource, TTL: sessionTTL(cfg, n)})
+	}
+	s, g, err := gobgp.Start(ctx, gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}, peers, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	fail := func(err error) (*server.BgpServer, *bgpguard.Guard, error) {
+		s.Stop()
+		g.Close()
+		return nil, nil, err
 	}
 	if err := evpnNexthopUnchanged(ctx, s); err != nil {
-		s.Stop()
-		return nil, err
+		return fail(err)
 	}
 	for _, n := range cfg.Neighbors {
-		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(cfg, n)}); err != nil {
-			s.Stop()
-			return nil, fmt.Errorf("neighbor %s: %w", n.Addr, err)
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(cfg, n, g)}); err != nil {
+			return fail(fmt.Errorf("neighbor %s: %w", n.Addr, err))
 		}
 	}
-	return s, nil
+	return s, g, nil
+}
+
+// sessionTTL is the TTL GoBGP would give the session: 1 for single-hop
+// eBGP, the multihop TTL, else the system default.
+func sessionTTL(cfg *Config, n Neighbor) int {
+	switch {
+	case n.Multihop > 0:
+		return n.Multihop
+	case n.External || (n.RemoteAS != 0 && n.RemoteAS != cfg.ASN):
+		return 1
+	}
+	return 0
 }
 
 // evpnNexthopUnchanged keeps the next hop (the originating VTEP) of EVPN
@@ -55,8 +77,9 @@ func evpnNexthopUnchanged(ctx context.Context, s *server.BgpServer) error {
 	return nil
 }
 
-// peerConf maps a Neighbor onto GoBGP's peer configuration.
-func peerConf(cfg *Config, n Neighbor) *api.Peer {
+// peerConf maps a Neighbor onto GoBGP's peer configuration; behind guard g
+// (nil: none) GoBGP knows the neighbour by its alias and dials the guard.
+func peerConf(cfg *Config, n Neighbor, g *bgpguard.Guard) *api.Peer {
 	p := &api.Peer{
 		Conf: &api.PeerConf{NeighborAddress: n.Addr.String(), PeerAsn: n.RemoteAS},
 		Timers: &api.Timers{Config: &api.TimersConfig{
@@ -82,6 +105,9 @@ func peerConf(cfg *Config, n Neighbor) *api.Peer {
 	}
 	if n.RRClient {
 		p.RouteReflector = &api.RouteReflector{RouteReflectorClient: true, RouteReflectorClusterId: cfg.RouterID.String()}
+	}
+	if g != nil {
+		g.Configure(p, n.Addr)
 	}
 	for _, f := range n.Families {
 		fam := familyEVPN

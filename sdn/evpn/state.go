@@ -7,23 +7,30 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"runtime"
 	"sort"
 	"time"
 )
 
 // Snapshot is the agent's state as `sdnlab show` prints it.
 type Snapshot struct {
-	Node     string        `json:"node"`
-	RouterID string        `json:"router_id"`
-	ASN      uint32        `json:"asn"`
-	VTEP     string        `json:"vtep"`
-	Uptime   string        `json:"uptime"`
-	Synced   bool          `json:"synced"`
-	Peers    []PeerStatus  `json:"peers"`
-	Routes   []Route       `json:"routes"` // local and remote EVPN routes
-	Kernel   []KernelEntry `json:"kernel"` // what the agent programmed
-	Local    []LocalEntry  `json:"local"`  // MACs and MAC+IP learned on this node
+	Node     string `json:"node"`
+	RouterID string `json:"router_id"`
+	ASN      uint32 `json:"asn"`
+	VTEP     string `json:"vtep"`
+	Uptime   string `json:"uptime"`
+	Synced   bool   `json:"synced"`
+	// Goroutines is the agent's goroutine count (leak checks).
+	Goroutines int          `json:"goroutines"`
+	Peers      []PeerStatus `json:"peers"`
+	// BFDDropped counts received BFD packets dropped by the checks of
+	// RFC 5880 section 6.8.6, by reason.
+	BFDDropped map[string]uint64 `json:"bfd_dropped,omitempty"`
+	Routes     []Route           `json:"routes"` // local and remote EVPN routes
+	Kernel     []KernelEntry     `json:"kernel"` // what the agent programmed
+	Local      []LocalEntry      `json:"local"`  // MACs and MAC+IP learned on this node
 	// Duplicates are the MACs flagged by duplicate address detection,
 	// wherever they live now (FRR's `show evpn mac vni all duplicate`).
 	Duplicates []DupEntry `json:"duplicates"`
@@ -56,7 +63,8 @@ type LocalEntry struct {
 
 func (a *Agent) snapshot() *Snapshot {
 	s := &Snapshot{Node: a.cfg.Node, RouterID: a.cfg.RouterID.String(), ASN: a.cfg.ASN, VTEP: a.cfg.LocalVTEP.String(),
-		Uptime: time.Since(a.start).Round(time.Millisecond).String(), Synced: a.syncDone}
+		Uptime: time.Since(a.start).Round(time.Millisecond).String(), Synced: a.syncDone,
+		Goroutines: runtime.NumGoroutine()}
 	received := map[string]int{}
 	for _, r := range a.rib {
 		received[r.Peer]++
@@ -64,6 +72,11 @@ func (a *Agent) snapshot() *Snapshot {
 	for _, p := range a.peers {
 		ps := *p
 		ps.Received = received[ps.Addr]
+		if a.guard != nil {
+			if addr, err := netip.ParseAddr(ps.Addr); err == nil {
+				ps.Malformed = a.guard.Counters(addr)
+			}
+		}
 		if ps.State == "Established" {
 			ps.UpFor = time.Since(ps.Since).Round(time.Second).String()
 		}
@@ -77,6 +90,9 @@ func (a *Agent) snapshot() *Snapshot {
 		s.Peers = append(s.Peers, ps)
 	}
 	sort.Slice(s.Peers, func(i, j int) bool { return s.Peers[i].Addr < s.Peers[j].Addr })
+	if a.bfd != nil {
+		s.BFDDropped = a.bfd.Dropped()
+	}
 	for _, r := range a.adverts {
 		rr := *r
 		rr.Best = true

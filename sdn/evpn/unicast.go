@@ -57,6 +57,9 @@ func (a *Agent) refreshUnicast() {
 				if p.IsWithdraw || p.Filtered {
 					continue
 				}
+				if a.guard != nil {
+					p.NeighborIp = a.guard.Real(p.NeighborIp)
+				}
 				pf, up, ok := decodeUnicast(p, a.cfg.ASN)
 				if !ok {
 					continue

@@ -8,6 +8,11 @@
 // started by topology): GoBGP dials from arbitrary threads, so one process
 // per namespace is the only way to make it dial from the right one, and
 // killing the process is a router's control plane crashing.
+//
+// GoBGP listens on the loopback only: every session passes through a guard
+// (internal/bgpguard) that checks each received message per RFC 7606 first,
+// since GoBGP v3.37.0 panics on some malformed ones. The errors are logged
+// with peer and reason and counted per peer in the status file.
 package underlaybgp
 
 import (
@@ -27,6 +32,7 @@ import (
 	"github.com/osrg/gobgp/v3/pkg/apiutil"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
+	"github.com/sdnlab/sdnlab/internal/bgpguard"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -45,6 +51,48 @@ type Config struct {
 	Networks []netip.Prefix `json:"networks"`
 	// ListenPort is 179 unless set (tests).
 	ListenPort int `json:"listenPort,omitempty"`
+	// StatusPath, when set, is where the speaker keeps its sessions'
+	// states and malformed-message counts (a Status, as JSON).
+	StatusPath string `json:"-"`
+}
+
+// Status is what a running speaker reports about its sessions.
+type Status struct {
+	Peers []PeerStatus `json:"peers"`
+}
+
+// PeerStatus is one session and the errors found in its messages.
+type PeerStatus struct {
+	Addr      string            `json:"addr"`
+	Name      string            `json:"name,omitempty"`
+	State     string            `json:"state"`
+	Malformed bgpguard.Counters `json:"malformed"`
+}
+
+// ReadStatus reads a Status a speaker wrote.
+func ReadStatus(path string) (Status, error) {
+	var st Status
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	return st, nil
+}
+
+// writeStatus writes the sessions' status when it changed (atomically, so
+// a reader never sees half a file).
+func writeStatus(path string, st Status, last *[]byte) {
+	b, err := json.Marshal(st)
+	if err != nil || string(b) == string(*last) {
+		return
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err == nil && os.Rename(tmp, path) == nil {
+		*last = b
+	}
 }
 
 // Neighbor is one BGP session on a shared segment.
@@ -97,34 +145,42 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 	k.flushStale()
 	defer k.flushAll()
 
-	g := gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}
-	s, err := gobgp.Start(ctx, g, log)
+	// Every session passes through the guard (see the package doc).
+	var peers []bgpguard.Peer
+	for _, n := range cfg.Neighbors {
+		ttl := 0
+		if n.ASN != cfg.ASN {
+			ttl = 1 // single-hop eBGP, as GoBGP sets it
+		}
+		peers = append(peers, bgpguard.Peer{Addr: n.Addr, Local: n.Local, TTL: ttl})
+	}
+	s, g, err := gobgp.Start(ctx, gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}, peers, log)
 	if err != nil {
 		return err
 	}
+	defer g.Close()
 	defer s.Stop()
-	port := g.Port()
 	for _, n := range cfg.Neighbors {
 		fam := familyV4
 		if n.Addr.Is6() {
 			fam = familyV6
 		}
 		p := &api.Peer{
-			Conf: &api.PeerConf{NeighborAddress: n.Addr.String(), PeerAsn: n.ASN, Description: n.Name},
+			Conf: &api.PeerConf{PeerAsn: n.ASN, Description: n.Name},
 			Timers: &api.Timers{Config: &api.TimersConfig{
 				ConnectRetry: 1, HoldTime: 9, KeepaliveInterval: 3, IdleHoldTimeAfterReset: 1,
 			}},
-			Transport: &api.Transport{RemotePort: uint32(port)},
+			Transport: &api.Transport{},
 			AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: fam, Enabled: true}}},
 		}
 		if n.Local.IsValid() {
-			p.Transport.LocalAddress = n.Local.String()
 			// Only the side with the lower address dials: GoBGP handles
 			// colliding connections badly (a restarted peer and one that
 			// comes back from idle hold dial at once and both give up,
 			// again and again).
 			p.Transport.PassiveMode = n.Addr.Less(n.Local)
 		}
+		g.Configure(p, n.Addr)
 		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: p}); err != nil {
 			return fmt.Errorf("neighbor %s: %w", n.Addr, err)
 		}
@@ -141,6 +197,20 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 			return fmt.Errorf("announce %s: %w", pf, err)
 		}
 	}
+	states := map[string]string{}
+	for _, n := range cfg.Neighbors {
+		states[n.Addr.String()] = "Idle"
+	}
+	status := func() Status {
+		var st Status
+		for _, n := range cfg.Neighbors {
+			st.Peers = append(st.Peers, PeerStatus{Addr: n.Addr.String(), Name: n.Name, State: states[n.Addr.String()],
+				Malformed: g.Counters(n.Addr)})
+		}
+		return st
+	}
+	var lastStatus []byte
+	stateCh := make(chan [2]string, 64)
 	kick := make(chan struct{}, 1)
 	if err := s.WatchEvent(ctx, &api.WatchEventRequest{
 		Peer: &api.WatchEventRequest_Peer{},
@@ -150,7 +220,12 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 	}, func(r *api.WatchEventResponse) {
 		if p, ok := r.Event.(*api.WatchEventResponse_Peer); ok && p.Peer.GetPeer().GetState() != nil {
 			st := p.Peer.Peer.State
-			log.Info("neighbor", "addr", st.NeighborAddress, "state", st.SessionState.String())
+			addr := g.Real(st.NeighborAddress)
+			log.Info("neighbor", "addr", addr, "state", st.SessionState.String())
+			select {
+			case stateCh <- [2]string{addr, st.SessionState.String()}:
+			default:
+			}
 		}
 		select {
 		case kick <- struct{}{}:
@@ -165,10 +240,15 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, log *slog.Logger) err
 	defer tick.Stop()
 	for {
 		k.sync(best(ctx, s, own))
+		if cfg.StatusPath != "" {
+			writeStatus(cfg.StatusPath, status(), &lastStatus)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-kick:
+		case e := <-stateCh:
+			states[e[0]] = e[1]
 		case <-tick.C:
 		}
 	}
