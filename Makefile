@@ -5,7 +5,7 @@ BIN     := bin/sdnlab
 PKGS    := ./...
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: build test unit vet bench demo fuzz soak clean
+.PHONY: build test unit vet bench demo fuzz soak clean frr10
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sdnlab
@@ -30,13 +30,21 @@ bench: build
 	$(GO) test -run '^$$' -bench 'Lab' -benchtime 3x -timeout 20m ./topology
 	@echo "== EVPN: session up, MAC to remote FDB, sdnlab agents vs FRR in one lab"
 	$(GO) test -run '^$$' -bench 'EVPNConvergence' -benchtime 1x -timeout 20m ./sdn/evpn
+	@echo "== engines: examples/demo with agent nodes, then FRR nodes (session up, MAC to FDB, migration gap, failover, memory)"
+	$(GO) test -run '^$$' -bench 'Engines' -benchtime 1x -timeout 20m ./scenarios
 	@echo "== compile: 500 EVPN VNets into a NodePlan"
 	$(GO) test -run '^$$' -bench 'CompileLarge' -benchmem ./sdn
 	@echo "== capture: decoding"
 	$(GO) test -run '^$$' -bench . -benchmem ./capture
 
+# The demo runs FRR nodes too: Debian's frr is installed first when missing.
 demo: build
+	ci/install-frr.sh
 	./$(BIN) demo
+
+# The private Debian 13 root `frr: 10` labs run FRR 10.3 from (once).
+frr10:
+	ci/frr10-root.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseSectionConfig -fuzztime 30s ./sdn/config/

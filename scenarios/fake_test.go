@@ -4,6 +4,7 @@ import (
 	"github.com/sdnlab/sdnlab/reports"
 
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
@@ -58,6 +60,9 @@ func (fakeLab) KillNode(context.Context, string) error     { return nil }
 func (fakeLab) KillAgent(context.Context, string) error    { return nil }
 func (fakeLab) VNetNS(node, vnet string) (string, error)   { return "ns-" + node, nil }
 func (fakeLab) RestartGuest(context.Context, string) error { return nil }
+func (fakeLab) Show(context.Context, string) (*evpn.Snapshot, error) {
+	return nil, errors.New("fake lab: no engine")
+}
 
 func newFake() fakeLab {
 	mk := func(n string) *plan.NodePlan {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology"
 )
@@ -36,15 +37,19 @@ type Lab interface {
 	// part happened.
 	Migrate(ctx context.Context, guest, node string, pause time.Duration) (Move, error)
 	// KillNode crashes a node as a power loss does: its links drop
-	// traffic first, then its agent gets SIGKILL (no FIN or RST reaches a
+	// traffic first, then its engine (the agent, or every FRR daemon) gets SIGKILL (no FIN or RST reaches a
 	// peer).
 	KillNode(ctx context.Context, node string) error
 	// MACSeq is the highest MAC mobility sequence a node's control plane
 	// holds for a MAC (its own route or one received); found false when it
 	// holds none.
 	MACSeq(ctx context.Context, node string, mac net.HardwareAddr) (seq uint32, found bool, err error)
-	// KillAgent sends SIGKILL to a node's EVPN agent only (its links stay up).
+	// KillAgent sends SIGKILL to a node's EVPN engine only, the agent or
+	// the FRR daemons (its links stay up).
 	KillAgent(ctx context.Context, node string) error
+	// Show is a node's control-plane state in one schema for both
+	// engines (the agent's, or FRR's read through vtysh and the kernel).
+	Show(ctx context.Context, node string) (*evpn.Snapshot, error)
 	// RestartGuest restarts a guest's network as a reboot does: NIC down,
 	// addresses and routes gone, NIC up, configured again (by DHCP for a
 	// guest with ip: dhcp).
@@ -67,8 +72,10 @@ type Node struct {
 	Addrs []netip.Addr
 	// Uplinks are the node's underlay interfaces (where VXLAN is seen).
 	Uplinks []string
-	// Agent tells whether an EVPN agent runs on the node.
+	// Agent tells whether an EVPN engine (the agent or FRR) runs on the node.
 	Agent bool
+	// Engine is the node's SDN engine: agent or frr.
+	Engine string
 	// Segment is the underlay segment the node sits on: nodes on different
 	// segments talk through routers.
 	Segment string

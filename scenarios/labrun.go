@@ -34,6 +34,9 @@ type LabRun struct {
 	ReadyTimeout time.Duration
 	// ScenarioTimeout bounds each scenario (default 2m).
 	ScenarioTimeout time.Duration
+	// Engine, when set (agent or frr), runs every node on that engine
+	// instead of what the lab file says.
+	Engine string
 	// Strict turns warn findings into failures (--strict).
 	Strict bool
 	// Impair is put on the lab once the overlay is ready and removed
@@ -148,6 +151,9 @@ func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 	o := &Outcome{Started: time.Now()}
 	lab, err := topology.Load(lr.LabFile, lr.Compile)
 	if err != nil {
+		return nil, err
+	}
+	if err := lab.SetEngine(lr.Engine); err != nil {
 		return nil, err
 	}
 	running, err := topology.Labs(lr.Topo)

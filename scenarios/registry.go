@@ -22,6 +22,7 @@ func All() []Scenario {
 		newSNAT(),
 		newVXLANInjection(),
 		newURPF(),
+		newEVPNControlPlane(),
 		newVMLiveMigration(),
 		newCrossRackMigration(),
 		newBGPOnlyWorkaround(),

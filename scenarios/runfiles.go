@@ -9,6 +9,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/sdn/render"
+	"github.com/sdnlab/sdnlab/topology"
 )
 
 // WriteRunFiles puts the evidence of a run beside its report in dir: the
@@ -70,7 +71,15 @@ func WriteRunFiles(dir string, o *Outcome) ([]reports.File, error) {
 			return files, err
 		}
 		if p.FRR != nil {
-			if err := put(name+": /etc/frr/frr.conf", filepath.Join("configs", name, "frr.conf"), []byte(render.FRR(p))); err != nil {
+			// The release line: what an FRR node runs, else Proxmox's.
+			version := render.DefaultFRRVersion
+			if n := lab.Node(name); n != nil && n.EngineOf() == topology.EngineFRR {
+				version = topology.HostFRRVersion
+				if n.FRRRelease == "10" {
+					version = topology.FRR10Version
+				}
+			}
+			if err := put(name+": /etc/frr/frr.conf", filepath.Join("configs", name, "frr.conf"), []byte(render.FRR(p, version))); err != nil {
 				return files, err
 			}
 		}

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
@@ -64,6 +62,7 @@ func (t *TopoLab) Nodes() []Node {
 		if p := t.L.Plans[n.Name]; p != nil && p.FRR != nil {
 			nd.Agent = true
 		}
+		nd.Engine = n.EngineOf()
 		out = append(out, nd)
 	}
 	return out
@@ -164,8 +163,8 @@ func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Du
 
 // KillNode crashes a node as a power loss does: its underlay link goes
 // down first, so nothing the dying control plane sends (TCP FIN or RST,
-// a last BFD packet) reaches a peer, then its agent (PID from the state
-// directory) gets SIGKILL.
+// a last BFD packet) reaches a peer, then its engine (the agent, or every FRR
+// daemon) gets SIGKILL.
 func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 	n := t.L.Node(node)
 	if n == nil {
@@ -183,10 +182,8 @@ func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 	} else if err := h.LinkSetDown(l); err != nil {
 		errs = append(errs, fmt.Errorf("node %s: set %s down: %w", node, n.Link.Ifname, err))
 	}
-	if pid := topology.AgentPID(t.L, t.StateDir, node); pid > 1 {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err))
-		}
+	if err := topology.KillEngine(t.L, t.StateDir, node); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -201,32 +198,34 @@ func (t *TopoLab) RestartGuest(ctx context.Context, guest string) error {
 	return topology.RestartGuest(ctx, t.L, guest)
 }
 
-// KillAgent sends SIGKILL to a node's agent; the node's links stay up.
+// KillAgent sends SIGKILL to a node's engine (agent or FRR daemons); the
+// node's links stay up.
 func (t *TopoLab) KillAgent(ctx context.Context, node string) error {
 	if t.L.Node(node) == nil {
 		return fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
-	pid := topology.AgentPID(t.L, t.StateDir, node)
-	if pid <= 1 {
-		return fmt.Errorf("node %s runs no agent", node)
+	if len(topology.EnginePIDs(t.L, t.StateDir, node)) == 0 {
+		return fmt.Errorf("node %s runs no EVPN engine (agent or FRR)", node)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("kill agent of %s (pid %d): %w", node, pid, err)
-	}
-	return nil
+	return topology.KillEngine(t.L, t.StateDir, node)
 }
 
-// MACSeq asks the node's agent (over its control socket) for the routes
-// it holds for the MAC.
+// Show asks a node's engine for its state (topology.Show).
+func (t *TopoLab) Show(ctx context.Context, node string) (*evpn.Snapshot, error) {
+	return topology.Show(ctx, t.L, t.StateDir, node, evpn.Request{Show: "all"})
+}
+
+// MACSeq asks the node's engine (the agent over its control socket, FRR
+// through vtysh) for the routes it holds for the MAC.
 func (t *TopoLab) MACSeq(ctx context.Context, node string, mac net.HardwareAddr) (uint32, bool, error) {
 	if t.L.Node(node) == nil {
 		return 0, false, fmt.Errorf("lab %s has no node %s", t.L.Name, node)
 	}
-	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	snap, err := evpn.Call(qctx, filepath.Join(t.StateDir, "nodes", node, "agent.sock"), evpn.Request{Show: "all"})
+	snap, err := t.Show(qctx, node) // the agent, or FRR's vtysh
 	if err != nil {
-		return 0, false, fmt.Errorf("node %s: ask its agent: %w", node, err)
+		return 0, false, fmt.Errorf("node %s: ask its engine: %w", node, err)
 	}
 	var seq uint32
 	found := false

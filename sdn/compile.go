@@ -64,11 +64,14 @@ func Compile(cfg *config.Config, facts plan.NodeFacts) (*plan.NodePlan, error) {
 	}
 
 	p.Ifaces = st.Sorted()
-	fab, err := compileFabricIfaces(cfg, facts.Node)
+	fab, err := compileFabricIfaces(cfg, facts.Node, env.Notef)
 	if err != nil {
 		return nil, err
 	}
 	p.Ifaces = append(p.Ifaces, fab...)
+	if p.WireGuard, err = fabrics.WireGuardConfigs(cfg, facts.Node); err != nil {
+		return nil, err
+	}
 
 	ids := make([]string, 0, len(zplans))
 	for id := range zplans {
@@ -120,7 +123,7 @@ func CompileAll(cfg *config.Config, factsByNode map[string]plan.NodeFacts) (map[
 //
 // The FRR side (compileFRR) reads the same fabric sections for routing; it
 // does not write stanzas.
-func compileFabricIfaces(cfg *config.Config, node string) ([]plan.Iface, error) {
+func compileFabricIfaces(cfg *config.Config, node string, notef func(string, ...any)) ([]plan.Iface, error) {
 	var out []plan.Iface
 	add := func(name string, kind plan.IfaceKind, pfx netip.Prefix) {
 		i := plan.NewIface(name, kind)
@@ -138,7 +141,13 @@ func compileFabricIfaces(cfg *config.Config, node string) ([]plan.Iface, error) 
 	host := func(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
 	for _, f := range cfg.SortedFabrics() {
 		n := f.Nodes[node]
-		if n == nil {
+		if n == nil || !n.Internal() {
+			continue
+		}
+		if f.Protocol == "wireguard" {
+			// The wg(8) configs are p.WireGuard; the interface stanzas and
+			// the routes for allowed IPs Proxmox adds are not known here.
+			notef("fabric %s: wireguard interface configs are rendered (wireguard/<iface>.conf); their interfaces.d stanzas and allowed-IP routes are not", f.ID)
 			continue
 		}
 		dummy := fabrics.DummyName(f.ID)
@@ -150,6 +159,9 @@ func compileFabricIfaces(cfg *config.Config, node string) ([]plan.Iface, error) 
 		}
 		for _, fi := range n.Interfaces {
 			switch f.Protocol {
+			case "bgp":
+				// Unnumbered eBGP runs over the interfaces' IPv6 link-local
+				// addresses: no stanza of their own.
 			case "openfabric":
 				if fi.IP.IsValid() {
 					add(fi.Name, plan.KindPhysical, fi.IP)

@@ -1,9 +1,11 @@
 package topology
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sdnlab/sdnlab/internal/proc"
 )
@@ -53,11 +55,19 @@ func startAgents(lab *Lab, opts Options, dir string, pr *progress) error {
 	}
 	for _, n := range lab.Nodes {
 		plan := lab.Plans[n.Name]
-		if plan == nil || plan.FRR == nil {
+		if plan == nil || plan.FRR == nil || n.EngineOf() != EngineAgent {
 			continue
 		}
 		if pid := AgentPID(lab, dir, n.Name); pid != 0 {
-			continue
+			if !lab.planChanged[n.Name] {
+				continue
+			}
+			// The agent reads its plan at start: a changed plan (a .cfg
+			// edited, up again) is applied by a restart.
+			if err := proc.Stop(context.Background(), agentProc(lab.Name, dir, n, ""), 2*time.Second); err != nil {
+				return err
+			}
+			pr.printf("node %s: plan changed: agent restarted", n.Name)
 		}
 		pid, err := proc.Start(agentProc(lab.Name, dir, n, bin))
 		if err != nil {

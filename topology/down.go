@@ -27,8 +27,17 @@ func Down(ctx context.Context, lab string, opts Options) error {
 		return err
 	}
 	var errs []error
-	if err := proc.KillIn(ctx, names); err != nil {
-		errs = append(errs, err)
+	// Again while anything is left: a process that was starting others
+	// (frrinit.sh after an `up` killed with -9) may have forked after the
+	// first pass read /proc.
+	for round := 0; round < 5; round++ {
+		if err := proc.KillIn(ctx, names); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if left, _ := proc.ProcsIn(names); len(left) == 0 {
+			break
+		}
 	}
 	// VRF namespaces last is not needed: a namespace dies with its last user.
 	for _, n := range names {

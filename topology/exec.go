@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/topology/frrnode"
 )
 
 // Exec runs argv inside the namespace of a node, guest, router, external
@@ -20,6 +22,12 @@ func (l *Lab) Exec(ctx context.Context, thing string, argv []string, stdin io.Re
 	ns := l.NS(thing)
 	if ns == "" {
 		return fmt.Errorf("lab %s has no node, guest, router or host %q", l.Name, thing)
+	}
+	// On an FRR node a plain `vtysh` must reach this node's FRR: it runs
+	// in the mount namespace (and root, for frr: 10) of its daemons. Other
+	// commands run as on any node.
+	if n := l.Node(thing); n != nil && n.EngineOf() == EngineFRR && l.StateDir != "" && len(argv) > 0 && filepath.Base(argv[0]) == "vtysh" {
+		argv = frrnode.Wrap(FRRDir(l.StateDir, n.Name), n.NS, argv)
 	}
 	return ExecNS(ctx, ns, argv, stdin, stdout, stderr)
 }

@@ -1,7 +1,9 @@
 package topology
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,46 +20,59 @@ import (
 // zebra crash on a real node.
 
 // KillControlPlane kills (SIGKILL, no goodbye to its peers) the control
-// plane of a node or BGP router and returns what it killed.
+// plane of a node (its agent, or every FRR daemon) or of a BGP router and
+// returns what it killed.
 func KillControlPlane(l *Lab, opts Options, name string) (string, error) {
 	dir := opts.LabDir(l.Name)
-	var pid int
+	var pids []int
 	var what string
 	switch {
 	case l.Node(name) != nil:
-		pid, what = AgentPID(l, dir, name), "agent"
+		what = "agent"
+		if l.Node(name).EngineOf() == EngineFRR {
+			what = "frr"
+		}
+		pids = EnginePIDs(l, dir, name)
 	case l.Router(name) != nil && l.Router(name).BGP != nil:
-		pid, what = RouterPID(l, dir, name), "bgp speaker"
+		what = "bgp speaker"
+		if pid := RouterPID(l, dir, name); pid != 0 {
+			pids = []int{pid}
+		}
 	case l.Router(name) != nil:
 		return "", fmt.Errorf("router %s has static routes only: no control plane to kill", name)
 	default:
 		return "", fmt.Errorf("lab %s has no node or router %q", l.Name, name)
 	}
-	if pid == 0 {
+	if len(pids) == 0 {
 		return "", fmt.Errorf("%s: no %s is running (sdnlab restart %s %s starts it)", name, what, l.Name, name)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		return "", fmt.Errorf("%s: kill %s %d: %w", name, what, pid, err)
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return "", fmt.Errorf("%s: kill %s %d: %w", name, what, pid, err)
+		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for proc.ProcessAlive(pid) {
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%s: %s %d did not exit after SIGKILL", name, what, pid)
+	for _, pid := range pids {
+		for proc.ProcessAlive(pid) {
+			if time.Now().After(deadline) {
+				return "", fmt.Errorf("%s: %s %d did not exit after SIGKILL", name, what, pid)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	return fmt.Sprintf("%s %d", what, pid), nil
+	return fmt.Sprintf("%s %v", what, pids), nil
 }
 
-// RestartControlPlane starts a node's agent or a BGP router's speaker
-// again, as up would, when it is not running.
-func RestartControlPlane(l *Lab, opts Options, name string) (string, error) {
+// RestartControlPlane starts a node's engine (agent or FRR) or a BGP
+// router's speaker again, as up would, when it is not running.
+func RestartControlPlane(ctx context.Context, l *Lab, opts Options, name string) (string, error) {
 	dir := opts.LabDir(l.Name)
 	pr := &progress{}
 	switch {
 	case l.Node(name) != nil:
-		if pid := AgentPID(l, dir, name); pid != 0 {
-			return "", fmt.Errorf("%s: the agent is running (pid %d): sdnlab kill %s %s first", name, pid, l.Name, name)
+		n := l.Node(name)
+		if ok, what := EngineRunning(l, dir, name); ok {
+			return "", fmt.Errorf("%s: its engine runs (%s): sdnlab kill %s %s first", name, what, l.Name, name)
 		}
 		p, err := readPlan(dir, name)
 		if err != nil {
@@ -67,12 +82,17 @@ func RestartControlPlane(l *Lab, opts Options, name string) (string, error) {
 			return "", fmt.Errorf("node %s has no controller: it runs no control plane", name)
 		}
 		one := *l
-		one.Nodes = []*Node{l.Node(name)}
+		one.Nodes = []*Node{n}
 		one.Plans = map[string]*plan.NodePlan{name: p}
-		if err := startAgents(&one, opts, dir, pr); err != nil {
+		if n.EngineOf() == EngineFRR {
+			if err := startFRR(ctx, &one, dir, 1, pr); err != nil {
+				return "", err
+			}
+		} else if err := startAgents(&one, opts, dir, pr); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("agent %d", AgentPID(l, dir, name)), nil
+		_, what := EngineRunning(l, dir, name)
+		return what, nil
 	case l.Router(name) != nil && l.Router(name).BGP != nil:
 		if pid := RouterPID(l, dir, name); pid != 0 {
 			return "", fmt.Errorf("%s: the bgp speaker is running (pid %d): sdnlab kill %s %s first", name, pid, l.Name, name)

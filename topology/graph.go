@@ -80,12 +80,13 @@ func (l *Lab) Graph() *reports.Topology {
 	return t
 }
 
-// Engine names the SDN engine of a node: "agent" when a controller applies
-// to it (the EVPN agent runs there), "" when only kernel devices are set up
+// Engine names the control plane a node runs: its engine (agent or frr)
+// when a controller applies to it, "" when only kernel devices are set up
 // (simple and vxlan zones need no control plane).
 func (l *Lab) Engine(node string) string {
-	if p := l.Plans[node]; p != nil && p.FRR != nil {
-		return "agent"
+	n := l.Node(node)
+	if p := l.Plans[node]; n != nil && p != nil && p.FRR != nil {
+		return n.EngineOf()
 	}
 	return ""
 }

@@ -35,7 +35,7 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 	// A failed link is a switch port set down (sdnlab link).
 	for i, n := range l.Nodes {
 		// Without root a process's namespace cannot be read: no verdict.
-		if t.Nodes[i].Engine != "" && os.Geteuid() == 0 && AgentPID(l, dir, n.Name) == 0 {
+		if t.Nodes[i].Engine != "" && os.Geteuid() == 0 && !engineRunning(l, dir, n.Name) {
 			t.Nodes[i].Down = true
 		}
 		if portDown(segNS(n.Link.Segment), n.Link.Port) {
@@ -113,4 +113,9 @@ func (l *Lab) VXLANPorts(stateDir string) []uint16 {
 		}
 	}
 	return ports
+}
+
+func engineRunning(l *Lab, dir, node string) bool {
+	ok, _ := EngineRunning(l, dir, node)
+	return ok
 }

@@ -21,6 +21,8 @@ type spec struct {
 	File     string
 	Name     str
 	SDN      str
+	Engine   str
+	FRR      str // FRR release of the lab's FRR nodes: 8 (the host's) or 10
 	Nodes    []*nodeSpec
 	Segments []*segmentSpec
 	Routers  []*routerSpec
@@ -56,6 +58,7 @@ type nodeSpec struct {
 	Segment    str
 	Gateway    str
 	Interfaces str
+	Engine     str
 }
 
 type segmentSpec struct {
@@ -287,12 +290,16 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 		return nil, config.ErrorList{{Pos: config.Pos{File: file, Line: 1}, Field: "sdn", Msg: "empty lab file"}}
 	}
 	root := doc.Content[0]
-	p.mapping(root, "", []string{"name", "sdn", "nodes", "underlay", "upstream", "external", "guests"}, func(key string, k, v *yaml.Node) {
+	p.mapping(root, "", []string{"name", "sdn", "engine", "frr", "nodes", "underlay", "upstream", "external", "guests"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			s.Name = p.scalar(v, "name")
 		case "sdn":
 			s.SDN = p.scalar(v, "sdn")
+		case "engine":
+			s.Engine = p.scalar(v, "engine")
+		case "frr":
+			s.FRR = p.scalar(v, "frr")
 		case "nodes":
 			p.named(v, "nodes", func(name str, n *yaml.Node, f string) {
 				ns := &nodeSpec{Name: name}
@@ -300,7 +307,7 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 				if n == nil {
 					return
 				}
-				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces", "rp_filter", "impair"}, func(key string, k, v *yaml.Node) {
+				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces", "rp_filter", "engine", "impair"}, func(key string, k, v *yaml.Node) {
 					switch key {
 					case "impair":
 						ns.Impair = p.impairment(v, join(f, key))
@@ -314,6 +321,8 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 						ns.Gateway = p.scalar(v, join(f, key))
 					case "interfaces":
 						ns.Interfaces = p.scalar(v, join(f, key))
+					case "engine":
+						ns.Engine = p.scalar(v, join(f, key))
 					}
 				})
 			})

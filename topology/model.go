@@ -50,6 +50,8 @@ type Lab struct {
 	// node name); they are not part of lab.json (plan.json has each plan).
 	Config *config.Config            `json:"-"`
 	Plans  map[string]*plan.NodePlan `json:"-"`
+	// planChanged names the nodes whose plan.json this up changed.
+	planChanged map[string]bool
 }
 
 // VNetInfo is a VNet's zone.
@@ -100,7 +102,13 @@ type Node struct {
 	// RPFilter is the rp_filter of the node's underlay interfaces as
 	// written in the lab file (strict, loose, off); "" leaves the
 	// namespace's defaults alone.
-	RPFilter         string `json:"rpFilter,omitempty"`
+	RPFilter string `json:"rpFilter,omitempty"`
+	// Engine is the node's SDN engine: EngineAgent (sdnlab's GoBGP agent)
+	// or EngineFRR (Debian's FRR with the rendered frr.conf).
+	Engine string `json:"engine,omitempty"`
+	// FRRRelease is the FRR an FRR node runs: "" the host's (Debian 12's
+	// 8.4), "10" Debian 13's from the private root FRR10Root.
+	FRRRelease       string `json:"frrRelease,omitempty"`
 	host             *config.HostInterfaces
 	pos              config.Pos
 	interfacesGiven  bool

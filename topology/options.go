@@ -21,8 +21,9 @@ type Options struct {
 	StateDir string
 	// Progress receives one line per step and node; nil is quiet.
 	Progress io.Writer
-	// StartAgents starts `<AgentPath> agent --lab LAB --node NODE --state DIR`
-	// in every node namespace whose plan has a controller (plan.FRR != nil).
+	// StartAgents starts the SDN engine of every node whose plan has a
+	// controller (plan.FRR != nil): `<AgentPath> agent --lab LAB --node
+	// NODE --state DIR` on agent nodes, FRR (package frrnode) on FRR nodes.
 	// Off by default: the agent command lives in another package.
 	StartAgents bool
 	// AgentPath is the sdnlab binary (default os.Executable()).

@@ -14,6 +14,7 @@ import (
 
 func (r *resolver) nodes() {
 	peers := r.configPeers()
+	release := r.frrRelease()
 	seen := map[string]bool{}
 	for i, ns := range r.s.Nodes {
 		f := "nodes." + ns.Name.V
@@ -61,6 +62,8 @@ func (r *resolver) nodes() {
 			}
 		}
 		r.checkNodeGateways(n, ns)
+		n.Engine = r.engine(ns.Engine, f+".engine")
+		n.FRRRelease = release
 		r.lab.Nodes = append(r.lab.Nodes, n)
 	}
 }
@@ -245,4 +248,34 @@ func (r *resolver) compile() {
 		}
 		r.lab.Plans[n.Name] = plan
 	}
+}
+
+// frrRelease is the lab's frr: (8, the host's FRR, or 10).
+func (r *resolver) frrRelease() string {
+	v := r.s.FRR
+	switch {
+	case !v.Set || v.V == "8" || v.V == "8.4":
+		return ""
+	case v.V == "10" || v.V == "10.3":
+		return "10"
+	}
+	r.errf(v.Pos, "frr", "%q is not an FRR release sdnlab runs: want 8 (Debian 12's FRR 8.4, the host's) or 10 (Debian 13's FRR 10.3 from a private root)", v.V)
+	return ""
+}
+
+// engine resolves a node's engine: its own engine:, else the lab's, else
+// the agent.
+func (r *resolver) engine(node str, field string) string {
+	e, f := node, field
+	if !e.Set {
+		e, f = r.s.Engine, "engine"
+	}
+	if !e.Set {
+		return EngineAgent
+	}
+	if e.V != EngineAgent && e.V != EngineFRR {
+		r.errf(e.Pos, f, "%q is not an engine: want agent or frr", e.V)
+		return EngineAgent
+	}
+	return e.V
 }

@@ -3,6 +3,7 @@ package topology
 // Up: bringing a resolved lab up, in parallel where it can.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -161,10 +162,20 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		if err != nil {
 			return fmt.Errorf("node %s: realize: %w", n.Name, err)
 		}
-		if err := writeJSON(filepath.Join(dir, "nodes", n.Name, "plan.json"), plan); err != nil {
+		planFile := filepath.Join(dir, "nodes", n.Name, "plan.json")
+		old, _ := os.ReadFile(planFile)
+		if err := writeJSON(planFile, plan); err != nil {
 			return err
 		}
+		now, _ := os.ReadFile(planFile)
 		mu.Lock()
+		if len(old) > 0 && !bytes.Equal(old, now) {
+			// A running agent applies a changed plan by a restart.
+			if lab.planChanged == nil {
+				lab.planChanged = map[string]bool{}
+			}
+			lab.planChanged[n.Name] = true
+		}
 		for _, s := range rep.Skipped {
 			lab.Skipped = append(lab.Skipped, fmt.Sprintf("node %s: %s", n.Name, s))
 		}
@@ -221,7 +232,13 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		return lab, err
 	}
 	if opts.StartAgents {
+		if err := stopOtherEngines(lab, dir, pr); err != nil {
+			return lab, err
+		}
 		if err := startAgents(lab, opts, dir, pr); err != nil {
+			return lab, err
+		}
+		if err := startFRR(ctx, lab, dir, w, pr); err != nil {
 			return lab, err
 		}
 	}

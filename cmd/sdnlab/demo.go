@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sdnlab/sdnlab/examples"
@@ -24,6 +26,10 @@ const (
 	demoLab      = "demo"
 	demoRacksLab = "demoracks"
 )
+
+// engineLabs are the demo labs with a controller: they run on both
+// engines and are compared; the others run once (no engine runs there).
+var engineLabs = []string{demoLab, demoRacksLab}
 
 // demoLabs are the demo's labs: the example each one copies, its lab name,
 // and the scenarios that run on it (nil: every scenario no other lab takes).
@@ -74,8 +80,8 @@ var rackScenarios = []string{"cross-rack-migration", "bgp-only-workaround"}
 func demoCommand() *command {
 	return &command{
 		name:    "demo",
-		summary: "build the EVPN example lab, run every scenario, print a summary, tear it down",
-		usage:   "[--out DIR] [--scenario NAME ...] [--strict] [--keep] [--shard K/N]",
+		summary: "build the example labs, run every scenario (the EVPN ones on agent and on FRR nodes), print a summary, tear them down",
+		usage:   "[--out DIR] [--scenario NAME ...] [--engine agent|both] [--strict] [--keep] [--shard K/N]",
 		run: func(ctx context.Context, args []string) error {
 			return runDemo(ctx, args, os.Stdout)
 		},
@@ -91,8 +97,20 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	var sel multiFlag
 	fs.Var(&sel, "scenario", "run only these scenarios (repeatable)")
 	shard := addShardFlag(fs)
+	engineFlag := fs.String("engine", topology.EngineAgent, "agent, or both: the EVPN labs also on FRR nodes, compared side by side (engine divergences fail the run)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	// The default is the agent alone: on Debian 12's FRR the cross-check
+	// still finds divergences (see README, "Engines"), and both engines
+	// together take longer than the demo's 60 s on 2 cores.
+	engines := []string{topology.EngineAgent}
+	switch *engineFlag {
+	case topology.EngineAgent:
+	case "both":
+		engines = append(engines, topology.EngineFRR)
+	default:
+		return badInput("--engine %q: want agent or both", *engineFlag)
 	}
 	selected, err := scenarios.Select(sel)
 	if err != nil {
@@ -118,8 +136,10 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	// A user's lab of the demo's names is never taken over; one left by an
 	// interrupted demo is removed below.
 	for _, l := range demoLabs {
-		if _, err := demoLeftover(topo, l.name); err != nil {
-			return err
+		for _, name := range []string{l.name, l.name + "f"} {
+			if _, err := demoLeftover(topo, name); err != nil {
+				return err
+			}
 		}
 	}
 	dir := *outDir
@@ -160,52 +180,128 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "sdnlab demo: %d scenarios on the EVPN example (and the two-rack one); results in %s\n", len(selected), dir)
+	// With --engine both the two engines run at the same time, each on labs of its own (the
+	// FRR ones are named with an "f": demof, demoracksf), each engine's
+	// labs one after the other. Every progress line says its engine.
+	var (
+		outcomes [2]*scenarios.Outcome
+		parts    [2][]*scenarios.Outcome // one per lab, for the report's pictures and files
+		byEngine [2][]*scenarios.Result
+		errs     [2]error
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+	)
+	for i, e := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &prefixWriter{mu: &mu, w: out, prefix: fmt.Sprintf("[%-5s] ", e)}
+			for _, r := range runs {
+				if len(r.sel) == 0 || ctx.Err() != nil {
+					continue
+				}
+				if e == topology.EngineFRR && !slices.Contains(engineLabs, r.name) {
+					continue // no controller there: nothing runs FRR
+				}
+				name := r.name
+				if e == topology.EngineFRR {
+					name += "f"
+				}
+				labFile := filepath.Join(dir, name+".yaml")
+				if err := scenarios.CopyLabFile(filepath.Join(dir, "examples", r.example, "lab.yaml"), labFile, name); err != nil {
+					errs[i] = err
+					return
+				}
+				// A demo lab left over from an interrupted run is removed first.
+				leftover, err := demoLeftover(topo, name)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if leftover {
+					if err := topology.Down(ctx, name, topo); err != nil {
+						errs[i] = fmt.Errorf("remove the old %s lab: %w", name, err)
+						return
+					}
+				}
+				lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: filepath.Join(dir, "pcap", e), Out: w,
+					Keep: *keep, Strict: *strict, Engine: e}
+				o, err := lr.Run(ctx, r.sel)
+				if err != nil {
+					errs[i] = fmt.Errorf("%s on engine %s: %w", name, e, err)
+					return
+				}
+				part := *o
+				parts[i] = append(parts[i], &part)
+				if slices.Contains(engineLabs, r.name) {
+					byEngine[i] = append(byEngine[i], o.Results...)
+				}
+				if outcomes[i] == nil {
+					outcomes[i] = o
+				} else {
+					outcomes[i].Results = append(outcomes[i].Results, o.Results...)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	var all *scenarios.Outcome
-	var parts []*scenarios.Outcome
-	for _, r := range runs {
-		if len(r.sel) == 0 {
+	for i, e := range engines {
+		if outcomes[i] == nil {
 			continue
 		}
-		labFile := filepath.Join(dir, r.name+".yaml")
-		if err := scenarios.CopyLabFile(filepath.Join(dir, "examples", r.example, "lab.yaml"), labFile, r.name); err != nil {
-			return err
-		}
-		// A demo lab left over from an interrupted run is removed first.
-		leftover, err := demoLeftover(topo, r.name)
-		if err != nil {
-			return err
-		}
-		if leftover {
-			if err := topology.Down(ctx, r.name, topo); err != nil {
-				return fmt.Errorf("remove the old %s lab: %w", r.name, err)
-			}
-		}
-		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: filepath.Join(dir, "pcap"), Out: out, Keep: *keep, Strict: *strict}
-		o, err := lr.Run(ctx, r.sel)
-		if err != nil {
-			return err
-		}
-		parts = append(parts, o)
 		if all == nil {
-			copied := *o
-			all = &copied
-		} else {
-			all.Results = append(all.Results, o.Results...)
+			c := *outcomes[i]
+			all = &c
+			all.Results = nil
 		}
-		if ctx.Err() != nil {
-			break
-		}
+		all.Results = append(all.Results, scenarios.Tagged(outcomes[i].Results, e)...)
+	}
+	if all != nil && len(engines) == 2 {
+		all.Results = append(all.Results, scenarios.Compare(byEngine[0], byEngine[1]))
+		scenarios.WriteSideBySide(out, byEngine[0], byEngine[1])
 	}
 	if all == nil {
 		return badInput("no scenario selected")
 	}
 	all.Props = shardProps(shard.Shard)
 	run := scenarios.ToReport(demoLab, all.Started, all.Results, all.Properties())
-	if err := writeReportDir(dir, run, parts...); err != nil {
+	if err := writeReportDir(dir, run, append(parts[0], parts[1]...)...); err != nil {
 		return err
 	}
 	err = finishRun(out, all, "", "")
 	fmt.Fprintf(out, "demo: pcaps in %s, JUnit %s, HTML %s\n", filepath.Join(dir, "pcap"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.html"))
 	fmt.Fprintf(out, "demo: total %v\n", time.Since(start).Round(time.Millisecond))
 	return err
+}
+
+// prefixWriter prefixes every line with its engine; the two engines' runs
+// share one output.
+type prefixWriter struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if _, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i]); err != nil {
+			return 0, err
+		}
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
 }

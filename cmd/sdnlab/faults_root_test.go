@@ -107,7 +107,7 @@ func cli(t *testing.T, args ...string) string {
 	case "link":
 		err = runLink(context.Background(), args[1:], &out)
 	case "kill", "restart":
-		err = runControlPlane(args[1:], &out, args[0])
+		err = runControlPlane(context.Background(), args[1:], &out, args[0])
 	case "graph":
 		err = runGraph(args[1:], &out)
 	default:
@@ -206,7 +206,7 @@ func TestLabFaults(t *testing.T) {
 	if svg := cli(t, "graph", L); !strings.Contains(svg, "control plane down") {
 		t.Error("graph does not show node3's crashed control plane")
 	}
-	if err := runControlPlane([]string{L, "node3"}, io.Discard, "kill"); err == nil {
+	if err := runControlPlane(context.Background(), []string{L, "node3"}, io.Discard, "kill"); err == nil {
 		t.Error("killing a dead agent succeeded")
 	}
 	cli(t, "restart", L, "node3")
@@ -304,7 +304,7 @@ func TestFaultCommandsBadInput(t *testing.T) {
 	wantBadInput(t, "impair clear with loss", runImpair(ctx, []string{name, "--clear", "--loss", "1%"}, io.Discard), "--clear")
 	wantBadInput(t, "link state", runLink(ctx, []string{name, "node1", "lan", "sideways"}, io.Discard), "down or up")
 	wantBadInput(t, "link unknown", runLink(ctx, []string{name, "node1", "nosuch", "down"}, io.Discard), `"nosuch"`)
-	wantBadInput(t, "kill unknown", runControlPlane([]string{name, "node9"}, io.Discard, "kill"), `"node9"`)
+	wantBadInput(t, "kill unknown", runControlPlane(ctx, []string{name, "node9"}, io.Discard, "kill"), `"node9"`)
 	wantBadInput(t, "capture vni", runCapture(ctx, []string{name, "node1", "--vni", "x"}, io.Discard, io.Discard), "--vni")
 	wantBadInput(t, "capture unknown", runCapture(ctx, []string{name, "nosuch"}, io.Discard, io.Discard), `"nosuch"`)
 	wantBadInput(t, "graph format", runGraph([]string{name, "--format", "png"}, io.Discard), "--format")

@@ -15,13 +15,13 @@ func killCommand() *command {
 		summary: "crash a node's control plane (its EVPN agent) or a BGP router's speaker",
 		usage:   "LAB NODE|ROUTER",
 		run: func(ctx context.Context, args []string) error {
-			return runControlPlane(args, os.Stdout, "kill")
+			return runControlPlane(ctx, args, os.Stdout, "kill")
 		},
 	}
 }
 
 // runControlPlane is kill and restart: one argument shape, one message.
-func runControlPlane(args []string, out io.Writer, verb string) error {
+func runControlPlane(ctx context.Context, args []string, out io.Writer, verb string) error {
 	fs := newFlagSet(verb)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -45,7 +45,7 @@ func runControlPlane(args []string, out io.Writer, verb string) error {
 	if verb == "kill" {
 		what, err = topology.KillControlPlane(lab, opts, pos[1])
 	} else {
-		what, err = topology.RestartControlPlane(lab, opts, pos[1])
+		what, err = topology.RestartControlPlane(ctx, lab, opts, pos[1])
 	}
 	if err != nil {
 		return err

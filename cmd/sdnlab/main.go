@@ -37,6 +37,7 @@ func commands() []*command {
 		agentCommand(),
 		captureCommand(),
 		demoCommand(),
+		diffCommand(),
 		downCommand(),
 		execCommand(),
 		graphCommand(),

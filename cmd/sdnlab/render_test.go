@@ -75,6 +75,7 @@ func TestRenderBadInput(t *testing.T) {
 		{"missing interfaces", []string{"--config", good, "--node", "n1", "--host-interfaces", "/nonexistent/interfaces", "--out", t.TempDir()}, "/nonexistent/interfaces"},
 		{"missing frr.conf.local", []string{"--config", good, "--node", "n1", "--host-interfaces", ifaces, "--frr-local", "/nonexistent/frr", "--out", t.TempDir()}, "--frr-local"},
 		{"missing --out", []string{"--config", good, "--node", "n1", "--host-interfaces", ifaces}, "--out"},
+		{"bad --frr-version", []string{"--config", good, "--node", "n1", "--host-interfaces", ifaces, "--frr-version", "ten", "--out", t.TempDir()}, "--frr-version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := runRender(context.Background(), tc.args, io.Discard)
@@ -90,3 +91,73 @@ func TestRenderBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderFRRVersion: frr.conf's first line is the current Proxmox
+// release by default and the --frr-version value when given.
+func TestRenderFRRVersion(t *testing.T) {
+	ex := filepath.Join("..", "..", "examples", "evpn")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "frr version 10.4.1\n"},
+		{[]string{"--frr-version", "8.4.4"}, "frr version 8.4.4\n"},
+	} {
+		out := t.TempDir()
+		args := append([]string{"--config", ex, "--node", "node1",
+			"--host-interfaces", filepath.Join(ex, "interfaces.node1"), "--out", out}, tc.args...)
+		if err := runRender(context.Background(), args, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "frr.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(b), tc.want) {
+			t.Errorf("%v: frr.conf starts %q, want %q", tc.args, strings.SplitN(string(b), "\n", 2)[0], tc.want)
+		}
+	}
+}
+
+// TestProxmox9Configs: validate accepts each Proxmox 9 golden
+// configuration (bgp fabrics, prefix lists, route maps, Proxmox's own
+// syntax) and render writes its frr.conf.
+func TestProxmox9Configs(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "sdn", "render", "testdata", "pve9-*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no pve9 golden cases: %v", err)
+	}
+	for _, d := range dirs {
+		t.Run(filepath.Base(d), func(t *testing.T) {
+			var out strings.Builder
+			if err := runValidate(context.Background(), []string{"--config", filepath.Join(d, "cfg")}, &out); err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+			o := t.TempDir()
+			if err := runRender(context.Background(), []string{"--config", filepath.Join(d, "cfg"), "--node", "node1",
+				"--host-interfaces", filepath.Join(d, "interfaces"), "--out", o}, io.Discard); err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			wantFiles, _ := filepath.Glob(filepath.Join(d, "expected", "wireguard", "*.conf"))
+			if f := filepath.Join(d, "expected", "frr.conf"); fileExists(f) {
+				wantFiles = append(wantFiles, f)
+			}
+			if len(wantFiles) == 0 {
+				t.Fatal("golden case has neither frr.conf nor wireguard configs")
+			}
+			for _, w := range wantFiles {
+				rel, _ := filepath.Rel(filepath.Join(d, "expected"), w)
+				want, err := os.ReadFile(w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := os.ReadFile(filepath.Join(o, rel))
+				if err != nil || string(got) != string(want) {
+					t.Errorf("render's %s differs from the golden one (%v)", rel, err)
+				}
+			}
+		})
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

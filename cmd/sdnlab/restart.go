@@ -11,7 +11,7 @@ func restartCommand() *command {
 		summary: "start a killed control plane again (node agent or BGP router speaker)",
 		usage:   "LAB NODE|ROUTER",
 		run: func(ctx context.Context, args []string) error {
-			return runControlPlane(args, os.Stdout, "restart")
+			return runControlPlane(ctx, args, os.Stdout, "restart")
 		},
 	}
 }

@@ -64,44 +64,44 @@ func runShow(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := checkShowTarget(*state, lab, pos[1]); err != nil {
+	l, err := checkShowTarget(*state, lab, pos[1])
+	if err != nil {
 		return err
 	}
-	sock := filepath.Join(*state, lab, "nodes", pos[1], "agent.sock")
-	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	req := evpn.Request{Show: "all"}
 	if *clearDup {
 		req = evpn.Request{Clear: "dup", VNI: uint32(*vni), MAC: *mac}
 	}
-	s, err := evpn.Call(qctx, sock, req)
+	s, err := topology.Show(qctx, l, filepath.Join(*state, lab), pos[1], req)
 	if err != nil {
-		return fmt.Errorf("node %s of lab %s: is its agent running? %w", pos[1], lab, err)
+		return fmt.Errorf("node %s of lab %s: is its engine running? %w", pos[1], lab, err)
 	}
 	return printShow(out, s, what, *asJSON)
 }
 
 // checkShowTarget turns "no socket" into what the user needs to hear: the
-// lab is not up, it has no such node, or the node runs no agent.
-func checkShowTarget(stateRoot, lab, node string) error {
+// lab is not up, it has no such node, or the node runs no engine.
+func checkShowTarget(stateRoot, lab, node string) (*topology.Lab, error) {
 	l, err := topology.ReadState(stateRoot, lab)
 	if err != nil {
 		if !topology.LabExists(topology.Options{StateDir: stateRoot}, lab) {
-			return badInput("lab %s is not up (sdnlab list shows the labs that are)", lab)
+			return nil, badInput("lab %s is not up (sdnlab list shows the labs that are)", lab)
 		}
-		return err
+		return nil, err
 	}
 	if l.Node(node) == nil {
 		var names []string
 		for _, n := range l.Nodes {
 			names = append(names, n.Name)
 		}
-		return badInput("lab %s has no node %s (nodes: %s)", lab, node, strings.Join(names, ", "))
+		return nil, badInput("lab %s has no node %s (nodes: %s)", lab, node, strings.Join(names, ", "))
 	}
-	if topology.AgentPID(l, filepath.Join(stateRoot, lab), node) == 0 {
-		return badInput("node %s of lab %s runs no EVPN agent: no controller applies to it, or the agent is down (sdnlab status %s)", node, lab, lab)
+	if ok, what := topology.EngineRunning(l, filepath.Join(stateRoot, lab), node); !ok {
+		return nil, badInput("node %s of lab %s runs no EVPN engine (%s): no controller applies to it, or its engine is down (sdnlab status %s)", node, lab, what, lab)
 	}
-	return nil
+	return l, nil
 }
 
 func kernelOf(s *evpn.Snapshot, kinds ...string) []evpn.KernelEntry {
@@ -181,10 +181,13 @@ func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error 
 			}
 		}
 	case "bgp":
-		fmt.Fprintf(tw, "BGP router-id %s, local AS %d, agent up %s, initial sync done: %v\n", s.RouterID, s.ASN, s.Uptime, s.Synced)
+		fmt.Fprintf(tw, "BGP router-id %s, local AS %d, engine up %s, initial sync done: %v\n", s.RouterID, s.ASN, s.Uptime, s.Synced)
 		fmt.Fprintln(tw, "NEIGHBOR\tAS\tSTATE\tUP/DOWN\tPFXRCD\tBFD\tROUTER-ID\tMALFORMED")
 		for _, p := range s.Peers {
-			updown := time.Since(p.Since).Round(time.Second).String()
+			updown := "-"
+			if !p.Since.IsZero() {
+				updown = time.Since(p.Since).Round(time.Second).String()
+			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%d\n", p.Addr, p.RemoteAS, p.State, updown, p.Received, dash(p.BFD), dash(p.RouterID),
 				p.Malformed.Total())
 		}

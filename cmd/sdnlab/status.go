@@ -78,10 +78,7 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 			if !nsutil.Exists(n.NS) {
 				st = "MISSING"
 			}
-			agent := "no agent"
-			if pid := topology.AgentPID(lab, lab.StateDir, n.Name); pid != 0 {
-				agent = fmt.Sprintf("agent pid %d", pid)
-			}
+			_, agent := topology.EngineRunning(lab, lab.StateDir, n.Name)
 			fmt.Fprintf(out, "  node   %-10s %-7s %-18s %s  ns %s\n", n.Name, st, n.Addr, agent, n.NS)
 		}
 		for _, r := range lab.Routers {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ func testCommand() *command {
 	return &command{
 		name:    "test",
 		summary: "bring a lab up if needed, run scenarios, print and write the results",
-		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--strict] [--keep] [--shard K/N] [--list]",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--engine agent|frr|both] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--strict] [--keep] [--shard K/N] [--list]",
 		run: func(ctx context.Context, args []string) error {
 			return runTest(ctx, args, os.Stdout)
 		},
@@ -69,6 +70,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	keep := fs.Bool("keep", false, "leave a lab this run brought up running")
 	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
+	engine := fs.String("engine", "", "run the nodes on this engine: agent, frr, or both (each scenario on each, compared); default: as the lab file says")
 	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
 	shard := addShardFlag(fs)
 	if err := fs.Parse(splitArgs(args)); err != nil {
@@ -94,6 +96,10 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	if err := scenarios.CheckNames(lab, selected); err != nil {
 		return err
 	}
+	engines, err := scenarios.Engines(*engine)
+	if err != nil {
+		return badInput("%v", err)
+	}
 	var imps []scenarios.Impairment
 	for _, v := range impairs {
 		im, err := scenarios.ParseImpairment(v)
@@ -114,15 +120,27 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("labs are network namespaces: run as root")
 	}
+	topo := topology.Options{StateDir: *stateDir}
+	if len(engines) > 1 {
+		// Each engine gets a lab of its own, brought up and removed.
+		if topology.LabExists(topo, lab.Name) {
+			return badInput("--engine both brings lab %s up once per engine: bring the running one down first (sdnlab down %s)", lab.Name, lab.Name)
+		}
+		if *keep {
+			return badInput("--keep does not go with --engine both (the lab is brought up once per engine)")
+		}
+		return runBoth(ctx, out, fs.Arg(0), topo, *pcapDir, *strict, selected, *junit, *jsonOut, imps, *reportDir)
+	}
 	lr := &scenarios.LabRun{
 		Compile: sdn.Compile,
 		LabFile: fs.Arg(0),
-		Topo:    topology.Options{StateDir: *stateDir},
+		Topo:    topo,
 		PcapDir: *pcapDir,
 		Out:     out,
 		Keep:    *keep,
-		Impair:  imps,
+		Engine:  engines[0],
 		Strict:  *strict,
+		Impair:  imps,
 	}
 	o, err := lr.Run(ctx, selected)
 	if errors.Is(err, scenarios.ErrInterrupted) && ctx.Err() != nil {
@@ -138,8 +156,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	}
 	o.Props = shardProps(shard.Shard)
 	if *reportDir != "" {
-		run := scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties())
-		if err := writeReportDir(*reportDir, run, o); err != nil {
+		if err := writeReportDir(*reportDir, scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties()), o); err != nil {
 			return err
 		}
 		defer fmt.Fprintf(out, "report: %s\n", filepath.Join(*reportDir, "report.html"))
@@ -156,7 +173,12 @@ func writeReportDir(dir string, run *reports.Run, parts ...*scenarios.Outcome) e
 			run.Topologies = append(run.Topologies, o.Topology)
 		}
 		files, err := scenarios.WriteRunFiles(dir, o)
-		run.Files = append(run.Files, files...)
+		for _, f := range files {
+			// The same lab on two engines writes the same files.
+			if !slices.ContainsFunc(run.Files, func(g reports.File) bool { return g.Path == f.Path }) {
+				run.Files = append(run.Files, f)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -258,4 +280,47 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// runBoth runs the scenarios on the lab with agent nodes, then with FRR
+// nodes, and adds the "engine divergence" result comparing them; the
+// figures are printed side by side.
+func runBoth(ctx context.Context, out io.Writer, labFile string, topo topology.Options, pcapDir string, strict bool,
+	selected []scenarios.Selected, junit, jsonOut string, imps []scenarios.Impairment, reportDir string) error {
+	var all *scenarios.Outcome
+	var parts []*scenarios.Outcome
+	var byEngine [2][]*scenarios.Result
+	for i, e := range []string{topology.EngineAgent, topology.EngineFRR} {
+		fmt.Fprintf(out, "=== engine %s\n", e)
+		pd := pcapDir
+		if pd != "" {
+			pd = filepath.Join(pd, e)
+		}
+		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: pd, Out: out, Strict: strict, Engine: e, Impair: imps}
+		o, err := lr.Run(ctx, selected)
+		if err != nil {
+			return fmt.Errorf("engine %s: %w", e, err)
+		}
+		part := *o
+		parts = append(parts, &part)
+		byEngine[i] = o.Results
+		tagged := scenarios.Tagged(o.Results, e)
+		if all == nil {
+			all = o
+			all.Results = nil
+		}
+		all.Results = append(all.Results, tagged...)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	all.Results = append(all.Results, scenarios.Compare(byEngine[0], byEngine[1]))
+	scenarios.WriteSideBySide(out, byEngine[0], byEngine[1])
+	if reportDir != "" {
+		if err := writeReportDir(reportDir, scenarios.ToReport(all.Lab.Name, all.Started, all.Results, all.Properties()), parts...); err != nil {
+			return err
+		}
+		defer fmt.Fprintf(out, "report: %s\n", filepath.Join(reportDir, "report.html"))
+	}
+	return finishRun(out, all, junit, jsonOut)
 }

@@ -103,10 +103,14 @@ func runValidate(_ context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintf(out, "ok: %s, %s, %s, %s, %s\n",
+	var policy string
+	if n, m := len(cfg.PrefixLists), len(cfg.RouteMaps); n+m > 0 {
+		policy = ", " + plural(n, "prefix list") + ", " + plural(m, "route map")
+	}
+	fmt.Fprintf(out, "ok: %s, %s, %s, %s, %s%s\n",
 		plural(len(cfg.Zones), "zone"), plural(len(cfg.VNets), "vnet"),
 		plural(len(cfg.Subnets), "subnet"), plural(len(cfg.Controllers), "controller"),
-		plural(len(cfg.Fabrics), "fabric"))
+		plural(len(cfg.Fabrics), "fabric"), policy)
 	if hi != nil {
 		for _, w := range hi.Warnings {
 			fmt.Fprintf(out, "warning: %v (ifupdown2 accepts it)\n", w)

@@ -234,7 +234,6 @@ var (
 	configIDRE   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]+$`)
 	zoneIDRE     = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]$`)
 	ctrlIDRE     = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*[a-zA-Z0-9]$`)
-	fabricIDRE   = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]$`)
 	nodeNameRE   = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
 	ifaceRE      = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{1,20}([:.][0-9]+)?$`)
 	isisNetRE    = regexp.MustCompile(`^[a-fA-F0-9]{2}(\.[a-fA-F0-9]{4}){3,9}\.[a-fA-F0-9]{2}$`)

@@ -66,6 +66,11 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add("subnets.cfg", lines("subnet: a-1.2.3.4-0", "\tvnet x", "\tdhcp-range start-address=::,end-address=::"), "")
 	f.Add("fabrics.cfg", lines("ospf_node: a_b", "", "ospf_fabric: a", "\tarea 1"), "")
+	f.Add("fabrics.cfg", lines("bgp_fabric: b", "\tip_prefix 10.0.0.0/8", "\tredistribute source=static,metric=1,", "", "bgp_node: b_n", "\trole internal", "\tasn 1", "\tip 10.0.0.1", "\tinterfaces name=e,"), "")
+	f.Add("fabrics.cfg", lines("wireguard_fabric: w", "", "wireguard_node: w_n", "\trole internal", "\tinterfaces name=wg0,listen_port=1,public_key=x", "\tpeers type=internal,node=n,node_iface=wg0,iface=wg0,allowed_ips=1.0.0.0/8;::/0"), "")
+	f.Add("prefix-lists.cfg", lines("prefix-list: p", "\tentries action=permit,prefix=0.0.0.0/0,le=32,ge=1,seq=5,"), "")
+	f.Add("route-maps.cfg", lines("route-map-entry: r_1", "\taction permit", "\tmatch key=vni,value=1", "\tset key=metric,value=-rtt", "\texit-action key=continue,value=2", "\tcall r"), "")
+	f.Add("priv/wg-keys.cfg", lines("node: n", "\tprivate_keys name=wg0,key=x"), "")
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, name, body, zones string) {
 		if !validFileName(name) {
@@ -77,6 +82,9 @@ func FuzzLoad(f *testing.F) {
 		}
 		defer os.RemoveAll(d)
 		if err := os.WriteFile(filepath.Join(d, "zones.cfg"), []byte(zones), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(d, name), []byte(body), 0o644); err != nil {

@@ -12,6 +12,9 @@ import (
 var Files = []string{
 	"zones.cfg", "vnets.cfg", "subnets.cfg", "controllers.cfg", "fabrics.cfg",
 	"ipams.cfg", "dns.cfg", "prefix-lists.cfg", "route-maps.cfg",
+	// The WireGuard fabrics' private keys (Proxmox keeps them apart from
+	// the rest, in a priv directory).
+	"priv/wg-keys.cfg",
 }
 
 // Load reads an SDN configuration directory (the layout of /etc/pve/sdn).
@@ -67,6 +70,9 @@ func newConfig(dir string) *Config {
 		Subnets:     map[string]*Subnet{},
 		Controllers: map[string]*Controller{},
 		Fabrics:     map[string]*Fabric{},
+		PrefixLists: map[string]*PrefixList{},
+		RouteMaps:   map[string][]*RouteMapEntry{},
+		WGKeys:      map[string]map[string]string{},
 		Other:       map[string][]Section{},
 	}
 }
@@ -87,7 +93,10 @@ func decode(dir string, files map[string][]Section, types Types, errs *ErrorList
 		c.decodeController(&files["controllers.cfg"][i], errs)
 	}
 	c.decodeFabrics(files["fabrics.cfg"], errs)
-	for _, name := range []string{"ipams.cfg", "dns.cfg", "prefix-lists.cfg", "route-maps.cfg"} {
+	c.decodePrefixLists(files["prefix-lists.cfg"], errs)
+	c.decodeRouteMaps(files["route-maps.cfg"], errs)
+	c.decodeWGKeys(files["priv/wg-keys.cfg"], errs)
+	for _, name := range []string{"ipams.cfg", "dns.cfg"} {
 		if secs := files[name]; len(secs) > 0 {
 			c.Other[name] = secs
 			c.decodeOther(name, secs, errs)

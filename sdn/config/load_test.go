@@ -131,7 +131,7 @@ func validFiles() map[string]string {
 			"",
 			"openfabric_node: under_alpha",
 			"\tip 10.255.0.1",
-			"\tinterfaces name=eth5,hello-multiplier=3",
+			"\tinterfaces name=eth5,hello_multiplier=3",
 			"\tinterfaces name=eth6,ip=10.254.0.0/31",
 			"",
 			"ospf_fabric: area0",
@@ -380,7 +380,7 @@ func ruleCases() []ruleCase {
 		{"isis needs domain", map[string]string{"controllers.cfg": lines("isis: i1", "\tnode n1", "\tisis-ifaces eth0", "\tisis-net 49.0001.1000.0000.0001.00")}, "controllers.cfg:1: isis-domain:", "missing", false},
 		// fabrics
 		{"fabric id", map[string]string{"fabrics.cfg": lines("openfabric_fabric: bad_id", "\tip_prefix 10.0.0.0/24")}, "fabrics.cfg:1: id:", "invalid fabric id", false},
-		{"fabric prefix", map[string]string{"fabrics.cfg": lines("openfabric_fabric: f1", "\tip_prefix 10.0.0.1/24")}, "fabrics.cfg:2: ip_prefix:", "host bits set", false},
+		{"fabric prefix", map[string]string{"fabrics.cfg": lines("openfabric_fabric: f1", "\tip_prefix 10.0.0.1/33")}, "fabrics.cfg:2: ip_prefix:", "not an IPv4 CIDR", false},
 		{"fabric needs prefix", map[string]string{"fabrics.cfg": lines("openfabric_fabric: f1", "\thello_interval 3")}, "fabrics.cfg:1: ip_prefix:", "missing", false},
 		{"hello_interval", map[string]string{"fabrics.cfg": lines("openfabric_fabric: f1", "\tip_prefix 10.0.0.0/24", "\thello_interval 601")}, "fabrics.cfg:3: hello_interval:", "out of range 1-600", false},
 		{"ospf needs area", map[string]string{"fabrics.cfg": lines("ospf_fabric: f1", "\tip_prefix 10.0.0.0/24")}, "fabrics.cfg:1: area:", "missing", false},
@@ -392,7 +392,7 @@ func ruleCases() []ruleCase {
 		{"fabric node ip family", map[string]string{"fabrics.cfg": lines("openfabric_fabric: f1", "\tip_prefix 10.0.0.0/24", "", "openfabric_node: f1_n1", "\tip fd00::1")}, "fabrics.cfg:5: ip:", "not an IPv4 address", false},
 		{"fabric node ip unique", map[string]string{"fabrics.cfg": lines("openfabric_fabric: f1", "\tip_prefix 10.0.0.0/24", "", "openfabric_node: f1_n1", "\tip 10.0.0.1", "", "openfabric_node: f1_n2", "\tip 10.0.0.1")}, "fabrics.cfg:8: ip:", "already used by node n1", false},
 		{"fabric interface", map[string]string{"fabrics.cfg": lines("openfabric_fabric: f1", "\tip_prefix 10.0.0.0/24", "", "openfabric_node: f1_n1", "\tip 10.0.0.1", "\tinterfaces name=eth0,ip=10.1.0.0")}, "fabrics.cfg:6: interfaces:", "not an IPv4 CIDR", false},
-		{"fabric interface key", map[string]string{"fabrics.cfg": lines("ospf_fabric: f1", "\tarea 0", "\tip_prefix 10.0.0.0/24", "", "ospf_node: f1_n1", "\tip 10.0.0.1", "\tinterfaces name=eth0,hello-multiplier=3")}, "fabrics.cfg:7: interfaces:", `unknown ospf interface key "hello-multiplier"`, false},
+		{"fabric interface key", map[string]string{"fabrics.cfg": lines("ospf_fabric: f1", "\tarea 0", "\tip_prefix 10.0.0.0/24", "", "ospf_node: f1_n1", "\tip 10.0.0.1", "\tinterfaces name=eth0,hello-multiplier=3")}, "fabrics.cfg:7: interfaces:", `unknown key "hello-multiplier"`, false},
 		{"fabric interface twice", map[string]string{"fabrics.cfg": lines("openfabric_fabric: f1", "\tip_prefix 10.0.0.0/24", "", "openfabric_node: f1_n1", "\tip 10.0.0.1", "\tinterfaces name=eth0", "\tinterfaces name=eth0")}, "fabrics.cfg:7: interfaces:", "listed twice", false},
 	}
 }

@@ -19,8 +19,14 @@ type Config struct {
 	Subnets     map[string]*Subnet
 	Controllers map[string]*Controller
 	Fabrics     map[string]*Fabric
-	// Sections of files the lab does not act on (ipams.cfg, dns.cfg,
-	// prefix-lists.cfg, route-maps.cfg), kept as read.
+	PrefixLists map[string]*PrefixList
+	// RouteMaps by route-map name, entries sorted by order.
+	RouteMaps map[string][]*RouteMapEntry
+	// WGKeys are the WireGuard private keys of priv/wg-keys.cfg by node and
+	// interface. Secrets: never put them in a message.
+	WGKeys map[string]map[string]string
+	// Sections of files the lab does not act on (ipams.cfg, dns.cfg), kept
+	// as read.
 	Other map[string][]Section
 	// Settings Proxmox accepts that the lab keeps but does not act on.
 	Ignored []Ignored
@@ -129,16 +135,26 @@ type Controller struct {
 	ISISIfaces []string
 	ISISNet    string
 
+	// RouteMapIn/Out name route maps of route-maps.cfg applied to the
+	// controller's peers (evpn: the VTEP peers' l2vpn evpn family; bgp:
+	// the underlay peers' unicast family); "" none.
+	RouteMapIn  string
+	RouteMapOut string
+
 	Props map[string]Prop
 }
 
-// Fabric is an openfabric_fabric or ospf_fabric section of fabrics.cfg,
-// with its per-node sections (openfabric_node/ospf_node) attached.
+// Fabric is a fabric section of fabrics.cfg (openfabric_fabric,
+// ospf_fabric, bgp_fabric, wireguard_fabric), with its per-node sections
+// (<protocol>_node) attached.
 type Fabric struct {
 	ID       string
-	Protocol string // openfabric, ospf
+	Protocol string // openfabric, ospf, bgp, wireguard
 	Pos      Pos
 
+	// IPPrefix and IP6Prefix are kept as written: Proxmox keeps host bits
+	// from the file ("10.10.10.10/24") and renders them verbatim; only its
+	// API canonicalizes. Compare with Masked().
 	IPPrefix  netip.Prefix // invalid: unset
 	IP6Prefix netip.Prefix
 	// openfabric
@@ -146,9 +162,30 @@ type Fabric struct {
 	CsnpInterval  int
 	// ospf
 	Area string
+	// RouteFilter names a prefix list of prefix-lists.cfg that selects the
+	// routes given the router IP as source (openfabric, ospf, bgp);
+	// "" means the fabric's prefixes.
+	RouteFilter string
+	// Redistribute (ospf, bgp) in file order.
+	Redistribute []Redistribution
+	// bgp
+	BFD         bool
+	RouteMapIn  string
+	RouteMapOut string
+	// wireguard
+	PersistentKeepalive int // 0: unset
 
 	Nodes map[string]*FabricNode // keyed by node name
 	Props map[string]Prop
+}
+
+// Redistribution is one "redistribute source=...[,metric=N][,route-map=RM]"
+// entry of an ospf or bgp fabric.
+type Redistribution struct {
+	Source    string
+	Metric    uint32
+	HasMetric bool
+	RouteMap  string
 }
 
 // FabricNode is a node's membership in a fabric (section ID "<fabric>_<node>").
@@ -159,15 +196,83 @@ type FabricNode struct {
 	IP         netip.Addr // invalid: unset
 	IP6        netip.Addr
 	Interfaces []FabricInterface
-	Props      map[string]Prop
+	// Role is "internal" (a cluster node) or "external" (bgp, wireguard);
+	// "" for openfabric and ospf.
+	Role string
+	// bgp internal: the node's AS.
+	ASN uint32
+	// bgp external: the peer's address.
+	PeerIP netip.Addr
+	// wireguard
+	WG    *WireGuardNode
+	Props map[string]Prop
 }
+
+// Internal reports whether the node is a cluster node running the fabric
+// (every openfabric/ospf node; bgp/wireguard nodes of role internal).
+func (n *FabricNode) Internal() bool { return n.Role == "" || n.Role == "internal" }
 
 // FabricInterface is one "interfaces name=...,ip=..." entry of a fabric node.
 type FabricInterface struct {
 	Name            string
 	IP              netip.Prefix // invalid: unnumbered
 	IP6             netip.Prefix
-	HelloMultiplier int
+	HelloMultiplier int    // openfabric
+	NetworkType     string // ospf: broadcast, non-broadcast, point-to-point, point-to-multipoint
+	// wireguard
+	ListenPort int
+	PublicKey  string
+	IP6LL      string // "" unset, else the boolean as written
+}
+
+// WireGuardNode holds the wireguard-only keys of a wireguard_node.
+type WireGuardNode struct {
+	Endpoint   string // internal: host or address; external: host:port
+	PublicKey  string // external
+	AllowedIPs []netip.Prefix
+	Peers      []WireGuardPeer // internal
+}
+
+// WireGuardPeer is one "peers type=internal|external,..." entry.
+type WireGuardPeer struct {
+	Type                string // internal, external
+	Node                string
+	NodeIface           string // internal: the peer node's interface
+	Iface               string // the local interface
+	Endpoint            string
+	AllowedIPs          []netip.Prefix
+	SkipRouteGeneration bool
+}
+
+// PrefixList is a prefix-list section of prefix-lists.cfg.
+type PrefixList struct {
+	ID      string
+	Pos     Pos
+	Entries []PrefixListEntry // in file order
+}
+
+// PrefixListEntry is one "entries action=...,prefix=...,seq=N[,le=N][,ge=N]".
+type PrefixListEntry struct {
+	Action string
+	Prefix netip.Prefix // as written
+	LE, GE int          // 0: unset
+	Seq    int
+}
+
+// RouteMapEntry is a route-map-entry section of route-maps.cfg
+// ("<name>_<order>").
+type RouteMapEntry struct {
+	Name   string
+	Order  int
+	Pos    Pos
+	Action string // permit, deny
+	// Match and Set are FRR statements ("ip address prefix-list" "pl"),
+	// translated from the section's key=...,value=... entries.
+	Match []RouteMapStatement
+	Set   []RouteMapStatement
+	Call  string
+	// ExitAction is the FRR statement ("on-match next", "continue 20"); "" none.
+	ExitAction string
 }
 
 // Section is one raw section of a section-config file.

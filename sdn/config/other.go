@@ -15,12 +15,9 @@ var otherTypes = map[string]map[string]string{
 	"dns.cfg": {
 		"powerdns": whyDNS,
 	},
-	"prefix-lists.cfg": {},
-	"route-maps.cfg":   {},
 }
 
-// decodeOther records the sections of ipams.cfg, dns.cfg, prefix-lists.cfg
-// and route-maps.cfg as ignored. Only section types and ids are reported,
+// decodeOther records the sections of ipams.cfg and dns.cfg as ignored. Only section types and ids are reported,
 // never values: these files hold API tokens and passwords.
 func (c *Config) decodeOther(file string, secs []Section, errs *ErrorList) {
 	for _, s := range secs {
@@ -29,10 +26,7 @@ func (c *Config) decodeOther(file string, secs []Section, errs *ErrorList) {
 			continue
 		}
 		reason, ok := otherTypes[file][s.Type]
-		switch {
-		case file == "prefix-lists.cfg" || file == "route-maps.cfg":
-			reason = "prefix lists and route maps are not applied by sdnlab"
-		case !ok:
+		if !ok {
 			errs.add(s.Pos, "type", "unknown section type %q in %s", s.Type, file)
 			continue
 		}

@@ -36,13 +36,14 @@ func (c *Config) SortedFabrics() []*Fabric { return sortedValues(c.Fabrics) }
 // SortedNodes returns a fabric's node memberships ordered by node name.
 func (f *Fabric) SortedNodes() []*FabricNode { return sortedValues(f.Nodes) }
 
-// NodeIPs returns the IPv4 router IPs of the fabric's nodes ordered by
-// node name (nodes without one are left out): the VTEPs of a VXLAN or
-// EVPN underlay built on the fabric.
+// NodeIPs returns the IPv4 router IPs of the fabric's cluster nodes
+// ordered by node name (nodes without one, and external bgp/wireguard
+// nodes, are left out): the VTEPs of a VXLAN or EVPN underlay built on the
+// fabric.
 func (f *Fabric) NodeIPs() []netip.Addr {
 	var out []netip.Addr
 	for _, n := range f.SortedNodes() {
-		if n.IP.IsValid() {
+		if n.IP.IsValid() && n.Internal() {
 			out = append(out, n.IP)
 		}
 	}

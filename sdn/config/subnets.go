@@ -82,25 +82,23 @@ func parseSubnetID(id string) (zone string, pf netip.Prefix, err error) {
 	return zone, pf, nil
 }
 
-// parseDHCPRange reads "start-address=A,end-address=B".
+// parseDHCPRange reads "start-address=A,end-address=B" (a Proxmox
+// property string: a trailing comma is fine).
 func parseDHCPRange(v string) (DHCPRange, error) {
 	var r DHCPRange
-	for _, kv := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if !ok {
-			return r, fmt.Errorf("%q: want start-address=IP,end-address=IP", v)
-		}
-		a, err := netip.ParseAddr(val)
+	ps, err := parsePropertyString(v, "", "start-address", "end-address")
+	if err != nil {
+		return r, fmt.Errorf("%v: want start-address=IP,end-address=IP", err)
+	}
+	for _, k := range ps.keys {
+		a, err := netip.ParseAddr(ps.get(k))
 		if err != nil || a.Zone() != "" {
-			return r, fmt.Errorf("%s %q is not an IP address", k, val)
+			return r, fmt.Errorf("%s %q is not an IP address", k, ps.get(k))
 		}
-		switch k {
-		case "start-address":
+		if k == "start-address" {
 			r.Start = a
-		case "end-address":
+		} else {
 			r.End = a
-		default:
-			return r, fmt.Errorf("unknown dhcp-range key %q (want start-address, end-address)", k)
 		}
 	}
 	if !r.Start.IsValid() || !r.End.IsValid() {

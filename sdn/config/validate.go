@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"sort"
 )
 
@@ -13,6 +14,38 @@ func (c *Config) validate(errs *ErrorList) {
 	c.validateZones(errs)
 	c.validateControllers(errs)
 	c.validateFabrics(errs)
+	c.validatePolicyRefs()
+}
+
+// validatePolicyRefs reports references to prefix lists and route maps
+// that are not defined. FRR takes a missing route map as deny-all, so the
+// lab keeps them as warnings: render writes what Proxmox would, validate
+// fails.
+func (c *Config) validatePolicyRefs() {
+	rm := func(props map[string]Prop, key, name string, pos Pos) {
+		if _, ok := c.RouteMaps[name]; name != "" && !ok {
+			c.Warnings.add(propPos(props, key, pos), key, "route map %q is not defined in route-maps.cfg", name)
+		}
+	}
+	for _, ct := range c.SortedControllers() {
+		rm(ct.Props, "route-map-in", ct.RouteMapIn, ct.Pos)
+		rm(ct.Props, "route-map-out", ct.RouteMapOut, ct.Pos)
+	}
+	for _, f := range c.SortedFabrics() {
+		if _, ok := c.PrefixLists[f.RouteFilter]; f.RouteFilter != "" && !ok {
+			c.Warnings.add(propPos(f.Props, "route_filter", f.Pos), "route_filter", "prefix list %q is not defined in prefix-lists.cfg", f.RouteFilter)
+		}
+		rm(f.Props, "route_map_in", f.RouteMapIn, f.Pos)
+		rm(f.Props, "route_map_out", f.RouteMapOut, f.Pos)
+		for _, r := range f.Redistribute {
+			rm(f.Props, "redistribute", r.RouteMap, f.Pos)
+		}
+	}
+	for _, es := range c.RouteMaps {
+		for _, e := range es {
+			rm(nil, "call", e.Call, e.Pos)
+		}
+	}
 }
 
 // propPos is the position of key in props, or else fallback (the header).
@@ -181,27 +214,166 @@ func (c *Config) validateControllers(errs *ErrorList) {
 	}
 }
 
+// validateFabrics applies proxmox-ve-config's FabricConfig validation:
+// node router IPs inside the fabric's prefixes and present for each
+// prefix the fabric has, unique within a fabric; an interface of a node in
+// one fabric only; fabric prefixes that do not overlap; distinct OSPF
+// areas; unique, non-zero BGP router-ids; wireguard peers that reference
+// existing interfaces and external nodes.
 func (c *Config) validateFabrics(errs *ErrorList) {
-	for _, f := range c.SortedFabrics() {
-		ips := map[string]*FabricNode{}
-		nodes := byLine(f.SortedNodes(), func(n *FabricNode) Pos { return n.Pos })
-		for _, n := range nodes {
-			for _, a := range []struct {
-				key string
-				ok  bool
-				s   string
-			}{{"ip", n.IP.IsValid(), n.IP.String()}, {"ip6", n.IP6.IsValid(), n.IP6.String()}} {
-				if !a.ok {
-					continue
-				}
-				if o := ips[a.s]; o != nil {
-					errs.add(propPos(n.Props, a.key, n.Pos), a.key, "router ip %s is already used by node %s in fabric %s", a.s, o.Node, f.ID)
-				} else {
-					ips[a.s] = n
+	fabrics := byLine(c.SortedFabrics(), func(f *Fabric) Pos { return f.Pos })
+	for i, f := range fabrics {
+		for _, o := range fabrics[:i] {
+			for _, pp := range [][2]netip.Prefix{{o.IPPrefix, f.IPPrefix}, {o.IP6Prefix, f.IP6Prefix}} {
+				a, b := pp[0], pp[1]
+				if a.IsValid() && b.IsValid() && a.Masked().Overlaps(b.Masked()) {
+					key := "ip_prefix"
+					if b.Addr().Is6() {
+						key = "ip6_prefix"
+					}
+					errs.add(propPos(f.Props, key, f.Pos), key, "%s overlaps %s of fabric %s", b, a, o.ID)
 				}
 			}
 		}
 	}
+	areas := map[string]*Fabric{}
+	ifaces := map[[2]string]*Fabric{} // (node, interface) -> fabric
+	for _, f := range fabrics {
+		if f.Protocol == "ospf" && f.Area != "" {
+			k := ospfAreaKey(f.Area)
+			if o := areas[k]; o != nil {
+				errs.add(propPos(f.Props, "area", f.Pos), "area", "area %s is already used by ospf fabric %s", f.Area, o.ID)
+			} else {
+				areas[k] = f
+			}
+		}
+		ips := map[string]*FabricNode{}
+		routerIDs := map[netip.Addr]*FabricNode{}
+		nodes := byLine(f.SortedNodes(), func(n *FabricNode) Pos { return n.Pos })
+		for _, n := range nodes {
+			c.validateFabricNode(f, n, ips, errs)
+			if f.Protocol != "wireguard" {
+				for _, fi := range n.Interfaces {
+					k := [2]string{n.Node, fi.Name}
+					if o := ifaces[k]; o != nil {
+						errs.add(propPos(n.Props, "interfaces", n.Pos), "interfaces", "interface %s of node %s is already in fabric %s", fi.Name, n.Node, o.ID)
+					} else {
+						ifaces[k] = f
+					}
+				}
+			}
+			if f.Protocol == "bgp" && n.Internal() {
+				id, ok := BGPRouterID(n)
+				switch {
+				case !ok:
+				case id.IsUnspecified():
+					errs.add(n.Pos, "ip6", "BGP router-id of node %s resolves to 0.0.0.0: set ip, or pick another ip6", n.Node)
+				case routerIDs[id] != nil:
+					errs.add(n.Pos, "ip6", "BGP router-id %s of node %s collides with node %s", id, n.Node, routerIDs[id].Node)
+				default:
+					routerIDs[id] = n
+				}
+			}
+		}
+		if f.Protocol == "wireguard" {
+			validateWireGuard(f, nodes, errs)
+		}
+	}
+}
+
+func (c *Config) validateFabricNode(f *Fabric, n *FabricNode, ips map[string]*FabricNode, errs *ErrorList) {
+	for _, a := range []struct {
+		key    string
+		addr   netip.Addr
+		prefix netip.Prefix
+		pkey   string
+	}{{"ip", n.IP, f.IPPrefix, "ip_prefix"}, {"ip6", n.IP6, f.IP6Prefix, "ip6_prefix"}} {
+		pos := propPos(n.Props, a.key, n.Pos)
+		switch {
+		case a.addr.IsValid() && !a.prefix.IsValid():
+			errs.add(pos, a.key, "fabric %s has no %s for the router ip %s", f.ID, a.pkey, a.addr)
+			continue
+		case !a.addr.IsValid() && a.prefix.IsValid():
+			errs.add(pos, a.key, "missing: node %s needs an %s in the fabric's %s %s", n.Node, a.key, a.pkey, a.prefix)
+			continue
+		case !a.addr.IsValid():
+			continue
+		case !a.prefix.Masked().Contains(a.addr):
+			errs.add(pos, a.key, "%s is not in the fabric's %s %s", a.addr, a.pkey, a.prefix)
+		}
+		if o := ips[a.addr.String()]; o != nil {
+			errs.add(pos, a.key, "router ip %s is already used by node %s in fabric %s", a.addr, o.Node, f.ID)
+		} else {
+			ips[a.addr.String()] = n
+		}
+	}
+	if (f.Protocol == "openfabric" || f.Protocol == "ospf") && !n.IP.IsValid() && !n.IP6.IsValid() && !f.IPPrefix.IsValid() && !f.IP6Prefix.IsValid() {
+		errs.add(n.Pos, "ip", "missing: a fabric node needs a router ip")
+	}
+}
+
+func validateWireGuard(f *Fabric, nodes []*FabricNode, errs *ErrorList) {
+	type key struct{ node, iface string }
+	have := map[key]bool{}
+	external := map[string]bool{}
+	addrs := map[netip.Addr]bool{}
+	for _, n := range nodes {
+		if !n.Internal() {
+			external[n.Node] = true
+			continue
+		}
+		ports := map[int]bool{}
+		for _, fi := range n.Interfaces {
+			have[key{n.Node, fi.Name}] = true
+			if ports[fi.ListenPort] {
+				errs.add(propPos(n.Props, "interfaces", n.Pos), "interfaces", "listen port %d used twice on node %s", fi.ListenPort, n.Node)
+			}
+			ports[fi.ListenPort] = true
+			for _, pf := range []netip.Prefix{fi.IP, fi.IP6} {
+				if !pf.IsValid() {
+					continue
+				}
+				if addrs[pf.Addr()] {
+					errs.add(propPos(n.Props, "interfaces", n.Pos), "interfaces", "fabric %s contains nodes with duplicated IPs (%s)", f.ID, pf.Addr())
+				}
+				addrs[pf.Addr()] = true
+			}
+		}
+	}
+	for _, n := range nodes {
+		if n.WG == nil {
+			continue
+		}
+		for _, p := range n.WG.Peers {
+			pos := propPos(n.Props, "peers", n.Pos)
+			if !have[key{n.Node, p.Iface}] {
+				errs.add(pos, "peers", "peer configuration references non-existing local interface %q", p.Iface)
+			}
+			switch {
+			case p.Type == "internal" && !have[key{p.Node, p.NodeIface}]:
+				errs.add(pos, "peers", "peer configuration references non-existing interface %q on node %q", p.NodeIface, p.Node)
+			case p.Type == "external" && !external[p.Node]:
+				errs.add(pos, "peers", "peer configuration references non-existing external node %q", p.Node)
+			}
+		}
+	}
+}
+
+// BGPRouterID is a bgp fabric node's router-id: its IPv4 router IP, else
+// a 32-bit FNV-1a hash of its IPv6 one (as proxmox-ve-config derives it).
+func BGPRouterID(n *FabricNode) (netip.Addr, bool) {
+	if n.IP.IsValid() {
+		return n.IP, true
+	}
+	if !n.IP6.IsValid() {
+		return netip.Addr{}, false
+	}
+	h := uint32(0x811c9dc5)
+	for _, b := range n.IP6.As16() {
+		h ^= uint32(b)
+		h *= 0x01000193
+	}
+	return netip.AddrFrom4([4]byte{byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}), true
 }
 
 // validateZoneRefs checks the references the API checks on zone create:

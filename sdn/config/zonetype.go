@@ -158,6 +158,10 @@ func ValidRouteTarget(s string) bool { return validRouteTarget(s) }
 // ValidUnicastMAC checks a unicast, non-zero xx:xx:xx:xx:xx:xx MAC.
 func ValidUnicastMAC(s string) (ok bool, why string) { return validUnicastMAC(s) }
 
+// RouteMapName reads key as the name of a route map of route-maps.cfg
+// ("" when unset or not a valid name, which is reported).
+func (d *decoder) RouteMapName(key string) string { return d.name(key, "route map") }
+
 // Missing reports a problem with key at the section header (a key that
 // is missing, or a choice between keys not made).
 func (d *decoder) Missing(key, msg string) { d.errs.add(d.sec.Pos, key, "%s", msg) }

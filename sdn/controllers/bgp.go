@@ -66,7 +66,7 @@ func (BGP) Generate(x *Context, c *config.Controller) error {
 			af, bits = &r.IPv6Unicast, 128
 		}
 		if *af == nil {
-			*af = &frr.UnicastAF{Neighbors: []frr.AFNeighbor{{Name: bgpGroup, SoftReconfigurationInbound: true}}}
+			*af = &frr.UnicastAF{Neighbors: []frr.AFNeighbor{{Name: bgpGroup, SoftReconfigurationInbound: true, RouteMapIn: c.RouteMapIn, RouteMapOut: c.RouteMapOut}}}
 		}
 		if c.Loopback != "" {
 			(*af).Networks = append((*af).Networks, netip.PrefixFrom(ip.Unmap(), bits))
@@ -105,12 +105,13 @@ func (BGP) Name() string { return "bgp" }
 
 // Keys implements config.ControllerType (Controllers/BgpPlugin.pm options()).
 func (BGP) Keys() []string {
-	return []string{"node", "asn", "peers", "bgp-multipath-as-path-relax", "ebgp", "ebgp-multihop", "loopback"}
+	return []string{"node", "asn", "peers", "bgp-multipath-as-path-relax", "ebgp", "ebgp-multihop", "loopback", "route-map-in", "route-map-out"}
 }
 
 // Decode implements config.ControllerType.
 func (BGP) Decode(d *config.Decoder, ct *config.Controller) {
 	decodeASN(d, ct)
+	decodeRouteMaps(d, ct)
 	d.Require("peers", "")
 	ct.Peers = d.IPs("peers")
 	ct.EBGP = d.Bool("ebgp")

@@ -153,8 +153,17 @@ func (EVPN) Generate(x *Context, c *config.Controller) error {
 	}
 	r.NeighborGroups = append(r.NeighborGroups, g)
 	if r.L2VPNEVPN == nil {
+		// A controller's own route maps take the VTEP peers' slots; the
+		// generated MAP_VTEP_* maps stay defined.
+		in, out := mapVTEPIn, mapVTEPOut
+		if c.RouteMapIn != "" {
+			in = c.RouteMapIn
+		}
+		if c.RouteMapOut != "" {
+			out = c.RouteMapOut
+		}
 		r.L2VPNEVPN = &frr.EVPNAF{
-			Neighbors:       []frr.AFNeighbor{{Name: vtepGroup, RouteMapIn: mapVTEPIn, RouteMapOut: mapVTEPOut}},
+			Neighbors:       []frr.AFNeighbor{{Name: vtepGroup, RouteMapIn: in, RouteMapOut: out}},
 			AdvertiseAllVNI: true,
 		}
 	}
@@ -356,12 +365,15 @@ func (EVPN) VNet(x *Context, v *config.VNet, z *config.Zone, c *config.Controlle
 func (EVPN) Name() string { return "evpn" }
 
 // Keys implements config.ControllerType (Controllers/EvpnPlugin.pm options()).
-func (EVPN) Keys() []string { return []string{"asn", "peers", "fabric"} }
+func (EVPN) Keys() []string {
+	return []string{"asn", "peers", "fabric", "route-map-in", "route-map-out"}
+}
 
 // Decode implements config.ControllerType: the ASN and the VTEPs (peers or
 // a fabric).
 func (EVPN) Decode(d *config.Decoder, ct *config.Controller) {
 	decodeASN(d, ct)
+	decodeRouteMaps(d, ct)
 	ct.Peers, ct.Fabric = d.PeersOrFabric()
 }
 

@@ -11,6 +11,13 @@ func decodeASN(d *config.Decoder, ct *config.Controller) {
 	}
 }
 
+// decodeRouteMaps reads the route maps of route-maps.cfg an evpn or bgp
+// controller applies to its peers.
+func decodeRouteMaps(d *config.Decoder, ct *config.Controller) {
+	ct.RouteMapIn = d.RouteMapName("route-map-in")
+	ct.RouteMapOut = d.RouteMapName("route-map-out")
+}
+
 // decodeNode reads the node and loopback of a per-node controller (bgp,
 // isis).
 func decodeNode(d *config.Decoder, ct *config.Controller) {

@@ -185,13 +185,13 @@ func (c *Config) Defaults() {
 	}
 }
 
-// autoRT is FRR's auto-derived route target: AS:VNI (a 4-byte AS keeps the
-// low 16 bits of the VNI, like FRR).
+// autoRT is FRR's auto-derived route target: (AS & 0xFFFF):VNI in the
+// 2-octet-AS form with the full VNI, for every ASN (bgpd/bgp_evpn.c
+// form_auto_rt). A 4-byte AS loses its high bits; taking the 4-octet form
+// instead makes an agent and an FRR node of the same cluster ignore each
+// other's routes.
 func autoRT(as, vni uint32) string {
-	if as > 0xffff {
-		return fmt.Sprintf("%d:%d", as, vni&0xffff)
-	}
-	return fmt.Sprintf("%d:%d", as, vni)
+	return fmt.Sprintf("%d:%d", as&0xffff, vni)
 }
 
 // Address families a neighbour can carry.

@@ -301,7 +301,7 @@ func TestFRRInteropL3(t *testing.T) {
 	gA, gB := l.addL3Guests()
 
 	name := strings.ReplaceAll(l.prefix, "-", "") + "n1"
-	conf := render.FRR(l.compileNode("n1", "10.99.0.1"))
+	conf := render.FRR(l.compileNode("n1", "10.99.0.1"), "8.4.4") // the Debian 12 FRR this test runs
 	conf = strings.Replace(conf, "log syslog informational", "log file /var/run/frr/"+name+"/frr.log informational", 1)
 	fr := l.startFRRWith("n1", conf, "-n", map[string]string{"vrf_zn": vrf1})
 

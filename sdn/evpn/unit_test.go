@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/config"
 	"github.com/sdnlab/sdnlab/sdn/plan"
@@ -309,5 +310,34 @@ func TestReceivedCountFollowsRIB(t *testing.T) {
 	a.onPath(path("02:00:00:00:00:02", true))
 	if n := received(); n != 0 {
 		t.Fatalf("received %d after the session went and its routes were withdrawn, want 0", n)
+	}
+}
+
+// A 4-byte ASN: FRR derives (AS & 0xFFFF):VNI in the 2-octet-AS form with
+// the full VNI (bgpd/bgp_evpn.c form_auto_rt). 4200001000 & 0xffff is
+// 60904. The 4-octet form 4200001000:(VNI & 0xffff) never matches FRR's.
+func TestAutoRTFourByteASN(t *testing.T) {
+	c := Config{RouterID: netip.MustParseAddr("10.0.0.1"), ASN: 4200001000,
+		Neighbors: []Neighbor{{Addr: netip.MustParseAddr("10.0.0.2")}},
+		L2VNIs:    []L2VNI{{VNI: 100000, Bridge: "br", VxlanDev: "vx"}},
+		L3VNIs:    []L3VNI{{VNI: 10000, Bridge: "vrfbr", VxlanDev: "vrfvx"}}}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.L2VNIs[0].ExportRTs; len(got) != 1 || got[0] != "60904:100000" {
+		t.Errorf("L2 export RT %v, want [60904:100000] as FRR derives it", got)
+	}
+	if got := c.L3VNIs[0].ImportRTs; len(got) != 1 || got[0] != "60904:10000" {
+		t.Errorf("L3 import RT %v, want [60904:10000]", got)
+	}
+	// On the wire: a 2-octet-AS specific route target, as FRR sends it.
+	ec, err := parseRT(c.L2VNIs[0].ExportRTs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, ok := ec.(*bgp.TwoOctetAsSpecificExtended)
+	if !ok || two.AS != 60904 || two.LocalAdmin != 100000 {
+		t.Errorf("wire form %T %+v, want 2-octet AS 60904 local 100000", ec, ec)
 	}
 }

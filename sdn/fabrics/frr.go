@@ -1,5 +1,5 @@
 // Package fabrics compiles the SDN fabrics of fabrics.cfg (openfabric,
-// ospf) into a node's FRR configuration, as Proxmox VE's fabric code does:
+// ospf, bgp; wireguard has no FRR part) into a node's FRR configuration, as Proxmox VE's fabric code does:
 // a router per protocol, a passive dummy_<fabric> interface carrying the
 // node's router IP, the fabric interfaces, and a zebra route-map that
 // makes routes learned over the fabric use the router IP as source.
@@ -27,6 +27,8 @@ func Default() Registry {
 	return Registry{
 		"openfabric": OpenFabric{},
 		"ospf":       OSPF{},
+		"bgp":        BGP{},
+		"wireguard":  WireGuard{},
 	}
 }
 
@@ -41,6 +43,8 @@ type Builder struct {
 	net string
 	// ospfRouterID is the router IP of the node's first ospf fabric.
 	ospfRouterID netip.Addr
+	// bgpSourceMaps: a bgp fabric added entries to pve_bgp/pve_bgp6.
+	bgpSourceMaps bool
 }
 
 // Build adds every fabric node is a member of to out, in fabric ID order.
@@ -60,6 +64,7 @@ func (r Registry) Build(cfg *config.Config, node string, out *frr.Config) error 
 			return fmt.Errorf("%s: fabric %s, node %s: %w", n.Pos, f.ID, node, err)
 		}
 	}
+	b.finishBGP()
 	return nil
 }
 
@@ -75,24 +80,34 @@ func checkIfname(name string) error {
 	return nil
 }
 
-// sourceRouteMap adds the next entry of the source route-map called name:
-// routes matching the fabric prefix (access list acl, when the fabric
-// has a prefix) get src as kernel source address. It registers the
-// access list and the zebra protocol route-map (v6 selects ipv6).
-func (b *Builder) sourceRouteMap(protocol, name, acl string, prefix netip.Prefix, src netip.Addr, v6 bool) {
-	e := frr.RouteMapEntry{Seq: b.seq, Action: "permit", Sets: []frr.KV{{Key: "src", Value: src.String()}}}
-	b.seq += 10
-	if prefix.IsValid() {
+// fabricMatch is what selects a fabric's routes in its route-maps: the
+// fabric's route_filter prefix list when set, else an access list acl
+// permitting the fabric's prefix (registered here), else nothing.
+func (b *Builder) fabricMatch(f *config.Fabric, acl string, v6 bool) []frr.KV {
+	prefix, key, plKey := f.IPPrefix, "ip address", "ip address prefix-list"
+	if v6 {
+		prefix, key, plKey = f.IP6Prefix, "ipv6 address", "ipv6 address prefix-list"
+	}
+	switch {
+	case f.RouteFilter != "":
+		return []frr.KV{{Key: plKey, Value: f.RouteFilter}}
+	case prefix.IsValid():
 		if b.Out.AccessLists == nil {
 			b.Out.AccessLists = map[string][]frr.AccessListRule{}
 		}
+		// The prefix as written, host bits and all, as Proxmox renders it.
 		b.Out.AccessLists[acl] = []frr.AccessListRule{{Action: "permit", Network: prefix}}
-		key := "ip address"
-		if v6 {
-			key = "ipv6 address"
-		}
-		e.Matches = []frr.KV{{Key: key, Value: acl}}
+		return []frr.KV{{Key: key, Value: acl}}
 	}
+	return nil
+}
+
+// sourceRouteMap adds the next entry of the source route-map called name:
+// routes selected by matches get src as kernel source address. It
+// registers the zebra protocol route-map (v6 selects ipv6).
+func (b *Builder) sourceRouteMap(protocol, name string, matches []frr.KV, src netip.Addr, v6 bool) {
+	e := frr.RouteMapEntry{Seq: b.seq, Action: "permit", Matches: matches, Sets: []frr.KV{{Key: "src", Value: src.String()}}}
+	b.seq += 10
 	b.Out.AddRouteMap(name, e)
 	if b.Out.ProtocolRouteMaps == nil {
 		b.Out.ProtocolRouteMaps = map[string]frr.ProtocolRouteMap{}

@@ -43,7 +43,6 @@ func (OpenFabric) Build(b *Builder, f *config.Fabric, n *config.FabricNode) erro
 		if err := checkIfname(i.Name); err != nil {
 			return err
 		}
-		// An interface in two fabrics ends up in the last one, as in Proxmox.
 		of.Interfaces[i.Name] = &frr.OpenFabricInterface{
 			Fabric:          f.ID,
 			IPv4:            v4,
@@ -54,10 +53,10 @@ func (OpenFabric) Build(b *Builder, f *config.Fabric, n *config.FabricNode) erro
 		}
 	}
 	if v4 {
-		b.sourceRouteMap("openfabric", "pve_openfabric", fmt.Sprintf("pve_openfabric_%s_ips", f.ID), f.IPPrefix, n.IP, false)
+		b.sourceRouteMap("openfabric", "pve_openfabric", b.fabricMatch(f, fmt.Sprintf("pve_openfabric_%s_ips", f.ID), false), n.IP, false)
 	}
 	if v6 {
-		b.sourceRouteMap("openfabric", "pve_openfabric6", fmt.Sprintf("pve_openfabric_%s_ip6s", f.ID), f.IP6Prefix, n.IP6, true)
+		b.sourceRouteMap("openfabric", "pve_openfabric6", b.fabricMatch(f, fmt.Sprintf("pve_openfabric_%s_ip6s", f.ID), true), n.IP6, true)
 	}
 	return nil
 }

@@ -23,7 +23,11 @@ func (OSPF) Build(b *Builder, f *config.Fabric, n *config.FabricNode) error {
 	}
 	o := &b.Out.OSPF
 	if o.Router == nil {
+		// The first ospf fabric's redistribution settings apply to the one router.
 		o.Router = &frr.OSPFRouter{RouterID: b.ospfRouterID}
+		for _, r := range f.Redistribute {
+			o.Router.Redistribute = append(o.Router.Redistribute, frr.OSPFRedistribution{Source: r.Source, Metric: r.Metric, HasMetric: r.HasMetric, RouteMap: r.RouteMap})
+		}
 	}
 	if o.Interfaces == nil {
 		o.Interfaces = map[string]*frr.OSPFInterface{}
@@ -37,13 +41,13 @@ func (OSPF) Build(b *Builder, f *config.Fabric, n *config.FabricNode) error {
 		if err := checkIfname(i.Name); err != nil {
 			return err
 		}
-		oi := &frr.OSPFInterface{Area: f.Area}
-		if !i.IP.IsValid() {
+		oi := &frr.OSPFInterface{Area: f.Area, NetworkType: i.NetworkType}
+		if oi.NetworkType == "" && !i.IP.IsValid() {
 			// Unnumbered: only point-to-point works without a subnet.
 			oi.NetworkType = "point-to-point"
 		}
 		o.Interfaces[i.Name] = oi
 	}
-	b.sourceRouteMap("ospf", "pve_ospf", fmt.Sprintf("pve_ospf_%s_ips", f.ID), f.IPPrefix, n.IP, false)
+	b.sourceRouteMap("ospf", "pve_ospf", b.fabricMatch(f, fmt.Sprintf("pve_ospf_%s_ips", f.ID), false), n.IP, false)
 	return nil
 }

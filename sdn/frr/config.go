@@ -106,7 +106,12 @@ type NeighborGroup struct {
 	// RemoteAS is "external", "internal" or a decimal AS number (iBGP when
 	// it equals the router's ASN).
 	RemoteAS string `json:"remote_as"`
-	BFD      bool   `json:"bfd,omitempty"`
+	// LocalAS is the AS presented to these peers instead of the router's
+	// (a bgp fabric merged into the EVPN router); 0 unset. LocalASMode is
+	// its flags ("no-prepend replace-as").
+	LocalAS     uint32 `json:"local_as,omitempty"`
+	LocalASMode string `json:"local_as_mode,omitempty"`
+	BFD         bool   `json:"bfd,omitempty"`
 	// EBGPMultihop is the eBGP TTL; 0 unset.
 	EBGPMultihop int `json:"ebgp_multihop,omitempty"`
 	// UpdateSource is the interface whose address sources the sessions
@@ -259,7 +264,17 @@ type OSPF struct {
 
 // OSPFRouter is `router ospf`.
 type OSPFRouter struct {
-	RouterID netip.Addr `json:"router_id"`
+	RouterID     netip.Addr           `json:"router_id"`
+	Redistribute []OSPFRedistribution `json:"redistribute,omitempty"`
+}
+
+// OSPFRedistribution is `redistribute <source>[ metric N][ route-map RM]`
+// in router ospf; unlike BGP's, a metric of 0 is written.
+type OSPFRedistribution struct {
+	Source    string `json:"source"`
+	Metric    uint32 `json:"metric,omitempty"`
+	HasMetric bool   `json:"has_metric,omitempty"`
+	RouteMap  string `json:"route_map,omitempty"`
 }
 
 // OSPFInterface is an interface in an OSPF area.
@@ -285,6 +300,10 @@ type RouteMapEntry struct {
 	// {"src", "192.0.2.1"}.
 	Matches []KV `json:"matches,omitempty"`
 	Sets    []KV `json:"sets,omitempty"`
+	// Call is a route-map this entry calls; "" none.
+	Call string `json:"call,omitempty"`
+	// ExitAction is "on-match next", "on-match goto N" or "continue N"; "" none.
+	ExitAction string `json:"exit_action,omitempty"`
 }
 
 // KV is a route-map match or set statement.

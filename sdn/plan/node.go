@@ -23,6 +23,9 @@ type NodePlan struct {
 	// as /etc/frr/frr.conf and the EVPN agent configures its BGP speaker
 	// from it (see package sdn/frr).
 	FRR *frr.Config `json:"frr,omitempty"`
+	// WireGuard are the node's WireGuard interfaces of wireguard fabrics,
+	// sorted by name; render.WireGuard writes each as a wg(8) config file.
+	WireGuard []WireGuardConfig `json:"wireguard,omitempty"`
 	// DHCP are the DHCP servers of the zones with "dhcp", sorted by zone.
 	DHCP []DHCPServer `json:"dhcp,omitempty"`
 	// Notes are facts worth telling the user (settings kept but ignored,

@@ -9,25 +9,31 @@ import (
 	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
-// FRRVersion is the version written on frr.conf's first line: the FRR the
-// lab runs beside its own agent (Debian 12's frr).
-const FRRVersion = "8.4.4"
+// DefaultFRRVersion is the version current Proxmox VE writes on frr.conf's
+// first line (pve-network's "frr version 10.4.1").
+const DefaultFRRVersion = "10.4.1"
 
 // FRR renders /etc/frr/frr.conf for a node as Proxmox VE writes it, or ""
-// when the node has no routing configuration (plan.FRR nil).
+// when the node has no routing configuration (plan.FRR nil). version is
+// the "frr version" line's value ("" for DefaultFRRVersion): the caller
+// passes the one FRR release it renders for (the lab's FRR, or a flag), so
+// the text and the daemons that read it agree.
 //
 // The block order is Proxmox's: vrfs, bgp instances (default first), isis,
 // prefix-lists, the unmerged frr.conf.local lines, openfabric, ospf,
 // access-lists, route-maps, static routes, zebra protocol route-maps. Every
 // block starts with a "!" line; named maps are written in byte order of
 // their names.
-func FRR(plan *plan.NodePlan) string {
+func FRR(plan *plan.NodePlan, version string) string {
 	if plan == nil || plan.FRR == nil {
 		return ""
 	}
+	if version == "" {
+		version = DefaultFRRVersion
+	}
 	c := plan.FRR
 	w := &frrWriter{}
-	w.line("frr version " + FRRVersion)
+	w.line("frr version " + version)
 	w.line("frr defaults datacenter")
 	w.line("hostname " + plan.Node)
 	w.line("log syslog informational")
@@ -115,6 +121,13 @@ func (w *frrWriter) bgpRouter(r *frr.BGPRouter) {
 		n := " neighbor " + g.Name
 		w.line(n + " peer-group")
 		w.line(n + " remote-as " + g.RemoteAS)
+		if g.LocalAS != 0 {
+			l := n + " local-as " + strconv.FormatUint(uint64(g.LocalAS), 10)
+			if g.LocalASMode != "" {
+				l += " " + g.LocalASMode
+			}
+			w.line(l)
+		}
 		if g.BFD {
 			w.line(n + " bfd")
 		}
@@ -286,6 +299,16 @@ func (w *frrWriter) ospf(o *frr.OSPF) {
 		w.line("!")
 		w.line("router ospf")
 		w.line(" ospf router-id " + o.Router.RouterID.String())
+		for _, r := range o.Router.Redistribute {
+			l := " redistribute " + r.Source
+			if r.HasMetric {
+				l += " metric " + strconv.FormatUint(uint64(r.Metric), 10)
+			}
+			if r.RouteMap != "" {
+				l += " route-map " + r.RouteMap
+			}
+			w.line(l)
+		}
 		w.line("exit")
 	}
 	for _, name := range frr.SortedKeys(o.Interfaces) {
@@ -349,6 +372,12 @@ func (w *frrWriter) routeMaps(m map[string][]frr.RouteMapEntry) {
 			}
 			for _, kv := range e.Sets {
 				w.line(" set " + kvText(kv))
+			}
+			if e.Call != "" {
+				w.line(" call " + e.Call)
+			}
+			if e.ExitAction != "" {
+				w.line(" " + e.ExitAction)
 			}
 			w.line("exit")
 		}

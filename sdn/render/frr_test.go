@@ -11,10 +11,10 @@ import (
 )
 
 func TestFRRNone(t *testing.T) {
-	if got := render.FRR(nil); got != "" {
+	if got := render.FRR(nil, ""); got != "" {
 		t.Errorf("FRR(nil) = %q", got)
 	}
-	if got := render.FRR(&plan.NodePlan{Node: "n1"}); got != "" {
+	if got := render.FRR(&plan.NodePlan{Node: "n1"}, ""); got != "" {
 		t.Errorf("FRR(no routing) = %q", got)
 	}
 }
@@ -44,8 +44,8 @@ func TestFRRStatements(t *testing.T) {
 		IPv6Unicast: &frr.UnicastAF{Redistribute: []frr.Redistribution{{Protocol: "static", Metric: 20, RouteMap: "rm"}}},
 		L2VPNEVPN:   &frr.EVPNAF{AdvertiseDefaultGW: true, RouteTargets: &frr.RouteTargets{Both: []string{"1:1"}}},
 	}}
-	got := render.FRR(&plan.NodePlan{Node: "n9", FRR: c})
-	want := `frr version ` + render.FRRVersion + `
+	got := render.FRR(&plan.NodePlan{Node: "n9", FRR: c}, "")
+	want := `frr version 10.4.1
 frr defaults datacenter
 hostname n9
 log syslog informational
@@ -85,7 +85,11 @@ line vty
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
-	if !strings.HasPrefix(got, "frr version 8.4.4\n") {
-		t.Errorf("first line of %q is not frr version 8.4.4", got)
+	if !strings.HasPrefix(got, "frr version 10.4.1\n") {
+		t.Errorf("first line of %q is not the default frr version 10.4.1", got)
+	}
+	other := render.FRR(&plan.NodePlan{Node: "n9", FRR: c}, "8.4.4")
+	if !strings.HasPrefix(other, "frr version 8.4.4\n") || other[len("frr version 8.4.4\n"):] != got[len("frr version 10.4.1\n"):] {
+		t.Errorf("an explicit version changes only the first line; got %q", other)
 	}
 }

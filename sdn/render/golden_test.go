@@ -28,8 +28,9 @@ var (
 //	node                 optional node name (default node1)
 //	underlay-mac         optional
 //	expected/sdn         the expected interfaces.d/sdn
-//	expected/frr.conf    optional: the expected frr.conf (compared only when present;
-//	                     the "frr version" line is ignored)
+//	expected/frr.conf    optional: the expected frr.conf (compared only when present,
+//	                     rendered for render.DefaultFRRVersion)
+//	expected/wireguard/  one IFACE.conf per WireGuard interface the node has
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/*")
 	if err != nil {
@@ -87,14 +88,27 @@ func runGolden(t *testing.T, dir string) {
 		t.Logf("note: %s", n)
 	}
 	checkTyped(t, plan)
-	compare(t, filepath.Join(dir, "expected", "sdn"), render.Interfaces(plan), false)
+	compare(t, filepath.Join(dir, "expected", "sdn"), render.Interfaces(plan))
 	frrPath := filepath.Join(dir, "expected", "frr.conf")
 	_, statErr := os.Stat(frrPath)
 	switch {
 	case statErr == nil:
-		compare(t, frrPath, render.FRR(plan), true)
+		compare(t, frrPath, render.FRR(plan, ""))
 	case *update && *updateFRR && plan.FRR != nil:
-		compare(t, frrPath, render.FRR(plan), true)
+		compare(t, frrPath, render.FRR(plan, ""))
+	}
+	// expected/wireguard/<iface>.conf: one per WireGuard interface, no more.
+	want, _ := filepath.Glob(filepath.Join(dir, "expected", "wireguard", "*.conf"))
+	got := map[string]bool{}
+	for _, wc := range plan.WireGuard {
+		p := filepath.Join(dir, "expected", "wireguard", wc.Name+".conf")
+		got[p] = true
+		compare(t, p, render.WireGuard(wc))
+	}
+	for _, p := range want {
+		if !got[p] {
+			t.Errorf("%s: no such WireGuard interface rendered", p)
+		}
 	}
 	compareDnsmasq(t, filepath.Join(dir, "expected", "dnsmasq"), render.DnsmasqFiles(plan))
 }
@@ -105,7 +119,7 @@ func runGolden(t *testing.T, dir string) {
 func compareDnsmasq(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for path, got := range files {
-		compare(t, filepath.Join(dir, strings.TrimPrefix(path, "/")), got, false)
+		compare(t, filepath.Join(dir, strings.TrimPrefix(path, "/")), got)
 	}
 	if *update {
 		return
@@ -123,7 +137,7 @@ func compareDnsmasq(t *testing.T, dir string, files map[string]string) {
 }
 
 // compare checks got against the file at path, or rewrites it with -update.
-func compare(t *testing.T, path, got string, frr bool) {
+func compare(t *testing.T, path, got string) {
 	t.Helper()
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -139,22 +153,9 @@ func compare(t *testing.T, path, got string, frr bool) {
 		t.Fatalf("%v (run go test ./sdn/render -update to create it)", err)
 	}
 	w, g := string(want), got
-	if frr {
-		w, g = dropFRRVersion(w), dropFRRVersion(g)
-	}
 	if w != g {
 		t.Errorf("%s differs:\n%s", path, lineDiff(w, g))
 	}
-}
-
-func dropFRRVersion(s string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(l, "frr version") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // lineDiff shows the region around the first differing line, expected

@@ -1,0 +1,258 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
+)
+
+// evpnControlPlane: every EVPN node, whatever its engine (agent or FRR),
+// has a session with every other, installs every other node's type 3 (a
+// flood entry per shared VNI), type 2 (an FDB entry for each remote guest
+// MAC) and imports its type 5 routes (route targets that match its own),
+// and guests reach each other across nodes. It reads each node's state
+// through `show` (the one place a scenario reads the control plane), so a
+// mixed lab shows whether the engines understand each other.
+type evpnControlPlane struct{}
+
+func newEVPNControlPlane() Scenario { return evpnControlPlane{} }
+
+func (evpnControlPlane) Name() string { return "evpn-control-plane" }
+func (evpnControlPlane) Description() string {
+	return "every EVPN node (agent or FRR) peers with every other and installs its type 2, 3 and 5 routes; guests reach each other across nodes"
+}
+func (evpnControlPlane) Params() []Param {
+	return []Param{{Name: "within", Default: "15s", Kind: KindDuration, Help: "how long the state may take to converge"}}
+}
+
+func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
+	r := NewResult(s.Name())
+	v := labView{env.Lab}
+	within, err := time.ParseDuration(env.Params["within"])
+	if err != nil || within <= 0 {
+		return r.Errorf("within %q: want a duration", env.Params["within"])
+	}
+	vnets, err := v.overlayVNets()
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	// The EVPN nodes and the VNIs each has.
+	vnis := map[string]map[uint32]bool{}
+	var nodes []Node
+	for _, vn := range vnets {
+		if vn.Zone.Type != "evpn" {
+			continue
+		}
+		for _, n := range vn.Nodes {
+			if !n.Agent {
+				continue
+			}
+			if vnis[n.Name] == nil {
+				vnis[n.Name] = map[uint32]bool{}
+				nodes = append(nodes, n)
+			}
+			vnis[n.Name][uint32(vn.VNet.Tag)] = true
+		}
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	if len(nodes) < 2 {
+		return r.Skipf("needs two EVPN nodes with a running engine")
+	}
+	var engines []string
+	for _, n := range nodes {
+		engines = append(engines, n.Name+": "+n.Engine)
+	}
+	r.Text("engines", strings.Join(engines, ", "))
+	guests := v.Guests()
+
+	type obs struct {
+		name, expected, observed, cause string
+		ok                              bool
+	}
+	evaluate := func() ([]obs, map[string]*evpn.Snapshot, error) {
+		snaps := map[string]*evpn.Snapshot{}
+		for _, n := range nodes {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			sn, err := env.Lab.Show(sctx, n.Name)
+			cancel()
+			if err != nil {
+				return nil, nil, fmt.Errorf("node %s (%s): show: %w", n.Name, n.Engine, err)
+			}
+			snaps[n.Name] = sn
+		}
+		var out []obs
+		for _, a := range nodes {
+			sa := snaps[a.Name]
+			for _, b := range nodes {
+				if a.Name == b.Name {
+					continue
+				}
+				sb := snaps[b.Name]
+				// Session.
+				state := "no such neighbour"
+				for _, p := range sa.Peers {
+					if addr, err := netip.ParseAddr(p.Addr); err == nil && slices.Contains(b.Addrs, addr) {
+						state = p.State
+					}
+				}
+				out = append(out, obs{name: fmt.Sprintf("%s has a session with %s", a.Name, b.Name),
+					ok: state == "Established", expected: "Established", observed: state,
+					cause: "the BGP session does not come up or flaps: see the other engine's log (a malformed or refused UPDATE closes it)"})
+				// Type 3: one flood entry towards b per shared VNI.
+				shared := 0
+				for vni := range vnis[a.Name] {
+					if vnis[b.Name][vni] {
+						shared++
+					}
+				}
+				floods := 0
+				for _, e := range sa.Kernel {
+					if e.Kind == "flood" && sameAddr(e.VTEP, b.VTEP) {
+						floods++
+					}
+				}
+				if shared > 0 {
+					out = append(out, obs{name: fmt.Sprintf("%s installs %s's type 3 routes", a.Name, b.Name),
+						ok: floods >= shared, expected: fmt.Sprintf("a flood entry to %s for each of the %d shared VNIs", b.VTEP, shared),
+						observed: fmt.Sprintf("%d flood entries to %s", floods, b.VTEP),
+						cause:    "the IMET routes are not imported: route targets differ between the engines, or the PMSI attribute is refused"})
+				}
+				// Type 2: an FDB entry for each guest behind b in a VNet a has.
+				var want, missing []string
+				for _, g := range guests {
+					vn := vnets[g.VNet]
+					if g.Node != b.Name || vn == nil || !vnis[a.Name][uint32(vn.VNet.Tag)] {
+						continue
+					}
+					want = append(want, g.Name)
+					found := false
+					for _, e := range sa.Kernel {
+						if e.Kind == "fdb" && strings.EqualFold(e.MAC, g.MAC.String()) && sameAddr(e.VTEP, b.VTEP) {
+							found = true
+						}
+					}
+					if !found {
+						missing = append(missing, g.Name+" "+g.MAC.String())
+					}
+				}
+				if len(want) > 0 {
+					out = append(out, obs{name: fmt.Sprintf("%s installs %s's type 2 routes", a.Name, b.Name),
+						ok: len(missing) == 0, expected: fmt.Sprintf("FDB entries to %s for %s", b.VTEP, strings.Join(want, ", ")),
+						observed: "missing: " + orNone(missing),
+						cause:    "the MAC/IP routes are not imported: route targets differ between the engines"})
+				}
+				// Type 5: b's prefixes are in a's table with a route target
+				// a uses itself: the L3VNI's, which a's own MAC/IP and
+				// prefix routes carry (auto-derived or configured).
+				imports := map[string]bool{}
+				for _, rt := range sa.Routes {
+					if rt.Peer == "" && (rt.Type == evpn.TypePrefix || rt.Type == evpn.TypeMACIP && rt.L3VNI != 0) {
+						for _, x := range rt.RTs {
+							imports[x] = true
+						}
+					}
+				}
+				var bPrefixes, got []string
+				for _, rt := range sb.Routes {
+					if rt.Peer != "" || rt.Type != evpn.TypePrefix {
+						continue
+					}
+					bPrefixes = append(bPrefixes, rt.Prefix.String())
+					for _, x := range sa.Routes {
+						if x.Type == evpn.TypePrefix && x.Prefix == rt.Prefix && x.Peer != "" && sameAddr(x.NextHop.String(), b.VTEP) {
+							for _, t := range x.RTs {
+								if imports[t] {
+									got = append(got, rt.Prefix.String())
+									break
+								}
+							}
+						}
+					}
+				}
+				if len(bPrefixes) > 0 {
+					sort.Strings(bPrefixes)
+					got = slices.Compact(sortedCopy(got))
+					out = append(out, obs{name: fmt.Sprintf("%s imports %s's type 5 routes", a.Name, b.Name),
+						ok: len(got) == len(slices.Compact(bPrefixes)), expected: fmt.Sprintf("%s from %s with a route target %s imports", strings.Join(slices.Compact(bPrefixes), ", "), b.Name, a.Name),
+						observed: "imported: " + orNone(got),
+						cause:    "the IP prefix routes are missing or carry a route target the node does not import"})
+				}
+			}
+		}
+		return out, snaps, nil
+	}
+	deadline := time.Now().Add(within)
+	var last []obs
+	var snaps map[string]*evpn.Snapshot
+	for {
+		var err error
+		last, snaps, err = evaluate()
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		all := true
+		for _, o := range last {
+			all = all && o.ok
+		}
+		if all || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for _, o := range last {
+		r.Expect(o.name, o.ok, o.expected, o.observed, o.cause)
+	}
+	for _, n := range nodes {
+		var lines []string
+		for _, p := range snaps[n.Name].Peers {
+			lines = append(lines, fmt.Sprintf("%s %s received %d", p.Addr, p.State, p.Received))
+		}
+		r.Text(n.Name+" ("+n.Engine+") sessions", orNone(lines))
+	}
+	// Guests reach each other across nodes (IPv4 and IPv6).
+	pairs := 0
+	for _, a := range guests {
+		va := vnets[a.VNet]
+		if va == nil || va.Zone.Type != "evpn" {
+			continue
+		}
+		for _, b := range guests {
+			vb := vnets[b.VNet]
+			if b.Node == a.Node || vb == nil || vb.Zone.ID != va.Zone.ID {
+				continue
+			}
+			for _, dst := range []netip.Prefix{b.IPv4, b.IPv6} {
+				if !dst.IsValid() || (dst.Addr().Is4() && !a.IPv4.IsValid()) || (dst.Addr().Is6() && !a.IPv6.IsValid()) {
+					continue
+				}
+				pr, _ := probe.Ping(ctx, a.NS, dst.Addr(), probe.PingOpts{Count: 2, Timeout: time.Second})
+				pairs++
+				r.Expect(fmt.Sprintf("%s (%s) reaches %s (%s) at %s", a.Name, a.Node, b.Name, b.Node, dst.Addr()), pr.OK(),
+					"a reply", pr.String(), "the overlay between the two engines does not carry traffic")
+			}
+			break // one partner on another node per guest
+		}
+	}
+	r.Figure("nodes", float64(len(nodes)), "")
+	r.Figure("guest pairs pinged", float64(pairs), "")
+	return r.Finish()
+}
+
+// sameAddr compares an address as text with an address.
+func sameAddr(s string, a netip.Addr) bool {
+	x, err := netip.ParseAddr(s)
+	return err == nil && x.Unmap() == a.Unmap()
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	sort.Strings(c)
+	return c
+}
