@@ -54,6 +54,13 @@ type Options struct {
 	Linger time.Duration
 	// Decode configures VXLAN ports and the BGP port.
 	Decode DecodeOptions
+	// Live, when set, gets every frame as it is read (from one goroutine
+	// per point: it must be safe for concurrent use). point is the index
+	// in the points given to Start. data is only valid during the call.
+	Live func(point int, ts time.Time, dir Direction, length int, data []byte)
+	// KeepNone keeps no frames for Stop's Result (a live capture that
+	// runs for hours must not grow).
+	KeepNone bool
 }
 
 func (o Options) withDefaults() Options {
@@ -92,6 +99,7 @@ type rawFrame struct {
 }
 
 type pointCapture struct {
+	index   int
 	pt      Point
 	label   string
 	file    *os.File // the AF_PACKET socket, registered with the runtime poller
@@ -123,7 +131,7 @@ func Start(ctx context.Context, points []Point, opts Options) (*Session, error) 
 			s.closeAll()
 			return nil, err
 		}
-		s.points = append(s.points, &pointCapture{pt: pt, label: l, file: f})
+		s.points = append(s.points, &pointCapture{index: len(s.points), pt: pt, label: l, file: f})
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	for _, pc := range s.points {
@@ -253,6 +261,13 @@ func (s *Session) readLoop(pc *pointCapture) {
 func (s *Session) keep(pc *pointCapture, n int, buf, oob []byte, from unix.Sockaddr) {
 	pc.seen++
 	capLen := min(n, len(buf))
+	if s.opts.KeepNone {
+		ts, dir, data, length := frameMeta(oob, from, buf[:capLen], n)
+		if s.opts.Live != nil {
+			s.opts.Live(pc.index, ts, dir, length, data)
+		}
+		return
+	}
 	s.mu.Lock()
 	full := len(pc.frames) >= s.opts.MaxPackets || s.bytes+int64(capLen) > s.opts.MaxBytes
 	if !full {
@@ -263,29 +278,39 @@ func (s *Session) keep(pc *pointCapture, n int, buf, oob []byte, from unix.Socka
 		pc.over++
 		return
 	}
-	f := rawFrame{length: n, data: slices.Clone(buf[:capLen])}
+	f := rawFrame{}
+	f.ts, f.dir, f.data, f.length = frameMeta(oob, from, slices.Clone(buf[:capLen]), n)
+	if s.opts.Live != nil {
+		s.opts.Live(pc.index, f.ts, f.dir, n, f.data)
+	}
+	pc.frames = append(pc.frames, f)
+}
+
+// frameMeta reads a frame's kernel timestamp and direction, and puts back
+// the VLAN tag the kernel took off (see withVlanTag).
+func frameMeta(oob []byte, from unix.Sockaddr, data []byte, length int) (ts time.Time, dir Direction, _ []byte, _ int) {
 	if ll, ok := from.(*unix.SockaddrLinklayer); ok {
-		f.dir = DirIn
+		dir = DirIn
 		if ll.Pkttype == unix.PACKET_OUTGOING {
-			f.dir = DirOut
+			dir = DirOut
 		}
 	}
 	if msgs, err := unix.ParseSocketControlMessage(oob); err == nil {
 		for _, m := range msgs {
 			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
-				ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
-				f.ts = time.Unix(ts.Unix())
+				t := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+				ts = time.Unix(t.Unix())
 			}
 			if m.Header.Level == unix.SOL_PACKET && m.Header.Type == unix.PACKET_AUXDATA && len(m.Data) >= int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
 				aux := *(*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
-				f.data, f.length = withVlanTag(f.data, f.length, aux)
+				data, length = withVlanTag(data, length, aux)
 			}
 		}
 	}
-	if f.ts.IsZero() {
-		f.ts = time.Now()
+	if ts.IsZero() {
+		ts = time.Now()
 	}
-	pc.frames = append(pc.frames, f)
+	return ts, dir, data, length
 }
 
 func (s *Session) closeAll() {

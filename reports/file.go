@@ -73,7 +73,12 @@ func WriteFile(path string, f Format, r *Run) error {
 		return fmt.Errorf("report %s: %w", path, err)
 	}
 	bw := bufio.NewWriter(out)
-	err = Write(bw, f, r)
+	if f == HTML {
+		// Evidence is linked relative to the page's own directory.
+		err = WriteHTMLOpts(bw, r, HTMLOptions{Dir: filepath.Dir(path)})
+	} else {
+		err = Write(bw, f, r)
+	}
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -44,6 +44,78 @@ type jsonScenario struct {
 	Cause     string       `json:"cause,omitempty"`
 	Evidence  []string     `json:"evidence,omitempty"`
 	Steps     []string     `json:"steps,omitempty"`
+	// Timelines: times are seconds from the timeline's start.
+	Timelines []jsonTimeline `json:"timelines,omitempty"`
+}
+
+type jsonTimeline struct {
+	Title  string       `json:"title"`
+	Start  *time.Time   `json:"start,omitempty"`
+	EndS   float64      `json:"end_s,omitempty"`
+	Series []jsonSeries `json:"series"`
+	Events []jsonEvent  `json:"events,omitempty"`
+}
+
+type jsonSeries struct {
+	Name string `json:"name"`
+	// Probes are [seq, sent_s, recv_s] with recv_s null for a lost probe:
+	// compact, as a migration records thousands.
+	Probes [][3]*float64 `json:"probes"`
+}
+
+type jsonEvent struct {
+	AtS   float64 `json:"at_s"`
+	Kind  string  `json:"kind"`
+	Label string  `json:"label"`
+}
+
+func toJSONTimeline(t Timeline) jsonTimeline {
+	jt := jsonTimeline{Title: t.Title, EndS: t.End.Seconds()}
+	if !t.Start.IsZero() {
+		st := t.Start.UTC()
+		jt.Start = &st
+	}
+	f := func(v float64) *float64 { return &v }
+	for _, s := range t.Series {
+		js := jsonSeries{Name: s.Name, Probes: [][3]*float64{}}
+		for _, p := range s.Probes {
+			row := [3]*float64{f(float64(p.Seq)), f(p.SentAt.Seconds()), nil}
+			if !p.Lost {
+				row[2] = f(p.RecvAt.Seconds())
+			}
+			js.Probes = append(js.Probes, row)
+		}
+		jt.Series = append(jt.Series, js)
+	}
+	for _, e := range t.Events {
+		jt.Events = append(jt.Events, jsonEvent{AtS: e.At.Seconds(), Kind: e.Kind, Label: e.Label})
+	}
+	return jt
+}
+
+func fromJSONTimeline(jt jsonTimeline) Timeline {
+	t := Timeline{Title: jt.Title, End: secondsToDuration(jt.EndS)}
+	if jt.Start != nil {
+		t.Start = *jt.Start
+	}
+	for _, js := range jt.Series {
+		s := Series{Name: js.Name}
+		for _, row := range js.Probes {
+			if row[0] == nil || row[1] == nil {
+				continue
+			}
+			p := Probe{Seq: int(*row[0]), SentAt: secondsToDuration(*row[1]), Lost: row[2] == nil}
+			if row[2] != nil {
+				p.RecvAt = secondsToDuration(*row[2])
+			}
+			s.Probes = append(s.Probes, p)
+		}
+		t.Series = append(t.Series, s)
+	}
+	for _, e := range jt.Events {
+		t.Events = append(t.Events, Event{At: secondsToDuration(e.AtS), Kind: e.Kind, Label: e.Label})
+	}
+	return t
 }
 
 type jsonFigure struct {
@@ -73,6 +145,9 @@ func WriteJSON(w io.Writer, r *Run) error {
 				jf.Value = &v
 			}
 			js.Figures = append(js.Figures, jf)
+		}
+		for _, t := range s.Timelines {
+			js.Timelines = append(js.Timelines, toJSONTimeline(t))
 		}
 		j.Scenarios = append(j.Scenarios, js)
 	}
@@ -110,6 +185,9 @@ func ReadJSON(rd io.Reader) (*Run, error) {
 				f.Value = *jf.Value
 			}
 			s.Figures = append(s.Figures, f)
+		}
+		for _, jt := range js.Timelines {
+			s.Timelines = append(s.Timelines, fromJSONTimeline(jt))
 		}
 		r.Scenarios = append(r.Scenarios, s)
 	}

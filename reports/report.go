@@ -46,6 +46,19 @@ type Run struct {
 	Duration   time.Duration
 	Properties map[string]string // free-form facts: kernel, sdnlab version, config dir, ...
 	Scenarios  []Scenario
+	// Topologies are the pictures of the labs the run used (the demo uses
+	// two).
+	Topologies []*Topology
+	// Files are the run's evidence beside the scenarios': the lab file, each
+	// node's rendered configuration, ... The HTML report links them
+	// relative to its own directory.
+	Files []File
+}
+
+// File is a piece of evidence on disk.
+type File struct {
+	Name string
+	Path string
 }
 
 // Scenario is the outcome of one scenario.
@@ -65,6 +78,12 @@ type Scenario struct {
 	Steps    []string // log lines, in order
 	// Timelines: probe streams and events over time (migration, failover, ...).
 	Timelines []Timeline
+	// Files are the scenario's evidence files (pcaps, the merged pcapng).
+	Files []File
+	// Engine is the SDN engine the scenario ran on ("" when only one was
+	// used); scenarios of one name on several engines are compared side by
+	// side.
+	Engine string
 }
 
 // Figure is one measured value (a loss count, a convergence time, an MTU) or,

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/sdnlab/sdnlab/reports"
+	"github.com/sdnlab/sdnlab/topology/impair"
 
 	"github.com/sdnlab/sdnlab/topology"
 )
@@ -35,6 +39,41 @@ type LabRun struct {
 	Engine string
 	// Strict turns warn findings into failures (--strict).
 	Strict bool
+	// Impair is put on the lab once the overlay is ready and removed
+	// before it is torn down: every scenario runs under it, and each
+	// result carries it as a figure.
+	Impair []Impairment
+}
+
+// Impairment is an impairment of one target (a segment, THING or
+// THING:IFACE) for a whole run.
+type Impairment struct {
+	Target string
+	Spec   impair.Spec
+}
+
+func (im Impairment) String() string { return im.Target + ": " + im.Spec.String() }
+
+// ParseImpairment reads TARGET:SPEC, SPEC being impair.ParseList's
+// "loss=2%,delay=5ms": the target is what comes before the last ':' ahead
+// of the first '=' (so node1:eth0:loss=2% names an interface).
+func ParseImpairment(v string) (Impairment, error) {
+	eq := strings.IndexByte(v, '=')
+	if eq < 0 {
+		return Impairment{}, fmt.Errorf("impairment %q: want TARGET:loss=2%%,delay=5ms", v)
+	}
+	colon := strings.LastIndexByte(v[:eq], ':')
+	if colon <= 0 {
+		return Impairment{}, fmt.Errorf("impairment %q: want TARGET:loss=2%%,delay=5ms (a segment, THING or THING:IFACE first)", v)
+	}
+	spec, err := impair.ParseList(v[colon+1:])
+	if err != nil {
+		return Impairment{}, fmt.Errorf("impairment %q: %w", v, err)
+	}
+	if spec.Zero() {
+		return Impairment{}, fmt.Errorf("impairment %q: impairs nothing", v)
+	}
+	return Impairment{Target: v[:colon], Spec: spec}, nil
 }
 
 // Outcome is what a LabRun did.
@@ -46,6 +85,8 @@ type Outcome struct {
 	Ready     time.Duration // time until the overlay carried traffic
 	ReadyErr  error
 	BroughtUp bool // the lab was not running before
+	// Topology is the lab's picture once it was ready (nil if it never was).
+	Topology *reports.Topology
 	// Scenarios is the time spent running scenarios only (not bring-up,
 	// not the overlay wait).
 	Scenarios time.Duration
@@ -159,7 +200,45 @@ func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 	} else {
 		lr.printf("lab %s: overlay ready in %v\n", lab.Name, o.Ready.Round(time.Millisecond))
 	}
+	if err := s.impair(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	// The picture is taken now: impairments and the engines as they run.
+	o.Topology = topology.LiveGraph(lab, lr.Topo.StateDir)
 	return s, nil
+}
+
+// impair puts the run's impairments on the lab; Close removes them.
+func (s *Session) impair(ctx context.Context) error {
+	if len(s.lr.Impair) == 0 {
+		return nil
+	}
+	lab := s.Outcome.Lab
+	var refs []topology.IfaceRef
+	for _, im := range s.lr.Impair {
+		r, err := lab.ResolveIfaces(im.Target)
+		if err != nil {
+			return &ParamError{Msg: fmt.Sprintf("--impair %s: %v", im.Target, err)}
+		}
+		done, err := topology.Impair(ctx, lab, s.lr.Topo, r, im.Spec)
+		for _, d := range done {
+			s.lr.printf("lab %s: impaired %s\n", lab.Name, d)
+		}
+		if err != nil {
+			_, _ = topology.ClearImpairments(lab, s.lr.Topo, append(refs, r...))
+			return fmt.Errorf("lab %s: impair: %w", lab.Name, err)
+		}
+		refs = append(refs, r...)
+	}
+	down := s.down
+	s.down = func() {
+		if _, err := topology.ClearImpairments(lab, s.lr.Topo, refs); err != nil {
+			s.lr.printf("lab %s: clear impairments: %v\n", lab.Name, err)
+		}
+		down()
+	}
+	return nil
 }
 
 // Run runs scenarios on the session's lab; results accumulate in Outcome.
@@ -167,6 +246,15 @@ func (s *Session) Run(ctx context.Context, sel []Selected) []*Result {
 	rn := &Runner{Lab: s.Lab, PcapDir: s.lr.PcapDir, Out: s.lr.Out, Timeout: s.lr.ScenarioTimeout, Strict: s.lr.Strict}
 	t0 := time.Now()
 	res := rn.Run(ctx, sel)
+	if len(s.lr.Impair) > 0 {
+		var parts []string
+		for _, im := range s.lr.Impair {
+			parts = append(parts, im.String())
+		}
+		for _, r := range res {
+			r.Figures = append(r.Figures, Figure{Name: "impairment", Text: strings.Join(parts, "; ")})
+		}
+	}
 	s.Outcome.Scenarios += time.Since(t0)
 	s.Outcome.Results = append(s.Outcome.Results, res...)
 	return res

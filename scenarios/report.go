@@ -2,9 +2,11 @@ package scenarios
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/reports"
 )
 
@@ -38,6 +40,14 @@ func ToReport(lab string, started time.Time, results []*Result, props map[string
 			switch {
 			case e.Path != "":
 				s.Evidence = append(s.Evidence, e.Name+": "+e.Path)
+				s.Files = append(s.Files, reports.File{Name: e.Name, Path: e.Path})
+				// Beside a merged capture lie the per-interface pcaps.
+				if filepath.Base(e.Path) == capture.MergedFile {
+					per, _ := filepath.Glob(filepath.Join(filepath.Dir(e.Path), "*.pcap"))
+					for _, f := range per {
+						s.Files = append(s.Files, reports.File{Name: e.Name + " " + strings.TrimSuffix(filepath.Base(f), ".pcap"), Path: f})
+					}
+				}
 			case e.Text != "":
 				s.Evidence = append(s.Evidence, e.Name+":\n"+e.Text)
 			}

@@ -52,6 +52,7 @@ type prefixes struct {
 
 type nodeSpec struct {
 	Name       str
+	Impair     impairSpec
 	RPFilter   str
 	Addresses  prefixes
 	Segment    str
@@ -65,6 +66,7 @@ type segmentSpec struct {
 	Subnet  str // IPv4 or IPv6 prefix
 	Subnet6 str
 	MTU     num
+	Impair  impairSpec
 }
 
 type routerSpec struct {
@@ -78,6 +80,7 @@ type routerIfaceSpec struct {
 	Segment  str
 	Address  prefixes
 	RPFilter str
+	Impair   impairSpec
 }
 
 type upstreamSpec struct {
@@ -304,8 +307,10 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 				if n == nil {
 					return
 				}
-				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces", "rp_filter", "engine"}, func(key string, k, v *yaml.Node) {
+				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces", "rp_filter", "engine", "impair"}, func(key string, k, v *yaml.Node) {
 					switch key {
+					case "impair":
+						ns.Impair = p.impairment(v, join(f, key))
 					case "rp_filter":
 						ns.RPFilter = p.scalar(v, join(f, key))
 					case "address", "addresses":
@@ -430,8 +435,10 @@ func (p *parser) segments(s *spec, v *yaml.Node) {
 		if n == nil {
 			return
 		}
-		p.mapping(n, f, []string{"name", "subnet", "subnet6", "mtu"}, func(key string, k, v *yaml.Node) {
+		p.mapping(n, f, []string{"name", "subnet", "subnet6", "mtu", "impair"}, func(key string, k, v *yaml.Node) {
 			switch key {
+			case "impair":
+				sg.Impair = p.impairment(v, join(f, key))
 			case "subnet":
 				sg.Subnet = p.scalar(v, join(f, key))
 			case "subnet6":
@@ -464,8 +471,10 @@ func (p *parser) routers(s *spec, v *yaml.Node) {
 					if n == nil {
 						return
 					}
-					p.mapping(n, ff, []string{"name", "segment", "address", "rp_filter"}, func(key string, k, v *yaml.Node) {
+					p.mapping(n, ff, []string{"name", "segment", "address", "rp_filter", "impair"}, func(key string, k, v *yaml.Node) {
 						switch key {
+						case "impair":
+							ri.Impair = p.impairment(v, join(ff, key))
 						case "segment":
 							ri.Segment = p.scalar(v, join(ff, key))
 						case "address":

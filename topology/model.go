@@ -28,6 +28,9 @@ type Lab struct {
 	Hosts   []*Host   `json:"external,omitempty"`
 	Guests  []*Guest  `json:"guests,omitempty"`
 
+	// Impairments are the lab file's impair: settings, applied by Up.
+	Impairments []DeclaredImpairment `json:"impairments,omitempty"`
+
 	// VNets maps each VNet of the SDN configuration to its zone and zone type
 	// (where its bridge lives: the VRF namespace for evpn).
 	VNets map[string]VNetInfo `json:"vnets,omitempty"`

@@ -118,6 +118,7 @@ func (r *resolver) resolve() {
 	r.checkConfigNodes()
 	r.routers()
 	r.upstream()
+	r.impairments()
 	if len(r.errs) > 0 {
 		return // routes and plans need a consistent underlay
 	}

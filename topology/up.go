@@ -245,6 +245,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 	if err := writeJSON(filepath.Join(dir, "lab.json"), lab); err != nil {
 		return lab, err
 	}
+	// The lab file's impairments (after lab.json: a lab whose impairment
+	// fails can still be brought down).
+	if err := applyDeclared(ctx, lab, opts, pr); err != nil {
+		return lab, err
+	}
 	pr.printf("lab %s is up", lab.Name)
 	return lab, nil
 }

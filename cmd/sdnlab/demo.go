@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/examples"
-	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
@@ -186,6 +185,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	// labs one after the other. Every progress line says its engine.
 	var (
 		outcomes [2]*scenarios.Outcome
+		parts    [2][]*scenarios.Outcome // one per lab, for the report's pictures and files
 		byEngine [2][]*scenarios.Result
 		errs     [2]error
 		wg       sync.WaitGroup
@@ -231,6 +231,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 					errs[i] = fmt.Errorf("%s on engine %s: %w", name, e, err)
 					return
 				}
+				part := *o
+				parts[i] = append(parts[i], &part)
 				if slices.Contains(engineLabs, r.name) {
 					byEngine[i] = append(byEngine[i], o.Results...)
 				}
@@ -269,13 +271,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	all.Props = shardProps(shard.Shard)
 	run := scenarios.ToReport(demoLab, all.Started, all.Results, all.Properties())
-	for _, f := range []struct {
-		name string
-		fmt  reports.Format
-	}{{"junit.xml", reports.JUnit}, {"report.json", reports.JSON}, {"report.md", reports.Markdown}, {"report.html", reports.HTML}} {
-		if err := reports.WriteFile(filepath.Join(dir, f.name), f.fmt, run); err != nil {
-			return err
-		}
+	if err := writeReportDir(dir, run, append(parts[0], parts[1]...)...); err != nil {
+		return err
 	}
 	err = finishRun(out, all, "", "")
 	fmt.Fprintf(out, "demo: pcaps in %s, JUnit %s, HTML %s\n", filepath.Join(dir, "pcap"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.html"))

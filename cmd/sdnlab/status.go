@@ -139,6 +139,20 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 		for _, m := range lab.Models {
 			fmt.Fprintf(out, "  vlan model: %s\n", m)
 		}
+		if faults, err := topology.ReadLinkFaults(lab, topology.Options{StateDir: *state}); err != nil {
+			fmt.Fprintf(out, "  links: %v\n", err)
+		} else {
+			for _, f := range faults {
+				fmt.Fprintf(out, "  link   %s %s down (segment %s; sdnlab link %s %s %s up)\n", f.A, f.B, f.Segment, lab.Name, f.A, f.B)
+			}
+		}
+		if imps, err := topology.ReadImpairments(*state, lab.Name); err != nil {
+			fmt.Fprintf(out, "  impairments: %v\n", err)
+		} else {
+			for _, im := range imps {
+				fmt.Fprintf(out, "  impair %s\n", im)
+			}
+		}
 		for _, w := range lab.Warnings {
 			fmt.Fprintf(out, "  warning: %s\n", w)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ func testCommand() *command {
 	return &command{
 		name:    "test",
 		summary: "bring a lab up if needed, run scenarios, print and write the results",
-		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--engine agent|frr|both] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--strict] [--keep] [--shard K/N] [--list]",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--engine agent|frr|both] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--strict] [--keep] [--shard K/N] [--list]",
 		run: func(ctx context.Context, args []string) error {
 			return runTest(ctx, args, os.Stdout)
 		},
@@ -63,6 +64,9 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	junit := fs.String("junit", "", "write JUnit XML here")
 	jsonOut := fs.String("json", "", "write the JSON report here")
 	pcapDir := fs.String("pcap-dir", "", "keep packet captures under this directory")
+	reportDir := fs.String("report", "", "write a self-contained report directory here: report.html (timelines, topology), junit.xml, report.json, report.md, the pcaps, the lab and each node's rendered configuration")
+	var impairs multiFlag
+	fs.Var(&impairs, "impair", "run every scenario under an impairment, TARGET:loss=2%,delay=5ms,jitter=1ms,rate=10mbit (TARGET: a segment, THING or THING:IFACE); repeatable")
 	keep := fs.Bool("keep", false, "leave a lab this run brought up running")
 	stateDir := fs.String("state", "", "state directory (default /run/sdnlab)")
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
@@ -96,6 +100,18 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return badInput("%v", err)
 	}
+	var imps []scenarios.Impairment
+	for _, v := range impairs {
+		im, err := scenarios.ParseImpairment(v)
+		if err != nil {
+			return badInput("--impair: %v", err)
+		}
+		imps = append(imps, im)
+	}
+	if *reportDir != "" && *pcapDir == "" {
+		// Inside the report directory, so its links work once zipped.
+		*pcapDir = filepath.Join(*reportDir, "pcap")
+	}
 	// --shard: this job's share of the pairs (shard.go).
 	all := len(selected)
 	if selected = selections(shard.take(out, onLab(lab.Name, selected))); len(selected) == 0 {
@@ -113,7 +129,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		if *keep {
 			return badInput("--keep does not go with --engine both (the lab is brought up once per engine)")
 		}
-		return runBoth(ctx, out, fs.Arg(0), topo, *pcapDir, *strict, selected, *junit, *jsonOut)
+		return runBoth(ctx, out, fs.Arg(0), topo, *pcapDir, *strict, selected, *junit, *jsonOut, imps, *reportDir)
 	}
 	lr := &scenarios.LabRun{
 		Compile: sdn.Compile,
@@ -124,6 +140,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		Keep:    *keep,
 		Engine:  engines[0],
 		Strict:  *strict,
+		Impair:  imps,
 	}
 	o, err := lr.Run(ctx, selected)
 	if errors.Is(err, scenarios.ErrInterrupted) && ctx.Err() != nil {
@@ -138,7 +155,43 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	o.Props = shardProps(shard.Shard)
+	if *reportDir != "" {
+		if err := writeReportDir(*reportDir, scenarios.ToReport(o.Lab.Name, o.Started, o.Results, o.Properties()), o); err != nil {
+			return err
+		}
+		defer fmt.Fprintf(out, "report: %s\n", filepath.Join(*reportDir, "report.html"))
+	}
 	return finishRun(out, o, *junit, *jsonOut)
+}
+
+// writeReportDir writes a report directory that can be zipped and opened
+// elsewhere: the labs' pictures and files (parts: one outcome per lab) and
+// every report format, evidence linked relative to report.html.
+func writeReportDir(dir string, run *reports.Run, parts ...*scenarios.Outcome) error {
+	for _, o := range parts {
+		if o.Topology != nil {
+			run.Topologies = append(run.Topologies, o.Topology)
+		}
+		files, err := scenarios.WriteRunFiles(dir, o)
+		for _, f := range files {
+			// The same lab on two engines writes the same files.
+			if !slices.ContainsFunc(run.Files, func(g reports.File) bool { return g.Path == f.Path }) {
+				run.Files = append(run.Files, f)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		fmt  reports.Format
+	}{{"junit.xml", reports.JUnit}, {"report.json", reports.JSON}, {"report.md", reports.Markdown}, {"report.html", reports.HTML}} {
+		if err := reports.WriteFile(filepath.Join(dir, f.name), f.fmt, run); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // noCheckRan ends a run in which every scenario skipped: nothing was
@@ -233,8 +286,9 @@ func isTerminal(w io.Writer) bool {
 // nodes, and adds the "engine divergence" result comparing them; the
 // figures are printed side by side.
 func runBoth(ctx context.Context, out io.Writer, labFile string, topo topology.Options, pcapDir string, strict bool,
-	selected []scenarios.Selected, junit, jsonOut string) error {
+	selected []scenarios.Selected, junit, jsonOut string, imps []scenarios.Impairment, reportDir string) error {
 	var all *scenarios.Outcome
+	var parts []*scenarios.Outcome
 	var byEngine [2][]*scenarios.Result
 	for i, e := range []string{topology.EngineAgent, topology.EngineFRR} {
 		fmt.Fprintf(out, "=== engine %s\n", e)
@@ -242,11 +296,13 @@ func runBoth(ctx context.Context, out io.Writer, labFile string, topo topology.O
 		if pd != "" {
 			pd = filepath.Join(pd, e)
 		}
-		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: pd, Out: out, Strict: strict, Engine: e}
+		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: pd, Out: out, Strict: strict, Engine: e, Impair: imps}
 		o, err := lr.Run(ctx, selected)
 		if err != nil {
 			return fmt.Errorf("engine %s: %w", e, err)
 		}
+		part := *o
+		parts = append(parts, &part)
 		byEngine[i] = o.Results
 		tagged := scenarios.Tagged(o.Results, e)
 		if all == nil {
@@ -260,5 +316,11 @@ func runBoth(ctx context.Context, out io.Writer, labFile string, topo topology.O
 	}
 	all.Results = append(all.Results, scenarios.Compare(byEngine[0], byEngine[1]))
 	scenarios.WriteSideBySide(out, byEngine[0], byEngine[1])
+	if reportDir != "" {
+		if err := writeReportDir(reportDir, scenarios.ToReport(all.Lab.Name, all.Started, all.Results, all.Properties()), parts...); err != nil {
+			return err
+		}
+		defer fmt.Fprintf(out, "report: %s\n", filepath.Join(reportDir, "report.html"))
+	}
 	return finishRun(out, all, junit, jsonOut)
 }
