@@ -8,13 +8,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/proc"
 )
 
 // Move is what a migration did, and when: the times a timeline marks and
@@ -156,25 +156,15 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 // freeze stops every process whose network namespace is ns (a paused VM
 // runs nothing) and waits until each is stopped; it returns their PIDs.
 func freeze(ns string) ([]int, error) {
-	ino, err := nsutil.Inode(ns)
+	if _, err := nsutil.Inode(ns); err != nil {
+		return nil, err
+	}
+	inNS, err := proc.ProcsIn([]string{ns})
 	if err != nil {
 		return nil, err
 	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	self := os.Getpid()
 	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		var st unix.Stat_t
-		if unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) != nil || st.Ino != ino {
-			continue
-		}
+	for _, pid := range inNS {
 		if err := unix.Kill(pid, unix.SIGSTOP); err != nil {
 			continue // gone meanwhile
 		}
