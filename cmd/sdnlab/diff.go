@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 
 	"github.com/sdnlab/sdnlab/internal/udiff"
@@ -30,39 +29,30 @@ func runDiff(_ context.Context, args []string, out, notes io.Writer) error {
 	fs := newFlagSet("diff")
 	dir := fs.String("config", "", "the SDN configuration to apply (the layout of /etc/pve/sdn)")
 	from := fs.String("from", "", "the configuration running now; without it, a node without SDN")
-	node := fs.String("node", "", "the node to compare")
-	hostIfaces := fs.String("host-interfaces", "", "the node's /etc/network/interfaces")
-	mac := fs.String("underlay-mac", "", "MAC of the node's underlay interface")
-	frrLocal := fs.String("frr-local", "", "the node's /etc/frr/frr.conf.local")
-	frrVersion := frrVersionFlag(fs)
+	nf := addNodeFlags(fs, "the node to compare")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if err := checkFRRVersion(*frrVersion); err != nil {
+	if err := checkFRRVersion(*nf.frrVersion); err != nil {
 		return err
 	}
 	for _, req := range []struct{ v, flag string }{
-		{*dir, "--config NEW"}, {*node, "--node NAME"}, {*hostIfaces, "--host-interfaces FILE"},
+		{*dir, "--config NEW"}, {*nf.node, "--node NAME"}, {*nf.hostIfaces, "--host-interfaces FILE"},
 	} {
 		if req.v == "" {
 			return badInput("%s is required", req.flag)
 		}
 	}
-	if !nodeNameRE.MatchString(*node) || len(*node) > 63 {
-		return badInput("--node: %q is not a valid node name", *node)
+	if err := nf.check(); err != nil {
+		return err
 	}
-	if *mac != "" {
-		if hw, err := net.ParseMAC(*mac); err != nil || len(hw) != 6 {
-			return badInput("--underlay-mac: %q is not a MAC address", *mac)
-		}
-	}
-	newPlan, err := compileNode(*dir, *node, *hostIfaces, *mac, *frrLocal)
+	newPlan, err := compileNode(*dir, *nf.node, *nf.hostIfaces, *nf.mac, *nf.frrLocal)
 	if err != nil {
 		return err
 	}
 	var oldPlan *sdnplan.NodePlan
 	if *from != "" {
-		if oldPlan, err = compileNode(*from, *node, *hostIfaces, *mac, *frrLocal); err != nil {
+		if oldPlan, err = compileNode(*from, *nf.node, *nf.hostIfaces, *nf.mac, *nf.frrLocal); err != nil {
 			return err
 		}
 	}
@@ -73,14 +63,14 @@ func runDiff(_ context.Context, args []string, out, notes io.Writer) error {
 		if p == nil {
 			return "", ""
 		}
-		return render.Interfaces(p), render.FRR(p, *frrVersion)
+		return render.Interfaces(p), render.FRR(p, *nf.frrVersion)
 	}
 	oldIfaces, oldFRR := files(oldPlan)
 	newIfaces, newFRR := files(newPlan)
 	d := udiff.Unified("a/etc/network/interfaces.d/sdn", "b/etc/network/interfaces.d/sdn", oldIfaces, newIfaces) +
 		udiff.Unified("a/etc/frr/frr.conf", "b/etc/frr/frr.conf", oldFRR, newFRR)
 	if d == "" {
-		fmt.Fprintf(out, "node %s: no changes\n", *node)
+		fmt.Fprintf(out, "node %s: no changes\n", *nf.node)
 		return nil
 	}
 	_, err = io.WriteString(out, d)

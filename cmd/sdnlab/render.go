@@ -33,42 +33,66 @@ func renderCommand() *command {
 // nodeNameRE is Proxmox's node name syntax (a DNS label).
 var nodeNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$`)
 
+// nodeFlags are the flags that say which node and host a plan is for,
+// shared by render and diff.
+type nodeFlags struct {
+	node, hostIfaces, mac, frrLocal, frrVersion *string
+}
+
+func addNodeFlags(fs *flag.FlagSet, nodeHelp string) nodeFlags {
+	return nodeFlags{
+		node:       fs.String("node", "", nodeHelp),
+		hostIfaces: fs.String("host-interfaces", "", "the node's /etc/network/interfaces"),
+		mac:        fs.String("underlay-mac", "", "MAC of the node's underlay interface"),
+		frrLocal:   fs.String("frr-local", "", "the node's /etc/frr/frr.conf.local"),
+		frrVersion: frrVersionFlag(fs),
+	}
+}
+
+// check validates the values; the caller has checked the required ones
+// are present.
+func (f nodeFlags) check() error {
+	if err := checkFRRVersion(*f.frrVersion); err != nil {
+		return err
+	}
+	if !nodeNameRE.MatchString(*f.node) || len(*f.node) > 63 {
+		return badInput("--node: %q is not a valid node name", *f.node)
+	}
+	if *f.mac != "" {
+		if hw, err := net.ParseMAC(*f.mac); err != nil || len(hw) != 6 {
+			return badInput("--underlay-mac: %q is not a MAC address", *f.mac)
+		}
+	}
+	return nil
+}
+
 // runRender compiles the node's plan and writes OUT/sdn, OUT/frr.conf
 // when a controller or fabric applies, and OUT/wireguard/<iface>.conf for
 // the node's WireGuard interfaces. Notes about the plan go to notes.
 func runRender(_ context.Context, args []string, notes io.Writer) error {
 	fs := newFlagSet("render")
 	dir := fs.String("config", "", "SDN config directory (the layout of /etc/pve/sdn)")
-	node := fs.String("node", "", "the node to render for")
-	hostIfaces := fs.String("host-interfaces", "", "the node's /etc/network/interfaces")
-	mac := fs.String("underlay-mac", "", "MAC of the node's underlay interface")
-	frrLocal := fs.String("frr-local", "", "the node's /etc/frr/frr.conf.local")
+	nf := addNodeFlags(fs, "the node to render for")
 	out := fs.String("out", "", "output directory")
-	frrVersion := frrVersionFlag(fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if err := checkFRRVersion(*frrVersion); err != nil {
+	if err := checkFRRVersion(*nf.frrVersion); err != nil {
 		return err
 	}
 	for _, req := range []struct{ v, flag string }{
-		{*dir, "--config DIR"}, {*node, "--node NAME"},
-		{*hostIfaces, "--host-interfaces FILE"}, {*out, "--out DIR"},
+		{*dir, "--config DIR"}, {*nf.node, "--node NAME"},
+		{*nf.hostIfaces, "--host-interfaces FILE"}, {*out, "--out DIR"},
 	} {
 		if req.v == "" {
 			return badInput("%s is required", req.flag)
 		}
 	}
-	if !nodeNameRE.MatchString(*node) || len(*node) > 63 {
-		return badInput("--node: %q is not a valid node name", *node)
-	}
-	if *mac != "" {
-		if hw, err := net.ParseMAC(*mac); err != nil || len(hw) != 6 {
-			return badInput("--underlay-mac: %q is not a MAC address", *mac)
-		}
+	if err := nf.check(); err != nil {
+		return err
 	}
 
-	plan, err := compileNode(*dir, *node, *hostIfaces, *mac, *frrLocal)
+	plan, err := compileNode(*dir, *nf.node, *nf.hostIfaces, *nf.mac, *nf.frrLocal)
 	if err != nil {
 		return err
 	}
@@ -106,7 +130,7 @@ func runRender(_ context.Context, args []string, notes io.Writer) error {
 	}
 	frrPath := filepath.Join(*out, "frr.conf")
 	if plan.FRR != nil {
-		return os.WriteFile(frrPath, []byte(render.FRR(plan, *frrVersion)), 0o644)
+		return os.WriteFile(frrPath, []byte(render.FRR(plan, *nf.frrVersion)), 0o644)
 	}
 	// A stale frr.conf from an earlier render would claim a controller.
 	if err := os.Remove(frrPath); err != nil && !errors.Is(err, os.ErrNotExist) {
