@@ -63,6 +63,7 @@ func (t *TopoLab) Nodes() []Node {
 			nd.Agent = true
 		}
 		nd.Engine = n.EngineOf()
+		nd.FRRVersion = n.FRRVersion()
 		out = append(out, nd)
 	}
 	return out

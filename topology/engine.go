@@ -115,15 +115,27 @@ func KillEngine(lab *Lab, stateDir, node string) error {
 // FRR nodes run unless the lab file says frr: 10.
 const HostFRRVersion = "8.4.4"
 
+// FRRVersion is the FRR release an FRR node runs (the host's, or Debian
+// 13's with frr: 10); "" for an agent node.
+func (n *Node) FRRVersion() string {
+	switch {
+	case n.EngineOf() != EngineFRR:
+		return ""
+	case n.FRRRelease == "10":
+		return FRR10Version
+	}
+	return HostFRRVersion
+}
+
 // frrInstance is a node's FRR: the frr.conf render writes for its plan,
 // and its VRF namespaces under the VRF names of frr.conf.
 func frrInstance(lab *Lab, n *Node, dir string) *frrnode.Instance {
 	p := lab.Plans[n.Name]
 	// The "frr version" line names the release that runs it, as Proxmox
 	// writes its own FRR's version.
-	version, root := HostFRRVersion, ""
+	version, root := n.FRRVersion(), ""
 	if n.FRRRelease == "10" {
-		version, root = FRR10Version, FRR10Root
+		root = FRR10Root
 	}
 	conf := render.FRR(p, version)
 	in := &frrnode.Instance{Node: n.Name, NS: n.NS, Dir: FRRDir(dir, n.Name), Conf: conf, Root: root,
