@@ -108,7 +108,10 @@ type Node struct {
 	Engine string `json:"engine,omitempty"`
 	// FRRRelease is the FRR an FRR node runs: "" the host's (Debian 12's
 	// 8.4), "10" Debian 13's from the private root FRR10Root.
-	FRRRelease       string `json:"frrRelease,omitempty"`
+	FRRRelease string `json:"frrRelease,omitempty"`
+	// FRRLocal is the node's frr.conf.local (the lab file's frr_local),
+	// merged into its frr.conf as Proxmox merges it; "" none.
+	FRRLocal         string `json:"frrLocal,omitempty"`
 	host             *config.HostInterfaces
 	pos              config.Pos
 	interfacesGiven  bool
