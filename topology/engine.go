@@ -191,7 +191,7 @@ func startFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *progre
 		}
 		vrf := "no VRFs"
 		if len(in.VRFs) > 0 {
-			vrf = fmt.Sprintf("%d VRFs as namespaces (zebra -n)", len(in.VRFs))
+			vrf = fmt.Sprintf("%d VRFs as namespaces (zebra -n; %s)", len(in.VRFs), vrfModelWhy(lab.Caps))
 		}
 		rel := "FRR 8.4 (host)"
 		if in.Root != "" {
@@ -267,4 +267,15 @@ func stopOtherEngines(lab *Lab, dir string, pr *progress) error {
 		}
 	}
 	return nil
+}
+
+// vrfModelWhy says why FRR nodes take namespaces as VRFs. Without vrf
+// devices there is no other way; with them the lab still does, so that
+// both engines see the same VRF namespaces (realize builds them for the
+// agent, zebra -n adopts them) and a scenario reads one layout.
+func vrfModelWhy(c nsutil.Caps) string {
+	if c.VRF {
+		return "this kernel has vrf devices, but the lab's VRFs are namespaces on both engines"
+	}
+	return "this kernel has no vrf devices"
 }

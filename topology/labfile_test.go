@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/render"
 )
@@ -519,5 +520,15 @@ func TestNodeFRRLocal(t *testing.T) {
 	}
 	if _, err := Load(lab, sdn.Compile); err == nil || !strings.Contains(err.Error(), "lab.yaml:15: nodes.node2.frr_local: ") || !strings.Contains(err.Error(), "missing.local") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// up says which VRF model FRR nodes use and why, from the kernel's caps.
+func TestVRFModelWhy(t *testing.T) {
+	if got := vrfModelWhy(nsutil.Caps{}); got != "this kernel has no vrf devices" {
+		t.Errorf("no vrf: %q", got)
+	}
+	if got := vrfModelWhy(nsutil.Caps{VRF: true}); !strings.Contains(got, "has vrf devices, but the lab's VRFs are namespaces on both engines") {
+		t.Errorf("vrf: %q", got)
 	}
 }
