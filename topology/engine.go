@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -37,6 +38,29 @@ func (l *Lab) SetEngine(e string) error {
 	}
 	for _, n := range l.Nodes {
 		n.Engine = e
+	}
+	return nil
+}
+
+// SetFRR makes every node run FRR release rel ("" as the lab file says,
+// 8 the host's Debian 12 FRR 8.4, 10 Debian 13's FRR 10.3 from the private
+// root), as the lab file's frr: would. FRR 10 needs that root.
+func (l *Lab) SetFRR(rel string) error {
+	switch rel {
+	case "":
+		return nil
+	case "8", "8.4":
+		rel = ""
+	case "10", "10.3":
+		rel = "10"
+		if _, err := os.Stat(filepath.Join(FRR10Root, "usr/lib/frr/zebra")); err != nil {
+			return fmt.Errorf("FRR 10 runs from %s, which has no FRR: build it once with sudo make frr10", FRR10Root)
+		}
+	default:
+		return fmt.Errorf("%q is not an FRR release sdnlab runs: want 8 or 10", rel)
+	}
+	for _, n := range l.Nodes {
+		n.FRRRelease = rel
 	}
 	return nil
 }
