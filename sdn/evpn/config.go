@@ -48,7 +48,24 @@ type Config struct {
 	BFDIntervalMs  int  `json:"bfd_interval_ms,omitempty"`
 	BFDDetectMult  int  `json:"bfd_detect_mult,omitempty"`
 	BFDDisabledAll bool `json:"bfd_disabled,omitempty"`
+	// TestFault breaks the agent on purpose so that the conformance suite
+	// can show a check catches it (never set in a real lab; see
+	// TestFaultEnv). "" is none.
+	TestFault string `json:"test_fault,omitempty"`
 }
+
+// TestFaultEnv is the environment variable `sdnlab agent` reads TestFault
+// from: the suite sets it while it brings up a deliberately broken lab.
+const TestFaultEnv = "SDNLAB_AGENT_TEST_FAULT"
+
+// Test faults (TestFault).
+const (
+	// FaultStuckSequence: a MAC that moves here is advertised without a
+	// higher MAC mobility sequence number (RFC 7432 section 15 broken).
+	FaultStuckSequence = "stuck-mac-mobility-sequence"
+	// FaultNoBFD: BFD is not run even where the plan asks for it.
+	FaultNoBFD = "no-bfd"
+)
 
 // Neighbor is one BGP peer.
 type Neighbor struct {
@@ -213,6 +230,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ListenPort < 0 || c.ListenPort > 65535 {
 		bad("listen_port: %d out of range", c.ListenPort)
+	}
+	switch c.TestFault {
+	case "", FaultStuckSequence, FaultNoBFD:
+	default:
+		bad("test_fault: %q is none of %s, %s", c.TestFault, FaultStuckSequence, FaultNoBFD)
 	}
 	for i, n := range c.Neighbors {
 		if !n.Addr.IsValid() {
