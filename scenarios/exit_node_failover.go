@@ -14,6 +14,7 @@ import (
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 )
 
 // exitNodeFailover fails the exit node that carries a guest's traffic to
@@ -118,7 +119,7 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 		return r.Errorf("%v", err)
 	}
 
-	fo.reportDetection(capRes)
+	fo.reportDetection(capRes, mode)
 	fo.reportWithdrawal(timeout)
 	fo.reportRouters()
 	s.direction(r, st, v.Routers(), fo.flows, false, fo.victim, fo.failedAt, su, len(su.exits))
@@ -300,7 +301,7 @@ func (fo *foRun) collect() (*capture.Result, error) {
 }
 
 // reportDetection: what the survivors saw first, and when.
-func (fo *foRun) reportDetection(capRes *capture.Result) {
+func (fo *foRun) reportDetection(capRes *capture.Result, mode string) {
 	r, st := fo.r, fo.st
 	det := detection(capRes, fo.victim, fo.failedAt)
 	for _, e := range det.events {
@@ -320,6 +321,48 @@ func (fo *foRun) reportDetection(capRes *capture.Result) {
 	}
 	r.Expect(name, det.by != "", want, det.summary(),
 		"no BFD, no TCP close and no hold timer expiry was captured: the survivors never noticed the failure")
+	fo.expectBFD(det, mode)
+}
+
+// expectBFD: where every survivor's configuration runs BFD on its session
+// to the failed node (Proxmox writes `bfd` for every EVPN peer), BFD must be
+// what noticed a crash, well before the BGP hold timer; a killed engine's
+// TCP close may come first.
+func (fo *foRun) expectBFD(det foDetection, mode string) {
+	var without []string
+	for _, n := range fo.survivors {
+		if !fo.bfdTowards(n.Name) {
+			without = append(without, n.Name)
+		}
+	}
+	if len(without) > 0 || det.by == "" {
+		fo.r.Text("BFD", fmt.Sprintf("not configured towards %s on %v: a crash is noticed by the hold timer", fo.victim.Name, without))
+		return
+	}
+	want := "BFD down"
+	ok := det.by == "BFD down"
+	if mode == KillAgent {
+		want = "BFD down or the TCP close of the killed engine"
+		ok = ok || det.by == "TCP close"
+	}
+	fo.r.Expect("failure detected by BFD", ok,
+		fmt.Sprintf("%s: every survivor runs BFD towards %s", want, fo.victim.Name), "detected by "+det.summary(),
+		"BFD is configured on the sessions to the failed node but the failure was detected by the "+det.by+": BFD did not run or did not reset the BGP session")
+}
+
+// bfdTowards tells whether node's configuration runs BFD on its session to
+// the failed node.
+func (fo *foRun) bfdTowards(node string) bool {
+	p, err := fo.v.Plan(node)
+	if err != nil || p.FRR == nil || p.FRR.BGP.Routers[frr.DefaultVRF] == nil {
+		return false
+	}
+	for _, g := range p.FRR.BGP.Routers[frr.DefaultVRF].NeighborGroups {
+		if g.BFD && slices.ContainsFunc(g.Peers, func(a netip.Addr) bool { return a == fo.victim.VTEP || slices.Contains(fo.victim.Addrs, a) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // reportWithdrawal: the failed node's default route is gone everywhere.

@@ -778,7 +778,7 @@ func (a *Agent) localLearned(v *l2vni, mac string) {
 	m := v.mobFor(mac)
 	remoteSeq, hasRemote := a.remoteSeq(v, mac)
 	recent := !m.remoteAt.IsZero() && time.Since(m.remoteAt) < a.cfg.DupWindow
-	if (hasRemote || recent) && a.cfg.TestFault != FaultStuckSequence {
+	if (hasRemote || recent) && !a.cfg.Fault(FaultStuckSequence) {
 		s := m.remoteSeq
 		if hasRemote && remoteSeq > s {
 			s = remoteSeq

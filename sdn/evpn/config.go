@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -50,13 +51,18 @@ type Config struct {
 	BFDDisabledAll bool `json:"bfd_disabled,omitempty"`
 	// TestFault breaks the agent on purpose so that the conformance suite
 	// can show a check catches it (never set in a real lab; see
-	// TestFaultEnv). "" is none.
+	// TestFaultEnv): a comma-separated list of faults, "" none.
 	TestFault string `json:"test_fault,omitempty"`
 }
 
 // TestFaultEnv is the environment variable `sdnlab agent` reads TestFault
 // from: the suite sets it while it brings up a deliberately broken lab.
 const TestFaultEnv = "SDNLAB_AGENT_TEST_FAULT"
+
+// Fault tells whether the test fault f is set.
+func (c *Config) Fault(f string) bool {
+	return slices.Contains(strings.Split(c.TestFault, ","), f)
+}
 
 // Test faults (TestFault).
 const (
@@ -231,10 +237,12 @@ func (c *Config) Validate() error {
 	if c.ListenPort < 0 || c.ListenPort > 65535 {
 		bad("listen_port: %d out of range", c.ListenPort)
 	}
-	switch c.TestFault {
-	case "", FaultStuckSequence, FaultNoBFD:
-	default:
-		bad("test_fault: %q is none of %s, %s", c.TestFault, FaultStuckSequence, FaultNoBFD)
+	for _, f := range strings.Split(c.TestFault, ",") {
+		switch f {
+		case "", FaultStuckSequence, FaultNoBFD:
+		default:
+			bad("test_fault: %q is none of %s, %s", f, FaultStuckSequence, FaultNoBFD)
+		}
 	}
 	for i, n := range c.Neighbors {
 		if !n.Addr.IsValid() {
