@@ -95,9 +95,29 @@ func (s fabricLinkFailure) Run(ctx context.Context, env *Env) *Result {
 	}
 	st.Event(cutAt, "failure", "cut "+strings.Join(cutNames, ", "))
 
-	// Wait for both streams to recover (five arrivals in a row after the
-	// loss), or the timeout.
-	st.WaitFor(ctx, timeout, 50*time.Millisecond, func() (bool, error) {
+	// Until the timeout: watch node A's route to B's VTEP leave through
+	// another mesh link, and both streams recover (five arrivals in a row
+	// after the loss); at least a second after the cut, so that a loss
+	// still in flight is seen.
+	cutIf := p.a.Links[p.b.Name]
+	meshIf := func(dev string) bool {
+		for _, ifn := range p.a.Links {
+			if dev == ifn && dev != cutIf {
+				return true
+			}
+		}
+		return false
+	}
+	var rerouteAt time.Time
+	st.WaitFor(ctx, timeout, 20*time.Millisecond, func() (bool, error) {
+		if rerouteAt.IsZero() {
+			if dev, err := s.routeDev(env, p.a, vtepB); err == nil && meshIf(dev) {
+				rerouteAt = time.Now()
+			}
+		}
+		if time.Since(cutAt) < time.Second || rerouteAt.IsZero() {
+			return false, nil
+		}
 		for _, n := range []string{ab, ba} {
 			sm, _ := st.Stream(n)
 			if o := outageAt(sm.Records(), cutAt, 5); o.Affected && o.Recovered.IsZero() {
@@ -107,6 +127,10 @@ func (s fabricLinkFailure) Run(ctx context.Context, env *Env) *Result {
 		return true, nil
 	})
 	after, afterErr := s.routeDev(env, p.a, vtepB)
+	if !rerouteAt.IsZero() {
+		r.Ms("VTEP route rerouted after the cut", rerouteAt.Sub(cutAt))
+		st.Event(rerouteAt, "route", p.a.Name+"'s route to "+p.b.Name+"'s VTEP via another link")
+	}
 	_, recs, err := st.StopStreams([]string{ab, ba}, 300*time.Millisecond)
 	if err != nil {
 		return r.Errorf("%v", err)
@@ -138,7 +162,6 @@ func (s fabricLinkFailure) Run(ctx context.Context, env *Env) *Result {
 		}
 	}
 	// Where node A's route to B's VTEP leaves after the cut.
-	cutIf := p.a.Links[p.b.Name]
 	var via string
 	if afterErr == nil {
 		via = after
@@ -155,12 +178,7 @@ func (s fabricLinkFailure) Run(ctx context.Context, env *Env) *Result {
 	r.Text("route", routeText)
 	// Another link of the mesh, not the node's default route (the
 	// underlay segment, where the loopbacks are not routed).
-	rerouted := false
-	for _, ifn := range p.a.Links {
-		if afterErr == nil && after == ifn && after != cutIf {
-			rerouted = true
-		}
-	}
+	rerouted := !rerouteAt.IsZero() && afterErr == nil && meshIf(after)
 	r.Expect("the fabric rerouted the VTEP route", rerouted,
 		fmt.Sprintf("%s reaches %s's VTEP through another link once %s is cut", p.a.Name, p.b.Name, cutIf), routeText,
 		"no redundant path: the mesh left "+p.a.Name+" no other way to "+p.b.Name+"'s loopback (a full mesh of three nodes has one over the third node)")
