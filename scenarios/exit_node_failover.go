@@ -15,6 +15,7 @@ import (
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/sdn/frr"
 )
 
 // exitNodeFailover fails the exit node that carries a guest's traffic to
@@ -149,7 +150,7 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 		return r.Errorf("%v", err)
 	}
 
-	fo.reportDetection(capRes)
+	fo.reportDetection(capRes, mode)
 	var names []string
 	for i, ff := range su.fams {
 		fo.reportWithdrawal(ff, timeout)
@@ -445,7 +446,7 @@ func (fo *foRun) collect() (*capture.Result, error) {
 }
 
 // reportDetection: what the survivors saw first, and when.
-func (fo *foRun) reportDetection(capRes *capture.Result) {
+func (fo *foRun) reportDetection(capRes *capture.Result, mode string) {
 	r, st := fo.r, fo.st
 	det := detection(capRes, fo.victim, fo.failedAt)
 	for _, e := range det.events {
@@ -465,6 +466,48 @@ func (fo *foRun) reportDetection(capRes *capture.Result) {
 	}
 	r.Expect(name, det.by != "", want, det.summary(),
 		"no BFD, no TCP close and no hold timer expiry was captured: the survivors never noticed the failure")
+	fo.expectBFD(det, mode)
+}
+
+// expectBFD: where every survivor's configuration runs BFD on its session
+// to the failed node (Proxmox writes `bfd` for every EVPN peer), BFD must be
+// what noticed a crash, well before the BGP hold timer; a killed engine's
+// TCP close may come first.
+func (fo *foRun) expectBFD(det foDetection, mode string) {
+	var without []string
+	for _, n := range fo.survivors {
+		if !fo.bfdTowards(n.Name) {
+			without = append(without, n.Name)
+		}
+	}
+	if len(without) > 0 || det.by == "" {
+		fo.r.Text("BFD", fmt.Sprintf("not configured towards %s on %v: a crash is noticed by the hold timer", fo.victim.Name, without))
+		return
+	}
+	want := "BFD down"
+	ok := det.by == "BFD down"
+	if mode == KillAgent {
+		want = "BFD down or the TCP close of the killed engine"
+		ok = ok || det.by == "TCP close"
+	}
+	fo.r.Expect("failure detected by BFD", ok,
+		fmt.Sprintf("%s: every survivor runs BFD towards %s", want, fo.victim.Name), "detected by "+det.summary(),
+		"BFD is configured on the sessions to the failed node but the failure was detected by the "+det.by+": BFD did not run or did not reset the BGP session")
+}
+
+// bfdTowards tells whether node's configuration runs BFD on its session to
+// the failed node.
+func (fo *foRun) bfdTowards(node string) bool {
+	p, err := fo.v.Plan(node)
+	if err != nil || p.FRR == nil || p.FRR.BGP.Routers[frr.DefaultVRF] == nil {
+		return false
+	}
+	for _, g := range p.FRR.BGP.Routers[frr.DefaultVRF].NeighborGroups {
+		if g.BFD && slices.ContainsFunc(g.Peers, func(a netip.Addr) bool { return a == fo.victim.VTEP || slices.Contains(fo.victim.Addrs, a) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // reportWithdrawal: the failed node's default route of the family is gone
@@ -484,12 +527,13 @@ func (fo *foRun) reportWithdrawal(ff foFam, timeout time.Duration) {
 			fo.st.Event(t, "route", fmt.Sprintf("%s via %s withdrawn on %s", ff.f.Default(), fo.victim.Name, n.Name))
 		}
 	}
-	name := ff.f.Tag() + " default route via " + fo.victim.Name + " withdrawn everywhere"
 	if len(stale) == 0 {
 		fo.r.Ms(ff.f.Tag()+" default route withdrawn everywhere", slowest)
 	}
-	fo.r.Expect(name, len(stale) == 0,
-		fmt.Sprintf("no %s route via %s on any node within %v", ff.f.Default(), fo.victim.VTEP, timeout), "still there: "+strings.Join(stale, "; "),
+	// The check's name leaves out which exit node failed: that is the ECMP
+	// hash's choice, and the engines' runs are compared by check name.
+	fo.r.Expect(ff.f.Tag()+" failed exit node's default route withdrawn everywhere", len(stale) == 0,
+		fmt.Sprintf("no %s route via %s (%s) on any node within %v", ff.f.Default(), fo.victim.Name, fo.victim.VTEP, timeout), "still there: "+strings.Join(stale, "; "),
 		"the surviving nodes still route to the dead exit node: the BGP session was not torn down (hold timer) or the route was not removed from the kernel")
 }
 
@@ -505,7 +549,7 @@ func (fo *foRun) reportRouters(ff foFam) {
 				continue
 			}
 			if at, ok, _, _ := w.GoneAt(ff.subnet, a, fo.failedAt); ok {
-				fo.r.Ms(ff.f.Tag()+" BGP route via "+fo.victim.Name+" withdrawn on "+h.Name, at.Sub(fo.failedAt))
+				fo.r.Ms(ff.f.Tag()+" BGP route via the failed node withdrawn on "+h.Name, at.Sub(fo.failedAt))
 				fo.st.Event(at, "route", fmt.Sprintf("%s: BGP route to %s via %s withdrawn", h.Name, ff.subnet, fo.victim.Name))
 			}
 		}
@@ -864,7 +908,7 @@ func (exitNodeFailover) direction(r *Result, st *Steps, routers []Host, flows []
 	for _, f := range other {
 		otherLost += f.out.Lost
 	}
-	r.Figure(dir+": flows via "+victim.Name, float64(len(hit)), "")
+	r.Figure(dir+": flows via the failed node", float64(len(hit)), "")
 	r.Figure(dir+": probes lost", float64(lost), "")
 	r.Figure(dir+": probes lost on other flows", float64(otherLost), "")
 	obs := fmt.Sprintf("%d flows via %s: %d recovered, %d lost probes; slowest recovered %v after the failure, longest gap %v; %d other flows lost %d",

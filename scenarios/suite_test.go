@@ -15,6 +15,7 @@ import (
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios"
 	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -84,14 +85,27 @@ type expectation struct {
 }
 
 // labSpecs brings a lab up once and checks each expectation in order.
-func labSpecs(labFile string, exps ...expectation) { labSpecsReady(labFile, true, exps...) }
+func labSpecs(labFile string, exps ...expectation) { labSpecsReady(labFile, true, "", exps...) }
 
 // brokenOverlaySpecs is labSpecs for a lab whose overlay cannot work: the
 // overlay wait is short and not required to succeed.
-func brokenOverlaySpecs(labFile string, exps ...expectation) { labSpecsReady(labFile, false, exps...) }
+func brokenOverlaySpecs(labFile string, exps ...expectation) {
+	labSpecsReady(labFile, false, "", exps...)
+}
 
-func labSpecsReady(labFile string, mustBeReady bool, exps ...expectation) {
-	Describe(labFile, Ordered, ContinueOnFailure, func() {
+// brokenAgentSpecs is labSpecs for a lab whose agents are broken on purpose
+// (evpn.TestFaultEnv, a comma-separated list of evpn.Fault* names): the
+// lab runs on agents whatever SDNLAB_ENGINE says.
+func brokenAgentSpecs(labFile, faults string, exps ...expectation) {
+	labSpecsReady(labFile, true, faults, exps...)
+}
+
+func labSpecsReady(labFile string, mustBeReady bool, faults string, exps ...expectation) {
+	name := labFile
+	if faults != "" {
+		name += " (agents with test faults " + faults + ")"
+	}
+	Describe(name, Ordered, ContinueOnFailure, func() {
 		var sess *scenarios.Session
 		BeforeAll(func(ctx SpecContext) {
 			lr := &scenarios.LabRun{
@@ -104,6 +118,12 @@ func labSpecsReady(labFile string, mustBeReady bool, exps ...expectation) {
 			}
 			if !mustBeReady {
 				lr.ReadyTimeout = 3 * time.Second
+			}
+			if faults != "" {
+				// The agents read it when they start, during Start only.
+				lr.Engine = topology.EngineAgent
+				Expect(os.Setenv(evpn.TestFaultEnv, faults)).To(Succeed())
+				defer os.Unsetenv(evpn.TestFaultEnv)
 			}
 			var err error
 			sess, err = lr.Start(ctx)
@@ -168,6 +188,11 @@ var _ = Describe("conformance", func() {
 		pass("bum-replication"), pass("arp-nd-suppression"), pass("tenant-isolation"), pass("mtu"),
 		pass("anycast-gateway"), pass("snat"), warn("vxlan-injection", "from any source"), pass("urpf"),
 		pass("vm-live-migration"), fail(files+"urpf-strict-exit-nodes.yaml", "disable rp_filter on exit nodes"),
+		// Broken moves: the guest runs on during the pause; it sends
+		// fewer RARP rounds than QEMU, or none (announce-self off).
+		fail("vm-live-migration:freeze=false", "the guest ran (and sent) while it was supposed to be paused"),
+		fail("vm-live-migration:announce-rounds=2", "the guest did not announce itself"),
+		fail("vm-live-migration:announce-rounds=0", "the guest did not announce itself"),
 		fail(files+"mtu-error-not-too-big.yaml", "an error that is not \"too big\""),
 		// The demo's upstream has static reverse routes (as Proxmox
 		// documents): inbound flows hashed to the crashed node stay lost.
@@ -181,6 +206,13 @@ var _ = Describe("conformance", func() {
 	// A node that hears no BGP keeps the moved guest's old location: the
 	// gap breaks the budget.
 	labSpecs("../examples/demo/lab.yaml", fail(files+"migration-peer-deaf.yaml", "followed the guest too slowly"))
+	// Broken agents: a moved MAC keeps its MAC mobility sequence (other
+	// nodes keep the old route until it is withdrawn); BFD does not run
+	// although every session asks for it, so a crashed exit node is
+	// noticed by the hold timer.
+	brokenAgentSpecs("../examples/demo/lab.yaml", evpn.FaultStuckSequence+","+evpn.FaultNoBFD,
+		fail("vm-live-migration", "did not advertise the moved MAC with a bumped sequence"),
+		fail("exit-node-failover", "detected by the hold timer"))
 	labSpecs(labs+"evnomac/lab.yaml",
 		fail("anycast-gateway", "sets no anycast MAC"),
 		fail("vm-live-migration", "gateway MAC differs between nodes"))

@@ -150,6 +150,11 @@ func (t *TopoLab) VNetNS(node, vnet string) (string, error) {
 }
 
 func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Duration) (Move, error) {
+	return t.MigrateWith(ctx, guest, node, topology.MigrateOpts{Pause: pause})
+}
+
+// MigrateWith is Migrate with topology's knobs (MigrateWither).
+func (t *TopoLab) MigrateWith(ctx context.Context, guest, node string, o topology.MigrateOpts) (Move, error) {
 	if t.L.Guest(guest) == nil {
 		return Move{}, fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
 	}
@@ -158,7 +163,7 @@ func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Du
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return topology.Migrate(ctx, t.L, guest, node, pause)
+	return topology.MigrateWith(ctx, t.L, guest, node, o)
 }
 
 // KillNode crashes a node as a power loss does: its underlay link goes
