@@ -81,7 +81,7 @@ func suiteEngine(labFile string) string {
 type expectation struct {
 	scenario string // a built-in name or a scenario file (testdata/scenarios/...)
 	verdict  reports.Verdict
-	because  string // a piece of the explanation a failure must contain
+	because  string   // a piece of the explanation a failure must contain
 	also     []string // more pieces it must contain (each family's check)
 }
 
