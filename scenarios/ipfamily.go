@@ -42,3 +42,27 @@ func (h Host) AddrOf(fam int) (netip.Addr, bool) {
 	}
 	return h.Addr4()
 }
+
+// familyOf is an address's IP family (4 or 6).
+func familyOf(a netip.Addr) int {
+	if a.Is4() {
+		return v4
+	}
+	return v6
+}
+
+// cacheName is what a guest keeps an address's MAC in.
+func cacheName(a netip.Addr) string {
+	if a.Is4() {
+		return "ARP cache"
+	}
+	return "neighbour cache"
+}
+
+// resolverName is the protocol that resolves an address to a MAC.
+func resolverName(a netip.Addr) string {
+	if a.Is4() {
+		return "ARP"
+	}
+	return "neighbour solicitations"
+}

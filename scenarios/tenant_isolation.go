@@ -42,20 +42,30 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 	}
 	var guests []Guest
 	zoneOf := map[string]string{}
-	allowed := map[string][]uint32{} // guest -> VNIs it may appear in
+	allowed := map[string][]uint32{}  // guest -> VNIs its own frames may appear in
+	zoneVNIs := map[string][]uint32{} // zone -> its VNIs and L3VNI
 	for vn, gs := range byVNet {
+		z := vnets[vn].Zone
+		if !slices.Contains(zoneVNIs[z.ID], uint32(vnets[vn].VNet.Tag)) {
+			zoneVNIs[z.ID] = append(zoneVNIs[z.ID], uint32(vnets[vn].VNet.Tag))
+		}
+		if z.L3VNI > 0 && !slices.Contains(zoneVNIs[z.ID], uint32(z.L3VNI)) {
+			zoneVNIs[z.ID] = append(zoneVNIs[z.ID], uint32(z.L3VNI))
+		}
 		for _, g := range gs {
 			if !g.IPv4.IsValid() && !g.IPv6.IsValid() {
 				continue
 			}
 			guests = append(guests, g)
-			z := vnets[vn].Zone
 			zoneOf[g.Name] = z.ID
 			allowed[g.Name] = []uint32{uint32(vnets[vn].VNet.Tag)}
 			if z.L3VNI > 0 {
 				allowed[g.Name] = append(allowed[g.Name], uint32(z.L3VNI))
 			}
 		}
+	}
+	for _, vs := range zoneVNIs {
+		slices.Sort(vs)
 	}
 	sort.Slice(guests, func(i, j int) bool { return guests[i].Name < guests[j].Name })
 	zones := map[string]bool{}
@@ -79,6 +89,24 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 		}
 	}
 	env.progress("%d guests in %d zones, %d pairs", len(guests), len(zones), len(pairs))
+	// Every guest talks to its gateways first, as a running VM does: its
+	// node learns (and advertises) its address. A guest that just moved
+	// has announced only its MAC (RARP), and a node that routes to it
+	// without its MAC+IP route cannot resolve it (its answer goes to the
+	// anycast MAC, which its own node keeps).
+	var wg sync.WaitGroup
+	for _, g := range guests {
+		for _, fam := range families {
+			if gw := g.Gateway(fam); gw.IsValid() && g.Addr(fam).IsValid() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _ = probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 1, Timeout: 500 * time.Millisecond})
+				}()
+			}
+		}
+	}
+	wg.Wait()
 	res, err := captureDuring(ctx, env, r, "pings", uplinkPoints(v.Nodes()), func() error {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 8)
@@ -142,15 +170,26 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 	}
 	var bad, unseen []string
 	for _, g := range guests {
-		mine := capture.Any(capture.FromMAC(g.MAC.String()), func(p *capture.Packet) bool {
-			return p.SrcIP.IsValid() && (p.SrcIP == g.IPv4.Addr() || p.SrcIP == g.IPv6.Addr())
-		})
-		seen := res.VNIsSeen(func(p *capture.Packet) bool {
-			return p.VXLAN != nil && p.VXLAN.Inner != nil && mine(p.VXLAN.Inner)
-		})
-		for _, vni := range seen {
+		// The guest's own frames (its MAC) stay in its VNet's VNI or go
+		// routed in the L3VNI; a packet of its address that a gateway
+		// routed (another source MAC) may be bridged into any VNet of the
+		// same zone (asymmetric routing where no MAC+IP route is known).
+		own := capture.FromMAC(g.MAC.String())
+		routed := func(p *capture.Packet) bool {
+			return !own(p) && p.SrcIP.IsValid() && (p.SrcIP == g.IPv4.Addr() || p.SrcIP == g.IPv6.Addr())
+		}
+		inner := func(f capture.Filter) capture.Filter {
+			return func(p *capture.Packet) bool { return p.VXLAN != nil && p.VXLAN.Inner != nil && f(p.VXLAN.Inner) }
+		}
+		seen := res.VNIsSeen(inner(capture.Any(own, routed)))
+		for _, vni := range res.VNIsSeen(inner(own)) {
 			if !slices.Contains(allowed[g.Name], vni) {
 				bad = append(bad, fmt.Sprintf("%s in VNI %d (allowed %v)", g.Name, vni, allowed[g.Name]))
+			}
+		}
+		for _, vni := range res.VNIsSeen(inner(routed)) {
+			if z := zoneOf[g.Name]; !slices.Contains(zoneVNIs[z], vni) {
+				bad = append(bad, fmt.Sprintf("%s routed in VNI %d (zone %s has %v)", g.Name, vni, z, zoneVNIs[z]))
 			}
 		}
 		if mustSee[g.Name] && len(seen) == 0 {
