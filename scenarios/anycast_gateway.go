@@ -68,8 +68,8 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 		return r.Skipf("VNet %s of %s exists on %d node: an anycast gateway needs two to compare", vn.VNet.ID, g.Name, len(vn.Nodes))
 	}
 	var gws []netip.Addr
-	for _, fam := range families {
-		if gw := g.Gateway(fam); gw.IsValid() {
+	for _, fam := range ipFams {
+		if gw := fam.GW(g); gw.IsValid() {
 			gws = append(gws, gw)
 		}
 	}
@@ -127,10 +127,10 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 			return r.Errorf("%v", err)
 		}
 		before[gw] = mac
-		r.Text("gateway "+gw.String()+" in "+g.Name+"'s "+cacheName(gw), mac)
+		r.Text("gateway "+gw.String()+" in "+g.Name+"'s "+famOf(gw).Cache(), mac)
 		r.Expect(g.Name+" resolves "+gw.String()+" to "+g.Node+"'s bridge", strings.EqualFold(mac, own),
 			own+" (the bridge "+vn.VNet.Bridge+" on "+g.Node+")", mac,
-			"something other than the node's VNet bridge answers "+resolverName(gw)+" for the gateway")
+			"something other than the node's VNet bridge answers "+famOf(gw).Resolver()+" for the gateway")
 	}
 	if env.Params["migrate"] != "true" {
 		return r.Finish()
@@ -155,7 +155,7 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 		}
 	}()
 	for _, gw := range gws {
-		tag := famTag(familyOf(gw))
+		tag := famOf(gw).Tag()
 		// Right after the move the guest has not re-resolved: the cached
 		// MAC must already be served by the new node.
 		pr, err := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
@@ -169,7 +169,7 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 			return r.Errorf("%v", err)
 		}
 		if !ok || after.MAC == "" {
-			r.Text("gateway "+gw.String()+" "+cacheName(gw)+" entry", "flushed by the move (carrier loss of the simulated NIC); the ping above resolved it again")
+			r.Text("gateway "+gw.String()+" "+famOf(gw).Cache()+" entry", "flushed by the move (carrier loss of the simulated NIC); the ping above resolved it again")
 		}
 		obs := "no entry"
 		if ok {

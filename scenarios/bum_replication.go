@@ -85,8 +85,8 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 		}
 	}
 	r.Figure("remote VTEPs", float64(len(remotes)), "")
-	for _, fam := range families {
-		if g.Addr(fam).IsValid() {
+	for _, fam := range ipFams {
+		if fam.Guest(g).IsValid() {
 			if err := s.flood(ctx, env, r, fam, g, vni, sender, remotes, remoteNames, others); err != nil {
 				return r.Errorf("%v", err)
 			}
@@ -98,19 +98,19 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 // flood sends one broadcast (IPv4) or all-nodes multicast (IPv6) frame
 // from g and checks where its copies went; check and figure names carry the
 // family.
-func (bumReplication) flood(ctx context.Context, env *Env, r *Result, fam int, g Guest, vni uint32, sender Node, remotes []netip.Addr, remoteNames []string, others []Guest) error {
+func (bumReplication) flood(ctx context.Context, env *Env, r *Result, fam ipFam, g Guest, vni uint32, sender Node, remotes []netip.Addr, remoteNames []string, others []Guest) error {
 	v := labView{env.Lab}
-	tag := famTag(fam)
+	tag := fam.Tag()
 	points := uplinkPoints(v.Nodes())
 	for _, o := range others {
 		points = append(points, guestPoint(o))
 	}
 	marker := []byte("sdnlab-bum-" + nonce())
 	dstMAC, dstIP, what := probe.Broadcast, netip.MustParseAddr("255.255.255.255"), "broadcast"
-	if fam == v6 {
+	if fam.v6 {
 		dstMAC, dstIP, what = probe.MulticastMAC(probe.AllNodes), probe.AllNodes, "all-nodes multicast ("+probe.AllNodes.String()+")"
 	}
-	frame, err := probe.UDPFrame(g.MAC, dstMAC, g.Addr(fam).Addr(), dstIP, 9, marker)
+	frame, err := probe.UDPFrame(g.MAC, dstMAC, fam.Guest(g).Addr(), dstIP, 9, marker)
 	if err != nil {
 		return err
 	}

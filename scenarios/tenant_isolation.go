@@ -96,8 +96,8 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 	// anycast MAC, which its own node keeps).
 	var wg sync.WaitGroup
 	for _, g := range guests {
-		for _, fam := range families {
-			if gw := g.Gateway(fam); gw.IsValid() && g.Addr(fam).IsValid() {
+		for _, fam := range ipFams {
+			if gw := fam.GW(g); gw.IsValid() && fam.Guest(g).IsValid() {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

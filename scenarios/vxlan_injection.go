@@ -42,9 +42,9 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 	if err != nil {
 		return r.Skipf("%v", err)
 	}
-	var fams []int
-	for _, fam := range families {
-		if g.Addr(fam).IsValid() {
+	var fams []ipFam
+	for _, fam := range ipFams {
+		if fam.Guest(g).IsValid() {
 			fams = append(fams, fam)
 		}
 	}
@@ -52,13 +52,14 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		return r.Skipf("guest %s has no IP address", g.Name)
 	}
 	// The overlay check pings over a family both guests have.
-	probeFam := 0
+	var probeFam ipFam
+	found := false
 	for _, fam := range fams {
-		if probeFam == 0 && peer.Addr(fam).IsValid() {
-			probeFam = fam
+		if !found && fam.Guest(peer).IsValid() {
+			probeFam, found = fam, true
 		}
 	}
-	if probeFam == 0 {
+	if !found {
 		return r.Skipf("guests %s and %s share no IP family", g.Name, peer.Name)
 	}
 	node, err := v.node(g.Node)
@@ -107,14 +108,14 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 
 	// inject sends 3 VXLAN packets per family of the guest and returns, per
 	// family, how many of the injected frames reached the guest.
-	inject := func(tag string) (map[int]int, *capture.Result, error) {
+	inject := func(tag string) (map[ipFam]int, *capture.Result, error) {
 		src := net.HardwareAddr{0x02, 0xba, 0xd0, 0x00, 0x00, 0x01}
-		markers := map[int][]byte{}
+		markers := map[ipFam][]byte{}
 		var payloads [][]byte
 		for _, fam := range fams {
 			markers[fam] = []byte("sdnlab-inject-" + nonce())
-			fake := g.Addr(fam).Masked().Addr().Next().Next() // an address of the subnet
-			inner, err := probe.UDPFrame(src, g.MAC, fake, g.Addr(fam).Addr(), 9, markers[fam])
+			fake := fam.Guest(g).Masked().Addr().Next().Next() // an address of the subnet
+			inner, err := probe.UDPFrame(src, g.MAC, fake, fam.Guest(g).Addr(), 9, markers[fam])
 			if err != nil {
 				return nil, nil, err
 			}
@@ -138,12 +139,12 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		if err != nil {
 			return nil, nil, err
 		}
-		got := map[int]int{}
+		got := map[ipFam]int{}
 		for _, fam := range fams {
 			m := markers[fam]
 			ours := func(p *capture.Packet) bool { return bytes.Contains(p.Data(), m) }
 			arrived := res.CountMatching(capture.AtPoint(uplinkLabels(node)...), capture.Incoming(), capture.HasVXLAN(vni), ours)
-			r.Expect(fmt.Sprintf("%s: injected VXLAN (%s inside) reaches %s's uplink", tag, famTag(fam), node.Name), arrived > 0,
+			r.Expect(fmt.Sprintf("%s: injected VXLAN (%s inside) reaches %s's uplink", tag, fam.Tag(), node.Name), arrived > 0,
 				fmt.Sprintf("the packets for VNI %d arrive at %s", vni, node.VTEP), fmt.Sprintf("%d arrived", arrived),
 				fmt.Sprintf("%s has no underlay path to %s: the injection was never tested", intruder.Name, node.VTEP))
 			got[fam] = res.CountMatching(capture.AtPoint(guestPoint(g).Label), capture.Outer(), ours)
@@ -152,7 +153,7 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 	}
 
 	// The overlay must work before, or "still works with the filter" means nothing.
-	if pr, err := probe.Ping(ctx, peer.NS, g.Addr(probeFam).Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
+	if pr, err := probe.Ping(ctx, peer.NS, probeFam.Guest(g).Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
 		return r.Errorf("%s cannot reach %s before any filter (%s): the overlay does not work", peer.Name, g.Name, pr.String())
 	}
 	got, deployed, err := inject("as-deployed")
@@ -164,7 +165,7 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		saddr = "ip6"
 	}
 	for _, fam := range fams {
-		tag := famTag(fam)
+		tag := fam.Tag()
 		exposed := got[fam] > 0
 		if exposed {
 			r.Finding("as deployed ("+tag+" inside)", fmt.Sprintf("EXPOSED: %s received %d injected frames", g.Name, got[fam]))
@@ -213,10 +214,10 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		cause = fmt.Sprintf("the injecting host's address is in the zone's VTEP list (%s): a peers entry that is not a node lets anyone on that address into the VNI", addrsString(legit))
 	}
 	for _, fam := range fams {
-		r.ExpectNone(filtered, "with UDP "+fmt.Sprint(port)+" filtered to known VTEPs, the injection is dropped ("+famTag(fam)+" inside)", got2[fam],
+		r.ExpectNone(filtered, "with UDP "+fmt.Sprint(port)+" filtered to known VTEPs, the injection is dropped ("+fam.Tag()+" inside)", got2[fam],
 			"0 frames reach the guest", fmt.Sprintf("%d frames", got2[fam]), cause)
 	}
-	pr, err := probe.Ping(ctx, peer.NS, g.Addr(probeFam).Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
+	pr, err := probe.Ping(ctx, peer.NS, probeFam.Guest(g).Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
