@@ -213,10 +213,23 @@ var _ = Describe("conformance", func() {
 		fail(files+"port-isolation-off.yaml", "not isolated"))
 	labSpecs(labs+"dhcpnogw/lab.yaml", fail("dhcp", "does not answer on vnet vnet1"))
 
-	// Two racks behind a router with strict uRPF.
 	// The IPv6-only cluster (IPv6 underlay, 4-byte ASN, IPv6-only VNets,
-	// every node an exit node of one zone, a second tenant zone).
-	labSpecs("../examples/evpn-ipv6/lab.yaml", pass("evpn-control-plane"), pass("arp-nd-suppression"), pass("tenant-isolation"))
+	// every node an exit node of one zone, a second tenant zone): every
+	// check on its IPv6 path. The deaf peer breaks node2: it runs last.
+	labSpecs("../examples/evpn-ipv6/lab.yaml", pass("evpn-control-plane"), pass("tenant-isolation"),
+		pass("bum-replication"), pass("arp-nd-suppression"), pass("anycast-gateway"),
+		warn("vxlan-injection", "from any source"), fail("vxlan-injection:strict=true", "from any source"),
+		pass("vm-live-migration"), fail(files+"migration-peer-deaf.yaml", "followed the guest too slowly"))
+	// Its broken copy: one mistake per IPv6 check (testdata/labs/ev6broken/zones.cfg).
+	labSpecs(labs+"ev6broken/lab.yaml",
+		fail("tenant-isolation", "share exit nodes"),
+		fail("arp-nd-suppression", "zone v6b sets disable-arp-nd-suppression"),
+		fail("anycast-gateway", "zone v6a sets no anycast MAC"),
+		fail("vm-live-migration:guest=vm11", "gateway MAC differs between nodes"),
+		fail("vxlan-injection", "is in the zone's VTEP list"),
+		fail(files+"bum-agent-killed.yaml", "node3 was left out of the flood list"))
+
+	// Two racks behind a router with strict uRPF.
 	labSpecs("../examples/evpn-racks/lab.yaml", pass("cross-rack-migration"), pass("urpf"), pass("bgp-only-workaround"))
 	labSpecs(labs+"racksloose/lab.yaml", fail("bgp-only-workaround", "does not run strict uRPF"),
 		errored("cross-rack-migration", "not strict: r1"),

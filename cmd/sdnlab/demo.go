@@ -19,12 +19,13 @@ import (
 )
 
 // The demo's labs: examples/demo (the EVPN example with SNAT, IPv6 and a
-// second tenant zone), and the two-rack EVPN example for the scenarios that
-// need an L3 boundary between nodes. Own names, so a user's
-// labs are never touched.
+// second tenant zone), the two-rack EVPN example for the scenarios that
+// need an L3 boundary between nodes, and the IPv6-only cluster
+// (examples/evpn-ipv6). Own names, so a user's labs are never touched.
 const (
 	demoLab      = "demo"
 	demoRacksLab = "demoracks"
+	demoV6Lab    = "demov6"
 )
 
 // engineLabs are the demo labs with a controller: they run on both
@@ -33,15 +34,23 @@ var engineLabs = []string{demoLab, demoRacksLab}
 
 // demoLabs are the demo's labs: the example each one copies, its lab name,
 // and the scenarios that run on it (nil: every scenario no other lab takes).
+// A lab marked also runs its scenarios in addition to the lab that takes
+// them: the IPv6-only cluster repeats the IPv6 paths of the EVPN checks.
 var demoLabs = []struct {
 	example, name string
 	scenarios     []string
+	also          bool
 }{
-	{"demo", demoLab, nil},
-	{"evpn-racks", demoRacksLab, rackScenarios},
-	{"qinq", "demoqinq", []string{"vlan-isolation"}},
-	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}},
+	{"demo", demoLab, nil, false},
+	{"evpn-racks", demoRacksLab, rackScenarios, false},
+	{"qinq", "demoqinq", []string{"vlan-isolation"}, false},
+	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}, false},
+	{"evpn-ipv6", demoV6Lab, v6Scenarios, true},
 }
+
+// v6Scenarios run again on the IPv6-only cluster (agent nodes only: Debian's
+// FRR has no IPv6 VTEP), so the summary has their IPv6 figures.
+var v6Scenarios = []string{"tenant-isolation", "bum-replication", "arp-nd-suppression", "anycast-gateway", "vxlan-injection", "vm-live-migration"}
 
 func demoLabNames() string {
 	var n []string
@@ -117,16 +126,10 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return asBadInput(err)
 	}
 	// --shard (shard.go): the demo's pairs are its scenarios on the lab
-	// each one runs on.
-	var pairs []scenarios.Pair
-	for _, s := range selected {
-		lab := demoLab
-		if slices.Contains(rackScenarios, s.Scenario.Name()) {
-			lab = demoRacksLab
-		}
-		pairs = append(pairs, scenarios.Pair{Lab: lab, Sel: s})
-	}
-	if selected = selections(shard.take(out, pairs)); len(selected) == 0 {
+	// (or labs) each one runs on.
+	pairs := demoPairs(selected)
+	taken := shard.take(out, pairs)
+	if len(taken) == 0 {
 		return emptyShard(out, shard.Shard, demoLab, len(pairs), "", "")
 	}
 	if os.Geteuid() != 0 {
@@ -164,22 +167,20 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	for _, l := range demoLabs {
 		runs = append(runs, labRun{example: l.example, name: l.name})
 	}
-	for _, sc := range selected {
-		i := 0 // the EVPN demo lab takes what no other lab names
-		for j, l := range demoLabs {
-			if slices.Contains(l.scenarios, sc.Scenario.Name()) {
-				i = j
+	for _, p := range taken {
+		for i, l := range demoLabs {
+			if l.name == p.Lab {
+				runs[i].sel = append(runs[i].sel, p.Sel)
 			}
 		}
-		runs[i].sel = append(runs[i].sel, sc)
 	}
 	// demo and evpn-racks take host interface files from ../evpn.
-	for _, example := range []string{"evpn", "demo", "evpn-racks", "qinq", "dhcp"} {
+	for _, example := range []string{"evpn", "demo", "evpn-racks", "qinq", "dhcp", "evpn-ipv6"} {
 		if err := examples.WriteDir(example, filepath.Join(dir, "examples", example)); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "sdnlab demo: %d scenarios on the EVPN example (and the two-rack one); results in %s\n", len(selected), dir)
+	fmt.Fprintf(out, "sdnlab demo: %d scenario runs on the EVPN example (and the two-rack, VLAN, DHCP and IPv6-only ones); results in %s\n", len(taken), dir)
 	// With --engine both the two engines run at the same time, each on labs of its own (the
 	// FRR ones are named with an "f": demof, demoracksf), each engine's
 	// labs one after the other. Every progress line says its engine.
@@ -304,4 +305,25 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		p.buf = p.buf[i+1:]
 	}
 	return len(b), nil
+}
+
+// demoPairs puts each selected scenario on the lab that takes it (the one
+// naming it, else the EVPN demo lab) and on every "also" lab naming it.
+func demoPairs(selected []scenarios.Selected) []scenarios.Pair {
+	var pairs []scenarios.Pair
+	for _, s := range selected {
+		home := demoLab
+		for _, l := range demoLabs {
+			if !l.also && slices.Contains(l.scenarios, s.Scenario.Name()) {
+				home = l.name
+			}
+		}
+		pairs = append(pairs, scenarios.Pair{Lab: home, Sel: s})
+		for _, l := range demoLabs {
+			if l.also && slices.Contains(l.scenarios, s.Scenario.Name()) {
+				pairs = append(pairs, scenarios.Pair{Lab: l.name, Sel: s})
+			}
+		}
+	}
+	return pairs
 }
