@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/sdnlab/sdnlab/examples"
@@ -261,7 +262,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			all = &c
 			all.Results = nil
 		}
-		all.Results = append(all.Results, scenarios.Tagged(outcomes[i].Results, e)...)
+		all.Results = append(all.Results, demoTagged(outcomes[i].Results, e)...)
 	}
 	if all != nil && len(engines) == 2 {
 		all.Results = append(all.Results, scenarios.Compare(byEngine[0], byEngine[1]))
@@ -276,6 +277,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	err = finishRun(out, all, "", "")
+	writeFamilies(out, all.Results)
 	fmt.Fprintf(out, "demo: pcaps in %s, JUnit %s, HTML %s\n", filepath.Join(dir, "pcap"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.html"))
 	fmt.Fprintf(out, "demo: total %v\n", time.Since(start).Round(time.Millisecond))
 	return err
@@ -326,4 +328,78 @@ func demoPairs(selected []scenarios.Selected) []scenarios.Pair {
 		}
 	}
 	return pairs
+}
+
+// demoTagged tags results with their engine and, for a lab that repeats
+// scenarios of another (also), with the lab: the summary tells the runs apart.
+func demoTagged(results []*scenarios.Result, engine string) []*scenarios.Result {
+	out := scenarios.Tagged(results, engine)
+	for _, r := range out {
+		for _, l := range demoLabs {
+			if l.also && r.Lab == l.name {
+				r.Scenario = strings.TrimSuffix(r.Scenario, "]") + ", " + l.name + "]"
+			}
+		}
+	}
+	return out
+}
+
+// writeFamilies prints the figures that exist per IP family (their names
+// carry the word v4 or v6) with IPv4 and IPv6 side by side, one row per
+// scenario run and figure.
+func writeFamilies(out io.Writer, results []*scenarios.Result) {
+	type row struct {
+		scenario, figure string
+		v                [2]string
+	}
+	var rows []*row
+	for _, r := range results {
+		byName := map[string]*row{}
+		for _, f := range r.Figures {
+			words := strings.Fields(f.Name)
+			fam := -1
+			for i, w := range words {
+				if core := strings.Trim(w, "()"); core == "v4" || core == "v6" {
+					fam = int(core[1]-'0') / 6 // v4 -> 0, v6 -> 1
+					words[i] = strings.Replace(w, core, "vN", 1)
+				}
+			}
+			if fam < 0 {
+				continue
+			}
+			key := strings.Join(words, " ")
+			rw := byName[key]
+			if rw == nil {
+				rw = &row{scenario: r.Scenario, figure: key}
+				byName[key] = rw
+				rows = append(rows, rw)
+			}
+			rw.v[fam] = figureValue(f)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\nIPv4 and IPv6 (vN: the family):\n")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tFIGURE\tIPv4\tIPv6")
+	for _, rw := range rows {
+		v4, v6 := rw.v[0], rw.v[1]
+		if v4 == "" {
+			v4 = "-"
+		}
+		if v6 == "" {
+			v6 = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", rw.scenario, rw.figure, v4, v6)
+	}
+	tw.Flush()
+}
+
+// figureValue is a figure without its name: the finding, or value and unit.
+func figureValue(f scenarios.Figure) string {
+	if f.Text != "" {
+		return f.Text
+	}
+	return strings.TrimSpace(fmt.Sprintf("%g %s", f.Value, f.Unit))
 }

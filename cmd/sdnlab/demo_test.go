@@ -2,7 +2,9 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/sdnlab/sdnlab/examples"
 	"github.com/sdnlab/sdnlab/scenarios"
@@ -40,5 +42,26 @@ func TestDemoPairs(t *testing.T) {
 		if _, err := examples.FS.ReadFile(l.example + "/lab.yaml"); err != nil {
 			t.Errorf("demo lab %s: %v", l.name, err)
 		}
+	}
+}
+
+// Figures named per family come out side by side; others are left out.
+func TestWriteFamilies(t *testing.T) {
+	r := scenarios.NewResult("vm-live-migration [agent]")
+	r.Ms("longest gap from vm12 v4", 140*time.Millisecond)
+	r.Ms("longest gap from vm12 v6", 106*time.Millisecond)
+	r.Figure("copies sent v6", 2, "")
+	r.Finding("as deployed (v6 inside)", "EXPOSED")
+	r.Figure("remote VTEPs", 2, "")
+	var b strings.Builder
+	writeFamilies(&b, []*scenarios.Result{r})
+	out := b.String()
+	for _, want := range []string{"longest gap from vm12 vN  140 ms  106 ms", "copies sent vN", "as deployed (vN inside)", "EXPOSED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "remote VTEPs") {
+		t.Errorf("a figure of no family is listed:\n%s", out)
 	}
 }
