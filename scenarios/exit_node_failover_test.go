@@ -16,9 +16,10 @@ func TestExitNodeFailoverNamesIndependentOfVictim(t *testing.T) {
 	run := func(victim string) *Result {
 		r := NewResult("exit-node-failover")
 		fo := &foRun{r: r, victim: Node{Name: victim}}
-		fo.reportWithdrawal(time.Second)
+		fo.reportWithdrawal(foFam{f: ipFams[0]}, time.Second)
 		flows := []foFlow{{name: "out1", port: foOutPort, via: victim, recs: mkRecords(time.Now(), 10, func(int) bool { return false })}}
-		exitNodeFailover{}.direction(r, nil, nil, flows, false, Node{Name: victim}, time.Now(), foSetup{}, 2)
+		su := foSetup{fams: []foFam{{f: ipFams[0]}}, exits: []Node{{Name: "node1"}, {Name: "node2"}}}
+		exitNodeFailover{}.direction(r, nil, nil, flows, 0, false, Node{Name: victim}, time.Now(), su)
 		r.Verdict = reports.Fail
 		return r
 	}

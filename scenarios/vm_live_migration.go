@@ -46,6 +46,10 @@ func (vmLiveMigration) Params() []Param {
 		{Name: "converge-timeout", Default: "3s", Kind: KindDuration, Help: "how long every node's FDB may take to follow"},
 		{Name: "return", Default: "true", Kind: KindBool, Help: "move the guest back afterwards (not measured)"},
 		{Name: "check-gateway-mac", Default: "true", Kind: KindBool, Help: "check the gateway MAC is the same on the old and the new node"},
+		// The two knobs below break the migration on purpose: the
+		// conformance suite shows with them that the checks catch it.
+		{Name: "freeze", Default: "true", Kind: KindBool, Help: "freeze the guest during the pause (false: a broken move, it must fail)"},
+		{Name: "announce-rounds", Default: "5", Kind: KindInt, Help: "RARP rounds the guest sends (QEMU: 5; fewer, or 0 for announce-self off, must fail)"},
 	}
 }
 
@@ -60,6 +64,7 @@ type migration struct {
 	budget       string // how maxGap was chosen, printed with the verdict
 	convTimeout  time.Duration
 	fams         []ipFam // the families both guests have, probed apart
+	opts         topology.MigrateOpts
 }
 
 func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
@@ -124,7 +129,7 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 		defer fdbWG.Done()
 		fdb, fdbErr = s.waitFDB(ctx, v, m, m.convTimeout+time.Second)
 	}()
-	mv, err := st.Migrate(ctx, g.Name, m.target.Name, m.pause)
+	mv, err := st.MigrateWith(ctx, g.Name, m.target.Name, m.opts)
 	fdbWG.Wait()
 	pingWG.Wait()
 	if err == nil && m.vn.Zone.Type == "evpn" {
@@ -187,6 +192,18 @@ func (vmLiveMigration) plan(v labView, env *Env) (migration, string, error) {
 		durs[i] = d
 	}
 	m.pause, m.interval, m.convTimeout = durs[0], durs[1], durs[2]
+	m.opts = topology.MigrateOpts{Pause: m.pause, NoFreeze: env.Params["freeze"] == "false"}
+	rounds, err := env.Int("announce-rounds")
+	if err != nil {
+		return m, "", err
+	}
+	if rounds < 0 || rounds > len(topology.AnnounceSchedule) {
+		return m, "", fmt.Errorf("announce-rounds %d: between 0 and %d", rounds, len(topology.AnnounceSchedule))
+	}
+	m.opts.Rounds = rounds
+	if rounds == 0 {
+		m.opts.Rounds = -1
+	}
 	m.maxGap = m.pause + convergenceBudget
 	m.budget = fmt.Sprintf("%v = pause %v + %v convergence", m.maxGap, m.pause, convergenceBudget)
 	if env.Params["max-gap"] != "" {

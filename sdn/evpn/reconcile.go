@@ -320,23 +320,26 @@ func (a *Agent) applyKernel(desired map[string]kobj) {
 	}
 	sort.Slice(dels, func(i, j int) bool { return order[dels[i].kind()] > order[dels[j].kind()] })
 	for _, o := range dels {
-		if n, ok := o.(*neighObj); ok && a.movedHere(n) {
-			// The MAC of a remote binding arrived on a local port (a live
-			// migration): probe the address instead of forgetting it, as
-			// zebra does. The guest's answer makes it a local neighbour,
-			// so its MAC+IP route follows the MAC now, not when the guest
-			// next speaks (it announced only its MAC, with RARP).
-			if err := n.probe(a.handles[o.ns()]); err != nil {
-				a.log.Warn("probe moved neighbour", "what", o.key(), "err", err)
-			}
-			delete(a.installed, o.key())
-			continue
+		if a.probe[o.key()] != nil {
+			continue // replaced by the probe below
 		}
 		if err := o.del(a.handles[o.ns()]); err != nil {
 			a.log.Warn("remove kernel entry", "what", o.key(), "err", err)
 		}
 		delete(a.installed, o.key())
 	}
+	// Adopted IPs: our remote entry (if any) becomes the kernel's own, in
+	// NUD_PROBE, to be confirmed by the guest.
+	for k, n := range a.probe {
+		if _, ok := desired[k]; ok {
+			continue
+		}
+		if err := n.probe(a.handles[n.ns()]); err != nil {
+			a.log.Warn("neighbour probe", "what", k, "err", err)
+		}
+		delete(a.installed, k)
+	}
+	clear(a.probe)
 }
 
 // applyAdverts adds, replaces and withdraws our own routes in GoBGP.
@@ -378,17 +381,4 @@ func (a *Agent) applyAdverts(desired map[string]*Route) {
 
 func sameRoute(a, b *Route) bool {
 	return fmt.Sprintf("%+v", *a) == fmt.Sprintf("%+v", *b)
-}
-
-// movedHere tells whether a remote binding's MAC is now learned on a local
-// port of the same VNet bridge.
-func (a *Agent) movedHere(n *neighObj) bool {
-	for _, v := range a.l2 {
-		if v.Netns != n.netns || v.bridgeIdx != n.link {
-			continue
-		}
-		l := v.macs[n.mac.String()]
-		return l != nil && l.goneAt.IsZero()
-	}
-	return false
 }
