@@ -28,6 +28,7 @@ func (tenantIsolation) Params() []Param { return nil }
 
 type pingPair struct {
 	from, to Guest
+	fam      ipFam
 	same     bool // same zone: must reach; other zone: must not
 	res      probe.PingResult
 	err      error
@@ -85,7 +86,13 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 			if same && a.VNet == b.VNet && a.Node == b.Node {
 				continue // nothing crosses the overlay
 			}
-			pairs = append(pairs, &pingPair{from: a, to: b, same: same})
+			// Each family both guests have: a dual-stack lab is isolated
+			// (and reachable) over IPv4 and over IPv6, reported apart.
+			for _, fam := range ipFams {
+				if fam.Guest(a).IsValid() && fam.Guest(b).IsValid() {
+					pairs = append(pairs, &pingPair{from: a, to: b, fam: fam, same: same})
+				}
+			}
 		}
 	}
 	env.progress("%d guests in %d zones, %d pairs", len(guests), len(zones), len(pairs))
@@ -116,11 +123,7 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				dst := p.to.IPv4.Addr()
-				if !p.from.IPv4.IsValid() || !dst.IsValid() {
-					dst = p.to.IPv6.Addr()
-				}
-				p.res, p.err = probe.Ping(ctx, p.from.NS, dst, probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
+				p.res, p.err = probe.Ping(ctx, p.from.NS, p.fam.Guest(p.to).Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
 			}()
 		}
 		wg.Wait()
@@ -129,23 +132,23 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
-	crossOK, sameOK, cross := 0, 0, 0
+	crossOK, sameOK, cross := map[ipFam]int{}, map[ipFam]int{}, map[ipFam]int{}
 	for _, p := range pairs {
 		if p.err != nil {
 			return r.Errorf("ping %s -> %s: %v", p.from.Name, p.to.Name, p.err)
 		}
-		name := fmt.Sprintf("%s (%s) -> %s (%s)", p.from.Name, zoneOf[p.from.Name], p.to.Name, zoneOf[p.to.Name])
+		name := fmt.Sprintf("%s (%s) -> %s (%s) %s", p.from.Name, zoneOf[p.from.Name], p.to.Name, zoneOf[p.to.Name], p.fam.Tag())
 		if p.same {
 			if p.res.OK() {
-				sameOK++
+				sameOK[p.fam]++
 			}
 			// A control: isolation means nothing if nothing works at all.
 			r.Expect("reachable "+name, p.res.OK(), "a reply (same zone)", p.res.String(), "the zone's overlay does not work, so isolation cannot be judged")
 			continue
 		}
-		cross++
+		cross[p.fam]++
 		if p.res.OK() {
-			crossOK++
+			crossOK[p.fam]++
 		}
 		cause := "traffic leaks between zones: overlapping VNIs, a route-target imported across zones, or a route between the VRFs"
 		if shared := sharedExits(v, zoneOf[p.from.Name], zoneOf[p.to.Name]); len(shared) > 0 {
@@ -154,9 +157,13 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 		}
 		r.Expect("isolated "+name, !p.res.OK(), "no reply (different zones)", p.res.String(), cause)
 	}
-	r.Figure("cross-zone pairs", float64(cross), "")
-	r.Figure("cross-zone replies", float64(crossOK), "")
-	r.Figure("same-zone pairs reachable", float64(sameOK), "")
+	for _, fam := range ipFams {
+		if cross[fam] > 0 || sameOK[fam] > 0 {
+			r.Figure("cross-zone pairs "+fam.Tag(), float64(cross[fam]), "")
+			r.Figure("cross-zone replies "+fam.Tag(), float64(crossOK[fam]), "")
+			r.Figure("same-zone pairs reachable "+fam.Tag(), float64(sameOK[fam]), "")
+		}
+	}
 
 	// On the wire each guest's frames carry only its own VNIs.
 	// Positive control: a guest that reached a same-zone peer on another
