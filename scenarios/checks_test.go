@@ -185,7 +185,7 @@ func TestMigrationPauseAndGapChecks(t *testing.T) {
 		want bool
 	}{{60 * time.Millisecond, true}, {time.Second, false}} {
 		r := NewResult("x")
-		stats := map[string]probe.StreamStats{"vm12": {Sent: 1000, Received: 900, LongestGap: tc.gap, TailSent: 100, TailReceived: 100}}
+		stats := map[string]probe.StreamStats{"vm12": {Sent: 1000, Received: 900, LongestGap: tc.gap, LongestLossGap: tc.gap, TailSent: 100, TailReceived: 100}}
 		vmLiveMigration{}.checkProbes(r, NewSteps(&Env{Lab: fakeLab{}}, r), m, mv, []string{"vm12"}, stats, map[string][]probe.Record{})
 		if got := checkOK(t, r, "longest gap from vm12"); got != tc.want {
 			t.Errorf("gap %v: ok %v, want %v", tc.gap, got, tc.want)
@@ -193,6 +193,14 @@ func TestMigrationPauseAndGapChecks(t *testing.T) {
 		if c := r.Checks[len(r.Checks)-1]; !strings.Contains(c.Expected, "pause 50ms + 150ms") {
 			t.Errorf("the budget is not printed with the verdict: %q", c.Expected)
 		}
+	}
+	// A long arrival gap that lost nothing (the sender paused) is not the
+	// move's cost.
+	r = NewResult("x")
+	stats := map[string]probe.StreamStats{"vm12": {Sent: 1000, Received: 950, LongestGap: time.Second, LongestLossGap: 60 * time.Millisecond, TailSent: 100, TailReceived: 100}}
+	vmLiveMigration{}.checkProbes(r, NewSteps(&Env{Lab: fakeLab{}}, r), m, mv, []string{"vm12"}, stats, map[string][]probe.Record{})
+	if !checkOK(t, r, "longest gap from vm12") {
+		t.Error("a sender's pause without loss failed the gap check")
 	}
 }
 
