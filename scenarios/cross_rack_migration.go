@@ -100,10 +100,18 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	if pcaps != "" {
 		pcaps = filepath.Join(pcaps, s.Name()) // the sub-run's captures go below ours
 	}
-	sub := vmLiveMigration{}.Run(ctx, &Env{Lab: env.Lab, PcapDir: pcaps, Progress: env.Progress, Params: map[string]string{
+	// vm-live-migration's own defaults, then what this move needs.
+	params := map[string]string{}
+	for _, p := range (vmLiveMigration{}).Params() {
+		params[p.Name] = p.Default
+	}
+	for k, val := range map[string]string{
 		"guest": g.Name, "to": target, "pause": env.Params["pause"], "interval": "1ms",
 		"max-gap": env.Params["max-gap"], "converge-timeout": "3s", "return": "false", "check-gateway-mac": "false",
-	}})
+	} {
+		params[k] = val
+	}
+	sub := vmLiveMigration{}.Run(ctx, &Env{Lab: env.Lab, PcapDir: pcaps, Progress: env.Progress, Params: params})
 	r.Checks = append(r.Checks, sub.Checks...)
 	r.Figures = append(r.Figures, sub.Figures...)
 	r.Evidence = append(r.Evidence, sub.Evidence...)

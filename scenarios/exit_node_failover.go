@@ -70,7 +70,12 @@ type foFam struct {
 	extAddr netip.Addr
 	subnet  netip.Prefix // the guest's, as routers route it
 	inbound bool
-	why     string
+	// outbound is false when the guest sits on an exit node itself (a
+	// cluster whose nodes are all exit nodes): its traffic leaves through
+	// its own node, and only the inbound flows that the upstream hashes to
+	// another exit node cross the failure.
+	outbound bool
+	why      string
 }
 
 // dir names a direction of the family in checks and figures.
@@ -150,7 +155,9 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 	for i, ff := range su.fams {
 		fo.reportWithdrawal(ff, timeout)
 		fo.reportRouters(ff)
-		s.direction(r, st, v.Routers(), fo.flows, i, false, fo.victim, fo.failedAt, su)
+		if ff.outbound {
+			s.direction(r, st, v.Routers(), fo.flows, i, false, fo.victim, fo.failedAt, su)
+		}
 		if ff.inbound {
 			s.direction(r, st, v.Routers(), fo.flows, i, true, fo.victim, fo.failedAt, su)
 		}
@@ -204,6 +211,9 @@ func (fo *foRun) describe(env *Env, mode string) {
 		if !ff.inbound {
 			fo.r.Text("inbound "+ff.f.Tag(), ff.why)
 		}
+		if !ff.outbound {
+			fo.r.Text("outbound "+ff.f.Tag(), ff.why)
+		}
 		env.progress("%s: %s (on %s) <-> %s through exit nodes %v, mode %s", ff.f.Tag(), ff.g.Name, ff.g.Node, ff.extAddr, names, mode)
 	}
 }
@@ -230,6 +240,14 @@ func (fo *foRun) hashOnPorts() (func(), error) {
 func (fo *foRun) mustRouteViaVictim() error {
 	for _, ff := range fo.su.fams {
 		g := ff.g
+		if !ff.outbound {
+			// Only inbound flows: some router must lead to the guest's
+			// subnet through the node to fail.
+			if routerVia(fo.v.Routers(), fo.victim, ff.subnet, false) == "" && routerVia(fo.v.Routers(), fo.victim, ff.subnet, true) == "" {
+				return fmt.Errorf("no router routes %s via %s: nothing to fail over", ff.subnet, fo.victim.Name)
+			}
+			continue
+		}
 		gns, err := fo.v.VNetNS(g.Node, g.VNet)
 		if err != nil {
 			return err
@@ -281,12 +299,21 @@ func (fo *foRun) watch(ctx context.Context) error {
 			}
 		}
 	}
-	return fo.st.StartCapture(ctx, "failover", uplinkPoints(fo.survivors))
+	// Detection needs BGP and BFD only; the probes' bulk would fill the
+	// capture long before a hold timer expires.
+	return fo.st.StartCaptureOpts(ctx, "failover", uplinkPoints(fo.survivors), capture.Options{Select: capture.ControlPlane})
 }
 
 // withdrawn says when each survivor's default route of the family via the
 // failed node went, and which still have one.
 func (fo *foRun) withdrawn(ff foFam) (map[string]time.Time, []string) {
+	at, stale, _ := fo.withdrawnHad(ff)
+	return at, stale
+}
+
+// withdrawnHad is withdrawn, and how many survivors had such a route.
+func (fo *foRun) withdrawnHad(ff foFam) (map[string]time.Time, []string, int) {
+	had := 0
 	at := map[string]time.Time{}
 	var stale []string
 	for _, n := range fo.survivors {
@@ -298,6 +325,7 @@ func (fo *foRun) withdrawn(ff foFam) (map[string]time.Time, []string) {
 		}) {
 			continue
 		}
+		had++
 		var t time.Time
 		var final []probe.Route
 		var err error
@@ -318,7 +346,7 @@ func (fo *foRun) withdrawn(ff foFam) (map[string]time.Time, []string) {
 			stale = append(stale, fmt.Sprintf("%s: %s", n.Name, routesString(final)))
 		}
 	}
-	return at, stale
+	return at, stale, had
 }
 
 // learnedVia names a router that still holds a BGP route to the family's
@@ -343,11 +371,21 @@ func (fo *foRun) learnedVia(ff foFam) string {
 // records, the loop only decides when to stop looking.
 func (fo *foRun) waitSettled(ctx context.Context, timeout time.Duration) {
 	var goneAll time.Time
+	tracked := false
+	for _, ff := range fo.su.fams {
+		_, _, had := fo.withdrawnHad(ff)
+		tracked = tracked || had > 0
+	}
 	_, _, _ = fo.st.WaitFor(ctx, timeout, 50*time.Millisecond, func() (bool, error) {
 		for _, ff := range fo.su.fams {
 			if _, stale := fo.withdrawn(ff); len(stale) > 0 {
 				return false, nil
 			}
+		}
+		// No survivor routes out through the failed node (all are exit
+		// nodes): the failure is noticed when their sessions to it end.
+		if !tracked && goneAll.IsZero() && fo.sessionsUp(ctx) {
+			return false, nil
 		}
 		if goneAll.IsZero() {
 			goneAll = time.Now()
@@ -367,6 +405,28 @@ func (fo *foRun) waitSettled(ctx context.Context, timeout time.Duration) {
 		return true, nil
 	})
 	time.Sleep(300 * time.Millisecond) // the probes show the state after recovery
+}
+
+// sessionsUp tells whether a survivor's engine still has an established
+// session with the failed node.
+func (fo *foRun) sessionsUp(ctx context.Context) bool {
+	for _, n := range fo.survivors {
+		if !n.Agent {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		sn, err := fo.v.Show(sctx, n.Name)
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, p := range sn.Peers {
+			if a, err := netip.ParseAddr(p.Addr); err == nil && slices.Contains(fo.victim.Addrs, a) && p.State == "Established" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // collect stops the flows (reading each one's outage) and the capture.
@@ -391,6 +451,9 @@ func (fo *foRun) collect() (*capture.Result, error) {
 func (fo *foRun) reportDetection(capRes *capture.Result, mode string) {
 	r, st := fo.r, fo.st
 	det := detection(capRes, fo.victim, fo.failedAt)
+	if det.by == "" && capRes.Lost() == "" {
+		fo.holdTimer(&det)
+	}
 	for _, e := range det.events {
 		st.Event(e.at, e.kind, e.label)
 	}
@@ -409,6 +472,33 @@ func (fo *foRun) reportDetection(capRes *capture.Result, mode string) {
 	r.Expect(name, det.by != "", want, det.summary(),
 		"no BFD, no TCP close and no hold timer expiry was captured: the survivors never noticed the failure")
 	fo.expectBFD(det, mode)
+}
+
+// holdTimer: no BFD down, TCP close or NOTIFICATION made it onto the wire
+// (a NOTIFICATION to a dead peer waits behind unacknowledged keepalives in
+// TCP's retransmission backoff), yet the survivors withdrew the dead
+// node's routes (kernel route notifications): their sessions ended with
+// nothing else to end them, so the hold timer did.
+func (fo *foRun) holdTimer(det *foDetection) {
+	if len(fo.su.fams) == 0 {
+		return
+	}
+	at, _ := fo.withdrawn(fo.su.fams[0])
+	var first time.Time
+	var nodes []string
+	for n, t := range at {
+		nodes = append(nodes, n)
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	if first.IsZero() {
+		return
+	}
+	sort.Strings(nodes)
+	det.by, det.first = "hold timer", first
+	det.events = append(det.events, detEvent{first, "bgp", fmt.Sprintf("sessions to %s ended after %v with no BFD down or TCP close on the wire (its routes withdrawn on %s): the hold timer",
+		fo.victim.Name, first.Sub(fo.failedAt).Round(time.Millisecond), strings.Join(nodes, ", "))})
 }
 
 // expectBFD: where every survivor's configuration runs BFD on its session
@@ -455,7 +545,13 @@ func (fo *foRun) bfdTowards(node string) bool {
 // reportWithdrawal: the failed node's default route of the family is gone
 // everywhere.
 func (fo *foRun) reportWithdrawal(ff foFam, timeout time.Duration) {
-	at, stale := fo.withdrawn(ff)
+	at, stale, had := fo.withdrawnHad(ff)
+	if had == 0 {
+		// Every survivor leads out itself (all exit nodes): nothing to
+		// withdraw, and no check that would pass on nothing.
+		fo.r.Text(ff.f.Tag()+" default route", fmt.Sprintf("no surviving node routed %s via %s (each is an exit node itself)", ff.f.Default(), fo.victim.Name))
+		return
+	}
 	var slowest time.Duration
 	for _, n := range fo.survivors {
 		if t, ok := at[n.Name]; ok {
@@ -524,7 +620,8 @@ func (exitNodeFailover) setup(ctx context.Context, r *Result, v labView) (foSetu
 	type zoneCands struct {
 		id    string
 		exits []Node
-		cands [2][]Guest // per family
+		cands [2][]Guest // per family, on nodes that are not exit nodes
+		local [2][]Guest // per family, on exit nodes, without SNAT
 	}
 	var zonesSeen []*zoneCands
 	byZone := map[string]*zoneCands{}
@@ -547,29 +644,61 @@ func (exitNodeFailover) setup(ctx context.Context, r *Result, v labView) (foSetu
 			zonesSeen = append(zonesSeen, zc)
 		}
 		for _, c := range byVNet[vn] {
-			if slices.ContainsFunc(zc.exits, func(n Node) bool { return n.Name == c.Node }) {
-				continue
-			}
+			onExit := slices.ContainsFunc(zc.exits, func(n Node) bool { return n.Name == c.Node })
 			for i, f := range ipFams {
-				if _, ok := f.HostAddr(ext); ok && f.Routed(c) {
+				if _, ok := f.HostAddr(ext); !ok || !f.Routed(c) {
+					continue
+				}
+				if !onExit {
 					zc.cands[i] = append(zc.cands[i], c)
+				} else if _, snat := v.snatSubnetOf(c, f); !snat && len(zc.exits) > 1 {
+					zc.local[i] = append(zc.local[i], c)
 				}
 			}
 		}
 	}
 	var best *zoneCands
-	count := func(zc *zoneCands) int { return min(1, len(zc.cands[0])) + min(1, len(zc.cands[1])) }
+	count := func(zc *zoneCands) int {
+		n := 0
+		for i := range ipFams {
+			switch {
+			case len(zc.cands[i]) > 0:
+				n += 2
+			case len(zc.local[i]) > 0:
+				n++
+			}
+		}
+		return n
+	}
 	for _, zc := range zonesSeen {
 		if count(zc) > 0 && (best == nil || count(zc) > count(best)) {
 			best = zc
 		}
 	}
 	if best == nil {
-		return su, "no EVPN zone with exit nodes and a guest (with an address and gateway of a family the external host has) on a node that is not an exit node", nil
+		return su, "no EVPN zone with exit nodes and a guest (with an address and gateway of a family the external host has) on a node that is not an exit node, or reachable without SNAT through two exit nodes", nil
 	}
 	su.zone, su.exits = best.id, best.exits
 	for i, f := range ipFams {
 		cands := best.cands[i]
+		if len(cands) == 0 && len(best.local[i]) > 0 {
+			// Every node with a guest is an exit node: the guest's own
+			// traffic leaves through its node; inbound flows the upstream
+			// hashes to another exit node cross the one to fail.
+			g := best.local[i][0]
+			extAddr, _ := f.HostAddr(ext)
+			ff := foFam{f: f, g: g, extAddr: extAddr, subnet: f.Guest(g).Masked(), inbound: true,
+				why: fmt.Sprintf("%s sits on exit node %s: its traffic to the external host leaves through its own node; only external -> guest (through the other exit nodes) is measured", g.Name, g.Node)}
+			pr, err := probe.Ping(ctx, ext.NS, f.Guest(g).Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
+			if err != nil {
+				return su, "", err
+			}
+			if !pr.OK() {
+				return su, "", fmt.Errorf("%s: %s cannot reach %s before the failover (%s): the upstream has no route to the guest's subnet", f.Tag(), ext.Name, f.Guest(g).Addr(), pr.String())
+			}
+			su.fams = append(su.fams, ff)
+			continue
+		}
 		if len(cands) == 0 {
 			if _, ok := f.HostAddr(ext); !ok {
 				r.Text("not failed over "+f.Tag(), fmt.Sprintf("the external host has no %s address", f.Name()))
@@ -586,7 +715,7 @@ func (exitNodeFailover) setup(ctx context.Context, r *Result, v labView) (foSetu
 		})
 		g := cands[0]
 		extAddr, _ := f.HostAddr(ext)
-		ff := foFam{f: f, g: g, extAddr: extAddr, subnet: f.Guest(g).Masked()}
+		ff := foFam{f: f, g: g, extAddr: extAddr, subnet: f.Guest(g).Masked(), outbound: true}
 		if pr, err := probe.Ping(ctx, g.NS, extAddr, probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
 			return su, "", fmt.Errorf("%s: %s cannot reach %s before the failover (%s %v): nothing to measure", f.Tag(), g.Name, extAddr, pr.String(), err)
 		}
@@ -623,11 +752,13 @@ func (s exitNodeFailover) placeFlows(ctx context.Context, st *Steps, v labView, 
 		for i := range n {
 			k := batch*n + i
 			for fi, ff := range su.fams {
-				out := foFlow{name: fmt.Sprintf("%sout%d", ff.f.Tag(), k), fam: fi, port: foOutPort + fi*foFamStep + k}
-				if err := st.StartStream(out.name, StreamSpec{From: ff.g.NS, To: su.ext.NS, Dst: ff.extAddr, Port: out.port, Interval: interval}); err != nil {
-					return nil, Node{}, err
+				if ff.outbound {
+					out := foFlow{name: fmt.Sprintf("%sout%d", ff.f.Tag(), k), fam: fi, port: foOutPort + fi*foFamStep + k}
+					if err := st.StartStream(out.name, StreamSpec{From: ff.g.NS, To: su.ext.NS, Dst: ff.extAddr, Port: out.port, Interval: interval}); err != nil {
+						return nil, Node{}, err
+					}
+					flows = append(flows, out)
 				}
-				flows = append(flows, out)
 				if ff.inbound {
 					in := foFlow{name: fmt.Sprintf("%sin%d", ff.f.Tag(), k), fam: fi, inbound: true, port: foInPort + fi*foFamStep + k}
 					if err := st.StartStream(in.name, StreamSpec{From: su.ext.NS, To: ff.g.NS, Dst: ff.f.Guest(ff.g).Addr(), Port: in.port, Interval: interval}); err != nil {
@@ -737,7 +868,7 @@ func pickVictim(flows []foFlow, su foSetup, want string) (string, bool) {
 	}
 	ok := func(node string) bool {
 		for fi, ff := range su.fams {
-			if carries(node, fi, false) == 0 || ff.inbound && carries(node, fi, true) == 0 {
+			if ff.outbound && carries(node, fi, false) == 0 || ff.inbound && carries(node, fi, true) == 0 || !ff.outbound && node == ff.g.Node {
 				return false
 			}
 		}
