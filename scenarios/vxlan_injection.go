@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 )
@@ -104,7 +106,19 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		port = 4789
 	}
 	vni := uint32(vn.VNet.Tag)
-	env.progress("%s injects VXLAN VNI %d to %s:%d for %s", intruder.Name, vni, node.VTEP, port, g.Name)
+	// A fabric's VTEP is a loopback routed only inside the mesh: an
+	// intruder on the underlay segment aims at the node's address there
+	// (the VXLAN socket listens on every address).
+	dst := node.VTEP
+	if !routable(env, intruder.NS, dst) {
+		for _, a := range node.Addrs {
+			if a != node.VTEP && routable(env, intruder.NS, a) {
+				dst = a
+				break
+			}
+		}
+	}
+	env.progress("%s injects VXLAN VNI %d to %s:%d for %s", intruder.Name, vni, dst, port, g.Name)
 
 	// inject sends 3 VXLAN packets per family of the guest and returns, per
 	// family, how many of the injected frames reached the guest.
@@ -128,7 +142,7 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		res, err := captureDuring(ctx, env, r, tag, points, func() error {
 			for _, pl := range payloads {
 				for i := 0; i < 3; i++ {
-					if err := probe.SendUDP(intruder.NS, netip.AddrPortFrom(node.VTEP, port), pl); err != nil {
+					if err := probe.SendUDP(intruder.NS, netip.AddrPortFrom(dst, port), pl); err != nil {
 						return err
 					}
 				}
@@ -145,8 +159,8 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 			ours := func(p *capture.Packet) bool { return bytes.Contains(p.Data(), m) }
 			arrived := res.CountMatching(capture.AtPoint(uplinkLabels(node)...), capture.Incoming(), capture.HasVXLAN(vni), ours)
 			r.Expect(fmt.Sprintf("%s: injected VXLAN (%s inside) reaches %s's uplink", tag, fam.Tag(), node.Name), arrived > 0,
-				fmt.Sprintf("the packets for VNI %d arrive at %s", vni, node.VTEP), fmt.Sprintf("%d arrived", arrived),
-				fmt.Sprintf("%s has no underlay path to %s: the injection was never tested", intruder.Name, node.VTEP))
+				fmt.Sprintf("the packets for VNI %d arrive at %s", vni, dst), fmt.Sprintf("%d arrived", arrived),
+				fmt.Sprintf("%s has no underlay path to %s: the injection was never tested", intruder.Name, dst))
 			got[fam] = res.CountMatching(capture.AtPoint(guestPoint(g).Label), capture.Outer(), ours)
 		}
 		return got, res, nil
@@ -173,7 +187,7 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 			r.Finding("as deployed ("+tag+" inside)", "injection not delivered")
 		}
 		r.Text("finding ("+tag+" inside)", fmt.Sprintf("%s (%s, not a VTEP) sent 3 VXLAN packets for VNI %d to %s:%d, carrying %s frames; guest %s received %d.\nRemedy: on every node drop UDP %d unless the source is a known VTEP (%s), e.g. nft add rule inet filter input udp dport %d %s saddr != { %s } drop",
-			intruder.Name, addrsString(intruder.Addrs), vni, node.VTEP, port, tag, g.Name, got[fam], port, addrsString(legit), port, saddr, addrsString(legit)))
+			intruder.Name, addrsString(intruder.Addrs), vni, dst, port, tag, g.Name, got[fam], port, addrsString(legit), port, saddr, addrsString(legit)))
 		// Proxmox deploys this (the kernel takes VXLAN from anyone): a
 		// warning the team must read, a failure with strict (or --strict).
 		name, expected := "as deployed, injected VXLAN is not delivered ("+tag+" inside)", "0 frames reach the guest"
@@ -224,4 +238,12 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 	r.Expect("with the filter, the overlay still works", pr.OK(), "a reply "+peer.Name+" -> "+g.Name, pr.String(),
 		"the VTEP list misses a node: the filter drops legitimate VXLAN")
 	return r.Finish()
+}
+
+// routable tells whether namespace ns has a route to a.
+func routable(env *Env, ns string, a netip.Addr) bool {
+	return env.Lab.Do(ns, func() error {
+		_, err := netlink.RouteGet(net.IP(a.AsSlice()))
+		return err
+	}) == nil
 }
