@@ -299,7 +299,9 @@ func (fo *foRun) watch(ctx context.Context) error {
 			}
 		}
 	}
-	return fo.st.StartCapture(ctx, "failover", uplinkPoints(fo.survivors))
+	// Detection needs BGP and BFD only; the probes' bulk would fill the
+	// capture long before a hold timer expires.
+	return fo.st.StartCaptureOpts(ctx, "failover", uplinkPoints(fo.survivors), capture.Options{Select: capture.ControlPlane})
 }
 
 // withdrawn says when each survivor's default route of the family via the
@@ -449,6 +451,9 @@ func (fo *foRun) collect() (*capture.Result, error) {
 func (fo *foRun) reportDetection(capRes *capture.Result, mode string) {
 	r, st := fo.r, fo.st
 	det := detection(capRes, fo.victim, fo.failedAt)
+	if det.by == "" && capRes.Lost() == "" {
+		fo.holdTimer(&det)
+	}
 	for _, e := range det.events {
 		st.Event(e.at, e.kind, e.label)
 	}
@@ -467,6 +472,33 @@ func (fo *foRun) reportDetection(capRes *capture.Result, mode string) {
 	r.Expect(name, det.by != "", want, det.summary(),
 		"no BFD, no TCP close and no hold timer expiry was captured: the survivors never noticed the failure")
 	fo.expectBFD(det, mode)
+}
+
+// holdTimer: no BFD down, TCP close or NOTIFICATION made it onto the wire
+// (a NOTIFICATION to a dead peer waits behind unacknowledged keepalives in
+// TCP's retransmission backoff), yet the survivors withdrew the dead
+// node's routes (kernel route notifications): their sessions ended with
+// nothing else to end them, so the hold timer did.
+func (fo *foRun) holdTimer(det *foDetection) {
+	if len(fo.su.fams) == 0 {
+		return
+	}
+	at, _ := fo.withdrawn(fo.su.fams[0])
+	var first time.Time
+	var nodes []string
+	for n, t := range at {
+		nodes = append(nodes, n)
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	if first.IsZero() {
+		return
+	}
+	sort.Strings(nodes)
+	det.by, det.first = "hold timer", first
+	det.events = append(det.events, detEvent{first, "bgp", fmt.Sprintf("sessions to %s ended after %v with no BFD down or TCP close on the wire (its routes withdrawn on %s): the hold timer",
+		fo.victim.Name, first.Sub(fo.failedAt).Round(time.Millisecond), strings.Join(nodes, ", "))})
 }
 
 // expectBFD: where every survivor's configuration runs BFD on its session

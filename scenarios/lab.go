@@ -79,6 +79,9 @@ type Node struct {
 	// Segment is the underlay segment the node sits on: nodes on different
 	// segments talk through routers.
 	Segment string
+	// Links are the node's point-to-point links (a fabric's mesh): the
+	// node at the other end -> the node's interface there.
+	Links map[string]string
 }
 
 // Guest is one VM.

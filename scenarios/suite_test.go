@@ -272,6 +272,12 @@ var _ = Describe("conformance", func() {
 		fail(files+"port-isolation-off.yaml", "not isolated"))
 	labSpecs(labs+"dhcpnogw/lab.yaml", fail("dhcp", "does not answer on vnet vnet1"))
 
+	// Fabrics: three nodes cabled as a full mesh running OpenFabric, EVPN
+	// between their loopbacks. A cut mesh link is rerouted over the third
+	// node; with node1's two links cut there is no path left.
+	labSpecs(labs+"fabmesh/lab.yaml", pass("fabric-link-failure"),
+		fail(files+"fabric-link-failure-no-redundancy.yaml", "no redundant path"))
+
 	// Two racks behind a router with strict uRPF.
 	// The IPv6-only cluster (IPv6 underlay, 4-byte ASN, IPv6-only VNets,
 	// every node an exit node of one zone, a second tenant zone).

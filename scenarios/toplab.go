@@ -60,7 +60,27 @@ func (t *TopoLab) Nodes() []Node {
 			nd.Addrs = []netip.Addr{n.Addr.Addr()}
 		}
 		if p := t.L.Plans[n.Name]; p != nil && p.FRR != nil {
-			nd.Agent = true
+			nd.Agent = p.FRR.DefaultRouter() != nil
+		}
+		// A fabric underlay: the VTEP is the node's loopback and VXLAN
+		// crosses the point-to-point links.
+		if p := t.L.Plans[n.Name]; p != nil {
+			for _, z := range p.Zones {
+				if z.LocalVTEP.IsValid() && z.Fabric != "" && z.LocalVTEP != nd.VTEP {
+					nd.VTEP = z.LocalVTEP
+					nd.Addrs = append(nd.Addrs, z.LocalVTEP)
+					break
+				}
+			}
+		}
+		for _, l := range t.L.P2P {
+			if ifname, peer := l.End(n.Name); ifname != "" {
+				nd.Uplinks = append(nd.Uplinks, ifname)
+				if nd.Links == nil {
+					nd.Links = map[string]string{}
+				}
+				nd.Links[peer] = ifname
+			}
 		}
 		nd.Engine = n.EngineOf()
 		out = append(out, nd)

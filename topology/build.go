@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // keep tells the realizer which devices of the node namespace are the
 // host's own (from its interfaces file) and not SDN devices.
 func (n *Node) keep(name string) bool {
-	if name == n.Link.Ifname {
+	if name == n.Link.Ifname || slices.Contains(n.P2P, name) {
 		return true
 	}
 	if n.host != nil {

@@ -127,7 +127,7 @@ func frrInstance(lab *Lab, n *Node, dir string) *frrnode.Instance {
 	}
 	conf := render.FRR(p, version)
 	in := &frrnode.Instance{Node: n.Name, NS: n.NS, Dir: FRRDir(dir, n.Name), Conf: conf, Root: root,
-		Daemons: frrnode.DaemonsFor(conf), VRFs: map[string]string{}}
+		Daemons: frrnode.DaemonsFor(conf), VRFs: map[string]string{}, Additions: fabricAdditions(lab, p)}
 	for _, z := range p.Zones {
 		if z.Type != "evpn" {
 			continue
@@ -247,7 +247,16 @@ func stopOtherEngines(lab *Lab, dir string, pr *progress) error {
 			}
 			pr.printf("node %s: agent stopped (engine %s)", n.Name, n.EngineOf())
 		}
-		if fd := FRRDir(dir, n.Name); (!hasPlan || n.EngineOf() != EngineFRR) && len(frrnode.PIDs(fd, n.NS)) > 0 {
+		fd := FRRDir(dir, n.Name)
+		// An agent node's FRR for its fabrics stays; an FRR node's whole
+		// FRR replaces a fabric-only one.
+		keep := needsFabricFRR(lab, n) && fabricOnlyRunning(fd)
+		if n.EngineOf() == EngineFRR && hasPlan && fabricOnlyRunning(fd) {
+			keep = false
+		} else if n.EngineOf() == EngineFRR && hasPlan {
+			keep = true
+		}
+		if !keep && len(frrnode.PIDs(fd, n.NS)) > 0 {
 			if err := frrnode.Kill(fd, n.NS); err != nil {
 				return err
 			}

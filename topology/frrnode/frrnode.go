@@ -71,6 +71,10 @@ type Instance struct {
 	// (which always run): bgpd, bfdd, and fabricd/ospfd/isisd when the
 	// configuration has those sections.
 	Daemons []string
+	// Additions are configuration lines the lab applies after frr.conf
+	// (vtysh, after each start and reload), never written into frr.conf:
+	// lab-file tuning such as a fabric's LSP generation interval.
+	Additions []string
 }
 
 // Installed reports whether Debian's FRR is there, with the reason when not.
@@ -281,11 +285,15 @@ func (in *Instance) LeakFilter() []string {
 // keepLeaksOut applies LeakFilter to the running daemons (after a start
 // or a reload: frr-reload.py removes what frr.conf does not have).
 func (in *Instance) keepLeaksOut(ctx context.Context) error {
-	lines := in.LeakFilter()
+	leak := in.LeakFilter()
+	lines := append(append([]string(nil), leak...), in.Additions...)
 	if len(lines) == 0 {
 		return nil
 	}
 	for _, l := range strings.Split(in.Conf, "\n") {
+		if len(leak) == 0 {
+			break
+		}
 		if strings.HasPrefix(l, "ip protocol bgp route-map ") || strings.HasPrefix(l, "ipv6 protocol bgp route-map ") {
 			// The configuration has its own: leave it alone and say so.
 			return fmt.Errorf("frr on %s: frr.conf has %q: the lab cannot add its route-map keeping VRF-leaked routes out of the node namespace (namespaces as VRFs)", in.Node, l)
@@ -297,7 +305,7 @@ func (in *Instance) keepLeaksOut(ctx context.Context) error {
 	}
 	out, err := Exec(ctx, in.NS, in.Dir, argv...)
 	if err != nil {
-		return fmt.Errorf("frr on %s: route-map for namespace VRFs: %w: %s", in.Node, err, tail(string(out), 400))
+		return fmt.Errorf("frr on %s: lab additions (lab-additions.conf): %w: %s", in.Node, err, tail(string(out), 400))
 	}
 	return os.WriteFile(filepath.Join(in.Dir, "lab-additions.conf"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
