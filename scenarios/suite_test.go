@@ -280,10 +280,25 @@ var _ = Describe("conformance", func() {
 	labSpecs(labs+"fabmesh/lab.yaml", pass("fabric-link-failure"),
 		fail(files+"fabric-link-failure-no-redundancy.yaml", "no redundant path"))
 
-	// Two racks behind a router with strict uRPF.
 	// The IPv6-only cluster (IPv6 underlay, 4-byte ASN, IPv6-only VNets,
-	// every node an exit node of one zone, a second tenant zone).
-	labSpecs("../examples/evpn-ipv6/lab.yaml", pass("evpn-control-plane"), pass("arp-nd-suppression"), pass("tenant-isolation"))
+	// every node an exit node of one zone, a second tenant zone): every
+	// check on its IPv6 path. The deaf peer breaks node2: it runs last.
+	labSpecs("../examples/evpn-ipv6/lab.yaml", pass("evpn-control-plane"), pass("tenant-isolation"),
+		pass("bum-replication"), pass("arp-nd-suppression"), pass("anycast-gateway"),
+		warn("vxlan-injection", "from any source"), fail("vxlan-injection:strict=true", "from any source"),
+		pass("vm-live-migration"), fail(files+"migration-peer-deaf.yaml", "followed the guest too slowly"))
+	// Its broken copy: one mistake per IPv6 check (testdata/labs/ev6broken/zones.cfg),
+	// and agents that do not bump a moved MAC's sequence, so the IPv6
+	// MAC+IP route does not move (vm21's VNet has no other breakage the
+	// check could blame). Agents die last.
+	brokenAgentSpecs(labs+"ev6broken/lab.yaml", evpn.FaultStuckSequence,
+		fail("tenant-isolation", "share exit nodes"),
+		fail("arp-nd-suppression", "zone v6b sets disable-arp-nd-suppression"),
+		fail("vxlan-injection", "is in the zone's VTEP list"),
+		fail("anycast-gateway", "zone v6a sets no anycast MAC"),
+		fail("vm-live-migration:guest=vm11", "gateway MAC differs between nodes"),
+		fail("vm-live-migration:guest=vm21", "did not advertise vm21's IPv6 address with the moved MAC's sequence"),
+		fail(files+"bum-agent-killed.yaml", "node3 was left out of the flood list"))
 	// Its path to the IPv6 internet (1500) is told by ICMPv6 Packet Too
 	// Big; the broken file makes a told MTU a lie. Every node is an exit
 	// node and the upstream's reverse routes are static: flows the upstream
@@ -295,6 +310,7 @@ var _ = Describe("conformance", func() {
 	// the lab enforces for IPv6 with a fib reverse path check.
 	labSpecs(labs+"racks6/lab.yaml", pass("evpn-control-plane"), pass("urpf"),
 		fail(files+"urpf6-router-drops.yaml", "rp_filter drops: r1 v6"))
+	// Two racks behind a router with strict uRPF.
 	labSpecs("../examples/evpn-racks/lab.yaml", pass("cross-rack-migration"), pass("urpf"), pass("bgp-only-workaround"))
 	labSpecs(labs+"racksloose/lab.yaml", fail("bgp-only-workaround", "does not run strict uRPF"),
 		errored("cross-rack-migration", "not strict: r1"),
