@@ -308,8 +308,9 @@ var _ = Describe("conformance", func() {
 		warn("exit-node-failover", "keeps its static ECMP route"))
 	// Both families IPv6: two racks behind a router with strict uRPF, which
 	// the lab enforces for IPv6 with a fib reverse path check.
-	labSpecs(labs+"racks6/lab.yaml", pass("evpn-control-plane"), pass("urpf"),
+	labSpecs(labs+"racks6/lab.yaml", pass("evpn-control-plane"), pass("urpf"), pass("cross-rack-migration"),
 		fail(files+"urpf6-router-drops.yaml", "rp_filter drops: r1 v6"))
+	labSpecs(labs+"racks6nomac/lab.yaml", fail("cross-rack-migration", "does not exist in the other rack"))
 	// Two racks behind a router with strict uRPF.
 	labSpecs("../examples/evpn-racks/lab.yaml", pass("cross-rack-migration"), pass("urpf"), pass("bgp-only-workaround"))
 	labSpecs(labs+"racksloose/lab.yaml", fail("bgp-only-workaround", "does not run strict uRPF"),
