@@ -135,6 +135,9 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 	if err := fo.mustRouteViaVictim(); err != nil {
 		return r.Errorf("%v", err)
 	}
+	if err := fo.routerMACs(ctx, ""); err != nil {
+		return r.Errorf("%v", err)
+	}
 	if err := fo.watch(ctx); err != nil {
 		return r.Errorf("%v", err)
 	}
@@ -145,6 +148,9 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 		return r.Errorf("%s %s: %v", mode, fo.victim.Name, err)
 	}
 	fo.waitSettled(ctx, timeout)
+	if err := fo.routerMACs(ctx, " after the failure"); err != nil {
+		return r.Errorf("%v", err)
+	}
 	capRes, err := fo.collect()
 	if err != nil {
 		return r.Errorf("%v", err)
@@ -269,6 +275,94 @@ func (fo *foRun) mustRouteViaVictim() error {
 		}
 	}
 	return nil
+}
+
+// routerMACs: every next hop of the guest node's default route (one per
+// exit node, ECMP) has its router MAC installed, a neighbour entry (next
+// hop -> router MAC) and an FDB entry (router MAC -> that VTEP), as RFC
+// 9135 asks of symmetric IRB. A next hop without them black-holes the
+// flows hashed to it before anything fails.
+func (fo *foRun) routerMACs(ctx context.Context, when string) error {
+	var g Guest
+	for _, ff := range fo.su.fams {
+		if ff.outbound && g.Name == "" {
+			g = ff.g
+		}
+	}
+	if g.Name == "" {
+		return nil // the guests sit on exit nodes: no default route through the others
+	}
+	gns, err := fo.v.VNetNS(g.Node, g.VNet)
+	if err != nil {
+		return err
+	}
+	var hops []netip.Addr
+	var missing []string
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		routes, err := probe.Routes(gns, 4)
+		if err != nil {
+			return err
+		}
+		neighs, err := probe.Neigh(gns)
+		if err != nil {
+			return err
+		}
+		fdb, err := probe.FDB(gns)
+		if err != nil {
+			return err
+		}
+		hops, missing = routerMACsMissing(routes, neighs, fdb)
+		if len(missing) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cause := "the node installed a type-5 next hop without its router MAC: the flows hashed to it are black-holed"
+	if n, err := fo.v.node(g.Node); err == nil && n.Engine == "frr" && versionLess(n.FRRVersion, "10") {
+		cause += fmt.Sprintf("; FRR %s on %s does this at times: zebra drops a router MAC still used by an ECMP next hop when the IPv4-mapped IPv6 next hop of the same VTEP goes (fixed upstream in 2025, FRR pull request 18677; see `vtysh -c 'show evpn rmac vni all'` against `show evpn next-hops vni all`)", n.FRRVersion, n.Name)
+	}
+	fo.r.Expect(g.Node+" has the router MAC of every exit node it routes through"+when, len(missing) == 0,
+		fmt.Sprintf("for each next hop of the default route (%s): a neighbour entry with its router MAC and an FDB entry sending that MAC to it", orNone(addrStrings(hops))),
+		"missing: "+orNone(missing), cause)
+	return nil
+}
+
+// routerMACsMissing lists the IPv4 default route's next hops and, for
+// each without them, what of its router MAC is missing.
+func routerMACsMissing(routes []probe.Route, neighs []probe.NeighEntry, fdb []probe.FDBEntry) (hops []netip.Addr, missing []string) {
+	for _, rt := range routes {
+		if rt.Dst.Bits() == 0 && rt.Dst.Addr().Is4() {
+			hops = append(hops, rt.Via...)
+		}
+	}
+	for _, h := range hops {
+		mac := ""
+		for _, n := range neighs {
+			if n.IP == h && n.MAC != "" {
+				mac = n.MAC
+			}
+		}
+		if mac == "" {
+			missing = append(missing, h.String()+": no neighbour entry (router MAC)")
+			continue
+		}
+		found := false
+		for _, e := range fdb {
+			found = found || (strings.EqualFold(e.MAC, mac) && e.Dst == h)
+		}
+		if !found {
+			missing = append(missing, fmt.Sprintf("%s: router MAC %s has no FDB entry to it", h, mac))
+		}
+	}
+	return hops, missing
+}
+
+func addrStrings(as []netip.Addr) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
 }
 
 // watch starts what observes the failure: the survivors' and the routers'

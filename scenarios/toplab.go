@@ -83,6 +83,7 @@ func (t *TopoLab) Nodes() []Node {
 			}
 		}
 		nd.Engine = n.EngineOf()
+		nd.FRRVersion = n.FRRVersion()
 		out = append(out, nd)
 	}
 	return out

@@ -62,6 +62,7 @@ type nodeSpec struct {
 	Gateway    str
 	Interfaces str
 	Engine     str
+	FRRLocal   str
 }
 
 type segmentSpec struct {
@@ -321,7 +322,7 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 				if n == nil {
 					return
 				}
-				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces", "rp_filter", "engine", "impair"}, func(key string, k, v *yaml.Node) {
+				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces", "rp_filter", "engine", "impair", "frr_local"}, func(key string, k, v *yaml.Node) {
 					switch key {
 					case "impair":
 						ns.Impair = p.impairment(v, join(f, key))
@@ -337,6 +338,8 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 						ns.Interfaces = p.scalar(v, join(f, key))
 					case "engine":
 						ns.Engine = p.scalar(v, join(f, key))
+					case "frr_local":
+						ns.FRRLocal = p.scalar(v, join(f, key))
 					}
 				})
 			})

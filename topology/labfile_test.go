@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
 // A small SDN configuration for the bad-lab cases: a vxlan zone on every
@@ -525,6 +527,53 @@ func TestUpstreamRoutesDualStack(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("upstream routes %s: missing %s", got, want)
 		}
+	}
+}
+
+// A node's frr_local is its /etc/frr/frr.conf.local: merged into that
+// node's frr.conf only; a file that cannot be read is refused at its key.
+func TestNodeFRRLocal(t *testing.T) {
+	dir := copyDir(t, "../examples/evpn-racks")
+	if err := os.WriteFile(filepath.Join(dir, "node2.local"), []byte("route-map MAP_SITE permit 10\n match evpn route-type 2\nexit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lab := filepath.Join(dir, "lab.yaml")
+	b, err := os.ReadFile(lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withLocal := strings.Replace(string(b), "node2: {segment: rack1, interfaces: interfaces.node2}", "node2: {segment: rack1, interfaces: interfaces.node2, frr_local: node2.local}", 1)
+	if withLocal == string(b) {
+		t.Fatal("lab file changed: node2's line not found")
+	}
+	if err := os.WriteFile(lab, []byte(withLocal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(lab, sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"node1", "node2"} {
+		got := strings.Contains(render.FRR(l.Plans[n], HostFRRVersion), "route-map MAP_SITE permit")
+		if got != (n == "node2") {
+			t.Errorf("%s: frr.conf has node2's frr.conf.local: %v", n, got)
+		}
+	}
+	if err := os.WriteFile(lab, []byte(strings.Replace(withLocal, "node2.local", "missing.local", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(lab, sdn.Compile); err == nil || !strings.Contains(err.Error(), "lab.yaml:15: nodes.node2.frr_local: ") || !strings.Contains(err.Error(), "missing.local") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// up says which VRF model FRR nodes use and why, from the kernel's caps.
+func TestVRFModelWhy(t *testing.T) {
+	if got := vrfModelWhy(nsutil.Caps{}); got != "this kernel has no vrf devices" {
+		t.Errorf("no vrf: %q", got)
+	}
+	if got := vrfModelWhy(nsutil.Caps{VRF: true}); !strings.Contains(got, "has vrf devices, but the lab's VRFs are namespaces on both engines") {
+		t.Errorf("vrf: %q", got)
 	}
 }
 

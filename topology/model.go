@@ -119,6 +119,9 @@ type Node struct {
 	// FRRRelease is the FRR an FRR node runs: "" the host's (Debian 12's
 	// 8.4), "10" Debian 13's from the private root FRR10Root.
 	FRRRelease string `json:"frrRelease,omitempty"`
+	// FRRLocal is the node's frr.conf.local (the lab file's frr_local),
+	// merged into its frr.conf as Proxmox merges it; "" none.
+	FRRLocal string `json:"frrLocal,omitempty"`
 	// P2P are the node's ends of point-to-point links (interface names).
 	P2P              []string `json:"p2p,omitempty"`
 	host             *config.HostInterfaces
