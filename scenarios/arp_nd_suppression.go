@@ -141,7 +141,8 @@ func (s arpNDSuppression) checkPair(ctx context.Context, env *Env, r *Result, v 
 			"the capture on the nodes' uplinks did not see the guests' traffic: it did not take the overlay path, so the absence of requests proves nothing")
 		q := capture.All(capture.InVXLAN(), f.question(f.target))
 		crossed := res.Frames(q)
-		r.Figure(vn.VNet.ID+" "+f.family.Tag()+" "+f.name+" requests on the underlay", float64(len(crossed)), "")
+		// ARP (v4) and ND (v6) under one name: the summary sets them side by side.
+		r.Figure(vn.VNet.ID+" requests on the underlay "+f.family.Tag(), float64(len(crossed)), "")
 		obs := "none"
 		if len(crossed) > 0 {
 			var lines []string
