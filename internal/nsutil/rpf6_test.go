@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // TestRPF6: the IPv6 reverse path check drops (and counts) a packet whose
@@ -39,6 +41,32 @@ func TestRPF6(t *testing.T) {
 	}
 	if err := h.Up("h0"); err != nil {
 		t.Fatal(err)
+	}
+	// No neighbour discovery in the way (a loaded machine, or a
+	// solicitation from the spoofed source that the check itself drops):
+	// the host knows the router's MAC, and both links have carrier.
+	rl, err := r.H.LinkByName("r0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl, err := h.H.LinkByName("h0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.H.NeighSet(&netlink.Neigh{LinkIndex: hl.Attrs().Index, Family: netlink.FAMILY_V6, State: netlink.NUD_PERMANENT,
+		IP: net.ParseIP("fd00:a::1"), HardwareAddr: rl.Attrs().HardwareAddr}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		a, _ := r.H.LinkByName("r0")
+		b, _ := h.H.LinkByName("h0")
+		if a != nil && b != nil && a.Attrs().OperState == netlink.OperUp && b.Attrs().OperState == netlink.OperUp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("veth without carrier after 5s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err := SetRPF6(rname, []string{"r0"}); err != nil {
 		t.Fatal(err)
