@@ -11,6 +11,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/topology/vm"
 )
 
 // These feed the checks of vm-live-migration and exit-node-failover with
@@ -140,9 +141,21 @@ func TestMigrationPauseAndGapChecks(t *testing.T) {
 	m := testMigration()
 	m.pause, m.maxGap, m.budget = 50*time.Millisecond, 200*time.Millisecond, "200ms = pause 50ms + 150ms convergence"
 	r := NewResult("x")
-	vmLiveMigration{}.checkPause(r, m, Move{PauseStart: t0, PauseEnd: t0.Add(m.pause)}, probe.PingResult{}, nil, 0)
+	gp := &guestPing{target: "vm12"}
+	vmLiveMigration{}.checkPause(r, m, Move{PauseStart: t0, PauseEnd: t0.Add(m.pause)}, gp, probe.PingResult{}, nil)
 	if checkOK(t, r, "guest frozen") {
 		t.Error("a move that froze no process passed the freeze check")
+	}
+	// A VM: QEMU's own figures are the evidence.
+	for _, tc := range []struct {
+		st   vm.MigrationStats
+		want bool
+	}{{vm.MigrationStats{Downtime: 12 * time.Millisecond, Transferred: 40 << 20}, true}, {vm.MigrationStats{}, false}} {
+		r := NewResult("x")
+		vmLiveMigration{}.checkPause(r, m, Move{QEMU: true, PauseStart: t0, VM: tc.st}, gp, probe.PingResult{}, nil)
+		if got := checkOK(t, r, "QEMU paused the guest"); got != tc.want {
+			t.Errorf("QEMU reported %+v: ok %v, want %v", tc.st, got, tc.want)
+		}
 	}
 	mv := Move{PauseStart: t0, PauseEnd: t0.Add(m.pause), Announces: []time.Time{t0.Add(m.pause + 2*time.Millisecond)}}
 	for _, tc := range []struct {
@@ -151,13 +164,24 @@ func TestMigrationPauseAndGapChecks(t *testing.T) {
 	}{{60 * time.Millisecond, true}, {time.Second, false}} {
 		r := NewResult("x")
 		stats := map[string]probe.StreamStats{"vm12": {Sent: 1000, Received: 900, LongestGap: tc.gap, TailSent: 100, TailReceived: 100}}
-		vmLiveMigration{}.checkProbes(r, NewSteps(&Env{Lab: fakeLab{}}, r), m, mv, []string{"vm12"}, stats, map[string][]probe.Record{})
+		vmLiveMigration{}.checkProbes(r, NewSteps(&Env{Lab: fakeLab{}}, r), m, mv, []string{"vm12"}, stats, map[string][]probe.Record{}, time.Time{})
 		if got := checkOK(t, r, "longest gap from vm12"); got != tc.want {
 			t.Errorf("gap %v: ok %v, want %v", tc.gap, got, tc.want)
 		}
 		if c := r.Checks[len(r.Checks)-1]; !strings.Contains(c.Expected, "pause 50ms + 150ms") {
 			t.Errorf("the budget is not printed with the verdict: %q", c.Expected)
 		}
+	}
+}
+
+func TestParseIPNeigh(t *testing.T) {
+	out := "10.0.1.1 dev eth0 lladdr bc:24:11:5d:00:01 ref 1 used 0/0/0 probes 4 REACHABLE\n" +
+		"10.0.1.12 dev eth0  used 0/0/0 probes 6 FAILED\n" +
+		"fe80::1 dev eth0 lladdr bc:24:11:5d:00:01 router STALE\n"
+	es := parseIPNeigh(out)
+	if len(es) != 3 || es[0].MAC != "bc:24:11:5d:00:01" || es[0].State != "REACHABLE" || es[0].Dev != "eth0" ||
+		es[1].MAC != "" || es[1].State != "FAILED" || es[2].IP != netip.MustParseAddr("fe80::1") {
+		t.Errorf("parseIPNeigh: %+v", es)
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 )
 
-// WaitReady waits until the overlay carries traffic: every guest of an
-// overlay VNet reaches one guest of the same VNet on another node, and its
+// WaitReady waits until the overlay carries traffic: every guest (of
+// either kind) of an overlay VNet reaches one guest of the same VNet on another node, and its
 // gateway when it has one. EVPN needs this after up (BGP sessions take a
 // second or two, then the IMET and MAC/IP routes). It returns how long it
 // took, or what still does not work at the timeout (the run goes on: the
@@ -20,7 +20,7 @@ import (
 func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	v := labView{lab}
-	byVNet, _, err := v.overlayGuests()
+	byVNet, _, err := v.overlayGuestsAll()
 	if err != nil {
 		return 0, err
 	}
@@ -34,7 +34,7 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 				if b.Node != a.Node && b.IPv4.IsValid() {
 					a, b := a, b
 					checks = append(checks, func(ctx context.Context) (string, bool) {
-						pr, _ := probe.Ping(ctx, a.NS, b.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+						pr, _ := v.guestPing(ctx, a, b.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
 						return fmt.Sprintf("%s -> %s", a.Name, b.Name), pr.OK()
 					})
 					break
@@ -47,7 +47,7 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 				if exits, _, err := v.exitNodes(a.Zone); err == nil && len(exits) > 0 && ok4 {
 					a := a
 					checks = append(checks, func(ctx context.Context) (string, bool) {
-						pr, _ := probe.Ping(ctx, a.NS, ea, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+						pr, _ := v.guestPing(ctx, a, ea, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
 						return fmt.Sprintf("%s -> external %s", a.Name, ea), pr.OK()
 					})
 				}
@@ -55,7 +55,7 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 			if a.GW4.IsValid() {
 				a := a
 				checks = append(checks, func(ctx context.Context) (string, bool) {
-					pr, _ := probe.Ping(ctx, a.NS, a.GW4, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+					pr, _ := v.guestPing(ctx, a, a.GW4, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
 					return fmt.Sprintf("%s -> gateway %s", a.Name, a.GW4), pr.OK()
 				})
 			}

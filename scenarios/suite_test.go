@@ -218,6 +218,12 @@ var _ = Describe("conformance", func() {
 		errored("cross-rack-migration", "not strict: r1"),
 		fail(files+"urpf-router-drops.yaml", "rp_filter drops: r1"))
 	labSpecs(labs+"racksnomac/lab.yaml", fail("cross-rack-migration", "does not exist in the other rack"))
+
+	// A QEMU virtual machine (kind: vm) moved by QEMU's live migration,
+	// probed through its kernel; the broken case (the peer's node deaf to
+	// BGP) changes the lab, so it runs last.
+	labSpecs(labs+"vmmig/lab.yaml", pass("vm-live-migration"),
+		fail(files+"vm-migration-peer-deaf.yaml", "followed the guest too slowly"))
 })
 
 // scenarioNames is used to check every registered scenario has a spec.

@@ -56,6 +56,7 @@ type migration struct {
 	interval     time.Duration
 	maxGap       time.Duration
 	budget       string // how maxGap was chosen, printed with the verdict
+	maxGapSet    bool   // max-gap given: a VM's budget is not QEMU's downtime + convergence
 	convTimeout  time.Duration
 }
 
@@ -71,7 +72,7 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	}
 	g := m.g
 	env.progress("%s moves %s -> %s (pause %v, budget %s); probes from %s (on %s)", g.Name, m.home.Name, m.target.Name, m.pause, m.budget, m.peer.Name, m.peer.Node)
-	gwBefore, err := s.before(ctx, m)
+	gwBefore, err := s.before(ctx, v, m)
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
@@ -93,19 +94,15 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	if err := st.StartCapture(ctx, "migration", uplinkPoints(v.Nodes())); err != nil {
 		return r.Errorf("%v", err)
 	}
-	// A process inside the guest (a paused VM runs nothing): its ping to
-	// the peer is frozen with it.
-	var (
-		pingRes    probe.PingResult
-		pingErr    error
-		pingWG     sync.WaitGroup
-		pingPeriod = 10 * time.Millisecond
-	)
-	pingWG.Add(1)
-	go func() {
-		defer pingWG.Done()
-		pingRes, pingErr = probe.Ping(ctx, g.NS, m.peer.IPv4.Addr(), probe.PingOpts{Count: 150, Interval: pingPeriod, Timeout: 500 * time.Millisecond})
-	}()
+	// A process inside the guest (a paused VM runs nothing): its ping is
+	// frozen with it; where it arrives in a namespace, its requests are
+	// the direction from the guest, timed by that namespace's kernel.
+	pingPeriod := 10 * time.Millisecond
+	gp, err := s.startGuestPing(ctx, st, v, m, pingPeriod)
+	if err != nil {
+		return r.Errorf("%v", err)
+	}
+	defer gp.close()
 	time.Sleep(300 * time.Millisecond) // steady state before the move
 
 	// The FDB poll runs during the move: it must see the first entries.
@@ -121,8 +118,8 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	}()
 	mv, err := st.Migrate(ctx, g.Name, m.target.Name, m.pause)
 	fdbWG.Wait()
-	pingWG.Wait()
 	time.Sleep(200 * time.Millisecond) // the probes show recovery
+	pingRes, pingErr := gp.stop(ctx)
 	stats, recs, serr := st.StopStreams(probes, 200*time.Millisecond)
 	res, cerr := st.StopCapture("migration")
 	if err != nil {
@@ -131,6 +128,13 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	if err := firstErr(serr, cerr); err != nil {
 		return r.Errorf("%v", err)
 	}
+	if mv.QEMU && !m.maxGapSet {
+		// QEMU chose its pause: the budget is its downtime plus what the
+		// overlay may add.
+		m.maxGap = mv.VM.Downtime + convergenceBudget
+		m.budget = fmt.Sprintf("%v = QEMU downtime %v + %v convergence", m.maxGap, mv.VM.Downtime, convergenceBudget)
+	}
+	firstRARP := firstRARPAt(res, m)
 	if fdbErr != nil {
 		return r.Errorf("reading FDBs: %v", fdbErr)
 	}
@@ -142,9 +146,9 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 		}()
 	}
 
-	s.checkPause(r, m, mv, pingRes, pingErr, pingPeriod)
-	s.checkProbes(r, st, m, mv, probes, stats, recs)
-	s.checkFDB(r, st, m, mv, fdb)
+	s.checkPause(r, m, mv, gp, pingRes, pingErr)
+	s.checkProbes(r, st, m, mv, probes, stats, recs, firstRARP)
+	s.checkFDB(r, st, m, mv, fdb, firstRARP)
 	if m.vn.Zone.Type == "evpn" {
 		s.checkBGP(r, st, res, m, seqBefore, seqKnown)
 	} else {
@@ -158,7 +162,7 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 		}
 	}
 	s.checkGatewayCache(ctx, r, v, m, gwBefore)
-	if err := s.checkStale(r, v, m); err != nil {
+	if err := s.checkStale(ctx, r, v, m); err != nil {
 		return r.Errorf("%v", err)
 	}
 	st.Timeline(fmt.Sprintf("%s: %s -> %s, pause %v", g.Name, m.home.Name, m.target.Name, m.pause))
@@ -184,16 +188,16 @@ func (vmLiveMigration) plan(v labView, env *Env) (migration, string, error) {
 		if err != nil {
 			return m, "", err
 		}
-		m.maxGap, m.budget = d, fmt.Sprintf("%v (max-gap)", d)
+		m.maxGap, m.budget, m.maxGapSet = d, fmt.Sprintf("%v (max-gap)", d), true
 	}
-	g, peer, vn, err := v.pairOnTwoNodes(env.Params["guest"])
+	g, peer, vn, err := v.pairOnTwoNodesAll(env.Params["guest"])
 	if err != nil {
 		return m, err.Error(), nil
 	}
 	// Prefer a guest the external host can reach (its zone has exit
 	// nodes), so both kinds of probes run.
 	if _, hasExt := v.External(); hasExt && env.Params["guest"] == "" {
-		if byVNet, vnets, err := v.overlayGuests(); err == nil {
+		if byVNet, vnets, err := v.overlayGuestsAll(); err == nil {
 			names := make([]string, 0, len(byVNet))
 			for k := range byVNet {
 				names = append(names, k)
@@ -235,88 +239,195 @@ func (vmLiveMigration) plan(v labView, env *Env) (migration, string, error) {
 
 // before reads the gateway MAC the guest has cached and checks the peer
 // reaches the guest: there must be something to lose.
-func (vmLiveMigration) before(ctx context.Context, m migration) (string, error) {
+func (vmLiveMigration) before(ctx context.Context, v labView, m migration) (string, error) {
 	g := m.g
 	var gw string
 	if g.GW4.IsValid() {
-		if _, err := probe.Ping(ctx, g.NS, g.GW4, probe.PingOpts{Count: 1, Timeout: time.Second}); err != nil {
+		if _, err := v.guestPing(ctx, g, g.GW4, probe.PingOpts{Count: 1, Timeout: time.Second}); err != nil {
 			return "", err
 		}
-		if e, ok, _ := probe.NeighFor(g.NS, g.GW4); ok {
+		if e, ok, _ := v.guestNeighFor(ctx, g, g.GW4); ok {
 			gw = e.MAC
 		}
 	}
-	if pr, err := probe.Ping(ctx, m.peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 50 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
+	if pr, err := v.guestPing(ctx, m.peer, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 50 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
 		return "", fmt.Errorf("%s cannot reach %s before the migration (%v %v): nothing to measure", m.peer.Name, g.Name, pr.String(), err)
 	}
 	return gw, nil
 }
 
-// startProbes starts the UDP streams towards the guest: from its peer on
-// another node and, when it reaches the guest, from the external host.
+// startProbes starts the streams towards the guest: from its peer on
+// another node and, when it reaches the guest, from the external host. A
+// stream into a namespace guest is UDP (one way); a VM guest runs nothing
+// of ours, so its kernel echoes ICMP (probe.StartEchoStream: both ways).
+// The external host also echoes off a namespace guest, so the two kinds
+// are measured alike. A peer that is a VM itself starts no stream.
 func (vmLiveMigration) startProbes(ctx context.Context, st *Steps, v labView, m migration) ([]string, error) {
 	g := m.g
-	names := []string{m.peer.Name}
-	if err := st.StartStream(m.peer.Name, StreamSpec{Label: m.peer.Name + " -> " + g.Name, From: m.peer.NS, To: g.NS, Dst: g.IPv4.Addr(), Port: 41001, Interval: m.interval}); err != nil {
-		return nil, err
+	var names []string
+	start := func(name string, sp StreamSpec) error {
+		if err := st.StartStream(name, sp); err != nil {
+			return err
+		}
+		names = append(names, name)
+		return nil
 	}
-	// IPv6 as an equal: the same stream over IPv6 when both guests have it.
-	if g.IPv6.IsValid() && m.peer.IPv6.IsValid() {
-		pr, err := probe.Ping(ctx, m.peer.NS, g.IPv6.Addr(), probe.PingOpts{Count: 2, Interval: 50 * time.Millisecond, Timeout: time.Second})
+	if m.peer.VM {
+		st.r.Text("peer stream", fmt.Sprintf("%s is a VM guest too: no probe runs in it, the streams start from namespaces", m.peer.Name))
+	} else {
+		sp := StreamSpec{Label: m.peer.Name + " -> " + g.Name, From: m.peer.NS, To: g.NS, Dst: g.IPv4.Addr(), Port: 41001, Interval: m.interval, Echo: g.VM}
+		if g.VM {
+			sp.Label += " (echo)"
+		}
+		if err := start(m.peer.Name, sp); err != nil {
+			return nil, err
+		}
+		// IPv6 as an equal: the same stream over IPv6 when both guests have it.
+		if g.IPv6.IsValid() && m.peer.IPv6.IsValid() {
+			pr, err := probe.Ping(ctx, m.peer.NS, g.IPv6.Addr(), probe.PingOpts{Count: 2, Interval: 50 * time.Millisecond, Timeout: time.Second})
+			if err != nil {
+				return nil, err
+			}
+			if !pr.OK() {
+				return nil, fmt.Errorf("%s cannot reach %s over IPv6 before the migration (%s): nothing to measure", m.peer.Name, g.IPv6.Addr(), pr.String())
+			}
+			sp6 := sp
+			sp6.Label, sp6.Dst, sp6.Port = strings.Replace(sp.Label, g.Name, g.Name+" (IPv6)", 1), g.IPv6.Addr(), 41003
+			if err := start(m.peer.Name+" (IPv6)", sp6); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ext, ok := v.External()
+	if ok && g.GW4.IsValid() {
+		if pr, _ := probe.Ping(ctx, ext.NS, g.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: time.Second}); !pr.OK() {
+			st.r.Text("external", fmt.Sprintf("%s cannot reach %s before the move (SNAT subnet?): no external stream", ext.Name, g.Name))
+			ok = false
+		}
+	}
+	if ok && g.GW4.IsValid() {
+		if !g.VM {
+			if err := start(ext.Name, StreamSpec{Label: ext.Name + " -> " + g.Name, From: ext.NS, To: g.NS, Dst: g.IPv4.Addr(), Port: 41002, Interval: m.interval}); err != nil {
+				return nil, err
+			}
+		}
+		if err := start(ext.Name+" (echo)", StreamSpec{Label: ext.Name + " -> " + g.Name + " (echo)", From: ext.NS, Dst: g.IPv4.Addr(), Interval: m.interval, Echo: true}); err != nil {
+			return nil, err
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no namespace can probe %s: its peer %s is a VM and no external host reaches it", g.Name, m.peer.Name)
+	}
+	return names, nil
+}
+
+// guestPing is the guest's own ping during the move and, where it
+// arrives in a namespace, the watch that times its requests there.
+type guestPing struct {
+	*guestPinger
+	target string // who is pinged
+	watch  *probe.PingWatch
+}
+
+// close ends the watch (a run that stopped early).
+func (gp *guestPing) close() {
+	if gp.watch != nil {
+		gp.watch.Stop(0)
+	}
+}
+
+// startGuestPing pings, from inside the guest, the external host (the
+// way the echo streams come from) or else its peer, and watches the
+// requests arrive when the target is a namespace.
+func (vmLiveMigration) startGuestPing(ctx context.Context, st *Steps, v labView, m migration, period time.Duration) (*guestPing, error) {
+	g := m.g
+	gp := &guestPing{target: m.peer.Name}
+	dst, ns := m.peer.IPv4.Addr(), m.peer.NS
+	// The external host only when it reaches the guest: behind SNAT the
+	// guest's requests arrive from the exit node's address.
+	if ext, ok := v.External(); ok && g.GW4.IsValid() {
+		if a, ok4 := ext.Addr4(); ok4 {
+			if pr, _ := probe.Ping(ctx, ext.NS, g.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: time.Second}); pr.OK() {
+				gp.target, dst, ns = ext.Name, a, ext.NS
+			}
+		}
+	}
+	if ns != "" {
+		w, err := probe.WatchPings(ns, g.IPv4.Addr())
 		if err != nil {
 			return nil, err
 		}
-		if !pr.OK() {
-			return nil, fmt.Errorf("%s cannot reach %s over IPv6 before the migration (%s): nothing to measure", m.peer.Name, g.IPv6.Addr(), pr.String())
+		gp.watch = w
+	}
+	p, err := v.startGuestPing(ctx, g, dst, 150, period)
+	if err != nil {
+		if gp.watch != nil {
+			gp.watch.Stop(0)
 		}
-		n6 := m.peer.Name + " (IPv6)"
-		if err := st.StartStream(n6, StreamSpec{Label: m.peer.Name + " -> " + g.Name + " (IPv6)", From: m.peer.NS, To: g.NS, Dst: g.IPv6.Addr(), Port: 41003, Interval: m.interval}); err != nil {
-			return nil, err
-		}
-		names = append(names, n6)
-	}
-	ext, ok := v.External()
-	if !ok || !g.GW4.IsValid() {
-		return names, nil
-	}
-	if pr, _ := probe.Ping(ctx, ext.NS, g.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: time.Second}); !pr.OK() {
-		st.r.Text("external", fmt.Sprintf("%s cannot reach %s before the move (SNAT subnet?): no external stream", ext.Name, g.Name))
-		return names, nil
-	}
-	if err := st.StartStream(ext.Name, StreamSpec{Label: ext.Name + " -> " + g.Name, From: ext.NS, To: g.NS, Dst: g.IPv4.Addr(), Port: 41002, Interval: m.interval}); err != nil {
 		return nil, err
 	}
-	return append(names, ext.Name), nil
+	gp.guestPinger = p
+	return gp, nil
 }
 
-// checkPause: the guest was frozen during the pause, as a paused VM is.
-func (vmLiveMigration) checkPause(r *Result, m migration, mv Move, ping probe.PingResult, pingErr error, period time.Duration) {
+// checkPause: the guest was frozen during the pause, as a paused VM is;
+// for a VM, QEMU's own figures.
+func (vmLiveMigration) checkPause(r *Result, m migration, mv Move, gp *guestPing, ping probe.PingResult, pingErr error) {
+	defer func() {
+		if pingErr != nil {
+			r.Text("ping "+m.g.Name+" -> "+gp.target, "the guest's ping gave nothing: "+pingErr.Error())
+			return
+		}
+		r.Figure("guest ping lost", float64(ping.Transmitted-ping.Received), "")
+		r.Text("ping "+m.g.Name+" -> "+gp.target+" (frozen during the pause)", ping.String())
+		if gp.watch == nil {
+			return
+		}
+		ws := gp.watch.Stop(ping.Transmitted)
+		name := m.g.Name + " -> " + gp.target
+		r.Ms("longest gap from "+name+" (guest's ping)", ws.LongestGap)
+		r.Text("from the guest: "+name, fmt.Sprintf("requests as they arrived in %s: %s", gp.target, ws.String()))
+		if ws.Received == 0 {
+			r.Text("from the guest", "none of the guest's requests arrived: the direction from the guest is not measured")
+		}
+	}()
 	if mv.QEMU {
 		r.Text("pause", m.g.Name+" is a VM: QEMU paused its vCPUs itself (its own downtime, not the pause asked for)")
+		r.Ms("QEMU downtime (query-migrate)", mv.VM.Downtime)
+		r.Ms("QEMU migration total time", mv.VM.TotalTime)
+		r.Figure("QEMU RAM transferred", float64(mv.VM.Transferred>>20), "MiB")
+		r.Expect("QEMU paused the guest and moved its state", mv.VM.Downtime > 0 && mv.VM.Transferred > 0,
+			"query-migrate: status completed with a downtime and RAM sent",
+			fmt.Sprintf("downtime %v, total %v, %d MiB sent", mv.VM.Downtime, mv.VM.TotalTime, mv.VM.Transferred>>20),
+			"QEMU's migration did not report a pause or sent no memory: it was no live migration")
 		return
 	}
 	r.Ms("pause (as run)", mv.PauseEnd.Sub(mv.PauseStart))
 	r.Figure("guest processes frozen", float64(len(mv.Frozen)), "")
 	r.Expect("guest frozen during the pause", len(mv.Frozen) > 0,
-		"the guest's processes (at least its ping to "+m.peer.Name+") stopped from the tap leaving until the pause ended",
+		"the guest's processes (at least its ping to "+gp.target+") stopped from the tap leaving until the pause ended",
 		fmt.Sprintf("%d processes stopped: %v", len(mv.Frozen), mv.Frozen),
 		"the migration did not stop the guest's processes: the guest ran (and sent) while it was supposed to be paused")
-	if pingErr == nil {
-		r.Figure("guest ping lost", float64(ping.Transmitted-ping.Received), "")
-		r.Text("ping "+m.g.Name+" -> "+m.peer.Name+" (frozen during the pause)", ping.String())
-	}
 }
 
 // checkProbes reports each stream: loss, the longest gap against the
 // budget, and the gap split into the pause, the lab's own cost (moving the
 // tap until the guest's first announcement) and what the overlay adds.
-func (vmLiveMigration) checkProbes(r *Result, st *Steps, m migration, mv Move, names []string, stats map[string]probe.StreamStats, recs map[string][]probe.Record) {
+func (vmLiveMigration) checkProbes(r *Result, st *Steps, m migration, mv Move, names []string, stats map[string]probe.StreamStats, recs map[string][]probe.Record, firstRARP time.Time) {
 	// The gap splits into the pause as it ran, the lab's own mechanics
 	// after it (attach the tap, carrier up, first RARP) and the rest: what
-	// the overlay adds.
+	// the overlay adds. QEMU's pause is its downtime, and it has no lab
+	// mechanics: its destination tap is on the bridge before the pause.
 	pause, lab := m.pause, time.Duration(0)
 	if !mv.PauseEnd.IsZero() {
 		pause = mv.PauseEnd.Sub(mv.PauseStart)
+	}
+	outageFrom := mv.PauseStart
+	if mv.QEMU {
+		pause = mv.VM.Downtime
+		if !firstRARP.IsZero() {
+			outageFrom = firstRARP.Add(-pause)
+		}
 	}
 	if len(mv.Announces) > 0 {
 		lab = mv.Announces[0].Sub(mv.PauseStart) - pause
@@ -324,7 +435,7 @@ func (vmLiveMigration) checkProbes(r *Result, st *Steps, m migration, mv Move, n
 	}
 	for _, n := range names {
 		s := stats[n]
-		o := outageAt(recs[n], mv.PauseStart, 10)
+		o := outageAt(recs[n], outageFrom, 10)
 		r.Figure("lost probes from "+n, float64(s.Lost), "")
 		r.Ms("longest gap from "+n, s.LongestGap)
 		overlay := s.LongestGap - pause - lab
@@ -406,13 +517,18 @@ func (vmLiveMigration) waitFDB(ctx context.Context, v labView, m migration, time
 }
 
 // checkFDB: every node's FDB follows, timed from the guest's first RARP.
-func (vmLiveMigration) checkFDB(r *Result, st *Steps, m migration, mv Move, fdb fdbResult) {
+func (vmLiveMigration) checkFDB(r *Result, st *Steps, m migration, mv Move, fdb fdbResult, firstRARP time.Time) {
 	from := mv.PauseEnd
 	if len(mv.Announces) > 0 {
 		from = mv.Announces[0]
 	}
-	if from.IsZero() {
-		from = mv.PauseStart // a VM QEMU moved: only the start is known
+	if mv.QEMU {
+		// QEMU's first RARP as the capture saw it leave the new node,
+		// else the migration's end.
+		from = firstRARP
+		if from.IsZero() {
+			from = mv.Done
+		}
 	}
 	names := make([]string, 0, len(fdb.last))
 	for n := range fdb.last {
@@ -443,6 +559,19 @@ func (vmLiveMigration) checkFDB(r *Result, st *Steps, m migration, mv Move, fdb 
 	r.Expect("every node's FDB points at "+m.target.Name, len(notConv) == 0,
 		fmt.Sprintf("within %v: local on %s, remote via %s elsewhere", m.convTimeout, m.target.Name, m.target.VTEP), obs,
 		"the control plane did not move the MAC: no MAC/IP route with a higher MAC mobility sequence from the new node, or the old route was not withdrawn")
+}
+
+// firstRARPAt is when the capture first saw the guest's RARP leave the
+// new node (zero: never).
+func firstRARPAt(res *capture.Result, m migration) time.Time {
+	var first time.Time
+	for _, p := range res.Frames(capture.Outgoing()) {
+		if p.Depth == 1 && p.ARP != nil && p.ARP.Op == capture.RARPRequest && strings.EqualFold(p.SrcMAC.String(), m.g.MAC.String()) &&
+			p.Parent != nil && p.Parent.SrcIP == m.target.VTEP && (first.IsZero() || p.Time.Before(first)) {
+			first = p.Time
+		}
+	}
+	return first
 }
 
 // checkRARP: the guest announced itself as QEMU does, every round seen on
@@ -562,8 +691,11 @@ func (vmLiveMigration) checkGatewayCache(ctx context.Context, r *Result, v labVi
 	if gwBefore == "" {
 		return
 	}
-	after, ok, _ := probe.NeighFor(g.NS, g.GW4)
+	after, ok, _ := v.guestNeighFor(ctx, g, g.GW4)
 	state := "flushed (the simulated NIC lost carrier during the move)"
+	if g.VM {
+		state = "none (the VM's kernel dropped it)"
+	}
 	if ok {
 		state = after.String()
 	}
@@ -575,7 +707,7 @@ func (vmLiveMigration) checkGatewayCache(ctx context.Context, r *Result, v labVi
 			"the guest still has "+gwBefore+" for "+g.GW4.String(), "it has "+after.MAC,
 			"the guest learned another gateway MAC after the move: the new node answered with a MAC of its own (no common anycast MAC?)")
 	}
-	gp, perr := probe.Ping(ctx, g.NS, g.GW4, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+	gp, perr := v.guestPing(ctx, g, g.GW4, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
 	if perr == nil {
 		r.Expect("gateway "+g.GW4.String()+" answers right after the move", gp.Received == gp.Transmitted, "every ping answered", gp.String(),
 			"the guest's cached gateway MAC is not served by the new node (no common anycast MAC)")
@@ -592,11 +724,11 @@ func (vmLiveMigration) checkGatewayCache(ctx context.Context, r *Result, v labVi
 
 // checkStale: every neighbour entry for the guest's IP anywhere has its
 // MAC, and the old node has no local FDB entry left.
-func (vmLiveMigration) checkStale(r *Result, v labView, m migration) error {
+func (vmLiveMigration) checkStale(ctx context.Context, r *Result, v labView, m migration) error {
 	g := m.g
 	var stale []string
-	check := func(where, ns string) {
-		es, err := probe.Neigh(ns)
+	check := func(where string, neigh func() ([]probe.NeighEntry, error)) {
+		es, err := neigh()
 		if err != nil {
 			stale = append(stale, where+": "+err.Error())
 			return
@@ -609,12 +741,12 @@ func (vmLiveMigration) checkStale(r *Result, v labView, m migration) error {
 	}
 	for _, n := range m.vn.Nodes {
 		if ns, err := v.VNetNS(n.Name, m.vn.VNet.ID); err == nil {
-			check(n.Name, ns)
+			check(n.Name, func() ([]probe.NeighEntry, error) { return probe.Neigh(ns) })
 		}
 	}
-	for _, o := range v.Guests() {
+	for _, o := range v.allGuests() {
 		if o.Name != g.Name {
-			check(o.Name, o.NS)
+			check(o.Name, func() ([]probe.NeighEntry, error) { return v.guestNeigh(ctx, o) })
 		}
 	}
 	homeNS, err := v.VNetNS(m.home.Name, m.vn.VNet.ID)
