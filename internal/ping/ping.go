@@ -63,7 +63,7 @@ var (
 	rePingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) (?:packets )?received`)
 	// iputils prints icmp_seq=, busybox (inside a VM guest) seq=.
 	rePingReply = regexp.MustCompile(`(?:icmp_)?seq=(\d+) ttl=`)
-	rePingMTU     = regexp.MustCompile(`mtu ?= ?(\d+)`)
+	rePingMTU   = regexp.MustCompile(`mtu ?= ?(\d+)`)
 	// The "too big" errors as iputils prints them: "Frag needed and DF set
 	// (mtu = 1450)", "Packet too big: mtu=1450", "local error: message too
 	// long, mtu=1450".
