@@ -205,8 +205,16 @@ func (v labView) exitNodes(zone string) (nodes []Node, primary string, err error
 	return nodes, primary, nil
 }
 
-// snatSubnet tells whether the guest's address is in a subnet with snat.
-func (v labView) snatSubnet(g Guest) (netip.Prefix, bool) {
+// snatSubnet tells whether the guest's IPv4 address is in a subnet with snat.
+func (v labView) snatSubnet(g Guest) (netip.Prefix, bool) { return v.snatSubnetOf(g, ipFam{}) }
+
+// snatSubnetOf tells whether the guest's address of family f is in a subnet
+// with snat.
+func (v labView) snatSubnetOf(g Guest, f ipFam) (netip.Prefix, bool) {
+	ga := f.Guest(g)
+	if !ga.IsValid() {
+		return netip.Prefix{}, false
+	}
 	for _, n := range v.Nodes() {
 		p, err := v.Plan(n.Name)
 		if err != nil {
@@ -218,7 +226,7 @@ func (v labView) snatSubnet(g Guest) (netip.Prefix, bool) {
 					continue
 				}
 				for _, s := range vn.Subnets {
-					if s.SNAT && g.IPv4.IsValid() && s.Prefix.Contains(g.IPv4.Addr()) {
+					if s.SNAT && s.Prefix.Contains(ga.Addr()) {
 						return s.Prefix, true
 					}
 				}

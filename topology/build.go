@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn/config"
 )
 
 // keep tells the realizer which devices of the node namespace are the
@@ -154,6 +155,7 @@ func realizeHost(ns *nsutil.NS, n *Node, seg *Segment) error {
 		return fmt.Errorf("no host interfaces")
 	}
 	var gws []netip.Addr
+	var routes []config.HostRoute
 	for _, name := range hi.Order {
 		ifc := hi.Ifaces[name]
 		if name == "lo" || ifc == nil || ifc.Method4 == "loopback" {
@@ -204,6 +206,7 @@ func realizeHost(ns *nsutil.NS, n *Node, seg *Segment) error {
 		if ifc.Gateway6.IsValid() {
 			gws = append(gws, ifc.Gateway6)
 		}
+		routes = append(routes, ifc.Routes...)
 	}
 	if err := ns.Up(n.Link.Ifname); err != nil {
 		return err
@@ -211,7 +214,17 @@ func realizeHost(ns *nsutil.NS, n *Node, seg *Segment) error {
 	if len(gws) == 0 {
 		gws = []netip.Addr{n.Gateway4, n.Gateway6}
 	}
-	return defaultRoutes(ns, gws...)
+	if err := defaultRoutes(ns, gws...); err != nil {
+		return err
+	}
+	// The static routes of the file's up commands (a routed underlay's
+	// other racks), as ifupdown adds them.
+	for _, rt := range routes {
+		if err := ns.ReplaceRoute(rt.Dst, []netip.Addr{rt.Via}, ""); err != nil {
+			return fmt.Errorf("%s: route to %s via %s: %w", rt.Pos, rt.Dst, rt.Via, err)
+		}
+	}
+	return nil
 }
 
 // defaultRoutes installs a default route through each valid gateway (of

@@ -448,3 +448,38 @@ func TestMTUShortfall(t *testing.T) {
 		t.Errorf("IPv4 underlay: %q, want %q", got, want)
 	}
 }
+
+// A static route of a node's interfaces file goes through a neighbour on
+// its link: one that is not is refused before anything exists, at the
+// route's own line; examples/evpn-racks routes each rack to the other.
+func TestInterfacesRoutes(t *testing.T) {
+	l, err := Load("../examples/evpn-racks/lab.yaml", sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"node1": "192.168.1.0/24 via 192.168.0.254", "node2": "192.168.1.0/24 via 192.168.0.254", "node3": "192.168.0.0/24 via 192.168.1.254"}
+	for _, n := range l.Nodes {
+		var got []string
+		for _, ifc := range n.host.Ifaces {
+			for _, rt := range ifc.Routes {
+				got = append(got, rt.Dst.String()+" via "+rt.Via.String())
+			}
+		}
+		if len(got) != 1 || got[0] != want[n.Name] {
+			t.Errorf("%s: routes %v, want %s", n.Name, got, want[n.Name])
+		}
+	}
+	dir := copyDir(t, "../examples/evpn-racks")
+	f := filepath.Join(dir, "interfaces.node3")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, []byte(strings.Replace(string(b), "via 192.168.1.254", "via 192.168.0.254", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(filepath.Join(dir, "lab.yaml"), sdn.Compile)
+	if err == nil || !strings.Contains(err.Error(), "interfaces.node3:16: up: route to 192.168.0.0/24: 192.168.0.254 is not on vmbr0's link") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -114,6 +114,20 @@ func (r *resolver) nodeInterfaces(n *Node, ns *nodeSpec, seg *Segment, given *pr
 	n.Interfaces = abs
 	n.interfacesGiven = true
 	n.host = hi
+	// A static route of an up command goes through a neighbour on the
+	// interface's link; the kernel refuses any other half-way through up.
+	for _, name := range hi.Order {
+		ifc := hi.Ifaces[name]
+		for _, rt := range ifc.Routes {
+			onLink := false
+			for _, a := range ifc.Addresses {
+				onLink = onLink || (a.Contains(rt.Via) && a.Addr() != rt.Via)
+			}
+			if !onLink {
+				r.errf(rt.Pos, "up", "route to %s: %s is not on %s's link (none of its addresses is in a subnet holding it)", rt.Dst, rt.Via, name)
+			}
+		}
+	}
 	// The interface holding an address in the segment is the node's
 	// underlay; its first physical port is the veth to the switch.
 	for _, name := range hi.Order {

@@ -553,7 +553,11 @@ func (a *applier) configure(d *device) error {
 	if err := n.SetAddrs(ifc.Name, ifc.Addresses); err != nil {
 		return err
 	}
-	if ifc.Kind == plan.KindVxlan {
+	// A VXLAN device without learning and without static remotes is
+	// an EVPN one: its flood list is the control plane's (the agent or
+	// zebra installs it from type 3 routes), so a re-applied plan must
+	// not take it away.
+	if ifc.Kind == plan.KindVxlan && !controlPlaneFlood(ifc) {
 		if err := a.floodList(n, ifc); err != nil {
 			return err
 		}
@@ -595,6 +599,12 @@ func (a *applier) portFlags(n *nsutil.NS, ifc *plan.Iface) error {
 }
 
 var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
+
+// controlPlaneFlood tells whether a VXLAN device's flood list belongs to
+// the control plane rather than to the plan.
+func controlPlaneFlood(ifc *plan.Iface) bool {
+	return ifc.Learning != nil && !*ifc.Learning && len(ifc.VxlanRemotes) == 0
+}
 
 // floodList makes the all-zero FDB entries of a VXLAN device (head-end
 // replication) exactly the plan's remotes.
