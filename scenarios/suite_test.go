@@ -16,6 +16,7 @@ import (
 	"github.com/sdnlab/sdnlab/scenarios"
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
+	"github.com/sdnlab/sdnlab/topology/vm"
 )
 
 // The conformance suite: every scenario against real labs, healthy ones
@@ -133,6 +134,18 @@ func labSpecsReady(labFile string, mustBeReady bool, exps ...expectation) {
 	})
 }
 
+// vmLabSpecs is labSpecs for a lab with VM guests (kind: vm); where this
+// machine runs none (no QEMU, no /dev/kvm) the specs skip with the reason.
+func vmLabSpecs(labFile string, exps ...expectation) {
+	if _, _, err := vm.Accelerator(); err != nil {
+		Describe(labFile, func() {
+			It("runs VM guests", func() { Skip(err.Error()) })
+		})
+		return
+	}
+	labSpecs(labFile, exps...)
+}
+
 var _ = Describe("conformance", func() {
 	pass := func(s string) expectation { return expectation{scenario: s, verdict: reports.Pass} }
 	fail := func(s, because string) expectation {
@@ -226,7 +239,7 @@ var _ = Describe("conformance", func() {
 	// A QEMU virtual machine (kind: vm) moved by QEMU's live migration,
 	// probed through its kernel; the broken case (the peer's node deaf to
 	// BGP) changes the lab, so it runs last.
-	labSpecs(labs+"vmmig/lab.yaml", pass("vm-live-migration"),
+	vmLabSpecs(labs+"vmmig/lab.yaml", pass("vm-live-migration"),
 		fail(files+"vm-migration-peer-deaf.yaml", "followed the guest too slowly"))
 })
 

@@ -45,10 +45,7 @@ func prepareVMs(ctx context.Context, lab *Lab, pr *progress) (*vmEnv, error) {
 	if err != nil {
 		return nil, fmt.Errorf("guests %s are kind: vm: %w", strings.Join(names, ", "), err)
 	}
-	pr.printf("VM guests (%d): QEMU %s, kernel %s", len(names), accel, img.Version)
-	if note != "" {
-		pr.printf("note: %s", note)
-	}
+	pr.printf("VM guests (%d): QEMU accelerator %s (%s), kernel %s", len(names), accel, note, img.Version)
 	return &vmEnv{img: img, accel: accel}, nil
 }
 
