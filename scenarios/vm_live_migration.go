@@ -345,9 +345,11 @@ func (vmLiveMigration) startGuestPing(ctx context.Context, st *Steps, v labView,
 	g := m.g
 	gp := &guestPing{target: m.peer.Name}
 	dst, ns := m.peer.IPv4.Addr(), m.peer.NS
-	// The external host only when it reaches the guest: behind SNAT the
-	// guest's requests arrive from the exit node's address.
-	if ext, ok := v.External(); ok && g.GW4.IsValid() {
+	// The external host only when the guest's requests arrive from its own
+	// address: not from a SNAT subnet (they come from the exit node's).
+	if _, snat := v.snatSubnet(g); snat {
+		st.r.Text("guest ping", fmt.Sprintf("%s's subnet has SNAT: it pings its peer %s, not the external host", g.Name, m.peer.Name))
+	} else if ext, ok := v.External(); ok && g.GW4.IsValid() {
 		if a, ok4 := ext.Addr4(); ok4 {
 			if pr, _ := probe.Ping(ctx, ext.NS, g.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: time.Second}); pr.OK() {
 				gp.target, dst, ns = ext.Name, a, ext.NS
@@ -444,6 +446,18 @@ func (vmLiveMigration) checkProbes(r *Result, st *Steps, m migration, mv Move, n
 		r.Ms("overlay cost from "+n+" (gap - pause - lab)", overlay)
 		r.Text("UDP stream from "+n, fmt.Sprintf("%s\ngap %v = pause %v + lab %v + overlay %v",
 			s.String(), s.LongestGap.Round(time.Microsecond), pause.Round(time.Microsecond), lab.Round(time.Microsecond), overlay.Round(time.Microsecond)))
+		if rs := recs[n]; mv.QEMU && int(s.GapTo) < len(rs) && s.GapFrom < s.GapTo {
+			// Where the gap lies in QEMU's migration: pre-copy, its pause,
+			// or after it.
+			at := func(t time.Time) string {
+				if t.IsZero() {
+					return "-"
+				}
+				return t.Sub(mv.PauseStart).Round(time.Millisecond).String()
+			}
+			r.Text("gap from "+n+" in the migration", fmt.Sprintf("last answer before the gap %s, first after %s, migration complete %s (from the migration's start)",
+				at(rs[s.GapFrom].Recv), at(rs[s.GapTo].Recv), at(mv.Done)))
+		}
 		if !o.Recovered.IsZero() && o.Affected {
 			st.Event(o.Recovered, "recovery", "traffic from "+n+" recovered")
 		}
