@@ -71,11 +71,6 @@ func (c *Config) cmdline() string {
 		if khz := hostTSCkHz(); khz > 0 {
 			parts = append(parts, "tsc_early_khz="+strconv.Itoa(khz))
 		}
-		// Emulated, every page-table switch and TLB flush of the
-		// speculation mitigations (page-table isolation on each syscall
-		// and interrupt) costs QEMU a full soft-TLB flush: with them a
-		// guest answered about 150 pings a second, too few for a 1 ms probe.
-		parts = append(parts, "mitigations=off")
 	}
 	parts = append(parts, "sdnlab.name="+c.Name)
 	if c.MTU > 0 {
