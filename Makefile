@@ -5,7 +5,7 @@ BIN     := bin/sdnlab
 PKGS    := ./...
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: build test unit vet bench demo fuzz soak clean frr10
+.PHONY: build test unit vet bench demo fuzz soak clean frr10 conformance-frr
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sdnlab
@@ -19,6 +19,19 @@ vet:
 # on a 2-core machine, and two labs' agents competing for CPU blur that.
 test: build vet
 	$(GO) test -count=1 -p 1 -timeout 45m $(PKGS)
+	$(MAKE) --no-print-directory conformance-frr
+
+# The conformance suite's healthy EVPN labs again with every node on FRR
+# (Debian 12's 8.4): the examples `sdnlab test --engine both` compares.
+# Left out, each an open divergence or a flaky case on FRR 8.4 (README,
+# "Known divergences"): exit-node-failover (FRR 8.4 at times drops the
+# router MAC of one ECMP exit node), vm-live-migration on the demo lab
+# (after anycast-gateway's move and move back, node3 does not advertise
+# the moved MAC), bgp-only-workaround (no uRPF drop seen in 1 of 3 runs).
+# About 90 s.
+FRR_SPECS := examples/(demo|evpn-racks)/lab\.yaml (bum-replication|arp-nd-suppression|tenant-isolation|mtu|anycast-gateway|snat|vxlan-injection|urpf|cross-rack-migration) gives
+conformance-frr:
+	SDNLAB_ENGINE=frr $(GO) test -count=1 -timeout 10m -run TestConformance ./scenarios/ -args -ginkgo.focus='$(FRR_SPECS)'
 
 # Unit tests only (no root needed).
 unit:

@@ -236,7 +236,7 @@ func (v labView) snatSubnetOf(g Guest, f ipFam) (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-// pairAcrossSegments picks two IPv4 guests of one overlay VNet whose nodes
+// pairAcrossSegments picks two guests of one overlay VNet whose nodes
 // sit on different underlay segments (their VXLAN crosses a router).
 func (v labView) pairAcrossSegments() (Guest, Guest, error) {
 	byVNet, _, err := v.overlayGuests()
@@ -252,11 +252,21 @@ func (v labView) pairAcrossSegments() (Guest, Guest, error) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	for _, vn := range names {
-		for _, a := range byVNet[vn] {
-			for _, b := range byVNet[vn] {
-				if a.IPv4.IsValid() && b.IPv4.IsValid() && seg[a.Node] != seg[b.Node] {
-					return a, b, nil
+	// A pair sharing both families first (both are then probed), else
+	// one sharing either.
+	for _, both := range []bool{true, false} {
+		for _, vn := range names {
+			for _, a := range byVNet[vn] {
+				for _, b := range byVNet[vn] {
+					v4 := a.IPv4.IsValid() && b.IPv4.IsValid()
+					v6 := a.IPv6.IsValid() && b.IPv6.IsValid()
+					ok := v4 || v6
+					if both {
+						ok = v4 && v6
+					}
+					if ok && seg[a.Node] != seg[b.Node] {
+						return a, b, nil
+					}
 				}
 			}
 		}

@@ -79,3 +79,22 @@ func (f ipFam) NodeAddrs(n Node) []netip.Addr {
 	}
 	return out
 }
+
+// famOf is the family of an address.
+func famOf(a netip.Addr) ipFam { return ipFam{v6: a.Unmap().Is6()} }
+
+// Cache is what a host keeps the family's address-to-MAC bindings in.
+func (f ipFam) Cache() string {
+	if f.v6 {
+		return "neighbour cache"
+	}
+	return "ARP cache"
+}
+
+// Resolver is the protocol that resolves the family's addresses to MACs.
+func (f ipFam) Resolver() string {
+	if f.v6 {
+		return "neighbour solicitations"
+	}
+	return "ARP"
+}

@@ -29,26 +29,26 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 	// Each family on its own: a dual-stack guest must reach its peer, its
 	// gateway and the internet over IPv4 and IPv6 (IPv6 host routes exist
 	// only once the guest has spoken from its address).
-	for _, fam := range families {
+	for _, fam := range ipFams {
 		for _, gs := range byVNet {
 			for _, a := range gs {
-				if !a.Addr(fam).IsValid() {
+				if !fam.Guest(a).IsValid() {
 					continue
 				}
 				for _, b := range gs {
-					if b.Node != a.Node && b.Addr(fam).IsValid() {
+					if b.Node != a.Node && fam.Guest(b).IsValid() {
 						a, b := a, b
 						checks = append(checks, func(ctx context.Context) (string, bool) {
-							pr, _ := v.guestPing(ctx, a, b.Addr(fam).Addr(), probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
-							return fmt.Sprintf("%s -> %s (%s)", a.Name, b.Name, famTag(fam)), pr.OK()
+							pr, _ := v.guestPing(ctx, a, fam.Guest(b).Addr(), probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+							return fmt.Sprintf("%s -> %s (%s)", a.Name, b.Name, fam.Tag()), pr.OK()
 						})
 						break
 					}
 				}
 				// Guests of a zone with exit nodes reach the external host
 				// once the default route (type 5) is in.
-				if gw := a.Gateway(fam); hasExt && gw.IsValid() {
-					ea, ok := ext.AddrOf(fam)
+				if gw := fam.GW(a); hasExt && gw.IsValid() {
+					ea, ok := fam.HostAddr(ext)
 					if exits, _, err := v.exitNodes(a.Zone); err == nil && len(exits) > 0 && ok {
 						a := a
 						checks = append(checks, func(ctx context.Context) (string, bool) {
@@ -57,7 +57,7 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 						})
 					}
 				}
-				if gw := a.Gateway(fam); gw.IsValid() {
+				if gw := fam.GW(a); gw.IsValid() {
 					a := a
 					checks = append(checks, func(ctx context.Context) (string, bool) {
 						pr, _ := v.guestPing(ctx, a, gw, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // keep tells the realizer which devices of the node namespace are the
 // host's own (from its interfaces file) and not SDN devices.
 func (n *Node) keep(name string) bool {
-	if name == n.Link.Ifname {
+	if name == n.Link.Ifname || slices.Contains(n.P2P, name) {
 		return true
 	}
 	if n.host != nil {
@@ -274,6 +275,17 @@ func buildRouter(lab *Lab, r *Router) error {
 	}
 	if err := nsutil.Sysctls(r.NS, kv...); err != nil {
 		return err
+	}
+	// rp_filter covers IPv4 only: a strict uRPF router checks IPv6 with a
+	// netfilter fib lookup on the same interfaces.
+	var strict []string
+	for _, l := range r.Links {
+		if l.RPFilter == 1 {
+			strict = append(strict, l.Ifname)
+		}
+	}
+	if err := nsutil.SetRPF6(r.NS, strict); err != nil {
+		return fmt.Errorf("router %s: %w", r.Name, err)
 	}
 	for _, rt := range r.Routes {
 		if err := ns.ReplaceRoute(rt.Dst, rt.Via, ""); err != nil {

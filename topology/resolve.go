@@ -115,6 +115,8 @@ func (r *resolver) resolve() {
 	r.loadConfig()
 	r.segments()
 	r.nodes()
+	r.links()
+	r.lab.LSPGenInterval = r.s.LSPGenInterval.V
 	r.checkConfigNodes()
 	r.routers()
 	r.upstream()
@@ -125,6 +127,7 @@ func (r *resolver) resolve() {
 	r.routes()
 	r.compile()
 	r.checkPeers()
+	r.checkFabricLinks()
 	if len(r.errs) > 0 {
 		return
 	}

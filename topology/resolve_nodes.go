@@ -64,6 +64,17 @@ func (r *resolver) nodes() {
 		r.checkNodeGateways(n, ns)
 		n.Engine = r.engine(ns.Engine, f+".engine")
 		n.FRRRelease = release
+		if ns.FRRLocal.Set {
+			path := ns.FRRLocal.V
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(filepath.Dir(r.s.File), path)
+			}
+			if b, err := config.ReadInput(path); err != nil {
+				r.errf(ns.FRRLocal.Pos, f+".frr_local", "%s: %v", path, err)
+			} else {
+				n.FRRLocal = string(b)
+			}
+		}
 		r.lab.Nodes = append(r.lab.Nodes, n)
 	}
 }
@@ -255,7 +266,7 @@ func (r *resolver) compile() {
 			}
 			n.host = hi
 		}
-		plan, err := r.compiler(r.cfg, plan.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC})
+		plan, err := r.compiler(r.cfg, plan.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC, FRRLocal: n.FRRLocal})
 		if err != nil {
 			r.absorb(err, n.pos, "nodes."+n.Name, "compile SDN plan: %v")
 			continue
