@@ -63,6 +63,7 @@ func runAgent(ctx context.Context, args []string) error {
 	if cfg.Node == "" {
 		cfg.Node = *node
 	}
+	proc.LimitRuntime()
 	log := proc.Logger("node", *node)
 	stdin := proc.ParentPipe(os.Stdin)
 	if err := os.MkdirAll(nodeDir, 0o755); err != nil {

@@ -122,7 +122,7 @@ func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error 
 			v = map[string]any{"node": s.Node, "router_id": s.RouterID, "vtep": s.VTEP, "routes": s.Routes, "local": s.Local}
 		case "bgp":
 			v = map[string]any{"node": s.Node, "router_id": s.RouterID, "asn": s.ASN, "uptime": s.Uptime, "synced": s.Synced, "peers": s.Peers,
-				"bfd_dropped": s.BFDDropped}
+				"bfd_dropped": s.BFDDropped, "bfd": s.BFD, "goroutines": s.Goroutines, "runtime": s.Runtime}
 		case "fdb":
 			v = kernelOf(s, "flood", "fdb")
 		case "neigh":
