@@ -129,7 +129,11 @@ func peerConf(cfg *Config, n Neighbor, g *bgpguard.Guard, passive bool) *api.Pee
 		p.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(n.Multihop)}
 	}
 	if n.RRClient {
-		p.RouteReflector = &api.RouteReflector{RouteReflectorClient: true, RouteReflectorClusterId: cfg.RouterID.String()}
+		cid := cfg.ClusterID
+		if !cid.IsValid() {
+			cid = cfg.RouterID
+		}
+		p.RouteReflector = &api.RouteReflector{RouteReflectorClient: true, RouteReflectorClusterId: cid.String()}
 	}
 	if g != nil {
 		g.Configure(p, n.Addr)
