@@ -27,15 +27,15 @@ func writeMeshLab(b *testing.B, n, rr int, engine string) string {
 	addr := func(i int) string { return fmt.Sprintf("10.10.%d.%d", i/250, i%250+1) }
 	var peers, nodes, guests, routers []string
 	for i := 1; i <= n; i++ {
-		nodes = append(nodes, fmt.Sprintf("node%d", i))
+		nodes = append(nodes, fmt.Sprintf("  node%d: {address: %s}", i, addr(i)))
 		if rr == 0 {
 			peers = append(peers, addr(i))
 		}
 		v := (i-1)%2 + 1
-		guests = append(guests, fmt.Sprintf("  vm%d: {node: node%d, vnet: v%d, ip: 10.%d.%d.%d/16}", i, i, v, v, i/250, i%250+10))
+		guests = append(guests, fmt.Sprintf("  vm%d: {node: node%d, vnet: v%d, ip: 10.%d.%d.%d/16}", i, i, v, v, i/250, i%250+2))
 	}
 	for j := 1; j <= rr; j++ {
-		a := fmt.Sprintf("10.10.200.%d", j)
+		a := fmt.Sprintf("10.10.255.%d", 200+j)
 		peers = append(peers, a)
 		routers = append(routers, fmt.Sprintf("    rr%d: {reflector: evpn, interfaces: {lan: {address: %s}}}", j, a))
 	}
@@ -43,7 +43,7 @@ func writeMeshLab(b *testing.B, n, rr int, engine string) string {
 	if engine != "" {
 		lab += "engine: " + engine + "\n"
 	}
-	lab += "nodes: [" + strings.Join(nodes, ", ") + "]\nunderlay:\n  segments:\n    lan: {subnet: 10.10.0.0/16, mtu: 1500}\n"
+	lab += "nodes:\n" + strings.Join(nodes, "\n") + "\nunderlay:\n  segments:\n    lan: {subnet: 10.10.0.0/16, mtu: 1500}\n"
 	if rr > 0 {
 		lab += "  routers:\n" + strings.Join(routers, "\n") + "\n"
 	}
@@ -100,7 +100,7 @@ func measureScale(b *testing.B, n, rr int, engine string, limit time.Duration) s
 	if rr > 0 {
 		want = rr
 	}
-	dst := netip.MustParseAddr(fmt.Sprintf("10.%d.%d.%d", (n-1)%2+1, n/250, n%250+10))
+	dst := netip.MustParseAddr(fmt.Sprintf("10.%d.%d.%d", (n-1)%2+1, n/250, n%250+2))
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		all := true
