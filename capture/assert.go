@@ -225,12 +225,14 @@ func (r *Result) NoOuterFragments(fs ...Filter) error {
 	return r.None("outer IP fragments", append(fs, Outer(), IsFragment())...)
 }
 
-// BroadcastReplicatedOnce checks head-end replication of a broadcast in vni:
-// among the VXLAN frames matching the filters (typically the sender's uplink
-// point(s)) whose inner frame is a broadcast matching inner (nil: any
-// broadcast), each VTEP in remotes received exactly one copy and no other
-// destination received any. A copy seen at several points counts once
-// (same outer source, destination, IPv4 ID and inner bytes).
+// BroadcastReplicatedOnce checks head-end replication of a broadcast (or
+// multicast) frame in vni: among the VXLAN frames matching the filters
+// (typically the sender's uplink point(s)) whose inner frame is a
+// broadcast or multicast matching inner (nil: any), each VTEP in remotes
+// received exactly one copy and no other destination received any. A copy
+// seen at several points counts once: copies are told apart by outer
+// source, destination, IPv4 ID and inner bytes, and where those are equal
+// (an IPv6 outer header has no ID) by how often one point saw them.
 func (r *Result) BroadcastReplicatedOnce(vni uint32, remotes []netip.Addr, inner Filter, fs ...Filter) error {
 	name := fmt.Sprintf("broadcast in VNI %d replicated once to each of %v", vni, remotes)
 	type copyKey struct {
@@ -238,19 +240,34 @@ func (r *Result) BroadcastReplicatedOnce(vni uint32, remotes []netip.Addr, inner
 		id       uint32
 		inner    uint64
 	}
-	seen := map[copyKey]bool{}
-	perDst := map[netip.Addr][]*Packet{}
+	type copies struct {
+		perPoint map[string][]*Packet
+	}
+	byKey := map[copyKey]*copies{}
+	var keys []copyKey
 	for _, p := range r.Frames(append(fs, HasVXLAN(vni))...) {
 		in := p.VXLAN.Inner
-		if in == nil || !in.IsBroadcast() || (inner != nil && !inner(in)) {
+		if in == nil || !in.IsMulticast() || (inner != nil && !inner(in)) {
 			continue
 		}
 		k := copyKey{src: p.SrcIP, dst: p.DstIP, id: p.IPID, inner: in.hash()}
-		if seen[k] {
-			continue
+		c := byKey[k]
+		if c == nil {
+			c = &copies{perPoint: map[string][]*Packet{}}
+			byKey[k] = c
+			keys = append(keys, k)
 		}
-		seen[k] = true
-		perDst[p.DstIP] = append(perDst[p.DstIP], p)
+		c.perPoint[p.Point] = append(c.perPoint[p.Point], p)
+	}
+	perDst := map[netip.Addr][]*Packet{}
+	for _, k := range keys {
+		var most []*Packet
+		for _, ps := range byKey[k].perPoint {
+			if len(ps) > len(most) || len(ps) == len(most) && len(ps) > 0 && ps[0].Index < most[0].Index {
+				most = ps
+			}
+		}
+		perDst[k.dst] = append(perDst[k.dst], most...)
 	}
 	var problems []string
 	var evidence []*Packet

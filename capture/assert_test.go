@@ -2,6 +2,7 @@ package capture
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 )
 
@@ -203,5 +206,45 @@ func TestNoneOnIncompleteCapture(t *testing.T) {
 	r.Points[0].KernelDrops = 0
 	if err := r.None("anything"); err != nil || r.Lost() != "" {
 		t.Fatalf("complete capture: %v %q", err, r.Lost())
+	}
+}
+
+// vxlan6Frame wraps inner in VXLAN/UDP/IPv6/Ethernet from VTEP src to dst
+// (an IPv6 header has no ID: two copies of one frame are byte-equal).
+func vxlan6Frame(t *testing.T, src, dst string, vni uint32, inner []byte) []byte {
+	ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP, SrcIP: ip(src).AsSlice(), DstIP: ip(dst).AsSlice()}
+	udp := &layers.UDP{SrcPort: 49152, DstPort: layers.UDPPort(DefaultVXLANPort)}
+	if err := udp.SetNetworkLayerForChecksum(ip6); err != nil {
+		t.Fatal(err)
+	}
+	return serialize(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv6},
+		ip6, udp, &layers.VXLAN{ValidIDFlag: true, VNI: vni}, gopacket.Payload(inner))
+}
+
+// Over an IPv6 underlay a VTEP listed twice gets two byte-equal copies at
+// the sender's uplink: both count; the same copy seen at a second point
+// still counts once.
+func TestBroadcastReplicatedOnceIPv6Underlay(t *testing.T) {
+	inner := serialize(t, &layers.Ethernet{SrcMAC: macG1, DstMAC: net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}, EthernetType: layers.EthernetTypeIPv6},
+		&layers.IPv6{Version: 6, HopLimit: 1, NextHeader: layers.IPProtocolNoNextHeader, SrcIP: ip("fd00:1::10").AsSlice(), DstIP: ip("ff02::1").AsSlice()})
+	d := NewDecoder(DecodeOptions{})
+	seq := 0
+	at := func(point string, dsts ...string) []*Packet {
+		var out []*Packet
+		for _, dst := range dsts {
+			seq++
+			out = append(out, d.Decode(point, t0.Add(time.Duration(seq)*time.Microsecond), DirOut, 0, vxlan6Frame(t, "fd00:255::1", dst, 100, inner)))
+		}
+		return out
+	}
+	remotes := []netip.Addr{ip("fd00:255::2"), ip("fd00:255::3")}
+	ok := result(at("n1-up", "fd00:255::2", "fd00:255::3"), at("n1-br", "fd00:255::2", "fd00:255::3"))
+	if err := ok.BroadcastReplicatedOnce(100, remotes, nil); err != nil {
+		t.Fatalf("good replication (seen at two points) failed: %v", err)
+	}
+	bad := result(at("n1-up", "fd00:255::2", "fd00:255::2", "fd00:255::3"), at("n1-br", "fd00:255::2", "fd00:255::2", "fd00:255::3"))
+	err := bad.BroadcastReplicatedOnce(100, remotes, nil)
+	if err == nil || !strings.Contains(err.Error(), "fd00:255::2 got 2 copies") {
+		t.Fatalf("a VTEP listed twice over IPv6: %v", err)
 	}
 }

@@ -451,3 +451,47 @@ func decodeBFD(p *Packet, b []byte) error {
 	}
 	return nil
 }
+
+// ControlPlane tells whether a raw Ethernet frame is BGP (TCP 179 either
+// way) or BFD (UDP 3784, 4784) on the underlay itself, not inside VXLAN:
+// an Options.Select for captures that only need the control plane.
+func ControlPlane(frame []byte) bool {
+	if len(frame) < 14 {
+		return false
+	}
+	et, off := binary.BigEndian.Uint16(frame[12:]), 14
+	for (et == 0x8100 || et == 0x88a8) && len(frame) >= off+4 {
+		et, off = binary.BigEndian.Uint16(frame[off+2:]), off+4
+	}
+	var proto byte
+	switch et {
+	case 0x0800:
+		if len(frame) < off+20 {
+			return false
+		}
+		if binary.BigEndian.Uint16(frame[off+6:])&0x1fff != 0 {
+			return false // a later fragment has no ports
+		}
+		proto = frame[off+9]
+		off += int(frame[off]&0x0f) * 4
+	case 0x86dd:
+		if len(frame) < off+40 {
+			return false
+		}
+		proto = frame[off+6]
+		off += 40
+	default:
+		return false
+	}
+	if len(frame) < off+4 {
+		return false
+	}
+	src, dst := binary.BigEndian.Uint16(frame[off:]), binary.BigEndian.Uint16(frame[off+2:])
+	switch proto {
+	case 6:
+		return src == 179 || dst == 179
+	case 17:
+		return dst == BFDPort || dst == BFDMultihopPort
+	}
+	return false
+}

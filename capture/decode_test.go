@@ -522,3 +522,43 @@ func TestDecodeDHCPAck(t *testing.T) {
 		t.Fatalf("DHCP: %+v", d)
 	}
 }
+
+func TestControlPlane(t *testing.T) {
+	eth4 := &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}
+	eth6 := &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv6}
+	tcp4 := func(src, dst uint16) []byte {
+		ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: ip("192.168.0.1").AsSlice(), DstIP: ip("192.168.0.2").AsSlice()}
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(src), DstPort: layers.TCPPort(dst), ACK: true, Window: 100}
+		if err := tcp.SetNetworkLayerForChecksum(ip4); err != nil {
+			t.Fatal(err)
+		}
+		return serialize(t, eth4, ip4, tcp, gopacket.Payload([]byte{1, 2, 3}))
+	}
+	udp6 := func(dst uint16) []byte {
+		ip6 := &layers.IPv6{Version: 6, HopLimit: 255, NextHeader: layers.IPProtocolUDP, SrcIP: ip("fd00::1").AsSlice(), DstIP: ip("fd00::2").AsSlice()}
+		udp := &layers.UDP{SrcPort: 49152, DstPort: layers.UDPPort(dst)}
+		if err := udp.SetNetworkLayerForChecksum(ip6); err != nil {
+			t.Fatal(err)
+		}
+		return serialize(t, eth6, ip6, udp, gopacket.Payload(make([]byte, 24)))
+	}
+	cases := []struct {
+		name  string
+		frame []byte
+		want  bool
+	}{
+		{"BGP to 179", tcp4(40000, 179), true},
+		{"BGP from 179", tcp4(179, 40000), true},
+		{"other TCP", tcp4(40000, 22), false},
+		{"BFD over IPv6", udp6(BFDPort), true},
+		{"multihop BFD", udp6(BFDMultihopPort), true},
+		{"VXLAN", vxlanFrame(t, "192.168.0.1", "192.168.0.2", 1, 4789, 100, arpFrame(t, macG1, "10.0.0.1", "10.0.0.2")), false},
+		{"ARP", arpFrame(t, macG1, "10.0.0.1", "10.0.0.2"), false},
+		{"runt", []byte{1, 2, 3}, false},
+	}
+	for _, c := range cases {
+		if got := ControlPlane(c.frame); got != c.want {
+			t.Errorf("%s: ControlPlane = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

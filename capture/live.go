@@ -61,6 +61,12 @@ type Options struct {
 	// KeepNone keeps no frames for Stop's Result (a live capture that
 	// runs for hours must not grow).
 	KeepNone bool
+	// Select, when set, keeps only the frames it accepts (given the frame
+	// as read); the others are seen but neither kept nor counted against
+	// the limits, so a long capture that needs a few kinds of frames (a
+	// failover's BGP and BFD, see ControlPlane) does not lose them to the
+	// bulk of the traffic.
+	Select func(frame []byte) bool
 }
 
 func (o Options) withDefaults() Options {
@@ -266,6 +272,9 @@ func (s *Session) keep(pc *pointCapture, n int, buf, oob []byte, from unix.Socka
 		if s.opts.Live != nil {
 			s.opts.Live(pc.index, ts, dir, length, data)
 		}
+		return
+	}
+	if s.opts.Select != nil && !s.opts.Select(buf[:capLen]) {
 		return
 	}
 	s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 
 // anycastGateway: the gateway IP and MAC of an EVPN VNet are the same on
 // every node, so a guest's gateway keeps working after a migration without
-// a new ARP.
+// a new ARP or neighbour solicitation. Each family the guest has a gateway
+// of (IPv4, IPv6) is checked apart.
 type anycastGateway struct{}
 
 func newAnycastGateway() Scenario { return anycastGateway{} }
@@ -24,7 +26,7 @@ func (anycastGateway) Description() string {
 }
 func (anycastGateway) Params() []Param {
 	return []Param{
-		{Name: "guest", Default: "", Kind: KindGuest, Help: "the guest to check (default: first guest with an IPv4 gateway in an EVPN VNet)"},
+		{Name: "guest", Default: "", Kind: KindGuest, Help: "the guest to check (default: first guest with a gateway in an EVPN VNet)"},
 		{Name: "migrate", Default: "true", Kind: KindBool, Help: "also migrate the guest and back"},
 		{Name: "pause", Default: "50ms", Kind: KindDuration, Help: "migration pause"},
 	}
@@ -45,7 +47,7 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 	var vn *overlayVNet
 	for name, gs := range byVNet {
 		for _, c := range gs {
-			if vnets[name].Zone.Type != "evpn" || !c.GW4.IsValid() {
+			if vnets[name].Zone.Type != "evpn" || !c.GW4.IsValid() && !c.GW6.IsValid() {
 				continue
 			}
 			if env.Params["guest"] != "" && c.Name != env.Params["guest"] {
@@ -60,17 +62,22 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 		}
 	}
 	if vn == nil {
-		return r.Skipf("no guest with an IPv4 gateway in an EVPN VNet")
+		return r.Skipf("no guest with a gateway in an EVPN VNet")
 	}
 	if len(vn.Nodes) < 2 {
 		return r.Skipf("VNet %s of %s exists on %d node: an anycast gateway needs two to compare", vn.VNet.ID, g.Name, len(vn.Nodes))
 	}
-	gw := g.GW4
-	env.progress("gateway %s of VNet %s on %d nodes", gw, vn.VNet.ID, len(vn.Nodes))
+	var gws []netip.Addr
+	for _, fam := range ipFams {
+		if gw := fam.GW(g); gw.IsValid() {
+			gws = append(gws, gw)
+		}
+	}
+	env.progress("gateway %s of VNet %s on %d nodes", addrsString(gws), vn.VNet.ID, len(vn.Nodes))
 
-	// Same IP and MAC on every node's VNet bridge.
+	// Same IPs and MAC on every node's VNet bridge.
 	macs := map[string][]string{}
-	var missing []string
+	missing := map[netip.Addr][]string{}
 	for _, n := range vn.Nodes {
 		ns, err := v.VNetNS(n.Name, vn.VNet.ID)
 		if err != nil {
@@ -84,42 +91,47 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 		if err != nil {
 			return r.Errorf("%v", err)
 		}
-		has := false
-		for _, a := range addrs {
-			has = has || a.Addr() == gw
-		}
-		if !has {
-			missing = append(missing, n.Name)
+		for _, gw := range gws {
+			if !slices.ContainsFunc(addrs, func(a netip.Prefix) bool { return a.Addr() == gw }) {
+				missing[gw] = append(missing[gw], n.Name)
+			}
 		}
 		macs[mac.String()] = append(macs[mac.String()], n.Name)
 	}
-	r.Expect("gateway "+gw.String()+" on every node", len(missing) == 0, "on "+fmt.Sprint(len(vn.Nodes))+" nodes",
-		"missing on "+orNone(missing), "the subnet's gateway is not configured on the VNet bridge of those nodes")
+	for _, gw := range gws {
+		r.Expect("gateway "+gw.String()+" on every node", len(missing[gw]) == 0, "on "+fmt.Sprint(len(vn.Nodes))+" nodes",
+			"missing on "+orNone(missing[gw]), "the subnet's gateway is not configured on the VNet bridge of those nodes")
+	}
 	var macList []string
 	for m, ns := range macs {
 		macList = append(macList, fmt.Sprintf("%s on %s", m, strings.Join(ns, ",")))
 	}
+	sort.Strings(macList)
 	r.Figure("distinct gateway MACs", float64(len(macs)), "")
 	r.Expect("one gateway MAC on every node", len(macs) == 1, "one MAC", strings.Join(macList, "; "),
 		fmt.Sprintf("zone %s sets no anycast MAC (zone option mac): each node's bridge keeps its own MAC, so a migrated guest's cached gateway MAC is wrong on the new node", vn.Zone.ID))
 
-	// The guest's view.
-	before, err := s.gatewayMAC(ctx, g, gw)
-	if err != nil {
-		return r.Errorf("%v", err)
-	}
-	r.Text("gateway in "+g.Name+"'s ARP cache", before)
-	// Positive control: the guest really resolved its gateway to its own
-	// node's VNet bridge (the MAC the comparison above is about).
+	// The guest's view: its ARP (IPv4) and neighbour (IPv6) entry of each
+	// gateway. Positive control: the guest really resolved its gateway to
+	// its own node's VNet bridge (the MAC the comparison above is about).
 	own := ""
 	for m, ns := range macs {
 		if slices.Contains(ns, g.Node) {
 			own = m
 		}
 	}
-	r.Expect(g.Name+" resolves "+gw.String()+" to "+g.Node+"'s bridge", strings.EqualFold(before, own),
-		own+" (the bridge "+vn.VNet.Bridge+" on "+g.Node+")", before,
-		"something other than the node's VNet bridge answers ARP for the gateway")
+	before := map[netip.Addr]string{}
+	for _, gw := range gws {
+		mac, err := s.gatewayMAC(ctx, g, gw)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		before[gw] = mac
+		r.Text("gateway "+gw.String()+" in "+g.Name+"'s "+famOf(gw).Cache(), mac)
+		r.Expect(g.Name+" resolves "+gw.String()+" to "+g.Node+"'s bridge", strings.EqualFold(mac, own),
+			own+" (the bridge "+vn.VNet.Bridge+" on "+g.Node+")", mac,
+			"something other than the node's VNet bridge answers "+famOf(gw).Resolver()+" for the gateway")
+	}
 	if env.Params["migrate"] != "true" {
 		return r.Finish()
 	}
@@ -142,27 +154,30 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 			r.Text("migrate back", err.Error())
 		}
 	}()
-	// Right after the move the guest has not re-ARPed: the cached MAC must
-	// already be served by the new node.
-	pr, err := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
-	if err != nil {
-		return r.Errorf("%v", err)
+	for _, gw := range gws {
+		tag := famOf(gw).Tag()
+		// Right after the move the guest has not re-resolved: the cached
+		// MAC must already be served by the new node.
+		pr, err := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		r.Expect(fmt.Sprintf("gateway %s reachable after migrating to %s", gw, target), pr.OK(), "a reply", pr.String(),
+			"the new node does not answer for the gateway MAC the guest cached")
+		after, ok, err := probe.NeighFor(g.NS, gw)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		if !ok || after.MAC == "" {
+			r.Text("gateway "+gw.String()+" "+famOf(gw).Cache()+" entry", "flushed by the move (carrier loss of the simulated NIC); the ping above resolved it again")
+		}
+		obs := "no entry"
+		if ok {
+			obs = after.MAC
+		}
+		r.Expect("gateway MAC in the guest unchanged by migration ("+tag+")", ok && after.MAC == before[gw], before[gw], obs,
+			"the gateway MAC differs between nodes, so the guest had to learn a new one")
 	}
-	r.Expect(fmt.Sprintf("gateway reachable after migrating to %s", target), pr.OK(), "a reply", pr.String(),
-		"the new node does not answer for the gateway MAC the guest cached")
-	after, ok, err := probe.NeighFor(g.NS, gw)
-	if err != nil {
-		return r.Errorf("%v", err)
-	}
-	if !ok || after.MAC == "" {
-		r.Text("gateway ARP entry", "flushed by the move (carrier loss of the simulated NIC); the ping above resolved it again")
-	}
-	obs := "no entry"
-	if ok {
-		obs = after.MAC
-	}
-	r.Expect("gateway MAC in the guest unchanged by migration", ok && after.MAC == before, before, obs,
-		"the gateway MAC differs between nodes, so the guest had to learn a new one")
 	return r.Finish()
 }
 

@@ -87,6 +87,7 @@ func (s arpNDSuppression) checkPair(ctx context.Context, env *Env, r *Result, v 
 
 	type fam struct {
 		name     string
+		family   ipFam
 		src      netip.Addr
 		target   netip.Addr
 		gw       netip.Addr
@@ -94,10 +95,10 @@ func (s arpNDSuppression) checkPair(ctx context.Context, env *Env, r *Result, v 
 	}
 	var fams []fam
 	if a.IPv4.IsValid() && b.IPv4.IsValid() {
-		fams = append(fams, fam{"ARP", a.IPv4.Addr(), b.IPv4.Addr(), b.GW4, capture.ARPRequestFor})
+		fams = append(fams, fam{"ARP", ipFam{}, a.IPv4.Addr(), b.IPv4.Addr(), b.GW4, capture.ARPRequestFor})
 	}
 	if a.IPv6.IsValid() && b.IPv6.IsValid() {
-		fams = append(fams, fam{"ND", a.IPv6.Addr(), b.IPv6.Addr(), b.GW6, capture.NeighborSolicitFor})
+		fams = append(fams, fam{"ND", ipFam{v6: true}, a.IPv6.Addr(), b.IPv6.Addr(), b.GW6, capture.NeighborSolicitFor})
 	}
 	if len(fams) == 0 {
 		r.Text("VNet "+vn.VNet.ID, fmt.Sprintf("%s and %s share no address family", a.Name, b.Name))
@@ -140,7 +141,8 @@ func (s arpNDSuppression) checkPair(ctx context.Context, env *Env, r *Result, v 
 			"the capture on the nodes' uplinks did not see the guests' traffic: it did not take the overlay path, so the absence of requests proves nothing")
 		q := capture.All(capture.InVXLAN(), f.question(f.target))
 		crossed := res.Frames(q)
-		r.Figure(vn.VNet.ID+" "+f.name+" requests on the underlay", float64(len(crossed)), "")
+		// ARP (v4) and ND (v6) under one name: the summary sets them side by side.
+		r.Figure(vn.VNet.ID+" requests on the underlay "+f.family.Tag(), float64(len(crossed)), "")
 		obs := "none"
 		if len(crossed) > 0 {
 			var lines []string

@@ -90,9 +90,9 @@ func BenchmarkEngines(b *testing.B) {
 			for _, r := range sess.Run(ctx, sel) {
 				fm := r.FigureMap()
 				pick := map[string]string{
-					"FDB convergence":       "MAC to FDB on every peer (ms)",
-					"longest gap from vm12": "migration longest gap (ms)",
-					"recovery":              "exit-node failover recovery (ms)",
+					"FDB convergence":          "MAC to FDB on every peer (ms)",
+					"longest gap from vm12 v4": "migration longest gap (ms)",
+					"recovery":                 "exit-node failover recovery (ms)",
 				}
 				for from, to := range pick {
 					if x, ok := fm[from]; ok {

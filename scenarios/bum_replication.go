@@ -14,7 +14,9 @@ import (
 
 // bumReplication: a broadcast sent by a guest into its VNet must leave its
 // node once per remote VTEP of that VNI (head-end replication), reach every
-// other guest of the VNet exactly once, and go nowhere else.
+// other guest of the VNet exactly once, and go nowhere else. IPv6 has no
+// broadcast: its frame goes to the all-nodes group ff02::1, which a VNet
+// floods the same way. A dual-stack guest sends both, checked apart.
 type bumReplication struct{}
 
 func newBUMReplication() Scenario { return bumReplication{} }
@@ -57,8 +59,8 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 	}
 	vn := vnets[g.VNet]
 	vni := uint32(vn.VNet.Tag)
-	if !g.IPv4.IsValid() {
-		return r.Skipf("guest %s has no IPv4 address to send a broadcast from", g.Name)
+	if !g.IPv4.IsValid() && !g.IPv6.IsValid() {
+		return r.Skipf("guest %s has no IP address to send a broadcast from", g.Name)
 	}
 	sender, err := v.node(g.Node)
 	if err != nil {
@@ -82,17 +84,38 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 			others = append(others, o)
 		}
 	}
+	r.Figure("remote VTEPs", float64(len(remotes)), "")
+	for _, fam := range ipFams {
+		if fam.Guest(g).IsValid() {
+			if err := s.flood(ctx, env, r, fam, g, vni, sender, remotes, remoteNames, others); err != nil {
+				return r.Errorf("%v", err)
+			}
+		}
+	}
+	return r.Finish()
+}
+
+// flood sends one broadcast (IPv4) or all-nodes multicast (IPv6) frame
+// from g and checks where its copies went; check and figure names carry the
+// family.
+func (bumReplication) flood(ctx context.Context, env *Env, r *Result, fam ipFam, g Guest, vni uint32, sender Node, remotes []netip.Addr, remoteNames []string, others []Guest) error {
+	v := labView{env.Lab}
+	tag := fam.Tag()
 	points := uplinkPoints(v.Nodes())
 	for _, o := range others {
 		points = append(points, guestPoint(o))
 	}
 	marker := []byte("sdnlab-bum-" + nonce())
-	frame, err := probe.UDPFrame(g.MAC, probe.Broadcast, g.IPv4.Addr(), netip.MustParseAddr("255.255.255.255"), 9, marker)
-	if err != nil {
-		return r.Errorf("%v", err)
+	dstMAC, dstIP, what := probe.Broadcast, netip.MustParseAddr("255.255.255.255"), "broadcast"
+	if fam.v6 {
+		dstMAC, dstIP, what = probe.MulticastMAC(probe.AllNodes), probe.AllNodes, "all-nodes multicast ("+probe.AllNodes.String()+")"
 	}
-	env.progress("%s (on %s) broadcasts into VNI %d; remote VTEPs %s", g.Name, sender.Name, vni, addrsString(remotes))
-	res, err := captureDuring(ctx, env, r, "broadcast", points, func() error {
+	frame, err := probe.UDPFrame(g.MAC, dstMAC, fam.Guest(g).Addr(), dstIP, 9, marker)
+	if err != nil {
+		return err
+	}
+	env.progress("%s (on %s) sends a %s %s into VNI %d; remote VTEPs %s", g.Name, sender.Name, tag, what, vni, addrsString(remotes))
+	res, err := captureDuring(ctx, env, r, "broadcast-"+tag, points, func() error {
 		if err := probe.SendFrames(g.NS, g.Iface, frame); err != nil {
 			return err
 		}
@@ -100,7 +123,7 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 		return nil
 	})
 	if err != nil {
-		return r.Errorf("%v", err)
+		return err
 	}
 	ours := func(p *capture.Packet) bool { return bytes.Contains(p.Data(), marker) }
 
@@ -112,9 +135,8 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 			copies++
 		}
 	}
-	r.Figure("remote VTEPs", float64(len(remotes)), "")
-	r.Figure("copies sent", float64(copies), "")
-	r.ExpectAbsent(fmt.Sprintf("head-end replication in VNI %d from %s", vni, sender.Name), res.BroadcastReplicatedOnce(vni, remotes, ours, out),
+	r.Figure("copies sent "+tag, float64(copies), "")
+	r.ExpectAbsent(fmt.Sprintf("head-end replication of a %s %s in VNI %d from %s", tag, what, vni, sender.Name), res.BroadcastReplicatedOnce(vni, remotes, ours, out),
 		fmt.Sprintf("exactly one copy to each of %v (%s) and none elsewhere", remoteNames, addrsString(remotes)),
 		"the flood list of the VNI on "+sender.Name+" is wrong: a vxlan zone's peers list (or the EVPN IMET routes) must name every node of the zone once and nothing else")
 
@@ -125,9 +147,9 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 			leaked++
 		}
 	}
-	r.ExpectNone(res, "no copy in another VNI", leaked, "0", fmt.Sprint(leaked), "VNIs mapped to the wrong bridge")
+	r.ExpectNone(res, "no copy in another VNI ("+tag+")", leaked, "0", fmt.Sprint(leaked), "VNIs mapped to the wrong bridge")
 
-	// Each other guest of the VNet sees the broadcast exactly once.
+	// Each other guest of the VNet sees the frame exactly once.
 	for _, o := range others {
 		n := 0
 		for _, p := range res.Frames(capture.AtPoint(guestPoint(o).Label), capture.Incoming()) {
@@ -135,10 +157,10 @@ func (s bumReplication) Run(ctx context.Context, env *Env) *Result {
 				n++
 			}
 		}
-		r.Expect(fmt.Sprintf("%s (on %s) receives the broadcast once", o.Name, o.Node), n == 1, "1 copy", fmt.Sprintf("%d copies", n),
+		r.Expect(fmt.Sprintf("%s (on %s) receives the %s %s once", o.Name, o.Node, tag, what), n == 1, "1 copy", fmt.Sprintf("%d copies", n),
 			dupCause(n, o.Node, sender.Name, remoteNames))
 	}
-	return r.Finish()
+	return nil
 }
 
 func dupCause(n int, node, sender string, remotes []string) string {

@@ -39,8 +39,13 @@ func parsed(t *testing.T, m *bgp.BGPMessage) *capture.BGPMessage {
 }
 
 func macIP(t *testing.T, from netip.Addr, seq uint32, withdraw bool) *capture.Packet {
+	return macIPAddr(t, from, seq, withdraw, "")
+}
+
+// macIPAddr is macIP for a MAC+IP route of the guest's address ip.
+func macIPAddr(t *testing.T, from netip.Addr, seq uint32, withdraw bool, ip string) *capture.Packet {
 	rd, _ := bgp.ParseRouteDistinguisher(from.String() + ":2")
-	nlri := bgp.NewEVPNMacIPAdvertisementRoute(rd, bgp.EthernetSegmentIdentifier{}, 0, guestMC.String(), "", []uint32{11000})
+	nlri := bgp.NewEVPNMacIPAdvertisementRoute(rd, bgp.EthernetSegmentIdentifier{}, 0, guestMC.String(), ip, []uint32{11000})
 	var attrs []bgp.PathAttributeInterface
 	if withdraw {
 		attrs = []bgp.PathAttributeInterface{bgp.NewPathAttributeMpUnreachNLRI([]bgp.AddrPrefixInterface{nlri})}
@@ -86,7 +91,7 @@ func TestMigrationMACMobilityCheck(t *testing.T) {
 	} {
 		r := NewResult("x")
 		res := &capture.Result{Packets: []*capture.Packet{macIP(t, vtep3, tc.seq, false), macIP(t, vtep1, 0, true)}}
-		vmLiveMigration{}.checkBGP(r, NewSteps(&Env{Lab: fakeLab{}}, r), res, m, tc.before, tc.known)
+		vmLiveMigration{}.checkBGP(r, NewSteps(&Env{Lab: fakeLab{}}, r), res, m, tc.before, tc.known, nil)
 		if got := checkOK(t, r, "new node advertises"); got != tc.want {
 			t.Errorf("%s: check ok %v, want %v: %+v", tc.name, got, tc.want, r.Checks)
 		}
@@ -96,9 +101,39 @@ func TestMigrationMACMobilityCheck(t *testing.T) {
 	}
 	// No withdrawal from the old node.
 	r := NewResult("x")
-	vmLiveMigration{}.checkBGP(r, NewSteps(&Env{Lab: fakeLab{}}, r), &capture.Result{Packets: []*capture.Packet{macIP(t, vtep3, 1, false)}}, m, 0, true)
+	vmLiveMigration{}.checkBGP(r, NewSteps(&Env{Lab: fakeLab{}}, r), &capture.Result{Packets: []*capture.Packet{macIP(t, vtep3, 1, false)}}, m, 0, true, nil)
 	if checkOK(t, r, "old node withdraws") {
 		t.Error("withdrawal check passed without a withdrawal")
+	}
+}
+
+// The guest's IPv6 address moves with its MAC: the new node's MAC+IP
+// route carries the MAC's sequence, the old node withdraws its own.
+func TestMigrationMACIPv6MobilityCheck(t *testing.T) {
+	m := testMigration()
+	m.g.IPv6, m.g.GW6 = netip.MustParsePrefix("fd00:101::11/64"), netip.MustParseAddr("fd00:101::1")
+	m.fams = []ipFam{{v6: true}}
+	const ip = "fd00:101::11"
+	had := map[ipFam]string{{v6: true}: "bc:24:11:00:00:01"}
+	for _, tc := range []struct {
+		name       string
+		pkts       []*capture.Packet
+		advertised bool
+		withdrawn  bool
+	}{
+		{"moved with the MAC", []*capture.Packet{macIP(t, vtep3, 2, false), macIPAddr(t, vtep3, 2, false, ip), macIP(t, vtep1, 0, true), macIPAddr(t, vtep1, 0, true, ip)}, true, true},
+		{"MAC+IP without the bumped sequence", []*capture.Packet{macIP(t, vtep3, 2, false), macIPAddr(t, vtep3, 1, false, ip), macIP(t, vtep1, 0, true), macIPAddr(t, vtep1, 0, true, ip)}, false, true},
+		{"MAC+IP never advertised", []*capture.Packet{macIP(t, vtep3, 2, false), macIP(t, vtep1, 0, true), macIPAddr(t, vtep1, 0, true, ip)}, false, true},
+		{"old MAC+IP kept", []*capture.Packet{macIP(t, vtep3, 2, false), macIPAddr(t, vtep3, 2, false, ip), macIP(t, vtep1, 0, true)}, true, false},
+	} {
+		r := NewResult("x")
+		vmLiveMigration{}.checkBGP(r, NewSteps(&Env{Lab: fakeLab{}}, r), &capture.Result{Packets: tc.pkts}, m, 1, true, had)
+		if got := checkOK(t, r, "new node advertises MAC+IP "+ip); got != tc.advertised {
+			t.Errorf("%s: advertised check %v, want %v: %+v", tc.name, got, tc.advertised, r.Checks)
+		}
+		if got := checkOK(t, r, "old node withdraws MAC+IP "+ip); got != tc.withdrawn {
+			t.Errorf("%s: withdrawal check %v, want %v: %+v", tc.name, got, tc.withdrawn, r.Checks)
+		}
 	}
 }
 
@@ -140,7 +175,7 @@ func TestMigrationPauseAndGapChecks(t *testing.T) {
 	m := testMigration()
 	m.pause, m.maxGap, m.budget = 50*time.Millisecond, 200*time.Millisecond, "200ms = pause 50ms + 150ms convergence"
 	r := NewResult("x")
-	vmLiveMigration{}.checkPause(r, m, Move{PauseStart: t0, PauseEnd: t0.Add(m.pause)}, probe.PingResult{}, nil, 0)
+	vmLiveMigration{}.checkPause(r, m, Move{PauseStart: t0, PauseEnd: t0.Add(m.pause)}, nil, nil, 0)
 	if checkOK(t, r, "guest frozen") {
 		t.Error("a move that froze no process passed the freeze check")
 	}
@@ -150,7 +185,7 @@ func TestMigrationPauseAndGapChecks(t *testing.T) {
 		want bool
 	}{{60 * time.Millisecond, true}, {time.Second, false}} {
 		r := NewResult("x")
-		stats := map[string]probe.StreamStats{"vm12": {Sent: 1000, Received: 900, LongestGap: tc.gap, TailSent: 100, TailReceived: 100}}
+		stats := map[string]probe.StreamStats{"vm12": {Sent: 1000, Received: 900, LongestGap: tc.gap, LongestLossGap: tc.gap, TailSent: 100, TailReceived: 100}}
 		vmLiveMigration{}.checkProbes(r, NewSteps(&Env{Lab: fakeLab{}}, r), m, mv, []string{"vm12"}, stats, map[string][]probe.Record{})
 		if got := checkOK(t, r, "longest gap from vm12"); got != tc.want {
 			t.Errorf("gap %v: ok %v, want %v", tc.gap, got, tc.want)
@@ -158,6 +193,14 @@ func TestMigrationPauseAndGapChecks(t *testing.T) {
 		if c := r.Checks[len(r.Checks)-1]; !strings.Contains(c.Expected, "pause 50ms + 150ms") {
 			t.Errorf("the budget is not printed with the verdict: %q", c.Expected)
 		}
+	}
+	// A long arrival gap that lost nothing (the sender paused) is not the
+	// move's cost.
+	r = NewResult("x")
+	stats := map[string]probe.StreamStats{"vm12": {Sent: 1000, Received: 950, LongestGap: time.Second, LongestLossGap: 60 * time.Millisecond, TailSent: 100, TailReceived: 100}}
+	vmLiveMigration{}.checkProbes(r, NewSteps(&Env{Lab: fakeLab{}}, r), m, mv, []string{"vm12"}, stats, map[string][]probe.Record{})
+	if !checkOK(t, r, "longest gap from vm12") {
+		t.Error("a sender's pause without loss failed the gap check")
 	}
 }
 

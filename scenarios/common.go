@@ -180,8 +180,16 @@ func (v labView) exitNodes(zone string) (nodes []Node, primary string, err error
 	return nodes, primary, nil
 }
 
-// snatSubnet tells whether the guest's address is in a subnet with snat.
-func (v labView) snatSubnet(g Guest) (netip.Prefix, bool) {
+// snatSubnet tells whether the guest's IPv4 address is in a subnet with snat.
+func (v labView) snatSubnet(g Guest) (netip.Prefix, bool) { return v.snatSubnetOf(g, ipFam{}) }
+
+// snatSubnetOf tells whether the guest's address of family f is in a subnet
+// with snat.
+func (v labView) snatSubnetOf(g Guest, f ipFam) (netip.Prefix, bool) {
+	ga := f.Guest(g)
+	if !ga.IsValid() {
+		return netip.Prefix{}, false
+	}
 	for _, n := range v.Nodes() {
 		p, err := v.Plan(n.Name)
 		if err != nil {
@@ -193,7 +201,7 @@ func (v labView) snatSubnet(g Guest) (netip.Prefix, bool) {
 					continue
 				}
 				for _, s := range vn.Subnets {
-					if s.SNAT && g.IPv4.IsValid() && s.Prefix.Contains(g.IPv4.Addr()) {
+					if s.SNAT && s.Prefix.Contains(ga.Addr()) {
 						return s.Prefix, true
 					}
 				}
@@ -203,7 +211,7 @@ func (v labView) snatSubnet(g Guest) (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-// pairAcrossSegments picks two IPv4 guests of one overlay VNet whose nodes
+// pairAcrossSegments picks two guests of one overlay VNet whose nodes
 // sit on different underlay segments (their VXLAN crosses a router).
 func (v labView) pairAcrossSegments() (Guest, Guest, error) {
 	byVNet, _, err := v.overlayGuests()
@@ -219,11 +227,21 @@ func (v labView) pairAcrossSegments() (Guest, Guest, error) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	for _, vn := range names {
-		for _, a := range byVNet[vn] {
-			for _, b := range byVNet[vn] {
-				if a.IPv4.IsValid() && b.IPv4.IsValid() && seg[a.Node] != seg[b.Node] {
-					return a, b, nil
+	// A pair sharing both families first (both are then probed), else
+	// one sharing either.
+	for _, both := range []bool{true, false} {
+		for _, vn := range names {
+			for _, a := range byVNet[vn] {
+				for _, b := range byVNet[vn] {
+					v4 := a.IPv4.IsValid() && b.IPv4.IsValid()
+					v6 := a.IPv6.IsValid() && b.IPv6.IsValid()
+					ok := v4 || v6
+					if both {
+						ok = v4 && v6
+					}
+					if ok && seg[a.Node] != seg[b.Node] {
+						return a, b, nil
+					}
 				}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,7 +67,7 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	for _, h := range v.Routers() {
 		if !h.Upstream {
 			routers = append(routers, h)
-			rp = append(rp, h.Name+": "+effectiveRP(h.NS, h.Ifaces))
+			rp = append(rp, h.Name+": "+effectiveRP(h.NS, h.Ifaces)+"; IPv6: "+rpf6State(h.NS))
 		}
 	}
 	r.Text("rack routers' rp_filter", orNone(rp))
@@ -75,7 +76,7 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	// iface): 1 strict, 2 loose, 0 off).
 	notStrict, racks := rackRPFilter(routers, v.Nodes())
 	strictName := "rack routers run strict uRPF on every rack interface"
-	strictWant := fmt.Sprintf("rp_filter 1 on the %d interfaces facing a rack", racks)
+	strictWant := fmt.Sprintf("strict uRPF (rp_filter 1 for IPv4 VTEPs, the fib reverse path check for IPv6 ones) on the %d interface families facing a rack", racks)
 	switch {
 	case racks == 0:
 		r.Unproven(strictName, strictWant, "no rack router has an interface on a segment with nodes")
@@ -99,10 +100,18 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	if pcaps != "" {
 		pcaps = filepath.Join(pcaps, s.Name()) // the sub-run's captures go below ours
 	}
-	sub := vmLiveMigration{}.Run(ctx, &Env{Lab: env.Lab, PcapDir: pcaps, Progress: env.Progress, Params: map[string]string{
+	// vm-live-migration's own defaults, then what this move needs.
+	params := map[string]string{}
+	for _, p := range (vmLiveMigration{}).Params() {
+		params[p.Name] = p.Default
+	}
+	for k, val := range map[string]string{
 		"guest": g.Name, "to": target, "pause": env.Params["pause"], "interval": "1ms",
 		"max-gap": env.Params["max-gap"], "converge-timeout": "3s", "return": "false", "check-gateway-mac": "false",
-	}})
+	} {
+		params[k] = val
+	}
+	sub := vmLiveMigration{}.Run(ctx, &Env{Lab: env.Lab, PcapDir: pcaps, Progress: env.Progress, Params: params})
 	r.Checks = append(r.Checks, sub.Checks...)
 	r.Figures = append(r.Figures, sub.Figures...)
 	r.Evidence = append(r.Evidence, sub.Evidence...)
@@ -116,20 +125,28 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 		}
 	}()
 
-	// Same IP and gateway in the other rack.
-	pr, err := probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
-	if err != nil {
-		return r.Errorf("%v", err)
-	}
-	r.Expect(fmt.Sprintf("%s keeps %s in %s", g.Name, g.IPv4.Addr(), tn.Segment), pr.OK(), "replies from "+peer.Name, pr.String(),
-		"the VNet is not stretched to the other rack: VXLAN between VTEPs in different subnets needs routes between the racks")
-	if g.GW4.IsValid() {
-		gp, err := probe.Ping(ctx, g.NS, g.GW4, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
-		if err != nil {
-			return r.Errorf("%v", err)
+	// Same IP and gateway in the other rack, in each family the guest has.
+	for _, f := range ipFams {
+		ga, pa := f.Guest(g), f.Guest(peer)
+		if !ga.IsValid() {
+			continue
 		}
-		r.Expect(fmt.Sprintf("%s keeps its gateway %s on %s", g.Name, g.GW4, target), gp.OK(), "replies", gp.String(),
-			"the subnet's gateway is not configured on "+target)
+		if pa.IsValid() {
+			pr, err := probe.Ping(ctx, peer.NS, ga.Addr(), probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+			if err != nil {
+				return r.Errorf("%v", err)
+			}
+			r.Expect(fmt.Sprintf("%s: %s keeps %s in %s", f.Tag(), g.Name, ga.Addr(), tn.Segment), pr.OK(), "replies from "+peer.Name, pr.String(),
+				"the VNet is not stretched to the other rack: VXLAN between VTEPs in different subnets needs routes between the racks")
+		}
+		if gw := f.GW(g); gw.IsValid() {
+			gp, err := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+			if err != nil {
+				return r.Errorf("%v", err)
+			}
+			r.Expect(fmt.Sprintf("%s: %s keeps its gateway %s on %s", f.Tag(), g.Name, gw, target), gp.OK(), "replies", gp.String(),
+				"the subnet's gateway is not configured on "+target)
+		}
 	}
 	after, err := rpDrops(routers)
 	if err != nil {
@@ -141,35 +158,49 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 		// No counter read at all: "nothing dropped" would be vacuous.
 		drops, cause = "no rack router found", "the racks are joined by no (non-upstream) router whose uRPF could be observed"
 	}
+	r.Figure("rack router uRPF drops v4", float64(familyDrops(before, after, false)), "")
+	r.Figure("rack router uRPF drops v6", float64(familyDrops(before, after, true)), "")
 	r.Expect("rack routers dropped nothing by uRPF", len(routers) > 0 && drops == "none",
-		fmt.Sprintf("no IPReversePathFilter drops on %d rack routers", len(routers)), drops, cause)
+		fmt.Sprintf("no rp_filter (IPv4) or fib reverse path (IPv6) drops on %d rack routers", len(routers)), drops, cause)
 	return r.Finish()
 }
 
-// rackRPFilter reads the effective rp_filter of every router interface
-// that faces a segment with nodes; it returns those not strict and how
-// many it read.
+// rackRPFilter reads the effective uRPF of every router interface that
+// faces a segment with nodes, in the family of the VTEPs there (VXLAN's
+// outer packets): rp_filter for IPv4, the fib reverse path check
+// (nsutil.SetRPF6) for IPv6. It returns those not strict and how many it
+// read.
 func rackRPFilter(routers []Host, nodes []Node) (notStrict []string, n int) {
 	for _, h := range routers {
 		all, _ := nsutil.ReadSysctl(h.NS, "net/ipv4/conf/all/rp_filter")
+		strict6, _, _, err6 := nsutil.RPF6(h.NS)
 		for _, ifc := range h.Ifaces {
-			facing := false
+			v4, v6 := false, false
 			for _, p := range h.Nets[ifc] {
 				for _, nd := range nodes {
-					facing = facing || p.Masked().Contains(nd.VTEP)
+					if p.Masked().Contains(nd.VTEP) {
+						v4 = v4 || nd.VTEP.Is4()
+						v6 = v6 || nd.VTEP.Is6()
+					}
 				}
 			}
-			if !facing {
-				continue
+			if v4 {
+				n++
+				v, err := nsutil.ReadSysctl(h.NS, "net/ipv4/conf/"+ifc+"/rp_filter")
+				if err != nil {
+					notStrict = append(notStrict, fmt.Sprintf("%s %s unreadable (%v)", h.Name, ifc, err))
+				} else if eff := max(v, all); eff != "1" {
+					notStrict = append(notStrict, fmt.Sprintf("%s %s rp_filter=%s", h.Name, ifc, eff))
+				}
 			}
-			n++
-			v, err := nsutil.ReadSysctl(h.NS, "net/ipv4/conf/"+ifc+"/rp_filter")
-			if err != nil {
-				notStrict = append(notStrict, fmt.Sprintf("%s %s unreadable (%v)", h.Name, ifc, err))
-				continue
-			}
-			if eff := max(v, all); eff != "1" {
-				notStrict = append(notStrict, fmt.Sprintf("%s %s rp_filter=%s", h.Name, ifc, eff))
+			if v6 {
+				n++
+				switch {
+				case err6 != nil:
+					notStrict = append(notStrict, fmt.Sprintf("%s %s IPv6 reverse path check unreadable (%v)", h.Name, ifc, err6))
+				case !slices.Contains(strict6, ifc):
+					notStrict = append(notStrict, fmt.Sprintf("%s %s has no IPv6 reverse path check", h.Name, ifc))
+				}
 			}
 		}
 	}
@@ -180,7 +211,7 @@ func rackRPFilter(routers []Host, nodes []Node) (notStrict []string, n int) {
 // nodes: the MAC a migrated guest keeps in its ARP cache must exist on the
 // new node. It returns a non-nil result when the lab cannot be read.
 func gatewayMACCheck(r *Result, v labView, g Guest, home, target, name, cause string) *Result {
-	if !g.GW4.IsValid() {
+	if !g.GW4.IsValid() && !g.GW6.IsValid() {
 		return nil
 	}
 	_, vn, err := v.zoneOf(g)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -50,5 +51,26 @@ func TestCompareEngines(t *testing.T) {
 	}
 	if _, err := Engines("bogus"); err == nil {
 		t.Error("--engine bogus accepted")
+	}
+}
+
+// A failure between an FRR node without IPv6 VTEPs and an IPv6 VTEP names
+// the release and why; IPv4 underlays and FRR 10.6 or later are left alone.
+func TestNoIPv6VTEP(t *testing.T) {
+	v6 := func(name, engine, version string) Node {
+		return Node{Name: name, Engine: engine, FRRVersion: version, VTEP: netip.MustParseAddr("fd00:10::1")}
+	}
+	if got := noIPv6VTEP(v6("node1", "frr", "8.4.4"), v6("node2", "agent", "")); !strings.Contains(got, "node1 runs FRR 8.4.4, which has no IPv6 VTEP (FRR has them from 10.6)") {
+		t.Errorf("FRR 8.4.4: %q", got)
+	}
+	if got := noIPv6VTEP(v6("node2", "agent", ""), v6("node1", "frr", "10.3")); !strings.Contains(got, "node1 runs FRR 10.3") {
+		t.Errorf("FRR 10.3: %q", got)
+	}
+	if got := noIPv6VTEP(v6("node1", "frr", "10.6.1"), v6("node2", "agent", "")); got != "" {
+		t.Errorf("FRR 10.6.1: %q", got)
+	}
+	v4 := Node{Name: "node1", Engine: "frr", FRRVersion: "8.4.4", VTEP: netip.MustParseAddr("192.168.0.1")}
+	if got := noIPv6VTEP(v4, Node{Name: "node2", Engine: "agent", VTEP: netip.MustParseAddr("192.168.0.2")}); got != "" {
+		t.Errorf("IPv4 underlay: %q", got)
 	}
 }

@@ -75,6 +75,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 	type obs struct {
 		name, expected, observed, cause string
 		ok                              bool
+		noV6                            string // the pair's FRR node has no IPv6 VTEP
 	}
 	evaluate := func() ([]obs, map[string]*evpn.Snapshot, error) {
 		snaps := map[string]*evpn.Snapshot{}
@@ -121,6 +122,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 					continue
 				}
 				sb := snaps[b.Name]
+				first := len(out)
 				// Session.
 				state := "no such neighbour"
 				for _, p := range sa.Peers {
@@ -212,6 +214,9 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 						observed: "imported: " + orNone(got),
 						cause:    "the IP prefix routes are missing or carry a route target the node does not import"})
 				}
+				for i := first; i < len(out); i++ {
+					out[i].noV6 = noIPv6VTEP(a, b)
+				}
 			}
 		}
 		return out, snaps, nil
@@ -235,6 +240,9 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 		time.Sleep(300 * time.Millisecond)
 	}
 	for _, o := range last {
+		if !o.ok && o.noV6 != "" {
+			o.cause = o.noV6
+		}
 		r.Expect(o.name, o.ok, o.expected, o.observed, o.cause)
 	}
 	for _, n := range nodes {
@@ -283,4 +291,47 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	sort.Strings(c)
 	return c
+}
+
+// frrIPv6VTEPSince is the first FRR release with IPv6 VTEPs ("BGP IPv6
+// VTEP support", FRR 10.6; upstream PR 19721, single-homed EVPN over an
+// IPv6 underlay).
+const frrIPv6VTEPSince = "10.6"
+
+// noIPv6VTEP explains a failure between a and b when one of them runs an
+// FRR release without IPv6 VTEPs and a VTEP of the pair is IPv6; "" else.
+// Up to 10.5 bgpd accepts an ingress-replication PMSI tunnel attribute of
+// 9 bytes only (bgp_attr_pmsi_tunnel: an IPv4 endpoint; the 21-byte IPv6
+// one is malformed: the route is withdrawn or the session reset) and zebra
+// holds VTEPs as IPv4 addresses (its local VTEP on an IPv6 underlay is
+// 0.0.0.0).
+func noIPv6VTEP(a, b Node) string {
+	if !a.VTEP.Is6() && !b.VTEP.Is6() {
+		return ""
+	}
+	for _, n := range []Node{a, b} {
+		if n.Engine == "frr" && n.FRRVersion != "" && versionLess(n.FRRVersion, frrIPv6VTEPSince) {
+			return fmt.Sprintf("%s runs FRR %s, which has no IPv6 VTEP (FRR has them from %s): its bgpd refuses an ingress-replication PMSI tunnel attribute with an IPv6 endpoint (21 bytes; up to 10.5 only the 9-byte IPv4 form is accepted) and its zebra keeps VTEPs as IPv4 addresses (the local VTEP here is 0.0.0.0). Debian 12's FRR 8.4 and Debian 13's FRR 10.3 (frr: 10) both lack it: an FRR node needs an IPv4 underlay",
+				n.Name, n.FRRVersion, frrIPv6VTEPSince)
+		}
+	}
+	return ""
+}
+
+// versionLess compares dotted release numbers ("8.4.4" < "10.6").
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < max(len(pa), len(pb)); i++ {
+		var x, y int
+		if i < len(pa) {
+			fmt.Sscan(pa[i], &x)
+		}
+		if i < len(pb) {
+			fmt.Sscan(pb[i], &y)
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }

@@ -76,9 +76,14 @@ type Node struct {
 	Agent bool
 	// Engine is the node's SDN engine: agent or frr.
 	Engine string
+	// FRRVersion is the FRR release an frr node runs ("8.4.4", "10.3").
+	FRRVersion string
 	// Segment is the underlay segment the node sits on: nodes on different
 	// segments talk through routers.
 	Segment string
+	// Links are the node's point-to-point links (a fabric's mesh): the
+	// node at the other end -> the node's interface there.
+	Links map[string]string
 }
 
 // Guest is one VM.

@@ -37,6 +37,9 @@ type LabRun struct {
 	// Engine, when set (agent or frr), runs every node on that engine
 	// instead of what the lab file says.
 	Engine string
+	// FRR, when set (8 or 10), is the FRR release every FRR node runs
+	// instead of the lab file's frr:.
+	FRR string
 	// Strict turns warn findings into failures (--strict).
 	Strict bool
 	// Impair is put on the lab once the overlay is ready and removed
@@ -154,6 +157,9 @@ func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 		return nil, err
 	}
 	if err := lab.SetEngine(lr.Engine); err != nil {
+		return nil, err
+	}
+	if err := lab.SetFRR(lr.FRR); err != nil {
 		return nil, err
 	}
 	running, err := topology.Labs(lr.Topo)

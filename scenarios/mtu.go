@@ -219,45 +219,94 @@ func (s mtu) Run(ctx context.Context, env *Env) *Result {
 			fmt.Sprintf("the VXLAN device sends outer packets bigger than the underlay (%d) and they are fragmented: raise the underlay MTU to %d", under, need))
 	}
 
-	// 4. to the external host: report the MTU; a failure must be signalled
-	// (ICMP frag needed / packet too big), never a black hole.
+	// 4. to the external host, per family, from a guest whose traffic
+	// leaves the zone (the probing guest when it can): report the MTU; a
+	// failure must be signalled (ICMP frag needed / ICMPv6 packet too big),
+	// never a black hole.
 	if ext, ok := v.External(); ok {
-		for _, f := range fams {
-			var dst netip.Addr
-			if f.dst.Is4() {
-				dst, _ = ext.Addr4()
-			} else {
-				dst, _ = ext.Addr6()
-			}
-			if !dst.IsValid() {
+		for _, f := range ipFams {
+			dst, ok := f.HostAddr(ext)
+			if !ok {
 				continue
 			}
-			eff, atHi, err := pathMTU(ctx, a.NS, dst, guestMTU)
+			src, ok := v.egressGuest(a, f)
+			if !ok {
+				r.Text(f.Name()+" external", fmt.Sprintf("no guest with an %s address and gateway in a zone that leads out (exit nodes): path MTU to %s not probed", f.Name(), dst))
+				continue
+			}
+			srcMTU, err := probe.LinkMTU(src.NS, src.Iface)
 			if err != nil {
-				return r.Errorf("%s probe %s -> external %s: %v", f.name, a.Name, dst, err)
+				return r.Errorf("%v", err)
+			}
+			// A path MTU the guest learned earlier (an exception in its
+			// route cache) would answer for the path: forget it, so what
+			// the path says now is what counts.
+			if out, err := env.Lab.Exec(ctx, src.NS, "ip", "-"+f.Tag()[1:], "route", "flush", "cache"); err != nil {
+				return r.Errorf("%s: flush the route cache: %v: %s", src.Name, err, out)
+			}
+			eff, atHi, err := pathMTU(ctx, src.NS, dst, srcMTU)
+			if err != nil {
+				return r.Errorf("%s probe %s -> external %s: %v", f.Name(), src.Name, dst, err)
 			}
 			if eff == 0 {
-				r.Text(f.name+" external", fmt.Sprintf("no reply from %s at all: %s", dst, atHi.String()))
+				r.Text(f.Name()+" external", fmt.Sprintf("no reply from %s to %s at all: %s", src.Name, dst, atHi.String()))
 				continue
 			}
-			r.Figure(f.name+" external MTU", float64(eff), "")
+			r.Figure(f.Name()+" external MTU", float64(eff), "")
 			// Only the error that means "too big" (ICMP fragmentation
 			// needed, ICMPv6 packet too big), telling an MTU below what
 			// was sent, lets the sender adapt; any other error (an
 			// unreachable, a prohibited) leaves it as stuck as silence.
-			signalled := eff >= guestMTU || (atHi.TooBig > 0 && atHi.TooBig < guestMTU)
+			// The told MTU must also hold: a "too big" naming an MTU that
+			// still does not pass leaves the sender stuck at that size.
+			signalled := eff >= srcMTU || (atHi.TooBig > 0 && atHi.TooBig < srcMTU && atHi.TooBig <= eff)
 			told := "not told"
 			if atHi.TooBig > 0 {
 				told = fmt.Sprintf("told mtu %d", atHi.TooBig)
+				r.Figure(f.Name()+" external told MTU", float64(atHi.TooBig), "")
 			}
 			cause := "packets above the path MTU vanish without an ICMP error: a PMTU black hole (guest MTU above the VNet MTU, or ICMP filtered)"
-			if len(atHi.Errors) > 0 && atHi.TooBig == 0 {
+			if atHi.TooBig > eff {
+				cause = fmt.Sprintf("the path tells MTU %d (\"too big\"), yet only %d-byte packets pass: between them another error or silence, so a sender that trusts the told MTU stays stuck (an MTU-limiting filter below a link MTU, or a smaller link behind the one that answers)", atHi.TooBig, eff)
+			} else if len(atHi.Errors) > 0 && atHi.TooBig == 0 {
 				cause = fmt.Sprintf("packets above the path MTU get an error that is not \"too big\" (%s): the sender cannot learn the path MTU from it", atHi.Errors[0])
 			}
-			r.Expect(f.name+" path MTU to external is full or signalled", signalled,
-				fmt.Sprintf("%d-byte DF packets pass, or an ICMP \"too big\" error tells a smaller MTU", guestMTU),
-				fmt.Sprintf("largest passing %d; at %d: %s (%s)", eff, guestMTU, atHi.String(), told), cause)
+			r.Expect(fmt.Sprintf("%s path MTU %s -> external is full or signalled", f.Name(), src.Name), signalled,
+				fmt.Sprintf("%d-byte DF packets pass, or an ICMP \"too big\" error tells a smaller MTU", srcMTU),
+				fmt.Sprintf("largest passing %d; at %d: %s (%s)", eff, srcMTU, atHi.String(), told), cause)
 		}
 	}
 	return r.Finish()
+}
+
+// egressGuest is a guest with an address and gateway of family f whose
+// zone leads out of the cluster: prefer itself, else the first such guest
+// by name. An EVPN zone leads out through its exit nodes; other zones
+// route on their node.
+func (v labView) egressGuest(prefer Guest, f ipFam) (Guest, bool) {
+	leads := func(g Guest) bool {
+		if !f.Routed(g) {
+			return false
+		}
+		z, _, err := v.zoneOf(g)
+		if err != nil {
+			return false
+		}
+		if z.Type != "evpn" {
+			return true
+		}
+		ex, _, err := v.exitNodes(g.Zone)
+		return err == nil && len(ex) > 0
+	}
+	if leads(prefer) {
+		return prefer, true
+	}
+	gs := v.Guests()
+	slices.SortFunc(gs, func(x, y Guest) int { return strings.Compare(x.Name, y.Name) })
+	for _, g := range gs {
+		if leads(g) {
+			return g, true
+		}
+	}
+	return Guest{}, false
 }

@@ -25,39 +25,45 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 		return 0, err
 	}
 	var checks []func(context.Context) (string, bool)
-	for _, gs := range byVNet {
-		for _, a := range gs {
-			if !a.IPv4.IsValid() {
-				continue
-			}
-			for _, b := range gs {
-				if b.Node != a.Node && b.IPv4.IsValid() {
-					a, b := a, b
-					checks = append(checks, func(ctx context.Context) (string, bool) {
-						pr, _ := probe.Ping(ctx, a.NS, b.IPv4.Addr(), probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
-						return fmt.Sprintf("%s -> %s", a.Name, b.Name), pr.OK()
-					})
-					break
+	ext, hasExt := lab.External()
+	// Each family on its own: a dual-stack guest must reach its peer, its
+	// gateway and the internet over IPv4 and IPv6 (IPv6 host routes exist
+	// only once the guest has spoken from its address).
+	for _, fam := range ipFams {
+		for _, gs := range byVNet {
+			for _, a := range gs {
+				if !fam.Guest(a).IsValid() {
+					continue
 				}
-			}
-			// Guests of a zone with exit nodes reach the external host
-			// once the default route (type 5) is in.
-			if ext, ok := lab.External(); ok && a.GW4.IsValid() {
-				ea, ok4 := ext.Addr4()
-				if exits, _, err := v.exitNodes(a.Zone); err == nil && len(exits) > 0 && ok4 {
+				for _, b := range gs {
+					if b.Node != a.Node && fam.Guest(b).IsValid() {
+						a, b := a, b
+						checks = append(checks, func(ctx context.Context) (string, bool) {
+							pr, _ := probe.Ping(ctx, a.NS, fam.Guest(b).Addr(), probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+							return fmt.Sprintf("%s -> %s (%s)", a.Name, b.Name, fam.Tag()), pr.OK()
+						})
+						break
+					}
+				}
+				// Guests of a zone with exit nodes reach the external host
+				// once the default route (type 5) is in.
+				if gw := fam.GW(a); hasExt && gw.IsValid() {
+					ea, ok := fam.HostAddr(ext)
+					if exits, _, err := v.exitNodes(a.Zone); err == nil && len(exits) > 0 && ok {
+						a := a
+						checks = append(checks, func(ctx context.Context) (string, bool) {
+							pr, _ := probe.Ping(ctx, a.NS, ea, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+							return fmt.Sprintf("%s -> external %s", a.Name, ea), pr.OK()
+						})
+					}
+				}
+				if gw := fam.GW(a); gw.IsValid() {
 					a := a
 					checks = append(checks, func(ctx context.Context) (string, bool) {
-						pr, _ := probe.Ping(ctx, a.NS, ea, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
-						return fmt.Sprintf("%s -> external %s", a.Name, ea), pr.OK()
+						pr, _ := probe.Ping(ctx, a.NS, gw, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+						return fmt.Sprintf("%s -> gateway %s", a.Name, gw), pr.OK()
 					})
 				}
-			}
-			if a.GW4.IsValid() {
-				a := a
-				checks = append(checks, func(ctx context.Context) (string, bool) {
-					pr, _ := probe.Ping(ctx, a.NS, a.GW4, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
-					return fmt.Sprintf("%s -> gateway %s", a.Name, a.GW4), pr.OK()
-				})
 			}
 		}
 	}

@@ -26,6 +26,7 @@ func All() []Scenario {
 		newVMLiveMigration(),
 		newCrossRackMigration(),
 		newBGPOnlyWorkaround(),
+		newFabricLinkFailure(),
 		newExitNodeFailover(),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/reports"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/topology"
 )
 
 // Steps is the step library: the named building blocks both a YAML
@@ -171,7 +172,27 @@ func (s *Steps) Label(name, label string, quiet bool) {
 // Migrate is the step "migrate": the guest is frozen for pause, moves and
 // announces itself; the moments of the move join the timeline.
 func (s *Steps) Migrate(ctx context.Context, guest, to string, pause time.Duration) (Move, error) {
-	mv, err := s.env.Lab.Migrate(ctx, guest, to, pause)
+	return s.MigrateWith(ctx, guest, to, topology.MigrateOpts{Pause: pause})
+}
+
+// MigrateWither is a Lab whose migrations take every knob of
+// topology.MigrateOpts (a broken move the suite must catch).
+type MigrateWither interface {
+	MigrateWith(ctx context.Context, guest, node string, o topology.MigrateOpts) (Move, error)
+}
+
+// MigrateWith is Migrate with topology's knobs; a lab that has none of them
+// takes only a plain move.
+func (s *Steps) MigrateWith(ctx context.Context, guest, to string, o topology.MigrateOpts) (Move, error) {
+	var mv Move
+	var err error
+	if w, ok := s.env.Lab.(MigrateWither); ok {
+		mv, err = w.MigrateWith(ctx, guest, to, o)
+	} else if o != (topology.MigrateOpts{Pause: o.Pause}) {
+		return mv, fmt.Errorf("migrate %s to %s: lab %s takes no migration knobs (freeze, announce rounds)", guest, to, s.env.Lab.Name())
+	} else {
+		mv, err = s.env.Lab.Migrate(ctx, guest, to, o.Pause)
+	}
 	s.Event(mv.PauseStart, "pause", fmt.Sprintf("%s paused (%d processes frozen), tap leaves", guest, len(mv.Frozen)))
 	s.Event(mv.PauseEnd, "pause", guest+" resumes, tap joins "+to)
 	s.Event(mv.CarrierUp, "carrier", "carrier up on "+to)

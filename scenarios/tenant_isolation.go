@@ -28,6 +28,7 @@ func (tenantIsolation) Params() []Param { return nil }
 
 type pingPair struct {
 	from, to Guest
+	fam      ipFam
 	same     bool // same zone: must reach; other zone: must not
 	res      probe.PingResult
 	err      error
@@ -42,20 +43,30 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 	}
 	var guests []Guest
 	zoneOf := map[string]string{}
-	allowed := map[string][]uint32{} // guest -> VNIs it may appear in
+	allowed := map[string][]uint32{}  // guest -> VNIs its own frames may appear in
+	zoneVNIs := map[string][]uint32{} // zone -> its VNIs and L3VNI
 	for vn, gs := range byVNet {
+		z := vnets[vn].Zone
+		if !slices.Contains(zoneVNIs[z.ID], uint32(vnets[vn].VNet.Tag)) {
+			zoneVNIs[z.ID] = append(zoneVNIs[z.ID], uint32(vnets[vn].VNet.Tag))
+		}
+		if z.L3VNI > 0 && !slices.Contains(zoneVNIs[z.ID], uint32(z.L3VNI)) {
+			zoneVNIs[z.ID] = append(zoneVNIs[z.ID], uint32(z.L3VNI))
+		}
 		for _, g := range gs {
 			if !g.IPv4.IsValid() && !g.IPv6.IsValid() {
 				continue
 			}
 			guests = append(guests, g)
-			z := vnets[vn].Zone
 			zoneOf[g.Name] = z.ID
 			allowed[g.Name] = []uint32{uint32(vnets[vn].VNet.Tag)}
 			if z.L3VNI > 0 {
 				allowed[g.Name] = append(allowed[g.Name], uint32(z.L3VNI))
 			}
 		}
+	}
+	for _, vs := range zoneVNIs {
+		slices.Sort(vs)
 	}
 	sort.Slice(guests, func(i, j int) bool { return guests[i].Name < guests[j].Name })
 	zones := map[string]bool{}
@@ -75,10 +86,34 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 			if same && a.VNet == b.VNet && a.Node == b.Node {
 				continue // nothing crosses the overlay
 			}
-			pairs = append(pairs, &pingPair{from: a, to: b, same: same})
+			// Each family both guests have: a dual-stack lab is isolated
+			// (and reachable) over IPv4 and over IPv6, reported apart.
+			for _, fam := range ipFams {
+				if fam.Guest(a).IsValid() && fam.Guest(b).IsValid() {
+					pairs = append(pairs, &pingPair{from: a, to: b, fam: fam, same: same})
+				}
+			}
 		}
 	}
 	env.progress("%d guests in %d zones, %d pairs", len(guests), len(zones), len(pairs))
+	// Every guest talks to its gateways first, as a running VM does: its
+	// node learns (and advertises) its address. A guest that just moved
+	// has announced only its MAC (RARP), and a node that routes to it
+	// without its MAC+IP route cannot resolve it (its answer goes to the
+	// anycast MAC, which its own node keeps).
+	var wg sync.WaitGroup
+	for _, g := range guests {
+		for _, fam := range ipFams {
+			if gw := fam.GW(g); gw.IsValid() && fam.Guest(g).IsValid() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _ = probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 1, Timeout: 500 * time.Millisecond})
+				}()
+			}
+		}
+	}
+	wg.Wait()
 	res, err := captureDuring(ctx, env, r, "pings", uplinkPoints(v.Nodes()), func() error {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 8)
@@ -88,11 +123,7 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				dst := p.to.IPv4.Addr()
-				if !p.from.IPv4.IsValid() || !dst.IsValid() {
-					dst = p.to.IPv6.Addr()
-				}
-				p.res, p.err = probe.Ping(ctx, p.from.NS, dst, probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
+				p.res, p.err = probe.Ping(ctx, p.from.NS, p.fam.Guest(p.to).Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
 			}()
 		}
 		wg.Wait()
@@ -101,23 +132,23 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
-	crossOK, sameOK, cross := 0, 0, 0
+	crossOK, sameOK, cross := map[ipFam]int{}, map[ipFam]int{}, map[ipFam]int{}
 	for _, p := range pairs {
 		if p.err != nil {
 			return r.Errorf("ping %s -> %s: %v", p.from.Name, p.to.Name, p.err)
 		}
-		name := fmt.Sprintf("%s (%s) -> %s (%s)", p.from.Name, zoneOf[p.from.Name], p.to.Name, zoneOf[p.to.Name])
+		name := fmt.Sprintf("%s (%s) -> %s (%s) %s", p.from.Name, zoneOf[p.from.Name], p.to.Name, zoneOf[p.to.Name], p.fam.Tag())
 		if p.same {
 			if p.res.OK() {
-				sameOK++
+				sameOK[p.fam]++
 			}
 			// A control: isolation means nothing if nothing works at all.
 			r.Expect("reachable "+name, p.res.OK(), "a reply (same zone)", p.res.String(), "the zone's overlay does not work, so isolation cannot be judged")
 			continue
 		}
-		cross++
+		cross[p.fam]++
 		if p.res.OK() {
-			crossOK++
+			crossOK[p.fam]++
 		}
 		cause := "traffic leaks between zones: overlapping VNIs, a route-target imported across zones, or a route between the VRFs"
 		if shared := sharedExits(v, zoneOf[p.from.Name], zoneOf[p.to.Name]); len(shared) > 0 {
@@ -126,9 +157,13 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 		}
 		r.Expect("isolated "+name, !p.res.OK(), "no reply (different zones)", p.res.String(), cause)
 	}
-	r.Figure("cross-zone pairs", float64(cross), "")
-	r.Figure("cross-zone replies", float64(crossOK), "")
-	r.Figure("same-zone pairs reachable", float64(sameOK), "")
+	for _, fam := range ipFams {
+		if cross[fam] > 0 || sameOK[fam] > 0 {
+			r.Figure("cross-zone pairs "+fam.Tag(), float64(cross[fam]), "")
+			r.Figure("cross-zone replies "+fam.Tag(), float64(crossOK[fam]), "")
+			r.Figure("same-zone pairs reachable "+fam.Tag(), float64(sameOK[fam]), "")
+		}
+	}
 
 	// On the wire each guest's frames carry only its own VNIs.
 	// Positive control: a guest that reached a same-zone peer on another
@@ -142,15 +177,26 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 	}
 	var bad, unseen []string
 	for _, g := range guests {
-		mine := capture.Any(capture.FromMAC(g.MAC.String()), func(p *capture.Packet) bool {
-			return p.SrcIP.IsValid() && (p.SrcIP == g.IPv4.Addr() || p.SrcIP == g.IPv6.Addr())
-		})
-		seen := res.VNIsSeen(func(p *capture.Packet) bool {
-			return p.VXLAN != nil && p.VXLAN.Inner != nil && mine(p.VXLAN.Inner)
-		})
-		for _, vni := range seen {
+		// The guest's own frames (its MAC) stay in its VNet's VNI or go
+		// routed in the L3VNI; a packet of its address that a gateway
+		// routed (another source MAC) may be bridged into any VNet of the
+		// same zone (asymmetric routing where no MAC+IP route is known).
+		own := capture.FromMAC(g.MAC.String())
+		routed := func(p *capture.Packet) bool {
+			return !own(p) && p.SrcIP.IsValid() && (p.SrcIP == g.IPv4.Addr() || p.SrcIP == g.IPv6.Addr())
+		}
+		inner := func(f capture.Filter) capture.Filter {
+			return func(p *capture.Packet) bool { return p.VXLAN != nil && p.VXLAN.Inner != nil && f(p.VXLAN.Inner) }
+		}
+		seen := res.VNIsSeen(inner(capture.Any(own, routed)))
+		for _, vni := range res.VNIsSeen(inner(own)) {
 			if !slices.Contains(allowed[g.Name], vni) {
 				bad = append(bad, fmt.Sprintf("%s in VNI %d (allowed %v)", g.Name, vni, allowed[g.Name]))
+			}
+		}
+		for _, vni := range res.VNIsSeen(inner(routed)) {
+			if z := zoneOf[g.Name]; !slices.Contains(zoneVNIs[z], vni) {
+				bad = append(bad, fmt.Sprintf("%s routed in VNI %d (zone %s has %v)", g.Name, vni, z, zoneVNIs[z]))
 			}
 		}
 		if mustSee[g.Name] && len(seen) == 0 {

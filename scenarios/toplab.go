@@ -60,9 +60,30 @@ func (t *TopoLab) Nodes() []Node {
 			nd.Addrs = []netip.Addr{n.Addr.Addr()}
 		}
 		if p := t.L.Plans[n.Name]; p != nil && p.FRR != nil {
-			nd.Agent = true
+			nd.Agent = p.FRR.DefaultRouter() != nil
+		}
+		// A fabric underlay: the VTEP is the node's loopback and VXLAN
+		// crosses the point-to-point links.
+		if p := t.L.Plans[n.Name]; p != nil {
+			for _, z := range p.Zones {
+				if z.LocalVTEP.IsValid() && z.Fabric != "" && z.LocalVTEP != nd.VTEP {
+					nd.VTEP = z.LocalVTEP
+					nd.Addrs = append(nd.Addrs, z.LocalVTEP)
+					break
+				}
+			}
+		}
+		for _, l := range t.L.P2P {
+			if ifname, peer := l.End(n.Name); ifname != "" {
+				nd.Uplinks = append(nd.Uplinks, ifname)
+				if nd.Links == nil {
+					nd.Links = map[string]string{}
+				}
+				nd.Links[peer] = ifname
+			}
 		}
 		nd.Engine = n.EngineOf()
+		nd.FRRVersion = n.FRRVersion()
 		out = append(out, nd)
 	}
 	return out
@@ -150,6 +171,11 @@ func (t *TopoLab) VNetNS(node, vnet string) (string, error) {
 }
 
 func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Duration) (Move, error) {
+	return t.MigrateWith(ctx, guest, node, topology.MigrateOpts{Pause: pause})
+}
+
+// MigrateWith is Migrate with topology's knobs (MigrateWither).
+func (t *TopoLab) MigrateWith(ctx context.Context, guest, node string, o topology.MigrateOpts) (Move, error) {
 	if t.L.Guest(guest) == nil {
 		return Move{}, fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
 	}
@@ -158,7 +184,7 @@ func (t *TopoLab) Migrate(ctx context.Context, guest, node string, pause time.Du
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return topology.Migrate(ctx, t.L, guest, node, pause)
+	return topology.MigrateWith(ctx, t.L, guest, node, o)
 }
 
 // KillNode crashes a node as a power loss does: its underlay link goes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -100,11 +101,16 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 				return r.Errorf("rp_filter on %s: %v", h.Name, err)
 			}
 			restore = append(restore, f)
+			f, err = setRPF6(h.NS, h.Ifaces)
+			if err != nil {
+				return r.Errorf("IPv6 reverse path check on %s: %v", h.Name, err)
+			}
+			restore = append(restore, f)
 		}
 	}
 	var rpState []string
 	for _, h := range routers {
-		rpState = append(rpState, h.Name+": "+effectiveRP(h.NS, h.Ifaces))
+		rpState = append(rpState, h.Name+": "+effectiveRP(h.NS, h.Ifaces)+"; IPv6: "+rpf6State(h.NS))
 	}
 	r.Text("router rp_filter", orNone(rpState))
 	if len(routers) > 0 {
@@ -114,21 +120,35 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 			if err != nil {
 				return r.Errorf("%v", err)
 			}
-			pr, err := probe.Ping(ctx, a.NS, b.IPv4.Addr(), probe.PingOpts{Count: 3, Interval: 100 * time.Millisecond, Timeout: time.Second})
-			if err != nil {
-				return r.Errorf("%v", err)
+			// The overlay in each family the pair shares; the outer
+			// packets are of the underlay's family, and both families'
+			// drop counters are read.
+			var obs []string
+			okAll := true
+			for _, f := range ipFams {
+				if !f.Guest(a).IsValid() || !f.Guest(b).IsValid() {
+					continue
+				}
+				pr, err := probe.Ping(ctx, a.NS, f.Guest(b).Addr(), probe.PingOpts{Count: 3, Interval: 100 * time.Millisecond, Timeout: time.Second})
+				if err != nil {
+					return r.Errorf("%v", err)
+				}
+				okAll = okAll && pr.Transmitted > 0 && pr.Received == pr.Transmitted
+				obs = append(obs, f.Tag()+" "+pr.String())
 			}
 			after, err := rpDrops(routers)
 			if err != nil {
 				return r.Errorf("%v", err)
 			}
 			drops := dropsText(before, after)
-			// Every probe answered and not one rp_filter drop: a lost reply
-			// or a dropped packet is what strict uRPF does wrong.
+			r.Figure("router rp_filter drops v4", float64(familyDrops(before, after, false)), "")
+			r.Figure("router uRPF drops v6", float64(familyDrops(before, after, true)), "")
+			// Every probe answered and not one uRPF drop (either family):
+			// a lost reply or a dropped packet is what strict uRPF does wrong.
 			r.Expect(fmt.Sprintf("overlay %s -> %s through strict-uRPF routers", a.Name, b.Name),
-				pr.Transmitted > 0 && pr.Received == pr.Transmitted && drops == "none",
-				"every probe answered, no rp_filter drop on the routers",
-				pr.String()+"; rp_filter drops: "+drops,
+				len(obs) > 0 && okAll && drops == "none",
+				"every probe answered, no rp_filter (v4) or fib reverse path (v6) drop on the routers",
+				strings.Join(obs, "; ")+"; rp_filter drops: "+drops,
 				"a router's strict uRPF dropped packets whose source it would not route back through the interface they arrived on (a VTEP address not routed back the same way: a loopback VTEP not announced into the underlay?)")
 		} else {
 			r.Text("underlay", err.Error()+": overlay through the routers not tested")
@@ -139,12 +159,11 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 
 	// Part 2: the exit nodes.
 	ext, hasExt := v.External()
-	extAddr, _ := ext.Addr4()
 	byVNet, vnets, err := v.overlayGuests()
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
-	if !hasExt || !extAddr.IsValid() {
+	if !hasExt {
 		r.Text("exit nodes", "the lab has no external host: exit-node uRPF not tested")
 		if len(r.Checks) == 0 {
 			return r.Skipf("nothing to check: no underlay router between nodes of different segments and no external host")
@@ -192,68 +211,16 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 				states = append(states, h.Name+": "+effectiveRP(h.NS, h.Ifaces))
 			}
 		}
-		r.Text("exit node rp_filter", strings.Join(states, "\n"))
-		// Every guest of the zone with a gateway talks to the external host:
-		// flows from several nodes make any asymmetry show.
-		var guests []Guest
-		for _, vn2 := range names {
-			if vnets[vn2].Zone.ID == z.ID {
-				for _, g := range byVNet[vn2] {
-					if g.IPv4.IsValid() && g.GW4.IsValid() {
-						guests = append(guests, g)
-					}
-				}
+		r.Text("exit node rp_filter", strings.Join(states, "\n")+"\n(rp_filter is IPv4 only: Linux has none for IPv6, so the exit nodes' IPv6 returns are not filtered)")
+		for _, f := range ipFams {
+			extAddr, ok := f.HostAddr(ext)
+			if !ok {
+				continue
 			}
-		}
-		// An upstream with routes through every exit node hashes each flow
-		// to one of them; whether a given probe comes back the way it left
-		// is luck. Make it certain: return traffic to a guest that sits on
-		// an exit node is routed through another exit node, as the hash
-		// does to some flows.
-		if len(guests) == 0 {
-			// Without a guest to probe from, "every probe answered, no
-			// drop" would hold with nothing sent.
-			r.Text("exit nodes", fmt.Sprintf("zone %s has no guest with an IPv4 address and gateway: exit-node uRPF not tested", z.ID))
-			continue
-		}
-		undo, forced := forceReturnViaOtherExit(v, guests, exits)
-		restore = append(restore, undo)
-		r.Text("return path", orNone(forced))
-		before, err := rpDrops(exitHosts)
-		if err != nil {
-			return r.Errorf("%v", err)
-		}
-		var failed []string
-		sent, got := 0, 0
-		for _, g := range guests {
-			pr, err := probe.Ping(ctx, g.NS, extAddr, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
-			if err != nil {
+			if err := urpfExits(ctx, r, v, z.ID, names, byVNet, vnets, exits, exitHosts, extAddr, f, &restore); err != nil {
 				return r.Errorf("%v", err)
 			}
-			sent += pr.Transmitted
-			got += pr.Received
-			if pr.Received < pr.Transmitted {
-				failed = append(failed, fmt.Sprintf("%s (on %s): %s", g.Name, g.Node, pr.String()))
-			}
 		}
-		after, err := rpDrops(exitHosts)
-		if err != nil {
-			return r.Errorf("%v", err)
-		}
-		var total int64
-		for k := range after {
-			total += after[k] - before[k]
-		}
-		r.Figure("exit-node rp_filter drops", float64(total), "")
-		r.Figure("guest -> external replies", float64(got), "")
-		cause := "the path out through the exit nodes is broken"
-		if total > 0 {
-			cause = fmt.Sprintf("strict rp_filter on the exit nodes dropped %d packets (%s): with %d exit nodes a flow leaves through one and its return arrives at another, which has no route back the way it came; Proxmox's documentation says to disable rp_filter on exit nodes (net.ipv4.conf.all.rp_filter=0 and per interface)",
-				total, dropsText(before, after), len(exits))
-		}
-		r.Expect(fmt.Sprintf("zone %s: guests reach the external host through %d exit nodes", z.ID, len(exits)), len(failed) == 0 && total == 0,
-			"every probe answered, no rp_filter drop on the exit nodes",
-			fmt.Sprintf("%d/%d answered; %s; rp_filter drops %s", got, sent, orNone(failed), dropsText(before, after)), cause)
 	}
 	if len(zonesDone) == 0 {
 		r.Text("exit nodes", "no EVPN zone with exit nodes")
@@ -264,8 +231,77 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 	return r.Finish()
 }
 
-// rpDrops reads each host's IPReversePathFilter counter. A counter that
-// cannot be read is an error: a missing one would read as "no drop".
+// urpfExits checks one family of a zone's exit path: every guest of the
+// zone with an address and gateway of the family pings the external host
+// while the upstream routes returns through another exit node.
+func urpfExits(ctx context.Context, r *Result, v labView, zone string, names []string, byVNet map[string][]Guest, vnets map[string]*overlayVNet,
+	exits []Node, exitHosts []Host, extAddr netip.Addr, f ipFam, restore *[]func()) error {
+	// Every guest of the zone with a gateway talks to the external host:
+	// flows from several nodes make any asymmetry show.
+	var guests []Guest
+	for _, vn2 := range names {
+		if vnets[vn2].Zone.ID == zone {
+			for _, g := range byVNet[vn2] {
+				if f.Routed(g) {
+					guests = append(guests, g)
+				}
+			}
+		}
+	}
+	if len(guests) == 0 {
+		// Without a guest to probe from, "every probe answered, no drop"
+		// would hold with nothing sent.
+		r.Text("exit nodes "+f.Tag(), fmt.Sprintf("zone %s has no guest with an %s address and gateway: exit-node uRPF not tested for %s", zone, f.Name(), f.Name()))
+		return nil
+	}
+	// An upstream with routes through every exit node hashes each flow
+	// to one of them; whether a given probe comes back the way it left
+	// is luck. Make it certain: return traffic to a guest that sits on
+	// an exit node is routed through another exit node, as the hash
+	// does to some flows.
+	undo, forced := forceReturnViaOtherExit(v, guests, exits, f)
+	*restore = append(*restore, undo)
+	r.Text("return path "+f.Tag(), orNone(forced))
+	before, err := rpDrops(exitHosts)
+	if err != nil {
+		return err
+	}
+	var failed []string
+	sent, got := 0, 0
+	for _, g := range guests {
+		pr, err := probe.Ping(ctx, g.NS, extAddr, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+		if err != nil {
+			return err
+		}
+		sent += pr.Transmitted
+		got += pr.Received
+		if pr.Received < pr.Transmitted {
+			failed = append(failed, fmt.Sprintf("%s (on %s): %s", g.Name, g.Node, pr.String()))
+		}
+	}
+	after, err := rpDrops(exitHosts)
+	if err != nil {
+		return err
+	}
+	total := familyDrops(before, after, f.v6)
+	r.Figure("exit-node rp_filter drops "+f.Tag(), float64(total), "")
+	r.Figure("guest -> external replies "+f.Tag(), float64(got), "")
+	cause := "the path out through the exit nodes is broken"
+	if total > 0 {
+		cause = fmt.Sprintf("strict rp_filter on the exit nodes dropped %d packets (%s): with %d exit nodes a flow leaves through one and its return arrives at another, which has no route back the way it came; Proxmox's documentation says to disable rp_filter on exit nodes (net.ipv4.conf.all.rp_filter=0 and per interface)",
+			total, dropsText(before, after), len(exits))
+	}
+	r.Expect(fmt.Sprintf("%s: zone %s: guests reach the external host through %d exit nodes", f.Tag(), zone, len(exits)), len(failed) == 0 && total == 0,
+		"every probe answered, no rp_filter drop on the exit nodes",
+		fmt.Sprintf("%d/%d answered; %s; rp_filter drops %s", got, sent, orNone(failed), dropsText(before, after)), cause)
+	return nil
+}
+
+// rpDrops reads each host's uRPF drop counters: IPv4's
+// IPReversePathFilter (key "<host> v4") and, where the host has the IPv6
+// reverse path check (nsutil.SetRPF6), its counter (key "<host> v6"). A
+// counter that cannot be read is an error: a missing one would read as "no
+// drop".
 func rpDrops(hosts []Host) (map[string]int64, error) {
 	m := map[string]int64{}
 	for _, h := range hosts {
@@ -277,9 +313,56 @@ func rpDrops(hosts []Host) (map[string]int64, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: no IPReversePathFilter counter in /proc/net/netstat", h.Name)
 		}
-		m[h.Name] = n
+		m[h.Name+" v4"] = n
+		_, d6, present, err := nsutil.RPF6(h.NS)
+		if err != nil {
+			return nil, fmt.Errorf("IPv6 reverse path counter of %s: %w", h.Name, err)
+		}
+		if present {
+			m[h.Name+" v6"] = d6
+		}
 	}
 	return m, nil
+}
+
+// familyDrops sums the drops of one family between two rpDrops readings.
+func familyDrops(before, after map[string]int64, v6 bool) int64 {
+	suffix := " v4"
+	if v6 {
+		suffix = " v6"
+	}
+	var n int64
+	for k, a := range after {
+		if strings.HasSuffix(k, suffix) {
+			n += a - before[k]
+		}
+	}
+	return n
+}
+
+// setRPF6 puts the IPv6 reverse path check on ifaces of a namespace (as
+// strict rp_filter does for IPv4); the restore puts back what was there.
+func setRPF6(ns string, ifaces []string) (func(), error) {
+	old, _, _, err := nsutil.RPF6(ns)
+	if err != nil {
+		return nil, err
+	}
+	if err := nsutil.SetRPF6(ns, ifaces); err != nil {
+		return nil, err
+	}
+	return func() { _ = nsutil.SetRPF6(ns, old) }, nil
+}
+
+// rpf6State says which interfaces the IPv6 reverse path check covers.
+func rpf6State(ns string) string {
+	strict, _, present, err := nsutil.RPF6(ns)
+	switch {
+	case err != nil:
+		return err.Error()
+	case !present || len(strict) == 0:
+		return "no reverse path check"
+	}
+	return "strict on " + strings.Join(strict, " ")
 }
 
 func dropsText(before, after map[string]int64) string {
@@ -306,7 +389,7 @@ func dropsText(before, after map[string]int64) string {
 // that cannot be installed (the exit nodes are not on the upstream's
 // segment) are left out: the probes then show whatever the lab's routing
 // does.
-func forceReturnViaOtherExit(v labView, guests []Guest, exits []Node) (func(), []string) {
+func forceReturnViaOtherExit(v labView, guests []Guest, exits []Node, f ipFam) (func(), []string) {
 	var up *Host
 	for _, h := range v.Routers() {
 		if h.Upstream {
@@ -324,11 +407,12 @@ func forceReturnViaOtherExit(v labView, guests []Guest, exits []Node) (func(), [
 	var added []*netlink.Route
 	var lines []string
 	for _, g := range guests {
-		if !g.IPv4.IsValid() {
+		if !f.Guest(g).IsValid() {
 			continue
 		}
 		for _, other := range exits {
-			if other.Name == g.Node || !other.VTEP.Is4() {
+			oa := f.NodeAddrs(other)
+			if other.Name == g.Node || len(oa) == 0 {
 				continue
 			}
 			onExit := false
@@ -339,8 +423,8 @@ func forceReturnViaOtherExit(v labView, guests []Guest, exits []Node) (func(), [
 				break
 			}
 			rt := &netlink.Route{
-				Dst: &net.IPNet{IP: g.IPv4.Addr().AsSlice(), Mask: net.CIDRMask(32, 32)},
-				Gw:  other.VTEP.AsSlice(),
+				Dst: &net.IPNet{IP: f.Guest(g).Addr().AsSlice(), Mask: net.CIDRMask(f.Guest(g).Addr().BitLen(), f.Guest(g).Addr().BitLen())},
+				Gw:  oa[0].AsSlice(),
 			}
 			if err := h.RouteReplace(rt); err != nil {
 				lines = append(lines, fmt.Sprintf("%s: return via %s not forced: %v", g.Name, other.Name, err))

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 )
@@ -18,6 +20,8 @@ import (
 // usually receives it: a security finding. The scenario then applies the
 // remedy (drop UDP 4789 unless from a known VTEP) on every node, injects
 // again, and checks that the injection is blocked while the overlay works.
+// The underlay may be IPv4 or IPv6 (the VTEPs' family); the injected inner
+// frames carry each IP family the guest has, counted apart.
 type vxlanInjection struct{}
 
 func newVXLANInjection() Scenario { return vxlanInjection{} }
@@ -40,8 +44,25 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 	if err != nil {
 		return r.Skipf("%v", err)
 	}
-	if !g.IPv4.IsValid() {
-		return r.Skipf("guest %s has no IPv4 address", g.Name)
+	var fams []ipFam
+	for _, fam := range ipFams {
+		if fam.Guest(g).IsValid() {
+			fams = append(fams, fam)
+		}
+	}
+	if len(fams) == 0 {
+		return r.Skipf("guest %s has no IP address", g.Name)
+	}
+	// The overlay check pings over a family both guests have.
+	var probeFam ipFam
+	found := false
+	for _, fam := range fams {
+		if !found && fam.Guest(peer).IsValid() {
+			probeFam, found = fam, true
+		}
+	}
+	if !found {
+		return r.Skipf("guests %s and %s share no IP family", g.Name, peer.Name)
 	}
 	node, err := v.node(g.Node)
 	if err != nil {
@@ -91,67 +112,100 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		port = 4789
 	}
 	vni := uint32(vn.VNet.Tag)
-	env.progress("%s injects VXLAN VNI %d to %s:%d for %s", intruder.Name, vni, node.VTEP, port, g.Name)
+	// A fabric's VTEP is a loopback routed only inside the mesh: an
+	// intruder on the underlay segment aims at the node's address there
+	// (the VXLAN socket listens on every address).
+	dst := node.VTEP
+	if !routable(env, intruder.NS, dst) {
+		for _, a := range node.Addrs {
+			if a != node.VTEP && routable(env, intruder.NS, a) {
+				dst = a
+				break
+			}
+		}
+	}
+	env.progress("%s injects VXLAN VNI %d to %s:%d for %s", intruder.Name, vni, dst, port, g.Name)
 
-	inject := func(tag string) (int, *capture.Result, error) {
-		marker := []byte("sdnlab-inject-" + nonce())
+	// inject sends 3 VXLAN packets per family of the guest and returns, per
+	// family, how many of the injected frames reached the guest.
+	inject := func(tag string) (map[ipFam]int, *capture.Result, error) {
 		src := net.HardwareAddr{0x02, 0xba, 0xd0, 0x00, 0x00, 0x01}
-		fake := g.IPv4.Masked().Addr().Next().Next() // an address of the subnet
-		inner, err := probe.UDPFrame(src, g.MAC, fake, g.IPv4.Addr(), 9, marker)
-		if err != nil {
-			return 0, nil, err
+		markers := map[ipFam][]byte{}
+		var payloads [][]byte
+		for _, fam := range fams {
+			markers[fam] = []byte("sdnlab-inject-" + nonce())
+			fake := fam.Guest(g).Masked().Addr().Next().Next() // an address of the subnet
+			inner, err := probe.UDPFrame(src, g.MAC, fake, fam.Guest(g).Addr(), 9, markers[fam])
+			if err != nil {
+				return nil, nil, err
+			}
+			payloads = append(payloads, probe.VXLANPayload(vni, inner))
 		}
 		// The node's uplinks are captured too: the positive control that
 		// the injected packets did reach the VTEP, so "0 delivered" means
 		// dropped there and not lost (or misaddressed) on the way.
 		points := append([]capture.Point{guestPoint(g)}, uplinkPoints([]Node{node})...)
 		res, err := captureDuring(ctx, env, r, tag, points, func() error {
-			for i := 0; i < 3; i++ {
-				if err := probe.SendUDP(intruder.NS, netip.AddrPortFrom(node.VTEP, port), probe.VXLANPayload(vni, inner)); err != nil {
-					return err
+			for _, pl := range payloads {
+				for i := 0; i < 3; i++ {
+					if err := probe.SendUDP(intruder.NS, netip.AddrPortFrom(dst, port), pl); err != nil {
+						return err
+					}
 				}
 			}
 			time.Sleep(100 * time.Millisecond)
 			return nil
 		})
 		if err != nil {
-			return 0, nil, err
+			return nil, nil, err
 		}
-		ours := func(p *capture.Packet) bool { return bytes.Contains(p.Data(), marker) }
-		arrived := res.CountMatching(capture.AtPoint(uplinkLabels(node)...), capture.Incoming(), capture.HasVXLAN(vni), ours)
-		r.Expect(fmt.Sprintf("%s: injected VXLAN reaches %s's uplink", tag, node.Name), arrived > 0,
-			fmt.Sprintf("the packets for VNI %d arrive at %s", vni, node.VTEP), fmt.Sprintf("%d arrived", arrived),
-			fmt.Sprintf("%s has no underlay path to %s: the injection was never tested", intruder.Name, node.VTEP))
-		return res.CountMatching(capture.AtPoint(guestPoint(g).Label), capture.Outer(), ours), res, nil
+		got := map[ipFam]int{}
+		for _, fam := range fams {
+			m := markers[fam]
+			ours := func(p *capture.Packet) bool { return bytes.Contains(p.Data(), m) }
+			arrived := res.CountMatching(capture.AtPoint(uplinkLabels(node)...), capture.Incoming(), capture.HasVXLAN(vni), ours)
+			r.Expect(fmt.Sprintf("%s: injected VXLAN (%s inside) reaches %s's uplink", tag, fam.Tag(), node.Name), arrived > 0,
+				fmt.Sprintf("the packets for VNI %d arrive at %s", vni, dst), fmt.Sprintf("%d arrived", arrived),
+				fmt.Sprintf("%s has no underlay path to %s: the injection was never tested", intruder.Name, dst))
+			got[fam] = res.CountMatching(capture.AtPoint(guestPoint(g).Label), capture.Outer(), ours)
+		}
+		return got, res, nil
 	}
 
 	// The overlay must work before, or "still works with the filter" means nothing.
-	if pr, err := probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
+	if pr, err := probe.Ping(ctx, peer.NS, probeFam.Guest(g).Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
 		return r.Errorf("%s cannot reach %s before any filter (%s): the overlay does not work", peer.Name, g.Name, pr.String())
 	}
 	got, deployed, err := inject("as-deployed")
 	if err != nil {
 		return r.Errorf("inject: %v", err)
 	}
-	exposed := got > 0
-	if exposed {
-		r.Finding("as deployed", fmt.Sprintf("EXPOSED: %s received %d injected frames", g.Name, got))
-	} else {
-		r.Finding("as deployed", "injection not delivered")
+	saddr := "ip"
+	if node.VTEP.Is6() {
+		saddr = "ip6"
 	}
-	r.Text("finding", fmt.Sprintf("%s (%s, not a VTEP) sent 3 VXLAN packets for VNI %d to %s:%d; guest %s received %d.\nRemedy: on every node drop UDP %d unless the source is a known VTEP (%s), e.g. nft add rule inet filter input udp dport %d ip saddr != { %s } drop",
-		intruder.Name, addrsString(intruder.Addrs), vni, node.VTEP, port, g.Name, got, port, addrsString(legit), port, addrsString(legit)))
-	// Proxmox deploys this (the kernel takes VXLAN from anyone): a
-	// warning the team must read, a failure with strict (or --strict).
-	name, expected := "as deployed, injected VXLAN is not delivered", "0 frames reach the guest"
-	cause := fmt.Sprintf("the nodes accept VXLAN on UDP %d from any source (as Proxmox deploys them): anyone on the underlay can put frames into VNI %d; remedy: drop UDP %d unless from a known VTEP (%s)", port, vni, port, addrsString(legit))
-	switch {
-	case !exposed && deployed.Lost() != "":
-		r.Unproven(name, expected, "the capture lost frames ("+deployed.Lost()+"): absence cannot be shown")
-	case env.Params["strict"] == "true":
-		r.Expect(name, !exposed, expected, fmt.Sprintf("%d frames", got), cause)
-	default:
-		r.ExpectWarn(name, !exposed, expected, fmt.Sprintf("%d frames", got), cause)
+	for _, fam := range fams {
+		tag := fam.Tag()
+		exposed := got[fam] > 0
+		if exposed {
+			r.Finding("as deployed ("+tag+" inside)", fmt.Sprintf("EXPOSED: %s received %d injected frames", g.Name, got[fam]))
+		} else {
+			r.Finding("as deployed ("+tag+" inside)", "injection not delivered")
+		}
+		r.Text("finding ("+tag+" inside)", fmt.Sprintf("%s (%s, not a VTEP) sent 3 VXLAN packets for VNI %d to %s:%d, carrying %s frames; guest %s received %d.\nRemedy: on every node drop UDP %d unless the source is a known VTEP (%s), e.g. nft add rule inet filter input udp dport %d %s saddr != { %s } drop",
+			intruder.Name, addrsString(intruder.Addrs), vni, dst, port, tag, g.Name, got[fam], port, addrsString(legit), port, saddr, addrsString(legit)))
+		// Proxmox deploys this (the kernel takes VXLAN from anyone): a
+		// warning the team must read, a failure with strict (or --strict).
+		name, expected := "as deployed, injected VXLAN is not delivered ("+tag+" inside)", "0 frames reach the guest"
+		cause := fmt.Sprintf("the nodes accept VXLAN on UDP %d from any source (as Proxmox deploys them): anyone on the underlay can put frames into VNI %d; remedy: drop UDP %d unless from a known VTEP (%s)", port, vni, port, addrsString(legit))
+		switch {
+		case !exposed && deployed.Lost() != "":
+			r.Unproven(name, expected, "the capture lost frames ("+deployed.Lost()+"): absence cannot be shown")
+		case env.Params["strict"] == "true":
+			r.Expect(name, !exposed, expected, fmt.Sprintf("%d frames", got[fam]), cause)
+		default:
+			r.ExpectWarn(name, !exposed, expected, fmt.Sprintf("%d frames", got[fam]), cause)
+		}
 	}
 
 	// The remedy, on every node of the VNet.
@@ -175,17 +229,27 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		return r.Errorf("inject: %v", err)
 	}
 	inList := slices.ContainsFunc(intruder.Addrs, func(a netip.Addr) bool { return slices.Contains(legit, a) })
-	cause = "the filter did not stop it"
+	cause := "the filter did not stop it"
 	if inList {
 		cause = fmt.Sprintf("the injecting host's address is in the zone's VTEP list (%s): a peers entry that is not a node lets anyone on that address into the VNI", addrsString(legit))
 	}
-	r.ExpectNone(filtered, "with UDP "+fmt.Sprint(port)+" filtered to known VTEPs, the injection is dropped", got2,
-		"0 frames reach the guest", fmt.Sprintf("%d frames", got2), cause)
-	pr, err := probe.Ping(ctx, peer.NS, g.IPv4.Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
+	for _, fam := range fams {
+		r.ExpectNone(filtered, "with UDP "+fmt.Sprint(port)+" filtered to known VTEPs, the injection is dropped ("+fam.Tag()+" inside)", got2[fam],
+			"0 frames reach the guest", fmt.Sprintf("%d frames", got2[fam]), cause)
+	}
+	pr, err := probe.Ping(ctx, peer.NS, probeFam.Guest(g).Addr(), probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second})
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
 	r.Expect("with the filter, the overlay still works", pr.OK(), "a reply "+peer.Name+" -> "+g.Name, pr.String(),
 		"the VTEP list misses a node: the filter drops legitimate VXLAN")
 	return r.Finish()
+}
+
+// routable tells whether namespace ns has a route to a.
+func routable(env *Env, ns string, a netip.Addr) bool {
+	return env.Lab.Do(ns, func() error {
+		_, err := netlink.RouteGet(net.IP(a.AsSlice()))
+		return err
+	}) == nil
 }

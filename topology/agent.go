@@ -55,8 +55,8 @@ func startAgents(lab *Lab, opts Options, dir string, pr *progress) error {
 	}
 	for _, n := range lab.Nodes {
 		plan := lab.Plans[n.Name]
-		if plan == nil || plan.FRR == nil || n.EngineOf() != EngineAgent {
-			continue
+		if plan == nil || plan.FRR == nil || plan.FRR.DefaultRouter() == nil || n.EngineOf() != EngineAgent {
+			continue // a node with only a fabric runs no agent
 		}
 		if pid := AgentPID(lab, dir, n.Name); pid != 0 {
 			if !lab.planChanged[n.Name] {

@@ -9,16 +9,18 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/sdn/config"
 )
 
 // keep tells the realizer which devices of the node namespace are the
 // host's own (from its interfaces file) and not SDN devices.
 func (n *Node) keep(name string) bool {
-	if name == n.Link.Ifname {
+	if name == n.Link.Ifname || slices.Contains(n.P2P, name) {
 		return true
 	}
 	if n.host != nil {
@@ -154,6 +156,7 @@ func realizeHost(ns *nsutil.NS, n *Node, seg *Segment) error {
 		return fmt.Errorf("no host interfaces")
 	}
 	var gws []netip.Addr
+	var routes []config.HostRoute
 	for _, name := range hi.Order {
 		ifc := hi.Ifaces[name]
 		if name == "lo" || ifc == nil || ifc.Method4 == "loopback" {
@@ -204,6 +207,7 @@ func realizeHost(ns *nsutil.NS, n *Node, seg *Segment) error {
 		if ifc.Gateway6.IsValid() {
 			gws = append(gws, ifc.Gateway6)
 		}
+		routes = append(routes, ifc.Routes...)
 	}
 	if err := ns.Up(n.Link.Ifname); err != nil {
 		return err
@@ -211,7 +215,17 @@ func realizeHost(ns *nsutil.NS, n *Node, seg *Segment) error {
 	if len(gws) == 0 {
 		gws = []netip.Addr{n.Gateway4, n.Gateway6}
 	}
-	return defaultRoutes(ns, gws...)
+	if err := defaultRoutes(ns, gws...); err != nil {
+		return err
+	}
+	// The static routes of the file's up commands (a routed underlay's
+	// other racks), as ifupdown adds them.
+	for _, rt := range routes {
+		if err := ns.ReplaceRoute(rt.Dst, []netip.Addr{rt.Via}, ""); err != nil {
+			return fmt.Errorf("%s: route to %s via %s: %w", rt.Pos, rt.Dst, rt.Via, err)
+		}
+	}
+	return nil
 }
 
 // defaultRoutes installs a default route through each valid gateway (of
@@ -261,6 +275,17 @@ func buildRouter(lab *Lab, r *Router) error {
 	}
 	if err := nsutil.Sysctls(r.NS, kv...); err != nil {
 		return err
+	}
+	// rp_filter covers IPv4 only: a strict uRPF router checks IPv6 with a
+	// netfilter fib lookup on the same interfaces.
+	var strict []string
+	for _, l := range r.Links {
+		if l.RPFilter == 1 {
+			strict = append(strict, l.Ifname)
+		}
+	}
+	if err := nsutil.SetRPF6(r.NS, strict); err != nil {
+		return fmt.Errorf("router %s: %w", r.Name, err)
 	}
 	for _, rt := range r.Routes {
 		if err := ns.ReplaceRoute(rt.Dst, rt.Via, ""); err != nil {

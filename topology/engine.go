@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -37,6 +38,29 @@ func (l *Lab) SetEngine(e string) error {
 	}
 	for _, n := range l.Nodes {
 		n.Engine = e
+	}
+	return nil
+}
+
+// SetFRR makes every node run FRR release rel ("" as the lab file says,
+// 8 the host's Debian 12 FRR 8.4, 10 Debian 13's FRR 10.3 from the private
+// root), as the lab file's frr: would. FRR 10 needs that root.
+func (l *Lab) SetFRR(rel string) error {
+	switch rel {
+	case "":
+		return nil
+	case "8", "8.4":
+		rel = ""
+	case "10", "10.3":
+		rel = "10"
+		if _, err := os.Stat(filepath.Join(FRR10Root, "usr/lib/frr/zebra")); err != nil {
+			return fmt.Errorf("FRR 10 runs from %s, which has no FRR: build it once with sudo make frr10", FRR10Root)
+		}
+	default:
+		return fmt.Errorf("%q is not an FRR release sdnlab runs: want 8 or 10", rel)
+	}
+	for _, n := range l.Nodes {
+		n.FRRRelease = rel
 	}
 	return nil
 }
@@ -115,19 +139,31 @@ func KillEngine(lab *Lab, stateDir, node string) error {
 // FRR nodes run unless the lab file says frr: 10.
 const HostFRRVersion = "8.4.4"
 
+// FRRVersion is the FRR release an FRR node runs (the host's, or Debian
+// 13's with frr: 10); "" for an agent node.
+func (n *Node) FRRVersion() string {
+	switch {
+	case n.EngineOf() != EngineFRR:
+		return ""
+	case n.FRRRelease == "10":
+		return FRR10Version
+	}
+	return HostFRRVersion
+}
+
 // frrInstance is a node's FRR: the frr.conf render writes for its plan,
 // and its VRF namespaces under the VRF names of frr.conf.
 func frrInstance(lab *Lab, n *Node, dir string) *frrnode.Instance {
 	p := lab.Plans[n.Name]
 	// The "frr version" line names the release that runs it, as Proxmox
 	// writes its own FRR's version.
-	version, root := HostFRRVersion, ""
+	version, root := n.FRRVersion(), ""
 	if n.FRRRelease == "10" {
-		version, root = FRR10Version, FRR10Root
+		root = FRR10Root
 	}
 	conf := render.FRR(p, version)
 	in := &frrnode.Instance{Node: n.Name, NS: n.NS, Dir: FRRDir(dir, n.Name), Conf: conf, Root: root,
-		Daemons: frrnode.DaemonsFor(conf), VRFs: map[string]string{}}
+		Daemons: frrnode.DaemonsFor(conf), VRFs: map[string]string{}, Additions: fabricAdditions(lab, p)}
 	for _, z := range p.Zones {
 		if z.Type != "evpn" {
 			continue
@@ -179,7 +215,7 @@ func startFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *progre
 		}
 		vrf := "no VRFs"
 		if len(in.VRFs) > 0 {
-			vrf = fmt.Sprintf("%d VRFs as namespaces (zebra -n)", len(in.VRFs))
+			vrf = fmt.Sprintf("%d VRFs as namespaces (zebra -n; %s)", len(in.VRFs), vrfModelWhy(lab.Caps))
 		}
 		rel := "FRR 8.4 (host)"
 		if in.Root != "" {
@@ -252,7 +288,16 @@ func stopOtherEngines(lab *Lab, dir string, pr *progress) error {
 			}
 			pr.printf("node %s: agent stopped (engine %s)", n.Name, n.EngineOf())
 		}
-		if fd := FRRDir(dir, n.Name); (!hasPlan || n.EngineOf() != EngineFRR) && len(frrnode.PIDs(fd, n.NS)) > 0 {
+		fd := FRRDir(dir, n.Name)
+		// An agent node's FRR for its fabrics stays; an FRR node's whole
+		// FRR replaces a fabric-only one.
+		keep := needsFabricFRR(lab, n) && fabricOnlyRunning(fd)
+		if n.EngineOf() == EngineFRR && hasPlan && fabricOnlyRunning(fd) {
+			keep = false
+		} else if n.EngineOf() == EngineFRR && hasPlan {
+			keep = true
+		}
+		if !keep && len(frrnode.PIDs(fd, n.NS)) > 0 {
 			if err := frrnode.Kill(fd, n.NS); err != nil {
 				return err
 			}
@@ -260,4 +305,15 @@ func stopOtherEngines(lab *Lab, dir string, pr *progress) error {
 		}
 	}
 	return nil
+}
+
+// vrfModelWhy says why FRR nodes take namespaces as VRFs. Without vrf
+// devices there is no other way; with them the lab still does, so that
+// both engines see the same VRF namespaces (realize builds them for the
+// agent, zebra -n adopts them) and a scenario reads one layout.
+func vrfModelWhy(c nsutil.Caps) string {
+	if c.VRF {
+		return "this kernel has vrf devices, but the lab's VRFs are namespaces on both engines"
+	}
+	return "this kernel has no vrf devices"
 }

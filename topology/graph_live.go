@@ -59,6 +59,9 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 			if len(f.Ports) == 2 {
 				t.Notes = append(t.Notes, fmt.Sprintf("link %s ↔ %s on %s is down", f.A, f.B, f.Segment))
 			}
+			if f.P2P != "" {
+				t.Notes = append(t.Notes, fmt.Sprintf("point-to-point link %s is down", f.P2P))
+			}
 		}
 	}
 	if imps, err := ReadImpairments(stateDir, l.Name); err == nil {

@@ -26,9 +26,12 @@ type spec struct {
 	Nodes    []*nodeSpec
 	Segments []*segmentSpec
 	Routers  []*routerSpec
-	Upstream *upstreamSpec
-	External []*hostSpec
-	Guests   []*guestSpec
+	Links    []*p2pSpec // underlay.links: node-to-node cables
+	// LSPGenInterval is fabric.lsp_gen_interval: FRR tuning of OpenFabric.
+	LSPGenInterval num
+	Upstream       *upstreamSpec
+	External       []*hostSpec
+	Guests         []*guestSpec
 }
 
 // str, num and addrs are values with their position.
@@ -59,6 +62,7 @@ type nodeSpec struct {
 	Gateway    str
 	Interfaces str
 	Engine     str
+	FRRLocal   str
 }
 
 type segmentSpec struct {
@@ -76,6 +80,13 @@ type routerSpec struct {
 	Reflector str // evpn: an EVPN route reflector for the nodes
 	Engine    str
 	Ifaces    []*routerIfaceSpec
+}
+
+// p2pSpec is one point-to-point link between two nodes ("node:ifname"
+// at each end), as a fabric's mesh cables are.
+type p2pSpec struct {
+	Pos  config.Pos
+	Ends [2]str
 }
 
 type routerIfaceSpec struct {
@@ -292,7 +303,7 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 		return nil, config.ErrorList{{Pos: config.Pos{File: file, Line: 1}, Field: "sdn", Msg: "empty lab file"}}
 	}
 	root := doc.Content[0]
-	p.mapping(root, "", []string{"name", "sdn", "engine", "frr", "nodes", "underlay", "upstream", "external", "guests"}, func(key string, k, v *yaml.Node) {
+	p.mapping(root, "", []string{"name", "sdn", "engine", "frr", "fabric", "nodes", "underlay", "upstream", "external", "guests"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			s.Name = p.scalar(v, "name")
@@ -302,6 +313,10 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 			s.Engine = p.scalar(v, "engine")
 		case "frr":
 			s.FRR = p.scalar(v, "frr")
+		case "fabric":
+			p.mapping(v, "fabric", []string{"lsp_gen_interval"}, func(key string, k, v *yaml.Node) {
+				s.LSPGenInterval = p.number(v, "fabric.lsp_gen_interval", 1, 120)
+			})
 		case "nodes":
 			p.named(v, "nodes", func(name str, n *yaml.Node, f string) {
 				ns := &nodeSpec{Name: name}
@@ -309,7 +324,7 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 				if n == nil {
 					return
 				}
-				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces", "rp_filter", "engine", "impair"}, func(key string, k, v *yaml.Node) {
+				p.mapping(n, f, []string{"name", "address", "addresses", "segment", "gateway", "interfaces", "rp_filter", "engine", "impair", "frr_local"}, func(key string, k, v *yaml.Node) {
 					switch key {
 					case "impair":
 						ns.Impair = p.impairment(v, join(f, key))
@@ -325,16 +340,20 @@ func parseSpecBytes(file string, data []byte) (*spec, error) {
 						ns.Interfaces = p.scalar(v, join(f, key))
 					case "engine":
 						ns.Engine = p.scalar(v, join(f, key))
+					case "frr_local":
+						ns.FRRLocal = p.scalar(v, join(f, key))
 					}
 				})
 			})
 		case "underlay":
-			p.mapping(v, "underlay", []string{"segments", "routers"}, func(key string, k, v *yaml.Node) {
+			p.mapping(v, "underlay", []string{"segments", "routers", "links"}, func(key string, k, v *yaml.Node) {
 				switch key {
 				case "segments":
 					p.segments(s, v)
 				case "routers":
 					p.routers(s, v)
+				case "links":
+					p.links(s, v)
 				}
 			})
 		case "upstream":
@@ -493,6 +512,30 @@ func (p *parser) routers(s *spec, v *yaml.Node) {
 			}
 		})
 	})
+}
+
+// links reads underlay.links: a list of [node:ifname, node:ifname] pairs.
+func (p *parser) links(s *spec, v *yaml.Node) {
+	if v.Kind != yaml.SequenceNode {
+		if v.Tag != "!!null" {
+			p.errf(v, "underlay.links", "expected a list of links, each [node:ifname, node:ifname]")
+		}
+		return
+	}
+	for i, it := range v.Content {
+		f := fmt.Sprintf("underlay.links[%d]", i)
+		if it.Kind != yaml.SequenceNode || len(it.Content) != 2 {
+			p.errf(it, f, "expected two ends: [node:ifname, node:ifname]")
+			continue
+		}
+		l := &p2pSpec{Pos: p.pos(it)}
+		for j, e := range it.Content {
+			l.Ends[j] = p.scalar(e, f)
+		}
+		if l.Ends[0].Set && l.Ends[1].Set {
+			s.Links = append(s.Links, l)
+		}
+	}
 }
 
 func join(a, b string) string {

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn"
+	"github.com/sdnlab/sdnlab/sdn/render"
 )
 
 // A small SDN configuration for the bad-lab cases: a vxlan zone on every
@@ -47,6 +49,7 @@ func TestExamplesLoad(t *testing.T) {
 		{"../examples/vlan/lab.yaml", "vlan", 2, 6, 0, 0},
 		{"../examples/qinq/lab.yaml", "qinq", 2, 4, 0, 0},
 		{"../examples/dhcp/lab.yaml", "dhcp", 1, 4, 0, 0},
+		{"../examples/evpn-fabric/lab.yaml", "evpnfabric", 3, 5, 1, 1},
 	} {
 		l, err := Load(ex.file, sdn.Compile)
 		if err != nil {
@@ -128,6 +131,24 @@ func TestBadLabs(t *testing.T) {
 		{"duplicate node address", "sdn: .\nnodes:\n  node1: {address: 10.1.0.5}\n  node2: {address: 10.1.0.5}\nunderlay:\n  segments: {lan: {subnet: 10.1.0.0/24}}\n",
 			[]string{"lab.yaml:4: nodes.node2.address: address 10.1.0.5 is already used at"}},
 		{"bad yaml", "sdn: .\nnodes: [node1\n", []string{"lab.yaml:"}},
+		{"link to an unknown node", "sdn: .\nnodes: [node1, node2]\nunderlay:\n  links:\n    - [node1:ens19, node9:ens19]\n",
+			[]string{"lab.yaml:5: underlay.links[0]: unknown node \"node9\""}},
+		{"link end without ifname", "sdn: .\nnodes: [node1, node2]\nunderlay:\n  links:\n    - [node1, node2:ens19]\n",
+			[]string{"lab.yaml:5: underlay.links[0]: \"node1\" is not node:ifname"}},
+		{"link on one node", "sdn: .\nnodes: [node1, node2]\nunderlay:\n  links:\n    - [node1:ens19, node1:ens20]\n",
+			[]string{"lab.yaml:5: underlay.links[0]: both ends are on node node1"}},
+		{"link interface twice", "sdn: .\nnodes: [node1, node2, node3]\nunderlay:\n  links:\n    - [node1:ens19, node2:ens19]\n    - [node1:ens19, node3:ens19]\n",
+			[]string{"lab.yaml:6: underlay.links[1]: node1:ens19 is already the end of the link at", "lab.yaml:5"}},
+		{"link on the underlay NIC", "sdn: .\nnodes: [node1, node2]\nunderlay:\n  links:\n    - [node1:eth0, node2:ens19]\n",
+			[]string{"lab.yaml:5: underlay.links[0]: node1:eth0: eth0 is one of node node1's own underlay interfaces"}},
+		{"link ifname too long", "sdn: .\nnodes: [node1, node2]\nunderlay:\n  links:\n    - [node1:averyveryverylongname, node2:ens19]\n",
+			[]string{"lab.yaml:5: underlay.links[0]: node1:averyveryverylongname: interface name \"averyveryverylongname\" is longer than 15 bytes"}},
+		{"links not a list", "sdn: .\nnodes: [node1, node2]\nunderlay:\n  links: {a: b}\n",
+			[]string{"lab.yaml:4: underlay.links: expected a list of links"}},
+		{"link with three ends", "sdn: .\nnodes: [node1, node2]\nunderlay:\n  links:\n    - [node1:a, node2:b, node2:c]\n",
+			[]string{"lab.yaml:5: underlay.links[0]: expected two ends"}},
+		{"bad lsp_gen_interval", "sdn: .\nnodes: [node1]\nfabric: {lsp_gen_interval: 0}\n",
+			[]string{"lab.yaml:3: fabric.lsp_gen_interval: \"0\" is not a number in 1..120"}},
 		{"name clash", "sdn: .\nnodes: [node1]\nguests:\n  node1: {node: node1, vnet: v1}\n",
 			[]string{"lab.yaml:4: guest node1 and node node1 would share namespace"}},
 		{"bad upstream routing", "sdn: .\nnodes: [node1]\nupstream:\n  routing: ospf\n",
@@ -446,6 +467,131 @@ func TestMTUShortfall(t *testing.T) {
 	}
 	if got, want := mtuShortfall(1450, false, 1480), "VNet MTU 1450 + 50 bytes of VXLAN over IPv4 = 1500 > segment MTU 1480"; got != want {
 		t.Errorf("IPv4 underlay: %q, want %q", got, want)
+	}
+}
+
+// A static route of a node's interfaces file goes through a neighbour on
+// its link: one that is not is refused before anything exists, at the
+// route's own line; examples/evpn-racks routes each rack to the other.
+func TestInterfacesRoutes(t *testing.T) {
+	l, err := Load("../examples/evpn-racks/lab.yaml", sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"node1": "192.168.1.0/24 via 192.168.0.254", "node2": "192.168.1.0/24 via 192.168.0.254", "node3": "192.168.0.0/24 via 192.168.1.254"}
+	for _, n := range l.Nodes {
+		var got []string
+		for _, ifc := range n.host.Ifaces {
+			for _, rt := range ifc.Routes {
+				got = append(got, rt.Dst.String()+" via "+rt.Via.String())
+			}
+		}
+		if len(got) != 1 || got[0] != want[n.Name] {
+			t.Errorf("%s: routes %v, want %s", n.Name, got, want[n.Name])
+		}
+	}
+	dir := copyDir(t, "../examples/evpn-racks")
+	f := filepath.Join(dir, "interfaces.node3")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, []byte(strings.Replace(string(b), "via 192.168.1.254", "via 192.168.0.254", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(filepath.Join(dir, "lab.yaml"), sdn.Compile)
+	if err == nil || !strings.Contains(err.Error(), "interfaces.node3:16: up: route to 192.168.0.0/24: 192.168.0.254 is not on vmbr0's link") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// A node's frr_local is its /etc/frr/frr.conf.local: merged into that
+// node's frr.conf only; a file that cannot be read is refused at its key.
+func TestNodeFRRLocal(t *testing.T) {
+	dir := copyDir(t, "../examples/evpn-racks")
+	if err := os.WriteFile(filepath.Join(dir, "node2.local"), []byte("route-map MAP_SITE permit 10\n match evpn route-type 2\nexit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lab := filepath.Join(dir, "lab.yaml")
+	b, err := os.ReadFile(lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withLocal := strings.Replace(string(b), "node2: {segment: rack1, interfaces: interfaces.node2}", "node2: {segment: rack1, interfaces: interfaces.node2, frr_local: node2.local}", 1)
+	if withLocal == string(b) {
+		t.Fatal("lab file changed: node2's line not found")
+	}
+	if err := os.WriteFile(lab, []byte(withLocal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(lab, sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"node1", "node2"} {
+		got := strings.Contains(render.FRR(l.Plans[n], HostFRRVersion), "route-map MAP_SITE permit")
+		if got != (n == "node2") {
+			t.Errorf("%s: frr.conf has node2's frr.conf.local: %v", n, got)
+		}
+	}
+	if err := os.WriteFile(lab, []byte(strings.Replace(withLocal, "node2.local", "missing.local", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(lab, sdn.Compile); err == nil || !strings.Contains(err.Error(), "lab.yaml:15: nodes.node2.frr_local: ") || !strings.Contains(err.Error(), "missing.local") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// up says which VRF model FRR nodes use and why, from the kernel's caps.
+func TestVRFModelWhy(t *testing.T) {
+	if got := vrfModelWhy(nsutil.Caps{}); got != "this kernel has no vrf devices" {
+		t.Errorf("no vrf: %q", got)
+	}
+	if got := vrfModelWhy(nsutil.Caps{VRF: true}); !strings.Contains(got, "has vrf devices, but the lab's VRFs are namespaces on both engines") {
+		t.Errorf("vrf: %q", got)
+	}
+}
+
+// The fabric example: its mesh links, each node's ends, no warning (every
+// fabric interface has its cable); a cable taken out is a warning naming
+// the interface left without one.
+func TestFabricLinks(t *testing.T) {
+	l, err := Load("../examples/evpn-fabric/lab.yaml", sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.P2P) != 3 || len(l.Warnings) != 0 {
+		t.Fatalf("links %v, warnings %q", l.P2P, l.Warnings)
+	}
+	if got := l.P2PBetween("node3", "node1"); len(got) != 1 || got[0].String() != "node1:ens20-node3:ens19" {
+		t.Fatalf("node1-node3: %v", got)
+	}
+	if n := l.Node("node2"); strings.Join(n.P2P, ",") != "ens19,ens20" || !n.keep("ens20") {
+		t.Fatalf("node2 ends %v", n.P2P)
+	}
+	src, err := os.ReadFile("../examples/evpn-fabric/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ents, _ := os.ReadDir("../examples/evpn-fabric")
+	for _, e := range ents {
+		b, _ := os.ReadFile(filepath.Join("../examples/evpn-fabric", e.Name()))
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut := strings.Replace(string(src), "    - [node2:ens20, node3:ens20]\n", "", 1)
+	if err := os.WriteFile(filepath.Join(dir, "lab.yaml"), []byte(cut), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Load(filepath.Join(dir, "lab.yaml"), sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(l.Warnings, "\n")
+	if !strings.Contains(w, "node node2 has no link on ens20") || !strings.Contains(w, "node node3 has no link on ens20") {
+		t.Fatalf("warnings: %s", w)
 	}
 }
 

@@ -33,6 +33,9 @@ type LinkFault struct {
 	// Ports are the switch ports involved: one for thing-segment, two for
 	// thing-thing.
 	Ports []string `json:"ports"`
+	// P2P is the point-to-point link between two nodes that is cut (its
+	// first node's end is down); Segment and Ports are then empty.
+	P2P string `json:"p2p,omitempty"`
 }
 
 func linksFile(dir string) string { return filepath.Join(dir, "links.json") }
@@ -70,6 +73,11 @@ func (l *Lab) linksOf(thing string) []Link {
 // or says why nothing does.
 func (l *Lab) ResolveLink(a, b string) (LinkFault, error) {
 	f := LinkFault{A: a, B: b}
+	// Two nodes cabled to each other (a fabric's mesh): that cable.
+	if ps := l.P2PBetween(a, b); len(ps) > 0 {
+		f.P2P = ps[0].String()
+		return f, nil
+	}
 	if l.Segment(a) != nil && l.Segment(b) == nil {
 		a, b = b, a
 	}
@@ -120,13 +128,17 @@ func SetLink(l *Lab, opts Options, a, b string, up bool) (LinkFault, error) {
 		return f, err
 	}
 	same := func(o LinkFault) bool {
-		return o.Segment == f.Segment && slices.Equal(sorted(o.Ports), sorted(f.Ports))
+		return o.Segment == f.Segment && slices.Equal(sorted(o.Ports), sorted(f.Ports)) && o.P2P == f.P2P
 	}
 	faults = slices.DeleteFunc(faults, same)
 	if !up {
 		faults = append(faults, f)
 	}
-	if len(f.Ports) == 1 {
+	if f.P2P != "" {
+		if err := setP2P(l, l.P2PBetween(a, b)[0], up); err != nil {
+			return f, err
+		}
+	} else if len(f.Ports) == 1 {
 		if err := setPort(seg.NS, f.Ports[0], up); err != nil {
 			return f, err
 		}

@@ -43,6 +43,19 @@ type Move struct {
 // previous one.
 var AnnounceSchedule = []time.Duration{0, 50 * time.Millisecond, 150 * time.Millisecond, 250 * time.Millisecond, 350 * time.Millisecond}
 
+// MigrateOpts are the knobs of a move. The zero value of everything but
+// Pause is a move as QEMU makes it; the others exist so that the
+// conformance suite can show the checks catch a migration that is not one.
+type MigrateOpts struct {
+	Pause time.Duration
+	// NoFreeze leaves the guest's processes running during the pause (a
+	// broken migration: a paused VM runs nothing).
+	NoFreeze bool
+	// Rounds is how many RARP rounds of AnnounceSchedule are sent: 0 means
+	// all of them, a negative number none (announce-self disabled).
+	Rounds int
+}
+
 // Migrate live-migrates a guest to another node the way QEMU does, as far
 // as the network sees it: the guest's NIC (its namespace, MAC, addresses,
 // ARP cache and sockets) stays; the guest is frozen (every process in its
@@ -52,7 +65,13 @@ var AnnounceSchedule = []time.Duration{0, 50 * time.Millisecond, 150 * time.Mill
 // with RARP broadcasts on QEMU's schedule (AnnounceSchedule). Migrate
 // returns after the last announcement. lab.json is updated.
 func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Duration) (Move, error) {
+	return MigrateWith(ctx, lab, guest, node, MigrateOpts{Pause: pause})
+}
+
+// MigrateWith is Migrate with every knob.
+func MigrateWith(ctx context.Context, lab *Lab, guest, node string, o MigrateOpts) (Move, error) {
 	var mv Move
+	pause := o.Pause
 	g := lab.Guest(guest)
 	if g == nil {
 		return mv, fmt.Errorf("lab %s has no guest %q", lab.Name, guest)
@@ -97,7 +116,10 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 		return mv, fmt.Errorf("guest %s: %w", g.Name, err)
 	}
 	// Freeze first, as QEMU stops the vCPUs before the last copy.
-	frozen, err := freeze(g.NS)
+	var frozen []int
+	if !o.NoFreeze {
+		frozen, err = freeze(g.NS)
+	}
 	// Whatever happens below, a frozen guest is thawed.
 	defer func() { thaw(frozen) }()
 	if err != nil {
@@ -129,13 +151,26 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 	}
 	mv.CarrierUp = time.Now()
 	g.Node = node
-	if lab.StateDir != "" {
-		if err := writeJSON(filepath.Join(lab.StateDir, "lab.json"), lab); err != nil {
-			return mv, err
+	// The state file is written after the first RARP: it is the lab's
+	// bookkeeping, not part of the move the network sees.
+	stateWritten := false
+	saveState := func() error {
+		if stateWritten || lab.StateDir == "" {
+			return nil
 		}
+		stateWritten = true
+		return writeJSON(filepath.Join(lab.StateDir, "lab.json"), lab)
+	}
+	defer func() { _ = saveState() }()
+	rounds := AnnounceSchedule
+	switch {
+	case o.Rounds < 0:
+		rounds = nil
+	case o.Rounds > 0 && o.Rounds < len(rounds):
+		rounds = rounds[:o.Rounds]
 	}
 	next := time.Now()
-	for i, d := range AnnounceSchedule {
+	for i, d := range rounds {
 		next = next.Add(d)
 		if i > 0 {
 			select {
@@ -149,6 +184,12 @@ func Migrate(ctx context.Context, lab *Lab, guest, node string, pause time.Durat
 			return mv, fmt.Errorf("guest %s: announce %d: %w", g.Name, i+1, err)
 		}
 		mv.Announces = append(mv.Announces, at)
+		if err := saveState(); err != nil {
+			return mv, err
+		}
+	}
+	if err := saveState(); err != nil {
+		return mv, err
 	}
 	return mv, ctx.Err()
 }

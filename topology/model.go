@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn/config"
@@ -28,6 +29,9 @@ type Lab struct {
 	Routers []*Router `json:"routers,omitempty"`
 	Hosts   []*Host   `json:"external,omitempty"`
 	Guests  []*Guest  `json:"guests,omitempty"`
+	// P2P are the point-to-point links between nodes (underlay.links):
+	// the cables of a fabric's mesh.
+	P2P []P2PLink `json:"p2p,omitempty"`
 
 	// Impairments are the lab file's impair: settings, applied by Up.
 	Impairments []DeclaredImpairment `json:"impairments,omitempty"`
@@ -43,6 +47,12 @@ type Lab struct {
 	// Models says, per node, how each vlan and qinq zone is realized
 	// ("node node1: zone z (vlan): software tagging ...").
 	Models []string `json:"models,omitempty"`
+	// LSPGenInterval is the lab file's fabric.lsp_gen_interval (0: FRR's
+	// default, what Proxmox runs): applied to every OpenFabric router.
+	LSPGenInterval int `json:"lspGenInterval,omitempty"`
+	// FabricConverged is how long the fabrics took at up, from the start of
+	// their daemons until every member routed to every other's router IP.
+	FabricConverged time.Duration `json:"fabricConverged,omitempty"`
 	// Warnings are problems of the lab file that do not stop it (a node
 	// missing from a vxlan zone's peers); up prints them.
 	Warnings []string `json:"warnings,omitempty"`
@@ -109,7 +119,12 @@ type Node struct {
 	Engine string `json:"engine,omitempty"`
 	// FRRRelease is the FRR an FRR node runs: "" the host's (Debian 12's
 	// 8.4), "10" Debian 13's from the private root FRR10Root.
-	FRRRelease       string `json:"frrRelease,omitempty"`
+	FRRRelease string `json:"frrRelease,omitempty"`
+	// FRRLocal is the node's frr.conf.local (the lab file's frr_local),
+	// merged into its frr.conf as Proxmox merges it; "" none.
+	FRRLocal string `json:"frrLocal,omitempty"`
+	// P2P are the node's ends of point-to-point links (interface names).
+	P2P              []string `json:"p2p,omitempty"`
 	host             *config.HostInterfaces
 	pos              config.Pos
 	interfacesGiven  bool

@@ -36,6 +36,9 @@ type Options struct {
 	// BGPWait bounds how long Up waits for the underlay BGP routers to
 	// learn every segment (default DefaultBGPWait).
 	BGPWait time.Duration
+	// FabricWait bounds how long Up waits for the fabrics to converge
+	// (default DefaultFabricWait).
+	FabricWait time.Duration
 	// Workers bounds how many namespaces are built at once (default 4 x CPUs).
 	Workers int
 	// Caps, when set, replaces kernel capability detection (tests that

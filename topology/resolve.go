@@ -117,6 +117,8 @@ func (r *resolver) resolve() {
 	r.loadConfig()
 	r.segments()
 	r.nodes()
+	r.links()
+	r.lab.LSPGenInterval = r.s.LSPGenInterval.V
 	r.checkConfigNodes()
 	r.routers()
 	r.upstream()
@@ -128,6 +130,7 @@ func (r *resolver) resolve() {
 	r.compile()
 	r.reflectors()
 	r.checkPeers()
+	r.checkFabricLinks()
 	if len(r.errs) > 0 {
 		return
 	}

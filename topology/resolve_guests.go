@@ -468,16 +468,27 @@ func (r *resolver) upstreamSDNRoutes() {
 			on[l.Segment] = true
 		}
 		static := append([]Route(nil), rt.Routes...)
-		nextHop := func(n *Node) (netip.Addr, bool) {
-			if on[n.Link.Segment] {
-				return n.Addr.Addr(), true
-			}
-			for _, s := range static {
-				if s.Dst.Bits() > 0 && s.Dst.Contains(n.Addr.Addr()) {
-					return s.Via[0], true
+		// nextHops are the router's next hops towards a node, one per
+		// family of the node's underlay addresses (a dual-stack node is
+		// reached over IPv4 for IPv4 subnets and over IPv6 for IPv6 ones).
+		nextHops := func(n *Node) []netip.Addr {
+			var out []netip.Addr
+			for _, a := range n.Link.Addrs {
+				if slices.ContainsFunc(out, func(o netip.Addr) bool { return o.Is4() == a.Addr().Is4() }) {
+					continue
+				}
+				if on[n.Link.Segment] {
+					out = append(out, a.Addr())
+					continue
+				}
+				for _, s := range static {
+					if s.Dst.Bits() > 0 && s.Dst.Contains(a.Addr()) {
+						out = append(out, s.Via[0])
+						break
+					}
 				}
 			}
-			return netip.Addr{}, false
+			return out
 		}
 		for _, z := range r.cfg.SortedZones() {
 			zid := z.ID
@@ -486,8 +497,10 @@ func (r *resolver) upstreamSDNRoutes() {
 				if n == nil {
 					return
 				}
-				if a, ok := nextHop(n); ok && !slices.Contains(via, a) {
-					via = append(via, a)
+				for _, a := range nextHops(n) {
+					if !slices.Contains(via, a) {
+						via = append(via, a)
+					}
 				}
 			}
 			switch registry.Traits(z.Type).Upstream {

@@ -64,6 +64,17 @@ func (r *resolver) nodes() {
 		r.checkNodeGateways(n, ns)
 		n.Engine = r.engine(ns.Engine, f+".engine")
 		n.FRRRelease = release
+		if ns.FRRLocal.Set {
+			path := ns.FRRLocal.V
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(filepath.Dir(r.s.File), path)
+			}
+			if b, err := config.ReadInput(path); err != nil {
+				r.errf(ns.FRRLocal.Pos, f+".frr_local", "%s: %v", path, err)
+			} else {
+				n.FRRLocal = string(b)
+			}
+		}
 		r.lab.Nodes = append(r.lab.Nodes, n)
 	}
 }
@@ -114,6 +125,20 @@ func (r *resolver) nodeInterfaces(n *Node, ns *nodeSpec, seg *Segment, given *pr
 	n.Interfaces = abs
 	n.interfacesGiven = true
 	n.host = hi
+	// A static route of an up command goes through a neighbour on the
+	// interface's link; the kernel refuses any other half-way through up.
+	for _, name := range hi.Order {
+		ifc := hi.Ifaces[name]
+		for _, rt := range ifc.Routes {
+			onLink := false
+			for _, a := range ifc.Addresses {
+				onLink = onLink || (a.Contains(rt.Via) && a.Addr() != rt.Via)
+			}
+			if !onLink {
+				r.errf(rt.Pos, "up", "route to %s: %s is not on %s's link (none of its addresses is in a subnet holding it)", rt.Dst, rt.Via, name)
+			}
+		}
+	}
 	// The interface holding an address in the segment is the node's
 	// underlay; its first physical port is the veth to the switch.
 	for _, name := range hi.Order {
@@ -241,7 +266,7 @@ func (r *resolver) compile() {
 			}
 			n.host = hi
 		}
-		plan, err := r.compiler(r.cfg, plan.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC})
+		plan, err := r.compiler(r.cfg, plan.NodeFacts{Node: n.Name, Interfaces: n.host, UnderlayMAC: n.UnderlayMAC, FRRLocal: n.FRRLocal})
 		if err != nil {
 			r.absorb(err, n.pos, "nodes."+n.Name, "compile SDN plan: %v")
 			continue

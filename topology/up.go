@@ -100,6 +100,10 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		lab.Caps = c
 	}
 	pr.printf("lab %s: kernel: %s", lab.Name, lab.Caps)
+	// Fabrics the lab cannot run: refused before anything is built.
+	if err := checkFabrics(lab); err != nil {
+		return lab, err
+	}
 	for _, w := range lab.Warnings {
 		pr.printf("warning: %s", w)
 	}
@@ -138,6 +142,12 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		return nil
 	}); err != nil {
 		return lab, err
+	}
+	if err := buildP2P(lab); err != nil {
+		return lab, err
+	}
+	if len(lab.P2P) > 0 {
+		pr.printf("point-to-point links: %d", len(lab.P2P))
 	}
 	pr.printf("underlay: %d nodes, %d routers, %d external hosts", len(lab.Nodes), len(lab.Routers), len(lab.Hosts))
 	if pairs := underlayPairs(lab); pairs > staticNeighAbove {
@@ -199,7 +209,7 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 	pr.printf("SDN realized on %d nodes", len(lab.Nodes))
 	sort.Strings(lab.Models)
 	for _, m := range lab.Models {
-		pr.printf("vlan model: %s", m)
+		pr.printf("realized as: %s", m)
 	}
 
 	// DHCP servers (dnsmasq per zone in each node), before guests ask.
@@ -241,10 +251,17 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		if err := stopOtherEngines(lab, dir, pr); err != nil {
 			return lab, err
 		}
+		fabricT0 := time.Now()
+		if err := startFabricFRR(ctx, lab, dir, w, pr); err != nil {
+			return lab, err
+		}
 		if err := startAgents(lab, opts, dir, pr); err != nil {
 			return lab, err
 		}
 		if err := startFRR(ctx, lab, dir, w, pr); err != nil {
+			return lab, err
+		}
+		if err := waitFabrics(ctx, lab, fabricT0, opts.FabricWait, pr); err != nil {
 			return lab, err
 		}
 	}

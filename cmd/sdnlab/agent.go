@@ -64,6 +64,9 @@ func runAgent(ctx context.Context, args []string) error {
 		cfg.Node = *node
 	}
 	proc.LimitRuntime()
+	if f := os.Getenv(evpn.TestFaultEnv); f != "" {
+		cfg.TestFault = f
+	}
 	log := proc.Logger("node", *node)
 	stdin := proc.ParentPipe(os.Stdin)
 	if err := os.MkdirAll(nodeDir, 0o755); err != nil {

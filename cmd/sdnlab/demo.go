@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/sdnlab/sdnlab/examples"
@@ -19,12 +20,13 @@ import (
 )
 
 // The demo's labs: examples/demo (the EVPN example with SNAT, IPv6 and a
-// second tenant zone), and the two-rack EVPN example for the scenarios that
-// need an L3 boundary between nodes. Own names, so a user's
-// labs are never touched.
+// second tenant zone), the two-rack EVPN example for the scenarios that
+// need an L3 boundary between nodes, and the IPv6-only cluster
+// (examples/evpn-ipv6). Own names, so a user's labs are never touched.
 const (
 	demoLab      = "demo"
 	demoRacksLab = "demoracks"
+	demoV6Lab    = "demov6"
 )
 
 // engineLabs are the demo labs with a controller: they run on both
@@ -33,15 +35,23 @@ var engineLabs = []string{demoLab, demoRacksLab}
 
 // demoLabs are the demo's labs: the example each one copies, its lab name,
 // and the scenarios that run on it (nil: every scenario no other lab takes).
+// A lab marked also runs its scenarios in addition to the lab that takes
+// them: the IPv6-only cluster repeats the IPv6 paths of the EVPN checks.
 var demoLabs = []struct {
 	example, name string
 	scenarios     []string
+	also          bool
 }{
-	{"demo", demoLab, nil},
-	{"evpn-racks", demoRacksLab, rackScenarios},
-	{"qinq", "demoqinq", []string{"vlan-isolation"}},
-	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}},
+	{"demo", demoLab, nil, false},
+	{"evpn-racks", demoRacksLab, rackScenarios, false},
+	{"qinq", "demoqinq", []string{"vlan-isolation"}, false},
+	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}, false},
+	{"evpn-ipv6", demoV6Lab, v6Scenarios, true},
 }
+
+// v6Scenarios run again on the IPv6-only cluster (agent nodes only: Debian's
+// FRR has no IPv6 VTEP), so the summary has their IPv6 figures.
+var v6Scenarios = []string{"tenant-isolation", "bum-replication", "arp-nd-suppression", "anycast-gateway", "vxlan-injection", "vm-live-migration"}
 
 func demoLabNames() string {
 	var n []string
@@ -117,16 +127,10 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return asBadInput(err)
 	}
 	// --shard (shard.go): the demo's pairs are its scenarios on the lab
-	// each one runs on.
-	var pairs []scenarios.Pair
-	for _, s := range selected {
-		lab := demoLab
-		if slices.Contains(rackScenarios, s.Scenario.Name()) {
-			lab = demoRacksLab
-		}
-		pairs = append(pairs, scenarios.Pair{Lab: lab, Sel: s})
-	}
-	if selected = selections(shard.take(out, pairs)); len(selected) == 0 {
+	// (or labs) each one runs on.
+	pairs := demoPairs(selected)
+	taken := shard.take(out, pairs)
+	if len(taken) == 0 {
 		return emptyShard(out, shard.Shard, demoLab, len(pairs), "", "")
 	}
 	if os.Geteuid() != 0 {
@@ -164,22 +168,20 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	for _, l := range demoLabs {
 		runs = append(runs, labRun{example: l.example, name: l.name})
 	}
-	for _, sc := range selected {
-		i := 0 // the EVPN demo lab takes what no other lab names
-		for j, l := range demoLabs {
-			if slices.Contains(l.scenarios, sc.Scenario.Name()) {
-				i = j
+	for _, p := range taken {
+		for i, l := range demoLabs {
+			if l.name == p.Lab {
+				runs[i].sel = append(runs[i].sel, p.Sel)
 			}
 		}
-		runs[i].sel = append(runs[i].sel, sc)
 	}
 	// demo and evpn-racks take host interface files from ../evpn.
-	for _, example := range []string{"evpn", "demo", "evpn-racks", "qinq", "dhcp"} {
+	for _, example := range []string{"evpn", "demo", "evpn-racks", "qinq", "dhcp", "evpn-ipv6"} {
 		if err := examples.WriteDir(example, filepath.Join(dir, "examples", example)); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "sdnlab demo: %d scenarios on the EVPN example (and the two-rack one); results in %s\n", len(selected), dir)
+	fmt.Fprintf(out, "sdnlab demo: %d scenario runs on the EVPN example (and the two-rack, VLAN, DHCP and IPv6-only ones); results in %s\n", len(taken), dir)
 	// With --engine both the two engines run at the same time, each on labs of its own (the
 	// FRR ones are named with an "f": demof, demoracksf), each engine's
 	// labs one after the other. Every progress line says its engine.
@@ -260,7 +262,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			all = &c
 			all.Results = nil
 		}
-		all.Results = append(all.Results, scenarios.Tagged(outcomes[i].Results, e)...)
+		all.Results = append(all.Results, demoTagged(outcomes[i].Results, e)...)
 	}
 	if all != nil && len(engines) == 2 {
 		all.Results = append(all.Results, scenarios.Compare(byEngine[0], byEngine[1]))
@@ -275,6 +277,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	err = finishRun(out, all, "", "")
+	writeFamilies(out, all.Results)
 	fmt.Fprintf(out, "demo: pcaps in %s, JUnit %s, HTML %s\n", filepath.Join(dir, "pcap"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.html"))
 	fmt.Fprintf(out, "demo: total %v\n", time.Since(start).Round(time.Millisecond))
 	return err
@@ -304,4 +307,99 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		p.buf = p.buf[i+1:]
 	}
 	return len(b), nil
+}
+
+// demoPairs puts each selected scenario on the lab that takes it (the one
+// naming it, else the EVPN demo lab) and on every "also" lab naming it.
+func demoPairs(selected []scenarios.Selected) []scenarios.Pair {
+	var pairs []scenarios.Pair
+	for _, s := range selected {
+		home := demoLab
+		for _, l := range demoLabs {
+			if !l.also && slices.Contains(l.scenarios, s.Scenario.Name()) {
+				home = l.name
+			}
+		}
+		pairs = append(pairs, scenarios.Pair{Lab: home, Sel: s})
+		for _, l := range demoLabs {
+			if l.also && slices.Contains(l.scenarios, s.Scenario.Name()) {
+				pairs = append(pairs, scenarios.Pair{Lab: l.name, Sel: s})
+			}
+		}
+	}
+	return pairs
+}
+
+// demoTagged tags results with their engine and, for a lab that repeats
+// scenarios of another (also), with the lab: the summary tells the runs apart.
+func demoTagged(results []*scenarios.Result, engine string) []*scenarios.Result {
+	out := scenarios.Tagged(results, engine)
+	for _, r := range out {
+		for _, l := range demoLabs {
+			if l.also && r.Lab == l.name {
+				r.Scenario = strings.TrimSuffix(r.Scenario, "]") + ", " + l.name + "]"
+			}
+		}
+	}
+	return out
+}
+
+// writeFamilies prints the figures that exist per IP family (their names
+// carry the word v4 or v6) with IPv4 and IPv6 side by side, one row per
+// scenario run and figure.
+func writeFamilies(out io.Writer, results []*scenarios.Result) {
+	type row struct {
+		scenario, figure string
+		v                [2]string
+	}
+	var rows []*row
+	for _, r := range results {
+		byName := map[string]*row{}
+		for _, f := range r.Figures {
+			words := strings.Fields(f.Name)
+			fam := -1
+			for i, w := range words {
+				if core := strings.Trim(w, "()"); core == "v4" || core == "v6" {
+					fam = int(core[1]-'0') / 6 // v4 -> 0, v6 -> 1
+					words[i] = strings.Replace(w, core, "vN", 1)
+				}
+			}
+			if fam < 0 {
+				continue
+			}
+			key := strings.Join(words, " ")
+			rw := byName[key]
+			if rw == nil {
+				rw = &row{scenario: r.Scenario, figure: key}
+				byName[key] = rw
+				rows = append(rows, rw)
+			}
+			rw.v[fam] = figureValue(f)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\nIPv4 and IPv6 (vN: the family):\n")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tFIGURE\tIPv4\tIPv6")
+	for _, rw := range rows {
+		v4, v6 := rw.v[0], rw.v[1]
+		if v4 == "" {
+			v4 = "-"
+		}
+		if v6 == "" {
+			v6 = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", rw.scenario, rw.figure, v4, v6)
+	}
+	tw.Flush()
+}
+
+// figureValue is a figure without its name: the finding, or value and unit.
+func figureValue(f scenarios.Figure) string {
+	if f.Text != "" {
+		return f.Text
+	}
+	return strings.TrimSpace(fmt.Sprintf("%g %s", f.Value, f.Unit))
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,10 +226,11 @@ func TestCaptureLive(t *testing.T) {
 	grab := func(vni string) *capture.Result {
 		file := filepath.Join(dir, "vni"+vni+".pcapng")
 		done := make(chan error, 1)
+		started := newStartSignal()
 		go func() {
-			done <- runCapture(context.Background(), []string{lab.Name, "node1", "vm12", "-w", file, "-q", "--vni", vni, "--duration", "2s"}, io.Discard, io.Discard)
+			done <- runCapture(context.Background(), []string{lab.Name, "node1", "vm12", "-w", file, "-q", "--vni", vni, "--duration", "4s"}, io.Discard, started)
 		}()
-		time.Sleep(500 * time.Millisecond)
+		started.wait(t, done)
 		replies(t, lab, "vm11", "10.0.1.12", 5)
 		if err := <-done; err != nil {
 			t.Fatalf("capture: %v", err)
@@ -260,8 +262,9 @@ func TestCaptureLive(t *testing.T) {
 	file := filepath.Join(dir, "ctrl-c.pcapng")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runCapture(ctx, []string{lab.Name, "vm11", "-w", file, "-q"}, io.Discard, io.Discard) }()
-	time.Sleep(500 * time.Millisecond)
+	started := newStartSignal()
+	go func() { done <- runCapture(ctx, []string{lab.Name, "vm11", "-w", file, "-q"}, io.Discard, started) }()
+	started.wait(t, done)
 	replies(t, lab, "vm11", "10.0.1.12", 3)
 	cancel()
 	select {
@@ -309,4 +312,34 @@ func TestFaultCommandsBadInput(t *testing.T) {
 	wantBadInput(t, "capture unknown", runCapture(ctx, []string{name, "nosuch"}, io.Discard, io.Discard), `"nosuch"`)
 	wantBadInput(t, "graph format", runGraph([]string{name, "--format", "png"}, io.Discard), "--format")
 	wantBadInput(t, "not up", runLink(ctx, []string{"nolab", "a", "b", "down"}, io.Discard), "not up")
+}
+
+// startSignal is a capture's stderr: it closes ready at the line saying
+// the capture runs, so a test sends its probes only after that (a fixed
+// sleep loses them on a loaded machine).
+type startSignal struct {
+	once  sync.Once
+	ready chan struct{}
+}
+
+func newStartSignal() *startSignal { return &startSignal{ready: make(chan struct{})} }
+
+func (s *startSignal) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("capturing on")) {
+		s.once.Do(func() { close(s.ready) })
+	}
+	return len(p), nil
+}
+
+// wait returns once the capture runs; it fails the test if the capture
+// ended first or did not start within a generous timeout.
+func (s *startSignal) wait(t *testing.T, done chan error) {
+	t.Helper()
+	select {
+	case <-s.ready:
+	case err := <-done:
+		t.Fatalf("capture ended before it started: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("capture did not start within a minute")
+	}
 }

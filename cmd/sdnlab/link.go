@@ -47,8 +47,13 @@ func runLink(_ context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	how := "switch port " + f.Ports[0] + " of " + f.Segment
-	if len(f.Ports) == 2 {
+	var how string
+	switch {
+	case f.P2P != "":
+		how = "point-to-point link " + f.P2P
+	case len(f.Ports) == 1:
+		how = "switch port " + f.Ports[0] + " of " + f.Segment
+	case len(f.Ports) == 2:
 		how = "path " + f.Ports[0] + " <-> " + f.Ports[1] + " in switch " + f.Segment
 	}
 	fmt.Fprintf(out, "link %s %s: %s (%s)\n", pos[1], pos[2], state, how)

@@ -143,7 +143,11 @@ func runStatus(_ context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "  links: %v\n", err)
 		} else {
 			for _, f := range faults {
-				fmt.Fprintf(out, "  link   %s %s down (segment %s; sdnlab link %s %s %s up)\n", f.A, f.B, f.Segment, lab.Name, f.A, f.B)
+				where := "segment " + f.Segment
+				if f.P2P != "" {
+					where = "point-to-point " + f.P2P
+				}
+				fmt.Fprintf(out, "  link   %s %s down (%s; sdnlab link %s %s %s up)\n", f.A, f.B, where, lab.Name, f.A, f.B)
 			}
 		}
 		if imps, err := topology.ReadImpairments(*state, lab.Name); err != nil {

@@ -21,7 +21,7 @@ func testCommand() *command {
 	return &command{
 		name:    "test",
 		summary: "bring a lab up if needed, run scenarios, print and write the results",
-		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--engine agent|frr|both] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--strict] [--keep] [--shard K/N] [--list]",
+		usage:   "LAB.yaml [--scenario NAME[:k=v,...]|FILE.yaml ...] [--engine agent|frr|both] [--frr 8|10] [--junit FILE] [--json FILE] [--pcap-dir DIR] [--report DIR] [--impair TARGET:loss=2%,delay=5ms ...] [--strict] [--keep] [--shard K/N] [--list]",
 		run: func(ctx context.Context, args []string) error {
 			return runTest(ctx, args, os.Stdout)
 		},
@@ -72,6 +72,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	list := fs.Bool("list", false, "list the built-in scenarios and their parameters")
 	engine := fs.String("engine", "", "run the nodes on this engine: agent, frr, or both (each scenario on each, compared); default: as the lab file says")
 	strict := fs.Bool("strict", false, "warnings (findings Proxmox deploys by default) fail the run")
+	frrRel := fs.String("frr", "", "the FRR release of FRR nodes: 8 (Debian 12's 8.4) or 10 (Debian 13's 10.3, sudo make frr10); default: as the lab file says")
 	shard := addShardFlag(fs)
 	if err := fs.Parse(splitArgs(args)); err != nil {
 		return badInput("%v", err)
@@ -95,6 +96,9 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if err := scenarios.CheckNames(lab, selected); err != nil {
 		return err
+	}
+	if err := lab.SetFRR(*frrRel); err != nil {
+		return badInput("--frr: %v", err)
 	}
 	engines, err := scenarios.Engines(*engine)
 	if err != nil {
@@ -129,7 +133,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		if *keep {
 			return badInput("--keep does not go with --engine both (the lab is brought up once per engine)")
 		}
-		return runBoth(ctx, out, fs.Arg(0), topo, *pcapDir, *strict, selected, *junit, *jsonOut, imps, *reportDir)
+		return runBoth(ctx, out, fs.Arg(0), topo, *pcapDir, *strict, selected, *junit, *jsonOut, imps, *reportDir, *frrRel)
 	}
 	lr := &scenarios.LabRun{
 		Compile: sdn.Compile,
@@ -139,6 +143,7 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		Out:     out,
 		Keep:    *keep,
 		Engine:  engines[0],
+		FRR:     *frrRel,
 		Strict:  *strict,
 		Impair:  imps,
 	}
@@ -286,7 +291,7 @@ func isTerminal(w io.Writer) bool {
 // nodes, and adds the "engine divergence" result comparing them; the
 // figures are printed side by side.
 func runBoth(ctx context.Context, out io.Writer, labFile string, topo topology.Options, pcapDir string, strict bool,
-	selected []scenarios.Selected, junit, jsonOut string, imps []scenarios.Impairment, reportDir string) error {
+	selected []scenarios.Selected, junit, jsonOut string, imps []scenarios.Impairment, reportDir, frrRel string) error {
 	var all *scenarios.Outcome
 	var parts []*scenarios.Outcome
 	var byEngine [2][]*scenarios.Result
@@ -296,7 +301,7 @@ func runBoth(ctx context.Context, out io.Writer, labFile string, topo topology.O
 		if pd != "" {
 			pd = filepath.Join(pd, e)
 		}
-		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: pd, Out: out, Strict: strict, Engine: e, Impair: imps}
+		lr := &scenarios.LabRun{LabFile: labFile, Compile: sdn.Compile, Topo: topo, PcapDir: pd, Out: out, Strict: strict, Engine: e, Impair: imps, FRR: frrRel}
 		o, err := lr.Run(ctx, selected)
 		if err != nil {
 			return fmt.Errorf("engine %s: %w", e, err)

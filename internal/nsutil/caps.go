@@ -20,6 +20,7 @@ type Caps struct {
 	Vxlan         bool `json:"vxlan"`
 	VRF           bool `json:"vrf"`
 	Dummy         bool `json:"dummy"`
+	WireGuard     bool `json:"wireguard"`
 	Vlan          bool `json:"8021q"`
 	VlanFiltering bool `json:"vlanFiltering"`
 	Netem         bool `json:"netem"`
@@ -39,7 +40,8 @@ func (c Caps) Missing() []string {
 	add(c.Veth, "veth (no lab can be built)")
 	add(c.Vxlan, "vxlan (vxlan and evpn zones are not realized)")
 	add(c.VRF, "vrf (not needed: VRFs are namespaces)")
-	add(c.Dummy, "dummy (fabric loopbacks are not realized)")
+	add(c.Dummy, "dummy (fabric loopbacks are bridges without ports)")
+	add(c.WireGuard, "wireguard (WireGuard fabrics are rendered, not realized)")
 	switch {
 	case !c.Vlan && c.TCBPF:
 		out = append(out, "8021q (vlan and qinq zones are realized by software tagging: tc eBPF)")
@@ -58,7 +60,7 @@ func (c Caps) String() string {
 	for _, f := range []struct {
 		ok   bool
 		name string
-	}{{c.Bridge, "bridge"}, {c.Veth, "veth"}, {c.Vxlan, "vxlan"}, {c.VRF, "vrf"}, {c.Dummy, "dummy"},
+	}{{c.Bridge, "bridge"}, {c.Veth, "veth"}, {c.Vxlan, "vxlan"}, {c.VRF, "vrf"}, {c.Dummy, "dummy"}, {c.WireGuard, "wireguard"},
 		{c.Vlan, "8021q"}, {c.VlanFiltering, "vlan_filtering"}, {c.Netem, "netem"}, {c.TCBPF, "tc-ebpf"}} {
 		if f.ok {
 			have = append(have, f.name)
@@ -97,6 +99,7 @@ func DetectCaps(ns string) (Caps, error) {
 	c.Vxlan = try(&netlink.Vxlan{LinkAttrs: attrs("cvx0"), VxlanId: 1, Port: 4789, SrcAddr: net.IPv4(127, 0, 0, 1)})
 	c.VRF = try(&netlink.Vrf{LinkAttrs: attrs("cvrf0"), Table: 100})
 	c.Dummy = try(&netlink.Dummy{LinkAttrs: attrs("cdummy0")})
+	c.WireGuard = try(&netlink.Wireguard{LinkAttrs: attrs("cwg0")})
 	if c.Bridge {
 		if br, err := h.LinkByName("cbr0"); err == nil {
 			la := attrs("cbr0.10")

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -341,5 +342,19 @@ func (n *NS) Unreachable(dst netip.Prefix, metric uint32, add bool) error {
 		return nil
 	}
 	_ = n.H.RouteDel(r) // absent is fine
+	return nil
+}
+
+// CheckIfname rejects a network interface name the kernel would refuse:
+// empty, longer than 15 bytes, ".", "..", or holding '/', ':' or white space.
+func CheckIfname(name string) error {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return fmt.Errorf("%q is not an interface name", name)
+	case len(name) > 15:
+		return fmt.Errorf("interface name %q is longer than 15 bytes", name)
+	case strings.ContainsAny(name, "/: \t\n"):
+		return fmt.Errorf("interface name %q holds '/', ':' or white space", name)
+	}
 	return nil
 }

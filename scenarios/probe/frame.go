@@ -16,25 +16,48 @@ import (
 // Broadcast is ff:ff:ff:ff:ff:ff.
 var Broadcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
-// UDPFrame builds an Ethernet/IPv4/UDP frame carrying payload. dstIP may be
-// 255.255.255.255 for a broadcast.
+// UDPFrame builds an Ethernet/IP/UDP frame carrying payload, IPv4 or IPv6
+// as the addresses are. dstIP may be 255.255.255.255 (IPv4 broadcast) or an
+// IPv6 multicast address such as ff02::1 (with dst its MulticastMAC).
 func UDPFrame(src, dst net.HardwareAddr, srcIP, dstIP netip.Addr, dport uint16, payload []byte) ([]byte, error) {
-	if !srcIP.Is4() || !dstIP.Is4() {
-		return nil, fmt.Errorf("udp frame: IPv4 addresses needed, got %s -> %s", srcIP, dstIP)
+	var (
+		eth *layers.Ethernet
+		ip  gopacket.NetworkLayer
+		l3  gopacket.SerializableLayer
+	)
+	switch {
+	case srcIP.Is4() && dstIP.Is4():
+		eth = &layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: layers.EthernetTypeIPv4}
+		v := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: srcIP.AsSlice(), DstIP: dstIP.AsSlice()}
+		ip, l3 = v, v
+	case srcIP.Is6() && dstIP.Is6():
+		eth = &layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: layers.EthernetTypeIPv6}
+		v := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP, SrcIP: srcIP.AsSlice(), DstIP: dstIP.AsSlice()}
+		ip, l3 = v, v
+	default:
+		return nil, fmt.Errorf("udp frame: addresses of one family needed, got %s -> %s", srcIP, dstIP)
 	}
-	eth := &layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: layers.EthernetTypeIPv4}
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP,
-		SrcIP: srcIP.AsSlice(), DstIP: dstIP.AsSlice()}
 	udp := &layers.UDP{SrcPort: 40999, DstPort: layers.UDPPort(dport)}
 	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
 		return nil, err
 	}
 	buf := gopacket.NewSerializeBuffer()
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, eth, ip, udp, gopacket.Payload(payload)); err != nil {
+	if err := gopacket.SerializeLayers(buf, opts, eth, l3, udp, gopacket.Payload(payload)); err != nil {
 		return nil, fmt.Errorf("udp frame: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// AllNodes is ff02::1, the IPv6 all-nodes group: IPv6 has no broadcast,
+// and a frame to this group is flooded to every port of a VNet.
+var AllNodes = netip.MustParseAddr("ff02::1")
+
+// MulticastMAC is the Ethernet address of an IPv6 multicast group
+// (33:33 and the group's last 32 bits, RFC 2464).
+func MulticastMAC(group netip.Addr) net.HardwareAddr {
+	b := group.As16()
+	return net.HardwareAddr{0x33, 0x33, b[12], b[13], b[14], b[15]}
 }
 
 // VXLANPayload is the UDP payload of a VXLAN packet: the 8-byte header

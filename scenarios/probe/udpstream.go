@@ -69,7 +69,13 @@ type StreamStats struct {
 	LongestGap time.Duration
 	// GapFrom and GapTo are the sequence numbers bounding the longest gap.
 	GapFrom, GapTo uint64
-	Duration       time.Duration
+	// LongestLossGap is the longest time between two consecutive arrivals
+	// across which datagrams were lost: the path's outage. A gap in which
+	// every datagram sent arrived is the sender's pause (a starved
+	// scheduler), not the network's. LossGapFrom and LossGapTo bound it.
+	LongestLossGap         time.Duration
+	LossGapFrom, LossGapTo uint64
+	Duration               time.Duration
 	// TailSent and TailReceived count the last (up to 100) datagrams sent
 	// and how many of them arrived: whether the stream recovered.
 	TailSent, TailReceived int
@@ -218,25 +224,7 @@ func (s *Stream) Stop(drain time.Duration) StreamStats {
 		st.LastError = s.lastErr.Error()
 	}
 	st.Lost = st.Sent - st.Received
-	prevAt, prevSeq := s.started, uint64(0)
-	var maxSeq uint64
-	for i, a := range s.arrivals {
-		if g := a.at.Sub(prevAt); g > st.LongestGap {
-			st.LongestGap, st.GapFrom, st.GapTo = g, prevSeq, a.seq
-		}
-		if i > 0 && a.seq < maxSeq {
-			st.Reordered++
-		}
-		maxSeq = max(maxSeq, a.seq)
-		prevAt, prevSeq = a.at, a.seq
-	}
-	// A stream that stops arriving has a gap up to its last datagram sent:
-	// one that never recovered must not report a short gap.
-	if n := len(s.sentAt); n > 0 {
-		if g := s.sentAt[n-1].Sub(prevAt); g > st.LongestGap {
-			st.LongestGap, st.GapFrom, st.GapTo = g, prevSeq, uint64(n-1)
-		}
-	}
+	gaps(&st, s.started, s.arrivals, s.sentAt)
 	st.TailSent = min(st.Sent, 100)
 	for _, a := range s.arrivals {
 		if a.seq >= uint64(st.Sent-st.TailSent) {
@@ -327,4 +315,51 @@ func kernelStamp(oob []byte) time.Time {
 		}
 	}
 	return time.Now()
+}
+
+// gaps fills the gap figures and the reorder count from the arrivals (in
+// arrival order) and the send times (by sequence number).
+func gaps(st *StreamStats, started time.Time, arrivals []arrival, sentAt []time.Time) {
+	got := make(map[uint64]bool, len(arrivals))
+	for _, a := range arrivals {
+		got[a.seq] = true
+	}
+	// lostBetween: a datagram sent after from and before to never came
+	// (from < 0: the stream's start).
+	lostBetween := func(from int64, to uint64) bool {
+		for q := uint64(from + 1); q < to; q++ {
+			if !got[q] {
+				return true
+			}
+		}
+		return false
+	}
+	prevAt, prevSeq := started, uint64(0)
+	prevQ := int64(-1)
+	var maxSeq uint64
+	for i, a := range arrivals {
+		g := a.at.Sub(prevAt)
+		if g > st.LongestGap {
+			st.LongestGap, st.GapFrom, st.GapTo = g, prevSeq, a.seq
+		}
+		if g > st.LongestLossGap && int64(a.seq) > prevQ+1 && lostBetween(prevQ, a.seq) {
+			st.LongestLossGap, st.LossGapFrom, st.LossGapTo = g, prevSeq, a.seq
+		}
+		prevQ = int64(a.seq)
+		if i > 0 && a.seq < maxSeq {
+			st.Reordered++
+		}
+		maxSeq = max(maxSeq, a.seq)
+		prevAt, prevSeq = a.at, a.seq
+	}
+	// A stream that stops arriving has a gap up to its last datagram sent:
+	// one that never recovered must not report a short gap.
+	if n := len(sentAt); n > 0 {
+		if g := sentAt[n-1].Sub(prevAt); g > st.LongestGap {
+			st.LongestGap, st.GapFrom, st.GapTo = g, prevSeq, uint64(n-1)
+		}
+		if g := sentAt[n-1].Sub(prevAt); g > st.LongestLossGap && lostBetween(prevQ, uint64(n)) {
+			st.LongestLossGap, st.LossGapFrom, st.LossGapTo = g, prevSeq, uint64(n-1)
+		}
+	}
 }

@@ -360,6 +360,8 @@ func (p *ifaceParser) option(st *stanza, o Prop) {
 		default:
 			p.errs.add(o.Pos, o.Key, "%q is not yes or no", o.Value)
 		}
+	case "up", "post-up":
+		p.upRoute(i, o)
 	case "ovs_type":
 		i.OVSType = o.Value
 	case "ovs_bridge":
@@ -367,6 +369,69 @@ func (p *ifaceParser) option(st *stanza, o Prop) {
 	case "ovs_ports":
 		i.OVSPorts = strings.Fields(o.Value)
 	}
+}
+
+// upRoute reads an "ip route add|replace PREFIX via ADDR [...]" command
+// of an up line into a route. Other commands are left to Other: the lab
+// runs none of them.
+func (p *ifaceParser) upRoute(i *HostIface, o Prop) {
+	f := strings.Fields(o.Value)
+	if len(f) < 3 || f[0] != "ip" {
+		return
+	}
+	f = f[1:]
+	family := 0
+	switch f[0] {
+	case "-4":
+		family, f = 4, f[1:]
+	case "-6":
+		family, f = 6, f[1:]
+	}
+	if len(f) < 2 || (f[0] != "route" && f[0] != "r" && f[0] != "ro") || (f[1] != "add" && f[1] != "replace") {
+		return
+	}
+	f = f[2:]
+	bad := func(format string, args ...any) {
+		p.errs.add(o.Pos, o.Key, "%q: "+format, append([]any{o.Value}, args...)...)
+	}
+	if len(f) < 3 || f[1] != "via" {
+		bad("want \"ip route add PREFIX via ADDRESS\"")
+		return
+	}
+	var dst netip.Prefix
+	via, err := netip.ParseAddr(f[2])
+	if err != nil || via.Zone() != "" {
+		bad("%q is not an IP address", f[2])
+		return
+	}
+	switch {
+	case f[0] == "default":
+		dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		if via.Is6() {
+			dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		}
+	case strings.Contains(f[0], "/"):
+		if dst, err = netip.ParsePrefix(f[0]); err != nil {
+			bad("%q is not a prefix", f[0])
+			return
+		}
+	default:
+		a, err := netip.ParseAddr(f[0])
+		if err != nil {
+			bad("%q is not a prefix", f[0])
+			return
+		}
+		dst = netip.PrefixFrom(a, a.BitLen())
+	}
+	if dst.Addr().Is4() != via.Is4() || (family == 4 && !via.Is4()) || (family == 6 && via.Is4()) {
+		bad("%s and %s are of different address families", dst, via)
+		return
+	}
+	if dst != dst.Masked() {
+		bad("%s has host bits set (the kernel refuses it; %s is meant)", dst, dst.Masked())
+		return
+	}
+	i.Routes = append(i.Routes, HostRoute{Pos: o.Pos, Dst: dst, Via: via})
 }
 
 func (p *ifaceParser) addAddress(st *stanza, o Prop, pf netip.Prefix) {

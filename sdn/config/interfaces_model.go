@@ -32,6 +32,18 @@ type HostIface struct {
 	OVSBridge string
 	OVSPorts  []string
 
+	// Routes are the static routes its "up"/"post-up" commands add with
+	// "ip route add|replace PREFIX via ADDR" (how a host on a routed
+	// underlay reaches the other racks).
+	Routes []HostRoute
+
 	// Other keeps every option line as read (key -> values).
 	Other map[string][]string
+}
+
+// HostRoute is one static route of an interface's up commands.
+type HostRoute struct {
+	Pos Pos
+	Dst netip.Prefix
+	Via netip.Addr
 }

@@ -179,3 +179,45 @@ func TestParseInterfacesErrors(t *testing.T) {
 		t.Errorf("family mismatch: %v, warnings %v", err, hi.Warnings)
 	}
 }
+
+func TestParseInterfacesUpRoutes(t *testing.T) {
+	hi, err := config.ParseInterfacesReader("i", strings.NewReader(lines(
+		"iface vmbr0 inet static",
+		"\taddress 192.168.0.1/24",
+		"\tgateway 192.168.0.254",
+		"\tup ip route add 192.168.1.0/24 via 192.168.0.254",
+		"\tpost-up ip -6 route replace fd00:20::/64 via fd00:10::fe dev vmbr0",
+		"\tpost-up ip route add 10.9.9.9 via 192.168.0.253",
+		"\tpost-up echo hello",
+		"\tup ip link set eno1 mtu 9000",
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ dst, via string }{
+		{"192.168.1.0/24", "192.168.0.254"}, {"fd00:20::/64", "fd00:10::fe"}, {"10.9.9.9/32", "192.168.0.253"},
+	}
+	got := hi.Ifaces["vmbr0"].Routes
+	if len(got) != len(want) {
+		t.Fatalf("routes %+v, want %v", got, want)
+	}
+	for i, w := range want {
+		if got[i].Dst.String() != w.dst || got[i].Via.String() != w.via || got[i].Pos.Line != 4+i {
+			t.Errorf("route %d: %+v, want %s via %s at line %d", i, got[i], w.dst, w.via, 4+i)
+		}
+	}
+
+	for in, msg := range map[string]string{
+		"up ip route add 192.168.1.0/24 dev eno1":          `want "ip route add PREFIX via ADDRESS"`,
+		"up ip route add 192.168.1.0/24 via gw":            `"gw" is not an IP address`,
+		"up ip route add 192.168.1.1/24 via 192.168.0.254": "has host bits set",
+		"up ip route add fd00:20::/64 via 192.168.0.254":   "different address families",
+		"up ip -6 route add default via 192.168.0.254":     "different address families",
+		"up ip route add 192.168.1.0/33 via 192.168.0.254": "is not a prefix",
+	} {
+		_, err := config.ParseInterfacesReader("i", strings.NewReader(lines("iface vmbr0 inet static", "\t"+in)))
+		if err == nil || !strings.Contains(err.Error(), "i:2: ") || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: error %v, want i:2: ... %s", in, err, msg)
+		}
+	}
+}

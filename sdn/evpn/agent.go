@@ -64,6 +64,10 @@ type Agent struct {
 	// the address we compared.
 	dialing map[string]bool
 	backoff map[string]*resetBackoff
+	// probe are the remote neighbour entries (by kobj key) that reconcile
+	// turns into kernel probes instead of deleting them: IPs a MAC that
+	// moved here brought along (adoptIPs).
+	probe map[string]*neighObj
 }
 
 type resetBackoff struct {
@@ -200,6 +204,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		resetQ:    make(chan resetReq, 1024),
 		dialing:   map[string]bool{},
 		backoff:   map[string]*resetBackoff{},
+		probe:     map[string]*neighObj{},
 	}
 	l3ByVNI := map[uint32]*l3vni{}
 	for _, z := range cfg.L3VNIs {
@@ -302,6 +307,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	if a.cfg.TestFault != "" {
+		a.log.Warn("TEST FAULT: this agent is broken on purpose (conformance suite)", "fault", a.cfg.TestFault, "env", TestFaultEnv)
+	}
 	a.log.Info("evpn agent running", "node", a.cfg.Node, "router_id", a.cfg.RouterID, "asn", a.cfg.ASN,
 		"neighbors", len(a.cfg.Neighbors), "l2vnis", len(a.l2), "l3vnis", len(a.l3))
 	a.reconcile()
@@ -885,6 +893,11 @@ func (a *Agent) onNeigh(ns string, u netlink.NeighUpdate) {
 		if v.Netns != ns || v.bridgeIdx == 0 || n.LinkIndex != v.bridgeIdx {
 			continue
 		}
+		if u.Type == unix.RTM_DELNEIGH && n.Flags&netlink.NTF_EXT_LEARNED != 0 {
+			// One of our remote entries went: that says nothing of a
+			// local binding (adoptIPs keeps one across the swap).
+			return
+		}
 		gone := u.Type == unix.RTM_DELNEIGH || n.State&(netlink.NUD_FAILED|netlink.NUD_INCOMPLETE) != 0 ||
 			n.Flags&netlink.NTF_EXT_LEARNED != 0 || len(n.HardwareAddr) != 6
 		if gone {
@@ -903,7 +916,7 @@ func (a *Agent) localLearned(v *l2vni, mac string) {
 	m := v.mobFor(mac)
 	remoteSeq, hasRemote := a.remoteSeq(v, mac)
 	recent := !m.remoteAt.IsZero() && time.Since(m.remoteAt) < a.cfg.DupWindow
-	if hasRemote || recent {
+	if (hasRemote || recent) && !a.cfg.Fault(FaultStuckSequence) {
 		s := m.remoteSeq
 		if hasRemote && remoteSeq > s {
 			s = remoteSeq
@@ -912,7 +925,30 @@ func (a *Agent) localLearned(v *l2vni, mac string) {
 			m.seq = s + 1
 		}
 	}
+	a.adoptIPs(v, mac)
 	a.log.Debug("local mac", "vni", v.VNI, "mac", mac, "seq", m.seq)
+}
+
+// adoptIPs: a guest keeps its addresses when it moves, so the IPs that
+// remote MAC/IP routes bind to a MAC that just appeared on a local port are
+// bound to it here at once and advertised in the same UPDATE round as the
+// MAC (the old node withdraws its MAC/IP routes as soon as it sees ours;
+// waiting for the guest to talk would leave the routed path without a host
+// route meanwhile). The kernel confirms each: reconcile turns our remote
+// neighbour entry into a probe (NUD_PROBE, a unicast ARP/NS to the MAC),
+// and an unanswered probe (NUD_FAILED) drops the binding.
+func (a *Agent) adoptIPs(v *l2vni, mac string) {
+	for _, r := range a.rib {
+		if r.Type != TypeMACIP || r.MAC != mac || !r.IP.IsValid() || r.IP.IsLinkLocalUnicast() || !rtMatch(r.RTs, v.ImportRTs) {
+			continue
+		}
+		if _, ok := v.ips[r.IP]; ok {
+			continue
+		}
+		v.ips[r.IP] = mac
+		o := &neighObj{netns: v.Netns, dev: v.Bridge, link: v.bridgeIdx, ip: r.IP, mac: parseMAC(mac)}
+		a.probe[o.key()] = o
+	}
 }
 
 func (v *l2vni) mobFor(mac string) *mobility {

@@ -12,7 +12,7 @@ import (
 // startBFD runs BFD towards the neighbours that ask for it (Proxmox emits
 // `neighbor VTEP bfd`); a session going down resets that BGP peer.
 func (a *Agent) startBFD(ctx context.Context, send func(any)) (bfdControl, error) {
-	if a.cfg.BFDDisabledAll {
+	if a.cfg.BFDDisabledAll || a.cfg.Fault(FaultNoBFD) {
 		return nil, nil
 	}
 	var peers []Neighbor

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -53,7 +54,29 @@ type Config struct {
 	BFDIntervalMs  int  `json:"bfd_interval_ms,omitempty"`
 	BFDDetectMult  int  `json:"bfd_detect_mult,omitempty"`
 	BFDDisabledAll bool `json:"bfd_disabled,omitempty"`
+	// TestFault breaks the agent on purpose so that the conformance suite
+	// can show a check catches it (never set in a real lab; see
+	// TestFaultEnv): a comma-separated list of faults, "" none.
+	TestFault string `json:"test_fault,omitempty"`
 }
+
+// TestFaultEnv is the environment variable `sdnlab agent` reads TestFault
+// from: the suite sets it while it brings up a deliberately broken lab.
+const TestFaultEnv = "SDNLAB_AGENT_TEST_FAULT"
+
+// Fault tells whether the test fault f is set.
+func (c *Config) Fault(f string) bool {
+	return slices.Contains(strings.Split(c.TestFault, ","), f)
+}
+
+// Test faults (TestFault).
+const (
+	// FaultStuckSequence: a MAC that moves here is advertised without a
+	// higher MAC mobility sequence number (RFC 7432 section 15 broken).
+	FaultStuckSequence = "stuck-mac-mobility-sequence"
+	// FaultNoBFD: BFD is not run even where the plan asks for it.
+	FaultNoBFD = "no-bfd"
+)
 
 // Neighbor is one BGP peer.
 type Neighbor struct {
@@ -218,6 +241,13 @@ func (c *Config) Validate() error {
 	}
 	if c.ListenPort < 0 || c.ListenPort > 65535 {
 		bad("listen_port: %d out of range", c.ListenPort)
+	}
+	for _, f := range strings.Split(c.TestFault, ",") {
+		switch f {
+		case "", FaultStuckSequence, FaultNoBFD:
+		default:
+			bad("test_fault: %q is none of %s, %s", f, FaultStuckSequence, FaultNoBFD)
+		}
 	}
 	for i, n := range c.Neighbors {
 		if !n.Addr.IsValid() {

@@ -125,6 +125,15 @@ func (o *neighObj) neigh() *netlink.Neigh {
 		Flags: netlink.NTF_EXT_LEARNED, IP: net.IP(o.ip.AsSlice()), HardwareAddr: o.mac}
 }
 func (o *neighObj) add(h *netlink.Handle) error { return h.NeighSet(o.neigh()) }
+
+// probe replaces our remote entry with a kernel one in NUD_PROBE: the
+// kernel sends unicast ARP requests (or neighbour solicitations) to the
+// MAC at once and marks the entry REACHABLE on a reply, FAILED without.
+func (o *neighObj) probe(h *netlink.Handle) error {
+	n := o.neigh()
+	n.State, n.Flags = netlink.NUD_PROBE, 0
+	return h.NeighSet(n)
+}
 func (o *neighObj) del(h *netlink.Handle) error { return ignoreNotFound(h.NeighDel(o.neigh())) }
 func (o *neighObj) view() KernelEntry {
 	return KernelEntry{Kind: "neigh", Netns: o.netns, Dev: o.dev, IP: o.ip.String(), MAC: o.mac.String()}

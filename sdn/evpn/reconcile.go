@@ -321,11 +321,26 @@ func (a *Agent) applyKernel(desired map[string]kobj) {
 	}
 	sort.Slice(dels, func(i, j int) bool { return order[dels[i].kind()] > order[dels[j].kind()] })
 	for _, o := range dels {
+		if a.probe[o.key()] != nil {
+			continue // replaced by the probe below
+		}
 		if err := o.del(a.handles[o.ns()]); err != nil {
 			a.log.Warn("remove kernel entry", "what", o.key(), "err", err)
 		}
 		delete(a.installed, o.key())
 	}
+	// Adopted IPs: our remote entry (if any) becomes the kernel's own, in
+	// NUD_PROBE, to be confirmed by the guest.
+	for k, n := range a.probe {
+		if _, ok := desired[k]; ok {
+			continue
+		}
+		if err := n.probe(a.handles[n.ns()]); err != nil {
+			a.log.Warn("neighbour probe", "what", k, "err", err)
+		}
+		delete(a.installed, k)
+	}
+	clear(a.probe)
 }
 
 // applyAdverts adds, replaces and withdraws our own routes in GoBGP.

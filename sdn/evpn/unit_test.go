@@ -121,6 +121,58 @@ func TestFirstMoveIsOne(t *testing.T) {
 	}
 }
 
+// A MAC that moves here brings the IPs its remote MAC/IP routes bound: they
+// are advertised with it at once (the kernel is asked to confirm them), and
+// the test fault leaves the sequence where it was.
+func TestMoveAdoptsIPs(t *testing.T) {
+	cfg := Config{RouterID: netip.MustParseAddr("10.0.0.1"), ASN: 65000,
+		L2VNIs: []L2VNI{{VNI: 100, Bridge: "br", VxlanDev: "vx"}}}
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, ip := "02:00:00:00:00:01", netip.MustParseAddr("10.1.0.5")
+	remote := netip.MustParseAddr("10.0.0.2")
+	a.rib["m"] = &Route{Type: TypeMACIP, RD: "10.0.0.2:1", MAC: mac, VNI: 100, RTs: []string{"65000:100"}, NextHop: remote, Seq: 3, HasSeq: true}
+	a.rib["mi"] = &Route{Type: TypeMACIP, RD: "10.0.0.2:1", MAC: mac, IP: ip, VNI: 100, RTs: []string{"65000:100"}, NextHop: remote, Seq: 3, HasSeq: true}
+	v := a.l2[0]
+	v.bridgeIdx = 1
+	v.macs[mac] = &localMAC{port: 7}
+	a.localLearned(v, mac)
+	if v.ips[ip] != mac {
+		t.Fatalf("IP %s not adopted for %s: %v", ip, mac, v.ips)
+	}
+	if len(a.probe) != 1 {
+		t.Fatalf("probes = %v, want one for %s", a.probe, ip)
+	}
+	d := &desiredState{kernel: map[string]kobj{}, adverts: map[string]*Route{}}
+	a.planL2(v, d, map[netip.Addr]bool{}, map[string]bool{})
+	var withIP *Route
+	for _, r := range d.adverts {
+		if r.Type == TypeMACIP && r.IP == ip {
+			withIP = r
+		}
+	}
+	if withIP == nil || withIP.Seq != 4 || withIP.NextHop != a.cfg.LocalVTEP {
+		t.Fatalf("MAC/IP route after the move = %+v, want seq 4 from the local VTEP", withIP)
+	}
+
+	cfg.TestFault = FaultStuckSequence
+	b, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.rib = a.rib
+	b.localLearned(b.l2[0], mac)
+	if got := b.l2[0].mob[mac].seq; got != 0 {
+		t.Fatalf("with %s the sequence moved to %d", FaultStuckSequence, got)
+	}
+	cfg.TestFault = "no-such-fault"
+	if _, err := New(cfg, nil); err == nil {
+		t.Fatal("an unknown test fault was accepted")
+	}
+}
+
 func TestDuplicateDetection(t *testing.T) {
 	cfg := Config{RouterID: netip.MustParseAddr("10.0.0.1"), ASN: 65000,
 		L2VNIs: []L2VNI{{VNI: 100, Bridge: "br", VxlanDev: "vx"}}}

@@ -136,7 +136,7 @@ func (a *applier) run(ctx context.Context) error {
 		return err
 	}
 	// Bridges, then VXLAN devices, then veths: ports need their bridge.
-	for _, kind := range []plan.IfaceKind{plan.KindBridge, plan.KindVxlan, plan.KindVeth} {
+	for _, kind := range []plan.IfaceKind{plan.KindBridge, plan.KindDummy, plan.KindVxlan, plan.KindVeth} {
 		for _, d := range a.devs {
 			if d.ifc.Kind != kind || ctx.Err() != nil {
 				continue
@@ -225,12 +225,8 @@ func (a *applier) classify() {
 			}
 		case plan.KindVRF:
 			continue // a namespace, made above
-		case plan.KindDummy:
-			if !a.caps.Dummy {
-				a.skip("%s (dummy): not realized: the dummy module is not available on this kernel", ifc.Name)
-			} else {
-				a.skip("%s (dummy): not realized: fabrics are not realized by the lab", ifc.Name)
-			}
+		case plan.KindDummy, plan.KindPhysical:
+			a.fabricDevice(ifc)
 			continue
 		default:
 			if !ifc.Amends && z == nil {
@@ -432,6 +428,8 @@ func (a *applier) create(node *nsutil.NS, d *device) error {
 	case plan.KindBridge:
 		_, err := target.EnsureBridge(ifc.Name, ifc.MTU, ifc.HWAddress)
 		return err
+	case plan.KindDummy:
+		return a.createLoopback(target, ifc.Name)
 	case plan.KindVxlan:
 		return a.createVxlan(node, target, d)
 	case plan.KindVeth:
@@ -553,7 +551,11 @@ func (a *applier) configure(d *device) error {
 	if err := n.SetAddrs(ifc.Name, ifc.Addresses); err != nil {
 		return err
 	}
-	if ifc.Kind == plan.KindVxlan {
+	// A VXLAN device without learning and without static remotes is
+	// an EVPN one: its flood list is the control plane's (the agent or
+	// zebra installs it from type 3 routes), so a re-applied plan must
+	// not take it away.
+	if ifc.Kind == plan.KindVxlan && !controlPlaneFlood(ifc) {
 		if err := a.floodList(n, ifc); err != nil {
 			return err
 		}
@@ -595,6 +597,12 @@ func (a *applier) portFlags(n *nsutil.NS, ifc *plan.Iface) error {
 }
 
 var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
+
+// controlPlaneFlood tells whether a VXLAN device's flood list belongs to
+// the control plane rather than to the plan.
+func controlPlaneFlood(ifc *plan.Iface) bool {
+	return ifc.Learning != nil && !*ifc.Learning && len(ifc.VxlanRemotes) == 0
+}
 
 // floodList makes the all-zero FDB entries of a VXLAN device (head-end
 // replication) exactly the plan's remotes.

@@ -3,7 +3,7 @@ package realize
 import (
 	"context"
 	"fmt"
-	"github.com/vishvananda/netlink"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn"
@@ -343,5 +345,52 @@ func TestApplyVlanQinQSoftware(t *testing.T) {
 				t.Errorf("round %d: no tagging program on %s", round, lower)
 			}
 		}
+	}
+}
+
+// TestReapplyKeepsControlPlaneFlood: an EVPN VXLAN device's flood list is
+// the control plane's (type 3 routes); applying the plan again (`up` on a
+// running lab) must leave it, or BUM traffic (a migrated guest's RARP)
+// stops crossing the overlay until the agent restarts.
+func TestReapplyKeepsControlPlaneFlood(t *testing.T) {
+	files := map[string]string{
+		"controllers.cfg": "evpn: ctl\n\tasn 65000\n\tpeers 192.168.0.1,192.168.0.2\n",
+		"zones.cfg":       "evpn: ez\n\tcontroller ctl\n\tvrf-vxlan 5000\n\tmac 02:00:00:00:00:01\n",
+		"vnets.cfg":       "vnet: ev1\n\tzone ez\n\ttag 500\n",
+	}
+	p := compile(t, files)
+	tg, _ := node(t, "evflood")
+	if _, err := Apply(context.Background(), tg, p, refCaps); err != nil {
+		t.Fatal(err)
+	}
+	vrf, err := nsutil.OpenNS(tg.VRFNS("ez"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vrf.Close()
+	vx, err := vrf.H.LinkByName("vxlan_ev1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flood := &netlink.Neigh{LinkIndex: vx.Attrs().Index, Family: unix.AF_BRIDGE, State: netlink.NUD_PERMANENT | netlink.NUD_NOARP,
+		Flags: netlink.NTF_SELF, IP: net.ParseIP("192.168.0.2"), HardwareAddr: zeroMAC}
+	if err := vrf.H.NeighAppend(flood); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(context.Background(), tg, compile(t, files), refCaps); err != nil {
+		t.Fatal(err)
+	}
+	l, err := vrf.H.NeighList(vx.Attrs().Index, unix.AF_BRIDGE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range l {
+		if e.HardwareAddr.String() == zeroMAC.String() && e.IP.Equal(net.ParseIP("192.168.0.2")) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("re-applying the plan removed the control plane's flood entry 00:00:00:00:00:00 dst 192.168.0.2 (left: %v)", l)
 	}
 }

@@ -71,6 +71,10 @@ type Instance struct {
 	// (which always run): bgpd, bfdd, and fabricd/ospfd/isisd when the
 	// configuration has those sections.
 	Daemons []string
+	// Additions are configuration lines the lab applies after frr.conf
+	// (vtysh, after each start and reload), never written into frr.conf:
+	// lab-file tuning such as a fabric's LSP generation interval.
+	Additions []string
 }
 
 // Installed reports whether Debian's FRR is there, with the reason when not.
@@ -264,31 +268,65 @@ func (in *Instance) LeakFilter() []string {
 			out = append(out, fmt.Sprintf("ipv6 prefix-list %s_V6 seq %d permit %s%s", leakMap, n6, p, le))
 		}
 	}
+	// frr.conf may have its own zebra route-map on BGP routes (a BGP
+	// fabric's pve_bgp): zebra takes one per family, so the deny entries
+	// go in front of it (sequences 1 and 2, before Proxmox's 100).
+	m4, m6 := in.confProtocolMap("ip"), in.confProtocolMap("ipv6")
 	seq := 1
 	if n4 > 0 {
-		out = append(out, fmt.Sprintf("route-map %s deny %d", leakMap, seq), fmt.Sprintf(" match ip address prefix-list %s", leakMap), "exit")
+		name := leakMap
+		if m4 != "" {
+			name = m4
+		}
+		out = append(out, fmt.Sprintf("route-map %s deny %d", name, seq), fmt.Sprintf(" match ip address prefix-list %s", leakMap), "exit")
 		seq++
 	}
 	if n6 > 0 {
-		out = append(out, fmt.Sprintf("route-map %s deny %d", leakMap, seq), fmt.Sprintf(" match ipv6 address prefix-list %s_V6", leakMap), "exit")
+		name := leakMap
+		if m6 != "" {
+			name = m6
+		}
+		out = append(out, fmt.Sprintf("route-map %s deny %d", name, seq), fmt.Sprintf(" match ipv6 address prefix-list %s_V6", leakMap), "exit")
 		seq++
 	}
-	out = append(out, fmt.Sprintf("route-map %s permit %d", leakMap, seq), "exit",
-		"ip protocol bgp route-map "+leakMap, "ipv6 protocol bgp route-map "+leakMap)
+	if m4 == "" || m6 == "" {
+		out = append(out, fmt.Sprintf("route-map %s permit %d", leakMap, seq), "exit")
+	}
+	if m4 == "" {
+		out = append(out, "ip protocol bgp route-map "+leakMap)
+	}
+	if m6 == "" {
+		out = append(out, "ipv6 protocol bgp route-map "+leakMap)
+	}
 	return out
+}
+
+// confProtocolMap is the route-map of frr.conf's "<family> protocol bgp
+// route-map NAME" line ("" none).
+func (in *Instance) confProtocolMap(family string) string {
+	for _, l := range strings.Split(in.Conf, "\n") {
+		if name, ok := strings.CutPrefix(l, family+" protocol bgp route-map "); ok {
+			return strings.TrimSpace(name)
+		}
+	}
+	return ""
 }
 
 // keepLeaksOut applies LeakFilter to the running daemons (after a start
 // or a reload: frr-reload.py removes what frr.conf does not have).
 func (in *Instance) keepLeaksOut(ctx context.Context) error {
-	lines := in.LeakFilter()
+	leak := in.LeakFilter()
+	lines := append(append([]string(nil), leak...), in.Additions...)
 	if len(lines) == 0 {
 		return nil
 	}
-	for _, l := range strings.Split(in.Conf, "\n") {
-		if strings.HasPrefix(l, "ip protocol bgp route-map ") || strings.HasPrefix(l, "ipv6 protocol bgp route-map ") {
-			// The configuration has its own: leave it alone and say so.
-			return fmt.Errorf("frr on %s: frr.conf has %q: the lab cannot add its route-map keeping VRF-leaked routes out of the node namespace (namespaces as VRFs)", in.Node, l)
+	// The deny entries go in front of frr.conf's own route-maps: their
+	// sequences must be free there.
+	for _, m := range []string{in.confProtocolMap("ip"), in.confProtocolMap("ipv6")} {
+		for _, seq := range []string{" permit 1\n", " deny 1\n", " permit 2\n", " deny 2\n"} {
+			if len(leak) > 0 && m != "" && strings.Contains(in.Conf, "\nroute-map "+m+seq) {
+				return fmt.Errorf("frr on %s: frr.conf's route-map %s uses sequence 1 or 2: the lab cannot put its entries keeping VRF-leaked routes out of the node namespace (namespaces as VRFs) in front of it", in.Node, m)
+			}
 		}
 	}
 	argv := []string{"vtysh", "-c", "configure terminal"}
@@ -297,7 +335,7 @@ func (in *Instance) keepLeaksOut(ctx context.Context) error {
 	}
 	out, err := Exec(ctx, in.NS, in.Dir, argv...)
 	if err != nil {
-		return fmt.Errorf("frr on %s: route-map for namespace VRFs: %w: %s", in.Node, err, tail(string(out), 400))
+		return fmt.Errorf("frr on %s: lab additions (lab-additions.conf): %w: %s", in.Node, err, tail(string(out), 400))
 	}
 	return os.WriteFile(filepath.Join(in.Dir, "lab-additions.conf"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }

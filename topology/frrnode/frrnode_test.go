@@ -92,6 +92,22 @@ func TestLeakFilter(t *testing.T) {
 	if (&Instance{Leaked: in.Leaked}).LeakFilter() != nil {
 		t.Error("a filter without namespace VRFs")
 	}
+	// A BGP fabric's frr.conf has its own zebra route-map for IPv4: the
+	// deny entry goes in front of it; IPv6 keeps the lab's own map.
+	in.Conf = "route-map pve_bgp permit 100\nexit\n!\nip protocol bgp route-map pve_bgp\n"
+	got = strings.Join(in.LeakFilter(), "\n") + "\n"
+	for _, want := range []string{"route-map pve_bgp deny 1\n match ip address prefix-list SDNLAB_NETNS_VRF_LEAK\n",
+		"route-map SDNLAB_NETNS_VRF_LEAK deny 2\n", "ipv6 protocol bgp route-map SDNLAB_NETNS_VRF_LEAK\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "ip protocol bgp route-map SDNLAB") && !strings.Contains(got, "ipv6 protocol bgp route-map SDNLAB") {
+		t.Errorf("a second IPv4 protocol route-map:\n%s", got)
+	}
+	if strings.Contains(got, "\nip protocol bgp route-map SDNLAB") {
+		t.Errorf("a second IPv4 protocol route-map:\n%s", got)
+	}
 }
 
 func TestDaemonsFor(t *testing.T) {
