@@ -92,7 +92,13 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		if p, err := v.Plan(n.Name); err == nil {
 			for _, z := range p.Zones {
 				if z.ID == vn.Zone.ID {
-					for _, a := range append(z.Peers, z.LocalVTEP) {
+					peers := z.Peers
+					if z.Controller != "" {
+						// A controller's peers are BGP speakers (route
+						// reflectors among them), not VTEPs.
+						peers = nil
+					}
+					for _, a := range append(peers, z.LocalVTEP) {
 						if a.IsValid() && !slices.Contains(legit, a) {
 							legit = append(legit, a)
 						}

@@ -232,6 +232,11 @@ func startFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *progre
 func Show(ctx context.Context, lab *Lab, stateDir, node string, req evpn.Request) (*evpn.Snapshot, error) {
 	n := lab.Node(node)
 	if n == nil {
+		for _, rt := range lab.Routers {
+			if rt.Name == node && rt.Reflector != nil {
+				return evpn.Call(ctx, filepath.Join(stateDir, "nodes", node, "agent.sock"), req)
+			}
+		}
 		return nil, fmt.Errorf("lab %s has no node %s", lab.Name, node)
 	}
 	if n.EngineOf() != EngineFRR {

@@ -74,10 +74,12 @@ type segmentSpec struct {
 }
 
 type routerSpec struct {
-	Name    str
-	Routing str // static, bgp
-	ASN     num
-	Ifaces  []*routerIfaceSpec
+	Name      str
+	Routing   str // static, bgp
+	ASN       num
+	Reflector str // evpn: an EVPN route reflector for the nodes
+	Engine    str
+	Ifaces    []*routerIfaceSpec
 }
 
 // p2pSpec is one point-to-point link between two nodes ("node:ifname"
@@ -477,8 +479,12 @@ func (p *parser) routers(s *spec, v *yaml.Node) {
 			p.errf(&yaml.Node{Line: name.Pos.Line}, f+".interfaces", "a router needs the segments it joins")
 			return
 		}
-		p.mapping(n, f, []string{"name", "routing", "asn", "interfaces"}, func(key string, k, v *yaml.Node) {
+		p.mapping(n, f, []string{"name", "routing", "asn", "reflector", "engine", "interfaces"}, func(key string, k, v *yaml.Node) {
 			switch key {
+			case "reflector":
+				r.Reflector = p.scalar(v, join(f, key))
+			case "engine":
+				r.Engine = p.scalar(v, join(f, key))
 			case "asn":
 				r.ASN = p.number(v, join(f, key), 1, 4294967294)
 			case "routing":

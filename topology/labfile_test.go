@@ -619,3 +619,65 @@ func TestFabricLinks(t *testing.T) {
 		t.Fatalf("warnings: %s", w)
 	}
 }
+
+// Route reflectors: examples/evpn-rr resolves to two reflectors serving
+// the three nodes; a reflector whose address is not among the
+// controller's peers, or an unknown reflector kind, is bad input naming
+// the lab file's line and field.
+func TestReflectors(t *testing.T) {
+	l, err := Load("../examples/evpn-rr/lab.yaml", sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rr := range []string{"rr1", "rr2"} {
+		if !l.IsReflector(rr) {
+			t.Fatalf("%s is not a reflector", rr)
+		}
+	}
+	for _, rt := range l.Routers {
+		if rt.Reflector == nil {
+			continue
+		}
+		clients := 0
+		for _, n := range rt.Reflector.Neighbors {
+			if n.RRClient {
+				clients++
+			}
+		}
+		if clients != 3 || len(rt.Reflector.Neighbors) != 3 || rt.Reflector.ASN != 65000 || rt.Reflector.ClusterID.String() != "192.168.0.201" {
+			t.Errorf("%s: %d clients of %d neighbours, AS %d, cluster %s: want 3 clients only, AS 65000, cluster 192.168.0.201",
+				rt.Name, clients, len(rt.Reflector.Neighbors), rt.Reflector.ASN, rt.Reflector.ClusterID)
+		}
+	}
+	src, err := os.ReadFile("../examples/evpn-rr/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, to, want string }{
+		{"address: 192.168.0.202}", "address: 192.168.0.203}", "lab.yaml:24: underlay.routers.rr2.reflector: router rr2 (192.168.0.203) is not among the peers of EVPN controller myevpnctl"},
+		{"reflector: evpn\n      interfaces: {lan: {address: 192.168.0.202}}", "reflector: ospf\n      interfaces: {lan: {address: 192.168.0.202}}", `lab.yaml:24: underlay.routers.rr2.reflector: "ospf": expected evpn`},
+	} {
+		dir := t.TempDir()
+		for _, f := range []string{"controllers.cfg", "zones.cfg", "vnets.cfg", "subnets.cfg", "interfaces.node1", "interfaces.node2", "interfaces.node3"} {
+			b, err := os.ReadFile(filepath.Join("../examples/evpn-rr", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bad := strings.Replace(string(src), c.from, c.to, 1)
+		if bad == string(src) {
+			t.Fatalf("%q not in the example", c.from)
+		}
+		p := filepath.Join(dir, "lab.yaml")
+		if err := os.WriteFile(p, []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p, sdn.Compile)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s -> %s: got %v, want %q", c.from, c.to, err, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/registry"
 	"github.com/sdnlab/sdnlab/topology/underlaybgp"
@@ -151,7 +152,13 @@ type Router struct {
 	// prefixes it is expected to learn (Up waits for them).
 	BGP       *underlaybgp.Config `json:"bgp,omitempty"`
 	BGPRoutes []netip.Prefix      `json:"bgpRoutes,omitempty"`
+	// Reflector is the EVPN route reflector this router runs (reflector:
+	// evpn), nil none; its engine is Engine (agent or frr).
+	Reflector *evpn.Config `json:"reflector,omitempty"`
+	Engine    string       `json:"engine,omitempty"`
 	pos       config.Pos
+	// reflectorSpec is the lab file's reflector key (resolved later).
+	reflectorSpec, engineSpec str
 }
 
 // Host is an external host behind the upstream router.

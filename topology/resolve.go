@@ -73,6 +73,8 @@ type resolver struct {
 	cfg      *config.Config
 	// used tracks every underlay address, to catch duplicates.
 	used map[netip.Addr]config.Pos
+	// reflectorAddrs are the addresses of EVPN route reflectors.
+	reflectorAddrs map[netip.Addr]bool
 }
 
 func (r *resolver) errf(pos config.Pos, field, format string, a ...any) {
@@ -126,6 +128,7 @@ func (r *resolver) resolve() {
 	}
 	r.routes()
 	r.compile()
+	r.reflectors()
 	r.checkPeers()
 	r.checkFabricLinks()
 	if len(r.errs) > 0 {

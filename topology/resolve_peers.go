@@ -41,6 +41,9 @@ func (r *resolver) checkPeers() {
 			if len(peers) == 0 || slices.Contains(peers, z.LocalVTEP) {
 				continue
 			}
+			if !zonePeers && slices.ContainsFunc(peers, func(p netip.Addr) bool { return r.reflectorAddrs[p] }) {
+				continue // the node peers with route reflectors (resolve_reflect.go)
+			}
 			what, pos := z.Type+" zone "+z.ID, ""
 			if zc != nil {
 				pos = zc.Pos.String()

@@ -255,7 +255,8 @@ func (r *resolver) routers() {
 		if !r.newName(seen, rs.Name, "underlay.routers", "%q is not a valid name", "router %q defined twice") {
 			continue
 		}
-		rt := &Router{Name: rs.Name.V, NS: r.lab.Prefix() + rs.Name.V, Routing: "static", pos: rs.Name.Pos}
+		rt := &Router{Name: rs.Name.V, NS: r.lab.Prefix() + rs.Name.V, Routing: "static", pos: rs.Name.Pos,
+			reflectorSpec: rs.Reflector, engineSpec: rs.Engine}
 		if rs.Routing.Set {
 			switch rs.Routing.V {
 			case "static", "bgp":

@@ -174,6 +174,11 @@ func (o *Options) routerBinary() (string, error) {
 func startRouters(lab *Lab, opts Options, dir string, pr *progress) error {
 	var bin string
 	for _, rt := range lab.Routers {
+		if rt.Reflector != nil && opts.StartAgents {
+			if err := startReflector(lab, opts, dir, rt, pr); err != nil {
+				return err
+			}
+		}
 		if rt.BGP == nil {
 			continue
 		}
@@ -217,4 +222,40 @@ func routerProc(lab, dir string, rt *Router, bin string) proc.Spec {
 // (underlaybgp.Status).
 func RouterStatusFile(stateDir, router string) string {
 	return filepath.Join(RouterDir(stateDir, router), "bgp-status.json")
+}
+
+// startReflector runs a router's EVPN route reflector: the node agent
+// (`sdnlab agent --config`) with no VNIs, every node a route-reflector
+// client, in the router's namespace. Its state lives where a node's
+// does (nodes/<router>/), so `sdnlab show LAB <router> bgp` reads it.
+func startReflector(lab *Lab, opts Options, dir string, rt *Router, pr *progress) error {
+	file := filepath.Join(dir, "nodes", rt.Name, "reflector.json")
+	if err := writeJSON(file, rt.Reflector); err != nil {
+		return err
+	}
+	bin := opts.AgentPath
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("router %s: reflector: %w", rt.Name, err)
+		}
+		bin = exe
+	}
+	pid, err := proc.Start(reflectorProc(lab.Name, dir, rt, bin))
+	if err != nil {
+		return err
+	}
+	pr.printf("router %s: EVPN route reflector started (pid %d, %d clients and peers)", rt.Name, pid, len(rt.Reflector.Neighbors))
+	return nil
+}
+
+func reflectorProc(lab, dir string, rt *Router, bin string) proc.Spec {
+	return proc.Spec{
+		Name: "router " + rt.Name + ": reflector",
+		NS:   rt.NS,
+		Argv: []string{bin, "agent", "--lab", lab, "--node", rt.Name, "--state", dir,
+			"--config", filepath.Join(dir, "nodes", rt.Name, "reflector.json")},
+		LogFile: filepath.Join(dir, "nodes", rt.Name, "agent.log"),
+		PIDFile: AgentPIDFile(dir, rt.Name),
+	}
 }

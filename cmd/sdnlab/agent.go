@@ -63,6 +63,7 @@ func runAgent(ctx context.Context, args []string) error {
 	if cfg.Node == "" {
 		cfg.Node = *node
 	}
+	proc.LimitRuntime()
 	if f := os.Getenv(evpn.TestFaultEnv); f != "" {
 		cfg.TestFault = f
 	}

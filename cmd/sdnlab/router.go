@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 
+	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -25,6 +26,7 @@ func runRouter(ctx context.Context, args []string) error {
 	if err := pf.parse(args); err != nil {
 		return err
 	}
+	proc.LimitRuntime()
 	return topology.RunRouter(ctx, *pf.lab, *pf.name, *pf.state, os.Stdin)
 }
 

@@ -91,12 +91,15 @@ func checkShowTarget(stateRoot, lab, node string) (*topology.Lab, error) {
 		}
 		return nil, err
 	}
-	if l.Node(node) == nil {
+	if l.Node(node) == nil && !l.IsReflector(node) {
 		var names []string
 		for _, n := range l.Nodes {
 			names = append(names, n.Name)
 		}
 		return nil, badInput("lab %s has no node %s (nodes: %s)", lab, node, strings.Join(names, ", "))
+	}
+	if l.IsReflector(node) {
+		return l, nil
 	}
 	if ok, what := topology.EngineRunning(l, filepath.Join(stateRoot, lab), node); !ok {
 		return nil, badInput("node %s of lab %s runs no EVPN engine (%s): no controller applies to it, or its engine is down (sdnlab status %s)", node, lab, what, lab)
@@ -122,7 +125,7 @@ func printShow(out io.Writer, s *evpn.Snapshot, what string, asJSON bool) error 
 			v = map[string]any{"node": s.Node, "router_id": s.RouterID, "vtep": s.VTEP, "routes": s.Routes, "local": s.Local}
 		case "bgp":
 			v = map[string]any{"node": s.Node, "router_id": s.RouterID, "asn": s.ASN, "uptime": s.Uptime, "synced": s.Synced, "peers": s.Peers,
-				"bfd_dropped": s.BFDDropped}
+				"bfd_dropped": s.BFDDropped, "bfd": s.BFD, "goroutines": s.Goroutines, "runtime": s.Runtime}
 		case "fdb":
 			v = kernelOf(s, "flood", "fdb")
 		case "neigh":

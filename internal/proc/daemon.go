@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
 )
 
 // The side of a supervised process: how it logs and how it learns that
@@ -30,4 +32,27 @@ func ParentPipe(f *os.File) io.Reader {
 		return f
 	}
 	return nil
+}
+
+// Runtime limits of a lab daemon. A lab runs one agent per node, so a
+// 100-node lab has 100 Go runtimes on a few cores. Measured (docs/SCALE.md):
+// with GOMAXPROCS at the core count each idle process kept several threads
+// waking each other (sysmon, work stealing, a futex wake per timer), and
+// half of the agents' CPU in a steady full mesh went to context switches.
+// A daemon that serves one node needs one P; a soft memory limit keeps the
+// heap of each small without a GC percent that costs CPU. The environment
+// (GOMAXPROCS, GOMEMLIMIT, GOGC) still wins.
+const (
+	DaemonProcs    = 1
+	DaemonMemLimit = 32 << 20
+)
+
+// LimitRuntime applies the daemon limits unless the environment sets them.
+func LimitRuntime() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(DaemonProcs)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(DaemonMemLimit)
+	}
 }

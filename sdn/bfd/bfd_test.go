@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"log/slog"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func pkt(state int, flags byte, myDisc, yourDisc uint32) []byte {
 func TestStateMachine(t *testing.T) {
 	m, changes := testManager(t)
 	peer := netip.MustParseAddr("192.0.2.2")
-	s := &session{peer: peer, port: PortSingleHop, state: Down, localDisc: 77, kick: make(chan struct{}, 1)}
+	s := &session{peer: peer, port: PortSingleHop, state: Down, localDisc: 77}
 	m.sessions[peer] = s
 	m.byDisc[77] = s
 
@@ -77,9 +78,14 @@ func TestStateMachine(t *testing.T) {
 
 func TestTimers(t *testing.T) {
 	m, _ := testManager(t)
-	s := &session{remoteRx: time.Second, remoteTx: 100 * time.Millisecond, remoteMult: 5}
-	if iv := m.txInterval(s); iv > time.Second || iv < 750*time.Millisecond {
-		t.Errorf("tx interval %v: want the peer's 1 s minus jitter", iv)
+	last := time.Now()
+	s := &session{remoteRx: time.Second, remoteTx: 100 * time.Millisecond, remoteMult: 5, lastTx: last}
+	if early, late := m.txWindow(s); early.Sub(last) != 750*time.Millisecond || late.Sub(last) != time.Second {
+		t.Errorf("tx window %v-%v after the last packet: want the peer's 1 s, from 75 %%", early.Sub(last), late.Sub(last))
+	}
+	s.urgent = true
+	if early, _ := m.txWindow(s); !early.Equal(last) {
+		t.Errorf("urgent: window opens %v after the last packet, want at once", early.Sub(last))
 	}
 	if d := m.detectTime(s); d != 1500*time.Millisecond {
 		t.Errorf("detect time %v, want 5 x 300 ms", d)
@@ -92,7 +98,7 @@ func TestTimers(t *testing.T) {
 func TestMalformedPacketsDropped(t *testing.T) {
 	m, changes := testManager(t)
 	peer := netip.MustParseAddr("192.0.2.2")
-	s := &session{peer: peer, port: PortSingleHop, state: Down, localDisc: 77, kick: make(chan struct{}, 1)}
+	s := &session{peer: peer, port: PortSingleHop, state: Down, localDisc: 77}
 	m.sessions[peer] = s
 	m.byDisc[77] = s
 	m.receive(pkt(Init, 0, 5, 77), peer)
@@ -145,7 +151,7 @@ func FuzzReceive(f *testing.F) {
 		m, _ := testManager(t)
 		m.log = slog.New(slog.DiscardHandler)
 		peer := netip.MustParseAddr("192.0.2.2")
-		s := &session{peer: peer, port: PortSingleHop, state: Up, localDisc: 77, remoteDisc: 5, kick: make(chan struct{}, 1)}
+		s := &session{peer: peer, port: PortSingleHop, state: Up, localDisc: 77, remoteDisc: 5}
 		m.sessions[peer] = s
 		m.byDisc[77] = s
 		before := *s
@@ -158,4 +164,80 @@ func FuzzReceive(f *testing.F) {
 			t.Fatalf("dropped packet %x changed the session", b)
 		}
 	})
+}
+
+// One scheduler serves every session: 100 sessions send their packets in
+// batches, far fewer wake-ups than packets (the cost that made 100-node
+// labs collapse was a wake-up per packet).
+func TestSchedulerBatches(t *testing.T) {
+	m, err := Start(context.Background(), Config{Interval: 300 * time.Millisecond, DetectMult: 3, Port: 47840},
+		slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Skipf("no UDP socket here: %v", err)
+	}
+	defer m.Close()
+	for i := range 100 {
+		m.Add(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), false)
+	}
+	// Down sessions send once a second (RFC 5880 6.8.3): wait for three
+	// rounds, whatever the load.
+	deadline := time.Now().Add(30 * time.Second)
+	for m.Stats().Sent < 300 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	st := m.Stats()
+	if st.Sent < 300 {
+		t.Fatalf("sent %d packets in 30 s for 100 sessions, want 300", st.Sent)
+	}
+	if st.Wakeups*4 > st.Sent {
+		t.Errorf("%d scheduler wake-ups for %d packets: not batched", st.Wakeups, st.Sent)
+	}
+	t.Logf("%d packets in %d wake-ups", st.Sent, st.Wakeups)
+}
+
+// A peer that goes silent is declared down although the reader is parked
+// on an empty socket: the scheduler's drain before a detection must not
+// wait for the reader (it did, and BFD stopped sending at all).
+func TestSilentPeerDetected(t *testing.T) {
+	downs := make(chan bool, 16)
+	m, err := Start(context.Background(), Config{Interval: 100 * time.Millisecond, DetectMult: 3, Port: 47841},
+		slog.New(slog.DiscardHandler), func(_ netip.Addr, up bool) { downs <- up })
+	if err != nil {
+		t.Skipf("no UDP socket here: %v", err)
+	}
+	defer m.Close()
+	peer := netip.MustParseAddr("127.0.0.2")
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(peer.AsSlice())})
+	if err != nil {
+		t.Skipf("no 127.0.0.2 here: %v", err)
+	}
+	defer c.Close()
+	m.Add(peer, false)
+	m.mu.Lock()
+	disc := m.sessions[peer].localDisc
+	m.mu.Unlock()
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 47841}
+	send := func(b []byte) {
+		if _, err := c.WriteToUDP(b, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(pkt(Down, 0, 9, 0))
+	send(pkt(Up, 0, 9, disc))
+	select {
+	case up := <-downs:
+		if !up {
+			t.Fatal("first change is down, want up")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("session not up (state %s)", m.State(peer))
+	}
+	select {
+	case up := <-downs:
+		if up {
+			t.Fatal("second change is up, want down")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("silent peer not declared down in 20 s (detection 300 ms), state %s", m.State(peer))
+	}
 }

@@ -45,6 +45,11 @@ type Config struct {
 	// MAC stays advertised and flagged until cleared (`sdnlab show LAB NODE
 	// dup --clear`, FRR's `clear evpn dup-addr`).
 	DupFreeze time.Duration `json:"dup_freeze,omitempty"`
+	// ClusterID is the route-reflection cluster ID (unset: RouterID).
+	// Redundant reflectors share one, so that each drops what the other
+	// reflects of its own clients' routes (RFC 4456 CLUSTER_LIST) instead
+	// of keeping a dead client's routes alive through the other.
+	ClusterID netip.Addr `json:"cluster_id,omitzero"`
 	// BFD timers (FRR defaults: 300 ms x 3).
 	BFDIntervalMs  int  `json:"bfd_interval_ms,omitempty"`
 	BFDDetectMult  int  `json:"bfd_detect_mult,omitempty"`

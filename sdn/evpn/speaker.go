@@ -36,7 +36,7 @@ func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.B
 		return fail(err)
 	}
 	for _, n := range cfg.Neighbors {
-		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(cfg, n, g)}); err != nil {
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(cfg, n, g, waitsFor(cfg, n))}); err != nil {
 			return fail(fmt.Errorf("neighbor %s: %w", n.Addr, err))
 		}
 	}
@@ -77,9 +77,34 @@ func evpnNexthopUnchanged(ctx context.Context, s *server.BgpServer) error {
 	return nil
 }
 
+// waitsFor tells whether this speaker leaves the connect to n: of two
+// iBGP speakers, the one with the higher address dials.
+//
+// Why (measured, docs/SCALE.md): GoBGP v3.37.0 does no collision
+// resolution. A peer that has sent its OPEN closes every connection
+// accepted meanwhile, so when both ends dial at once each closes the
+// other's connection and both fail; the window is the time to send an
+// OPEN, which grows with CPU load. At 50 nodes on a loaded machine nearly
+// every attempt collided and no session came up. FRR peers still dial
+// whatever we do, so this only removes the agent-to-agent race.
+func waitsFor(cfg *Config, n Neighbor) bool {
+	if n.External || n.Multihop > 0 || (n.RemoteAS != 0 && n.RemoteAS != cfg.ASN) {
+		return false
+	}
+	local := n.UpdateSource
+	if !local.IsValid() {
+		local = cfg.LocalVTEP
+	}
+	if !local.IsValid() || local.Is4() != n.Addr.Is4() {
+		return false
+	}
+	return n.Addr.Less(local)
+}
+
 // peerConf maps a Neighbor onto GoBGP's peer configuration; behind guard g
 // (nil: none) GoBGP knows the neighbour by its alias and dials the guard.
-func peerConf(cfg *Config, n Neighbor, g *bgpguard.Guard) *api.Peer {
+// A passive peer is not dialled (waitsFor).
+func peerConf(cfg *Config, n Neighbor, g *bgpguard.Guard, passive bool) *api.Peer {
 	p := &api.Peer{
 		Conf: &api.PeerConf{NeighborAddress: n.Addr.String(), PeerAsn: n.RemoteAS},
 		Timers: &api.Timers{Config: &api.TimersConfig{
@@ -88,7 +113,7 @@ func peerConf(cfg *Config, n Neighbor, g *bgpguard.Guard) *api.Peer {
 			KeepaliveInterval:      uint64(cfg.KeepaliveSec),
 			IdleHoldTimeAfterReset: 1,
 		}},
-		Transport: &api.Transport{},
+		Transport: &api.Transport{PassiveMode: passive},
 	}
 	switch {
 	case n.External:
@@ -104,7 +129,11 @@ func peerConf(cfg *Config, n Neighbor, g *bgpguard.Guard) *api.Peer {
 		p.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(n.Multihop)}
 	}
 	if n.RRClient {
-		p.RouteReflector = &api.RouteReflector{RouteReflectorClient: true, RouteReflectorClusterId: cfg.RouterID.String()}
+		cid := cfg.ClusterID
+		if !cid.IsValid() {
+			cid = cfg.RouterID
+		}
+		p.RouteReflector = &api.RouteReflector{RouteReflectorClient: true, RouteReflectorClusterId: cid.String()}
 	}
 	if g != nil {
 		g.Configure(p, n.Addr)

@@ -37,7 +37,7 @@ func TestPeerConfAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range cfg.Neighbors {
-		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(&cfg, n, nil)}); err != nil {
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(&cfg, n, nil, false)}); err != nil {
 			t.Errorf("neighbor %+v: %v", n, err)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"sort"
 	"time"
+
+	"github.com/sdnlab/sdnlab/sdn/bfd"
 )
 
 // Snapshot is the agent's state as `sdnlab show` prints it.
@@ -23,8 +25,12 @@ type Snapshot struct {
 	Uptime   string `json:"uptime"`
 	Synced   bool   `json:"synced"`
 	// Goroutines is the agent's goroutine count (leak checks).
-	Goroutines int          `json:"goroutines"`
-	Peers      []PeerStatus `json:"peers"`
+	Goroutines int `json:"goroutines"`
+	// Runtime is the agent process's Go runtime (scale measurements).
+	Runtime RuntimeStats `json:"runtime"`
+	// BFD counts the BFD scheduler's work (nil: no BFD).
+	BFD   *bfd.Stats   `json:"bfd,omitempty"`
+	Peers []PeerStatus `json:"peers"`
 	// BFDDropped counts received BFD packets dropped by the checks of
 	// RFC 5880 section 6.8.6, by reason.
 	BFDDropped map[string]uint64 `json:"bfd_dropped,omitempty"`
@@ -64,7 +70,8 @@ type LocalEntry struct {
 func (a *Agent) snapshot() *Snapshot {
 	s := &Snapshot{Node: a.cfg.Node, RouterID: a.cfg.RouterID.String(), ASN: a.cfg.ASN, VTEP: a.cfg.LocalVTEP.String(),
 		Uptime: time.Since(a.start).Round(time.Millisecond).String(), Synced: a.syncDone,
-		Goroutines: runtime.NumGoroutine()}
+		Goroutines: runtime.NumGoroutine(), Runtime: readRuntime()}
+	s.Runtime.Resets, s.Runtime.BFDDowns = a.resets, a.bfdDowns
 	received := map[string]int{}
 	for _, r := range a.rib {
 		received[r.Peer]++
@@ -91,6 +98,8 @@ func (a *Agent) snapshot() *Snapshot {
 	}
 	sort.Slice(s.Peers, func(i, j int) bool { return s.Peers[i].Addr < s.Peers[j].Addr })
 	if a.bfd != nil {
+		st := a.bfd.Stats()
+		s.BFD = &st
 		s.BFDDropped = a.bfd.Dropped()
 	}
 	for _, r := range a.adverts {
@@ -285,4 +294,20 @@ func Call(ctx context.Context, path string, req Request) (*Snapshot, error) {
 		return nil, fmt.Errorf("agent: %s", reply.Error)
 	}
 	return &reply.Snapshot, nil
+}
+
+// RuntimeStats are the Go runtime figures of an agent process.
+type RuntimeStats struct {
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GCCycles   uint32 `json:"gc_cycles"`
+	HeapMB     uint64 `json:"heap_mb"`   // live and unswept heap objects
+	SysMB      uint64 `json:"sys_mb"`    // obtained from the OS
+	Resets     uint64 `json:"resets"`    // BGP peers re-created (session failed, BFD down)
+	BFDDowns   uint64 `json:"bfd_downs"` // BFD sessions that went from Up to Down
+}
+
+func readRuntime() RuntimeStats {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return RuntimeStats{GOMAXPROCS: runtime.GOMAXPROCS(0), GCCycles: ms.NumGC, HeapMB: ms.HeapAlloc >> 20, SysMB: ms.Sys >> 20}
 }
