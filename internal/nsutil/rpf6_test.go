@@ -68,6 +68,12 @@ func TestRPF6(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Addresses added before carrier become usable (local and prefix
+	// routes) only when addrconf's work runs after link up, which can
+	// lag OperUp on a loaded machine: wait for the routes the test needs.
+	waitRoute(t, r, "fd00:a::2", "r0")
+	waitRoute(t, h, "fd00:a::1", "h0")
+	waitRoute(t, r, "fd00:a::1", "lo")
 	if err := SetRPF6(rname, []string{"r0"}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,5 +135,22 @@ func TestRPF6(t *testing.T) {
 	}
 	if n := send("fd00:b::2"); n != 5 {
 		t.Errorf("without the check, from a spoofed source: %d of 5 datagrams arrived", n)
+	}
+}
+
+// waitRoute waits until the namespace routes dst out of dev.
+func waitRoute(t *testing.T, n *NS, dst, dev string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		rs, err := n.H.RouteGet(net.ParseIP(dst))
+		if err == nil && len(rs) > 0 {
+			if l, err := n.H.LinkByIndex(rs[0].LinkIndex); err == nil && l.Attrs().Name == dev {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no route to %s via %s after 10s (last: %v, %v)", dst, dev, rs, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
