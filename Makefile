@@ -5,7 +5,7 @@ BIN     := bin/sdnlab
 PKGS    := ./...
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: build test unit vet bench demo fuzz soak clean frr10
+.PHONY: build test unit vet bench demo fuzz soak clean frr10 conformance-frr
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sdnlab
@@ -19,6 +19,19 @@ vet:
 # on a 2-core machine, and two labs' agents competing for CPU blur that.
 test: build vet
 	$(GO) test -count=1 -p 1 -timeout 45m $(PKGS)
+	$(MAKE) --no-print-directory conformance-frr
+
+# The conformance suite's healthy demo lab again with every node on FRR
+# (Debian 12's 8.4): the example `sdnlab test --engine both` compares.
+# Left out, each an open divergence on FRR 8.4 (README, "Known
+# divergences"): exit-node-failover and examples/evpn-racks' urpf (FRR 8.4
+# at times drops the router MAC of one ECMP exit node), vm-live-migration
+# and cross-rack-migration (the new node at times advertises no route for
+# the moved MAC), bgp-only-workaround (fails on both engines since the
+# latest merges of main, also with the old interfaces files; not analysed).
+FRR_SPECS := examples/demo/lab\.yaml (bum-replication|arp-nd-suppression|tenant-isolation|mtu|anycast-gateway|snat|vxlan-injection|urpf) gives
+conformance-frr:
+	SDNLAB_ENGINE=frr $(GO) test -count=1 -timeout 10m -run TestConformance ./scenarios/ -args -ginkgo.focus='$(FRR_SPECS)'
 
 # Unit tests only (no root needed).
 unit:

@@ -194,7 +194,7 @@ func (s bgpOnlyWorkaround) Run(ctx context.Context, env *Env) *Result {
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
-	drops := after[rt.Name] - before[rt.Name]
+	drops := familyDrops(before, after, false) // the routed VM is IPv4
 	r.Figure("uRPF drops after the move", float64(drops), "")
 	r.Expect(fmt.Sprintf("after the move to %s, %s's strict uRPF drops the guest's traffic", b.Name, rt.Name), drops > 0 && !pr.OK(),
 		fmt.Sprintf("packets from %s arriving on %s dropped by rp_filter while the /32 still points at %s", vmIP, rIfB, a.Name),

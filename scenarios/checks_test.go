@@ -204,6 +204,17 @@ func TestMigrationPauseAndGapChecks(t *testing.T) {
 	}
 }
 
+func TestParseIPNeigh(t *testing.T) {
+	out := "10.0.1.1 dev eth0 lladdr bc:24:11:5d:00:01 ref 1 used 0/0/0 probes 4 REACHABLE\n" +
+		"10.0.1.12 dev eth0  used 0/0/0 probes 6 FAILED\n" +
+		"fe80::1 dev eth0 lladdr bc:24:11:5d:00:01 router STALE\n"
+	es := parseIPNeigh(out)
+	if len(es) != 3 || es[0].MAC != "bc:24:11:5d:00:01" || es[0].State != "REACHABLE" || es[0].Dev != "eth0" ||
+		es[1].MAC != "" || es[1].State != "FAILED" || es[2].IP != netip.MustParseAddr("fe80::1") {
+		t.Errorf("parseIPNeigh: %+v", es)
+	}
+}
+
 func TestFailoverDetection(t *testing.T) {
 	victim := Node{Name: "node2", VTEP: vtep2, Addrs: []netip.Addr{vtep2}}
 	after := t0

@@ -100,14 +100,25 @@ func (v labView) overlayVNets() (map[string]*overlayVNet, error) {
 	return out, nil
 }
 
-// overlayGuests returns guests in VXLAN VNets, grouped by VNet.
+// overlayGuests returns the namespace guests in VXLAN VNets, grouped by
+// VNet.
 func (v labView) overlayGuests() (map[string][]Guest, map[string]*overlayVNet, error) {
+	return v.overlayGuestsOf(v.Guests())
+}
+
+// overlayGuestsAll is overlayGuests with the VM guests too, for the
+// scenarios that probe them (guest.go).
+func (v labView) overlayGuestsAll() (map[string][]Guest, map[string]*overlayVNet, error) {
+	return v.overlayGuestsOf(v.allGuests())
+}
+
+func (v labView) overlayGuestsOf(guests []Guest) (map[string][]Guest, map[string]*overlayVNet, error) {
 	vnets, err := v.overlayVNets()
 	if err != nil {
 		return nil, nil, err
 	}
 	byVNet := map[string][]Guest{}
-	for _, g := range v.Guests() {
+	for _, g := range guests {
 		if vnets[g.VNet] != nil {
 			byVNet[g.VNet] = append(byVNet[g.VNet], g)
 		}
@@ -118,7 +129,17 @@ func (v labView) overlayGuests() (map[string][]Guest, map[string]*overlayVNet, e
 // pairOnTwoNodes picks two guests of one overlay VNet on different nodes,
 // preferring the named first guest when given.
 func (v labView) pairOnTwoNodes(prefer string) (Guest, Guest, *overlayVNet, error) {
-	byVNet, vnets, err := v.overlayGuests()
+	return v.pairOnTwoNodesOf(prefer, v.overlayGuests)
+}
+
+// pairOnTwoNodesAll is pairOnTwoNodes among guests of both kinds; a
+// namespace peer, which a stream can start from, is preferred.
+func (v labView) pairOnTwoNodesAll(prefer string) (Guest, Guest, *overlayVNet, error) {
+	return v.pairOnTwoNodesOf(prefer, v.overlayGuestsAll)
+}
+
+func (v labView) pairOnTwoNodesOf(prefer string, guests func() (map[string][]Guest, map[string]*overlayVNet, error)) (Guest, Guest, *overlayVNet, error) {
+	byVNet, vnets, err := guests()
 	if err != nil {
 		return Guest{}, Guest{}, nil, err
 	}
@@ -133,10 +154,14 @@ func (v labView) pairOnTwoNodes(prefer string) (Guest, Guest, *overlayVNet, erro
 			if prefer != "" && a.Name != prefer {
 				continue
 			}
-			for _, b := range gs {
-				if b.Node != a.Node {
-					return a, b, vnets[vn], nil
+			var peer *Guest
+			for i, b := range gs {
+				if b.Node != a.Node && (peer == nil || peer.VM && !b.VM) {
+					peer = &gs[i]
 				}
+			}
+			if peer != nil {
+				return a, *peer, vnets[vn], nil
 			}
 		}
 	}

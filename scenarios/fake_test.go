@@ -50,6 +50,9 @@ func (fakeLab) Do(string, func() error) error { return nil }
 func (fakeLab) Exec(context.Context, string, ...string) (string, error) {
 	return "", nil
 }
+func (fakeLab) ExecGuest(context.Context, string, ...string) (string, error) {
+	return "", errors.New("fake lab: no guests to run commands in")
+}
 func (fakeLab) MACSeq(context.Context, string, net.HardwareAddr) (uint32, bool, error) {
 	return 0, false, nil
 }

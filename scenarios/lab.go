@@ -32,6 +32,10 @@ type Lab interface {
 	Do(ns string, fn func() error) error
 	// Exec runs a command inside the namespace and returns its combined output.
 	Exec(ctx context.Context, ns string, argv ...string) (string, error)
+	// ExecGuest runs a command inside a guest of either kind (in a VM
+	// guest through its agent) and returns its combined output; a non-zero
+	// exit status is an error.
+	ExecGuest(ctx context.Context, guest string, argv ...string) (string, error)
 	// Migrate moves a guest to another node: the guest is frozen for pause,
 	// then announces itself with RARP as QEMU does; it says when each
 	// part happened.
@@ -88,8 +92,13 @@ type Node struct {
 
 // Guest is one VM.
 type Guest struct {
-	Name  string
-	NS    string
+	Name string
+	// NS is the guest's namespace; empty for a VM guest (VM).
+	NS string
+	// VM: the guest is a QEMU virtual machine (kind: vm) with its own
+	// kernel: nothing of ours runs inside it, commands go through
+	// ExecGuest and probes are answered by its kernel (guest.go).
+	VM    bool
 	Node  string // where it runs now
 	Iface string // its NIC inside the guest namespace
 	MAC   net.HardwareAddr
@@ -154,8 +163,23 @@ func (v labView) node(name string) (Node, error) {
 	return Node{}, fmt.Errorf("lab %s has no node %q", v.Name(), name)
 }
 
+// Guests are the lab's namespace guests: a scenario that has not been
+// taught VM guests (guest.go) never picks one. allGuests has both kinds.
+func (v labView) Guests() []Guest {
+	var out []Guest
+	for _, g := range v.Lab.Guests() {
+		if !g.VM {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// allGuests are the guests of both kinds.
+func (v labView) allGuests() []Guest { return v.Lab.Guests() }
+
 func (v labView) guest(name string) (Guest, error) {
-	for _, g := range v.Guests() {
+	for _, g := range v.allGuests() {
 		if g.Name == name {
 			return g, nil
 		}

@@ -11,16 +11,16 @@ import (
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 )
 
-// WaitReady waits until the overlay carries traffic: every guest of an
-// overlay VNet reaches one guest of the same VNet on another node, and its
-// gateway when it has one. EVPN needs this after up (BGP sessions take a
+// WaitReady waits until the overlay carries traffic: every guest (of
+// either kind) of an overlay VNet reaches one guest of the same VNet on
+// another node, and its gateway when it has one. EVPN needs this after up (BGP sessions take a
 // second or two, then the IMET and MAC/IP routes). It returns how long it
 // took, or what still does not work at the timeout (the run goes on: the
 // scenarios will say what fails).
 func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	v := labView{lab}
-	byVNet, _, err := v.overlayGuests()
+	byVNet, _, err := v.overlayGuestsAll()
 	if err != nil {
 		return 0, err
 	}
@@ -39,7 +39,7 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 					if b.Node != a.Node && fam.Guest(b).IsValid() {
 						a, b := a, b
 						checks = append(checks, func(ctx context.Context) (string, bool) {
-							pr, _ := probe.Ping(ctx, a.NS, fam.Guest(b).Addr(), probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+							pr, _ := v.guestPing(ctx, a, fam.Guest(b).Addr(), probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
 							return fmt.Sprintf("%s -> %s (%s)", a.Name, b.Name, fam.Tag()), pr.OK()
 						})
 						break
@@ -52,7 +52,7 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 					if exits, _, err := v.exitNodes(a.Zone); err == nil && len(exits) > 0 && ok {
 						a := a
 						checks = append(checks, func(ctx context.Context) (string, bool) {
-							pr, _ := probe.Ping(ctx, a.NS, ea, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+							pr, _ := v.guestPing(ctx, a, ea, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
 							return fmt.Sprintf("%s -> external %s", a.Name, ea), pr.OK()
 						})
 					}
@@ -60,7 +60,7 @@ func WaitReady(ctx context.Context, lab Lab, timeout time.Duration) (time.Durati
 				if gw := fam.GW(a); gw.IsValid() {
 					a := a
 					checks = append(checks, func(ctx context.Context) (string, bool) {
-						pr, _ := probe.Ping(ctx, a.NS, gw, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
+						pr, _ := v.guestPing(ctx, a, gw, probe.PingOpts{Count: 1, Timeout: 300 * time.Millisecond})
 						return fmt.Sprintf("%s -> gateway %s", a.Name, gw), pr.OK()
 					})
 				}

@@ -94,14 +94,13 @@ func (t *TopoLab) Guests() []Guest {
 	defer t.mu.Unlock()
 	var out []Guest
 	for _, g := range t.L.Guests {
-		if g.IsVM() {
-			// Scenario probes run inside a guest's namespace; a VM guest
-			// has none (its own kernel), so scenarios do not pick it yet.
-			continue
-		}
 		mac, _ := net.ParseMAC(g.MAC)
 		gg := Guest{Name: g.Name, NS: g.NS, Node: g.Node, Iface: g.Ifname, MAC: mac,
 			VNet: g.VNet, Zone: g.Zone, GW4: g.Gateway4, GW6: g.Gateway6, Tap: g.Tap, DHCP: g.DHCP, Tag: g.Tag}
+		if g.IsVM() {
+			// Its own kernel: no namespace of ours, the NIC is eth0.
+			gg.VM, gg.NS, gg.Iface = true, "", "eth0"
+		}
 		if g.DHCP {
 			gg.IPv4, gg.GW4 = g.DHCPAddr, g.DHCPGateway
 		}
@@ -159,6 +158,18 @@ func (t *TopoLab) Do(ns string, fn func() error) error { return nsutil.Do(ns, fn
 
 func (t *TopoLab) Exec(ctx context.Context, ns string, argv ...string) (string, error) {
 	out, err := nsutil.Output(ctx, ns, argv...)
+	return string(out), err
+}
+
+// ExecGuest runs argv in a guest: in its namespace, or in a VM guest
+// through its agent (never during a move: a VM's instance changes then).
+func (t *TopoLab) ExecGuest(ctx context.Context, guest string, argv ...string) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.L.Guest(guest) == nil {
+		return "", fmt.Errorf("lab %s has no guest %s", t.L.Name, guest)
+	}
+	out, err := t.L.Output(ctx, guest, argv...)
 	return string(out), err
 }
 

@@ -505,6 +505,31 @@ func TestInterfacesRoutes(t *testing.T) {
 	}
 }
 
+// TestUpstreamRoutesDualStack: dual-stack exit nodes are reached over IPv4
+// for the IPv4 subnets and over IPv6 for the IPv6 ones (not only through
+// their primary address, which left IPv6 subnets without a way back).
+func TestUpstreamRoutesDualStack(t *testing.T) {
+	l, err := Load("../scenarios/testdata/labs/evdual/lab.yaml", sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, rt := range l.Upstream().Routes {
+		v := fmt.Sprint(rt.Via)
+		s = append(s, rt.Dst.String()+">"+v)
+	}
+	got := strings.Join(s, " ")
+	for _, want := range []string{
+		"10.0.2.0/24>[192.168.0.1 192.168.0.2]",
+		"fd00:1::/64>[fd00:10::1 fd00:10::2]",
+		"fd00:2::/64>[fd00:10::1 fd00:10::2]",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("upstream routes %s: missing %s", got, want)
+		}
+	}
+}
+
 // A node's frr_local is its /etc/frr/frr.conf.local: merged into that
 // node's frr.conf only; a file that cannot be read is refused at its key.
 func TestNodeFRRLocal(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/internal/proc"
+	"github.com/sdnlab/sdnlab/topology/vm"
 )
 
 // Move is what a migration did, and when: the times a timeline marks and
@@ -33,8 +34,14 @@ type Move struct {
 	// Frozen are the guest's processes stopped during the pause (PIDs).
 	Frozen []int
 	// QEMU: the guest is a VM that QEMU migrated itself (it paused the
-	// vCPUs and sent its own announcements; only PauseStart is known).
+	// vCPUs and sent its own announcements; PauseStart is when the
+	// migration began, Done when QEMU reported it complete).
 	QEMU bool
+	// VM is what QEMU reported about its migration (QEMU only): its own
+	// downtime, total time and RAM sent.
+	VM vm.MigrationStats
+	// Done is when the migration was complete (QEMU only).
+	Done time.Time
 }
 
 // AnnounceSchedule is QEMU's default self-announcement after a migration
@@ -81,7 +88,8 @@ func MigrateWith(ctx context.Context, lab *Lab, guest, node string, o MigrateOpt
 		// ones asked for.
 		mv.QEMU = true
 		mv.PauseStart = time.Now()
-		_, err := MigrateVM(ctx, lab, guest, node)
+		st, err := MigrateVM(ctx, lab, guest, node)
+		mv.VM, mv.Done = st, time.Now()
 		return mv, err
 	}
 	if lab.Node(node) == nil {

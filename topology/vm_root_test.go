@@ -115,22 +115,31 @@ func TestVMGuests(t *testing.T) {
 	}
 }
 
-// A lab whose VM guests this machine cannot run is refused before any
-// namespace exists.
+// A lab whose VM guests this machine cannot run (no /dev/kvm, or a bad
+// override) is refused with the reason before any namespace exists.
 func TestVMGuestsRefused(t *testing.T) {
 	needRoot(t)
-	t.Setenv("SDNLAB_VM_ACCEL", "nonsense")
-	lab, err := LoadNamed("../examples/vm-guests/lab.yaml", labName(t, "vr"), sdn.Compile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	state := t.TempDir()
-	_, err = Up(context.Background(), lab, Options{StateDir: state})
-	defer Down(context.Background(), lab.Name, Options{StateDir: state})
-	if err == nil || !strings.Contains(err.Error(), "kind: vm") {
-		t.Fatalf("up: %v, want a refusal naming kind: vm", err)
-	}
-	if left, _ := nsutil.List(lab.Prefix()); len(left) > 0 {
-		t.Errorf("namespaces created before the refusal: %v", left)
+	for i, tc := range []struct {
+		accel, kvm, want string
+	}{
+		{"nonsense", vm.KVMDevice, "SDNLAB_VM_ACCEL"},
+		{"", "/nonexistent/kvm", "need /nonexistent/kvm"},
+	} {
+		t.Setenv("SDNLAB_VM_ACCEL", tc.accel)
+		defer func(d string) { vm.KVMDevice = d }(vm.KVMDevice)
+		vm.KVMDevice = tc.kvm
+		lab, err := LoadNamed("../examples/vm-guests/lab.yaml", labName(t, fmt.Sprintf("vr%d", i)), sdn.Compile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := t.TempDir()
+		_, err = Up(context.Background(), lab, Options{StateDir: state})
+		Down(context.Background(), lab.Name, Options{StateDir: state})
+		if err == nil || !strings.Contains(err.Error(), "kind: vm") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("up with SDNLAB_VM_ACCEL=%q, KVM at %s: %v, want a refusal naming kind: vm and %q", tc.accel, tc.kvm, err, tc.want)
+		}
+		if left, _ := nsutil.List(lab.Prefix()); len(left) > 0 {
+			t.Errorf("namespaces created before the refusal: %v", left)
+		}
 	}
 }

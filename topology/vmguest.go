@@ -19,6 +19,7 @@ import (
 type vmEnv struct {
 	img   *vm.Image
 	accel string
+	pr    *progress // each guest's boot time and memory
 }
 
 // VMBootTimeout bounds one VM guest's boot (emulated under TCG on a busy
@@ -45,11 +46,8 @@ func prepareVMs(ctx context.Context, lab *Lab, pr *progress) (*vmEnv, error) {
 	if err != nil {
 		return nil, fmt.Errorf("guests %s are kind: vm: %w", strings.Join(names, ", "), err)
 	}
-	pr.printf("VM guests (%d): QEMU %s, kernel %s", len(names), accel, img.Version)
-	if note != "" {
-		pr.printf("note: %s", note)
-	}
-	return &vmEnv{img: img, accel: accel}, nil
+	pr.printf("VM guests (%d): QEMU accelerator %s (%s), kernel %s", len(names), accel, note, img.Version)
+	return &vmEnv{img: img, accel: accel, pr: pr}, nil
 }
 
 // vmConfig is the QEMU instance of guest g on node, in a fresh directory
@@ -91,6 +89,7 @@ func buildVMGuest(ctx context.Context, lab *Lab, g *Guest, env *vmEnv) (string, 
 	if br, _ := host.Link(g.VNet); br == nil {
 		return fmt.Sprintf("guest %s: not started: vnet %s has no bridge on node %s", g.Name, g.VNet, g.Node), nil
 	}
+	t0 := time.Now()
 	v, err := vm.Start(ctx, c)
 	if err != nil {
 		return "", err
@@ -103,6 +102,10 @@ func buildVMGuest(ctx context.Context, lab *Lab, g *Guest, env *vmEnv) (string, 
 	if err := v.WaitBooted(ctx, VMBootTimeout); err != nil {
 		v.Kill()
 		return "", err
+	}
+	if env != nil && env.pr != nil {
+		rss, _ := v.RSS()
+		env.pr.printf("guest %s: VM booted in %v (QEMU pid %d, RSS %d MiB)", g.Name, time.Since(t0).Round(time.Millisecond), v.PID, rss>>20)
 	}
 	return "", nil
 }

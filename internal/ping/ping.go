@@ -61,8 +61,9 @@ func (r Result) String() string {
 
 var (
 	rePingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) (?:packets )?received`)
-	rePingReply   = regexp.MustCompile(`icmp_seq=(\d+) ttl=`)
-	rePingMTU     = regexp.MustCompile(`mtu ?= ?(\d+)`)
+	// iputils prints icmp_seq=, busybox (inside a VM guest) seq=.
+	rePingReply = regexp.MustCompile(`(?:icmp_)?seq=(\d+) ttl=`)
+	rePingMTU   = regexp.MustCompile(`mtu ?= ?(\d+)`)
 	// The "too big" errors as iputils prints them: "Frag needed and DF set
 	// (mtu = 1450)", "Packet too big: mtu=1450", "local error: message too
 	// long, mtu=1450".
@@ -139,6 +140,10 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// Parse reads the output of a ping run elsewhere (busybox ping inside a
+// VM guest prints the same summary and replies).
+func Parse(out string) Result { return parsePing(out) }
 
 func parsePing(out string) Result {
 	r := Result{Output: out}

@@ -295,3 +295,77 @@ func TestPingBinaryMissing(t *testing.T) {
 		t.Fatalf("ping without a ping binary: %+v, %v", r, err)
 	}
 }
+
+// TestEchoStreamAndPingWatch: the far end runs nothing of ours; its kernel
+// echoes the stream, and a ping it sends is timed where it arrives. While
+// the far end's link is down, nothing comes back: the stream loses
+// datagrams and sees a gap at least as long as the link was down.
+func TestEchoStreamAndPingWatch(t *testing.T) {
+	a, b := twoHosts(t)
+	dst := netip.MustParseAddr("10.77.0.2")
+	s, err := StartEchoStream(a, dst, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(s.Snapshot()) < 30 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	hb, err := nsutil.Handle(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hb.Close()
+	l, err := hb.LinkByName("eth1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hb.LinkSetDown(l); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	time.Sleep(100 * time.Millisecond)
+	if err := hb.LinkSetUp(l); err != nil {
+		t.Fatal(err)
+	}
+	downFor := time.Since(down)
+	before := len(s.Snapshot())
+	for deadline := time.Now().Add(10 * time.Second); len(s.Snapshot()) < before+30 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := s.Stop(50 * time.Millisecond)
+	if st.Received < 60 || st.Lost == 0 || st.LongestGap < downFor || st.TailReceived == 0 {
+		t.Fatalf("echo stream over a link down for %v: %s (tail %d/%d)", downFor, st, st.TailReceived, st.TailSent)
+	}
+
+	// b pings a (iputils, as a VM guest's busybox would): a times it.
+	w, err := WatchPings(a, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := Ping(context.Background(), b, netip.MustParseAddr("10.77.0.1"), PingOpts{Count: 5, Interval: 20 * time.Millisecond})
+	if err != nil || pr.Transmitted != 5 {
+		t.Fatalf("ping: %+v %v", pr, err)
+	}
+	ws := w.Stop(pr.Transmitted)
+	if ws.Sent != 5 || ws.Received != 5 || ws.Lost != 0 || ws.LongestGap <= 0 || ws.TailReceived != 5 {
+		t.Fatalf("ping watch: %s (tail %d/%d)", ws, ws.TailReceived, ws.TailSent)
+	}
+	w.Stop(5) // a second stop is harmless
+}
+
+func TestEchoMessage(t *testing.T) {
+	m := echoRequest(false, 0x1234, 7, []byte("payload"))
+	if inetChecksum(m) != 0 {
+		t.Errorf("the request's checksum does not verify: %x", m)
+	}
+	// As an IPv4 raw socket delivers it: a 20-byte header first.
+	ip := append([]byte{0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}, m...)
+	ip[20] = icmp4EchoReply
+	typ, id, seq, p := parseEcho(ip, false)
+	if typ != icmp4EchoReply || id != 0x1234 || seq != 7 || string(p) != "payload" {
+		t.Errorf("parseEcho: %d %x %d %q", typ, id, seq, p)
+	}
+	if typ, _, _, _ := parseEcho([]byte{3, 3, 0, 0, 0, 0, 0, 0}, true); typ != 255 {
+		t.Errorf("a destination unreachable parsed as echo type %d", typ)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -32,8 +33,12 @@ const datagramLen = 20
 type Stream struct {
 	Interval time.Duration
 
-	recv *net.UDPConn
-	send *net.UDPConn
+	// The transport: read returns one arriving datagram's payload (our
+	// magic first) and its kernel receive time; write sends one payload;
+	// closers end both. UDP and the ICMP echo stream differ only here.
+	read    func(buf, oob []byte) ([]byte, time.Time, error)
+	write   func(payload []byte, deadline time.Time) error
+	closers []func() error
 
 	mu       sync.Mutex
 	arrivals []arrival
@@ -93,7 +98,7 @@ func StartStream(fromNS, toNS string, dst netip.Addr, port int, interval time.Du
 	if interval <= 0 {
 		return nil, errors.New("udp stream: interval must be positive")
 	}
-	s := &Stream{Interval: interval, seen: map[uint64]bool{}}
+	s := &udpPair{}
 	network := "udp4"
 	if dst.Is6() {
 		network = "udp6"
@@ -125,6 +130,40 @@ func StartStream(fromNS, toNS string, dst netip.Addr, port int, interval time.Du
 		s.recv.Close()
 		return nil, err
 	}
+	return newStream(interval, udpTransport(s.recv, s.send)), nil
+}
+
+// udpPair is a UDP stream's two sockets while they are being opened.
+type udpPair struct{ recv, send *net.UDPConn }
+
+// transport is how a stream moves its datagrams.
+type transport struct {
+	read    func(buf, oob []byte) ([]byte, time.Time, error)
+	write   func(payload []byte, deadline time.Time) error
+	closers []func() error
+}
+
+func udpTransport(recv, send *net.UDPConn) transport {
+	return transport{
+		read: func(buf, oob []byte) ([]byte, time.Time, error) {
+			n, oobn, _, _, err := recv.ReadMsgUDP(buf, oob)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			return buf[:n], kernelStamp(oob[:oobn]), nil
+		},
+		write: func(p []byte, deadline time.Time) error {
+			_ = send.SetWriteDeadline(deadline)
+			_, err := send.Write(p)
+			return err
+		},
+		closers: []func() error{recv.Close, send.Close},
+	}
+}
+
+// newStream starts sending and receiving over t.
+func newStream(interval time.Duration, t transport) *Stream {
+	s := &Stream{Interval: interval, seen: map[uint64]bool{}, read: t.read, write: t.write, closers: t.closers}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.started = time.Now()
@@ -132,7 +171,7 @@ func StartStream(fromNS, toNS string, dst netip.Addr, port int, interval time.Du
 	go s.receive()
 	s.wg.Add(1)
 	go s.transmit(ctx)
-	return s, nil
+	return s
 }
 
 func (s *Stream) receive() {
@@ -140,17 +179,16 @@ func (s *Stream) receive() {
 	buf := make([]byte, 2048)
 	oob := make([]byte, 128)
 	for {
-		n, oobn, _, _, err := s.recv.ReadMsgUDP(buf, oob)
+		// at is the kernel's receive time, not when this goroutine got to
+		// run: on a loaded machine the two differ by milliseconds.
+		p, at, err := s.read(buf, oob)
 		if err != nil {
 			return // closed by Stop
 		}
-		// The kernel's receive time, not when this goroutine got to run:
-		// on a loaded machine the two differ by milliseconds.
-		at := kernelStamp(oob[:oobn])
-		if n < datagramLen || binary.BigEndian.Uint32(buf) != streamMagic {
+		if p == nil || len(p) < datagramLen || binary.BigEndian.Uint32(p) != streamMagic {
 			continue
 		}
-		seq := binary.BigEndian.Uint64(buf[4:])
+		seq := binary.BigEndian.Uint64(p[4:])
 		s.mu.Lock()
 		if s.seen[seq] {
 			s.dups++
@@ -173,9 +211,8 @@ func (s *Stream) transmit(ctx context.Context) {
 		// A datagram the socket cannot take within one interval (send
 		// buffer full of packets stuck on the way) is lost: the sender keeps
 		// its schedule instead of blocking, so loss and gap stay honest.
-		_ = s.send.SetWriteDeadline(time.Now().Add(s.Interval))
 		at := time.Now()
-		_, err := s.send.Write(buf)
+		err := s.write(buf, at.Add(s.Interval))
 		s.mu.Lock()
 		s.sent++
 		s.sentAt = append(s.sentAt, at)
@@ -208,8 +245,9 @@ func (s *Stream) Halt() { s.cancel() }
 func (s *Stream) Stop(drain time.Duration) StreamStats {
 	s.cancel()
 	time.Sleep(drain)
-	s.recv.Close()
-	s.send.Close()
+	for _, c := range s.closers {
+		c()
+	}
 	s.wg.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -288,7 +326,7 @@ func (s *Stream) Snapshot() []uint64 {
 }
 
 // timestamping asks the kernel to stamp each datagram with its receive time.
-func timestamping(c *net.UDPConn) error {
+func timestamping(c syscall.Conn) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err

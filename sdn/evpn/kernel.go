@@ -140,8 +140,12 @@ func (o *neighObj) view() KernelEntry {
 }
 
 // routeObj is a VRF route through the L3VNI: `PREFIX via VTEP dev vrfbr
-// onlink` (ECMP when several VTEPs), protocol bgp, metric 20 so a connected
-// route of the same prefix keeps winning.
+// onlink` (ECMP when several VTEPs), protocol bgp, metric 20 (IPv4) or 512
+// (IPv6) so a connected route of the same prefix keeps winning, as zebra
+// keeps it (connected beats BGP): the kernel gives IPv4 connected routes
+// metric 0 but IPv6 ones 256, and a type 5 route of a local subnet
+// (advertise-subnets) at metric 20 would take the VNet's own /64 away. It
+// stays below the 1024 of the VRF's default route through the xvrf link.
 type routeObj struct {
 	netns, dev string
 	link       int
@@ -149,7 +153,10 @@ type routeObj struct {
 	vteps      []netip.Addr // sorted
 }
 
-const routeMetric = 20
+const (
+	routeMetric  = 20
+	routeMetric6 = 512
+)
 
 func (o *routeObj) kind() string { return "route" }
 func (o *routeObj) ns() string   { return o.netns }
@@ -162,6 +169,7 @@ func (o *routeObj) route() *netlink.Route {
 		r.Family = unix.AF_INET
 	} else {
 		r.Family = unix.AF_INET6
+		r.Priority = routeMetric6
 	}
 	hop := func(v netip.Addr) *netlink.NexthopInfo {
 		nh := &netlink.NexthopInfo{LinkIndex: o.link, Flags: int(netlink.FLAG_ONLINK)}

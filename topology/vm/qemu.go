@@ -123,28 +123,37 @@ func (c *Config) args(incoming bool) []string {
 	return a
 }
 
+// KVMDevice and PVMModule are where Accelerator looks for KVM and for its
+// PVM flavour (variables for tests).
+var (
+	KVMDevice = "/dev/kvm"
+	PVMModule = "/sys/module/kvm_pvm"
+)
+
 // Accelerator says how this machine runs VM guests: "kvm" where /dev/kvm
 // runs a stock kernel, "tcg" (QEMU's own emulation, slower but complete)
 // where KVM is the PVM flavour, whose guests must be PVM-built kernels.
-// SDNLAB_VM_ACCEL=kvm|tcg overrides. note explains a choice other than kvm.
+// SDNLAB_VM_ACCEL=kvm|tcg overrides. note says which and why, for `up`
+// to print. Without /dev/kvm (and no override) VM guests are refused:
+// err says why and what would run them.
 func Accelerator() (accel, note string, err error) {
 	if _, err := exec.LookPath(QEMU); err != nil {
 		return "", "", fmt.Errorf("%w: %v (apt-get install qemu-system-x86)", ErrNoVM, err)
 	}
 	switch a := os.Getenv("SDNLAB_VM_ACCEL"); a {
 	case "kvm", "tcg":
-		return a, "SDNLAB_VM_ACCEL=" + a, nil
+		return a, "SDNLAB_VM_ACCEL=" + a + " chose it", nil
 	case "":
 	default:
 		return "", "", fmt.Errorf("SDNLAB_VM_ACCEL=%q: want kvm or tcg", a)
 	}
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		return "", "", fmt.Errorf("VM guests need /dev/kvm: %v (SDNLAB_VM_ACCEL=tcg runs them emulated)", err)
+	if _, err := os.Stat(KVMDevice); err != nil {
+		return "", "", fmt.Errorf("VM guests need %s: %v (SDNLAB_VM_ACCEL=tcg runs them emulated, much slower)", KVMDevice, err)
 	}
-	if _, err := os.Stat("/sys/module/kvm_pvm"); err == nil {
+	if _, err := os.Stat(PVMModule); err == nil {
 		return "tcg", "this machine's KVM is PVM (kvm_pvm), which runs only PVM-built guest kernels; VM guests run under QEMU's TCG emulation", nil
 	}
-	return "kvm", "", nil
+	return "kvm", KVMDevice + " runs stock kernels: hardware virtualization", nil
 }
 
 // Start starts QEMU for c inside c.NS (with -incoming defer when the

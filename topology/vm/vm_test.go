@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +44,32 @@ func TestCmdline(t *testing.T) {
 	want := "console=ttyS0 quiet panic=-1 sdnlab.name=vm1 sdnlab.mtu=1450 sdnlab.addr=10.0.0.1/24 sdnlab.addr=fd00::1/64 sdnlab.gw4=10.0.0.254"
 	if got := c.cmdline(); got != want {
 		t.Errorf("cmdline\n got %s\nwant %s", got, want)
+	}
+}
+
+// Without /dev/kvm VM guests are refused with the reason; with it the
+// note says which accelerator runs them and why.
+func TestAccelerator(t *testing.T) {
+	if _, err := exec.LookPath(QEMU); err != nil {
+		t.Skipf("%s not installed", QEMU)
+	}
+	t.Setenv("SDNLAB_VM_ACCEL", "")
+	dir := t.TempDir()
+	defer func(d, m string) { KVMDevice, PVMModule = d, m }(KVMDevice, PVMModule)
+	KVMDevice, PVMModule = filepath.Join(dir, "kvm"), filepath.Join(dir, "kvm_pvm")
+	if a, _, err := Accelerator(); err == nil || !strings.Contains(err.Error(), "need "+KVMDevice) || !strings.Contains(err.Error(), "SDNLAB_VM_ACCEL=tcg") {
+		t.Errorf("no KVM device: accel %q, err %v; want a refusal naming the device and the way out", a, err)
+	}
+	os.WriteFile(KVMDevice, nil, 0o600)
+	if a, note, err := Accelerator(); err != nil || a != "kvm" || !strings.Contains(note, "hardware") {
+		t.Errorf("KVM device: %q %q %v, want kvm", a, note, err)
+	}
+	os.Mkdir(PVMModule, 0o755)
+	if a, note, err := Accelerator(); err != nil || a != "tcg" || !strings.Contains(note, "PVM") {
+		t.Errorf("PVM: %q %q %v, want tcg with the reason", a, note, err)
+	}
+	t.Setenv("SDNLAB_VM_ACCEL", "kvm")
+	if a, note, err := Accelerator(); err != nil || a != "kvm" || !strings.Contains(note, "SDNLAB_VM_ACCEL") {
+		t.Errorf("override: %q %q %v", a, note, err)
 	}
 }
