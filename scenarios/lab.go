@@ -129,6 +129,9 @@ type Host struct {
 	Nets map[string][]netip.Prefix
 	// Upstream marks the router towards the external network.
 	Upstream bool
+	// Reflector marks an EVPN route reflector: a BGP speaker among the
+	// controller's peers that terminates no VXLAN.
+	Reflector bool
 }
 
 // Addr4 returns the host's first IPv4 address.

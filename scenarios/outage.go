@@ -51,6 +51,12 @@ func outageAt(recs []probe.Record, t time.Time, run int) outage {
 			break
 		}
 	}
+	// A loss that begins in the stream's last moments is datagrams in
+	// flight when the stream stopped, not the failure's doing (a flow that
+	// lost only its final probe read as "stayed lost").
+	if start >= 0 && recs[start].Sent.After(recs[len(recs)-1].Sent.Add(-lossSlack)) && recs[start].Sent.After(t.Add(lossSlack)) {
+		start = -1
+	}
 	if start < 0 {
 		o.Recovered = t
 		return o

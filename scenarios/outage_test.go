@@ -49,3 +49,27 @@ func TestOutageAt(t *testing.T) {
 		t.Fatalf("early loss counted: %+v", o)
 	}
 }
+
+// A stream stopped while its last datagrams were in flight lost them to
+// the stop, not to the failure: the flow recovered (or was never hit).
+// Lost for good it stays when the loss began before its last moments.
+func TestOutageAtIgnoresInFlightAtEnd(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fail := t0.Add(100 * time.Millisecond)
+	o := outageAt(mkRecords(t0, 500, func(i int) bool { return i == 499 }), fail, 10)
+	if o.Affected || o.Recovered.IsZero() {
+		t.Errorf("only the final datagram lost: %+v, want unaffected", o)
+	}
+	o = outageAt(mkRecords(t0, 500, func(i int) bool { return i == 497 }), fail, 10)
+	if o.Affected {
+		t.Errorf("lost 497 of 0..499: %+v, want unaffected", o)
+	}
+	o = outageAt(mkRecords(t0, 500, func(i int) bool { return i >= 98 && i < 300 || i >= 495 }), fail, 10)
+	if !o.Affected || o.RecoveredSeq != 300 || o.Lost != 202 {
+		t.Errorf("lost 98..299 and the last 5: %+v, want recovered at 300 with 202 lost", o)
+	}
+	o = outageAt(mkRecords(t0, 500, func(i int) bool { return i >= 98 }), fail, 10)
+	if !o.Affected || !o.Recovered.IsZero() {
+		t.Errorf("lost from 98 to the end: %+v, want never recovered", o)
+	}
+}

@@ -142,6 +142,7 @@ func (t *TopoLab) Routers() []Host {
 	for _, r := range t.L.Routers {
 		h := hostOf(r.Name, r.NS, r.Links)
 		h.Upstream = r.Upstream
+		h.Reflector = r.Reflector != nil
 		out = append(out, h)
 	}
 	return out

@@ -92,12 +92,12 @@ func (s vxlanInjection) Run(ctx context.Context, env *Env) *Result {
 		if p, err := v.Plan(n.Name); err == nil {
 			for _, z := range p.Zones {
 				if z.ID == vn.Zone.ID {
-					peers := z.Peers
-					if z.Controller != "" {
-						// A controller's peers are BGP speakers (route
-						// reflectors among them), not VTEPs.
-						peers = nil
-					}
+					// A controller's peers are BGP speakers: a route
+					// reflector among them is no VTEP, but any other peer
+					// would be let in by a filter built from the list.
+					peers := slices.DeleteFunc(slices.Clone(z.Peers), func(a netip.Addr) bool {
+						return slices.ContainsFunc(v.Routers(), func(h Host) bool { return h.Reflector && slices.Contains(h.Addrs, a) })
+					})
 					for _, a := range append(peers, z.LocalVTEP) {
 						if a.IsValid() && !slices.Contains(legit, a) {
 							legit = append(legit, a)
