@@ -194,6 +194,10 @@ var _ = Describe("conformance", func() {
 	labSpecs(labs+"vxok/lab.yaml", warn("vxlan-injection", "from any source (as Proxmox deploys them)"),
 		fail("vxlan-injection:strict=true", "from any source (as Proxmox deploys them)"))
 	labSpecs(labs+"vxintruder/lab.yaml", fail("vxlan-injection", "is in the zone's VTEP list"))
+	// The same zone type over an IPv6 underlay (both overlay families):
+	// its VXLAN device needs an IPv6 source, or the kernel refuses IPv6
+	// flood entries and up fails.
+	labSpecs(labs+"vx6/lab.yaml", pass("bum-replication"), pass("mtu"))
 
 	// EVPN: the healthy lab passes everything; exit-node-failover kills a
 	// node, so it runs last.

@@ -471,6 +471,8 @@ func (a *applier) createVxlan(node, target *nsutil.NS, d *device) error {
 	want.MTU = ifc.MTU
 	if ifc.VxlanLocal.IsValid() {
 		want.SrcAddr = net.IP(ifc.VxlanLocal.AsSlice())
+	} else if src := ipv6Source(node, ifc.VxlanRemotes); src != nil {
+		want.SrcAddr = src
 	}
 	if l, _ := target.Link(ifc.Name); l != nil {
 		if vx, ok := l.(*netlink.Vxlan); ok && vx.VxlanId == want.VxlanId && vx.Port == port &&
@@ -732,4 +734,20 @@ func (a *applier) implicitVlan(n *nsutil.NS, name string) error {
 		return fmt.Errorf("add vlan %d on %s: %w", id, raw, err)
 	}
 	return n.Up(name)
+}
+
+// ipv6Source is the node's source address towards the first of IPv6
+// remotes (nil: the remotes are IPv4, or no route). A vxlan zone has no
+// local tunnel IP in Proxmox's stanza; without one the kernel makes an
+// IPv4 device, which refuses IPv6 flood entries (EAFNOSUPPORT), so the
+// device takes the address the route to its peers would use.
+func ipv6Source(node *nsutil.NS, remotes []netip.Addr) net.IP {
+	if len(remotes) == 0 || !remotes[0].Is6() || remotes[0].Is4In6() {
+		return nil
+	}
+	rs, err := node.H.RouteGet(net.IP(remotes[0].AsSlice()))
+	if err != nil || len(rs) == 0 || rs[0].Src == nil || rs[0].Src.IsLoopback() {
+		return nil
+	}
+	return rs[0].Src
 }
