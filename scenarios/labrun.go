@@ -199,6 +199,12 @@ func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 	rt := lr.ReadyTimeout
 	if rt == 0 {
 		rt = 20 * time.Second
+		if lab.FabricConverged > 0 {
+			// Sessions between loopbacks start only once the fabric
+			// routes them, and a peer that failed before has backed off
+			// (up to 30 s): give them that long on top.
+			rt = 60 * time.Second
+		}
 	}
 	o.Ready, o.ReadyErr = WaitReady(ctx, s.Lab, rt)
 	if o.ReadyErr != nil {
