@@ -29,15 +29,26 @@ test: build vet
 # and cross-rack-migration (the new node at times advertises no route for
 # the moved MAC), bgp-only-workaround (fails on both engines since the
 # latest merges of main, also with the old interfaces files; not analysed).
-FRR_SPECS := examples/demo/lab\.yaml (bum-replication|arp-nd-suppression|tenant-isolation|mtu|anycast-gateway|snat|vxlan-injection|urpf) gives
+FRR_SCENARIOS := bum-replication arp-nd-suppression tenant-isolation mtu anycast-gateway snat vxlan-injection urpf
+empty :=
+space := $(empty) $(empty)
+FRR_SPECS := examples/demo/lab\.yaml ($(subst $(space),|,$(FRR_SCENARIOS))) gives
+# A focus that matches nothing passes silently, and one spec renamed drops
+# out unnoticed: a dry run (no lab, no root) must count one spec per
+# scenario above, and the real run fails if it ran none.
 conformance-frr:
-	SDNLAB_ENGINE=frr $(GO) test -count=1 -timeout 10m -run TestConformance ./scenarios/ -args -ginkgo.focus='$(FRR_SPECS)'
+	@n=$$($(GO) test -count=1 -v -run TestConformance ./scenarios/ -args -ginkgo.dry-run -ginkgo.no-color -ginkgo.focus='$(FRR_SPECS)' | sed -n 's/^Ran \([0-9]*\) of .*/\1/p'); \
+	test "$$n" = "$(words $(FRR_SCENARIOS))" || { echo "conformance-frr: the focus matches $${n:-no} specs, want $(words $(FRR_SCENARIOS)) (one per FRR_SCENARIOS entry)"; exit 1; }
+	SDNLAB_ENGINE=frr $(GO) test -count=1 -timeout 10m -run TestConformance ./scenarios/ -args -ginkgo.fail-on-empty -ginkgo.focus='$(FRR_SPECS)'
 
 # Unit tests only (no root needed).
 unit:
 	$(GO) test -count=1 -short $(PKGS)
 
 # Figures, each against a peer measured in the same run where one exists.
+# pipefail: a benchmark piped through grep must still fail the target.
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench: build
 	@echo "== lab bring-up and tear-down, 3 and 50 nodes (our own time, no BGP)"
 	$(GO) test -run '^$$' -bench 'Lab' -benchtime 3x -timeout 20m ./topology
