@@ -112,6 +112,9 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		}
 		imps = append(imps, im)
 	}
+	if err := checkImpairTargets(lab, imps); err != nil {
+		return err
+	}
 	if *reportDir != "" && *pcapDir == "" {
 		// Inside the report directory, so its links work once zipped.
 		*pcapDir = filepath.Join(*reportDir, "pcap")
@@ -167,6 +170,20 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		defer fmt.Fprintf(out, "report: %s\n", filepath.Join(*reportDir, "report.html"))
 	}
 	return finishRun(out, o, *junit, *jsonOut)
+}
+
+// checkImpairTargets makes a --impair target the lab file does not name
+// bad input now: the run resolves targets (ResolveIfaces) only once the
+// lab is up, as their interfaces exist only then, so a typo cost a
+// bring-up. The same names as ResolveIfaces: a segment, or a THING.
+func checkImpairTargets(lab *topology.Lab, imps []scenarios.Impairment) error {
+	for _, im := range imps {
+		thing, _, _ := strings.Cut(im.Target, ":")
+		if lab.Segment(im.Target) == nil && lab.NS(thing) == "" {
+			return badInput("--impair %s: lab %s has no node, router, host, guest, switch or segment %q", im.Target, lab.Name, thing)
+		}
+	}
+	return nil
 }
 
 // writeReportDir writes a report directory that can be zipped and opened

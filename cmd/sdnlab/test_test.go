@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/scenarios"
+	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/topology"
 )
 
@@ -40,6 +41,10 @@ func TestTestCommandBadInput(t *testing.T) {
 		{[]string{"../../examples/evpn/lab.yaml", "--scenario", "vm-live-migration:to=node9"}, `has no node "node9"`},
 		{[]string{"lab.yaml", "--scenario", empty}, "empty.yaml: empty scenario file"},
 		{[]string{"/dev/zero", "--scenario", "mtu"}, "/dev/zero: cannot read lab file: not a regular file"},
+		// An impairment's target is a name in the lab file: a typo must not
+		// cost a bring-up (its interfaces exist only once the lab is up).
+		{[]string{"../../examples/evpn/lab.yaml", "--impair", "node9:loss=2%"}, `--impair node9: lab evpn has no node, router, host, guest, switch or segment "node9"`},
+		{[]string{"../../examples/evpn/lab.yaml", "--impair", "node9:eth0:delay=5ms"}, `segment "node9"`},
 	}
 	for _, c := range cases {
 		var out strings.Builder
@@ -125,5 +130,23 @@ func TestFinishRunNothingRan(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(jsonOut); !strings.Contains(string(b), `"ok": false`) {
 		t.Errorf("JSON report of a run that checked nothing says ok:\n%s", b)
+	}
+}
+
+// checkImpairTargets takes every name ResolveIfaces does (a segment, a
+// node, guest, router, host or switch, with or without an interface).
+func TestCheckImpairTargetsKnownNames(t *testing.T) {
+	lab, err := topology.Load("../../examples/evpn/lab.yaml", sdn.Compile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"lan", "node1", "node2:eth0", "vm11", "inet", "sw-lan:p0"} {
+		im, err := scenarios.ParseImpairment(target + ":loss=1%")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkImpairTargets(lab, []scenarios.Impairment{im}); err != nil {
+			t.Errorf("%s: %v", target, err)
+		}
 	}
 }
