@@ -104,6 +104,9 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return badInput("%v", err)
 	}
+	if len(engines) > 1 && *keep {
+		return badInput("--keep does not go with --engine both (the lab is brought up once per engine)")
+	}
 	var imps []scenarios.Impairment
 	for _, v := range impairs {
 		im, err := scenarios.ParseImpairment(v)
@@ -132,9 +135,6 @@ func runTest(ctx context.Context, args []string, out io.Writer) error {
 		// Each engine gets a lab of its own, brought up and removed.
 		if topology.LabExists(topo, lab.Name) {
 			return badInput("--engine both brings lab %s up once per engine: bring the running one down first (sdnlab down %s)", lab.Name, lab.Name)
-		}
-		if *keep {
-			return badInput("--keep does not go with --engine both (the lab is brought up once per engine)")
 		}
 		return runBoth(ctx, out, fs.Arg(0), topo, *pcapDir, *strict, selected, *junit, *jsonOut, imps, *reportDir, *frrRel)
 	}

@@ -41,6 +41,10 @@ func TestTestCommandBadInput(t *testing.T) {
 		{[]string{"../../examples/evpn/lab.yaml", "--scenario", "vm-live-migration:to=node9"}, `has no node "node9"`},
 		{[]string{"lab.yaml", "--scenario", empty}, "empty.yaml: empty scenario file"},
 		{[]string{"/dev/zero", "--scenario", "mtu"}, "/dev/zero: cannot read lab file: not a regular file"},
+		// The engine flags are checked before any root check or bring-up.
+		{[]string{"../../examples/evpn/lab.yaml", "--engine", "bird"}, `--engine "bird": want agent, frr or both`},
+		{[]string{"../../examples/evpn/lab.yaml", "--frr", "9"}, `--frr: "9" is not an FRR release`},
+		{[]string{"../../examples/evpn/lab.yaml", "--engine", "both", "--keep"}, "--keep does not go with --engine both"},
 		// An impairment's target is a name in the lab file: a typo must not
 		// cost a bring-up (its interfaces exist only once the lab is up).
 		{[]string{"../../examples/evpn/lab.yaml", "--impair", "node9:loss=2%"}, `--impair node9: lab evpn has no node, router, host, guest, switch or segment "node9"`},
