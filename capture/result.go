@@ -151,31 +151,13 @@ func (r *Result) writeFiles(dir string, snaplen int) error {
 	}
 	merged := filepath.Join(dir, MergedFile)
 	err := writeFile(merged, func(w io.Writer) error {
-		var nw *pcapgo.NgWriter
+		points := make([]Point, len(r.Points))
+		labels := make([]string, len(r.Points))
 		for i, st := range r.Points {
-			intf := pcapgo.NgInterface{
-				Name:        st.Label,
-				Description: fmt.Sprintf("netns %s interface %s", st.Point.Netns, st.Point.Ifname),
-				LinkType:    layers.LinkTypeEthernet,
-				SnapLength:  uint32(snaplen),
-			}
-			var err error
-			if i == 0 {
-				opts := pcapgo.DefaultNgWriterOptions
-				opts.SectionInfo.Application = "sdnlab"
-				nw, err = pcapgo.NewNgWriterInterface(w, intf, opts)
-			} else {
-				_, err = nw.AddInterface(intf)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if nw == nil {
-			return errors.New("no points")
+			points[i], labels[i] = st.Point, st.Label
 		}
 		// Section and interface blocks out, then our own packet blocks (with direction).
-		if err := nw.Flush(); err != nil {
+		if err := writeNgHeader(w, points, labels, snaplen); err != nil {
 			return err
 		}
 		for _, p := range r.Packets {

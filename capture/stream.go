@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -17,22 +18,35 @@ import (
 type Stream struct {
 	mu sync.Mutex
 	bw *bufio.Writer
-	nw *pcapgo.NgWriter
 }
 
 // NewStream writes the section and interface blocks for points.
 func NewStream(w io.Writer, points []Point, snaplen int) (*Stream, error) {
-	if len(points) == 0 {
-		return nil, fmt.Errorf("pcapng stream: no points")
-	}
 	if snaplen <= 0 {
 		snaplen = 65535
 	}
+	labels := make([]string, len(points))
+	for i, pt := range points {
+		labels[i] = pt.label()
+	}
 	bw := bufio.NewWriter(w)
-	s := &Stream{bw: bw}
+	if err := writeNgHeader(bw, points, labels, snaplen); err != nil {
+		return nil, fmt.Errorf("pcapng stream: %w", err)
+	}
+	return &Stream{bw: bw}, bw.Flush()
+}
+
+// writeNgHeader writes a pcapng section block and one interface block per
+// point (named labels[i]): the packet blocks that follow (writeEPB) name
+// their point by its index. A stream and the merged file share it.
+func writeNgHeader(w io.Writer, points []Point, labels []string, snaplen int) error {
+	if len(points) == 0 {
+		return errors.New("no points")
+	}
+	var nw *pcapgo.NgWriter
 	for i, pt := range points {
 		intf := pcapgo.NgInterface{
-			Name:        pt.label(),
+			Name:        labels[i],
 			Description: fmt.Sprintf("netns %s interface %s", pt.Netns, pt.Ifname),
 			LinkType:    layers.LinkTypeEthernet,
 			SnapLength:  uint32(snaplen),
@@ -41,18 +55,15 @@ func NewStream(w io.Writer, points []Point, snaplen int) (*Stream, error) {
 		if i == 0 {
 			opts := pcapgo.DefaultNgWriterOptions
 			opts.SectionInfo.Application = "sdnlab"
-			s.nw, err = pcapgo.NewNgWriterInterface(bw, intf, opts)
+			nw, err = pcapgo.NewNgWriterInterface(w, intf, opts)
 		} else {
-			_, err = s.nw.AddInterface(intf)
+			_, err = nw.AddInterface(intf)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("pcapng stream: %w", err)
+			return err
 		}
 	}
-	if err := s.nw.Flush(); err != nil {
-		return nil, err
-	}
-	return s, bw.Flush()
+	return nw.Flush()
 }
 
 // Write writes one frame of point (its index in NewStream's points) and
