@@ -443,10 +443,9 @@ func (l *tpLayout) draw(s *svg) {
 			s.raw(`<path d="M%s %sV%sH%s" stroke="#57606a" stroke-width="2" fill="none"/>`+"\n", num(cx), num(xy[1]+tpRouterH), num(mid), num(tx))
 			l.linkLabelAt(s, tx, mid, by-3, mid+13, ln)
 		}
-		fill, stroke := "#f6f8fa", "#57606a"
-		kind := "router"
+		fill, stroke, kind := "#f6f8fa", "#57606a", r.kind()
 		if r.Upstream {
-			fill, stroke, kind = "#ddf4ff", "#0969da", "upstream"
+			fill, stroke = "#ddf4ff", "#0969da"
 		}
 		s.group(fmt.Sprintf("%s %s (%s)", kind, r.Name, r.Routing))
 		s.rect(xy[0], xy[1], tpRouterW, tpRouterH, fmt.Sprintf(`rx="22" fill="%s" stroke="%s" stroke-width="1.5"`, fill, stroke))

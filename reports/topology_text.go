@@ -17,11 +17,7 @@ func TopologyDot(w io.Writer, t *Topology) error {
 		fmt.Fprintf(&b, "  %s [shape=ellipse, label=%s];\n", q("seg:"+s.Name), q(segLabel(s)))
 	}
 	for _, r := range t.Routers {
-		kind := "router"
-		if r.Upstream {
-			kind = "upstream"
-		}
-		fmt.Fprintf(&b, "  %s [shape=box, style=rounded, label=%s];\n", q("router:"+r.Name), q(r.Name+"\\n"+kind+" "+r.Routing))
+		fmt.Fprintf(&b, "  %s [shape=box, style=rounded, label=%s];\n", q("router:"+r.Name), q(r.Name+"\\n"+r.kind()+" "+r.Routing))
 		for _, ln := range r.Links {
 			fmt.Fprintf(&b, "  %s -- %s [label=%s%s];\n", q("router:"+r.Name), q("seg:"+ln.Segment), q(strings.Join(ln.Addrs, " ")), linkStyle(ln))
 		}
@@ -31,16 +27,7 @@ func TopologyDot(w io.Writer, t *Topology) error {
 		fmt.Fprintf(&b, "  %s -- %s [label=%s];\n", q("host:"+h.Name), q("seg:"+h.Link.Segment), q(strings.Join(h.Link.Addrs, " ")))
 	}
 	for _, n := range t.Nodes {
-		label := n.Name
-		if n.Engine != "" {
-			label += " (" + n.Engine + ")"
-		}
-		if n.VTEP != "" {
-			label += "\\nVTEP " + n.VTEP
-		}
-		if len(n.Exit) > 0 {
-			label += "\\n" + exitText(n)
-		}
+		label := nodeLabel(n, "\\n")
 		fmt.Fprintf(&b, "  subgraph %s {\n    label=%s;\n    %s [shape=box, penwidth=2, label=%s];\n", q("cluster_"+n.Name), q(n.Name), q("node:"+n.Name), q(label))
 		for _, g := range t.Guests {
 			if g.Node == n.Name {
@@ -56,6 +43,30 @@ func TopologyDot(w io.Writer, t *Topology) error {
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// nodeLabel is a node's name and engine, VTEP and exit role, the lines
+// joined by sep (Graphviz takes \n, Mermaid one line).
+func nodeLabel(n TopoNode, sep string) string {
+	label := n.Name
+	if n.Engine != "" {
+		label += " (" + n.Engine + ")"
+	}
+	if n.VTEP != "" {
+		label += sep + "VTEP " + n.VTEP
+	}
+	if len(n.Exit) > 0 {
+		label += sep + exitText(n)
+	}
+	return label
+}
+
+// kind is what a router is to the lab: the nodes' upstream or a router.
+func (r TopoRouter) kind() string {
+	if r.Upstream {
+		return "upstream"
+	}
+	return "router"
 }
 
 func linkStyle(ln TopoLink) string {
@@ -93,11 +104,7 @@ func TopologyMermaid(w io.Writer, t *Topology) error {
 		fmt.Fprintf(&b, "  %s([%s])\n", mermaidID("seg_", s.Name), mermaidText(segLabel(s)))
 	}
 	for _, r := range t.Routers {
-		kind := "router"
-		if r.Upstream {
-			kind = "upstream"
-		}
-		fmt.Fprintf(&b, "  %s{{%s}}\n", mermaidID("rt_", r.Name), mermaidText(r.Name+" "+kind+" "+r.Routing))
+		fmt.Fprintf(&b, "  %s{{%s}}\n", mermaidID("rt_", r.Name), mermaidText(r.Name+" "+r.kind()+" "+r.Routing))
 		for _, ln := range r.Links {
 			fmt.Fprintf(&b, "  %s %s %s\n", mermaidID("rt_", r.Name), mermaidEdge(ln), mermaidID("seg_", ln.Segment))
 		}
@@ -107,16 +114,7 @@ func TopologyMermaid(w io.Writer, t *Topology) error {
 			mermaidID("seg_", h.Link.Segment), mermaidEdge(h.Link), mermaidID("host_", h.Name))
 	}
 	for _, n := range t.Nodes {
-		label := n.Name
-		if n.Engine != "" {
-			label += " (" + n.Engine + ")"
-		}
-		if n.VTEP != "" {
-			label += " VTEP " + n.VTEP
-		}
-		if len(n.Exit) > 0 {
-			label += " " + exitText(n)
-		}
+		label := nodeLabel(n, " ")
 		fmt.Fprintf(&b, "  subgraph %s[%s]\n    %s[%s]\n", mermaidID("sg_", n.Name), mermaidText(n.Name), mermaidID("node_", n.Name), mermaidText(label))
 		for _, g := range t.Guests {
 			if g.Node == n.Name {
