@@ -29,24 +29,22 @@ const (
 	demoV6Lab    = "demov6"
 )
 
-// engineLabs are the demo labs with a controller: they run on both
-// engines and are compared; the others run once (no engine runs there).
-var engineLabs = []string{demoLab, demoRacksLab}
-
 // demoLabs are the demo's labs: the example each one copies, its lab name,
 // and the scenarios that run on it (nil: every scenario no other lab takes).
 // A lab marked also runs its scenarios in addition to the lab that takes
 // them: the IPv6-only cluster repeats the IPv6 paths of the EVPN checks.
+// A lab marked engines has a controller: with --engine both it runs on
+// both engines and is compared; the others run once (no engine runs there).
 var demoLabs = []struct {
 	example, name string
 	scenarios     []string
-	also          bool
+	also, engines bool
 }{
-	{"demo", demoLab, nil, false},
-	{"evpn-racks", demoRacksLab, rackScenarios, false},
-	{"qinq", "demoqinq", []string{"vlan-isolation"}, false},
-	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}, false},
-	{"evpn-ipv6", demoV6Lab, v6Scenarios, true},
+	{"demo", demoLab, nil, false, true},
+	{"evpn-racks", demoRacksLab, rackScenarios, false, true},
+	{"qinq", "demoqinq", []string{"vlan-isolation"}, false, false},
+	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}, false, false},
+	{"evpn-ipv6", demoV6Lab, v6Scenarios, true, false},
 }
 
 // v6Scenarios run again on the IPv6-only cluster (agent nodes only: Debian's
@@ -82,6 +80,18 @@ func demoLeftover(topo topology.Options, name string) (bool, error) {
 		}
 	}
 	return false, badInput("a lab named %s is up from %s: bring it down first (sdnlab down %s); the demo uses the lab names %s", name, lab.File, name, demoLabNames())
+}
+
+// demoExamples are the examples the demo copies: its labs' and evpn, whose
+// host interface files examples/demo takes (../evpn).
+func demoExamples() []string {
+	out := []string{"evpn"}
+	for _, l := range demoLabs {
+		if !slices.Contains(out, l.example) {
+			out = append(out, l.example)
+		}
+	}
+	return out
 }
 
 // rackScenarios run on the two-rack lab.
@@ -158,15 +168,16 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	if err := os.WriteFile(filepath.Join(dir, demoMarker), []byte("sdnlab demo output\n"), 0o644); err != nil {
 		return err
 	}
-	// The examples side by side (evpn-racks refers to ../evpn), then lab
+	// The examples side by side (demo refers to ../evpn), then lab
 	// files renamed to the demo's lab names.
 	type labRun struct {
 		example, name string
+		engines       bool
 		sel           []scenarios.Selected
 	}
 	var runs []labRun
 	for _, l := range demoLabs {
-		runs = append(runs, labRun{example: l.example, name: l.name})
+		runs = append(runs, labRun{example: l.example, name: l.name, engines: l.engines})
 	}
 	for _, p := range taken {
 		for i, l := range demoLabs {
@@ -175,8 +186,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}
 	}
-	// demo and evpn-racks take host interface files from ../evpn.
-	for _, example := range []string{"evpn", "demo", "evpn-racks", "qinq", "dhcp", "evpn-ipv6"} {
+	for _, example := range demoExamples() {
 		if err := examples.WriteDir(example, filepath.Join(dir, "examples", example)); err != nil {
 			return err
 		}
@@ -202,7 +212,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 				if len(r.sel) == 0 || ctx.Err() != nil {
 					continue
 				}
-				if e == topology.EngineFRR && !slices.Contains(engineLabs, r.name) {
+				if e == topology.EngineFRR && !r.engines {
 					continue // no controller there: nothing runs FRR
 				}
 				name := r.name
@@ -235,7 +245,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 				}
 				part := *o
 				parts[i] = append(parts[i], &part)
-				if slices.Contains(engineLabs, r.name) {
+				if r.engines {
 					byEngine[i] = append(byEngine[i], o.Results...)
 				}
 				if outcomes[i] == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -37,10 +38,21 @@ func TestDemoPairs(t *testing.T) {
 			t.Errorf("the demo never runs %s", s.Name())
 		}
 	}
-	// Every demo lab is an embedded example.
+	// Every demo lab is an embedded example, copied with every example
+	// its lab file refers to (../NAME/...).
+	copied := demoExamples()
 	for _, l := range demoLabs {
-		if _, err := examples.FS.ReadFile(l.example + "/lab.yaml"); err != nil {
+		b, err := examples.FS.ReadFile(l.example + "/lab.yaml")
+		if err != nil {
 			t.Errorf("demo lab %s: %v", l.name, err)
+		}
+		if !slices.Contains(copied, l.example) {
+			t.Errorf("demo lab %s: example %s is not copied (%v)", l.name, l.example, copied)
+		}
+		for _, m := range regexp.MustCompile(`\.\./([\w.-]+)/`).FindAllSubmatch(b, -1) {
+			if !slices.Contains(copied, string(m[1])) {
+				t.Errorf("demo lab %s refers to example %s, which is not copied (%v)", l.name, m[1], copied)
+			}
 		}
 	}
 }
