@@ -267,32 +267,31 @@ func (s *Session) readLoop(pc *pointCapture) {
 func (s *Session) keep(pc *pointCapture, n int, buf, oob []byte, from unix.Sockaddr) {
 	pc.seen++
 	capLen := min(n, len(buf))
-	if s.opts.KeepNone {
-		ts, dir, data, length := frameMeta(oob, from, buf[:capLen], n)
-		if s.opts.Live != nil {
-			s.opts.Live(pc.index, ts, dir, length, data)
+	data := buf[:capLen]
+	if !s.opts.KeepNone {
+		if s.opts.Select != nil && !s.opts.Select(data) {
+			return
 		}
-		return
+		s.mu.Lock()
+		full := len(pc.frames) >= s.opts.MaxPackets || s.bytes+int64(capLen) > s.opts.MaxBytes
+		if !full {
+			s.bytes += int64(capLen)
+		}
+		s.mu.Unlock()
+		if full {
+			pc.over++
+			return
+		}
+		data = slices.Clone(data) // kept: buf is read into again
 	}
-	if s.opts.Select != nil && !s.opts.Select(buf[:capLen]) {
-		return
-	}
-	s.mu.Lock()
-	full := len(pc.frames) >= s.opts.MaxPackets || s.bytes+int64(capLen) > s.opts.MaxBytes
-	if !full {
-		s.bytes += int64(capLen)
-	}
-	s.mu.Unlock()
-	if full {
-		pc.over++
-		return
-	}
-	f := rawFrame{}
-	f.ts, f.dir, f.data, f.length = frameMeta(oob, from, slices.Clone(buf[:capLen]), n)
+	var f rawFrame
+	f.ts, f.dir, f.data, f.length = frameMeta(oob, from, data, n)
 	if s.opts.Live != nil {
-		s.opts.Live(pc.index, f.ts, f.dir, n, f.data)
+		s.opts.Live(pc.index, f.ts, f.dir, f.length, f.data)
 	}
-	pc.frames = append(pc.frames, f)
+	if !s.opts.KeepNone {
+		pc.frames = append(pc.frames, f)
+	}
 }
 
 // frameMeta reads a frame's kernel timestamp and direction, and puts back
