@@ -49,12 +49,9 @@ func addNodeFlags(fs *flag.FlagSet, nodeHelp string) nodeFlags {
 	}
 }
 
-// check validates the values; the caller has checked the required ones
-// are present.
+// check validates the node name and MAC; the caller has checked the
+// FRR version first and that the required flags are present.
 func (f nodeFlags) check() error {
-	if err := checkFRRVersion(*f.frrVersion); err != nil {
-		return err
-	}
 	if !nodeNameRE.MatchString(*f.node) || len(*f.node) > 63 {
 		return badInput("--node: %q is not a valid node name", *f.node)
 	}
