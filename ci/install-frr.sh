@@ -8,11 +8,13 @@ if [ -x /usr/lib/frr/zebra ] && [ -x /usr/lib/frr/frr-reload.py ]; then
 fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-added=""
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod +x /usr/sbin/policy-rc.d
-  added=1
+  # Removed however the install ends: left behind it would stop every
+  # later package from starting its service on the host.
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 fi
+# A fresh machine has no package lists yet.
+$SUDO apt-get update -q
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends frr frr-pythontools iproute2 iputils-ping
-[ -z "$added" ] || $SUDO rm -f /usr/sbin/policy-rc.d
