@@ -793,16 +793,30 @@ func (a *Agent) resetLoop(ctx context.Context) {
 			return
 		case r = <-a.resetQ:
 		}
-		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := a.bgp.DeletePeer(octx, &api.DeletePeerRequest{Address: r.conf.Conf.NeighborAddress}); err != nil {
+		if err := a.bgpCall(ctx, func(c context.Context) error {
+			return a.bgp.DeletePeer(c, &api.DeletePeerRequest{Address: r.conf.Conf.NeighborAddress})
+		}); err != nil {
 			a.log.Warn("reset peer", "peer", r.addr, "why", r.why, "err", err)
-		} else if err := a.bgp.AddPeer(octx, &api.AddPeerRequest{Peer: r.conf}); err != nil {
+		}
+		// Added even when the delete failed: a peer whose earlier re-add
+		// failed is missing (GoBGP cannot delete it) and would otherwise
+		// never come back; one still there refuses the add, harmlessly.
+		if err := a.bgpCall(ctx, func(c context.Context) error {
+			return a.bgp.AddPeer(c, &api.AddPeerRequest{Peer: r.conf})
+		}); err != nil {
 			a.log.Warn("re-add peer", "peer", r.addr, "why", r.why, "err", err)
 		} else {
 			a.log.Debug("peer re-created", "peer", r.addr, "why", r.why)
 		}
-		cancel()
 	}
+}
+
+// bgpCall runs one GoBGP request with its own 5 s deadline (a slow delete
+// must not leave the add that follows it without time).
+func (a *Agent) bgpCall(ctx context.Context, f func(context.Context) error) error {
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return f(c)
 }
 
 // dialLate makes passive peers that stayed down past passiveGrace dial.
