@@ -368,28 +368,30 @@ func (m *Manager) schedule() {
 	var batch []out
 	var changes []func()
 	var planned time.Time // when the timer that woke us was due
+	buf := make([]byte, 256)
 	for {
 		// Pass: detections, then every session whose window is open.
 		now := time.Now()
 		expired := false
 		m.mu.Lock()
 		m.wakeups++
+		// This process may not have been scheduled for a while: the
+		// machine is short of CPU and the silence of a peer in that time
+		// says as much about us as about it. Detection time runs only
+		// while we run; a peer that stays silent once we do is still
+		// declared down one detection time later.
+		var credit time.Duration
 		if late := now.Sub(planned); !planned.IsZero() && late > m.cfg.Interval/4 {
-			// This process was not scheduled for a while: the machine is
-			// short of CPU and the silence of a peer in that time says
-			// as much about us as about it. Detection time runs only
-			// while we run; a peer that stays silent once we do is still
-			// declared down one detection time later.
 			m.starved++
-			for _, s := range m.sessions {
-				if watched(s) {
-					s.lastRx = s.lastRx.Add(late)
-				}
-			}
+			credit = late
 		}
 		planned = time.Time{}
 		for _, s := range m.sessions {
-			if watched(s) && now.Sub(s.lastRx) > m.detectTime(s) {
+			if !watched(s) {
+				continue
+			}
+			s.lastRx = s.lastRx.Add(credit)
+			if now.Sub(s.lastRx) > m.detectTime(s) {
 				expired = true
 			}
 		}
@@ -397,7 +399,6 @@ func (m *Manager) schedule() {
 		if expired {
 			// Read what is queued first: packets that arrived while this
 			// process was not scheduled are not the peer's silence.
-			buf := make([]byte, 256)
 			for _, fd := range m.rxDup {
 				_, _ = m.recvAll(fd, buf)
 			}

@@ -793,16 +793,30 @@ func (a *Agent) resetLoop(ctx context.Context) {
 			return
 		case r = <-a.resetQ:
 		}
-		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := a.bgp.DeletePeer(octx, &api.DeletePeerRequest{Address: r.conf.Conf.NeighborAddress}); err != nil {
+		if err := a.bgpCall(ctx, func(c context.Context) error {
+			return a.bgp.DeletePeer(c, &api.DeletePeerRequest{Address: r.conf.Conf.NeighborAddress})
+		}); err != nil {
 			a.log.Warn("reset peer", "peer", r.addr, "why", r.why, "err", err)
-		} else if err := a.bgp.AddPeer(octx, &api.AddPeerRequest{Peer: r.conf}); err != nil {
+		}
+		// Added even when the delete failed: a peer whose earlier re-add
+		// failed is missing (GoBGP cannot delete it) and would otherwise
+		// never come back; one still there refuses the add, harmlessly.
+		if err := a.bgpCall(ctx, func(c context.Context) error {
+			return a.bgp.AddPeer(c, &api.AddPeerRequest{Peer: r.conf})
+		}); err != nil {
 			a.log.Warn("re-add peer", "peer", r.addr, "why", r.why, "err", err)
 		} else {
 			a.log.Debug("peer re-created", "peer", r.addr, "why", r.why)
 		}
-		cancel()
 	}
+}
+
+// bgpCall runs one GoBGP request with its own 5 s deadline (a slow delete
+// must not leave the add that follows it without time).
+func (a *Agent) bgpCall(ctx context.Context, f func(context.Context) error) error {
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return f(c)
 }
 
 // dialLate makes passive peers that stayed down past passiveGrace dial.
@@ -914,7 +928,8 @@ func (a *Agent) onNeigh(ns string, u netlink.NeighUpdate) {
 // community counts as 0, so the first move carries 1).
 func (a *Agent) localLearned(v *l2vni, mac string) {
 	m := v.mobFor(mac)
-	remoteSeq, hasRemote := a.remoteSeq(v, mac)
+	remote := a.remoteMACIP(v, mac)
+	remoteSeq, hasRemote := maxSeq(remote)
 	recent := !m.remoteAt.IsZero() && time.Since(m.remoteAt) < a.cfg.DupWindow
 	if (hasRemote || recent) && !a.cfg.Fault(FaultStuckSequence) {
 		s := m.remoteSeq
@@ -925,7 +940,7 @@ func (a *Agent) localLearned(v *l2vni, mac string) {
 			m.seq = s + 1
 		}
 	}
-	a.adoptIPs(v, mac)
+	a.adoptIPs(v, mac, remote)
 	a.log.Debug("local mac", "vni", v.VNI, "mac", mac, "seq", m.seq)
 }
 
@@ -936,10 +951,11 @@ func (a *Agent) localLearned(v *l2vni, mac string) {
 // waiting for the guest to talk would leave the routed path without a host
 // route meanwhile). The kernel confirms each: reconcile turns our remote
 // neighbour entry into a probe (NUD_PROBE, a unicast ARP/NS to the MAC),
-// and an unanswered probe (NUD_FAILED) drops the binding.
-func (a *Agent) adoptIPs(v *l2vni, mac string) {
-	for _, r := range a.rib {
-		if r.Type != TypeMACIP || r.MAC != mac || !r.IP.IsValid() || r.IP.IsLinkLocalUnicast() || !rtMatch(r.RTs, v.ImportRTs) {
+// and an unanswered probe (NUD_FAILED) drops the binding. remote are mac's
+// type 2 routes in v (remoteMACIP).
+func (a *Agent) adoptIPs(v *l2vni, mac string, remote []*Route) {
+	for _, r := range remote {
+		if !r.IP.IsValid() || r.IP.IsLinkLocalUnicast() {
 			continue
 		}
 		if _, ok := v.ips[r.IP]; ok {
@@ -960,20 +976,26 @@ func (v *l2vni) mobFor(mac string) *mobility {
 	return m
 }
 
-// remoteSeq is the highest sequence number among remote type 2 routes for
-// mac in v (a route without the community counts as 0).
-func (a *Agent) remoteSeq(v *l2vni, mac string) (uint32, bool) {
-	var best uint32
-	found := false
+// remoteMACIP are the remote type 2 routes (MAC and MAC/IP) for mac in v:
+// one pass over the RIB serves both the sequence number a move must beat
+// and the IPs the MAC brings along.
+func (a *Agent) remoteMACIP(v *l2vni, mac string) []*Route {
+	var out []*Route
 	for _, r := range a.rib {
 		if r.Type == TypeMACIP && r.MAC == mac && rtMatch(r.RTs, v.ImportRTs) {
-			if !found || r.Seq > best {
-				best = r.Seq
-			}
-			found = true
+			out = append(out, r)
 		}
 	}
-	return best, found
+	return out
+}
+
+// maxSeq is the highest sequence number among rs (a route without the
+// community counts as 0); found is false when rs is empty.
+func maxSeq(rs []*Route) (best uint32, found bool) {
+	for _, r := range rs {
+		best = max(best, r.Seq)
+	}
+	return best, len(rs) > 0
 }
 
 // move records one move of a MAC and flags it duplicate after MaxMoves

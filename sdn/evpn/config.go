@@ -78,6 +78,9 @@ const (
 	FaultNoBFD = "no-bfd"
 )
 
+// testFaults are the faults Validate accepts: a new one is added here only.
+var testFaults = []string{FaultStuckSequence, FaultNoBFD}
+
 // Neighbor is one BGP peer.
 type Neighbor struct {
 	Addr     netip.Addr `json:"addr"`
@@ -243,10 +246,8 @@ func (c *Config) Validate() error {
 		bad("listen_port: %d out of range", c.ListenPort)
 	}
 	for _, f := range strings.Split(c.TestFault, ",") {
-		switch f {
-		case "", FaultStuckSequence, FaultNoBFD:
-		default:
-			bad("test_fault: %q is none of %s, %s", f, FaultStuckSequence, FaultNoBFD)
+		if f != "" && !slices.Contains(testFaults, f) {
+			bad("test_fault: %q is none of %s", f, strings.Join(testFaults, ", "))
 		}
 	}
 	for i, n := range c.Neighbors {

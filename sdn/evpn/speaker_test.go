@@ -52,3 +52,39 @@ func TestPeerConfAccepted(t *testing.T) {
 		}
 	}
 }
+
+// A reset brings the peer back even when it is missing from GoBGP (an
+// earlier re-add failed, say on a timeout under load): the delete then
+// fails, and nothing else would ever configure the peer again.
+func TestResetRestoresMissingPeer(t *testing.T) {
+	cfg := Config{RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65000,
+		Neighbors: []Neighbor{{Addr: netip.MustParseAddr("192.0.2.2")}}}
+	cfg.Defaults()
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := server.NewBgpServer(server.LoggerOption(gobgp.Logger(slog.New(slog.DiscardHandler))))
+	go s.Serve()
+	defer s.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1}}); err != nil {
+		t.Fatal(err)
+	}
+	a.bgp = s
+	go a.resetLoop(ctx)
+	a.recreatePeer("192.0.2.2", "test")
+	for {
+		var got []string
+		_ = s.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) { got = append(got, p.Conf.NeighborAddress) })
+		if len(got) == 1 && got[0] == "192.0.2.2" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("peers after the reset of a missing peer: %v, want [192.0.2.2]", got)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -171,6 +171,10 @@ func TestMoveAdoptsIPs(t *testing.T) {
 	if _, err := New(cfg, nil); err == nil {
 		t.Fatal("an unknown test fault was accepted")
 	}
+	cfg.TestFault = FaultStuckSequence + "," + FaultNoBFD
+	if _, err := New(cfg, nil); err != nil {
+		t.Fatalf("a list of known test faults refused: %v", err)
+	}
 }
 
 func TestDuplicateDetection(t *testing.T) {

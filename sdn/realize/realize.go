@@ -86,6 +86,9 @@ type applier struct {
 	skipped map[string]bool    // zone IDs not realized
 	vrfNS   map[string]string  // zone ID -> VRF namespace (evpn)
 	ipfwd   bool               // the node namespace forwards (SNAT, exit node)
+	// src6 are ipv6Source's answers by remote: the VXLAN devices of a
+	// zone share their peers, so one route lookup serves them all.
+	src6 map[netip.Addr]net.IP
 }
 
 func (a *applier) ns(name string, create bool) (*nsutil.NS, error) {
@@ -471,7 +474,7 @@ func (a *applier) createVxlan(node, target *nsutil.NS, d *device) error {
 	want.MTU = ifc.MTU
 	if ifc.VxlanLocal.IsValid() {
 		want.SrcAddr = net.IP(ifc.VxlanLocal.AsSlice())
-	} else if src := ipv6Source(node, ifc.VxlanRemotes); src != nil {
+	} else if src := a.ipv6Source(node, ifc.VxlanRemotes); src != nil {
 		want.SrcAddr = src
 	}
 	if l, _ := target.Link(ifc.Name); l != nil {
@@ -741,13 +744,21 @@ func (a *applier) implicitVlan(n *nsutil.NS, name string) error {
 // local tunnel IP in Proxmox's stanza; without one the kernel makes an
 // IPv4 device, which refuses IPv6 flood entries (EAFNOSUPPORT), so the
 // device takes the address the route to its peers would use.
-func ipv6Source(node *nsutil.NS, remotes []netip.Addr) net.IP {
+func (a *applier) ipv6Source(node *nsutil.NS, remotes []netip.Addr) net.IP {
 	if len(remotes) == 0 || !remotes[0].Is6() || remotes[0].Is4In6() {
 		return nil
 	}
-	rs, err := node.H.RouteGet(net.IP(remotes[0].AsSlice()))
-	if err != nil || len(rs) == 0 || rs[0].Src == nil || rs[0].Src.IsLoopback() {
-		return nil
+	if src, ok := a.src6[remotes[0]]; ok {
+		return src
 	}
-	return rs[0].Src
+	var src net.IP
+	rs, err := node.H.RouteGet(net.IP(remotes[0].AsSlice()))
+	if err == nil && len(rs) > 0 && rs[0].Src != nil && !rs[0].Src.IsLoopback() {
+		src = rs[0].Src
+	}
+	if a.src6 == nil {
+		a.src6 = map[netip.Addr]net.IP{}
+	}
+	a.src6[remotes[0]] = src
+	return src
 }

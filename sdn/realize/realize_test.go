@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -392,5 +393,57 @@ func TestReapplyKeepsControlPlaneFlood(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("re-applying the plan removed the control plane's flood entry 00:00:00:00:00:00 dst 192.168.0.2 (left: %v)", l)
+	}
+}
+
+// TestVxlanIPv6Underlay: a vxlan zone whose peers are IPv6 and whose stanza
+// has no local tunnel IP gets the node's IPv6 source towards them (without
+// one the kernel makes an IPv4 device and refuses the IPv6 flood entries);
+// every VNet of the zone gets it, from one route lookup.
+func TestVxlanIPv6Underlay(t *testing.T) {
+	files := map[string]string{
+		"zones.cfg": "vxlan: vx6\n\tpeers fd00:0:0:1::1,fd00:0:0:1::2,fd00:0:0:1::3\n",
+		"vnets.cfg": "vnet: v6a\n\tzone vx6\n\ttag 600\n\nvnet: v6b\n\tzone vx6\n\ttag 601\n",
+	}
+	p := compile(t, files)
+	tg, n := node(t, "vx6")
+	src := netip.MustParsePrefix("fd00:0:0:1::1/64")
+	if err := n.SetAddrs("vmbr0", []netip.Prefix{netip.MustParsePrefix("192.168.0.1/24"), src}); err != nil {
+		t.Fatal(err)
+	}
+	a := &applier{t: tg, plan: p, caps: refCaps, rep: &Report{}, open: map[string]*nsutil.NS{}}
+	defer a.closeAll()
+	if err := a.run(context.Background()); err != nil {
+		t.Fatalf("apply over an IPv6 underlay: %v", err)
+	}
+	if len(a.src6) != 1 {
+		t.Errorf("route lookups by remote %v, want one for the zone's first remote", a.src6)
+	}
+	for _, dev := range []string{"vxlan_v6a", "vxlan_v6b"} {
+		l, err := n.H.LinkByName(dev)
+		if err != nil {
+			t.Fatalf("%s: %v", dev, err)
+		}
+		vx, ok := l.(*netlink.Vxlan)
+		if !ok || !vx.SrcAddr.Equal(net.IP(src.Addr().AsSlice())) {
+			t.Errorf("%s local %v, want %s", dev, l, src.Addr())
+			continue
+		}
+		fdb, err := n.H.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var flood []string
+		for _, e := range fdb {
+			if e.HardwareAddr.String() == zeroMAC.String() && e.IP != nil {
+				flood = append(flood, e.IP.String())
+			}
+		}
+		slices.Sort(flood)
+		// The node facts (hostIfaces) have no IPv6 address: the plan keeps
+		// every peer, the local one too.
+		if want := []string{"fd00:0:0:1::1", "fd00:0:0:1::2", "fd00:0:0:1::3"}; !slices.Equal(flood, want) {
+			t.Errorf("%s flood list %v, want %v", dev, flood, want)
+		}
 	}
 }
