@@ -3,11 +3,15 @@ package bfd
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
 func testManager(t *testing.T) (*Manager, *[]bool) {
@@ -170,11 +174,12 @@ func FuzzReceive(f *testing.F) {
 // batches, far fewer wake-ups than packets (the cost that made 100-node
 // labs collapse was a wake-up per packet).
 func TestSchedulerBatches(t *testing.T) {
-	m, err := Start(context.Background(), Config{Interval: 300 * time.Millisecond, DetectMult: 3, Port: 47840},
-		slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Skipf("no UDP socket here: %v", err)
-	}
+	var m *Manager
+	inOwnNS(t, func() (err error) {
+		m, err = Start(context.Background(), Config{Interval: 300 * time.Millisecond, DetectMult: 3, Port: 47840},
+			slog.New(slog.DiscardHandler), nil)
+		return err
+	})
 	defer m.Close()
 	for i := range 100 {
 		m.Add(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), false)
@@ -200,17 +205,18 @@ func TestSchedulerBatches(t *testing.T) {
 // wait for the reader (it did, and BFD stopped sending at all).
 func TestSilentPeerDetected(t *testing.T) {
 	downs := make(chan bool, 16)
-	m, err := Start(context.Background(), Config{Interval: 100 * time.Millisecond, DetectMult: 3, Port: 47841},
-		slog.New(slog.DiscardHandler), func(_ netip.Addr, up bool) { downs <- up })
-	if err != nil {
-		t.Skipf("no UDP socket here: %v", err)
-	}
-	defer m.Close()
+	var m *Manager
+	var c *net.UDPConn
 	peer := netip.MustParseAddr("127.0.0.2")
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(peer.AsSlice())})
-	if err != nil {
-		t.Skipf("no 127.0.0.2 here: %v", err)
-	}
+	inOwnNS(t, func() (err error) {
+		if m, err = Start(context.Background(), Config{Interval: 100 * time.Millisecond, DetectMult: 3, Port: 47841},
+			slog.New(slog.DiscardHandler), func(_ netip.Addr, up bool) { downs <- up }); err != nil {
+			return err
+		}
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(peer.AsSlice())})
+		return err
+	})
+	defer m.Close()
 	defer c.Close()
 	m.Add(peer, false)
 	m.mu.Lock()
@@ -239,5 +245,29 @@ func TestSilentPeerDetected(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("silent peer not declared down in 20 s (detection 300 ms), state %s", m.State(peer))
+	}
+}
+
+// inOwnNS runs open (which opens the test's sockets) in a network
+// namespace the test creates and removes, so its BFD traffic never touches
+// the host's loopback; an error opening them fails the test.
+func inOwnNS(t *testing.T, open func() error) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace of its own")
+	}
+	name := fmt.Sprintf("sdnlab-t%d-%s", os.Getpid(), t.Name())
+	ns, err := nsutil.OpenNS(name, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Close()
+	t.Cleanup(func() {
+		if err := nsutil.Delete(name); err != nil {
+			t.Errorf("delete %s: %v", name, err)
+		}
+	})
+	if err := nsutil.Do(name, open); err != nil {
+		t.Fatal(err)
 	}
 }
