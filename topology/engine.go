@@ -186,8 +186,7 @@ func frrInstance(lab *Lab, n *Node, dir string) *frrnode.Instance {
 }
 
 // startFRR starts FRR on the lab's FRR nodes that have a routing
-// configuration (in parallel: frrinit takes about a second), or reloads the
-// running ones whose frr.conf changed.
+// configuration, or reloads the running ones whose frr.conf changed.
 func startFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *progress) error {
 	var nodes []*Node
 	for _, n := range lab.Nodes {
@@ -195,33 +194,51 @@ func startFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *progre
 			nodes = append(nodes, n)
 		}
 	}
+	return runFRR(ctx, nodes, workers, pr, "", "frr.conf",
+		func(n *Node) *frrnode.Instance { return frrInstance(lab, n, dir) },
+		func(n *Node, in *frrnode.Instance) string {
+			vrf := "no VRFs"
+			if len(in.VRFs) > 0 {
+				vrf = fmt.Sprintf("%d VRFs as namespaces (zebra -n; %s)", len(in.VRFs), vrfModelWhy(lab.Caps))
+			}
+			rel := "FRR 8.4 (host)"
+			if in.Root != "" {
+				rel = "FRR " + FRR10Version + " (" + in.Root + ")"
+			}
+			return fmt.Sprintf("%s started (%d daemons, %s)", rel, len(frrnode.PIDs(in.Dir, n.NS)), vrf)
+		})
+}
+
+// runFRR brings up the FRR instance that instance builds for each node (in
+// parallel: frrinit takes about a second): a running one is reloaded (and
+// the reload reported when its conf, what, changed), any other started
+// clean and reported with started's words. role ("" or e.g. "fabric")
+// names the instance in errors.
+func runFRR(ctx context.Context, nodes []*Node, workers int, pr *progress, role, what string,
+	instance func(*Node) *frrnode.Instance, started func(*Node, *frrnode.Instance) string) error {
 	return parallel(ctx, len(nodes), workers, func(i int) error {
 		n := nodes[i]
-		in := frrInstance(lab, n, dir)
+		who := "node " + n.Name
+		if role != "" {
+			who += ": " + role
+		}
+		in := instance(n)
 		if frrnode.PID(in.Dir, n.NS) != 0 {
 			changed, err := in.Reload(ctx)
 			if err != nil {
-				return fmt.Errorf("node %s: %w", n.Name, err)
+				return fmt.Errorf("%s: %w", who, err)
 			}
 			if changed {
-				pr.printf("node %s: frr.conf changed: reloaded (frr-reload.py)", n.Name)
+				pr.printf("node %s: %s changed: reloaded (frr-reload.py)", n.Name, what)
 			}
 			return nil
 		}
 		// A crashed instance leaves its other daemons: start clean.
 		_ = frrnode.Kill(in.Dir, n.NS)
 		if err := in.Start(ctx); err != nil {
-			return fmt.Errorf("node %s: %w", n.Name, err)
+			return fmt.Errorf("%s: %w", who, err)
 		}
-		vrf := "no VRFs"
-		if len(in.VRFs) > 0 {
-			vrf = fmt.Sprintf("%d VRFs as namespaces (zebra -n; %s)", len(in.VRFs), vrfModelWhy(lab.Caps))
-		}
-		rel := "FRR 8.4 (host)"
-		if in.Root != "" {
-			rel = "FRR " + FRR10Version + " (" + in.Root + ")"
-		}
-		pr.printf("node %s: %s started (%d daemons, %s)", n.Name, rel, len(frrnode.PIDs(in.Dir, n.NS)), vrf)
+		pr.printf("node %s: %s", n.Name, started(n, in))
 		return nil
 	})
 }

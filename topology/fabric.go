@@ -152,26 +152,11 @@ func startFabricFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *
 			nodes = append(nodes, n)
 		}
 	}
-	return parallel(ctx, len(nodes), workers, func(i int) error {
-		n := nodes[i]
-		in := fabricInstance(lab, n, dir)
-		if frrnode.PID(in.Dir, n.NS) != 0 {
-			changed, err := in.Reload(ctx)
-			if err != nil {
-				return fmt.Errorf("node %s: fabric: %w", n.Name, err)
-			}
-			if changed {
-				pr.printf("node %s: fabric configuration changed: reloaded (frr-reload.py)", n.Name)
-			}
-			return nil
-		}
-		_ = frrnode.Kill(in.Dir, n.NS)
-		if err := in.Start(ctx); err != nil {
-			return fmt.Errorf("node %s: fabric: %w", n.Name, err)
-		}
-		pr.printf("node %s: FRR for its fabrics started beside the agent (%s)", n.Name, strings.Join(in.Daemons, ", "))
-		return nil
-	})
+	return runFRR(ctx, nodes, workers, pr, "fabric", "fabric configuration",
+		func(n *Node) *frrnode.Instance { return fabricInstance(lab, n, dir) },
+		func(_ *Node, in *frrnode.Instance) string {
+			return "FRR for its fabrics started beside the agent (" + strings.Join(in.Daemons, ", ") + ")"
+		})
 }
 
 // fabricTargets are, per node, the router IPs of the other members of its
