@@ -135,12 +135,15 @@ func SetLink(l *Lab, opts Options, a, b string, up bool) (LinkFault, error) {
 		faults = append(faults, f)
 	}
 	if f.P2P != "" {
-		if err := setP2P(l, l.P2PBetween(a, b)[0], up); err != nil {
-			return f, err
+		// The end on node A goes administratively down, so B's end loses
+		// carrier, as when the cable is pulled.
+		p := l.P2PBetween(a, b)[0]
+		if err := nsutil.SetLinkUp(l.Node(p.A).NS, p.AIf, up); err != nil {
+			return f, fmt.Errorf("link %s: %w", p, err)
 		}
 	} else if len(f.Ports) == 1 {
-		if err := setPort(seg.NS, f.Ports[0], up); err != nil {
-			return f, err
+		if err := nsutil.SetLinkUp(seg.NS, f.Ports[0], up); err != nil {
+			return f, fmt.Errorf("switch port %s: %w", f.Ports[0], err)
 		}
 	} else if err := syncPathRules(seg, faults); err != nil {
 		return f, err
@@ -152,27 +155,6 @@ func sorted(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
 	return c
-}
-
-func setPort(ns, port string, up bool) error {
-	h, err := nsutil.Handle(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	ln, err := h.LinkByName(port)
-	if err != nil {
-		return fmt.Errorf("switch port %s: %w", port, err)
-	}
-	if up {
-		err = h.LinkSetUp(ln)
-	} else {
-		err = h.LinkSetDown(ln)
-	}
-	if err != nil {
-		return fmt.Errorf("switch port %s: %w", port, err)
-	}
-	return nil
 }
 
 // pathTable is the bridge table in a switch namespace holding the drop
