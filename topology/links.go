@@ -163,15 +163,10 @@ const pathTable = "sdnlab_links"
 
 // syncPathRules rewrites the switch's table from the faults on its segment.
 func syncPathRules(seg *Segment, faults []LinkFault) error {
-	fd, err := nsutil.Open(seg.NS)
-	if err != nil {
-		return err
-	}
-	defer fd.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(fd)))
-	if err != nil {
-		return err
-	}
+	return nsutil.NFT(seg.NS, func(c *nftables.Conn) error { return pathRules(c, seg, faults) })
+}
+
+func pathRules(c *nftables.Conn, seg *Segment, faults []LinkFault) error {
 	t := &nftables.Table{Family: nftables.TableFamilyBridge, Name: pathTable}
 	// Add then delete empties an existing table and tolerates a missing one.
 	c.AddTable(t)
