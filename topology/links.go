@@ -204,16 +204,23 @@ func ifnameBytes(s string) []byte {
 	return b
 }
 
-// portDown tells whether a switch port is administratively down.
-func portDown(ns, port string) bool {
+// portsDown are the links of namespace ns (a switch's ports) that are
+// administratively down, from one dump; nil when it cannot be read.
+func portsDown(ns string) map[string]bool {
 	h, err := nsutil.Handle(ns)
 	if err != nil {
-		return false
+		return nil
 	}
 	defer h.Close()
-	ln, err := h.LinkByName(port)
+	links, err := h.LinkList()
 	if err != nil {
-		return false
+		return nil
 	}
-	return ln.Attrs().Flags&net.FlagUp == 0
+	down := map[string]bool{}
+	for _, ln := range links {
+		if ln.Attrs().Flags&net.FlagUp == 0 {
+			down[ln.Attrs().Name] = true
+		}
+	}
+	return down
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
@@ -60,5 +61,37 @@ func TestSyncPathRules(t *testing.T) {
 	}
 	if n := rules(); n != 0 {
 		t.Fatalf("link restored: %d drop rules, want 0", n)
+	}
+}
+
+// A switch port set down is reported down, one that is up is not.
+func TestPortsDown(t *testing.T) {
+	needRoot(t)
+	ns := fmt.Sprintf("sdnlab-t%d-portsdown", os.Getpid())
+	if err := nsutil.Create(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nsutil.Delete(ns) })
+	h, err := nsutil.Handle(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, name := range []string{"p1", "p2"} {
+		la := netlink.NewLinkAttrs()
+		la.Name = name
+		if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nsutil.SetLinkUp(ns, "p1", true); err != nil {
+		t.Fatal(err)
+	}
+	down := portsDown(ns)
+	if down["p1"] || !down["p2"] {
+		t.Fatalf("p1 up, p2 down: portsDown = %v", down)
+	}
+	if portsDown(fmt.Sprintf("sdnlab-t%d-nosuch", os.Getpid())) != nil {
+		t.Fatal("a missing namespace has down ports")
 	}
 }
