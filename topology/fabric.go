@@ -193,11 +193,10 @@ func fabricTargets(lab *Lab) map[string][]netip.Addr {
 	return out
 }
 
-// FabricMissing lists, per node, the other members' router IPs its kernel
-// has no route to ("node1: 10.0.0.2, fd00::2").
-func FabricMissing(lab *Lab) ([]string, error) {
+// fabricMissing lists, per node, the router IPs of targets (fabricTargets)
+// its kernel has no route to ("node1: 10.0.0.2, fd00::2").
+func fabricMissing(lab *Lab, targets map[string][]netip.Addr) ([]string, error) {
 	var out []string
-	targets := fabricTargets(lab)
 	for _, n := range lab.Nodes {
 		want := targets[n.Name]
 		if len(want) == 0 {
@@ -253,7 +252,8 @@ func hostRoutes(ns string) (map[netip.Addr]bool, error) {
 // warning, not a failure: a lab may be broken on purpose (a cut mesh, a
 // route filter that drops the loopbacks) for a check that must fail.
 func waitFabrics(ctx context.Context, lab *Lab, t0 time.Time, max time.Duration, pr *progress) error {
-	if len(fabricTargets(lab)) == 0 {
+	targets := fabricTargets(lab)
+	if len(targets) == 0 {
 		return nil
 	}
 	if max <= 0 {
@@ -261,7 +261,7 @@ func waitFabrics(ctx context.Context, lab *Lab, t0 time.Time, max time.Duration,
 	}
 	deadline := time.Now().Add(max)
 	for {
-		miss, err := FabricMissing(lab)
+		miss, err := fabricMissing(lab, targets)
 		if err != nil {
 			return err
 		}
