@@ -2,14 +2,12 @@ package topology
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
@@ -126,13 +124,10 @@ func EngineRunning(lab *Lab, stateDir, node string) (bool, string) {
 // KillEngine sends SIGKILL to a node's engine: the agent, or every FRR
 // daemon (watchfrr first, so nothing restarts them). A node crash.
 func KillEngine(lab *Lab, stateDir, node string) error {
-	var errs []error
-	for _, pid := range EnginePIDs(lab, stateDir, node) {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill engine of %s (pid %d): %w", node, pid, err))
-		}
+	if err := proc.Kill(EnginePIDs(lab, stateDir, node)); err != nil {
+		return fmt.Errorf("engine of %s: %w", node, err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // HostFRRVersion is the FRR release of the host's Debian 12 packages, which

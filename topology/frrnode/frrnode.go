@@ -23,7 +23,6 @@ package frrnode
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -32,7 +31,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
@@ -399,13 +397,10 @@ func PID(dir, ns string) int {
 
 // Kill sends SIGKILL to every daemon of the instance (a node crash).
 func Kill(dir, ns string) error {
-	var errs []error
-	for _, pid := range PIDs(dir, ns) {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill frr daemon %d: %w", pid, err))
-		}
+	if err := proc.Kill(PIDs(dir, ns)); err != nil {
+		return fmt.Errorf("frr daemons: %w", err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // RSS is the sum of the resident memory of the instance's daemons, in bytes.
