@@ -44,23 +44,34 @@ func (l *Lab) SetEngine(e string) error {
 // 8 the host's Debian 12 FRR 8.4, 10 Debian 13's FRR 10.3 from the private
 // root), as the lab file's frr: would. FRR 10 needs that root.
 func (l *Lab) SetFRR(rel string) error {
-	switch rel {
-	case "":
+	if rel == "" {
 		return nil
-	case "8", "8.4":
-		rel = ""
-	case "10", "10.3":
-		rel = "10"
+	}
+	r, ok := frrRelease(rel)
+	if !ok {
+		return fmt.Errorf("%q is not an FRR release sdnlab runs: want 8 or 10", rel)
+	}
+	if rel = r; rel == "10" {
 		if _, err := os.Stat(filepath.Join(FRR10Root, "usr/lib/frr/zebra")); err != nil {
 			return fmt.Errorf("FRR 10 runs from %s, which has no FRR: build it once with sudo make frr10", FRR10Root)
 		}
-	default:
-		return fmt.Errorf("%q is not an FRR release sdnlab runs: want 8 or 10", rel)
 	}
 	for _, n := range l.Nodes {
 		n.FRRRelease = rel
 	}
 	return nil
+}
+
+// frrRelease reads an FRR release as the lab file's frr: and --frr name it
+// (8, 8.4, 10, 10.3) as a Node.FRRRelease ("" the host's 8.4, or "10").
+func frrRelease(v string) (rel string, ok bool) {
+	switch v {
+	case "8", "8.4":
+		return "", true
+	case "10", "10.3":
+		return "10", true
+	}
+	return "", false
 }
 
 // EngineOf is a node's engine (EngineAgent for labs saved before engines).
