@@ -3,7 +3,6 @@ package topology
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -45,13 +44,9 @@ func AgentPID(lab *Lab, stateDir, node string) int {
 }
 
 func startAgents(lab *Lab, opts Options, dir string, pr *progress) error {
-	bin := opts.AgentPath
-	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("agent: %w", err)
-		}
-		bin = exe
+	bin, err := opts.agentBinary()
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
 	}
 	for _, n := range lab.Nodes {
 		plan := lab.Plans[n.Name]

@@ -2,14 +2,12 @@ package topology
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
@@ -46,23 +44,34 @@ func (l *Lab) SetEngine(e string) error {
 // 8 the host's Debian 12 FRR 8.4, 10 Debian 13's FRR 10.3 from the private
 // root), as the lab file's frr: would. FRR 10 needs that root.
 func (l *Lab) SetFRR(rel string) error {
-	switch rel {
-	case "":
+	if rel == "" {
 		return nil
-	case "8", "8.4":
-		rel = ""
-	case "10", "10.3":
-		rel = "10"
+	}
+	r, ok := frrRelease(rel)
+	if !ok {
+		return fmt.Errorf("%q is not an FRR release sdnlab runs: want 8 or 10", rel)
+	}
+	if rel = r; rel == "10" {
 		if _, err := os.Stat(filepath.Join(FRR10Root, "usr/lib/frr/zebra")); err != nil {
 			return fmt.Errorf("FRR 10 runs from %s, which has no FRR: build it once with sudo make frr10", FRR10Root)
 		}
-	default:
-		return fmt.Errorf("%q is not an FRR release sdnlab runs: want 8 or 10", rel)
 	}
 	for _, n := range l.Nodes {
 		n.FRRRelease = rel
 	}
 	return nil
+}
+
+// frrRelease reads an FRR release as the lab file's frr: and --frr name it
+// (8, 8.4, 10, 10.3) as a Node.FRRRelease ("" the host's 8.4, or "10").
+func frrRelease(v string) (rel string, ok bool) {
+	switch v {
+	case "8", "8.4":
+		return "", true
+	case "10", "10.3":
+		return "10", true
+	}
+	return "", false
 }
 
 // EngineOf is a node's engine (EngineAgent for labs saved before engines).
@@ -126,13 +135,10 @@ func EngineRunning(lab *Lab, stateDir, node string) (bool, string) {
 // KillEngine sends SIGKILL to a node's engine: the agent, or every FRR
 // daemon (watchfrr first, so nothing restarts them). A node crash.
 func KillEngine(lab *Lab, stateDir, node string) error {
-	var errs []error
-	for _, pid := range EnginePIDs(lab, stateDir, node) {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill engine of %s (pid %d): %w", node, pid, err))
-		}
+	if err := proc.Kill(EnginePIDs(lab, stateDir, node)); err != nil {
+		return fmt.Errorf("engine of %s: %w", node, err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // HostFRRVersion is the FRR release of the host's Debian 12 packages, which
@@ -186,8 +192,7 @@ func frrInstance(lab *Lab, n *Node, dir string) *frrnode.Instance {
 }
 
 // startFRR starts FRR on the lab's FRR nodes that have a routing
-// configuration (in parallel: frrinit takes about a second), or reloads the
-// running ones whose frr.conf changed.
+// configuration, or reloads the running ones whose frr.conf changed.
 func startFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *progress) error {
 	var nodes []*Node
 	for _, n := range lab.Nodes {
@@ -195,33 +200,51 @@ func startFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *progre
 			nodes = append(nodes, n)
 		}
 	}
+	return runFRR(ctx, nodes, workers, pr, "", "frr.conf",
+		func(n *Node) *frrnode.Instance { return frrInstance(lab, n, dir) },
+		func(n *Node, in *frrnode.Instance) string {
+			vrf := "no VRFs"
+			if len(in.VRFs) > 0 {
+				vrf = fmt.Sprintf("%d VRFs as namespaces (zebra -n; %s)", len(in.VRFs), vrfModelWhy(lab.Caps))
+			}
+			rel := "FRR 8.4 (host)"
+			if in.Root != "" {
+				rel = "FRR " + FRR10Version + " (" + in.Root + ")"
+			}
+			return fmt.Sprintf("%s started (%d daemons, %s)", rel, len(frrnode.PIDs(in.Dir, n.NS)), vrf)
+		})
+}
+
+// runFRR brings up the FRR instance that instance builds for each node (in
+// parallel: frrinit takes about a second): a running one is reloaded (and
+// the reload reported when its conf, what, changed), any other started
+// clean and reported with started's words. role ("" or e.g. "fabric")
+// names the instance in errors.
+func runFRR(ctx context.Context, nodes []*Node, workers int, pr *progress, role, what string,
+	instance func(*Node) *frrnode.Instance, started func(*Node, *frrnode.Instance) string) error {
 	return parallel(ctx, len(nodes), workers, func(i int) error {
 		n := nodes[i]
-		in := frrInstance(lab, n, dir)
+		who := "node " + n.Name
+		if role != "" {
+			who += ": " + role
+		}
+		in := instance(n)
 		if frrnode.PID(in.Dir, n.NS) != 0 {
 			changed, err := in.Reload(ctx)
 			if err != nil {
-				return fmt.Errorf("node %s: %w", n.Name, err)
+				return fmt.Errorf("%s: %w", who, err)
 			}
 			if changed {
-				pr.printf("node %s: frr.conf changed: reloaded (frr-reload.py)", n.Name)
+				pr.printf("node %s: %s changed: reloaded (frr-reload.py)", n.Name, what)
 			}
 			return nil
 		}
 		// A crashed instance leaves its other daemons: start clean.
 		_ = frrnode.Kill(in.Dir, n.NS)
 		if err := in.Start(ctx); err != nil {
-			return fmt.Errorf("node %s: %w", n.Name, err)
+			return fmt.Errorf("%s: %w", who, err)
 		}
-		vrf := "no VRFs"
-		if len(in.VRFs) > 0 {
-			vrf = fmt.Sprintf("%d VRFs as namespaces (zebra -n; %s)", len(in.VRFs), vrfModelWhy(lab.Caps))
-		}
-		rel := "FRR 8.4 (host)"
-		if in.Root != "" {
-			rel = "FRR " + FRR10Version + " (" + in.Root + ")"
-		}
-		pr.printf("node %s: %s started (%d daemons, %s)", n.Name, rel, len(frrnode.PIDs(in.Dir, n.NS)), vrf)
+		pr.printf("node %s: %s", n.Name, started(n, in))
 		return nil
 	})
 }

@@ -152,26 +152,11 @@ func startFabricFRR(ctx context.Context, lab *Lab, dir string, workers int, pr *
 			nodes = append(nodes, n)
 		}
 	}
-	return parallel(ctx, len(nodes), workers, func(i int) error {
-		n := nodes[i]
-		in := fabricInstance(lab, n, dir)
-		if frrnode.PID(in.Dir, n.NS) != 0 {
-			changed, err := in.Reload(ctx)
-			if err != nil {
-				return fmt.Errorf("node %s: fabric: %w", n.Name, err)
-			}
-			if changed {
-				pr.printf("node %s: fabric configuration changed: reloaded (frr-reload.py)", n.Name)
-			}
-			return nil
-		}
-		_ = frrnode.Kill(in.Dir, n.NS)
-		if err := in.Start(ctx); err != nil {
-			return fmt.Errorf("node %s: fabric: %w", n.Name, err)
-		}
-		pr.printf("node %s: FRR for its fabrics started beside the agent (%s)", n.Name, strings.Join(in.Daemons, ", "))
-		return nil
-	})
+	return runFRR(ctx, nodes, workers, pr, "fabric", "fabric configuration",
+		func(n *Node) *frrnode.Instance { return fabricInstance(lab, n, dir) },
+		func(_ *Node, in *frrnode.Instance) string {
+			return "FRR for its fabrics started beside the agent (" + strings.Join(in.Daemons, ", ") + ")"
+		})
 }
 
 // fabricTargets are, per node, the router IPs of the other members of its
@@ -208,11 +193,10 @@ func fabricTargets(lab *Lab) map[string][]netip.Addr {
 	return out
 }
 
-// FabricMissing lists, per node, the other members' router IPs its kernel
-// has no route to ("node1: 10.0.0.2, fd00::2").
-func FabricMissing(lab *Lab) ([]string, error) {
+// fabricMissing lists, per node, the router IPs of targets (fabricTargets)
+// its kernel has no route to ("node1: 10.0.0.2, fd00::2").
+func fabricMissing(lab *Lab, targets map[string][]netip.Addr) ([]string, error) {
 	var out []string
-	targets := fabricTargets(lab)
 	for _, n := range lab.Nodes {
 		want := targets[n.Name]
 		if len(want) == 0 {
@@ -268,7 +252,8 @@ func hostRoutes(ns string) (map[netip.Addr]bool, error) {
 // warning, not a failure: a lab may be broken on purpose (a cut mesh, a
 // route filter that drops the loopbacks) for a check that must fail.
 func waitFabrics(ctx context.Context, lab *Lab, t0 time.Time, max time.Duration, pr *progress) error {
-	if len(fabricTargets(lab)) == 0 {
+	targets := fabricTargets(lab)
+	if len(targets) == 0 {
 		return nil
 	}
 	if max <= 0 {
@@ -276,7 +261,7 @@ func waitFabrics(ctx context.Context, lab *Lab, t0 time.Time, max time.Duration,
 	}
 	deadline := time.Now().Add(max)
 	for {
-		miss, err := FabricMissing(lab)
+		miss, err := fabricMissing(lab, targets)
 		if err != nil {
 			return err
 		}

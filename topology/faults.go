@@ -3,11 +3,9 @@ package topology
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/proc"
@@ -46,19 +44,11 @@ func KillControlPlane(l *Lab, opts Options, name string) (string, error) {
 	if len(pids) == 0 {
 		return "", fmt.Errorf("%s: no %s is running (sdnlab restart %s %s starts it)", name, what, l.Name, name)
 	}
-	for _, pid := range pids {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return "", fmt.Errorf("%s: kill %s %d: %w", name, what, pid, err)
-		}
+	if err := proc.Kill(pids); err != nil {
+		return "", fmt.Errorf("%s: %s: %w", name, what, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for _, pid := range pids {
-		for proc.ProcessAlive(pid) {
-			if time.Now().After(deadline) {
-				return "", fmt.Errorf("%s: %s %d did not exit after SIGKILL", name, what, pid)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+	if err := proc.WaitGone(context.Background(), pids, 5*time.Second); err != nil {
+		return "", fmt.Errorf("%s: %s: %w", name, what, err)
 	}
 	return fmt.Sprintf("%s %v", what, pids), nil
 }

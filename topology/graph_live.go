@@ -26,11 +26,17 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 	dir := filepath.Join(stateDir, l.Name)
 	l.loadLive(stateDir)
 	t := l.Graph()
-	segNS := func(name string) string {
-		if seg := l.Segment(name); seg != nil {
-			return seg.NS
+	// One link dump per switch, not a netlink handle per port.
+	down := map[string]map[string]bool{}
+	portDown := func(segment, port string) bool {
+		ports, ok := down[segment]
+		if !ok {
+			if seg := l.Segment(segment); seg != nil {
+				ports = portsDown(seg.NS)
+			}
+			down[segment] = ports
 		}
-		return ""
+		return ports[port]
 	}
 	// A failed link is a switch port set down (sdnlab link).
 	for i, n := range l.Nodes {
@@ -38,19 +44,19 @@ func LiveGraph(l *Lab, stateDir string) *reports.Topology {
 		if t.Nodes[i].Engine != "" && os.Geteuid() == 0 && !engineRunning(l, dir, n.Name) {
 			t.Nodes[i].Down = true
 		}
-		if portDown(segNS(n.Link.Segment), n.Link.Port) {
+		if portDown(n.Link.Segment, n.Link.Port) {
 			t.Nodes[i].Links[0].Note = "down"
 		}
 	}
 	for i, r := range l.Routers {
 		for j, ln := range r.Links {
-			if portDown(segNS(ln.Segment), ln.Port) {
+			if portDown(ln.Segment, ln.Port) {
 				t.Routers[i].Links[j].Note = "down"
 			}
 		}
 	}
 	for i, h := range l.Hosts {
-		if portDown(segNS(h.Link.Segment), h.Link.Port) {
+		if portDown(h.Link.Segment, h.Link.Port) {
 			t.Hosts[i].Link.Note = "down"
 		}
 	}

@@ -211,13 +211,9 @@ func startImpaird(ctx context.Context, l *Lab, opts Options, t IfaceRef, spec im
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	bin := opts.AgentPath
-	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		bin = exe
+	bin, err := opts.agentBinary()
+	if err != nil {
+		return err
 	}
 	specJSON, err := json.Marshal(spec)
 	if err != nil {

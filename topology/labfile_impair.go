@@ -23,18 +23,7 @@ func (p *parser) impairment(n *yaml.Node, field string) impairSpec {
 		if !val.Set {
 			return
 		}
-		var err error
-		switch key {
-		case "loss":
-			out.Spec.Loss, err = impair.ParseLoss(val.V)
-		case "delay":
-			out.Spec.Delay, err = impair.ParseDuration(val.V)
-		case "jitter":
-			out.Spec.Jitter, err = impair.ParseDuration(val.V)
-		case "rate":
-			out.Spec.Rate, err = impair.ParseRate(val.V)
-		}
-		if err != nil {
+		if err := out.Spec.Set(key, val.V); err != nil {
 			p.errf(v, f, "%v", err)
 		}
 	})

@@ -135,12 +135,15 @@ func SetLink(l *Lab, opts Options, a, b string, up bool) (LinkFault, error) {
 		faults = append(faults, f)
 	}
 	if f.P2P != "" {
-		if err := setP2P(l, l.P2PBetween(a, b)[0], up); err != nil {
-			return f, err
+		// The end on node A goes administratively down, so B's end loses
+		// carrier, as when the cable is pulled.
+		p := l.P2PBetween(a, b)[0]
+		if err := nsutil.SetLinkUp(l.Node(p.A).NS, p.AIf, up); err != nil {
+			return f, fmt.Errorf("link %s: %w", p, err)
 		}
 	} else if len(f.Ports) == 1 {
-		if err := setPort(seg.NS, f.Ports[0], up); err != nil {
-			return f, err
+		if err := nsutil.SetLinkUp(seg.NS, f.Ports[0], up); err != nil {
+			return f, fmt.Errorf("switch port %s: %w", f.Ports[0], err)
 		}
 	} else if err := syncPathRules(seg, faults); err != nil {
 		return f, err
@@ -154,42 +157,16 @@ func sorted(s []string) []string {
 	return c
 }
 
-func setPort(ns, port string, up bool) error {
-	h, err := nsutil.Handle(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	ln, err := h.LinkByName(port)
-	if err != nil {
-		return fmt.Errorf("switch port %s: %w", port, err)
-	}
-	if up {
-		err = h.LinkSetUp(ln)
-	} else {
-		err = h.LinkSetDown(ln)
-	}
-	if err != nil {
-		return fmt.Errorf("switch port %s: %w", port, err)
-	}
-	return nil
-}
-
 // pathTable is the bridge table in a switch namespace holding the drop
 // rules of failed thing-to-thing links.
 const pathTable = "sdnlab_links"
 
 // syncPathRules rewrites the switch's table from the faults on its segment.
 func syncPathRules(seg *Segment, faults []LinkFault) error {
-	fd, err := nsutil.Open(seg.NS)
-	if err != nil {
-		return err
-	}
-	defer fd.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(fd)))
-	if err != nil {
-		return err
-	}
+	return nsutil.NFT(seg.NS, func(c *nftables.Conn) error { return pathRules(c, seg, faults) })
+}
+
+func pathRules(c *nftables.Conn, seg *Segment, faults []LinkFault) error {
 	t := &nftables.Table{Family: nftables.TableFamilyBridge, Name: pathTable}
 	// Add then delete empties an existing table and tolerates a missing one.
 	c.AddTable(t)
@@ -227,16 +204,23 @@ func ifnameBytes(s string) []byte {
 	return b
 }
 
-// portDown tells whether a switch port is administratively down.
-func portDown(ns, port string) bool {
+// portsDown are the links of namespace ns (a switch's ports) that are
+// administratively down, from one dump; nil when it cannot be read.
+func portsDown(ns string) map[string]bool {
 	h, err := nsutil.Handle(ns)
 	if err != nil {
-		return false
+		return nil
 	}
 	defer h.Close()
-	ln, err := h.LinkByName(port)
+	links, err := h.LinkList()
 	if err != nil {
-		return false
+		return nil
 	}
-	return ln.Attrs().Flags&net.FlagUp == 0
+	down := map[string]bool{}
+	for _, ln := range links {
+		if ln.Attrs().Flags&net.FlagUp == 0 {
+			down[ln.Attrs().Name] = true
+		}
+	}
+	return down
 }

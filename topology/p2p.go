@@ -166,27 +166,3 @@ func buildOneP2P(lab *Lab, l P2PLink) error {
 	}
 	return b.Up(l.BIf)
 }
-
-// setP2P fails (up false) or restores a point-to-point link: its end on
-// node a goes administratively down, so b's end loses carrier, as when
-// the cable is pulled.
-func setP2P(lab *Lab, l P2PLink, up bool) error {
-	h, err := nsutil.Handle(lab.Node(l.A).NS)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	ln, err := h.LinkByName(l.AIf)
-	if err != nil {
-		return fmt.Errorf("link %s: %w", l, err)
-	}
-	if up {
-		err = h.LinkSetUp(ln)
-	} else {
-		err = h.LinkSetDown(ln)
-	}
-	if err != nil {
-		return fmt.Errorf("link %s: %w", l, err)
-	}
-	return nil
-}

@@ -278,11 +278,11 @@ func (r *resolver) compile() {
 // frrRelease is the lab's frr: (8, the host's FRR, or 10).
 func (r *resolver) frrRelease() string {
 	v := r.s.FRR
-	switch {
-	case !v.Set || v.V == "8" || v.V == "8.4":
+	if !v.Set {
 		return ""
-	case v.V == "10" || v.V == "10.3":
-		return "10"
+	}
+	if rel, ok := frrRelease(v.V); ok {
+		return rel
 	}
 	r.errf(v.Pos, "frr", "%q is not an FRR release sdnlab runs: want 8 (Debian 12's FRR 8.4, the host's) or 10 (Debian 13's FRR 10.3 from a private root)", v.V)
 	return ""

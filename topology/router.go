@@ -150,6 +150,15 @@ func RouterPID(lab *Lab, stateDir, router string) int {
 // command even though it is a Go test binary (topology's own tests).
 const SelfRouterEnv = "SDNLAB_SELF_ROUTER"
 
+// agentBinary is the sdnlab binary that runs agents, reflectors and
+// impairment daemons: AgentPath, else this executable.
+func (o *Options) agentBinary() (string, error) {
+	if o.AgentPath != "" {
+		return o.AgentPath, nil
+	}
+	return os.Executable()
+}
+
 func (o *Options) routerBinary() (string, error) {
 	switch {
 	case o.RouterPath != "":
@@ -233,13 +242,9 @@ func startReflector(lab *Lab, opts Options, dir string, rt *Router, pr *progress
 	if err := writeJSON(file, rt.Reflector); err != nil {
 		return err
 	}
-	bin := opts.AgentPath
-	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("router %s: reflector: %w", rt.Name, err)
-		}
-		bin = exe
+	bin, err := opts.agentBinary()
+	if err != nil {
+		return fmt.Errorf("router %s: reflector: %w", rt.Name, err)
 	}
 	pid, err := proc.Start(reflectorProc(lab.Name, dir, rt, bin))
 	if err != nil {

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,18 +22,33 @@ import (
 // sdnlab-<lab>-..., and every process of a lab lives in one of them.
 
 func writeJSON(path string, v any) error {
+	_, err := writeJSONBytes(path, v)
+	return err
+}
+
+// writeJSONChanged writes v to path as writeJSON does and tells whether
+// that changed the file (false for a new one).
+func writeJSONChanged(path string, v any) (bool, error) {
+	old, _ := os.ReadFile(path)
+	b, err := writeJSONBytes(path, v)
+	return err == nil && len(old) > 0 && !bytes.Equal(old, b), err
+}
+
+// writeJSONBytes writes v to path atomically and returns what it wrote.
+func writeJSONBytes(path string, v any) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", path, err)
+		return nil, fmt.Errorf("encode %s: %w", path, err)
 	}
+	b = append(b, '\n')
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return nil, err
 	}
-	return os.Rename(tmp, path)
+	return b, os.Rename(tmp, path)
 }
 
 // ReadState reads the lab.json of a running lab.

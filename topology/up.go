@@ -3,7 +3,6 @@ package topology
 // Up: bringing a resolved lab up, in parallel where it can.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -179,13 +178,12 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 			return fmt.Errorf("node %s: realize: %w", n.Name, err)
 		}
 		planFile := filepath.Join(dir, "nodes", n.Name, "plan.json")
-		old, _ := os.ReadFile(planFile)
-		if err := writeJSON(planFile, plan); err != nil {
+		changed, err := writeJSONChanged(planFile, plan)
+		if err != nil {
 			return err
 		}
-		now, _ := os.ReadFile(planFile)
 		mu.Lock()
-		if len(old) > 0 && !bytes.Equal(old, now) {
+		if changed {
 			// A running agent applies a changed plan by a restart.
 			if lab.planChanged == nil {
 				lab.planChanged = map[string]bool{}

@@ -231,6 +231,24 @@ func Handle(name string) (*netlink.Handle, error) {
 	return h, nil
 }
 
+// SetLinkUp sets link name in namespace ns administratively up or down
+// (down: its veth peer loses carrier, as when a cable is pulled).
+func SetLinkUp(ns, name string, up bool) error {
+	h, err := Handle(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	if up {
+		return h.LinkSetUp(l)
+	}
+	return h.LinkSetDown(l)
+}
+
 // Start starts cmd inside the named namespace: the fork happens on a locked
 // thread that has done setns, so the child and all its threads live there.
 // The caller owns the process (cmd.Wait, cmd.Process). Note that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -183,6 +184,21 @@ func TestHandleAndSysctl(t *testing.T) {
 	}
 	if _, err := netlink.LinkByName("br-test"); err == nil {
 		t.Fatal("br-test visible in the host namespace")
+	}
+	for _, up := range []bool{true, false} {
+		if err := SetLinkUp(name, "br-test", up); err != nil {
+			t.Fatal(err)
+		}
+		l, err := h.LinkByName("br-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Attrs().Flags&net.FlagUp != 0; got != up {
+			t.Fatalf("SetLinkUp(%v): br-test up = %v", up, got)
+		}
+	}
+	if err := SetLinkUp(name, "nosuch", true); err == nil {
+		t.Fatal("SetLinkUp of a missing link: no error")
 	}
 
 	host, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")

@@ -20,16 +20,10 @@ const RPF6Table = "sdnlab_rpf"
 // removes it. Packets from the unspecified address (duplicate address
 // detection) are left alone, as IPv4 rp_filter leaves 0.0.0.0 alone.
 func SetRPF6(ns string, strict []string) error {
-	fd, err := Open(ns)
-	if err != nil {
-		return err
-	}
-	defer fd.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(fd)))
-	if err != nil {
-		return fmt.Errorf("%s: nftables: %w", ns, err)
-	}
-	defer c.CloseLasting()
+	return NFT(ns, func(c *nftables.Conn) error { return setRPF6(c, ns, strict) })
+}
+
+func setRPF6(c *nftables.Conn, ns string, strict []string) error {
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv6)
 	if err != nil {
 		return fmt.Errorf("%s: nftables: list tables: %w", ns, err)
@@ -70,16 +64,15 @@ func SetRPF6(ns string, strict []string) error {
 // covers and the packets it dropped so far. present is false when the
 // namespace has none.
 func RPF6(ns string) (strict []string, drops int64, present bool, err error) {
-	fd, err := Open(ns)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	defer fd.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(fd)))
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("%s: nftables: %w", ns, err)
-	}
-	defer c.CloseLasting()
+	err = NFT(ns, func(c *nftables.Conn) error {
+		var err error
+		strict, drops, present, err = readRPF6(c, ns)
+		return err
+	})
+	return strict, drops, present, err
+}
+
+func readRPF6(c *nftables.Conn, ns string) (strict []string, drops int64, present bool, err error) {
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv6)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("%s: nftables: list tables: %w", ns, err)

@@ -101,7 +101,7 @@ func Run(ctx context.Context, ns string, dst netip.Addr, o Opts) (Result, error)
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	out, err := nsutil.Output(cctx, ns, argv...)
-	res := parsePing(string(out))
+	res := Parse(string(out))
 	if err == nil {
 		return res, nil
 	}
@@ -141,11 +141,10 @@ func firstLine(s string) string {
 	return s
 }
 
-// Parse reads the output of a ping run elsewhere (busybox ping inside a
-// VM guest prints the same summary and replies).
-func Parse(out string) Result { return parsePing(out) }
-
-func parsePing(out string) Result {
+// Parse reads ping's output: Run's (iputils), or that of a ping run
+// elsewhere (busybox ping inside a VM guest prints the same summary and
+// replies).
+func Parse(out string) Result {
 	r := Result{Output: out}
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimSpace(line)

@@ -16,7 +16,7 @@ From 10.1.0.1 icmp_seq=2 Frag needed and DF set (mtu = 1400)
 --- 10.1.0.11 ping statistics ---
 4 packets transmitted, 2 received, +1 errors, 50% packet loss, time 3ms
 `
-	r := parsePing(out)
+	r := Parse(out)
 	if r.Transmitted != 4 || r.Received != 2 {
 		t.Fatalf("counts: %+v", r)
 	}
@@ -29,9 +29,28 @@ From 10.1.0.1 icmp_seq=2 Frag needed and DF set (mtu = 1400)
 	if g := r.LongestGap(10 * time.Millisecond); g != 30*time.Millisecond {
 		t.Fatalf("gap %v", g)
 	}
-	local := parsePing("PING 10.0.0.1 (10.0.0.1) 2000(2028) bytes of data.\nping: local error: message too long, mtu=1450\n\n--- 10.0.0.1 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms\n")
+	local := Parse("PING 10.0.0.1 (10.0.0.1) 2000(2028) bytes of data.\nping: local error: message too long, mtu=1450\n\n--- 10.0.0.1 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms\n")
 	if local.MTU != 1450 || local.OK() {
 		t.Fatalf("local error: %+v", local)
+	}
+}
+
+// busybox (a VM guest's ping) numbers its replies seq= from 0 and says
+// "packets received".
+func TestParseBusybox(t *testing.T) {
+	r := Parse(`PING 10.0.1.12 (10.0.1.12): 56 data bytes
+64 bytes from 10.0.1.12: seq=0 ttl=64 time=0.412 ms
+64 bytes from 10.0.1.12: seq=2 ttl=64 time=0.380 ms
+
+--- 10.0.1.12 ping statistics ---
+3 packets transmitted, 2 packets received, 33% packet loss
+round-trip min/avg/max = 0.380/0.396/0.412 ms
+`)
+	if r.Transmitted != 3 || r.Received != 2 {
+		t.Fatalf("counts: %+v", r)
+	}
+	if len(r.Seqs) != 2 || r.Seqs[0] != 0 || r.Seqs[1] != 2 {
+		t.Fatalf("seqs: %v", r.Seqs)
 	}
 }
 
@@ -48,7 +67,7 @@ func TestParsePingTooBig(t *testing.T) {
 		{"From 10.1.0.1 icmp_seq=1 Destination Net Prohibited\n", 0},
 		{"From 10.1.0.1 icmp_seq=1 Time to live exceeded\n", 0},
 	} {
-		if r := parsePing(c.out); r.TooBig != c.want {
+		if r := Parse(c.out); r.TooBig != c.want {
 			t.Errorf("%q: too big %d, want %d", c.out, r.TooBig, c.want)
 		}
 	}

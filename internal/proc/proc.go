@@ -183,6 +183,29 @@ func InNS(pid int, ns string) bool {
 	return st.Ino == ino
 }
 
+// Kill sends SIGKILL to each of pids (a crash: no goodbye); one already
+// gone is no error.
+func Kill(pids []int) error {
+	var errs []error
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill %d: %w", pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WaitGone waits, up to max in all, until each of pids is gone.
+func WaitGone(ctx context.Context, pids []int, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	for _, pid := range pids {
+		if !waitGone(ctx, pid, time.Until(deadline)) {
+			return fmt.Errorf("process %d did not exit after SIGKILL", pid)
+		}
+	}
+	return nil
+}
+
 // KillIn kills every process living in one of the namespaces (supervised
 // or not: shells, captures) and waits (up to 5 s) for them to be gone.
 func KillIn(ctx context.Context, nsNames []string) error {

@@ -64,3 +64,34 @@ func TestStartAliveStop(t *testing.T) {
 		t.Fatalf("Alive = %d for a process outside %s", got, ns)
 	}
 }
+
+// Kill ends live processes (WaitGone sees them go) and takes one already
+// gone as no error; WaitGone gives up on one that stays.
+func TestKillWaitGone(t *testing.T) {
+	var pids []int
+	for range 2 {
+		c := exec.Command("sleep", "30")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go c.Wait()
+		pids = append(pids, c.Process.Pid)
+	}
+	live := exec.Command("sleep", "30")
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { live.Process.Kill(); live.Wait() }()
+	if err := WaitGone(context.Background(), []int{live.Process.Pid}, 50*time.Millisecond); err == nil {
+		t.Fatal("WaitGone: a running process counted as gone")
+	}
+	if err := Kill(pids); err != nil {
+		t.Fatal(err)
+	}
+	if err := WaitGone(context.Background(), pids, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := Kill(pids); err != nil {
+		t.Fatalf("Kill of processes already gone: %v", err)
+	}
+}

@@ -19,15 +19,23 @@ const guardTable = "sdnlab_vxlan_guard"
 // input filter that drops UDP to the VXLAN port unless the source is one of
 // the allowed VTEPs. It returns a function that removes it again.
 func GuardVXLAN(ns string, port uint16, allowed []netip.Addr) (remove func() error, err error) {
-	fd, err := nsutil.Open(ns)
+	var t *nftables.Table
+	err = nsutil.NFT(ns, func(c *nftables.Conn) error {
+		t, err = guardVXLAN(c, ns, port, allowed)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer fd.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(fd)))
-	if err != nil {
-		return nil, fmt.Errorf("nftables in %s: %w", ns, err)
-	}
+	return func() error {
+		return nsutil.NFT(ns, func(c *nftables.Conn) error {
+			c.DelTable(t)
+			return c.Flush()
+		})
+	}, nil
+}
+
+func guardVXLAN(c *nftables.Conn, ns string, port uint16, allowed []netip.Addr) (*nftables.Table, error) {
 	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: guardTable})
 	ch := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter})
@@ -67,17 +75,5 @@ func GuardVXLAN(ns string, port uint16, allowed []netip.Addr) (remove func() err
 	if err := c.Flush(); err != nil {
 		return nil, fmt.Errorf("nftables in %s: %w", ns, err)
 	}
-	return func() error {
-		fd, err := nsutil.Open(ns)
-		if err != nil {
-			return err
-		}
-		defer fd.Close()
-		c, err := nftables.New(nftables.WithNetNSFd(int(fd)))
-		if err != nil {
-			return err
-		}
-		c.DelTable(t)
-		return c.Flush()
-	}, nil
+	return t, nil
 }

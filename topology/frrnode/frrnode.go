@@ -21,8 +21,8 @@
 package frrnode
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -31,7 +31,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
@@ -245,8 +244,14 @@ func (in *Instance) LeakFilter() []string {
 	if len(in.Leaked) == 0 || len(in.VRFs) == 0 {
 		return nil
 	}
+	// Per family: its prefix-list, how many prefixes it has, and the
+	// zebra route-map frr.conf already has on BGP routes ("" none).
+	fams := []struct {
+		family, list string
+		n            int
+		conf         string
+	}{{family: "ip", list: leakMap}, {family: "ipv6", list: leakMap + "_V6"}}
 	var out []string
-	n4, n6 := 0, 0
 	seen := map[netip.Prefix]bool{}
 	for _, p := range in.Leaked {
 		p = p.Masked()
@@ -260,43 +265,34 @@ func (in *Instance) LeakFilter() []string {
 		if p.Bits() > 0 {
 			le = fmt.Sprintf(" le %d", p.Addr().BitLen())
 		}
-		if p.Addr().Is4() {
-			n4++
-			out = append(out, fmt.Sprintf("ip prefix-list %s seq %d permit %s%s", leakMap, n4, p, le))
-		} else {
-			n6++
-			out = append(out, fmt.Sprintf("ipv6 prefix-list %s_V6 seq %d permit %s%s", leakMap, n6, p, le))
+		f := &fams[0]
+		if !p.Addr().Is4() {
+			f = &fams[1]
 		}
+		f.n++
+		out = append(out, fmt.Sprintf("%s prefix-list %s seq %d permit %s%s", f.family, f.list, f.n, p, le))
 	}
 	// frr.conf may have its own zebra route-map on BGP routes (a BGP
 	// fabric's pve_bgp): zebra takes one per family, so the deny entries
 	// go in front of it (sequences 1 and 2, before Proxmox's 100).
-	m4, m6 := in.confProtocolMap("ip"), in.confProtocolMap("ipv6")
-	seq := 1
-	if n4 > 0 {
-		name := leakMap
-		if m4 != "" {
-			name = m4
+	seq, permit := 1, false
+	for i := range fams {
+		f := &fams[i]
+		f.conf = in.confProtocolMap(f.family)
+		permit = permit || f.conf == ""
+		if f.n > 0 {
+			out = append(out, fmt.Sprintf("route-map %s deny %d", cmp.Or(f.conf, leakMap), seq),
+				fmt.Sprintf(" match %s address prefix-list %s", f.family, f.list), "exit")
+			seq++
 		}
-		out = append(out, fmt.Sprintf("route-map %s deny %d", name, seq), fmt.Sprintf(" match ip address prefix-list %s", leakMap), "exit")
-		seq++
 	}
-	if n6 > 0 {
-		name := leakMap
-		if m6 != "" {
-			name = m6
-		}
-		out = append(out, fmt.Sprintf("route-map %s deny %d", name, seq), fmt.Sprintf(" match ipv6 address prefix-list %s_V6", leakMap), "exit")
-		seq++
-	}
-	if m4 == "" || m6 == "" {
+	if permit {
 		out = append(out, fmt.Sprintf("route-map %s permit %d", leakMap, seq), "exit")
 	}
-	if m4 == "" {
-		out = append(out, "ip protocol bgp route-map "+leakMap)
-	}
-	if m6 == "" {
-		out = append(out, "ipv6 protocol bgp route-map "+leakMap)
+	for _, f := range fams {
+		if f.conf == "" {
+			out = append(out, f.family+" protocol bgp route-map "+leakMap)
+		}
 	}
 	return out
 }
@@ -401,13 +397,10 @@ func PID(dir, ns string) int {
 
 // Kill sends SIGKILL to every daemon of the instance (a node crash).
 func Kill(dir, ns string) error {
-	var errs []error
-	for _, pid := range PIDs(dir, ns) {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill frr daemon %d: %w", pid, err))
-		}
+	if err := proc.Kill(PIDs(dir, ns)); err != nil {
+		return fmt.Errorf("frr daemons: %w", err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // RSS is the sum of the resident memory of the instance's daemons, in bytes.

@@ -121,6 +121,25 @@ func FormatRate(r uint64) string {
 	return fmt.Sprintf("%dbit/s", r)
 }
 
+// Set sets the impairment key (loss, delay, jitter or rate) from its
+// text, as ParseList and the lab file's impair: mapping write it.
+func (s *Spec) Set(key, val string) error {
+	var err error
+	switch key {
+	case "loss":
+		s.Loss, err = ParseLoss(val)
+	case "delay":
+		s.Delay, err = ParseDuration(val)
+	case "jitter":
+		s.Jitter, err = ParseDuration(val)
+	case "rate":
+		s.Rate, err = ParseRate(val)
+	default:
+		return fmt.Errorf("unknown impairment %q (want loss, delay, jitter, rate)", key)
+	}
+	return err
+}
+
 // ParseList reads "loss=2%,delay=5ms,jitter=1ms,rate=10mbit" (the form
 // scenario options and lab files use).
 func ParseList(v string) (Spec, error) {
@@ -134,21 +153,8 @@ func ParseList(v string) (Spec, error) {
 		if !ok {
 			return s, fmt.Errorf("%q: want key=value (loss, delay, jitter, rate)", kv)
 		}
-		var err error
-		switch strings.TrimSpace(k) {
-		case "loss":
-			s.Loss, err = ParseLoss(val)
-		case "delay":
-			s.Delay, err = ParseDuration(val)
-		case "jitter":
-			s.Jitter, err = ParseDuration(val)
-		case "rate":
-			s.Rate, err = ParseRate(val)
-		default:
-			return s, fmt.Errorf("%q: unknown impairment %q (want loss, delay, jitter, rate)", kv, k)
-		}
-		if err != nil {
-			return s, err
+		if err := s.Set(strings.TrimSpace(k), val); err != nil {
+			return s, fmt.Errorf("%q: %w", kv, err)
 		}
 	}
 	if err := s.Check(); err != nil {
