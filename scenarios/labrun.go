@@ -200,9 +200,9 @@ func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
 	if rt == 0 {
 		rt = 20 * time.Second
 		if lab.FabricConverged > 0 {
-			// Sessions between loopbacks start only once the fabric
-			// routes them, and a peer that failed before has backed off
-			// (up to 30 s): give them that long on top.
+			// FRR nodes start bgpd with their fabric daemons: their
+			// sessions between loopbacks wait for bgpd's next connect
+			// attempt after the fabric routes them.
 			rt = 60 * time.Second
 		}
 	}

@@ -240,8 +240,8 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		pr.printf("not realized: %s", s)
 	}
 
-	// 5. The underlay's BGP routes (node agents peer across it), then the
-	// node agents.
+	// 5. The underlay's routes (node agents peer across it: the underlay
+	// routers' BGP, then the fabrics), then the node agents.
 	if err := waitBGP(ctx, lab, dir, opts.BGPWait, pr); err != nil {
 		return lab, err
 	}
@@ -249,11 +249,18 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		if err := stopOtherEngines(lab, dir, pr); err != nil {
 			return lab, err
 		}
+		// Without fabrics the agents start first, so FRR nodes' first
+		// connections find them listening (FRR retries only after 120 s).
+		// Over fabrics they start once the fabrics route their peers: an
+		// agent whose first sessions fail backs off up to 30 s.
+		agentsLast := len(fabricTargets(lab)) > 0
+		if !agentsLast {
+			if err := startAgents(lab, opts, dir, pr); err != nil {
+				return lab, err
+			}
+		}
 		fabricT0 := time.Now()
 		if err := startFabricFRR(ctx, lab, dir, w, pr); err != nil {
-			return lab, err
-		}
-		if err := startAgents(lab, opts, dir, pr); err != nil {
 			return lab, err
 		}
 		if err := startFRR(ctx, lab, dir, w, pr); err != nil {
@@ -261,6 +268,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		}
 		if err := waitFabrics(ctx, lab, fabricT0, opts.FabricWait, pr); err != nil {
 			return lab, err
+		}
+		if agentsLast {
+			if err := startAgents(lab, opts, dir, pr); err != nil {
+				return lab, err
+			}
 		}
 	}
 	if err := writeJSON(filepath.Join(dir, "lab.json"), lab); err != nil {
