@@ -187,3 +187,39 @@ func TestFileScenarioRequirement(t *testing.T) {
 		t.Fatalf("no checks: %s", r.Verdict)
 	}
 }
+
+// twoFamilyLab has two overlay zones whose guests share no family: z1's
+// are IPv4 only, z2's IPv6 only.
+type twoFamilyLab struct{ fakeLab }
+
+func (twoFamilyLab) Guests() []Guest {
+	g := func(name, node, vnet, ip string) Guest {
+		pf := netip.MustParsePrefix(ip)
+		x := Guest{Name: name, NS: "ns-" + name, Node: node, VNet: vnet}
+		if pf.Addr().Is4() {
+			x.IPv4 = pf
+		} else {
+			x.IPv6 = pf
+		}
+		return x
+	}
+	return []Guest{g("vm11", "node1", "v1", "10.0.1.11/24"), g("vm12", "node2", "v1", "10.0.1.12/24"),
+		g("vm21", "node1", "v2", "fd00:2::21/64"), g("vm22", "node2", "v2", "fd00:2::22/64")}
+}
+
+// Zones whose guests share no family give tenant-isolation no pair to
+// judge isolation on: an error before any probe, never a pass on the
+// same-zone controls alone.
+func TestTenantIsolationNeedsACrossZonePair(t *testing.T) {
+	mk := func(n string) *plan.NodePlan {
+		return &plan.NodePlan{Node: n, Zones: []plan.ZonePlan{
+			{ID: "z1", Type: "evpn", VNets: []plan.VNetPlan{{ID: "v1", Tag: 100}}},
+			{ID: "z2", Type: "evpn", VNets: []plan.VNetPlan{{ID: "v2", Tag: 200}}},
+		}}
+	}
+	lab := twoFamilyLab{fakeLab{plans: map[string]*plan.NodePlan{"node1": mk("node1"), "node2": mk("node2")}}}
+	r := tenantIsolation{}.Run(context.Background(), &Env{Lab: lab, Params: map[string]string{}})
+	if r.Verdict != reports.Error || !strings.Contains(r.Reason, "share an address family") {
+		t.Fatalf("no cross-zone pair: %s %s", r.Verdict, r.Reason)
+	}
+}
