@@ -264,8 +264,9 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 			if b.Node == a.Node || vb == nil || vb.Zone.ID != va.Zone.ID {
 				continue
 			}
-			for _, dst := range []netip.Prefix{b.IPv4, b.IPv6} {
-				if !dst.IsValid() || (dst.Addr().Is4() && !a.IPv4.IsValid()) || (dst.Addr().Is6() && !a.IPv6.IsValid()) {
+			for _, f := range ipFams {
+				dst := f.Guest(b)
+				if !dst.IsValid() || !f.Guest(a).IsValid() {
 					continue
 				}
 				pr, _ := probe.Ping(ctx, a.NS, dst.Addr(), probe.PingOpts{Count: 2, Timeout: time.Second})

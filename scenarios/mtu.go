@@ -241,7 +241,7 @@ func (s mtu) Run(ctx context.Context, env *Env) *Result {
 			// A path MTU the guest learned earlier (an exception in its
 			// route cache) would answer for the path: forget it, so what
 			// the path says now is what counts.
-			if out, err := env.Lab.Exec(ctx, src.NS, "ip", "-"+f.Tag()[1:], "route", "flush", "cache"); err != nil {
+			if out, err := env.Lab.Exec(ctx, src.NS, "ip", fmt.Sprintf("-%d", f.Num()), "route", "flush", "cache"); err != nil {
 				return r.Errorf("%s: flush the route cache: %v: %s", src.Name, err, out)
 			}
 			eff, atHi, err := pathMTU(ctx, src.NS, dst, srcMTU)
