@@ -146,6 +146,9 @@ func (s fabricLinkFailure) Run(ctx context.Context, env *Env) *Result {
 		o := outageAt(recs[n], cutAt, 5)
 		r.Figure(lbl+": lost", float64(o.Lost), "datagrams")
 		switch {
+		case !o.Affected && o.Recovered.IsZero():
+			allRecovered = false
+			r.Text(lbl, "no datagram sent after the cut arrived or was lost: the stream says nothing about the reroute")
 		case !o.Affected:
 			r.Text(lbl, "nothing lost: the reroute was hitless")
 		case o.Recovered.IsZero():
