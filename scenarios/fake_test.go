@@ -223,3 +223,21 @@ func TestTenantIsolationNeedsACrossZonePair(t *testing.T) {
 		t.Fatalf("no cross-zone pair: %s %s", r.Verdict, r.Reason)
 	}
 }
+
+// The gateway ping after a move that could not run is no answer: the check
+// is unproven, never left out.
+func TestGatewayCacheProbeMustRun(t *testing.T) {
+	lab := newFake()
+	v := labView{lab}
+	g := lab.Guests()[0]
+	g.NS = "sdnlab-fake-no-such-netns"
+	m := migration{g: g, fams: []ipFam{ipFams[0]}, target: lab.Nodes()[1], vn: &overlayVNet{VNet: plan.VNetPlan{ID: "v1", Bridge: "v1"}}}
+	r := NewResult("x")
+	vmLiveMigration{}.checkGatewayCache(context.Background(), r, v, m, map[ipFam]string{ipFams[0]: "bc:24:11:5d:00:01"})
+	for _, c := range r.Checks {
+		if strings.HasPrefix(c.Name, "gateway 10.0.1.1 answers") && c.Unproven != "" {
+			return
+		}
+	}
+	t.Fatalf("no unproven gateway check: %+v", r.Checks)
+}
