@@ -224,8 +224,9 @@ func TestTenantIsolationNeedsACrossZonePair(t *testing.T) {
 	}
 }
 
-// The gateway ping after a move that could not run is no answer: the check
-// is unproven, never left out.
+// The gateway ping after a move that could not run is no answer, and the
+// target's gateway MAC unread is no match: both checks are unproven, never
+// left out.
 func TestGatewayCacheProbeMustRun(t *testing.T) {
 	lab := newFake()
 	v := labView{lab}
@@ -234,10 +235,13 @@ func TestGatewayCacheProbeMustRun(t *testing.T) {
 	m := migration{g: g, fams: []ipFam{ipFams[0]}, target: lab.Nodes()[1], vn: &overlayVNet{VNet: plan.VNetPlan{ID: "v1", Bridge: "v1"}}}
 	r := NewResult("x")
 	vmLiveMigration{}.checkGatewayCache(context.Background(), r, v, m, map[ipFam]string{ipFams[0]: "bc:24:11:5d:00:01"})
+	unproven := 0
 	for _, c := range r.Checks {
-		if strings.HasPrefix(c.Name, "gateway 10.0.1.1 answers") && c.Unproven != "" {
-			return
+		if (strings.HasPrefix(c.Name, "gateway 10.0.1.1 answers") || strings.HasPrefix(c.Name, "gateway MAC in the guest's ARP cache still valid")) && c.Unproven != "" {
+			unproven++
 		}
 	}
-	t.Fatalf("no unproven gateway check: %+v", r.Checks)
+	if unproven != 2 {
+		t.Fatalf("want the gateway ping and the target's gateway MAC unproven: %+v", r.Checks)
+	}
 }
