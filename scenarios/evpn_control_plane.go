@@ -277,6 +277,12 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 			break // one partner on another node per guest
 		}
 	}
+	if pairs == 0 {
+		// The description promises guests reaching each other: without a
+		// pair that claim was not observed.
+		r.Unproven("guests reach each other across nodes", "a reply between guests of one EVPN zone on different nodes",
+			"the lab has no two guests of one EVPN zone on different nodes with an address family in common")
+	}
 	r.Figure("nodes", float64(len(nodes)), "")
 	r.Figure("guest pairs pinged", float64(pairs), "")
 	return r.Finish()

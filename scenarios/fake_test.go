@@ -245,3 +245,31 @@ func TestGatewayCacheProbeMustRun(t *testing.T) {
 		t.Fatalf("want the gateway ping and the target's gateway MAC unproven: %+v", r.Checks)
 	}
 }
+
+// engineLab has two EVPN nodes with engines (showing nothing) and one
+// guest: no pair of guests across nodes.
+type engineLab struct{ fakeLab }
+
+func (l engineLab) Nodes() []Node {
+	ns := l.fakeLab.Nodes()
+	for i := range ns {
+		ns[i].Agent, ns[i].Engine = true, "agent"
+	}
+	return ns
+}
+func (l engineLab) Guests() []Guest { return l.fakeLab.Guests()[:1] }
+func (engineLab) Show(context.Context, string) (*evpn.Snapshot, error) {
+	return &evpn.Snapshot{}, nil
+}
+
+// evpn-control-plane promises guests reaching each other across nodes: a
+// lab without such a pair leaves that unproven, never silently out.
+func TestEVPNControlPlaneNeedsAGuestPair(t *testing.T) {
+	r := evpnControlPlane{}.Run(context.Background(), &Env{Lab: engineLab{newFake()}, Params: map[string]string{"within": "1ms"}})
+	for _, c := range r.Checks {
+		if c.Name == "guests reach each other across nodes" && c.Unproven != "" {
+			return
+		}
+	}
+	t.Fatalf("no unproven guest check: %s %s %+v", r.Verdict, r.Reason, r.Checks)
+}
