@@ -236,7 +236,9 @@ func (fabricLinkFailure) plan(env *Env) (flfPlan, string, error) {
 		return [2]Node{na, nb}, nil
 	}
 	guestsOn := func(a, b Node) (Guest, Guest, bool) {
-		gs := env.Lab.Guests()
+		// Namespace guests only: a VM guest has no namespace to stream
+		// from (an empty one would be the host's).
+		gs := labView{env.Lab}.Guests()
 		sort.Slice(gs, func(i, j int) bool { return gs[i].Name < gs[j].Name })
 		for _, ga := range gs {
 			if ga.Node != a.Name || !ga.IPv4.IsValid() || ga.DHCP {

@@ -273,3 +273,29 @@ func TestEVPNControlPlaneNeedsAGuestPair(t *testing.T) {
 	}
 	t.Fatalf("no unproven guest check: %s %s %+v", r.Verdict, r.Reason, r.Checks)
 }
+
+// linkLab: node1 and node2 joined by a point-to-point link, a VM guest
+// (no namespace) first by name on node1.
+type linkLab struct{ fakeLab }
+
+func (l linkLab) Nodes() []Node {
+	ns := l.fakeLab.Nodes()
+	ns[0].Links = map[string]string{"node2": "l12"}
+	ns[1].Links = map[string]string{"node1": "l21"}
+	return ns
+}
+func (l linkLab) Guests() []Guest {
+	gs := l.fakeLab.Guests()
+	vm := gs[0]
+	vm.Name, vm.NS, vm.VM = "vm0", "", true
+	return append([]Guest{vm}, gs...)
+}
+
+// fabric-link-failure streams from guests' namespaces: it never picks a
+// VM guest, whose empty namespace would be the host's.
+func TestFabricLinkFailureSkipsVMGuests(t *testing.T) {
+	p, skip, err := fabricLinkFailure{}.plan(&Env{Lab: linkLab{newFake()}, Params: map[string]string{}})
+	if err != nil || skip != "" || p.ga.Name != "vm1" || p.gb.Name != "vm2" {
+		t.Fatalf("plan: %s -> %s, %q, %v", p.ga.Name, p.gb.Name, skip, err)
+	}
+}
