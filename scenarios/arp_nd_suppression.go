@@ -94,11 +94,10 @@ func (s arpNDSuppression) checkPair(ctx context.Context, env *Env, r *Result, v 
 		question func(netip.Addr) capture.Filter
 	}
 	var fams []fam
-	if a.IPv4.IsValid() && b.IPv4.IsValid() {
-		fams = append(fams, fam{"ARP", ipFam{}, a.IPv4.Addr(), b.IPv4.Addr(), b.GW4, capture.ARPRequestFor})
-	}
-	if a.IPv6.IsValid() && b.IPv6.IsValid() {
-		fams = append(fams, fam{"ND", ipFam{v6: true}, a.IPv6.Addr(), b.IPv6.Addr(), b.GW6, capture.NeighborSolicitFor})
+	for _, f := range ipFams {
+		if f.Guest(a).IsValid() && f.Guest(b).IsValid() {
+			fams = append(fams, fam{pick(f, "ARP", "ND"), f, f.Guest(a).Addr(), f.Guest(b).Addr(), f.GW(b), pick(f, capture.ARPRequestFor, capture.NeighborSolicitFor)})
+		}
 	}
 	if len(fams) == 0 {
 		r.Text("VNet "+vn.VNet.ID, fmt.Sprintf("%s and %s share no address family", a.Name, b.Name))

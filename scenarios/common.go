@@ -126,20 +126,10 @@ func (v labView) overlayGuestsOf(guests []Guest) (map[string][]Guest, map[string
 	return byVNet, vnets, nil
 }
 
-// pairOnTwoNodes picks two guests of one overlay VNet on different nodes,
-// preferring the named first guest when given.
+// pairOnTwoNodes picks two namespace guests of one overlay VNet on
+// different nodes, preferring the named first guest when given.
 func (v labView) pairOnTwoNodes(prefer string) (Guest, Guest, *overlayVNet, error) {
-	return v.pairOnTwoNodesOf(prefer, v.overlayGuests)
-}
-
-// pairOnTwoNodesAll is pairOnTwoNodes among guests of both kinds; a
-// namespace peer, which a stream can start from, is preferred.
-func (v labView) pairOnTwoNodesAll(prefer string) (Guest, Guest, *overlayVNet, error) {
-	return v.pairOnTwoNodesOf(prefer, v.overlayGuestsAll)
-}
-
-func (v labView) pairOnTwoNodesOf(prefer string, guests func() (map[string][]Guest, map[string]*overlayVNet, error)) (Guest, Guest, *overlayVNet, error) {
-	byVNet, vnets, err := guests()
+	byVNet, vnets, err := v.overlayGuests()
 	if err != nil {
 		return Guest{}, Guest{}, nil, err
 	}
@@ -154,14 +144,10 @@ func (v labView) pairOnTwoNodesOf(prefer string, guests func() (map[string][]Gue
 			if prefer != "" && a.Name != prefer {
 				continue
 			}
-			var peer *Guest
-			for i, b := range gs {
-				if b.Node != a.Node && (peer == nil || peer.VM && !b.VM) {
-					peer = &gs[i]
+			for _, b := range gs {
+				if b.Node != a.Node {
+					return a, b, vnets[vn], nil
 				}
-			}
-			if peer != nil {
-				return a, *peer, vnets[vn], nil
 			}
 		}
 	}

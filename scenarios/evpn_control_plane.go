@@ -264,8 +264,9 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 			if b.Node == a.Node || vb == nil || vb.Zone.ID != va.Zone.ID {
 				continue
 			}
-			for _, dst := range []netip.Prefix{b.IPv4, b.IPv6} {
-				if !dst.IsValid() || (dst.Addr().Is4() && !a.IPv4.IsValid()) || (dst.Addr().Is6() && !a.IPv6.IsValid()) {
+			for _, f := range ipFams {
+				dst := f.Guest(b)
+				if !dst.IsValid() || !f.Guest(a).IsValid() {
 					continue
 				}
 				pr, _ := probe.Ping(ctx, a.NS, dst.Addr(), probe.PingOpts{Count: 2, Timeout: time.Second})
@@ -275,6 +276,12 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 			}
 			break // one partner on another node per guest
 		}
+	}
+	if pairs == 0 {
+		// The description promises guests reaching each other: without a
+		// pair that claim was not observed.
+		r.Unproven("guests reach each other across nodes", "a reply between guests of one EVPN zone on different nodes",
+			"the lab has no two guests of one EVPN zone on different nodes with an address family in common")
 	}
 	r.Figure("nodes", float64(len(nodes)), "")
 	r.Figure("guest pairs pinged", float64(pairs), "")

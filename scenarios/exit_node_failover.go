@@ -200,13 +200,6 @@ func vtepHops(n Node) []netip.Addr {
 	return hops
 }
 
-func famNum(f ipFam) int {
-	if f.v6 {
-		return 6
-	}
-	return 4
-}
-
 func (fo *foRun) describe(env *Env, mode string) {
 	var names []string
 	for _, n := range fo.su.exits {
@@ -258,7 +251,7 @@ func (fo *foRun) mustRouteViaVictim() error {
 		if err != nil {
 			return err
 		}
-		defs, err := probe.Routes(gns, famNum(ff.f))
+		defs, err := probe.Routes(gns, ff.f.Num())
 		if err != nil {
 			return err
 		}
@@ -380,7 +373,7 @@ func (fo *foRun) watch(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if fo.nodeWatch[n.Name+"/"+ff.f.Tag()], err = fo.st.WatchRoutes(ns, famNum(ff.f)); err != nil {
+			if fo.nodeWatch[n.Name+"/"+ff.f.Tag()], err = fo.st.WatchRoutes(ns, ff.f.Num()); err != nil {
 				return err
 			}
 		}
@@ -388,7 +381,7 @@ func (fo *foRun) watch(ctx context.Context) error {
 	for _, h := range fo.v.Routers() {
 		for _, ff := range fo.su.fams {
 			var err error
-			if fo.routerW[h.Name+"/"+ff.f.Tag()], err = fo.st.WatchRoutes(h.NS, famNum(ff.f)); err != nil {
+			if fo.routerW[h.Name+"/"+ff.f.Tag()], err = fo.st.WatchRoutes(h.NS, ff.f.Num()); err != nil {
 				return err
 			}
 		}

@@ -146,6 +146,9 @@ func (s fabricLinkFailure) Run(ctx context.Context, env *Env) *Result {
 		o := outageAt(recs[n], cutAt, 5)
 		r.Figure(lbl+": lost", float64(o.Lost), "datagrams")
 		switch {
+		case !o.Affected && o.Recovered.IsZero():
+			allRecovered = false
+			r.Text(lbl, "no datagram sent after the cut arrived or was lost: the stream says nothing about the reroute")
 		case !o.Affected:
 			r.Text(lbl, "nothing lost: the reroute was hitless")
 		case o.Recovered.IsZero():
@@ -233,7 +236,9 @@ func (fabricLinkFailure) plan(env *Env) (flfPlan, string, error) {
 		return [2]Node{na, nb}, nil
 	}
 	guestsOn := func(a, b Node) (Guest, Guest, bool) {
-		gs := env.Lab.Guests()
+		// Namespace guests only: a VM guest has no namespace to stream
+		// from (an empty one would be the host's).
+		gs := labView{env.Lab}.Guests()
 		sort.Slice(gs, func(i, j int) bool { return gs[i].Name < gs[j].Name })
 		for _, ga := range gs {
 			if ga.Node != a.Name || !ga.IPv4.IsValid() || ga.DHCP {

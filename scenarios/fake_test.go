@@ -187,3 +187,115 @@ func TestFileScenarioRequirement(t *testing.T) {
 		t.Fatalf("no checks: %s", r.Verdict)
 	}
 }
+
+// twoFamilyLab has two overlay zones whose guests share no family: z1's
+// are IPv4 only, z2's IPv6 only.
+type twoFamilyLab struct{ fakeLab }
+
+func (twoFamilyLab) Guests() []Guest {
+	g := func(name, node, vnet, ip string) Guest {
+		pf := netip.MustParsePrefix(ip)
+		x := Guest{Name: name, NS: "ns-" + name, Node: node, VNet: vnet}
+		if pf.Addr().Is4() {
+			x.IPv4 = pf
+		} else {
+			x.IPv6 = pf
+		}
+		return x
+	}
+	return []Guest{g("vm11", "node1", "v1", "10.0.1.11/24"), g("vm12", "node2", "v1", "10.0.1.12/24"),
+		g("vm21", "node1", "v2", "fd00:2::21/64"), g("vm22", "node2", "v2", "fd00:2::22/64")}
+}
+
+// Zones whose guests share no family give tenant-isolation no pair to
+// judge isolation on: an error before any probe, never a pass on the
+// same-zone controls alone.
+func TestTenantIsolationNeedsACrossZonePair(t *testing.T) {
+	mk := func(n string) *plan.NodePlan {
+		return &plan.NodePlan{Node: n, Zones: []plan.ZonePlan{
+			{ID: "z1", Type: "evpn", VNets: []plan.VNetPlan{{ID: "v1", Tag: 100}}},
+			{ID: "z2", Type: "evpn", VNets: []plan.VNetPlan{{ID: "v2", Tag: 200}}},
+		}}
+	}
+	lab := twoFamilyLab{fakeLab{plans: map[string]*plan.NodePlan{"node1": mk("node1"), "node2": mk("node2")}}}
+	r := tenantIsolation{}.Run(context.Background(), &Env{Lab: lab, Params: map[string]string{}})
+	if r.Verdict != reports.Error || !strings.Contains(r.Reason, "share an address family") {
+		t.Fatalf("no cross-zone pair: %s %s", r.Verdict, r.Reason)
+	}
+}
+
+// The gateway ping after a move that could not run is no answer, and the
+// target's gateway MAC unread is no match: both checks are unproven, never
+// left out.
+func TestGatewayCacheProbeMustRun(t *testing.T) {
+	lab := newFake()
+	v := labView{lab}
+	g := lab.Guests()[0]
+	g.NS = "sdnlab-fake-no-such-netns"
+	m := migration{g: g, fams: []ipFam{ipFams[0]}, target: lab.Nodes()[1], vn: &overlayVNet{VNet: plan.VNetPlan{ID: "v1", Bridge: "v1"}}}
+	r := NewResult("x")
+	vmLiveMigration{}.checkGatewayCache(context.Background(), r, v, m, map[ipFam]string{ipFams[0]: "bc:24:11:5d:00:01"})
+	unproven := 0
+	for _, c := range r.Checks {
+		if (strings.HasPrefix(c.Name, "gateway 10.0.1.1 answers") || strings.HasPrefix(c.Name, "gateway MAC in the guest's ARP cache still valid")) && c.Unproven != "" {
+			unproven++
+		}
+	}
+	if unproven != 2 {
+		t.Fatalf("want the gateway ping and the target's gateway MAC unproven: %+v", r.Checks)
+	}
+}
+
+// engineLab has two EVPN nodes with engines (showing nothing) and one
+// guest: no pair of guests across nodes.
+type engineLab struct{ fakeLab }
+
+func (l engineLab) Nodes() []Node {
+	ns := l.fakeLab.Nodes()
+	for i := range ns {
+		ns[i].Agent, ns[i].Engine = true, "agent"
+	}
+	return ns
+}
+func (l engineLab) Guests() []Guest { return l.fakeLab.Guests()[:1] }
+func (engineLab) Show(context.Context, string) (*evpn.Snapshot, error) {
+	return &evpn.Snapshot{}, nil
+}
+
+// evpn-control-plane promises guests reaching each other across nodes: a
+// lab without such a pair leaves that unproven, never silently out.
+func TestEVPNControlPlaneNeedsAGuestPair(t *testing.T) {
+	r := evpnControlPlane{}.Run(context.Background(), &Env{Lab: engineLab{newFake()}, Params: map[string]string{"within": "1ms"}})
+	for _, c := range r.Checks {
+		if c.Name == "guests reach each other across nodes" && c.Unproven != "" {
+			return
+		}
+	}
+	t.Fatalf("no unproven guest check: %s %s %+v", r.Verdict, r.Reason, r.Checks)
+}
+
+// linkLab: node1 and node2 joined by a point-to-point link, a VM guest
+// (no namespace) first by name on node1.
+type linkLab struct{ fakeLab }
+
+func (l linkLab) Nodes() []Node {
+	ns := l.fakeLab.Nodes()
+	ns[0].Links = map[string]string{"node2": "l12"}
+	ns[1].Links = map[string]string{"node1": "l21"}
+	return ns
+}
+func (l linkLab) Guests() []Guest {
+	gs := l.fakeLab.Guests()
+	vm := gs[0]
+	vm.Name, vm.NS, vm.VM = "vm0", "", true
+	return append([]Guest{vm}, gs...)
+}
+
+// fabric-link-failure streams from guests' namespaces: it never picks a
+// VM guest, whose empty namespace would be the host's.
+func TestFabricLinkFailureSkipsVMGuests(t *testing.T) {
+	p, skip, err := fabricLinkFailure{}.plan(&Env{Lab: linkLab{newFake()}, Params: map[string]string{}})
+	if err != nil || skip != "" || p.ga.Name != "vm1" || p.gb.Name != "vm2" {
+		t.Fatalf("plan: %s -> %s, %q, %v", p.ga.Name, p.gb.Name, skip, err)
+	}
+}

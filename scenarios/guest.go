@@ -60,20 +60,6 @@ func (v labView) guestNeigh(ctx context.Context, g Guest) ([]probe.NeighEntry, e
 	return parseIPNeigh(out), nil
 }
 
-// guestNeighFor is g's neighbour entry for ip.
-func (v labView) guestNeighFor(ctx context.Context, g Guest, ip netip.Addr) (probe.NeighEntry, bool, error) {
-	es, err := v.guestNeigh(ctx, g)
-	if err != nil {
-		return probe.NeighEntry{}, false, err
-	}
-	for _, e := range es {
-		if e.IP == ip {
-			return e, true, nil
-		}
-	}
-	return probe.NeighEntry{}, false, nil
-}
-
 // parseIPNeigh reads `ip neigh show` lines: "IP dev DEV [lladdr MAC]
 // [router] ... STATE".
 func parseIPNeigh(out string) []probe.NeighEntry {
@@ -99,67 +85,4 @@ func parseIPNeigh(out string) []probe.NeighEntry {
 		es = append(es, e)
 	}
 	return es
-}
-
-// guestPinger is a ping running inside a guest while something happens
-// (a migration): in a namespace guest iputils in its namespace, in a VM
-// guest busybox started in the background through the agent and stopped
-// with SIGINT (so it prints its summary), since the agent runs one command
-// at a time and the VM moves meanwhile.
-type guestPinger struct {
-	v    labView
-	g    Guest
-	done chan struct{}
-	res  probe.PingResult
-	err  error
-	pid  string // in the VM
-	file string // its output in the VM
-}
-
-// startGuestPing starts pinging dst from g every interval; a namespace
-// guest sends count requests, a VM guest until stop.
-func (v labView) startGuestPing(ctx context.Context, g Guest, dst netip.Addr, count int, interval time.Duration) (*guestPinger, error) {
-	p := &guestPinger{v: v, g: g, done: make(chan struct{})}
-	if !g.VM {
-		go func() {
-			defer close(p.done)
-			p.res, p.err = probe.Ping(ctx, g.NS, dst, probe.PingOpts{Count: count, Interval: interval, Timeout: 500 * time.Millisecond})
-		}()
-		return p, nil
-	}
-	p.file = "/tmp/sdnlab-ping-" + nonce()
-	fam := ""
-	if dst.Is6() {
-		fam = "-6 "
-	}
-	out, err := v.ExecGuest(ctx, g.Name, "sh", "-c",
-		fmt.Sprintf("ping %s-i %.3f %s > %s 2>&1 < /dev/null & echo $!", fam, interval.Seconds(), dst, p.file))
-	if err != nil {
-		return nil, fmt.Errorf("start ping in %s: %w", g.Name, err)
-	}
-	p.pid = strings.TrimSpace(out)
-	if _, err := strconv.Atoi(p.pid); err != nil {
-		return nil, fmt.Errorf("start ping in %s: no pid in %q", g.Name, out)
-	}
-	close(p.done)
-	return p, nil
-}
-
-// stop waits for a namespace guest's ping, or interrupts a VM guest's and
-// reads its summary.
-func (p *guestPinger) stop(ctx context.Context) (probe.PingResult, error) {
-	<-p.done
-	if !p.g.VM {
-		return p.res, p.err
-	}
-	out, err := p.v.ExecGuest(ctx, p.g.Name, "sh", "-c",
-		fmt.Sprintf("kill -INT %s; while kill -0 %s 2>/dev/null; do sleep 0.05; done; cat %s; rm -f %s", p.pid, p.pid, p.file, p.file))
-	if err != nil {
-		return probe.PingResult{}, fmt.Errorf("stop ping in %s: %w", p.g.Name, err)
-	}
-	res := ping.Parse(out)
-	if res.Transmitted == 0 {
-		return res, fmt.Errorf("ping in %s sent nothing: %s", p.g.Name, strings.TrimSpace(out))
-	}
-	return res, nil
 }

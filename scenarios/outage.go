@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"slices"
 	"time"
 
 	"github.com/sdnlab/sdnlab/scenarios/probe"
@@ -17,8 +18,9 @@ type outage struct {
 	// the receiver saw.
 	LastBefore time.Time
 	// Recovered is the arrival of the first datagram of a run of
-	// consecutive arrivals after the loss (zero: it never recovered). A
-	// stream that lost nothing is recovered at t.
+	// consecutive arrivals after the loss (zero: it never recovered, or
+	// nothing sent after t arrived or was lost: no evidence). A stream that
+	// lost nothing and carried datagrams sent from t on is recovered at t.
 	Recovered time.Time
 	// FirstLost and RecoveredSeq bound the loss by sequence number.
 	FirstLost, RecoveredSeq uint64
@@ -58,7 +60,12 @@ func outageAt(recs []probe.Record, t time.Time, run int) outage {
 		start = -1
 	}
 	if start < 0 {
-		o.Recovered = t
+		// Unharmed only if the stream shows it: a datagram sent from t on
+		// arrived. A stream that sent nothing after t says nothing (neither
+		// affected nor recovered).
+		if slices.ContainsFunc(recs, func(rc probe.Record) bool { return !rc.Lost && !rc.Sent.Before(t) }) {
+			o.Recovered = t
+		}
 		return o
 	}
 	o.Affected, o.FirstLost = true, recs[start].Seq

@@ -73,3 +73,19 @@ func TestOutageAtIgnoresInFlightAtEnd(t *testing.T) {
 		t.Errorf("lost from 98 to the end: %+v, want never recovered", o)
 	}
 }
+
+// A stream whose last datagram left before the failure shows neither loss
+// nor recovery: no evidence, never "recovered at t".
+func TestOutageAtNeedsDatagramsAfterT(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	recs := mkRecords(t0, 100, func(int) bool { return false })
+	if o := outageAt(recs, t0.Add(time.Second), 10); o.Affected || !o.Recovered.IsZero() {
+		t.Errorf("stream ended before the failure: %+v, want no recovery", o)
+	}
+	if o := outageAt(nil, t0, 10); o.Affected || !o.Recovered.IsZero() {
+		t.Errorf("empty stream: %+v, want no recovery", o)
+	}
+	if o := outageAt(recs, t0.Add(50*time.Millisecond), 10); o.Affected || !o.Recovered.Equal(t0.Add(50*time.Millisecond)) {
+		t.Errorf("carried past the failure, nothing lost: %+v, want recovered at t", o)
+	}
+}

@@ -214,9 +214,14 @@ var _ = Describe("conformance", func() {
 		// The demo's upstream has static reverse routes (as Proxmox
 		// documents): inbound flows hashed to the crashed node stay lost.
 		warn("exit-node-failover", "keeps its static ECMP route"))
-	// The walkthrough kills an agent: a lab of its own; the probe spec
-	// removes a guest's namespace, so it runs last.
+	// The walkthrough kills an agent: a lab of its own; the urpf spec
+	// takes the guests' default routes (mtu then runs without them) and
+	// the probe spec removes a guest's namespace, so they run last.
 	labSpecs("../examples/demo/lab.yaml", pass(files+"evpn-walkthrough.yaml"),
+		fail(files+"urpf-guests-unrouted.yaml", "Network is unreachable"),
+		// The guests stay without default routes: no path MTU to the
+		// external host can be measured.
+		errored("mtu", "at all, even at the minimum MTU"),
 		errored(files+"probe-namespace-gone.yaml", "could not run"))
 	// The exit node's agent dies (sockets close) instead of the node.
 	labSpecs("../examples/demo/lab.yaml", pass("exit-node-failover:mode=kill"))

@@ -95,6 +95,12 @@ func (s tenantIsolation) Run(ctx context.Context, env *Env) *Result {
 			}
 		}
 	}
+	// Without a pair across zones sharing a family (one zone IPv4 only,
+	// the other IPv6 only) no isolation check would be made, and the
+	// same-zone controls alone would pass.
+	if !slices.ContainsFunc(pairs, func(p *pingPair) bool { return !p.same }) {
+		return r.Errorf("no two guests of different zones share an address family: isolation between the zones cannot be observed")
+	}
 	env.progress("%d guests in %d zones, %d pairs", len(guests), len(zones), len(pairs))
 	// Every guest talks to its gateways first, as a running VM does: its
 	// node learns (and advertises) its address. A guest that just moved

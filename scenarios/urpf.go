@@ -275,7 +275,9 @@ func urpfExits(ctx context.Context, r *Result, v labView, zone string, names []s
 		}
 		sent += pr.Transmitted
 		got += pr.Received
-		if pr.Received < pr.Transmitted {
+		// A ping that could not send (no route: "connect: Network is
+		// unreachable") answered nothing: a failure, not an empty pass.
+		if pr.Transmitted == 0 || pr.Received < pr.Transmitted {
 			failed = append(failed, fmt.Sprintf("%s (on %s): %s", g.Name, g.Node, pr.String()))
 		}
 	}
