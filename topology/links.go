@@ -135,10 +135,14 @@ func SetLink(l *Lab, opts Options, a, b string, up bool) (LinkFault, error) {
 		faults = append(faults, f)
 	}
 	if f.P2P != "" {
-		// The end on node A goes administratively down, so B's end loses
-		// carrier, as when the cable is pulled.
+		// a's end goes administratively down, so b's end loses carrier,
+		// as when the cable is pulled (whichever way the lab file lists it).
 		p := l.P2PBetween(a, b)[0]
-		if err := nsutil.SetLinkUp(l.Node(p.A).NS, p.AIf, up); err != nil {
+		node, ifname := p.A, p.AIf
+		if p.B == a {
+			node, ifname = p.B, p.BIf
+		}
+		if err := nsutil.SetLinkUp(l.Node(node).NS, ifname, up); err != nil {
 			return f, fmt.Errorf("link %s: %w", p, err)
 		}
 	} else if len(f.Ports) == 1 {
