@@ -298,17 +298,10 @@ func (fabricLinkFailure) plan(env *Env) (flfPlan, string, error) {
 // setLink sets node a's end of its link to b down or up: b's end loses
 // carrier, as when the cable is pulled.
 func (fabricLinkFailure) setLink(env *Env, a, b Node, up bool) error {
-	ifname := a.Links[b.Name]
-	return env.Lab.Do(a.NS, func() error {
-		l, err := netlink.LinkByName(ifname)
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", a.Name, ifname, err)
-		}
-		if up {
-			return netlink.LinkSetUp(l)
-		}
-		return netlink.LinkSetDown(l)
-	})
+	if err := env.Lab.SetLink(context.Background(), a.Name, b.Name, up); err != nil {
+		return fmt.Errorf("%s-%s: %w", a.Name, b.Name, err)
+	}
+	return nil
 }
 
 // restore brings every cut link back up.

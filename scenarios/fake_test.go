@@ -59,10 +59,11 @@ func (fakeLab) MACSeq(context.Context, string, net.HardwareAddr) (uint32, bool, 
 func (fakeLab) Migrate(context.Context, string, string, time.Duration) (Move, error) {
 	return Move{}, nil
 }
-func (fakeLab) KillNode(context.Context, string) error     { return nil }
-func (fakeLab) KillAgent(context.Context, string) error    { return nil }
-func (fakeLab) VNetNS(node, vnet string) (string, error)   { return "ns-" + node, nil }
-func (fakeLab) RestartGuest(context.Context, string) error { return nil }
+func (fakeLab) KillNode(context.Context, string) error              { return nil }
+func (fakeLab) KillAgent(context.Context, string) error             { return nil }
+func (fakeLab) SetLink(context.Context, string, string, bool) error { return nil }
+func (fakeLab) VNetNS(node, vnet string) (string, error)            { return "ns-" + node, nil }
+func (fakeLab) RestartGuest(context.Context, string) error          { return nil }
 func (fakeLab) Show(context.Context, string) (*evpn.Snapshot, error) {
 	return nil, errors.New("fake lab: no engine")
 }

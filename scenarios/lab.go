@@ -48,6 +48,9 @@ type Lab interface {
 	// holds for a MAC (its own route or one received); found false when it
 	// holds none.
 	MACSeq(ctx context.Context, node string, mac net.HardwareAddr) (seq uint32, found bool, err error)
+	// SetLink pulls (up false) or plugs back the cable between nodes a
+	// and b, as `sdnlab link` does: the lab records it as a link fault.
+	SetLink(ctx context.Context, a, b string, up bool) error
 	// KillAgent sends SIGKILL to a node's EVPN engine only, the agent or
 	// the FRR daemons (its links stay up).
 	KillAgent(ctx context.Context, node string) error

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -224,6 +225,16 @@ func (t *TopoLab) KillNode(ctx context.Context, node string) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// SetLink fails or restores the link between two nodes through
+// topology.SetLink, so the fault is in the lab's state (status, graph).
+func (t *TopoLab) SetLink(ctx context.Context, a, b string, up bool) error {
+	if t.StateDir == "" {
+		return fmt.Errorf("lab %s has no state directory to record a link fault in", t.L.Name)
+	}
+	_, err := topology.SetLink(t.L, topology.Options{StateDir: filepath.Dir(t.StateDir)}, a, b, up)
+	return err
 }
 
 // RestartGuest restarts a guest's network (topology.RestartGuest).
