@@ -151,11 +151,16 @@ type Session struct {
 // Start loads the lab file (bad input comes back as a BadInput error),
 // brings the lab up and waits for the overlay. Close the session.
 func (lr *LabRun) Start(ctx context.Context) (*Session, error) {
-	o := &Outcome{Started: time.Now()}
 	lab, err := topology.Load(lr.LabFile, lr.Compile)
 	if err != nil {
 		return nil, err
 	}
+	return lr.start(ctx, lab)
+}
+
+// start brings up lab, loaded from lr.LabFile.
+func (lr *LabRun) start(ctx context.Context, lab *topology.Lab) (*Session, error) {
+	o := &Outcome{Started: time.Now()}
 	if err := lab.SetEngine(lr.Engine); err != nil {
 		return nil, err
 	}
@@ -291,7 +296,7 @@ func (lr *LabRun) Run(ctx context.Context, sel []Selected) (*Outcome, error) {
 	if err := CheckNames(lab, sel); err != nil {
 		return nil, err
 	}
-	s, err := lr.Start(ctx)
+	s, err := lr.start(ctx, lab)
 	if err != nil {
 		return nil, err
 	}
