@@ -36,24 +36,12 @@ func runImpair(ctx context.Context, args []string, out io.Writer) error {
 		return badInput("expected LAB and at least one THING[:IFACE] or SEGMENT")
 	}
 	var spec impair.Spec
-	if *loss != "" {
-		if spec.Loss, err = impair.ParseLoss(*loss); err != nil {
-			return badInput("--loss: %v", err)
+	for _, f := range []struct{ key, val string }{{"loss", *loss}, {"delay", *delay}, {"jitter", *jitter}, {"rate", *rate}} {
+		if f.val == "" {
+			continue
 		}
-	}
-	if *delay != "" {
-		if spec.Delay, err = impair.ParseDuration(*delay); err != nil {
-			return badInput("--delay: %v", err)
-		}
-	}
-	if *jitter != "" {
-		if spec.Jitter, err = impair.ParseDuration(*jitter); err != nil {
-			return badInput("--jitter: %v", err)
-		}
-	}
-	if *rate != "" {
-		if spec.Rate, err = impair.ParseRate(*rate); err != nil {
-			return badInput("--rate: %v", err)
+		if err := spec.Set(f.key, f.val); err != nil {
+			return badInput("--%s: %v", f.key, err)
 		}
 	}
 	if err := spec.Check(); err != nil {
