@@ -32,7 +32,9 @@ test: build vet
 FRR_SCENARIOS := bum-replication arp-nd-suppression tenant-isolation mtu anycast-gateway snat vxlan-injection urpf
 empty :=
 space := $(empty) $(empty)
-FRR_SPECS := examples/demo/lab\.yaml ($(subst $(space),|,$(FRR_SCENARIOS))) gives
+# Healthy verdicts only: the suite also holds broken cases of these
+# scenarios on the demo lab (mtu gives error once the guests lose routes).
+FRR_SPECS := examples/demo/lab\.yaml ($(subst $(space),|,$(FRR_SCENARIOS))) gives (pass|warn)$$
 # A focus that matches nothing passes silently, and one spec renamed drops
 # out unnoticed: a dry run (no lab, no root) must count one spec per
 # scenario above, and the real run fails if it ran none.
