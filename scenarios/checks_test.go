@@ -11,6 +11,7 @@ import (
 
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 )
 
 // These feed the checks of vm-live-migration and exit-node-failover with
@@ -260,5 +261,33 @@ func TestStepsTimeline(t *testing.T) {
 	}
 	if len(tl.Events) != 2 || tl.Events[0].Label != "vm11 paused" || tl.Events[1].At != 5*time.Millisecond {
 		t.Errorf("events %+v", tl.Events)
+	}
+}
+
+// An FRR node whose IP-VRF routes carry a route target of AS 1 (the hidden
+// instance `import vrf` makes) is named as the FRR bug; a right route
+// target, an agent node or a cluster really in AS 1 is not.
+func TestHiddenInstanceRT(t *testing.T) {
+	snap := func(asn uint32, rt string) *evpn.Snapshot {
+		return &evpn.Snapshot{ASN: asn, Routes: []evpn.Route{
+			{Type: evpn.TypePrefix, Prefix: netip.MustParsePrefix("0.0.0.0/0"), RTs: []string{rt}},
+			{Type: evpn.TypePrefix, Prefix: netip.MustParsePrefix("0.0.0.0/0"), RTs: []string{"1:999"}, Peer: "192.0.2.9"}, // received: not its own
+		}}
+	}
+	frrNode := Node{Name: "node2", Engine: "frr", FRRVersion: "10.3"}
+	if why := hiddenInstanceRT(frrNode, snap(65000, "1:10000")); !strings.Contains(why, "1:10000") || !strings.Contains(why, "FRR bug") {
+		t.Errorf("AS 1 route target on an FRR node: %q", why)
+	}
+	for name, tc := range map[string]struct {
+		n  Node
+		sn *evpn.Snapshot
+	}{
+		"right route target": {frrNode, snap(65000, "65000:10000")},
+		"agent node":         {Node{Name: "node2", Engine: "agent"}, snap(65000, "1:10000")},
+		"cluster in AS 1":    {frrNode, snap(1, "1:10000")},
+	} {
+		if why := hiddenInstanceRT(tc.n, tc.sn); why != "" {
+			t.Errorf("%s: named %q", name, why)
+		}
 	}
 }

@@ -70,6 +70,16 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 		engines = append(engines, n.Name+": "+n.Engine)
 	}
 	r.Text("engines", strings.Join(engines, ", "))
+	// Nodes whose inbound route-map refuses the peers' default routes
+	// (Proxmox's exit nodes): FRR 10 keeps them out of its table.
+	refusesDefault := map[string]bool{}
+	for _, n := range nodes {
+		p, err := v.Plan(n.Name)
+		if err != nil {
+			return r.Errorf("%v", err)
+		}
+		refusesDefault[n.Name] = p.FRR.EVPNRefusesDefault()
+	}
 	guests := v.Guests()
 
 	type obs struct {
@@ -191,7 +201,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 				}
 				var bPrefixes, got []string
 				for _, rt := range sb.Routes {
-					if rt.Peer != "" || rt.Type != evpn.TypePrefix {
+					if rt.Peer != "" || rt.Type != evpn.TypePrefix || refusesDefault[a.Name] && rt.Prefix.Bits() == 0 {
 						continue
 					}
 					bPrefixes = append(bPrefixes, rt.Prefix.String())
@@ -209,10 +219,18 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 				if len(bPrefixes) > 0 {
 					sort.Strings(bPrefixes)
 					got = slices.Compact(sortedCopy(got))
+					refused := ""
+					if refusesDefault[a.Name] {
+						refused = " (not its default routes: " + a.Name + "'s MAP_VTEP_IN refuses them)"
+					}
+					cause := "the IP prefix routes are missing or carry a route target the node does not import"
+					if why := hiddenInstanceRT(b, sb); why != "" {
+						cause = why
+					}
 					out = append(out, obs{name: fmt.Sprintf("%s imports %s's type 5 routes", a.Name, b.Name),
-						ok: len(got) == len(slices.Compact(bPrefixes)), expected: fmt.Sprintf("%s from %s with a route target %s imports", strings.Join(slices.Compact(bPrefixes), ", "), b.Name, a.Name),
+						ok: len(got) == len(slices.Compact(bPrefixes)), expected: fmt.Sprintf("%s from %s with a route target %s imports%s", strings.Join(slices.Compact(bPrefixes), ", "), b.Name, a.Name, refused),
 						observed: "imported: " + orNone(got),
-						cause:    "the IP prefix routes are missing or carry a route target the node does not import"})
+						cause:    cause})
 				}
 				for i := first; i < len(out); i++ {
 					out[i].noV6 = noIPv6VTEP(a, b)
@@ -323,6 +341,38 @@ func noIPv6VTEP(a, b Node) string {
 		}
 	}
 	return ""
+}
+
+// hiddenInstanceRT names an FRR bug when node b exports its IP-VRF routes
+// with a route target of AS 1 although its ASN is another: the exit node's
+// `import vrf X` in the default instance comes first in Proxmox's frr.conf
+// and makes X's BGP instance hidden, with AS_UNSPECIFIED (1); `router bgp
+// ASN vrf X` then takes that instance over without its AS, and the L3VNI's
+// auto-derived route target becomes 1:VNI. Seen with Debian 13's FRR 10.3.
+func hiddenInstanceRT(b Node, sb *evpn.Snapshot) string {
+	if b.Engine != "frr" || sb == nil || sb.ASN == 1 {
+		return ""
+	}
+	var bad []string
+	for _, rt := range sb.Routes {
+		if rt.Peer != "" || rt.Type != evpn.TypePrefix {
+			continue
+		}
+		for _, x := range rt.RTs {
+			if strings.HasPrefix(x, "1:") && !slices.Contains(bad, x) {
+				bad = append(bad, x)
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	release := b.FRRVersion
+	if release == "" {
+		release = "release unknown"
+	}
+	return fmt.Sprintf("%s (FRR %s, AS %d) exports its IP-VRF routes with route target %s: an FRR bug. The default instance's `import vrf` (an exit node's, first in frr.conf) made the VRF's BGP instance hidden with AS 1, and `router bgp %d vrf ...` took it over without its AS, so the L3VNI's route target was derived from AS 1 (upstream pull requests 17861 and 18081). Nodes that derive AS:VNI do not import these routes; on a Proxmox cluster on this FRR, an explicit route target in frr.conf.local works around it",
+		b.Name, release, sb.ASN, strings.Join(bad, ", "), sb.ASN)
 }
 
 // versionLess compares dotted release numbers ("8.4.4" < "10.6").

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -111,6 +112,16 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 	}
 	mode := env.Params["mode"]
 	su, skip, err := s.setup(ctx, r, v)
+	var unreachable guestUnreachable
+	if errors.As(err, &unreachable) {
+		// Say why when the guest's node black-holes it: a next hop
+		// without its router MAC fails the check, not only the probe.
+		fo := &foRun{r: r, v: v, su: foSetup{fams: []foFam{{g: unreachable.g, outbound: true}}}}
+		if derr := fo.routerMACs(ctx, " before the failover"); derr == nil && len(r.Failed()) > 0 {
+			r.Text("not failed over", err.Error())
+			return r.Finish()
+		}
+	}
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
@@ -172,6 +183,15 @@ func (s exitNodeFailover) Run(ctx context.Context, env *Env) *Result {
 	st.Timeline(fmt.Sprintf("%s %s: %s <-> %s", mode, fo.victim.Name, strings.Join(slices.Compact(names), ", "), su.ext.Name))
 	return r.Finish()
 }
+
+// guestUnreachable: the guest chosen to measure cannot reach the
+// external host before anything failed.
+type guestUnreachable struct {
+	g   Guest
+	msg string
+}
+
+func (e guestUnreachable) Error() string { return e.msg }
 
 // foRun is one failover run: what the steps share.
 type foRun struct {
@@ -804,7 +824,7 @@ func (exitNodeFailover) setup(ctx context.Context, r *Result, v labView) (foSetu
 		extAddr, _ := f.HostAddr(ext)
 		ff := foFam{f: f, g: g, extAddr: extAddr, subnet: f.Guest(g).Masked(), outbound: true}
 		if pr, err := probe.Ping(ctx, g.NS, extAddr, probe.PingOpts{Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second}); err != nil || !pr.OK() {
-			return su, "", fmt.Errorf("%s: %s cannot reach %s before the failover (%s %v): nothing to measure", f.Tag(), g.Name, extAddr, pr.String(), err)
+			return su, "", guestUnreachable{g: g, msg: fmt.Sprintf("%s: %s cannot reach %s before the failover (%s %v): nothing to measure", f.Tag(), g.Name, extAddr, pr.String(), err)}
 		}
 		if pfx, snat := v.snatSubnetOf(g, f); snat {
 			ff.why = fmt.Sprintf("%s's subnet %s leaves with SNAT: the external host cannot reach it, only guest -> external is measured", g.Name, pfx)

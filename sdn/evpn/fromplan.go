@@ -155,12 +155,11 @@ func FromPlan(p *plan.NodePlan, vrfNS func(zone string) string) (Config, error) 
 				l3.LeakSubnets = true
 			}
 		}
-		if l3.ExitNode {
-			primary := z.ExitNodePrimary
-			l3.RejectDefault = primary == "" || primary == p.Node
-			if !l3.RejectDefault {
-				l3.DefaultMED = 200
-			}
+		// FRR's inbound route-map holds for every VRF of the node: an exit
+		// node of one zone refuses the defaults of all its zones.
+		l3.RejectDefault = p.FRR.EVPNRefusesDefault()
+		if l3.ExitNode && z.ExitNodePrimary != "" && z.ExitNodePrimary != p.Node {
+			l3.DefaultMED = 200
 		}
 		c.L3VNIs = append(c.L3VNIs, l3)
 	}

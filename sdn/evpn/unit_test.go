@@ -397,3 +397,36 @@ func TestAutoRTFourByteASN(t *testing.T) {
 		t.Errorf("wire form %T %+v, want 2-octet AS 60904 local 100000", ec, ec)
 	}
 }
+
+// An exit node refuses its peers' default routes in every zone, as FRR's
+// inbound route-map (MAP_VTEP_IN, applied to all of the node's l2vpn evpn
+// routes) does: node1 of examples/demo is an exit node of myevpn only, and
+// refuses defaults in tenantb too; node3, no exit node, takes them.
+func TestFromPlanRefusesDefaultsNodeWide(t *testing.T) {
+	cfg, err := config.Load("../../examples/demo", registry.Config())
+	if err != nil {
+		t.Fatalf("examples/demo: %v", err)
+	}
+	for node, want := range map[string]bool{"node1": true, "node3": false} {
+		hi, err := config.ParseInterfaces("../../examples/evpn/interfaces." + node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := sdn.Compile(cfg, plan.NodeFacts{Node: node, Interfaces: hi})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := FromPlan(p, func(zone string) string { return "vrfns-" + zone })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.L3VNIs) != 2 {
+			t.Fatalf("%s: l3vnis %+v, want myevpn and tenantb", node, c.L3VNIs)
+		}
+		for _, z := range c.L3VNIs {
+			if z.RejectDefault != want {
+				t.Errorf("%s zone %s (vni %d): refuses defaults %v, want %v", node, z.Zone, z.VNI, z.RejectDefault, want)
+			}
+		}
+	}
+}
