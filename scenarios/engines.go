@@ -84,7 +84,7 @@ func Compare(agent, frr []*Result) *Result {
 		}
 		compared++
 		why := "engine divergence: the agent does not do what FRR (Proxmox's engine) does here"
-		if ra.Verdict == reports.Pass && (rf.Verdict == reports.Fail || rf.Verdict == reports.Error) {
+		if (ra.Verdict == reports.Pass || ra.Verdict == reports.Warn) && (rf.Verdict == reports.Fail || rf.Verdict == reports.Error) {
 			// FRR is the reference, unless its own observation names a bug
 			// of its release: the FRR side says which.
 			why = "engine divergence: FRR fails where the agent passes; FRR is the reference unless its cause names a bug of its release"
