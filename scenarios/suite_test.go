@@ -297,6 +297,11 @@ var _ = Describe("conformance", func() {
 	// node; with node1's two links cut there is no path left.
 	labSpecs(labs+"fabmesh/lab.yaml", pass("fabric-link-failure"),
 		fail(files+"fabric-link-failure-no-redundancy.yaml", "no redundant path"))
+	// The same mesh as an OSPF fabric (area 0, unnumbered links; ospfd
+	// beside the agent): rerouted likewise, and the EVPN overlay between
+	// the loopbacks carries every route type.
+	labSpecs(labs+"ospfmesh/lab.yaml", pass("fabric-link-failure"), pass("evpn-control-plane"),
+		fail(files+"fabric-link-failure-no-redundancy.yaml", "no redundant path"))
 
 	// The IPv6-only cluster (IPv6 underlay, 4-byte ASN, IPv6-only VNets,
 	// every node an exit node of one zone, a second tenant zone): every
