@@ -70,6 +70,26 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 		engines = append(engines, n.Name+": "+n.Engine)
 	}
 	r.Text("engines", strings.Join(engines, ", "))
+	// The namespaces of each node's IP-VRFs (L3VNI zones): their routes
+	// must lead to VTEPs whose router MACs are installed.
+	vrfNS := map[string][]vrfSpace{}
+	for id, vn := range vnets {
+		if vn.Zone.Type != "evpn" || vn.Zone.L3VNI == 0 {
+			continue
+		}
+		for _, n := range vn.Nodes {
+			if !n.Agent {
+				continue
+			}
+			ns, err := v.VNetNS(n.Name, id)
+			if err != nil {
+				return r.Errorf("%v", err)
+			}
+			if sp := (vrfSpace{ns: ns, bridge: vn.Zone.L3Bridge}); !slices.Contains(vrfNS[n.Name], sp) {
+				vrfNS[n.Name] = append(vrfNS[n.Name], sp)
+			}
+		}
+	}
 	// Nodes whose inbound route-map refuses the peers' default routes
 	// (Proxmox's exit nodes): FRR 10 keeps them out of its table.
 	refusesDefault := map[string]bool{}
@@ -82,12 +102,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 	}
 	guests := v.Guests()
 
-	type obs struct {
-		name, expected, observed, cause string
-		ok                              bool
-		noV6                            string // the pair's FRR node has no IPv6 VTEP
-	}
-	evaluate := func() ([]obs, map[string]*evpn.Snapshot, error) {
+	evaluate := func() ([]cpObs, map[string]*evpn.Snapshot, error) {
 		snaps := map[string]*evpn.Snapshot{}
 		for _, n := range nodes {
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -98,7 +113,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 			}
 			snaps[n.Name] = sn
 		}
-		var out []obs
+		var out []cpObs
 		for _, a := range nodes {
 			sa := snaps[a.Name]
 			// A node whose peers are route reflectors has no session with
@@ -123,9 +138,14 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 				allUp = allUp && p.State == "Established"
 			}
 			if direct == 0 && len(reflectors) > 0 {
-				out = append(out, obs{name: fmt.Sprintf("%s has its sessions with its peers (route reflectors)", a.Name),
+				out = append(out, cpObs{name: fmt.Sprintf("%s has its sessions with its peers (route reflectors)", a.Name),
 					ok: allUp, expected: "every session Established", observed: strings.Join(reflectors, ", "),
 					cause: "a session with a route reflector does not come up or flaps"})
+			}
+			if o, ok, err := routerMACsOf(a, vrfNS[a.Name]); err != nil {
+				return nil, nil, err
+			} else if ok {
+				out = append(out, o)
 			}
 			for _, b := range nodes {
 				if a.Name == b.Name {
@@ -141,7 +161,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 					}
 				}
 				if direct > 0 || len(reflectors) == 0 {
-					out = append(out, obs{name: fmt.Sprintf("%s has a session with %s", a.Name, b.Name),
+					out = append(out, cpObs{name: fmt.Sprintf("%s has a session with %s", a.Name, b.Name),
 						ok: state == "Established", expected: "Established", observed: state,
 						cause: "the BGP session does not come up or flaps: see the other engine's log (a malformed or refused UPDATE closes it)"})
 				}
@@ -159,7 +179,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 					}
 				}
 				if shared > 0 {
-					out = append(out, obs{name: fmt.Sprintf("%s installs %s's type 3 routes", a.Name, b.Name),
+					out = append(out, cpObs{name: fmt.Sprintf("%s installs %s's type 3 routes", a.Name, b.Name),
 						ok: floods >= shared, expected: fmt.Sprintf("a flood entry to %s for each of the %d shared VNIs", b.VTEP, shared),
 						observed: fmt.Sprintf("%d flood entries to %s", floods, b.VTEP),
 						cause:    "the IMET routes are not imported: route targets differ between the engines, or the PMSI attribute is refused"})
@@ -183,7 +203,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 					}
 				}
 				if len(want) > 0 {
-					out = append(out, obs{name: fmt.Sprintf("%s installs %s's type 2 routes", a.Name, b.Name),
+					out = append(out, cpObs{name: fmt.Sprintf("%s installs %s's type 2 routes", a.Name, b.Name),
 						ok: len(missing) == 0, expected: fmt.Sprintf("FDB entries to %s for %s", b.VTEP, strings.Join(want, ", ")),
 						observed: "missing: " + orNone(missing),
 						cause:    "the MAC/IP routes are not imported: route targets differ between the engines"})
@@ -227,7 +247,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 					if why := hiddenInstanceRT(b, sb); why != "" {
 						cause = why
 					}
-					out = append(out, obs{name: fmt.Sprintf("%s imports %s's type 5 routes", a.Name, b.Name),
+					out = append(out, cpObs{name: fmt.Sprintf("%s imports %s's type 5 routes", a.Name, b.Name),
 						ok: len(got) == len(slices.Compact(bPrefixes)), expected: fmt.Sprintf("%s from %s with a route target %s imports%s", strings.Join(slices.Compact(bPrefixes), ", "), b.Name, a.Name, refused),
 						observed: "imported: " + orNone(got),
 						cause:    cause})
@@ -240,7 +260,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 		return out, snaps, nil
 	}
 	deadline := time.Now().Add(within)
-	var last []obs
+	var last []cpObs
 	var snaps map[string]*evpn.Snapshot
 	for {
 		var err error
@@ -341,6 +361,53 @@ func noIPv6VTEP(a, b Node) string {
 		}
 	}
 	return ""
+}
+
+// vrfSpace is an IP-VRF of a node: its namespace and L3VNI bridge.
+type vrfSpace struct{ ns, bridge string }
+
+// cpObs is one observation of evpn-control-plane.
+type cpObs struct {
+	name, expected, observed, cause string
+	ok                              bool
+	noV6                            string // the pair's FRR node has no IPv6 VTEP
+}
+
+// routerMACsOf: every IPv4 route of node a's IP-VRFs that leads to a VTEP
+// has that VTEP's router MAC installed (a neighbour entry, and an FDB
+// entry sending the MAC to the VTEP), as symmetric IRB (RFC 9135) needs;
+// a route without it black-holes what it carries. ok is false when the
+// node has no IP-VRF routes through a VTEP (nothing to observe).
+func routerMACsOf(a Node, spaces []vrfSpace) (cpObs, bool, error) {
+	var hops []netip.Addr
+	var missing []string
+	for _, sp := range spaces {
+		ns := sp.ns
+		routes, err := probe.Routes(ns, 4)
+		if err != nil {
+			return cpObs{}, false, fmt.Errorf("node %s: %w", a.Name, err)
+		}
+		neighs, err := probe.Neigh(ns)
+		if err != nil {
+			return cpObs{}, false, fmt.Errorf("node %s: %w", a.Name, err)
+		}
+		fdb, err := probe.FDB(ns)
+		if err != nil {
+			return cpObs{}, false, fmt.Errorf("node %s: %w", a.Name, err)
+		}
+		// Routes over the L3VNI bridge (ECMP ones name no device); not the
+		// exit node's way out to its own default namespace.
+		overL3 := func(rt probe.Route) bool { return rt.Dev == sp.bridge || rt.Dev == "" && len(rt.Via) > 1 }
+		h, m := routerMACsMissing(routes, neighs, fdb, overL3)
+		hops, missing = append(hops, h...), append(missing, m...)
+	}
+	if len(hops) == 0 {
+		return cpObs{}, false, nil
+	}
+	slices.SortFunc(hops, func(x, y netip.Addr) int { return x.Compare(y) })
+	return cpObs{name: a.Name + " has the router MAC of every VTEP its IP-VRF routes lead to", ok: len(missing) == 0,
+		expected: "for each next hop (" + orNone(addrStrings(slices.Compact(hops))) + "): a neighbour entry with its router MAC and an FDB entry sending that MAC to it",
+		observed: "missing: " + orNone(slices.Compact(missing)), cause: "a route leads to a VTEP without its router MAC: what it carries is black-holed" + frr84RouterMACBug(a)}, true, nil
 }
 
 // hiddenInstanceRT names an FRR bug when node b exports its IP-VRF routes

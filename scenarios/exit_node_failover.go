@@ -324,15 +324,15 @@ func (fo *foRun) routerMACs(ctx context.Context, when string) error {
 		if err != nil {
 			return err
 		}
-		hops, missing = routerMACsMissing(routes, neighs, fdb)
+		hops, missing = routerMACsMissing(routes, neighs, fdb, func(rt probe.Route) bool { return rt.Dst.Bits() == 0 })
 		if len(missing) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	cause := "the node installed a type-5 next hop without its router MAC: the flows hashed to it are black-holed"
-	if n, err := fo.v.node(g.Node); err == nil && n.Engine == "frr" && versionLess(n.FRRVersion, "10") {
-		cause += fmt.Sprintf("; FRR %s on %s does this at times: zebra drops a router MAC still used by an ECMP next hop when the IPv4-mapped IPv6 next hop of the same VTEP goes (fixed upstream in 2025, FRR pull request 18677; see `vtysh -c 'show evpn rmac vni all'` against `show evpn next-hops vni all`)", n.FRRVersion, n.Name)
+	if n, err := fo.v.node(g.Node); err == nil {
+		cause += frr84RouterMACBug(n)
 	}
 	fo.r.Expect(g.Node+" has the router MAC of every exit node it routes through"+when, len(missing) == 0,
 		fmt.Sprintf("for each next hop of the default route (%s): a neighbour entry with its router MAC and an FDB entry sending that MAC to it", orNone(addrStrings(hops))),
@@ -342,10 +342,14 @@ func (fo *foRun) routerMACs(ctx context.Context, when string) error {
 
 // routerMACsMissing lists the IPv4 default route's next hops and, for
 // each without them, what of its router MAC is missing.
-func routerMACsMissing(routes []probe.Route, neighs []probe.NeighEntry, fdb []probe.FDBEntry) (hops []netip.Addr, missing []string) {
+func routerMACsMissing(routes []probe.Route, neighs []probe.NeighEntry, fdb []probe.FDBEntry, which func(probe.Route) bool) (hops []netip.Addr, missing []string) {
 	for _, rt := range routes {
-		if rt.Dst.Bits() == 0 && rt.Dst.Addr().Is4() {
-			hops = append(hops, rt.Via...)
+		if rt.Dst.Addr().Is4() && which(rt) {
+			for _, h := range rt.Via {
+				if !slices.Contains(hops, h) {
+					hops = append(hops, h)
+				}
+			}
 		}
 	}
 	for _, h := range hops {
@@ -368,6 +372,15 @@ func routerMACsMissing(routes []probe.Route, neighs []probe.NeighEntry, fdb []pr
 		}
 	}
 	return hops, missing
+}
+
+// frr84RouterMACBug names FRR 8's router MAC bug on an FRR node older
+// than 10, for the cause of a missing router MAC; "" elsewhere.
+func frr84RouterMACBug(n Node) string {
+	if n.Engine != "frr" || !versionLess(n.FRRVersion, "10") {
+		return ""
+	}
+	return fmt.Sprintf("; FRR %s on %s does this at times: zebra drops a router MAC still used by a next hop when the IPv4-mapped IPv6 next hop of the same VTEP goes (fixed upstream in 2025, FRR pull request 18677; see `vtysh -c 'show evpn rmac vni all'` against `show evpn next-hops vni all`)", n.FRRVersion, n.Name)
 }
 
 func addrStrings(as []netip.Addr) []string {

@@ -56,19 +56,33 @@ func TestRouterMACsMissing(t *testing.T) {
 		{Dst: netip.MustParsePrefix("10.0.1.11/32"), Via: []netip.Addr{a}}}
 	neighs := []probe.NeighEntry{{IP: a, MAC: "82:49:a8:7c:41:0a"}, {IP: b, MAC: "66:7f:b3:6d:a6:a5"}}
 	fdb := []probe.FDBEntry{{MAC: "82:49:a8:7c:41:0a", Dst: a}, {MAC: "66:7f:b3:6d:a6:a5", Dst: b}}
-	if hops, missing := routerMACsMissing(routes, neighs, fdb); len(hops) != 2 || len(missing) != 0 {
+	if hops, missing := routerMACsMissing(routes, neighs, fdb, isDefault); len(hops) != 2 || len(missing) != 0 {
 		t.Errorf("complete: hops %v, missing %v", hops, missing)
 	}
 	// FRR 8.4's state: both next hops, one router MAC in the FDB.
-	if _, missing := routerMACsMissing(routes, neighs, fdb[:1]); len(missing) != 1 || !strings.Contains(missing[0], "192.168.0.2: router MAC 66:7f:b3:6d:a6:a5 has no FDB entry") {
+	if _, missing := routerMACsMissing(routes, neighs, fdb[:1], isDefault); len(missing) != 1 || !strings.Contains(missing[0], "192.168.0.2: router MAC 66:7f:b3:6d:a6:a5 has no FDB entry") {
 		t.Errorf("one FDB entry lost: %v", missing)
 	}
-	if _, missing := routerMACsMissing(routes, neighs[:1], fdb); len(missing) != 1 || !strings.Contains(missing[0], "192.168.0.2: no neighbour entry") {
+	if _, missing := routerMACsMissing(routes, neighs[:1], fdb, isDefault); len(missing) != 1 || !strings.Contains(missing[0], "192.168.0.2: no neighbour entry") {
 		t.Errorf("one neighbour lost: %v", missing)
 	}
 	// An FDB entry of the MAC towards another VTEP does not count.
 	wrong := []probe.FDBEntry{fdb[0], {MAC: "66:7f:b3:6d:a6:a5", Dst: a}}
-	if _, missing := routerMACsMissing(routes, neighs, wrong); len(missing) != 1 {
+	if _, missing := routerMACsMissing(routes, neighs, wrong, isDefault); len(missing) != 1 {
 		t.Errorf("router MAC to the wrong VTEP: %v", missing)
 	}
+	// Every route (evpn-control-plane): a host route via a VTEP with no
+	// router MAC at all counts, once however many routes use it.
+	c := netip.MustParseAddr("192.168.0.3")
+	more := append(routes, probe.Route{Dst: netip.MustParsePrefix("10.0.2.21/32"), Via: []netip.Addr{c}},
+		probe.Route{Dst: netip.MustParsePrefix("10.0.2.22/32"), Via: []netip.Addr{c}})
+	all := func(probe.Route) bool { return true }
+	if hops, missing := routerMACsMissing(more, neighs, fdb, all); len(hops) != 3 || len(missing) != 1 || !strings.Contains(missing[0], "192.168.0.3: no neighbour entry") {
+		t.Errorf("every route: hops %v, missing %v", hops, missing)
+	}
+	if hops, missing := routerMACsMissing(more, neighs, fdb, isDefault); len(hops) != 2 || len(missing) != 0 {
+		t.Errorf("default route only: hops %v, missing %v", hops, missing)
+	}
 }
+
+func isDefault(rt probe.Route) bool { return rt.Dst.Bits() == 0 }

@@ -76,10 +76,14 @@ const (
 	FaultStuckSequence = "stuck-mac-mobility-sequence"
 	// FaultNoBFD: BFD is not run even where the plan asks for it.
 	FaultNoBFD = "no-bfd"
+	// FaultLostRouterMAC: the router MAC of one remote VTEP (the highest
+	// address) gets no FDB entry, though routes still lead to it (what
+	// FRR 8.4's zebra does at times).
+	FaultLostRouterMAC = "lost-router-mac"
 )
 
 // testFaults are the faults Validate accepts: a new one is added here only.
-var testFaults = []string{FaultStuckSequence, FaultNoBFD}
+var testFaults = []string{FaultStuckSequence, FaultNoBFD, FaultLostRouterMAC}
 
 // Neighbor is one BGP peer.
 type Neighbor struct {

@@ -271,9 +271,21 @@ func (a *Agent) planL3(z *l3vni, d *desiredState, localIPs map[netip.Addr]bool, 
 			v6 = true
 		}
 	}
+	var lost netip.Addr
+	if a.cfg.Fault(FaultLostRouterMAC) {
+		for v := range rmacs {
+			if !lost.IsValid() || lost.Less(v) {
+				lost = v
+			}
+		}
+	}
 	for v, rmac := range rmacs {
 		mac := parseMAC(rmac)
 		if mac == nil {
+			continue
+		}
+		if v == lost {
+			d.put(&neighObj{netns: z.Netns, dev: z.Bridge, link: z.bridgeIdx, ip: v, mac: mac})
 			continue
 		}
 		d.put(&neighObj{netns: z.Netns, dev: z.Bridge, link: z.bridgeIdx, ip: v, mac: mac})
