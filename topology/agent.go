@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/proc"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // Process supervision: the lab's long-running processes (node agents,
@@ -57,12 +59,18 @@ func startAgents(lab *Lab, opts Options, dir string, pr *progress) error {
 			if !lab.planChanged[n.Name] {
 				continue
 			}
-			// The agent reads its plan at start: a changed plan (a .cfg
-			// edited, up again) is applied by a restart.
+			// A changed plan (a .cfg edited, up again) is applied in place
+			// when only VNIs changed, as frr-reload applies the difference
+			// on an FRR node: the sessions stay up. Else by a restart.
+			err := reloadAgent(lab.Name, dir, n.Name, plan)
+			if err == nil {
+				pr.printf("node %s: plan changed: agent reloaded in place (sessions kept)", n.Name)
+				continue
+			}
 			if err := proc.Stop(context.Background(), agentProc(lab.Name, dir, n, ""), 2*time.Second); err != nil {
 				return err
 			}
-			pr.printf("node %s: plan changed: agent restarted", n.Name)
+			pr.printf("node %s: plan changed: agent restarted (%v)", n.Name, err)
 		}
 		pid, err := proc.Start(agentProc(lab.Name, dir, n, bin))
 		if err != nil {
@@ -83,4 +91,18 @@ func agentProc(lab, dir string, n *Node, bin string) proc.Spec {
 		LogFile: filepath.Join(dir, "nodes", n.Name, "agent.log"),
 		PIDFile: AgentPIDFile(dir, n.Name),
 	}
+}
+
+// reloadAgent hands a node's running agent the configuration of its new
+// plan through its control socket.
+func reloadAgent(lab, dir, node string, p *plan.NodePlan) error {
+	cfg, err := evpn.FromPlan(p, func(zone string) string { return VRFNS(lab, node, zone) })
+	if err != nil {
+		return err
+	}
+	cfg.Node = node
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = evpn.Call(ctx, filepath.Join(dir, "nodes", node, "agent.sock"), evpn.Request{Reload: &cfg})
+	return err
 }

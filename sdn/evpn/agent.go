@@ -33,8 +33,12 @@ type Agent struct {
 	OnFDB func(mac string, vtep netip.Addr)
 
 	handles map[string]*netlink.Handle // by namespace name, "" the agent's own
-	l2      []*l2vni
-	l3      []*l3vni
+	// subscribed are the namespaces whose neighbour changes are followed;
+	// done ends the subscriptions (with Run).
+	subscribed map[string]bool
+	done       chan struct{}
+	l2         []*l2vni
+	l3         []*l3vni
 
 	rib       map[string]*Route // remote best paths by NLRI
 	adverts   map[string]*Route // what this node advertises, by NLRI
@@ -365,7 +369,11 @@ func (a *Agent) Run(ctx context.Context) error {
 // takes at most about 5 % of the agent's time however large the RIB.
 const reconcileGap = 25 * time.Millisecond
 
-func (a *Agent) openHandles() error {
+func (a *Agent) openHandles() error { return a.openNewHandles() }
+
+// openNewHandles opens a netlink handle in each namespace of a VNI that has
+// none yet (all of them at start, those of new VNIs at a reload).
+func (a *Agent) openNewHandles() error {
 	names := map[string]bool{"": true}
 	for _, v := range a.l2 {
 		names[v.Netns] = true
@@ -374,6 +382,9 @@ func (a *Agent) openHandles() error {
 		names[z.Netns] = true
 	}
 	for n := range names {
+		if a.handles[n] != nil {
+			continue
+		}
 		h, err := openHandle(n)
 		if err != nil {
 			return err
@@ -397,11 +408,24 @@ func openHandle(name string) (*netlink.Handle, error) {
 // subscribe follows FDB and neighbour changes in every namespace that holds
 // one of our bridges.
 func (a *Agent) subscribe(done chan struct{}) error {
+	a.done = done
+	return a.subscribeNew()
+}
+
+// subscribeNew subscribes in the namespaces of L2VNIs not followed yet.
+func (a *Agent) subscribeNew() error {
+	done := a.done
+	if a.subscribed == nil {
+		a.subscribed = map[string]bool{}
+	}
 	names := map[string]bool{}
 	for _, v := range a.l2 {
-		names[v.Netns] = true
+		if !a.subscribed[v.Netns] {
+			names[v.Netns] = true
+		}
 	}
 	for n := range names {
+		a.subscribed[n] = true
 		ch := make(chan netlink.NeighUpdate, 1024)
 		opts := netlink.NeighSubscribeOptions{ListExisting: true, ReceiveBufferSize: 1 << 20,
 			ErrorCallback: func(err error) { a.log.Warn("neighbour subscription", "netns", n, "err", err) }}
@@ -612,6 +636,8 @@ func (a *Agent) handle(e any) {
 	case evFunc:
 		e()
 		a.dirty = true
+	case evReload:
+		e.reply <- a.reload(e.cfg)
 	case evShow:
 		n := 0
 		if e.clear {

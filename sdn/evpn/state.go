@@ -199,6 +199,9 @@ type Request struct {
 	Clear string `json:"clear,omitempty"`
 	VNI   uint32 `json:"vni,omitempty"`
 	MAC   string `json:"mac,omitempty"`
+	// Reload applies a new configuration in place (Agent.Reload); the
+	// reply is the state afterwards, or an error naming ErrNeedsRestart.
+	Reload *Config `json:"reload,omitempty"`
 }
 
 // ServeControl answers requests on a unix socket until ctx ends. The
@@ -237,10 +240,14 @@ func (a *Agent) serveConn(ctx context.Context, c net.Conn) {
 	var req Request
 	_ = json.Unmarshal([]byte(line), &req) // an unreadable request still gets the state
 	var s *Snapshot
-	switch req.Clear {
-	case "":
+	switch {
+	case req.Reload != nil:
+		if err = a.Reload(ctx, *req.Reload); err == nil {
+			s, err = a.Snapshot(ctx)
+		}
+	case req.Clear == "":
 		s, err = a.Snapshot(ctx)
-	case "dup":
+	case req.Clear == "dup":
 		s, err = a.ClearDup(ctx, req.VNI, normMAC(req.MAC))
 	default:
 		err = fmt.Errorf("unknown clear %q", req.Clear)
