@@ -287,6 +287,9 @@ var _ = Describe("conformance", func() {
 		// The reflectors are BGP speakers, not VTEPs: the remedy keeps them out.
 		warn("vxlan-injection", "from any source"))
 	brokenOverlaySpecs(labs+"rrhalf/lab.yaml", fail("evpn-control-plane", "session with a route reflector does not come up"))
+	// The same reflectors on FRR (bgpd, route-reflector-client) with agent
+	// nodes: FRR reflects what the agents announce and the agents take it.
+	labSpecs(labs+"rrfrr/lab.yaml", pass("evpn-control-plane"), pass("bum-replication"), pass("vm-live-migration"))
 	// Broken: the same cluster on an IPv6 underlay with Debian 12's FRR
 	// 8.4, which has no IPv6 VTEP (its local VTEP is 0.0.0.0) and refuses
 	// the agent's IPv6 PMSI tunnel attribute. IPv6 VTEPs came with FRR

@@ -37,6 +37,11 @@ func (l *Lab) SetEngine(e string) error {
 	for _, n := range l.Nodes {
 		n.Engine = e
 	}
+	for _, rt := range l.Routers {
+		if rt.Reflector != nil {
+			rt.Engine = e
+		}
+	}
 	return nil
 }
 
@@ -58,6 +63,9 @@ func (l *Lab) SetFRR(rel string) error {
 	}
 	for _, n := range l.Nodes {
 		n.FRRRelease = rel
+	}
+	for _, rt := range l.Routers {
+		rt.FRRRelease = rel
 	}
 	return nil
 }
@@ -257,6 +265,9 @@ func Show(ctx context.Context, lab *Lab, stateDir, node string, req evpn.Request
 	if n == nil {
 		for _, rt := range lab.Routers {
 			if rt.Name == node && rt.Reflector != nil {
+				if rt.Engine == EngineFRR {
+					return frrnode.Snapshot(ctx, node, rt.NS, FRRDir(stateDir, node), nil)
+				}
 				return evpn.Call(ctx, filepath.Join(stateDir, "nodes", node, "agent.sock"), req)
 			}
 		}

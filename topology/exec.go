@@ -26,8 +26,8 @@ func (l *Lab) Exec(ctx context.Context, thing string, argv []string, stdin io.Re
 	// On an FRR node a plain `vtysh` must reach this node's FRR: it runs
 	// in the mount namespace (and root, for frr: 10) of its daemons. Other
 	// commands run as on any node.
-	if n := l.Node(thing); n != nil && n.EngineOf() == EngineFRR && l.StateDir != "" && len(argv) > 0 && filepath.Base(argv[0]) == "vtysh" {
-		argv = frrnode.Wrap(FRRDir(l.StateDir, n.Name), n.NS, argv)
+	if l.runsFRR(thing) && l.StateDir != "" && len(argv) > 0 && filepath.Base(argv[0]) == "vtysh" {
+		argv = frrnode.Wrap(FRRDir(l.StateDir, thing), ns, argv)
 	}
 	return ExecNS(ctx, ns, argv, stdin, stdout, stderr)
 }
@@ -57,4 +57,17 @@ func (l *Lab) Output(ctx context.Context, thing string, argv ...string) ([]byte,
 		return b.Bytes(), fmt.Errorf("%v in %s: %w: %s", argv, thing, err, bytes.TrimSpace(b.Bytes()))
 	}
 	return b.Bytes(), nil
+}
+
+// runsFRR tells whether a node, or a router's route reflector, runs FRR.
+func (l *Lab) runsFRR(thing string) bool {
+	if n := l.Node(thing); n != nil {
+		return n.EngineOf() == EngineFRR
+	}
+	for _, rt := range l.Routers {
+		if rt.Name == thing && rt.Reflector != nil {
+			return rt.Engine == EngineFRR
+		}
+	}
+	return false
 }

@@ -656,6 +656,7 @@ func TestReflectors(t *testing.T) {
 	for _, c := range []struct{ from, to, want string }{
 		{"address: 192.168.0.202}", "address: 192.168.0.203}", "lab.yaml:24: underlay.routers.rr2.reflector: router rr2 (192.168.0.203) is not among the peers of EVPN controller myevpnctl"},
 		{"reflector: evpn\n      interfaces: {lan: {address: 192.168.0.202}}", "reflector: ospf\n      interfaces: {lan: {address: 192.168.0.202}}", `lab.yaml:24: underlay.routers.rr2.reflector: "ospf": expected evpn`},
+		{"reflector: evpn\n      interfaces: {lan: {address: 192.168.0.202}}", "reflector: evpn\n      engine: bird\n      interfaces: {lan: {address: 192.168.0.202}}", `lab.yaml:25: underlay.routers.rr2.engine: "bird": expected agent or frr`},
 	} {
 		dir := t.TempDir()
 		for _, f := range []string{"controllers.cfg", "zones.cfg", "vnets.cfg", "subnets.cfg", "interfaces.node1", "interfaces.node2", "interfaces.node3"} {

@@ -156,7 +156,9 @@ type Router struct {
 	// evpn), nil none; its engine is Engine (agent or frr).
 	Reflector *evpn.Config `json:"reflector,omitempty"`
 	Engine    string       `json:"engine,omitempty"`
-	pos       config.Pos
+	// FRRRelease is the FRR a reflector of engine frr runs (as a node's).
+	FRRRelease string `json:"frrRelease,omitempty"`
+	pos        config.Pos
 	// reflectorSpec is the lab file's reflector key (resolved later).
 	reflectorSpec, engineSpec str
 }

@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 
@@ -27,23 +26,14 @@ func (r *resolver) reflectors() {
 			r.errf(rt.reflectorSpec.Pos, f+".reflector", "%q: expected evpn", rt.reflectorSpec.V)
 			continue
 		}
-		rt.Engine = EngineAgent
-		if eng := rt.engineSpec; eng.Set {
-			switch eng.V {
-			case EngineAgent:
-			case EngineFRR:
-				// Not built yet: an FRR reflector needs topology/frrnode to
-				// run in a router namespace without a node plan.
-				r.errf(eng.Pos, f+".engine", "an FRR route reflector is not supported yet; give the router engine: agent")
-				continue
-			default:
-				r.errf(eng.Pos, f+".engine", "%q: expected agent or frr", eng.V)
-				continue
-			}
-		} else if r.s.Engine.V == EngineFRR {
-			r.lab.Warnings = append(r.lab.Warnings, fmt.Sprintf("%s: %s: the reflector runs on the agent engine (GoBGP): an FRR route reflector is not supported yet",
-				rt.reflectorSpec.Pos, f))
+		// The reflector runs the engine the nodes do unless it names its
+		// own: the agent (GoBGP) or FRR's bgpd.
+		if eng := rt.engineSpec; eng.Set && eng.V != EngineAgent && eng.V != EngineFRR {
+			r.errf(eng.Pos, f+".engine", "%q: expected agent or frr", eng.V)
+			continue
 		}
+		rt.Engine = r.engine(rt.engineSpec, f+".engine")
+		rt.FRRRelease = r.frrRelease()
 		rrs = append(rrs, rt)
 		for _, l := range rt.Links {
 			for _, a := range l.Addrs {

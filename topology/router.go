@@ -184,7 +184,11 @@ func startRouters(lab *Lab, opts Options, dir string, pr *progress) error {
 	var bin string
 	for _, rt := range lab.Routers {
 		if rt.Reflector != nil && opts.StartAgents {
-			if err := startReflector(lab, opts, dir, rt, pr); err != nil {
+			start := startReflector
+			if rt.Engine == EngineFRR {
+				start = startFRRReflector
+			}
+			if err := start(lab, opts, dir, rt, pr); err != nil {
 				return err
 			}
 		}
