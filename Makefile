@@ -23,12 +23,11 @@ test: build vet
 
 # The conformance suite's healthy demo lab again with every node on FRR
 # (Debian 12's 8.4): the example `sdnlab test --engine both` compares.
-# Left out, each an open divergence on FRR 8.4 (README, "Known
-# divergences"): exit-node-failover and examples/evpn-racks' urpf (FRR 8.4
-# at times drops the router MAC of one ECMP exit node), vm-live-migration
-# and cross-rack-migration (the new node at times advertises no route for
-# the moved MAC), bgp-only-workaround (fails on both engines since the
-# latest merges of main, also with the old interfaces files; not analysed).
+# Left out: exit-node-failover, evpn-control-plane, vm-live-migration and
+# evpn-racks' urpf and cross-rack-migration. FRR 8.4 at times drops the
+# router MAC of a VTEP that routes still use (README, "Known
+# divergences"); after a migration it does so every time, and these
+# scenarios observe it.
 FRR_SCENARIOS := bum-replication arp-nd-suppression tenant-isolation mtu anycast-gateway snat vxlan-injection urpf
 empty :=
 space := $(empty) $(empty)
