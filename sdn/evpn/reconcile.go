@@ -31,7 +31,7 @@ func (d *desiredState) advertise(r *Route) {
 // reconcile recomputes the desired state from the RIB and the locally
 // learned tables, then programs the difference.
 func (a *Agent) reconcile() {
-	a.dirty = false
+	a.dirty, a.urgent = false, false
 	d := &desiredState{kernel: map[string]kobj{}, adverts: map[string]*Route{}}
 	localIPs := map[netip.Addr]bool{}
 	localMACs := map[string]bool{}
