@@ -75,6 +75,12 @@ func vmConfig(lab *Lab, g *Guest, node string, env *vmEnv) vm.Config {
 // VNet bridge and waits until the guest's network is configured. A guest
 // whose QEMU still runs (a second up) is left alone.
 func buildVMGuest(ctx context.Context, lab *Lab, g *Guest, env *vmEnv) (string, error) {
+	if g.VMDir == "" {
+		// A lab loaded again from its file (a second up) does not know
+		// the instance the first one started: find it, or a second QEMU
+		// would start and fail on the busy tap.
+		g.VMDir = runningVMDir(lab.StateDir, g.Name)
+	}
 	if g.VMDir != "" {
 		if _, err := vm.Attach(vm.Config{Name: g.Name, Dir: g.VMDir}); err == nil {
 			return "", nil
@@ -108,6 +114,23 @@ func buildVMGuest(ctx context.Context, lab *Lab, g *Guest, env *vmEnv) (string, 
 		env.pr.printf("guest %s: VM booted in %v (QEMU pid %d, RSS %d MiB)", g.Name, time.Since(t0).Round(time.Millisecond), v.PID, rss>>20)
 	}
 	return "", nil
+}
+
+// runningVMDir is the directory of guest name's newest QEMU instance that
+// still runs in the lab's state directory ("" none).
+func runningVMDir(stateDir, name string) string {
+	dirs, _ := filepath.Glob(filepath.Join(stateDir, "vm", name+".*"))
+	best, bestGen := "", -1
+	for _, d := range dirs {
+		gen, err := strconv.Atoi(d[strings.LastIndexByte(d, '.')+1:])
+		if err != nil || gen <= bestGen {
+			continue
+		}
+		if _, err := vm.Attach(vm.Config{Name: name, Dir: d}); err == nil {
+			best, bestGen = d, gen
+		}
+	}
+	return best
 }
 
 // plugTap attaches a guest's tap to its VNet bridge in host and brings it
