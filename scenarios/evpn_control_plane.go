@@ -100,7 +100,7 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 		}
 		refusesDefault[n.Name] = p.FRR.EVPNRefusesDefault()
 	}
-	guests := v.Guests()
+	guests := v.allGuests() // VM guests too: their MACs and pings are theirs
 
 	evaluate := func() ([]cpObs, map[string]*evpn.Snapshot, error) {
 		snaps := map[string]*evpn.Snapshot{}
@@ -307,7 +307,10 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 				if !dst.IsValid() || !f.Guest(a).IsValid() {
 					continue
 				}
-				pr, _ := probe.Ping(ctx, a.NS, dst.Addr(), probe.PingOpts{Count: 2, Timeout: time.Second})
+				pr, err := v.guestPing(ctx, a, dst.Addr(), probe.PingOpts{Count: 2, Timeout: time.Second})
+				if err != nil {
+					return r.Errorf("%s (%s) -> %s: %v", a.Name, a.Node, dst.Addr(), err)
+				}
 				pairs++
 				r.Expect(fmt.Sprintf("%s (%s) reaches %s (%s) at %s", a.Name, a.Node, b.Name, b.Node, dst.Addr()), pr.OK(),
 					"a reply", pr.String(), "the overlay between the two engines does not carry traffic")
