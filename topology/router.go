@@ -264,7 +264,8 @@ func reflectorProc(lab, dir string, rt *Router, bin string) proc.Spec {
 		NS:   rt.NS,
 		Argv: []string{bin, "agent", "--lab", lab, "--node", rt.Name, "--state", dir,
 			"--config", filepath.Join(dir, "nodes", rt.Name, "reflector.json")},
-		LogFile: filepath.Join(dir, "nodes", rt.Name, "agent.log"),
-		PIDFile: AgentPIDFile(dir, rt.Name),
+		LogFile:  filepath.Join(dir, "nodes", rt.Name, "agent.log"),
+		PIDFile:  AgentPIDFile(dir, rt.Name),
+		Hostname: rt.Name,
 	}
 }

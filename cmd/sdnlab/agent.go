@@ -68,6 +68,11 @@ func runAgent(ctx context.Context, args []string) error {
 		cfg.TestFault = f
 	}
 	log := proc.Logger("node", *node)
+	// GoBGP announces the hostname (FQDN capability): the node's name, as
+	// a Proxmox node's bgpd does, in the UTS namespace topology gave us.
+	if _, err := proc.SetOwnHostname(); err != nil {
+		log.Warn("hostname", "err", err)
+	}
 	stdin := proc.ParentPipe(os.Stdin)
 	if err := os.MkdirAll(nodeDir, 0o755); err != nil {
 		return err

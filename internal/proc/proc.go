@@ -41,6 +41,35 @@ type Spec struct {
 	LogFile string
 	// PIDFile records the PID.
 	PIDFile string
+	// Hostname, when set, gives the process a UTS namespace of its own
+	// whose hostname it sets itself from HostnameEnv (SetOwnHostname): an
+	// agent then announces its node's name in BGP, as a Proxmox node does.
+	Hostname string
+}
+
+// HostnameEnv carries Spec.Hostname to the process.
+const HostnameEnv = "SDNLAB_HOSTNAME"
+
+// SetOwnHostname sets the hostname HostnameEnv names, but only when this
+// process has a UTS namespace of its own (Spec.Hostname): the host's
+// hostname is never touched. It reports whether it did.
+func SetOwnHostname() (bool, error) {
+	name := os.Getenv(HostnameEnv)
+	if name == "" {
+		return false, nil
+	}
+	// Our UTS namespace must differ from the one of the process that
+	// started us (Spec.Hostname made it at clone); anything unreadable or
+	// equal leaves the hostname alone.
+	self, err1 := os.Readlink("/proc/self/ns/uts")
+	parent, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/uts", os.Getppid()))
+	if err1 != nil || err2 != nil || self == parent {
+		return false, nil
+	}
+	if err := unix.Sethostname([]byte(name)); err != nil {
+		return false, fmt.Errorf("hostname %s: %w", name, err)
+	}
+	return true, nil
 }
 
 // Start starts s unless it is already running and returns its PID. A
@@ -65,6 +94,13 @@ func Start(s Spec) (int, error) {
 	cmd.Env = s.Env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if s.Hostname != "" {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, HostnameEnv+"="+s.Hostname)
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUTS
+	}
 	err = nsutil.Start(s.NS, cmd)
 	logf.Close()
 	if err != nil {
