@@ -157,6 +157,21 @@ func (v labView) pairOnTwoNodes(prefer string) (Guest, Guest, *overlayVNet, erro
 	return Guest{}, Guest{}, nil, fmt.Errorf("no two guests of one VXLAN/EVPN VNet on different nodes")
 }
 
+// vmPair is a VM guest and a namespace guest on another node of its
+// overlay VNet (the probes run in the latter).
+func (v labView) vmPair(g Guest) (Guest, Guest, *overlayVNet, error) {
+	byVNet, vnets, err := v.overlayGuestsAll()
+	if err != nil {
+		return Guest{}, Guest{}, nil, err
+	}
+	for _, b := range byVNet[g.VNet] {
+		if b.Node != g.Node && !b.VM {
+			return g, b, vnets[g.VNet], nil
+		}
+	}
+	return Guest{}, Guest{}, nil, fmt.Errorf("no namespace guest on another node shares an overlay VNet with VM guest %s (the probes run in one)", g.Name)
+}
+
 func addrsString(as []netip.Addr) string {
 	var s []string
 	for _, a := range as {

@@ -86,3 +86,20 @@ func parseIPNeigh(out string) []probe.NeighEntry {
 	}
 	return es
 }
+
+// guestNeighFor is g's neighbour entry for ip with a MAC, if any.
+func (v labView) guestNeighFor(ctx context.Context, g Guest, ip netip.Addr) (probe.NeighEntry, bool, error) {
+	if !g.VM {
+		return probe.NeighFor(g.NS, ip)
+	}
+	es, err := v.guestNeigh(ctx, g)
+	if err != nil {
+		return probe.NeighEntry{}, false, err
+	}
+	for _, e := range es {
+		if e.IP == ip && e.MAC != "" {
+			return e, true, nil
+		}
+	}
+	return probe.NeighEntry{}, false, nil
+}

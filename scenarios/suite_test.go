@@ -17,6 +17,7 @@ import (
 	"github.com/sdnlab/sdnlab/sdn"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/topology"
+	"github.com/sdnlab/sdnlab/topology/vm"
 )
 
 // The conformance suite: every scenario against real labs, healthy ones
@@ -92,6 +93,18 @@ func labSpecs(labFile string, exps ...expectation) { labSpecsReady(labFile, true
 // overlay wait is short and not required to succeed.
 func brokenOverlaySpecs(labFile string, exps ...expectation) {
 	labSpecsReady(labFile, false, "", exps...)
+}
+
+// vmSpecs is labSpecs for a lab with VM guests: where this machine cannot
+// run them (no /dev/kvm), its specs skip and say why.
+func vmSpecs(labFile string, exps ...expectation) {
+	if _, _, err := vm.Accelerator(); err != nil {
+		Describe(labFile, func() {
+			It("runs VM guests", func() { Skip(err.Error()) })
+		})
+		return
+	}
+	labSpecs(labFile, exps...)
 }
 
 // brokenAgentSpecs is labSpecs for a lab whose agents are broken on purpose
@@ -290,6 +303,10 @@ var _ = Describe("conformance", func() {
 	// The same reflectors on FRR (bgpd, route-reflector-client) with agent
 	// nodes: FRR reflects what the agents announce and the agents take it.
 	labSpecs(labs+"rrfrr/lab.yaml", pass("evpn-control-plane"), pass("bum-replication"), pass("vm-live-migration"))
+	// A QEMU VM guest moved by QEMU's own live migration (its pause, its
+	// RARP rounds), measured from a namespace guest and the external host
+	// with echo streams the guest's kernel answers.
+	vmSpecs(labs+"vmmix/lab.yaml", pass("vm-live-migration:guest=vm11"), pass("evpn-control-plane"))
 	// Broken: the same cluster on an IPv6 underlay with Debian 12's FRR
 	// 8.4, which has no IPv6 VTEP (its local VTEP is 0.0.0.0) and refuses
 	// the agent's IPv6 PMSI tunnel attribute. IPv6 VTEPs came with FRR

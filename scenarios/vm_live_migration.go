@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -54,6 +55,10 @@ func (vmLiveMigration) Params() []Param {
 	}
 }
 
+// vmProbeInterval is the least interval of the echo streams towards a
+// VM guest: its kernel, emulated under TCG here, answers them.
+const vmProbeInterval = 10 * time.Millisecond
+
 // migration is one planned move.
 type migration struct {
 	g, peer      Guest
@@ -80,7 +85,7 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 	}
 	g := m.g
 	env.progress("%s moves %s -> %s (pause %v, budget %s); probes from %s (on %s)", g.Name, m.home.Name, m.target.Name, m.pause, m.budget, m.peer.Name, m.peer.Node)
-	gwBefore, err := s.before(ctx, m)
+	gwBefore, err := s.before(ctx, v, m)
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
@@ -111,6 +116,9 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 		pingPeriod = 10 * time.Millisecond
 	)
 	for i, fam := range m.fams {
+		if g.VM {
+			break // QEMU pauses the whole VM itself (checkPause)
+		}
 		pingWG.Add(1)
 		go func() {
 			defer pingWG.Done()
@@ -140,6 +148,17 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 		s.announceIPs(ctx, env, m)
 	}
 	time.Sleep(200 * time.Millisecond) // the probes show recovery
+	if mv.QEMU {
+		// QEMU announces on its own after it resumed the guest: the
+		// capture must run until its last round has left.
+		var all time.Duration
+		for _, d := range topology.AnnounceSchedule {
+			all += d
+		}
+		if wait := time.Until(mv.Done.Add(all + 100*time.Millisecond)); wait > 0 {
+			time.Sleep(wait)
+		}
+	}
 	stats, recs, serr := st.StopStreams(probes, 200*time.Millisecond)
 	res, cerr := st.StopCapture("migration")
 	if err != nil {
@@ -159,6 +178,13 @@ func (s vmLiveMigration) Run(ctx context.Context, env *Env) *Result {
 		}()
 	}
 
+	if mv.QEMU {
+		// QEMU announced the guest itself: the rounds are on the wire.
+		mv.Announces = wireAnnounces(res, m)
+		for i, at := range mv.Announces {
+			st.Event(at, "announce", fmt.Sprintf("RARP %d (QEMU, on the wire)", i+1))
+		}
+	}
 	s.checkPause(r, m, mv, pingRes, pingErr, pingPeriod)
 	s.checkProbes(r, st, m, mv, probes, stats, recs)
 	s.checkFDB(r, st, m, mv, fdb)
@@ -212,6 +238,11 @@ func (vmLiveMigration) plan(v labView, env *Env) (migration, string, error) {
 		m.maxGap, m.budget = d, fmt.Sprintf("%v (max-gap)", d)
 	}
 	g, peer, vn, err := v.pairOnTwoNodes(env.Params["guest"])
+	if vg, verr := v.guest(env.Params["guest"]); err != nil && verr == nil && vg.VM {
+		// A VM guest moves by QEMU's migration; its peer is a namespace
+		// guest, where the probes run.
+		g, peer, vn, err = v.vmPair(vg)
+	}
 	if err != nil {
 		return m, err.Error(), nil
 	}
@@ -260,21 +291,25 @@ func (vmLiveMigration) plan(v labView, env *Env) (migration, string, error) {
 		return m, fmt.Sprintf("guest %s and its peer %s share no IP family for the probes", g.Name, peer.Name), nil
 	}
 	m.g, m.peer, m.vn = g, peer, vn
+	if g.VM && m.interval < vmProbeInterval {
+		// An emulated guest answers about 150 echoes a second.
+		m.interval = vmProbeInterval
+	}
 	return m, "", nil
 }
 
 // before reads the gateway MACs the guest has cached (per family) and
 // checks the peer reaches the guest over each family: there must be
 // something to lose.
-func (vmLiveMigration) before(ctx context.Context, m migration) (map[ipFam]string, error) {
+func (vmLiveMigration) before(ctx context.Context, v labView, m migration) (map[ipFam]string, error) {
 	g := m.g
 	gw := map[ipFam]string{}
 	for _, fam := range m.fams {
 		if a := fam.GW(g); a.IsValid() {
-			if _, err := probe.Ping(ctx, g.NS, a, probe.PingOpts{Count: 1, Timeout: time.Second}); err != nil {
+			if _, err := v.guestPing(ctx, g, a, probe.PingOpts{Count: 1, Timeout: time.Second}); err != nil {
 				return nil, err
 			}
-			if e, ok, _ := probe.NeighFor(g.NS, a); ok {
+			if e, ok, _ := v.guestNeighFor(ctx, g, a); ok {
 				gw[fam] = e.MAC
 			}
 		}
@@ -297,7 +332,7 @@ func (vmLiveMigration) startProbes(ctx context.Context, st *Steps, v labView, m 
 			port = 41003
 		}
 		n := m.peer.Name + " " + fam.Tag()
-		if err := st.StartStream(n, StreamSpec{Label: m.peer.Name + " -> " + g.Name + " (" + fam.Name() + ")", From: m.peer.NS, To: g.NS, Dst: fam.Guest(g).Addr(), Port: port, Interval: m.interval}); err != nil {
+		if err := st.StartStream(n, StreamSpec{Label: m.peer.Name + " -> " + g.Name + " (" + fam.Name() + ")", From: m.peer.NS, To: g.NS, Dst: fam.Guest(g).Addr(), Port: port, Interval: m.interval, Echo: g.VM}); err != nil {
 			return nil, err
 		}
 		names = append(names, n)
@@ -319,7 +354,7 @@ func (vmLiveMigration) startProbes(ctx context.Context, st *Steps, v labView, m 
 			port = 41004
 		}
 		n := ext.Name + " " + fam.Tag()
-		if err := st.StartStream(n, StreamSpec{Label: ext.Name + " -> " + g.Name + " (" + fam.Name() + ")", From: ext.NS, To: g.NS, Dst: fam.Guest(g).Addr(), Port: port, Interval: m.interval}); err != nil {
+		if err := st.StartStream(n, StreamSpec{Label: ext.Name + " -> " + g.Name + " (" + fam.Name() + ")", From: ext.NS, To: g.NS, Dst: fam.Guest(g).Addr(), Port: port, Interval: m.interval, Echo: g.VM}); err != nil {
 			return nil, err
 		}
 		names = append(names, n)
@@ -332,9 +367,10 @@ func (vmLiveMigration) startProbes(ctx context.Context, st *Steps, v labView, m 
 // bindings; a node that never learns them is judged by checkBGP.
 func (vmLiveMigration) announceIPs(ctx context.Context, env *Env, m migration) {
 	var want []string
+	v := labView{env.Lab}
 	for _, fam := range m.fams {
 		if gw := fam.GW(m.g); gw.IsValid() {
-			_, _ = probe.Ping(ctx, m.g.NS, gw, probe.PingOpts{Count: 1, Timeout: 500 * time.Millisecond})
+			_, _ = v.guestPing(ctx, m.g, gw, probe.PingOpts{Count: 1, Timeout: 500 * time.Millisecond})
 			want = append(want, fam.Guest(m.g).Addr().String())
 		}
 	}
@@ -395,16 +431,26 @@ func (vmLiveMigration) checkProbes(r *Result, st *Steps, m migration, mv Move, n
 	// after it (attach the tap, carrier up, first RARP) and the rest: what
 	// the overlay adds.
 	pause, lab := m.pause, time.Duration(0)
+	outageFrom := mv.PauseStart
 	if !mv.PauseEnd.IsZero() {
 		pause = mv.PauseEnd.Sub(mv.PauseStart)
 	}
-	if len(mv.Announces) > 0 {
+	if mv.QEMU {
+		// QEMU's own stop-and-copy is the pause (its downtime figure); its
+		// tap was on the new bridge before, so the lab adds nothing. The
+		// outage lies before Done, not at the pre-copy's start.
+		pause = mv.VM.Downtime
+		r.Ms("QEMU downtime", pause)
+		r.Ms("QEMU migration total", mv.VM.TotalTime)
+		outageFrom = mv.Done.Add(-pause - time.Second)
+	}
+	if len(mv.Announces) > 0 && !mv.QEMU {
 		lab = mv.Announces[0].Sub(mv.PauseStart) - pause
 		r.Ms("lab mechanics (tap attach to first RARP, after the pause)", lab)
 	}
 	for _, n := range names {
 		s := stats[n]
-		o := outageAt(recs[n], mv.PauseStart, 10)
+		o := outageAt(recs[n], outageFrom, 10)
 		r.Figure("lost probes from "+n, float64(s.Lost), "")
 		// The gap that counts is the path's: across lost probes. On a
 		// starved machine the sender itself may pause without losing
@@ -500,7 +546,7 @@ func (vmLiveMigration) checkFDB(r *Result, st *Steps, m migration, mv Move, fdb 
 		from = mv.Announces[0]
 	}
 	if from.IsZero() {
-		from = mv.PauseStart // a VM QEMU moved: only the start is known
+		from = mv.PauseStart
 	}
 	names := make([]string, 0, len(fdb.last))
 	for n := range fdb.last {
@@ -535,6 +581,26 @@ func (vmLiveMigration) checkFDB(r *Result, st *Steps, m migration, mv Move, fdb 
 
 // checkRARP: the guest announced itself as QEMU does, every round seen on
 // the wire (flooded to the other VTEPs).
+// wireAnnounces are the times of the moved guest's RARP rounds as they
+// left the target node towards one remote VTEP (the one that got most).
+func wireAnnounces(res *capture.Result, m migration) []time.Time {
+	per := map[netip.Addr][]time.Time{}
+	for _, p := range res.Frames(capture.Outgoing()) {
+		if p.Depth == 1 && p.ARP != nil && p.ARP.Op == capture.RARPRequest && strings.EqualFold(p.SrcMAC.String(), m.g.MAC.String()) &&
+			p.Parent != nil && p.Parent.SrcIP == m.target.VTEP {
+			per[p.Parent.DstIP] = append(per[p.Parent.DstIP], p.Time)
+		}
+	}
+	var best []time.Time
+	for _, ts := range per {
+		if len(ts) > len(best) {
+			best = ts
+		}
+	}
+	slices.SortFunc(best, func(a, b time.Time) int { return a.Compare(b) })
+	return best
+}
+
 func (vmLiveMigration) checkRARP(r *Result, res *capture.Result, m migration, mv Move) {
 	want := len(topology.AnnounceSchedule)
 	// One remote VTEP's copies count the rounds (head-end replication
@@ -691,7 +757,7 @@ func (vmLiveMigration) checkGatewayCache(ctx context.Context, r *Result, v labVi
 		if before == "" {
 			continue
 		}
-		after, ok, _ := probe.NeighFor(g.NS, gw)
+		after, ok, _ := v.guestNeighFor(ctx, g, gw)
 		state := "flushed (the simulated NIC lost carrier during the move)"
 		if ok {
 			state = after.String()
@@ -705,7 +771,7 @@ func (vmLiveMigration) checkGatewayCache(ctx context.Context, r *Result, v labVi
 				"the guest learned another gateway MAC after the move: the new node answered with a MAC of its own (no common anycast MAC?)")
 		}
 		// A ping that could not run, or sent nothing, is no answer.
-		gp, perr := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+		gp, perr := v.guestPing(ctx, g, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
 		if name := "gateway " + gw.String() + " answers right after the move"; perr != nil {
 			r.Unproven(name, "every ping answered", perr.Error())
 		} else {
