@@ -581,9 +581,10 @@ func (vmLiveMigration) checkFDB(r *Result, st *Steps, m migration, mv Move, fdb 
 
 // checkRARP: the guest announced itself as QEMU does, every round seen on
 // the wire (flooded to the other VTEPs).
-// wireAnnounces are the times of the moved guest's RARP rounds as they
-// left the target node towards one remote VTEP (the one that got most).
-func wireAnnounces(res *capture.Result, m migration) []time.Time {
+// wireRARPs are the moved guest's RARP frames leaving the target node,
+// by the remote VTEP they went to (head-end replication sends one copy to
+// each), as their capture times.
+func wireRARPs(res *capture.Result, m migration) map[netip.Addr][]time.Time {
 	per := map[netip.Addr][]time.Time{}
 	for _, p := range res.Frames(capture.Outgoing()) {
 		if p.Depth == 1 && p.ARP != nil && p.ARP.Op == capture.RARPRequest && strings.EqualFold(p.SrcMAC.String(), m.g.MAC.String()) &&
@@ -591,8 +592,14 @@ func wireAnnounces(res *capture.Result, m migration) []time.Time {
 			per[p.Parent.DstIP] = append(per[p.Parent.DstIP], p.Time)
 		}
 	}
+	return per
+}
+
+// wireAnnounces are the RARP rounds as they left towards the remote VTEP
+// that got most of them, in time order.
+func wireAnnounces(res *capture.Result, m migration) []time.Time {
 	var best []time.Time
-	for _, ts := range per {
+	for _, ts := range wireRARPs(res, m) {
 		if len(ts) > len(best) {
 			best = ts
 		}
@@ -606,15 +613,10 @@ func (vmLiveMigration) checkRARP(r *Result, res *capture.Result, m migration, mv
 	// One remote VTEP's copies count the rounds (head-end replication
 	// sends one per VTEP).
 	per := map[netip.Addr]int{}
-	for _, p := range res.Frames(capture.Outgoing()) {
-		if p.Depth == 1 && p.ARP != nil && p.ARP.Op == capture.RARPRequest && strings.EqualFold(p.SrcMAC.String(), m.g.MAC.String()) &&
-			p.Parent != nil && p.Parent.SrcIP == m.target.VTEP {
-			per[p.Parent.DstIP]++
-		}
-	}
 	seen := 0
-	for _, n := range per {
-		seen = max(seen, n)
+	for vtep, ts := range wireRARPs(res, m) {
+		per[vtep] = len(ts)
+		seen = max(seen, len(ts))
 	}
 	var gaps []string
 	for i := 1; i < len(mv.Announces); i++ {
