@@ -97,13 +97,26 @@ func agentProc(lab, dir string, n *Node, bin string) proc.Spec {
 // reloadAgent hands a node's running agent the configuration of its new
 // plan through its control socket.
 func reloadAgent(lab, dir, node string, p *plan.NodePlan) error {
-	cfg, err := evpn.FromPlan(p, func(zone string) string { return VRFNS(lab, node, zone) })
+	cfg, err := AgentConfig(lab, node, p)
 	if err != nil {
 		return err
 	}
-	cfg.Node = node
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = evpn.Call(ctx, filepath.Join(dir, "nodes", node, "agent.sock"), evpn.Request{Reload: &cfg})
 	return err
+}
+
+// AgentConfig is the agent configuration of a node's plan: what the agent
+// reads at start and what a reload hands it, so that the two never differ
+// in anything but the plan.
+func AgentConfig(lab, node string, p *plan.NodePlan) (evpn.Config, error) {
+	cfg, err := evpn.FromPlan(p, func(zone string) string { return VRFNS(lab, node, zone) })
+	if err != nil {
+		return cfg, err
+	}
+	if cfg.Node == "" {
+		cfg.Node = node
+	}
+	return cfg, nil
 }

@@ -55,7 +55,7 @@ func runAgent(ctx context.Context, args []string) error {
 		if err := json.Unmarshal(b, &plan); err != nil {
 			return badInput("%s: %v", planFile, err)
 		}
-		cfg, err = evpn.FromPlan(&plan, func(zone string) string { return topology.VRFNS(*lab, *node, zone) })
+		cfg, err = topology.AgentConfig(*lab, *node, &plan)
 		if err != nil {
 			return badInput("%s: %v", planFile, err)
 		}
