@@ -107,6 +107,9 @@ func FromPlan(p *plan.NodePlan, vrfNS func(zone string) string) (Config, error) 
 		c.Neighbors = append(c.Neighbors, *byAddr[ip])
 	}
 
+	// FRR's inbound route-map holds for every VRF of the node: an exit node
+	// of one zone refuses the defaults of all its zones.
+	refusesDefault := p.FRR.EVPNRefusesDefault()
 	for _, z := range p.Zones {
 		if z.Type != "evpn" {
 			continue
@@ -155,9 +158,7 @@ func FromPlan(p *plan.NodePlan, vrfNS func(zone string) string) (Config, error) 
 				l3.LeakSubnets = true
 			}
 		}
-		// FRR's inbound route-map holds for every VRF of the node: an exit
-		// node of one zone refuses the defaults of all its zones.
-		l3.RejectDefault = p.FRR.EVPNRefusesDefault()
+		l3.RejectDefault = refusesDefault
 		if l3.ExitNode && z.ExitNodePrimary != "" && z.ExitNodePrimary != p.Node {
 			l3.DefaultMED = 200
 		}
