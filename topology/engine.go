@@ -237,22 +237,15 @@ func runFRR(ctx context.Context, nodes []*Node, workers int, pr *progress, role,
 			who += ": " + role
 		}
 		in := instance(n)
-		if frrnode.PID(in.Dir, n.NS) != 0 {
-			changed, err := in.Reload(ctx)
-			if err != nil {
-				return fmt.Errorf("%s: %w", who, err)
-			}
-			if changed {
-				pr.printf("node %s: %s changed: reloaded (frr-reload.py)", n.Name, what)
-			}
-			return nil
-		}
-		// A crashed instance leaves its other daemons: start clean.
-		_ = frrnode.Kill(in.Dir, n.NS)
-		if err := in.Start(ctx); err != nil {
+		reloaded, changed, err := in.Ensure(ctx)
+		switch {
+		case err != nil:
 			return fmt.Errorf("%s: %w", who, err)
+		case changed:
+			pr.printf("node %s: %s changed: reloaded (frr-reload.py)", n.Name, what)
+		case !reloaded:
+			pr.printf("node %s: %s", n.Name, started(n, in))
 		}
-		pr.printf("node %s: %s", n.Name, started(n, in))
 		return nil
 	})
 }

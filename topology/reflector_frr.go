@@ -20,22 +20,16 @@ func startFRRReflector(lab *Lab, _ Options, dir string, rt *Router, pr *progress
 	conf := reflectorFRRConf(rt, version)
 	in := &frrnode.Instance{Node: rt.Name, NS: rt.NS, Dir: FRRDir(dir, rt.Name), Conf: conf, Root: root,
 		Daemons: frrnode.DaemonsFor(conf)}
-	ctx := context.Background()
-	if frrnode.PID(in.Dir, rt.NS) != 0 {
-		changed, err := in.Reload(ctx)
-		if err != nil {
-			return fmt.Errorf("router %s: reflector: %w", rt.Name, err)
-		}
-		if changed {
-			pr.printf("router %s: EVPN route reflector: frr.conf changed: reloaded (frr-reload.py)", rt.Name)
-		}
-		return nil
-	}
-	if err := in.Start(ctx); err != nil {
+	reloaded, changed, err := in.Ensure(context.Background())
+	switch {
+	case err != nil:
 		return fmt.Errorf("router %s: reflector: %w", rt.Name, err)
+	case changed:
+		pr.printf("router %s: EVPN route reflector: frr.conf changed: reloaded (frr-reload.py)", rt.Name)
+	case !reloaded:
+		pr.printf("router %s: EVPN route reflector started on FRR %s (%d daemons, %d clients)", rt.Name, version,
+			len(frrnode.PIDs(in.Dir, rt.NS)), len(rt.Reflector.Neighbors))
 	}
-	pr.printf("router %s: EVPN route reflector started on FRR %s (%d daemons, %d clients)", rt.Name, version,
-		len(frrnode.PIDs(in.Dir, rt.NS)), len(rt.Reflector.Neighbors))
 	return nil
 }
 

@@ -233,6 +233,18 @@ func (in *Instance) Start(ctx context.Context) error {
 	return in.keepLeaksOut(ctx)
 }
 
+// Ensure brings the instance up: a running one is reloaded (changed says
+// whether its frr.conf differed), any other started clean, after killing
+// what a crashed one left (reloaded false).
+func (in *Instance) Ensure(ctx context.Context) (reloaded, changed bool, err error) {
+	if PID(in.Dir, in.NS) != 0 {
+		changed, err := in.Reload(ctx)
+		return true, changed, err
+	}
+	_ = Kill(in.Dir, in.NS)
+	return false, false, in.Start(ctx)
+}
+
 // leakMap names the lab's zebra route-map (see Leaked).
 const leakMap = "SDNLAB_NETNS_VRF_LEAK"
 
