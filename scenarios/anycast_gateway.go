@@ -39,25 +39,27 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
-	byVNet, vnets, err := v.overlayGuests()
+	byVNet, vnets, err := v.overlayGuestsAll()
 	if err != nil {
 		return r.Errorf("%v", err)
 	}
 	var g Guest
 	var vn *overlayVNet
-	for name, gs := range byVNet {
-		for _, c := range gs {
-			if vnets[name].Zone.Type != "evpn" || !c.GW4.IsValid() && !c.GW6.IsValid() {
-				continue
-			}
-			if env.Params["guest"] != "" && c.Name != env.Params["guest"] {
-				continue
-			}
-			// A VNet on several nodes first: on one node "the same
-			// everywhere" holds vacuously.
-			multi := len(vnets[name].Nodes) > 1
-			if vn == nil || multi && len(vn.Nodes) < 2 || multi == (len(vn.Nodes) > 1) && c.Name < g.Name {
-				g, vn = c, vnets[name]
+	// A VNet on several nodes first: on one node "the same everywhere"
+	// holds vacuously. Then a VM guest, whose migration is QEMU's, then
+	// the first name.
+	cands := movedFirst(byVNet, env.Params["guest"])
+	slices.SortStableFunc(cands, func(a, b Guest) int {
+		if a.VM != b.VM {
+			return map[bool]int{true: -1, false: 1}[a.VM]
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	for _, multi := range []bool{true, false} {
+		for _, c := range cands {
+			cv := vnets[c.VNet]
+			if vn == nil && cv.Zone.Type == "evpn" && (c.GW4.IsValid() || c.GW6.IsValid()) && multi == (len(cv.Nodes) > 1) {
+				g, vn = c, cv
 			}
 		}
 	}
@@ -122,7 +124,7 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 	}
 	before := map[netip.Addr]string{}
 	for _, gw := range gws {
-		mac, err := s.gatewayMAC(ctx, g, gw)
+		mac, err := s.gatewayMAC(ctx, v, g, gw)
 		if err != nil {
 			return r.Errorf("%v", err)
 		}
@@ -158,18 +160,22 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 		tag := famOf(gw).Tag()
 		// Right after the move the guest has not re-resolved: the cached
 		// MAC must already be served by the new node.
-		pr, err := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+		pr, err := v.guestPing(ctx, g, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
 		if err != nil {
 			return r.Errorf("%v", err)
 		}
 		r.Expect(fmt.Sprintf("gateway %s reachable after migrating to %s", gw, target), pr.OK(), "a reply", pr.String(),
 			"the new node does not answer for the gateway MAC the guest cached")
-		after, ok, err := probe.NeighFor(g.NS, gw)
+		after, ok, err := v.guestNeighFor(ctx, g, gw)
 		if err != nil {
 			return r.Errorf("%v", err)
 		}
 		if !ok || after.MAC == "" {
-			r.Text("gateway "+gw.String()+" "+famOf(gw).Cache()+" entry", "flushed by the move (carrier loss of the simulated NIC); the ping above resolved it again")
+			cause := "flushed by the move (carrier loss of the simulated NIC)"
+			if g.VM {
+				cause = "gone after QEMU's migration (its NIC keeps its carrier: the guest's kernel dropped it)"
+			}
+			r.Text("gateway "+gw.String()+" "+famOf(gw).Cache()+" entry", cause+"; the ping above resolved it again")
 		}
 		obs := "no entry"
 		if ok {
@@ -182,11 +188,11 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 }
 
 // gatewayMAC makes sure the guest has resolved its gateway and returns the MAC.
-func (anycastGateway) gatewayMAC(ctx context.Context, g Guest, a netip.Addr) (string, error) {
-	if _, err := probe.Ping(ctx, g.NS, a, probe.PingOpts{Count: 1, Timeout: 500 * time.Millisecond}); err != nil {
+func (anycastGateway) gatewayMAC(ctx context.Context, v labView, g Guest, a netip.Addr) (string, error) {
+	if _, err := v.guestPing(ctx, g, a, probe.PingOpts{Count: 1, Timeout: 500 * time.Millisecond}); err != nil {
 		return "", err
 	}
-	e, ok, err := probe.NeighFor(g.NS, a)
+	e, ok, err := v.guestNeighFor(ctx, g, a)
 	if err != nil {
 		return "", err
 	}

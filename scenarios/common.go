@@ -157,6 +157,31 @@ func (v labView) pairOnTwoNodes(prefer string) (Guest, Guest, *overlayVNet, erro
 	return Guest{}, Guest{}, nil, fmt.Errorf("no two guests of one VXLAN/EVPN VNet on different nodes")
 }
 
+// pairToMove picks the guest a migration moves and its peer on another
+// node of its overlay VNet, where the probes run: the named guest when
+// given, else a VM guest if the lab has one (movedFirst), else two
+// namespace guests.
+func (v labView) pairToMove(name string) (Guest, Guest, *overlayVNet, error) {
+	if g, err := v.guest(name); err == nil && g.VM {
+		return v.vmPair(g)
+	}
+	if name == "" {
+		byVNet, _, err := v.overlayGuestsAll()
+		if err != nil {
+			return Guest{}, Guest{}, nil, err
+		}
+		for _, g := range movedFirst(byVNet, "") {
+			if !g.VM {
+				break
+			}
+			if a, b, vn, err := v.vmPair(g); err == nil {
+				return a, b, vn, nil
+			}
+		}
+	}
+	return v.pairOnTwoNodes(name)
+}
+
 // vmPair is a VM guest and a namespace guest on another node of its
 // overlay VNet (the probes run in the latter).
 func (v labView) vmPair(g Guest) (Guest, Guest, *overlayVNet, error) {
@@ -237,10 +262,12 @@ func (v labView) snatSubnetOf(g Guest, f ipFam) (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-// pairAcrossSegments picks two guests of one overlay VNet whose nodes
-// sit on different underlay segments (their VXLAN crosses a router).
-func (v labView) pairAcrossSegments() (Guest, Guest, error) {
-	byVNet, _, err := v.overlayGuests()
+// pairAcrossSegments picks a guest to move and a namespace guest (the
+// probes run there) of one overlay VNet whose nodes sit on different
+// underlay segments (their VXLAN crosses a router). The named guest when
+// given, else VM guests first (movedFirst).
+func (v labView) pairAcrossSegments(prefer string) (Guest, Guest, error) {
+	byVNet, _, err := v.overlayGuestsAll()
 	if err != nil {
 		return Guest{}, Guest{}, err
 	}
@@ -248,29 +275,50 @@ func (v labView) pairAcrossSegments() (Guest, Guest, error) {
 	for _, n := range v.Nodes() {
 		seg[n.Name] = n.Segment
 	}
+	// A pair sharing both families first (both are then probed), else
+	// one sharing either.
+	for _, both := range []bool{true, false} {
+		for _, a := range movedFirst(byVNet, prefer) {
+			for _, b := range byVNet[a.VNet] {
+				v4 := a.IPv4.IsValid() && b.IPv4.IsValid()
+				v6 := a.IPv6.IsValid() && b.IPv6.IsValid()
+				ok := v4 || v6
+				if both {
+					ok = v4 && v6
+				}
+				if ok && !b.VM && seg[a.Node] != seg[b.Node] {
+					return a, b, nil
+				}
+			}
+		}
+	}
+	if prefer != "" {
+		return Guest{}, Guest{}, fmt.Errorf("no namespace guest of %s's VNet sits on a node in another underlay segment", prefer)
+	}
+	return Guest{}, Guest{}, fmt.Errorf("no two guests of one VNet on nodes in different underlay segments")
+}
+
+// movedFirst orders the candidates for the guest a migration scenario
+// moves: only the named one when given; else the VM guests, then the
+// namespace guests, each by VNet name and in lab order. A lab declares VM
+// guests to see QEMU's own migration, so that is what it gets by default.
+func movedFirst(byVNet map[string][]Guest, prefer string) []Guest {
 	names := make([]string, 0, len(byVNet))
 	for k := range byVNet {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	// A pair sharing both families first (both are then probed), else
-	// one sharing either.
-	for _, both := range []bool{true, false} {
-		for _, vn := range names {
-			for _, a := range byVNet[vn] {
-				for _, b := range byVNet[vn] {
-					v4 := a.IPv4.IsValid() && b.IPv4.IsValid()
-					v6 := a.IPv6.IsValid() && b.IPv6.IsValid()
-					ok := v4 || v6
-					if both {
-						ok = v4 && v6
-					}
-					if ok && seg[a.Node] != seg[b.Node] {
-						return a, b, nil
-					}
-				}
+	var vms, others []Guest
+	for _, vn := range names {
+		for _, g := range byVNet[vn] {
+			switch {
+			case prefer != "" && g.Name != prefer:
+			case g.VM:
+				vms = append(vms, g)
+			default:
+				others = append(others, g)
 			}
 		}
 	}
-	return Guest{}, Guest{}, fmt.Errorf("no two guests of one VNet on nodes in different underlay segments")
+	return append(vms, others...)
 }

@@ -27,7 +27,8 @@ func (crossRackMigration) Description() string {
 }
 func (crossRackMigration) Params() []Param {
 	return []Param{
-		{Name: "pause", Default: "50ms", Kind: KindDuration, Help: "migration pause"},
+		{Name: "guest", Default: "", Kind: KindGuest, Help: "the guest to move (default: a VM guest if the lab has one, else the first guest with a peer in another rack)"},
+		{Name: "pause", Default: "50ms", Kind: KindDuration, Help: "migration pause (a VM guest: QEMU's own)"},
 		{Name: "max-gap", Default: "", Kind: KindDuration, Help: "longest acceptable probe gap (default: pause + " + convergenceBudget.String() + ")"},
 	}
 }
@@ -35,7 +36,10 @@ func (crossRackMigration) Params() []Param {
 func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 	r := NewResult(s.Name())
 	v := labView{env.Lab}
-	g, peer, err := v.pairAcrossSegments()
+	g, peer, err := v.pairAcrossSegments(env.Params["guest"])
+	if err != nil && env.Params["guest"] != "" {
+		return r.Errorf("%v", err)
+	}
 	if err != nil {
 		return r.Skipf("%v (needs a lab with nodes in several racks, like examples/evpn-racks)", err)
 	}
@@ -132,7 +136,7 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 			continue
 		}
 		if pa.IsValid() {
-			pr, err := probe.Ping(ctx, peer.NS, ga.Addr(), probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+			pr, err := v.guestPing(ctx, peer, ga.Addr(), probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
 			if err != nil {
 				return r.Errorf("%v", err)
 			}
@@ -140,7 +144,7 @@ func (s crossRackMigration) Run(ctx context.Context, env *Env) *Result {
 				"the VNet is not stretched to the other rack: VXLAN between VTEPs in different subnets needs routes between the racks")
 		}
 		if gw := f.GW(g); gw.IsValid() {
-			gp, err := probe.Ping(ctx, g.NS, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
+			gp, err := v.guestPing(ctx, g, gw, probe.PingOpts{Count: 3, Interval: 50 * time.Millisecond, Timeout: time.Second})
 			if err != nil {
 				return r.Errorf("%v", err)
 			}

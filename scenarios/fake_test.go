@@ -118,7 +118,7 @@ func TestLabLookups(t *testing.T) {
 	if err != nil || a.Node == b.Node || vn.VNet.Tag != 100 || len(vn.Nodes) != 2 {
 		t.Fatalf("pair: %v %v %+v %v", a.Name, b.Name, vn, err)
 	}
-	if _, _, err := v.pairAcrossSegments(); err != nil {
+	if _, _, err := v.pairAcrossSegments(""); err != nil {
 		t.Fatalf("segments: %v", err)
 	}
 	exits, _, err := v.exitNodes("z1")
@@ -298,5 +298,22 @@ func TestFabricLinkFailureSkipsVMGuests(t *testing.T) {
 	p, skip, err := fabricLinkFailure{}.plan(&Env{Lab: linkLab{newFake()}, Params: map[string]string{}})
 	if err != nil || skip != "" || p.ga.Name != "vm1" || p.gb.Name != "vm2" {
 		t.Fatalf("plan: %s -> %s, %q, %v", p.ga.Name, p.gb.Name, skip, err)
+	}
+}
+
+func TestMovedFirstPrefersVMs(t *testing.T) {
+	byVNet := map[string][]Guest{
+		"b": {{Name: "vm21", VNet: "b"}, {Name: "vm22", VNet: "b", VM: true}},
+		"a": {{Name: "vm11", VNet: "a"}, {Name: "vm12", VNet: "a", VM: true}},
+	}
+	var got []string
+	for _, g := range movedFirst(byVNet, "") {
+		got = append(got, g.Name)
+	}
+	if want := "vm12 vm22 vm11 vm21"; strings.Join(got, " ") != want {
+		t.Errorf("order %v, want %s", got, want)
+	}
+	if named := movedFirst(byVNet, "vm21"); len(named) != 1 || named[0].Name != "vm21" {
+		t.Errorf("named: %v", named)
 	}
 }

@@ -306,7 +306,7 @@ var _ = Describe("conformance", func() {
 	// A QEMU VM guest moved by QEMU's own live migration (its pause, its
 	// RARP rounds), measured from a namespace guest and the external host
 	// with echo streams the guest's kernel answers.
-	vmSpecs(labs+"vmmix/lab.yaml", pass("vm-live-migration:guest=vm11"), pass("evpn-control-plane"))
+	vmSpecs(labs+"vmmix/lab.yaml", pass("vm-live-migration"), pass("cross-rack-migration"), pass("anycast-gateway"), pass("evpn-control-plane"))
 	// Broken: the same cluster on an IPv6 underlay with Debian 12's FRR
 	// 8.4, which has no IPv6 VTEP (its local VTEP is 0.0.0.0) and refuses
 	// the agent's IPv6 PMSI tunnel attribute. IPv6 VTEPs came with FRR

@@ -114,7 +114,7 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 	}
 	r.Text("router rp_filter", orNone(rpState))
 	if len(routers) > 0 {
-		a, b, err := v.pairAcrossSegments()
+		a, b, err := v.pairAcrossSegments("")
 		if err == nil {
 			before, err := rpDrops(routers)
 			if err != nil {
@@ -129,7 +129,7 @@ func (s urpf) Run(ctx context.Context, env *Env) *Result {
 				if !f.Guest(a).IsValid() || !f.Guest(b).IsValid() {
 					continue
 				}
-				pr, err := probe.Ping(ctx, a.NS, f.Guest(b).Addr(), probe.PingOpts{Count: 3, Interval: 100 * time.Millisecond, Timeout: time.Second})
+				pr, err := v.guestPing(ctx, a, f.Guest(b).Addr(), probe.PingOpts{Count: 3, Interval: 100 * time.Millisecond, Timeout: time.Second})
 				if err != nil {
 					return r.Errorf("%v", err)
 				}

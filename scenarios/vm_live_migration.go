@@ -237,18 +237,13 @@ func (vmLiveMigration) plan(v labView, env *Env) (migration, string, error) {
 		}
 		m.maxGap, m.budget = d, fmt.Sprintf("%v (max-gap)", d)
 	}
-	g, peer, vn, err := v.pairOnTwoNodes(env.Params["guest"])
-	if vg, verr := v.guest(env.Params["guest"]); err != nil && verr == nil && vg.VM {
-		// A VM guest moves by QEMU's migration; its peer is a namespace
-		// guest, where the probes run.
-		g, peer, vn, err = v.vmPair(vg)
-	}
+	g, peer, vn, err := v.pairToMove(env.Params["guest"])
 	if err != nil {
 		return m, err.Error(), nil
 	}
-	// Prefer a guest the external host can reach (its zone has exit
-	// nodes), so both kinds of probes run.
-	if _, hasExt := v.External(); hasExt && env.Params["guest"] == "" {
+	// Among namespace guests, prefer one the external host can reach (its
+	// zone has exit nodes), so both kinds of probes run.
+	if _, hasExt := v.External(); hasExt && env.Params["guest"] == "" && !g.VM {
 		if byVNet, vnets, err := v.overlayGuests(); err == nil {
 			names := make([]string, 0, len(byVNet))
 			for k := range byVNet {
