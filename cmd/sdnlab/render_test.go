@@ -134,7 +134,11 @@ func TestProxmox9Configs(t *testing.T) {
 				t.Fatalf("validate: %v", err)
 			}
 			o := t.TempDir()
-			if err := runRender(context.Background(), []string{"--config", filepath.Join(d, "cfg"), "--node", "node1",
+			node := "node1"
+			if b, err := os.ReadFile(filepath.Join(d, "node")); err == nil {
+				node = strings.TrimSpace(string(b))
+			}
+			if err := runRender(context.Background(), []string{"--config", filepath.Join(d, "cfg"), "--node", node,
 				"--host-interfaces", filepath.Join(d, "interfaces"), "--out", o}, io.Discard); err != nil {
 				t.Fatalf("render: %v", err)
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/plan"
 )
 
 // WireGuard fabrics have no FRR part: proxmox-ve-config skips them when it
@@ -18,13 +19,52 @@ type WireGuard struct{}
 // Build adds nothing to frr.conf.
 func (WireGuard) Build(*Builder, *config.Fabric, *config.FabricNode) error { return nil }
 
-// Stanzas adds nothing: the wg(8) configs are the plan's WireGuard; the
-// interface stanzas and the routes for allowed IPs Proxmox adds are not
-// known here.
-func (WireGuard) Stanzas(s *Stanzas, f *config.Fabric, _ *config.FabricNode) error {
-	s.Notef("fabric %s: wireguard interface configs are rendered (wireguard/<iface>.conf); their interfaces.d stanzas and allowed-IP routes are not", f.ID)
+// Stanzas writes, as Proxmox 9 does for an internal node: the fabric's
+// dummy with the node's router IPs, then per WireGuard interface an "auto"
+// stanza (inet static with its IPv4 address, else inet manual) that brings
+// the device up from its wg(8) config and routes each peer's allowed IPs
+// into it (not the peers that skip route generation), and, when the
+// interface has an IPv6 address, an inet6 stanza without "auto" holding it.
+func (WireGuard) Stanzas(s *Stanzas, f *config.Fabric, n *config.FabricNode) error {
+	s.dummy(f, n)
+	if n.WG == nil {
+		return nil
+	}
+	for _, ifc := range n.Interfaces {
+		peers, err := wireGuardPeers(f, n, ifc.Name)
+		if err != nil {
+			return err
+		}
+		i := plan.NewIface(ifc.Name, plan.KindWireGuard)
+		i.Family, i.Method = "inet", "manual"
+		if ifc.IP.IsValid() {
+			i.Method = "static"
+			i.AddAddress(ifc.IP)
+		}
+		i.SetLinkType("wireguard")
+		i.SetIPForward("1")
+		i.AddPostUp(fmt.Sprintf("wg syncconf %s %s", ifc.Name, WireGuardConfPath(ifc.Name)))
+		for _, p := range peers {
+			if p.SkipRoutes {
+				continue
+			}
+			for _, a := range p.AllowedIPs {
+				i.AddPostUpRoute(a, ifc.Name)
+			}
+		}
+		s.Out = append(s.Out, *i)
+		if ifc.IP6.IsValid() {
+			i6 := plan.NewIface(ifc.Name, plan.KindWireGuard)
+			i6.Family, i6.Method, i6.NoAuto = "inet6", "static", true
+			i6.AddAddress(ifc.IP6)
+			s.Out = append(s.Out, *i6)
+		}
+	}
 	return nil
 }
+
+// WireGuardConfPath is where Proxmox writes an interface's wg(8) config.
+func WireGuardConfPath(iface string) string { return "/etc/wireguard/proxmox/" + iface + ".conf" }
 
 // Name implements config.FabricType.
 func (WireGuard) Name() string { return "wireguard" }

@@ -13,14 +13,15 @@ type IfaceKind string
 
 // Kinds of stanza.
 const (
-	KindBridge   IfaceKind = "bridge"   // Linux bridge (VNet, zone or L3VNI bridge)
-	KindVxlan    IfaceKind = "vxlan"    // VXLAN device
-	KindVRF      IfaceKind = "vrf"      // VRF device (vrf-table)
-	KindVeth     IfaceKind = "veth"     // one end of a veth pair (link-type veth)
-	KindVlan     IfaceKind = "vlan"     // 802.1Q/802.1ad sub-interface
-	KindOVS      IfaceKind = "ovs"      // Open vSwitch port or bridge (ovs_type/ovs_ports)
-	KindDummy    IfaceKind = "dummy"    // dummy device (fabric loopback)
-	KindPhysical IfaceKind = "physical" // a host NIC the stanza configures (fabric links)
+	KindBridge    IfaceKind = "bridge"    // Linux bridge (VNet, zone or L3VNI bridge)
+	KindVxlan     IfaceKind = "vxlan"     // VXLAN device
+	KindVRF       IfaceKind = "vrf"       // VRF device (vrf-table)
+	KindVeth      IfaceKind = "veth"      // one end of a veth pair (link-type veth)
+	KindVlan      IfaceKind = "vlan"      // 802.1Q/802.1ad sub-interface
+	KindOVS       IfaceKind = "ovs"       // Open vSwitch port or bridge (ovs_type/ovs_ports)
+	KindDummy     IfaceKind = "dummy"     // dummy device (fabric loopback)
+	KindPhysical  IfaceKind = "physical"  // a host NIC the stanza configures (fabric links)
+	KindWireGuard IfaceKind = "wireguard" // WireGuard device (wireguard fabric)
 )
 
 // Iface is one stanza of /etc/network/interfaces.d/sdn.
@@ -42,6 +43,9 @@ type Iface struct {
 	// bridge-vlan-protocol; fabric NICs): ifupdown2 merges them, the
 	// realizer must not create the device.
 	Amends bool `json:"amends,omitempty"`
+	// NoAuto: no "auto NAME" line, as for the inet6 stanza Proxmox writes
+	// after a WireGuard interface's inet one.
+	NoAuto bool `json:"noAuto,omitempty"`
 
 	Addresses []netip.Prefix `json:"addresses,omitempty"`
 	HWAddress string         `json:"hwaddress,omitempty"` // as written
@@ -98,6 +102,7 @@ type Iface struct {
 	Up       []string `json:"up,omitempty"`
 	PostUp   []string `json:"postUp,omitempty"`
 	PostDown []string `json:"postDown,omitempty"`
+	Down     []string `json:"down,omitempty"`
 
 	// Lines are the option lines in Proxmox's order and spelling.
 	Lines []Line `json:"lines"`
@@ -267,6 +272,8 @@ func (i *Iface) SetLinkType(t string) {
 		i.Kind = KindVeth
 	case "dummy":
 		i.Kind = KindDummy
+	case "wireguard":
+		i.Kind = KindWireGuard
 	}
 	i.line("link-type", t)
 }
@@ -393,6 +400,24 @@ func (i *Iface) AddUpConnectedRoute(p netip.Prefix, dev string) {
 	cmd := fmt.Sprintf("ip route add %s dev %s", p, dev)
 	i.Up = append(i.Up, cmd)
 	i.line("up", cmd)
+}
+
+// AddPostUp writes "post-up CMD" for a command the realizer does itself
+// in its own way (wg syncconf: the lab configures the device directly).
+func (i *Iface) AddPostUp(cmd string) {
+	i.PostUp = append(i.PostUp, cmd)
+	i.line("post-up", cmd)
+}
+
+// AddPostUpRoute writes "post-up ip route add P dev DEV" and its "down ip
+// route del P dev DEV".
+func (i *Iface) AddPostUpRoute(p netip.Prefix, dev string) {
+	i.Routes = append(i.Routes, Route{Prefix: p, Dev: dev})
+	add, del := fmt.Sprintf("ip route add %s dev %s", p, dev), fmt.Sprintf("ip route del %s dev %s", p, dev)
+	i.PostUp = append(i.PostUp, add)
+	i.Down = append(i.Down, del)
+	i.line("post-up", add)
+	i.line("down", del)
 }
 
 // AddVRFUnreachableDefault writes "post-up ip route add|del vrf VRF

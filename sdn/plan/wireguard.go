@@ -21,4 +21,7 @@ type WireGuardPeer struct {
 	Endpoint string `json:"endpoint,omitempty"`
 	// PersistentKeepalive in seconds; 0 off.
 	PersistentKeepalive int `json:"persistent_keepalive,omitempty"`
+	// SkipRoutes (skip_route_generation): the interface stanza installs
+	// no routes for this peer's allowed IPs.
+	SkipRoutes bool `json:"skip_routes,omitempty"`
 }

@@ -19,7 +19,10 @@ func Interfaces(plan *plan.NodePlan) string {
 	}
 	b.WriteString("#version:" + strconv.Itoa(version) + "\n")
 	for _, i := range plan.Ifaces {
-		b.WriteString("\nauto " + i.Name + "\n")
+		b.WriteString("\n")
+		if !i.NoAuto {
+			b.WriteString("auto " + i.Name + "\n")
+		}
 		b.WriteString("iface " + i.Name)
 		if i.Family != "" {
 			b.WriteString(" " + i.Family)

@@ -87,7 +87,7 @@ func typedMismatch(i *plan.Iface, l plan.Line) string {
 			return "VlanProtocol/raw device/id missing"
 		}
 	case "link-type":
-		if (l.Value == "veth" && i.Kind != plan.KindVeth) || (l.Value == "dummy" && i.Kind != plan.KindDummy) {
+		if want := map[string]plan.IfaceKind{"veth": plan.KindVeth, "dummy": plan.KindDummy, "wireguard": plan.KindWireGuard}[l.Value]; want != "" && i.Kind != want {
 			return "Kind differs"
 		}
 	case "veth-peer-name":
@@ -163,13 +163,10 @@ func typedMismatch(i *plan.Iface, l plan.Line) string {
 		if !slices.Contains(i.Up, l.Value) || len(i.Routes) == 0 {
 			return "not in Up/Routes"
 		}
-	case "post-up", "post-down":
-		cmds := i.PostUp
-		if l.Key == "post-down" {
-			cmds = i.PostDown
-		}
+	case "post-up", "post-down", "down":
+		cmds := map[string][]string{"post-up": i.PostUp, "post-down": i.PostDown, "down": i.Down}[l.Key]
 		if !slices.Contains(cmds, l.Value) {
-			return "not in PostUp/PostDown"
+			return "not in PostUp/PostDown/Down"
 		}
 		switch {
 		case strings.Contains(l.Value, "iptables"):
