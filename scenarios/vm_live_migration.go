@@ -14,6 +14,7 @@ import (
 	"github.com/sdnlab/sdnlab/capture"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 	"github.com/sdnlab/sdnlab/topology"
+	"github.com/sdnlab/sdnlab/topology/vm"
 )
 
 // vmLiveMigration moves a guest to another node under continuous probes and
@@ -58,6 +59,10 @@ func (vmLiveMigration) Params() []Param {
 // vmProbeInterval is the least interval of the echo streams towards a
 // VM guest: its kernel, emulated under TCG here, answers them.
 const vmProbeInterval = 10 * time.Millisecond
+
+// tcgResume is what the gap budget allows a VM guest emulated under TCG
+// to resume and answer after QEMU's downtime.
+const tcgResume = 150 * time.Millisecond
 
 // migration is one planned move.
 type migration struct {
@@ -286,6 +291,15 @@ func (vmLiveMigration) plan(v labView, env *Env) (migration, string, error) {
 		return m, fmt.Sprintf("guest %s and its peer %s share no IP family for the probes", g.Name, peer.Name), nil
 	}
 	m.g, m.peer, m.vn = g, peer, vn
+	if g.VM && env.Params["max-gap"] == "" {
+		if accel, _, err := vm.Accelerator(); err == nil && accel == "tcg" {
+			// An emulated guest answers its first echo tens of ms after
+			// QEMU resumed it (measured 50-130 ms here with every FDB
+			// already following): the guest's CPU, not the overlay.
+			m.maxGap += tcgResume
+			m.budget = fmt.Sprintf("%v = pause %v + %v convergence + %v for the emulated (TCG) guest to resume", m.maxGap, m.pause, convergenceBudget, tcgResume)
+		}
+	}
 	if g.VM && m.interval < vmProbeInterval {
 		// An emulated guest answers about 150 echoes a second.
 		m.interval = vmProbeInterval

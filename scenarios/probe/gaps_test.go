@@ -49,3 +49,28 @@ func TestLossGapIgnoresSenderPauses(t *testing.T) {
 		t.Errorf("unrecovered loss gap %v", st.LongestLossGap)
 	}
 }
+
+// A paused receiver answers late what it had queued, then loses what
+// came while it moved: the outage spans the late reply and the loss.
+func TestLossGapCountsLateReplies(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	var sent []time.Time
+	var arr []arrival
+	for i := 0; i < 20; i++ {
+		sent = append(sent, ms(10*i))
+		switch {
+		case i == 10: // queued in the paused guest: answered 24 ms late
+			arr = append(arr, arrival{seq: uint64(i), at: ms(10*i + 25)})
+		case i == 11 || i == 12: // lost
+		default:
+			arr = append(arr, arrival{seq: uint64(i), at: ms(10*i + 1)})
+		}
+	}
+	var st StreamStats
+	gaps(&st, t0, arr, sent)
+	// From seq 9's reply (91 ms) to seq 13's (131 ms).
+	if st.LongestLossGap != 40*time.Millisecond || st.LossGapFrom != 9 || st.LossGapTo != 13 {
+		t.Errorf("outage %v (seq %d..%d), want 40ms (seq 9..13)", st.LongestLossGap, st.LossGapFrom, st.LossGapTo)
+	}
+}

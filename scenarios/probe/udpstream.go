@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -372,16 +373,30 @@ func gaps(st *StreamStats, started time.Time, arrivals []arrival, sentAt []time.
 		}
 		return false
 	}
+	late := lateFunc(arrivals, sentAt)
 	prevAt, prevSeq := started, uint64(0)
 	prevQ := int64(-1)
+	// An outage is a run of arrivals each of which came after lost
+	// datagrams or came late (a paused receiver answers late what it had
+	// queued: an echo stream to a paused VM); it lasts from the arrival
+	// before the run to the run's last arrival.
+	var runAt time.Time
+	var runFrom uint64
 	var maxSeq uint64
 	for i, a := range arrivals {
 		g := a.at.Sub(prevAt)
 		if g > st.LongestGap {
 			st.LongestGap, st.GapFrom, st.GapTo = g, prevSeq, a.seq
 		}
-		if g > st.LongestLossGap && int64(a.seq) > prevQ+1 && lostBetween(prevQ, a.seq) {
-			st.LongestLossGap, st.LossGapFrom, st.LossGapTo = g, prevSeq, a.seq
+		if (int64(a.seq) > prevQ+1 && lostBetween(prevQ, a.seq)) || late(a) {
+			if runAt.IsZero() {
+				runAt, runFrom = prevAt, prevSeq
+			}
+			if g := a.at.Sub(runAt); g > st.LongestLossGap {
+				st.LongestLossGap, st.LossGapFrom, st.LossGapTo = g, runFrom, a.seq
+			}
+		} else {
+			runAt = time.Time{}
 		}
 		prevQ = int64(a.seq)
 		if i > 0 && a.seq < maxSeq {
@@ -396,8 +411,34 @@ func gaps(st *StreamStats, started time.Time, arrivals []arrival, sentAt []time.
 		if g := sentAt[n-1].Sub(prevAt); g > st.LongestGap {
 			st.LongestGap, st.GapFrom, st.GapTo = g, prevSeq, uint64(n-1)
 		}
-		if g := sentAt[n-1].Sub(prevAt); g > st.LongestLossGap && lostBetween(prevQ, uint64(n)) {
-			st.LongestLossGap, st.LossGapFrom, st.LossGapTo = g, prevSeq, uint64(n-1)
+		from, fromSeq := prevAt, prevSeq
+		if !runAt.IsZero() {
+			from, fromSeq = runAt, runFrom
 		}
+		if g := sentAt[n-1].Sub(from); g > st.LongestLossGap && lostBetween(prevQ, uint64(n)) {
+			st.LongestLossGap, st.LossGapFrom, st.LossGapTo = g, fromSeq, uint64(n-1)
+		}
+	}
+}
+
+// lateFunc tells whether a datagram took longer than the stream's usual
+// transit (the median) by more than an interval, and at least 5 ms: it
+// waited somewhere, in a paused receiver's queue for one. A sender that
+// stalls sends late, so its datagrams are not late by this measure.
+func lateFunc(arrivals []arrival, sentAt []time.Time) func(arrival) bool {
+	var transit []time.Duration
+	for _, a := range arrivals {
+		if a.seq < uint64(len(sentAt)) {
+			transit = append(transit, a.at.Sub(sentAt[a.seq]))
+		}
+	}
+	if len(transit) < 3 || len(sentAt) < 2 {
+		return func(arrival) bool { return false }
+	}
+	slices.Sort(transit)
+	interval := sentAt[len(sentAt)-1].Sub(sentAt[0]) / time.Duration(len(sentAt)-1)
+	limit := transit[len(transit)/2] + max(interval, 5*time.Millisecond)
+	return func(a arrival) bool {
+		return a.seq < uint64(len(sentAt)) && a.at.Sub(sentAt[a.seq]) > limit
 	}
 }
