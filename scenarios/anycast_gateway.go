@@ -50,8 +50,11 @@ func (s anycastGateway) Run(ctx context.Context, env *Env) *Result {
 	// the first name.
 	cands := movedFirst(byVNet, env.Params["guest"])
 	slices.SortStableFunc(cands, func(a, b Guest) int {
-		if a.VM != b.VM {
-			return map[bool]int{true: -1, false: 1}[a.VM]
+		switch {
+		case a.VM && !b.VM:
+			return -1
+		case b.VM && !a.VM:
+			return 1
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
