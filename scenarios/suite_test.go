@@ -336,9 +336,13 @@ var _ = Describe("conformance", func() {
 	// the loopbacks carries every route type.
 	labSpecs(labs+"ospfmesh/lab.yaml", pass("fabric-link-failure"), pass("evpn-control-plane"),
 		fail(files+"fabric-link-failure-no-redundancy.yaml", "no redundant path"))
-	// And as a BGP fabric (unnumbered eBGP, an AS per node) on FRR nodes:
-	// bgpd and the agent cannot both listen on port 179.
+	// And as a BGP fabric (unnumbered eBGP, an AS per node) on FRR nodes,
+	// then on a mixed cluster where two agent nodes run the fabric in
+	// bgpd and bfdd beside the agent (both on port 179, each on its own
+	// addresses).
 	labSpecs(labs+"bgpmesh/lab.yaml", pass("fabric-link-failure"), pass("evpn-control-plane"),
+		fail(files+"fabric-link-failure-no-redundancy.yaml", "no redundant path"))
+	labSpecs(labs+"bgpmeshmix/lab.yaml", pass("fabric-link-failure"), pass("evpn-control-plane"),
 		fail(files+"fabric-link-failure-no-redundancy.yaml", "no redundant path"))
 
 	// The IPv6-only cluster (IPv6 underlay, 4-byte ASN, IPv6-only VNets,

@@ -97,7 +97,7 @@ func agentProc(lab, dir string, n *Node, bin string) proc.Spec {
 // reloadAgent hands a node's running agent the configuration of its new
 // plan through its control socket.
 func reloadAgent(lab, dir, node string, p *plan.NodePlan) error {
-	cfg, err := AgentConfig(lab, node, p)
+	cfg, err := AgentConfig(lab, dir, node, p)
 	if err != nil {
 		return err
 	}
@@ -109,14 +109,17 @@ func reloadAgent(lab, dir, node string, p *plan.NodePlan) error {
 
 // AgentConfig is the agent configuration of a node's plan: what the agent
 // reads at start and what a reload hands it, so that the two never differ
-// in anything but the plan.
-func AgentConfig(lab, node string, p *plan.NodePlan) (evpn.Config, error) {
+// in anything but the plan. dir is the lab's state directory.
+func AgentConfig(lab, dir, node string, p *plan.NodePlan) (evpn.Config, error) {
 	cfg, err := evpn.FromPlan(p, func(zone string) string { return VRFNS(lab, node, zone) })
 	if err != nil {
 		return cfg, err
 	}
 	if cfg.Node == "" {
 		cfg.Node = node
+	}
+	if cfg.SharedPorts, err = sharedPorts(dir, node, p, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }

@@ -23,7 +23,8 @@ func (l *Lab) Exec(ctx context.Context, thing string, argv []string, stdin io.Re
 	if ns == "" {
 		return fmt.Errorf("lab %s has no node, guest, router or host %q", l.Name, thing)
 	}
-	// On an FRR node a plain `vtysh` must reach this node's FRR: it runs
+	// On an FRR node (or an agent node's FRR for its fabrics) a plain
+	// `vtysh` must reach this node's FRR: it runs
 	// in the mount namespace (and root, for frr: 10) of its daemons. Other
 	// commands run as on any node.
 	if l.runsFRR(thing) && l.StateDir != "" && len(argv) > 0 && filepath.Base(argv[0]) == "vtysh" {
@@ -62,7 +63,8 @@ func (l *Lab) Output(ctx context.Context, thing string, argv ...string) ([]byte,
 // runsFRR tells whether a node, or a router's route reflector, runs FRR.
 func (l *Lab) runsFRR(thing string) bool {
 	if n := l.Node(thing); n != nil {
-		return n.EngineOf() == EngineFRR
+		// An agent node's fabrics run in an FRR beside the agent.
+		return n.EngineOf() == EngineFRR || (l.StateDir != "" && fabricOnlyRunning(FRRDir(l.StateDir, thing)))
 	}
 	for _, rt := range l.Routers {
 		if rt.Name == thing && rt.Reflector != nil {

@@ -4,8 +4,9 @@ package topology
 // fabric runs on its member nodes over the lab's point-to-point links. FRR
 // nodes run it in their own FRR (the rendered frr.conf has it); agent
 // nodes run FRR beside the agent with only the fabric part of that
-// frr.conf (zebra, staticd and fabricd or ospfd: no bgpd or bfdd, whose
-// ports the agent holds).
+// frr.conf (zebra, staticd and fabricd or ospfd; for a BGP fabric also
+// bgpd and bfdd with the fabric's sessions alone, sharing ports 179, 3784
+// and 4784 with the agent: see evpn.SharedPorts).
 
 import (
 	"context"
@@ -15,12 +16,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/sdn/config"
+	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/frr"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/sdn/render"
@@ -46,8 +49,7 @@ func fabricsOf(cfg *config.Config, node string) []*config.Fabric {
 
 // checkFabrics refuses, before anything is built, what the lab cannot run:
 // a WireGuard fabric (no wireguard module here, and no WireGuard in the
-// lab yet) and a BGP fabric on an agent node (bgpd and the agent would
-// both need port 179 in one namespace; an FRR node's bgpd does both).
+// lab yet).
 func checkFabrics(lab *Lab) error {
 	var probs []string
 	for _, n := range lab.Nodes {
@@ -57,8 +59,6 @@ func checkFabrics(lab *Lab) error {
 				probs = append(probs, fmt.Sprintf("%s: fabric %s (wireguard) on node %s: this kernel has no wireguard module: WireGuard fabrics are rendered (sdnlab render) but not realized", f.Pos, f.ID, n.Name))
 			case f.Protocol == "wireguard":
 				probs = append(probs, fmt.Sprintf("%s: fabric %s (wireguard) on node %s: running WireGuard fabrics in the lab is not done yet: they are rendered (sdnlab render) but not realized", f.Pos, f.ID, n.Name))
-			case f.Protocol == "bgp" && n.EngineOf() == EngineAgent:
-				probs = append(probs, fmt.Sprintf("%s: fabric %s (bgp) on node %s: a BGP fabric runs only on FRR nodes (engine: frr): on an agent node bgpd and the agent would both need port 179", f.Pos, f.ID, n.Name))
 			}
 		}
 	}
@@ -69,34 +69,118 @@ func checkFabrics(lab *Lab) error {
 }
 
 // needsFabricFRR tells whether an agent node runs FRR beside the agent
-// for its fabrics (OpenFabric or OSPF).
+// for its fabrics (OpenFabric, OSPF or BGP).
 func needsFabricFRR(lab *Lab, n *Node) bool {
 	if n.EngineOf() != EngineAgent {
 		return false
 	}
 	for _, f := range fabricsOf(lab.Config, n.Name) {
-		if f.Protocol == "openfabric" || f.Protocol == "ospf" {
+		switch f.Protocol {
+		case "openfabric", "ospf", "bgp":
 			return true
 		}
 	}
 	return false
 }
 
+// fabricGroups are the peer groups of a BGP fabric in a default BGP
+// instance: the unnumbered ones (a fabric's sessions run over its
+// interfaces; the EVPN and bgp controllers' peers are addresses).
+func fabricGroups(r *frr.BGPRouter) map[string]bool {
+	out := map[string]bool{}
+	if r == nil {
+		return out
+	}
+	for _, g := range r.NeighborGroups {
+		if len(g.Interfaces) > 0 {
+			out[g.Name] = true
+		}
+	}
+	return out
+}
+
 // fabricOnly is p with the routing configuration of its fabrics alone: no
-// BGP instance, VRF or static route (the agent speaks the EVPN part).
+// VRF, static route or BGP but a BGP fabric's sessions in the default
+// instance (the agent speaks the EVPN and bgp controller parts).
 func fabricOnly(p *plan.NodePlan) *plan.NodePlan {
 	c := *p
 	f := *p.FRR
 	f.BGP = frr.BGP{}
 	f.IPRoutes = nil
+	groups := fabricGroups(p.FRR.DefaultRouter())
+	if len(groups) > 0 {
+		r := *p.FRR.DefaultRouter()
+		r.NeighborGroups = nil
+		for _, g := range p.FRR.DefaultRouter().NeighborGroups {
+			if groups[g.Name] {
+				r.NeighborGroups = append(r.NeighborGroups, g)
+			}
+		}
+		r.IPv4Unicast = fabricAF(r.IPv4Unicast, groups)
+		r.IPv6Unicast = fabricAF(r.IPv6Unicast, groups)
+		r.L2VPNEVPN, r.Custom = nil, nil
+		f.BGP = frr.BGP{Routers: map[string]*frr.BGPRouter{frr.DefaultVRF: &r}}
+	}
 	f.ProtocolRouteMaps = map[string]frr.ProtocolRouteMap{}
 	for k, v := range p.FRR.ProtocolRouteMaps {
-		if k != "bgp" {
+		if k != "bgp" || len(groups) > 0 {
 			f.ProtocolRouteMaps[k] = v
 		}
 	}
 	c.FRR = &f
 	return &c
+}
+
+// fabricAF is a unicast address family with only the fabric groups
+// activated; nil when none is.
+func fabricAF(af *frr.UnicastAF, groups map[string]bool) *frr.UnicastAF {
+	if af == nil {
+		return nil
+	}
+	out := *af
+	out.Neighbors, out.ImportVRF, out.Custom = nil, nil, nil
+	for _, n := range af.Neighbors {
+		if groups[n.Name] {
+			out.Neighbors = append(out.Neighbors, n)
+		}
+	}
+	if len(out.Neighbors) == 0 {
+		return nil
+	}
+	return &out
+}
+
+// sharedPorts are the ports an agent shares with the bgpd and bfdd of its
+// node's BGP fabric (nil without one): the agent listens on the addresses
+// of its EVPN sessions only, as the user that FRR runs as (the owner of
+// its frr.conf, which differs between the host's FRR and a private root's).
+func sharedPorts(dir, node string, p *plan.NodePlan, cfg *evpn.Config) (*evpn.SharedPorts, error) {
+	if p == nil || len(fabricGroups(p.FRR.DefaultRouter())) == 0 {
+		return nil, nil
+	}
+	conf := filepath.Join(FRRDir(dir, node), "etc", "frr.conf")
+	fi, err := os.Stat(conf)
+	if err != nil {
+		return nil, fmt.Errorf("the FRR of the node's BGP fabric, whose ports the agent shares: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, fmt.Errorf("%s: no owner", conf)
+	}
+	sp := &evpn.SharedPorts{UID: int(st.Uid)}
+	seen := map[netip.Addr]bool{}
+	add := func(a netip.Addr) {
+		if a.IsValid() && !a.IsUnspecified() && !seen[a] {
+			seen[a] = true
+			sp.Addrs = append(sp.Addrs, a)
+		}
+	}
+	add(cfg.LocalVTEP)
+	add(cfg.RouterID)
+	for _, n := range cfg.Neighbors {
+		add(n.UpdateSource)
+	}
+	return sp, nil
 }
 
 // fabricInstance is an agent node's FRR for its fabrics.
@@ -106,14 +190,18 @@ func fabricInstance(lab *Lab, n *Node, dir string) *frrnode.Instance {
 		version, root = FRR10Version, FRR10Root
 	}
 	conf := render.FRR(fabricOnly(lab.Plans[n.Name]), version)
+	// bgpd and bfdd only for a BGP fabric's sessions: the agent holds the
+	// EVPN and bgp controller ones (and every BFD session of an OpenFabric
+	// or OSPF node).
+	bgpFabric := len(fabricGroups(lab.Plans[n.Name].FRR.DefaultRouter())) > 0
 	var ds []string
 	for _, d := range frrnode.DaemonsFor(conf) {
-		if d != "bgpd" && d != "bfdd" {
+		if bgpFabric || (d != "bgpd" && d != "bfdd") {
 			ds = append(ds, d)
 		}
 	}
-	return &frrnode.Instance{Node: n.Name, NS: n.NS, Dir: FRRDir(dir, n.Name), Conf: conf, Root: root, Daemons: ds,
-		Additions: fabricAdditions(lab, lab.Plans[n.Name])}
+	return &frrnode.Instance{Node: n.Name, NS: n.NS, Dir: FRRDir(dir, n.Name), Conf: conf, Root: root,
+		Daemons: ds, Role: frrnode.RoleFabricOnly, Additions: fabricAdditions(lab, lab.Plans[n.Name])}
 }
 
 // fabricAdditions is the lab file's fabric tuning for a node's FRR: the
@@ -138,10 +226,9 @@ func fabricAdditions(lab *Lab, p *plan.NodePlan) []string {
 }
 
 // fabricOnlyRunning tells whether the FRR running in dir is an agent
-// node's fabric instance (its daemons file enables no bgpd).
+// node's fabric instance.
 func fabricOnlyRunning(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "etc", "daemons"))
-	return err == nil && !strings.Contains(string(b), "bgpd=yes")
+	return frrnode.RoleOf(dir) == frrnode.RoleFabricOnly
 }
 
 // startFabricFRR starts (or reloads) the fabric FRR of the agent nodes.

@@ -117,14 +117,27 @@ func (r *resolver) checkFabricLinks() {
 			continue
 		}
 		fabricIfs := map[string]bool{}
+		var names []string
 		for _, ifc := range p.Ifaces {
-			if ifc.Kind != plan.KindPhysical || fabricIfs[ifc.Name] {
+			if ifc.Kind == plan.KindPhysical {
+				names = append(names, ifc.Name)
+			}
+		}
+		// A BGP fabric's unnumbered sessions name their interfaces only
+		// in frr.conf (no interfaces.d stanza without an address).
+		if r := p.FRR.DefaultRouter(); r != nil {
+			for _, g := range r.NeighborGroups {
+				names = append(names, g.Interfaces...)
+			}
+		}
+		for _, name := range names {
+			if fabricIfs[name] {
 				continue
 			}
-			fabricIfs[ifc.Name] = true
-			if !slices.Contains(n.P2P, ifc.Name) {
+			fabricIfs[name] = true
+			if !slices.Contains(n.P2P, name) {
 				r.lab.Warnings = append(r.lab.Warnings, fmt.Sprintf("%s: underlay.links: node %s has no link on %s, an interface of its fabric: no adjacency there (add [%s:%s, <node>:<ifname>])",
-					n.pos, n.Name, ifc.Name, n.Name, ifc.Name))
+					n.pos, n.Name, name, n.Name, name))
 			}
 		}
 		for _, l := range r.lab.P2P {

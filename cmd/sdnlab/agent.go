@@ -55,7 +55,7 @@ func runAgent(ctx context.Context, args []string) error {
 		if err := json.Unmarshal(b, &plan); err != nil {
 			return badInput("%s: %v", planFile, err)
 		}
-		cfg, err = topology.AgentConfig(*lab, *node, &plan)
+		cfg, err = topology.AgentConfig(*lab, dir, *node, &plan)
 		if err != nil {
 			return badInput("%s: %v", planFile, err)
 		}

@@ -57,6 +57,10 @@ type Config struct {
 	// Port is where peers connect (179 unless set).
 	Port  int
 	Peers []Peer
+	// Share, when set, is a port the guard shares with another BGP speaker
+	// in the namespace: the guard listens only on Share.Addrs and leaves
+	// the rest of the port to the other speaker.
+	Share *Share
 }
 
 // Counters are the errors found in one peer's messages.
@@ -145,6 +149,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Guard, error) {
 			g.DialPort = l.Addr().(*net.TCPAddr).Port
 		}
 		g.serve(l, func(c net.Conn) { g.outbound(ps, c) })
+	}
+	if cfg.Share != nil {
+		for _, a := range cfg.Share.Addrs {
+			l, err := cfg.Share.Listen(netip.AddrPortFrom(a, uint16(cfg.Port)))
+			if err != nil {
+				return fail(fmt.Errorf("bgp guard: listen on %s port %d: %w", a, cfg.Port, err))
+			}
+			g.serve(l, g.inbound)
+		}
+		return g, nil
 	}
 	outer, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

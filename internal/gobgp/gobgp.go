@@ -23,6 +23,9 @@ type Global struct {
 	RouterID netip.Addr
 	// ListenPort is the BGP port (0: 179).
 	ListenPort int
+	// Share, when set, shares the port with another speaker in the
+	// namespace (bgpguard.Share).
+	Share *bgpguard.Share
 }
 
 // Port is the port g listens on.
@@ -42,7 +45,7 @@ func (g Global) Port() int32 {
 // both. It must run on a thread in the speaker's namespace, since it opens
 // the listeners.
 func Start(ctx context.Context, g Global, peers []bgpguard.Peer, log *slog.Logger) (*server.BgpServer, *bgpguard.Guard, error) {
-	guard, err := bgpguard.Start(ctx, bgpguard.Config{Port: int(g.Port()), Peers: peers}, log.With("bgp", "guard"))
+	guard, err := bgpguard.Start(ctx, bgpguard.Config{Port: int(g.Port()), Peers: peers, Share: g.Share}, log.With("bgp", "guard"))
 	if err != nil {
 		return nil, nil, err
 	}

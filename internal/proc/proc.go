@@ -59,11 +59,12 @@ func SetOwnHostname() (bool, error) {
 		return false, nil
 	}
 	// Our UTS namespace must differ from the one of the process that
-	// started us (Spec.Hostname made it at clone); anything unreadable or
-	// equal leaves the hostname alone.
-	self, err1 := os.Readlink("/proc/self/ns/uts")
-	parent, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/uts", os.Getppid()))
-	if err1 != nil || err2 != nil || self == parent {
+	// started us (Spec.Hostname made it at clone), which that process
+	// wrote down: it may have exited by now. Anything unreadable or equal
+	// leaves the hostname alone.
+	self, err := os.Readlink("/proc/self/ns/uts")
+	parent := os.Getenv(parentUTSEnv)
+	if err != nil || parent == "" || self == parent {
 		return false, nil
 	}
 	if err := unix.Sethostname([]byte(name)); err != nil {
@@ -71,6 +72,9 @@ func SetOwnHostname() (bool, error) {
 	}
 	return true, nil
 }
+
+// parentUTSEnv carries the starting process's UTS namespace to the child.
+const parentUTSEnv = "SDNLAB_PARENT_UTS"
 
 // Start starts s unless it is already running and returns its PID. A
 // process that dies while this one lives is reaped.
@@ -98,7 +102,12 @@ func Start(s Spec) (int, error) {
 		if cmd.Env == nil {
 			cmd.Env = os.Environ()
 		}
-		cmd.Env = append(cmd.Env, HostnameEnv+"="+s.Hostname)
+		uts, err := os.Readlink("/proc/self/ns/uts")
+		if err != nil {
+			logf.Close()
+			return 0, fmt.Errorf("%s: own UTS namespace: %w", s.Name, err)
+		}
+		cmd.Env = append(cmd.Env, HostnameEnv+"="+s.Hostname, parentUTSEnv+"="+uts)
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUTS
 	}
 	err = nsutil.Start(s.NS, cmd)

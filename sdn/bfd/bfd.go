@@ -71,6 +71,12 @@ type Config struct {
 	// It bounds the reader's wake-ups to 1/RxCoalesce a second whatever
 	// the number of sessions, and adds at most that to detection.
 	RxCoalesce time.Duration
+	// Addrs, when set, are the only local addresses the sessions are
+	// received on: on an agent node whose fabric runs FRR's bfdd beside
+	// the agent, bfdd listens on every address (its sessions come to
+	// link-local ones) and Linux hands a packet to the socket bound to its
+	// exact destination first.
+	Addrs []netip.Addr
 }
 
 // defaultRxCoalesce: 20 ms is 2 % of the default detection time.
@@ -194,18 +200,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, onChange func(peer
 	if cfg.Port == PortSingleHop {
 		ports = append(ports, PortMultiHop)
 	}
+	locals := []netip.Addr{{}}
+	if len(cfg.Addrs) > 0 {
+		locals = cfg.Addrs
+	}
 	for _, p := range ports {
-		c, err := listenTTL(&net.UDPAddr{Port: p}, true)
-		if err != nil {
-			m.Close()
-			return nil, fmt.Errorf("bfd listen on %d: %w", p, err)
+		for _, a := range locals {
+			c, err := listenTTL(&net.UDPAddr{IP: a.AsSlice(), Port: p}, true)
+			if err != nil {
+				m.Close()
+				return nil, fmt.Errorf("bfd listen on %s port %d: %w", a, p, err)
+			}
+			m.rx = append(m.rx, c)
+			if err := m.dupRx(c); err != nil {
+				m.Close()
+				return nil, fmt.Errorf("bfd socket on %d: %w", p, err)
+			}
+			go m.readLoop(c)
 		}
-		m.rx = append(m.rx, c)
-		if err := m.dupRx(c); err != nil {
-			m.Close()
-			return nil, fmt.Errorf("bfd socket on %d: %w", p, err)
-		}
-		go m.readLoop(c)
 	}
 	m.schedDone = make(chan struct{})
 	go func() {
@@ -226,6 +238,14 @@ func listenTTL(addr *net.UDPAddr, reuse bool) (*net.UDPConn, error) {
 			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, 255)
 			if reuse {
 				serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1))
+			}
+			// A session address may come up after the agent (a loopback).
+			if addr.IP != nil {
+				if addr.IP.To4() != nil {
+					serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_FREEBIND, 1))
+				} else {
+					serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_FREEBIND, 1))
+				}
 			}
 		})
 		return errors.Join(err, serr)

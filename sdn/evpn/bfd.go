@@ -24,10 +24,14 @@ func (a *Agent) startBFD(ctx context.Context, send func(any)) (bfdControl, error
 	if len(peers) == 0 {
 		return nil, nil
 	}
-	m, err := bfd.Start(ctx, bfd.Config{
+	bc := bfd.Config{
 		Interval:   time.Duration(a.cfg.BFDIntervalMs) * time.Millisecond,
 		DetectMult: a.cfg.BFDDetectMult,
-	}, a.log.With("proto", "bfd"), func(peer netip.Addr, up bool) { send(evBFD{peer: peer, up: up}) })
+	}
+	if sp := a.cfg.SharedPorts; sp != nil {
+		bc.Addrs = sp.Addrs
+	}
+	m, err := bfd.Start(ctx, bc, a.log.With("proto", "bfd"), func(peer netip.Addr, up bool) { send(evBFD{peer: peer, up: up}) })
 	if err != nil {
 		return nil, err
 	}

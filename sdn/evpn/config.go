@@ -23,10 +23,13 @@ type Config struct {
 	// it originates and the originator IP of its type 3 routes.
 	LocalVTEP netip.Addr `json:"local_vtep"`
 	// ListenPort is the BGP port (0: 179).
-	ListenPort int        `json:"listen_port,omitempty"`
-	Neighbors  []Neighbor `json:"neighbors"`
-	L2VNIs     []L2VNI    `json:"l2vnis"`
-	L3VNIs     []L3VNI    `json:"l3vnis,omitempty"`
+	ListenPort int `json:"listen_port,omitempty"`
+	// SharedPorts, when set, are BGP and BFD ports the agent shares with
+	// another speaker of the node; nil: the agent listens on every address.
+	SharedPorts *SharedPorts `json:"shared_ports,omitempty"`
+	Neighbors   []Neighbor   `json:"neighbors"`
+	L2VNIs      []L2VNI      `json:"l2vnis"`
+	L3VNIs      []L3VNI      `json:"l3vnis,omitempty"`
 	// Networks are announced to ipv4/ipv6 unicast peers while the routing
 	// table holds them (FRR's `network` with its import check).
 	Networks []netip.Prefix `json:"networks,omitempty"`
@@ -58,6 +61,17 @@ type Config struct {
 	// can show a check catches it (never set in a real lab; see
 	// TestFaultEnv): a comma-separated list of faults, "" none.
 	TestFault string `json:"test_fault,omitempty"`
+}
+
+// SharedPorts: a BGP fabric's bgpd and bfdd run beside the agent (FRR, as
+// its frr user) and listen on every address, since the fabric's sessions
+// come to link-local ones. The agent listens only on Addrs (the addresses
+// its EVPN sessions use), where Linux hands it their packets first.
+type SharedPorts struct {
+	// UID is the other speaker's user: TCP listeners share a port only
+	// between sockets of one owner.
+	UID   int          `json:"uid"`
+	Addrs []netip.Addr `json:"addrs"`
 }
 
 // TestFaultEnv is the environment variable `sdnlab agent` reads TestFault
@@ -248,6 +262,16 @@ func (c *Config) Validate() error {
 	}
 	if c.ListenPort < 0 || c.ListenPort > 65535 {
 		bad("listen_port: %d out of range", c.ListenPort)
+	}
+	if sp := c.SharedPorts; sp != nil {
+		if len(sp.Addrs) == 0 {
+			bad("shared_ports.addrs: empty (the other speaker listens on every address)")
+		}
+		for i, a := range sp.Addrs {
+			if !a.IsValid() || a.IsUnspecified() {
+				bad("shared_ports.addrs[%d]: %q is not a local address", i, a)
+			}
+		}
 	}
 	for _, f := range strings.Split(c.TestFault, ",") {
 		if f != "" && !slices.Contains(testFaults, f) {

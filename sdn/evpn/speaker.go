@@ -23,7 +23,11 @@ func startSpeaker(ctx context.Context, cfg *Config, log *slog.Logger) (*server.B
 	for _, n := range cfg.Neighbors {
 		peers = append(peers, bgpguard.Peer{Addr: n.Addr, Local: n.UpdateSource, TTL: sessionTTL(cfg, n)})
 	}
-	s, g, err := gobgp.Start(ctx, gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}, peers, log)
+	global := gobgp.Global{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}
+	if sp := cfg.SharedPorts; sp != nil {
+		global.Share = &bgpguard.Share{Addrs: sp.Addrs, UID: sp.UID}
+	}
+	s, g, err := gobgp.Start(ctx, global, peers, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -70,10 +70,30 @@ type Instance struct {
 	// (which always run): bgpd, bfdd, and fabricd/ospfd/isisd when the
 	// configuration has those sections.
 	Daemons []string
+	// Role is what the instance is to its node: RoleNode (the node's FRR,
+	// the default) or RoleFabricOnly. Start records it in DIR/role.
+	Role string
 	// Additions are configuration lines the lab applies after frr.conf
 	// (vtysh, after each start and reload), never written into frr.conf:
 	// lab-file tuning such as a fabric's LSP generation interval.
 	Additions []string
+}
+
+// Roles of an instance.
+const (
+	// RoleNode: the node's routing engine, the whole frr.conf.
+	RoleNode = "node"
+	// RoleFabricOnly: the fabrics of an agent node, beside the agent.
+	RoleFabricOnly = "fabric-only"
+)
+
+// RoleOf is the role of the instance last started in dir ("" none).
+func RoleOf(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "role"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // Installed reports whether Debian's FRR is there, with the reason when not.
@@ -170,6 +190,13 @@ func (in *Instance) Start(ctx context.Context) error {
 		if err := os.WriteFile(filepath.Join(in.etc(), n), []byte(c), 0o640); err != nil {
 			return fmt.Errorf("frr on %s: %w", in.Node, err)
 		}
+	}
+	role := in.Role
+	if role == "" {
+		role = RoleNode
+	}
+	if err := os.WriteFile(filepath.Join(in.Dir, "role"), []byte(role+"\n"), 0o644); err != nil {
+		return fmt.Errorf("frr on %s: %w", in.Node, err)
 	}
 	// The daemons drop to the frr user: it must own its files (the root's
 	// own frr user when chrooted, see below).
