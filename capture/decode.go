@@ -184,7 +184,42 @@ func (d *Decoder) decodeUDP(p *Packet, data []byte) error {
 	if p.Frag == nil && (p.DstPort == 67 || p.DstPort == 68) && (p.SrcPort == 67 || p.SrcPort == 68) {
 		return decodeDHCP(p, payload)
 	}
+	if p.Frag == nil {
+		p.WireGuard = decodeWireGuard(payload)
+	}
 	return nil
+}
+
+// WireGuard message types (the first byte of every message, followed by
+// three zero bytes) and their fixed lengths; a data message is 16 bytes
+// of header and a ciphertext padded to 16 bytes plus its 16-byte tag.
+const (
+	WireGuardInitiation = 1
+	WireGuardResponse   = 2
+	WireGuardCookie     = 3
+	WireGuardData       = 4
+)
+
+// decodeWireGuard reads a UDP payload as a WireGuard message when its
+// type and length say it is one (WireGuard has no fixed port); nil else.
+func decodeWireGuard(b []byte) *WireGuardMsg {
+	if len(b) < 32 || b[1] != 0 || b[2] != 0 || b[3] != 0 {
+		return nil
+	}
+	m := &WireGuardMsg{Type: b[0]}
+	switch {
+	case b[0] == WireGuardInitiation && len(b) == 148, b[0] == WireGuardCookie && len(b) == 64:
+		m.Sender = binary.LittleEndian.Uint32(b[4:8])
+	case b[0] == WireGuardResponse && len(b) == 92:
+		m.Sender = binary.LittleEndian.Uint32(b[4:8])
+		m.Receiver = binary.LittleEndian.Uint32(b[8:12])
+	case b[0] == WireGuardData && len(b)%16 == 0:
+		m.Receiver = binary.LittleEndian.Uint32(b[4:8])
+		m.Counter = binary.LittleEndian.Uint64(b[8:16])
+	default:
+		return nil
+	}
+	return m
 }
 
 // decodeDHCP reads a DHCPv4 message: its type, the client's MAC and the

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"strings"
@@ -560,5 +561,39 @@ func TestControlPlane(t *testing.T) {
 		if got := ControlPlane(c.frame); got != c.want {
 			t.Errorf("%s: ControlPlane = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// WireGuard messages are known by their type, three zero bytes and their
+// length; other UDP payloads are not taken for them.
+func TestDecodeWireGuard(t *testing.T) {
+	data := make([]byte, 32+48)
+	data[0] = WireGuardData
+	binary.LittleEndian.PutUint32(data[4:], 0xabcd)
+	binary.LittleEndian.PutUint64(data[8:], 7)
+	init := make([]byte, 148)
+	init[0] = WireGuardInitiation
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    uint8 // 0: not WireGuard
+	}{
+		{"data", data, WireGuardData},
+		{"initiation", init, WireGuardInitiation},
+		{"initiation of the wrong length", init[:140], 0},
+		{"data not padded to 16", data[:70], 0},
+		{"reserved bytes set", append([]byte{4, 1, 0, 0}, data[4:]...), 0},
+		{"short", data[:20], 0},
+	} {
+		m := decodeWireGuard(tc.payload)
+		switch {
+		case tc.want == 0 && m != nil:
+			t.Errorf("%s: decoded as %+v", tc.name, m)
+		case tc.want != 0 && (m == nil || m.Type != tc.want):
+			t.Errorf("%s: %+v, want type %d", tc.name, m, tc.want)
+		}
+	}
+	if m := decodeWireGuard(data); m.Receiver != 0xabcd || m.Counter != 7 {
+		t.Errorf("data header %+v", m)
 	}
 }

@@ -70,6 +70,8 @@ type Packet struct {
 	DHCP  *DHCP
 	BGP   []*BGPMessage // BGP messages completed by this segment
 	BFD   *BFD          // a BFD control packet
+	// WireGuard is a WireGuard message (recognized by its type and length).
+	WireGuard *WireGuardMsg
 
 	DecodeErr string // what gopacket or the VXLAN/BGP decoder could not parse, if anything
 
@@ -88,6 +90,15 @@ type DHCP struct {
 	ServerID  netip.Addr
 	MTU       int    // option 26; 0 none
 	LeaseSecs uint32 // 0xffffffff: infinite
+}
+
+// WireGuardMsg is the clear header of a WireGuard message.
+type WireGuardMsg struct {
+	Type uint8 // WireGuardInitiation ... WireGuardData
+	// Sender and Receiver are the session indexes the message names
+	// (Sender in handshake messages, Receiver in responses and data).
+	Sender, Receiver uint32
+	Counter          uint64 // of a data message
 }
 
 // VLANTag is one 802.1Q or 802.1ad tag of a frame.
@@ -304,6 +315,13 @@ func (p *Packet) summary(b *strings.Builder) {
 		fmt.Fprintf(b, " UDP %d > %d len %d", p.SrcPort, p.DstPort, p.PayloadLen)
 	default:
 		fmt.Fprintf(b, " proto %s len %d", p.IPProto, p.Len)
+	}
+	if w := p.WireGuard; w != nil {
+		names := map[uint8]string{WireGuardInitiation: "handshake initiation", WireGuardResponse: "handshake response", WireGuardCookie: "cookie reply", WireGuardData: "data"}
+		fmt.Fprintf(b, " WireGuard %s", names[w.Type])
+		if w.Type == WireGuardData {
+			fmt.Fprintf(b, " to %#x counter %d", w.Receiver, w.Counter)
+		}
 	}
 	if p.VXLAN != nil {
 		fmt.Fprintf(b, " VXLAN vni %d", p.VXLAN.VNI)

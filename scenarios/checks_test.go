@@ -3,6 +3,7 @@ package scenarios
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 
 	"github.com/sdnlab/sdnlab/capture"
+	"github.com/sdnlab/sdnlab/internal/ping"
 	"github.com/sdnlab/sdnlab/scenarios/probe"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
 )
@@ -288,6 +290,39 @@ func TestHiddenInstanceRT(t *testing.T) {
 	} {
 		if why := hiddenInstanceRT(tc.n, tc.sn); why != "" {
 			t.Errorf("%s: named %q", name, why)
+		}
+	}
+}
+
+// wireguard-fabric's checks on the LAN capture: a probe in the clear fails
+// "never in the clear", a reply without WireGuard data messages to the
+// peer's endpoint fails "carried as WireGuard data".
+func TestWireGuardWireChecks(t *testing.T) {
+	src, dst := netip.MustParseAddr("10.255.0.1"), netip.MustParseAddr("10.255.0.2")
+	ep := netip.AddrPortFrom(vtep2, 51820)
+	tg := wgTarget{from: Node{Name: "node1", Addrs: []netip.Addr{vtep1}}, ifname: "wg0", peer: "node2", endpoint: ep, src: src, dst: dst}
+	wg := func(from, to netip.Addr, port uint16) *capture.Packet {
+		return &capture.Packet{SrcIP: from, DstIP: to, DstPort: port, WireGuard: &capture.WireGuardMsg{Type: capture.WireGuardData}}
+	}
+	echo := &capture.Packet{SrcIP: src, DstIP: dst, ICMP: &capture.ICMP{TypeName: "echo request"}}
+	three := []*capture.Packet{wg(vtep1, vtep2, 51820), wg(vtep1, vtep2, 51820), wg(vtep1, vtep2, 51820)}
+	for _, tc := range []struct {
+		name           string
+		pkts           []*capture.Packet
+		clear, carried bool
+	}{
+		{"encrypted", three, true, true},
+		{"one echo in the clear", append(slices.Clone(three), echo), false, true},
+		{"no data message to the endpoint", []*capture.Packet{wg(vtep1, vtep3, 51820), wg(vtep1, vtep2, 51821)}, true, false},
+		{"data from another node", []*capture.Packet{wg(vtep3, vtep2, 51820), wg(vtep3, vtep2, 51820), wg(vtep3, vtep2, 51820)}, true, false},
+	} {
+		r := NewResult("x")
+		wireGuardFabric{}.judgeWire(r, &capture.Result{Packets: tc.pkts}, []wgTarget{tg}, []ping.Result{{Transmitted: 3, Received: 3}})
+		if got := checkOK(t, r, "the probes never crossed the LAN in the clear"); got != tc.clear {
+			t.Errorf("%s: clear check ok %v, want %v", tc.name, got, tc.clear)
+		}
+		if got := checkOK(t, r, tg.label()+": carried as WireGuard data"); got != tc.carried {
+			t.Errorf("%s: carried check ok %v, want %v", tc.name, got, tc.carried)
 		}
 	}
 }

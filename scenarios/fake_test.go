@@ -47,6 +47,9 @@ func (f fakeLab) Plan(node string) (*plan.NodePlan, error) {
 	return nil, fmt.Errorf("no plan for %s", node)
 }
 func (fakeLab) Do(string, func() error) error { return nil }
+func (fakeLab) WireGuardHandshakes(context.Context, string, string) (map[string]time.Time, error) {
+	return nil, errors.New("fake lab: no WireGuard")
+}
 func (fakeLab) Exec(context.Context, string, ...string) (string, error) {
 	return "", nil
 }

@@ -64,6 +64,10 @@ type Lab interface {
 	// VNetNS is the namespace holding a VNet's bridge on a node (the node's
 	// own namespace, or its VRF namespace for an EVPN zone).
 	VNetNS(node, vnet string) (string, error)
+	// WireGuardHandshakes are the last handshake times of the peers of a
+	// node's WireGuard interface, by public key; a peer that never
+	// completed one is absent.
+	WireGuardHandshakes(ctx context.Context, node, ifname string) (map[string]time.Time, error)
 }
 
 // Move is what a migration did and when (topology.Migrate).

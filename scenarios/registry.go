@@ -22,6 +22,7 @@ func All() []Scenario {
 		newSNAT(),
 		newVXLANInjection(),
 		newURPF(),
+		newWireGuardFabric(),
 		newEVPNControlPlane(),
 		newVMLiveMigration(),
 		newCrossRackMigration(),

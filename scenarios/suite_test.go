@@ -107,6 +107,19 @@ func vmSpecs(labFile string, exps ...expectation) {
 	labSpecs(labFile, exps...)
 }
 
+// wireGuardSpecs is labSpecs for a lab with a WireGuard fabric: without
+// userspace WireGuard (wireguard-go) it skips and says why, except in CI
+// (SDNLAB_CI), which installs it and must not pass without it.
+func wireGuardSpecs(labFile string, exps ...expectation) {
+	if why := topology.WireGuardMissing(); why != "" && os.Getenv("SDNLAB_CI") == "" {
+		Describe(labFile, func() {
+			It("runs a WireGuard fabric", func() { Skip(why) })
+		})
+		return
+	}
+	labSpecs(labFile, exps...)
+}
+
 // brokenAgentSpecs is labSpecs for a lab whose agents are broken on purpose
 // (evpn.TestFaultEnv, a comma-separated list of evpn.Fault* names): the
 // lab runs on agents whatever SDNLAB_ENGINE says.
@@ -344,6 +357,12 @@ var _ = Describe("conformance", func() {
 		fail(files+"fabric-link-failure-no-redundancy.yaml", "no redundant path"))
 	labSpecs(labs+"bgpmeshmix/lab.yaml", pass("fabric-link-failure"), pass("evpn-control-plane"),
 		fail(files+"fabric-link-failure-no-redundancy.yaml", "no redundant path"))
+	// A WireGuard fabric (wireguard-go): every peer address answers through
+	// the tunnels and the LAN carries only WireGuard; Proxmox leaves the
+	// router IPv6 addresses out of AllowedIPs (a warning). Its broken
+	// copy: node3's key rotated without its public key.
+	wireGuardSpecs(labs+"wgmesh/lab.yaml", warn("wireguard-fabric", "IPv6 router IP"))
+	wireGuardSpecs(labs+"wgbadkey/lab.yaml", fail("wireguard-fabric", "no WireGuard handshake between node1 and node3"))
 
 	// The IPv6-only cluster (IPv6 underlay, 4-byte ASN, IPv6-only VNets,
 	// every node an exit node of one zone, a second tenant zone): every

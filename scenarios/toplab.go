@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
+	"github.com/sdnlab/sdnlab/internal/wguapi"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology"
@@ -157,6 +158,10 @@ func (t *TopoLab) Plan(node string) (*plan.NodePlan, error) {
 }
 
 func (t *TopoLab) Do(ns string, fn func() error) error { return nsutil.Do(ns, fn) }
+
+func (t *TopoLab) WireGuardHandshakes(_ context.Context, node, ifname string) (map[string]time.Time, error) {
+	return wguapi.Handshakes(topology.WireGuardSocket(t.StateDir, node, ifname))
+}
 
 func (t *TopoLab) Exec(ctx context.Context, ns string, argv ...string) (string, error) {
 	out, err := nsutil.Output(ctx, ns, argv...)

@@ -48,17 +48,16 @@ func fabricsOf(cfg *config.Config, node string) []*config.Fabric {
 }
 
 // checkFabrics refuses, before anything is built, what the lab cannot run:
-// a WireGuard fabric (no wireguard module here, and no WireGuard in the
-// lab yet).
+// a WireGuard fabric without userspace WireGuard (wireguard-go).
 func checkFabrics(lab *Lab) error {
 	var probs []string
 	for _, n := range lab.Nodes {
 		for _, f := range fabricsOf(lab.Config, n.Name) {
-			switch {
-			case f.Protocol == "wireguard" && !lab.Caps.WireGuard:
-				probs = append(probs, fmt.Sprintf("%s: fabric %s (wireguard) on node %s: this kernel has no wireguard module: WireGuard fabrics are rendered (sdnlab render) but not realized", f.Pos, f.ID, n.Name))
-			case f.Protocol == "wireguard":
-				probs = append(probs, fmt.Sprintf("%s: fabric %s (wireguard) on node %s: running WireGuard fabrics in the lab is not done yet: they are rendered (sdnlab render) but not realized", f.Pos, f.ID, n.Name))
+			if f.Protocol != "wireguard" {
+				continue
+			}
+			if why := WireGuardMissing(); why != "" {
+				probs = append(probs, fmt.Sprintf("%s: fabric %s (wireguard) on node %s: %s", f.Pos, f.ID, n.Name, why))
 			}
 		}
 	}

@@ -169,10 +169,12 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		if plan == nil {
 			return nil
 		}
+		var notes []string
 		rep, err := realize.Apply(ctx, realize.Target{
-			NS:    n.NS,
-			VRFNS: func(zone string) string { return VRFNS(lab.Name, n.Name, zone) },
-			Keep:  n.keep,
+			NS:        n.NS,
+			VRFNS:     func(zone string) string { return VRFNS(lab.Name, n.Name, zone) },
+			Keep:      n.keep,
+			WireGuard: wireGuardUp(dir, n, pr, func(s string) { notes = append(notes, s) }),
 		}, plan, lab.Caps)
 		if err != nil {
 			return fmt.Errorf("node %s: realize: %w", n.Name, err)
@@ -190,7 +192,7 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 			}
 			lab.planChanged[n.Name] = true
 		}
-		for _, s := range rep.Skipped {
+		for _, s := range append(rep.Skipped, notes...) {
 			lab.Skipped = append(lab.Skipped, fmt.Sprintf("node %s: %s", n.Name, s))
 		}
 		for _, m := range rep.Models {

@@ -41,7 +41,7 @@ func (c Caps) Missing() []string {
 	add(c.Vxlan, "vxlan (vxlan and evpn zones are not realized)")
 	add(c.VRF, "vrf (not needed: VRFs are namespaces)")
 	add(c.Dummy, "dummy (fabric loopbacks are bridges without ports)")
-	add(c.WireGuard, "wireguard (WireGuard fabrics are rendered, not realized)")
+	add(c.WireGuard, "wireguard (WireGuard fabrics run in userspace: wireguard-go)")
 	switch {
 	case !c.Vlan && c.TCBPF:
 		out = append(out, "8021q (vlan and qinq zones are realized by software tagging: tc eBPF)")

@@ -41,6 +41,11 @@ type Target struct {
 	// Keep reports the devices of the node namespace that are not the
 	// realizer's (the host's own interfaces); lo and tap* are always kept.
 	Keep func(name string) bool
+	// WireGuard, when set, brings up the WireGuard device of c in NS,
+	// configured as `wg syncconf` would (the device must exist when it
+	// returns); the realizer then gives it its addresses and routes. Nil:
+	// WireGuard interfaces are not realized.
+	WireGuard func(ctx context.Context, c plan.WireGuardConfig) error
 }
 
 // Report says what Apply did.
@@ -66,7 +71,7 @@ const DefaultVxlanPort = 4789
 
 // Apply realizes plan in the target namespaces.
 func Apply(ctx context.Context, t Target, plan *plan.NodePlan, caps nsutil.Caps) (*Report, error) {
-	a := &applier{t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*nsutil.NS{}}
+	a := &applier{ctx: ctx, t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*nsutil.NS{}}
 	defer a.closeAll()
 	if err := a.run(ctx); err != nil {
 		return a.rep, err
@@ -75,6 +80,7 @@ func Apply(ctx context.Context, t Target, plan *plan.NodePlan, caps nsutil.Caps)
 }
 
 type applier struct {
+	ctx  context.Context
 	t    Target
 	plan *plan.NodePlan
 	caps nsutil.Caps
@@ -139,7 +145,7 @@ func (a *applier) run(ctx context.Context) error {
 		return err
 	}
 	// Bridges, then VXLAN devices, then veths: ports need their bridge.
-	for _, kind := range []plan.IfaceKind{plan.KindBridge, plan.KindDummy, plan.KindVxlan, plan.KindVeth} {
+	for _, kind := range []plan.IfaceKind{plan.KindBridge, plan.KindDummy, plan.KindVxlan, plan.KindVeth, plan.KindWireGuard} {
 		for _, d := range a.devs {
 			if d.ifc.Kind != kind || ctx.Err() != nil {
 				continue
@@ -229,6 +235,13 @@ func (a *applier) classify() {
 		case plan.KindVRF:
 			continue // a namespace, made above
 		case plan.KindDummy, plan.KindPhysical:
+			a.fabricDevice(ifc)
+			continue
+		case plan.KindWireGuard:
+			if a.t.WireGuard == nil {
+				a.skip("%s (wireguard): not realized: the lab runs no WireGuard here", ifc.Name)
+				continue
+			}
 			a.fabricDevice(ifc)
 			continue
 		default:
@@ -435,6 +448,13 @@ func (a *applier) create(node *nsutil.NS, d *device) error {
 		return a.createLoopback(target, ifc.Name)
 	case plan.KindVxlan:
 		return a.createVxlan(node, target, d)
+	case plan.KindWireGuard:
+		for _, c := range a.plan.WireGuard {
+			if c.Name == ifc.Name {
+				return a.t.WireGuard(a.ctx, c)
+			}
+		}
+		return fmt.Errorf("%s (wireguard): no configuration for it (priv/wg-keys.cfg, fabrics.cfg)", ifc.Name)
 	case plan.KindVeth:
 		if ifc.VethPeer == "" {
 			a.skip("%s (veth): no peer name", ifc.Name)
