@@ -71,7 +71,7 @@ const DefaultVxlanPort = 4789
 
 // Apply realizes plan in the target namespaces.
 func Apply(ctx context.Context, t Target, plan *plan.NodePlan, caps nsutil.Caps) (*Report, error) {
-	a := &applier{ctx: ctx, t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*nsutil.NS{}}
+	a := &applier{t: t, plan: plan, caps: caps, rep: &Report{}, open: map[string]*nsutil.NS{}}
 	defer a.closeAll()
 	if err := a.run(ctx); err != nil {
 		return a.rep, err
@@ -80,7 +80,6 @@ func Apply(ctx context.Context, t Target, plan *plan.NodePlan, caps nsutil.Caps)
 }
 
 type applier struct {
-	ctx  context.Context
 	t    Target
 	plan *plan.NodePlan
 	caps nsutil.Caps
@@ -145,12 +144,13 @@ func (a *applier) run(ctx context.Context) error {
 		return err
 	}
 	// Bridges, then VXLAN devices, then veths: ports need their bridge.
+	// WireGuard devices last: each is a process to start.
 	for _, kind := range []plan.IfaceKind{plan.KindBridge, plan.KindDummy, plan.KindVxlan, plan.KindVeth, plan.KindWireGuard} {
 		for _, d := range a.devs {
 			if d.ifc.Kind != kind || ctx.Err() != nil {
 				continue
 			}
-			if err := a.create(node, d); err != nil {
+			if err := a.create(ctx, node, d); err != nil {
 				return err
 			}
 		}
@@ -434,7 +434,7 @@ func (a *applier) isExitPath(ns, name string) bool {
 }
 
 // create makes a device (or keeps it when it matches the plan).
-func (a *applier) create(node *nsutil.NS, d *device) error {
+func (a *applier) create(ctx context.Context, node *nsutil.NS, d *device) error {
 	ifc := d.ifc
 	target, err := a.ns(d.ns, false)
 	if err != nil {
@@ -451,7 +451,7 @@ func (a *applier) create(node *nsutil.NS, d *device) error {
 	case plan.KindWireGuard:
 		for _, c := range a.plan.WireGuard {
 			if c.Name == ifc.Name {
-				return a.t.WireGuard(a.ctx, c)
+				return a.t.WireGuard(ctx, c)
 			}
 		}
 		return fmt.Errorf("%s (wireguard): no configuration for it (priv/wg-keys.cfg, fabrics.cfg)", ifc.Name)
