@@ -68,7 +68,15 @@ func (s wireGuardFabric) Run(ctx context.Context, env *Env) *Result {
 	// a peer not configured yet is lost. The probes then run all at once.
 	t0 := time.Now()
 	pending := s.pending(ctx, env, targets)
+	lastPrime := time.Time{}
 	for len(pending) > 0 && time.Since(t0) < handshakeWait && ctx.Err() == nil {
+		// Without keepalives a tunnel's first handshake waits for traffic:
+		// one echo per silent pair, from one side only (both sides at once
+		// is the simultaneous initiation wireguard-go can wedge on).
+		if time.Since(lastPrime) > time.Second {
+			s.prime(ctx, env, targets)
+			lastPrime = time.Now()
+		}
 		time.Sleep(100 * time.Millisecond)
 		pending = s.pending(ctx, env, targets)
 	}
@@ -85,7 +93,7 @@ func (s wireGuardFabric) Run(ctx context.Context, env *Env) *Result {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, _ := env.Lab.Exec(ctx, t.from.NS, "ping", "-n", "-c", fmt.Sprint(count), "-i", "0.2", "-W", "1", "-I", t.src.String(), t.dst.String())
+				out, _ := env.Lab.Exec(ctx, t.from.NS, "ping", "-n", "-c", fmt.Sprint(count), "-i", "0.2", "-w", fmt.Sprint(int(probeDeadline.Seconds())), "-I", t.src.String(), t.dst.String())
 				results[i] = ping.Parse(out)
 			}()
 		}
@@ -172,9 +180,44 @@ func (wireGuardFabric) judgeWire(r *Result, res *capture.Result, targets []wgTar
 	}
 }
 
+// probeDeadline bounds each address's probe: ping sends until count
+// replies came or this passed. A tunnel both ends initiated at once may
+// report its handshake a moment before it carries data (seen in 3 of 20
+// runs with wireguard-go, one pair silent for its three echoes in 0.6 s).
+const probeDeadline = 6 * time.Second
+
 // handshakeWait bounds the wait for the tunnels' first handshakes: two
 // of WireGuard's 5 s retries.
 const handshakeWait = 11 * time.Second
+
+// prime sends one echo over each pair of targets that has no handshake
+// yet, from the member whose name sorts first, all pairs at once.
+func (s wireGuardFabric) prime(ctx context.Context, env *Env, targets []wgTarget) {
+	silent := map[string]bool{}
+	for _, p := range s.pending(ctx, env, targets) {
+		silent[p] = true
+	}
+	var wg sync.WaitGroup
+	seen := map[string]bool{}
+	for _, t := range targets {
+		key := t.from.Name + " " + t.peer
+		if t.from.Name > t.peer || seen[key] || !silent[tunnelKey(t)] {
+			continue
+		}
+		seen[key] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = env.Lab.Exec(ctx, t.from.NS, "ping", "-n", "-c", "1", "-W", "1", "-I", t.src.String(), t.dst.String())
+		}()
+	}
+	wg.Wait()
+}
+
+// tunnelKey names the tunnel of t as pending lists it.
+func tunnelKey(t wgTarget) string {
+	return fmt.Sprintf("%s %s: none with %s", t.from.Name, t.ifname, t.peer)
+}
 
 // pending lists the tunnels of targets without a handshake yet.
 func (wireGuardFabric) pending(ctx context.Context, env *Env, targets []wgTarget) []string {
@@ -194,7 +237,7 @@ func (wireGuardFabric) pending(ctx context.Context, env *Env, targets []wgTarget
 			asked[dev] = hs
 		}
 		if _, ok := hs[t.pubkey]; !ok {
-			out = append(out, fmt.Sprintf("%s %s: none with %s", t.from.Name, t.ifname, t.peer))
+			out = append(out, tunnelKey(t))
 		}
 	}
 	return out

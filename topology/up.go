@@ -163,6 +163,7 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 	// 3. Each node's SDN plan.
 	var mu sync.Mutex
 	lab.Skipped, lab.Models = nil, nil
+	wgs := &wireGuards{dir: dir}
 	if err := parallel(ctx, len(lab.Nodes), w, func(i int) error {
 		n := lab.Nodes[i]
 		plan := lab.Plans[n.Name]
@@ -174,7 +175,7 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 			NS:        n.NS,
 			VRFNS:     func(zone string) string { return VRFNS(lab.Name, n.Name, zone) },
 			Keep:      n.keep,
-			WireGuard: wireGuardUp(dir, n, pr, func(s string) { notes = append(notes, s) }),
+			WireGuard: wgs.up(n, pr, func(s string) { notes = append(notes, s) }),
 		}, plan, lab.Caps)
 		if err != nil {
 			return fmt.Errorf("node %s: realize: %w", n.Name, err)
@@ -204,6 +205,9 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		}
 		return nil
 	}); err != nil {
+		return lab, err
+	}
+	if err := wgs.startKeepalives(ctx, lab); err != nil {
 		return lab, err
 	}
 	pr.printf("SDN realized on %d nodes", len(lab.Nodes))

@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/sdnlab/sdnlab/internal/nsutil"
@@ -60,16 +62,41 @@ func wireGuardProc(dir string, n *Node, ifname, bin string) proc.Spec {
 		Argv: []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
 			`mount --bind "$0" /run/wireguard && exec "$1" -f "$2"`, wd, bin, ifname},
 		// wireguard-go refuses to run on Linux without it.
-		Env:     append(os.Environ(), "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1"),
+		Env:     append(os.Environ(), "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1", "LOG_LEVEL=verbose"),
 		LogFile: filepath.Join(wd, ifname+".log"),
 		PIDFile: filepath.Join(wd, ifname+".pid"),
 	}
 }
 
-// wireGuardUp returns the realizer's WireGuard hook for node n: start the
+// wireGuards brings up the WireGuard interfaces of a lab's nodes.
+//
+// Every node's interfaces come up at once, and a peer with a persistent
+// keepalive initiates a handshake the moment it is configured: two peers
+// configured in the same millisecond initiate to each other at once, and
+// wireguard-go 0.0.20220316 then sometimes keeps a pair of sessions that
+// carries nothing (3 of 20 runs: "Received invalid response message", both
+// ends reporting a handshake, every data message dropped until a rekey).
+// Proxmox nodes apply their configuration seconds apart. So the lab
+// configures the devices without keepalives first and then gives them
+// their keepalives node by node (startKeepalives): the first node's
+// initiations find configured, passive peers.
+type wireGuards struct {
+	dir string
+	mu  sync.Mutex
+	// configured are the configurations handed to each node's devices.
+	configured map[string][]plan.WireGuardConfig
+}
+
+// keepaliveStagger separates two nodes' keepalive starts: far more than a
+// handshake takes between lab namespaces (under a millisecond).
+const keepaliveStagger = 50 * time.Millisecond
+
+// up returns the realizer's WireGuard hook for node n: start the
 // interface's wireguard-go unless it runs, wait for its device and socket,
-// and hand it the configuration. note receives what the lab did not do.
-func wireGuardUp(dir string, n *Node, pr *progress, note func(string)) func(context.Context, plan.WireGuardConfig) error {
+// and hand it the configuration without keepalives. note receives what the
+// lab did not do.
+func (w *wireGuards) up(n *Node, pr *progress, note func(string)) func(context.Context, plan.WireGuardConfig) error {
+	dir := w.dir
 	return func(ctx context.Context, c plan.WireGuardConfig) error {
 		bin, err := exec.LookPath(wireGuardGo)
 		if err != nil {
@@ -111,10 +138,21 @@ func wireGuardUp(dir string, n *Node, pr *progress, note func(string)) func(cont
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		unresolved, err := wguapi.Set(sock, c)
+		passive := c
+		passive.Peers = slices.Clone(c.Peers)
+		for i := range passive.Peers {
+			passive.Peers[i].PersistentKeepalive = 0
+		}
+		unresolved, err := wguapi.Set(sock, passive)
 		if err != nil {
 			return err
 		}
+		w.mu.Lock()
+		if w.configured == nil {
+			w.configured = map[string][]plan.WireGuardConfig{}
+		}
+		w.configured[n.Name] = append(w.configured[n.Name], c)
+		w.mu.Unlock()
 		for _, e := range unresolved {
 			note(fmt.Sprintf("%s: peer endpoint %s is not an address: left without one (wg(8) would resolve it)", c.Name, e))
 		}
@@ -123,4 +161,30 @@ func wireGuardUp(dir string, n *Node, pr *progress, note func(string)) func(cont
 		}
 		return nil
 	}
+}
+
+// startKeepalives gives the configured devices their peers' keepalives,
+// one node after the other in lab order.
+func (w *wireGuards) startKeepalives(ctx context.Context, lab *Lab) error {
+	first := true
+	for _, n := range lab.Nodes {
+		cs := w.configured[n.Name]
+		if len(cs) == 0 {
+			continue
+		}
+		if !first {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(keepaliveStagger):
+			}
+		}
+		first = false
+		for _, c := range cs {
+			if err := wguapi.SetKeepalives(WireGuardSocket(w.dir, n.Name, c.Name), c); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+		}
+	}
+	return nil
 }

@@ -69,22 +69,51 @@ func hexKey(s string) (string, error) {
 	return hex.EncodeToString(k), nil
 }
 
+// KeepaliveRequest is the "set" message that gives c's peers their
+// persistent keepalive and changes nothing else (sessions stay).
+func KeepaliveRequest(c plan.WireGuardConfig) (string, error) {
+	var b strings.Builder
+	b.WriteString("set=1\n")
+	for _, p := range c.Peers {
+		pub, err := hexKey(p.PublicKey)
+		if err != nil {
+			return "", fmt.Errorf("%s: peer %s: public key: %w", c.Name, p.PublicKey, err)
+		}
+		b.WriteString("public_key=" + pub + "\nupdate_only=true\npersistent_keepalive_interval=" + strconv.Itoa(p.PersistentKeepalive) + "\n")
+	}
+	b.WriteString("\n")
+	return b.String(), nil
+}
+
 // Set sends c to the device whose UAPI socket is sock.
 func Set(sock string, c plan.WireGuardConfig) (unresolved []string, err error) {
 	msg, unresolved, err := Request(c)
 	if err != nil {
 		return nil, err
 	}
+	return unresolved, send(sock, c.Name, msg)
+}
+
+// SetKeepalives sends KeepaliveRequest(c) to the device at sock.
+func SetKeepalives(sock string, c plan.WireGuardConfig) error {
+	msg, err := KeepaliveRequest(c)
+	if err != nil {
+		return err
+	}
+	return send(sock, c.Name, msg)
+}
+
+func send(sock, name, msg string) error {
 	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := conn.Write([]byte(msg)); err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	return unresolved, readErrno(c.Name, bufio.NewReader(conn))
+	return readErrno(name, bufio.NewReader(conn))
 }
 
 // readErrno reads the answer: "errno=0" is success.

@@ -72,6 +72,18 @@ func fakeDevice(t *testing.T, answer string) (string, <-chan string) {
 	return sock, got
 }
 
+// The keepalive update names each peer with update_only (a peer that is
+// gone is not created again) and nothing of the interface or its sessions.
+func TestKeepaliveRequest(t *testing.T) {
+	msg, err := KeepaliveRequest(plan.WireGuardConfig{Name: "wg0", PrivateKey: privB64, Peers: []plan.WireGuardPeer{{PublicKey: pubB64, PersistentKeepalive: 25}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "set=1\npublic_key=49da0a665f7ecec5f8bf2ba291760af0292eea4ef4e96ab19ad0b7c0e3cde83d\nupdate_only=true\npersistent_keepalive_interval=25\n\n"; msg != want {
+		t.Errorf("request %q, want %q", msg, want)
+	}
+}
+
 func TestSetAndErrno(t *testing.T) {
 	c := plan.WireGuardConfig{Name: "wg0", PrivateKey: privB64}
 	sock, got := fakeDevice(t, "errno=0\n\n")
