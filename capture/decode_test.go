@@ -597,3 +597,17 @@ func TestDecodeWireGuard(t *testing.T) {
 		t.Errorf("data header %+v", m)
 	}
 }
+
+// A TUN device's IP packet gets a zero Ethernet header and decodes as any
+// frame does.
+func TestWithEthernet(t *testing.T) {
+	ip := []byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}
+	f := withEthernet(ip, 0x0800)
+	if len(f) != 34 || f[12] != 0x08 || f[13] != 0 || f[14] != 0x45 {
+		t.Fatalf("frame % x", f)
+	}
+	p := NewDecoder(DecodeOptions{}).Decode("wg0", time.Time{}, DirIn, len(f), f)
+	if p.SrcIP != netip.MustParseAddr("10.0.0.1") || p.DstIP != netip.MustParseAddr("10.0.0.2") {
+		t.Errorf("decoded %+v", p)
+	}
+}

@@ -215,6 +215,17 @@ func openPoint(pt Point, o Options) (*os.File, error) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
+const ethHeaderLen = 14
+
+// withEthernet is an IP packet behind an Ethernet header of zero MACs and
+// the given EtherType (host byte order).
+func withEthernet(pkt []byte, etherType uint16) []byte {
+	out := make([]byte, ethHeaderLen+len(pkt))
+	out[12], out[13] = byte(etherType>>8), byte(etherType)
+	copy(out[ethHeaderLen:], pkt)
+	return out
+}
+
 // readLoop reads frames until the read deadline passes (Stop or ctx), then
 // drains what the kernel still holds.
 func (s *Session) readLoop(pc *pointCapture) {
@@ -268,6 +279,13 @@ func (s *Session) keep(pc *pointCapture, n int, buf, oob []byte, from unix.Socka
 	pc.seen++
 	capLen := min(n, len(buf))
 	data := buf[:capLen]
+	if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Hatype == unix.ARPHRD_NONE {
+		// A TUN device (wireguard-go's) has no link layer: its IP packets
+		// get an Ethernet header of zero MACs, so that they decode and
+		// are written like every other point's frames.
+		data = withEthernet(data, htons(ll.Protocol))
+		n, capLen = n+ethHeaderLen, capLen+ethHeaderLen
+	}
 	if !s.opts.KeepNone {
 		if s.opts.Select != nil && !s.opts.Select(data) {
 			return

@@ -27,7 +27,7 @@ func nonce() string {
 func uplinkPoints(nodes []Node) []capture.Point {
 	var pts []capture.Point
 	for _, n := range nodes {
-		for _, u := range n.Uplinks {
+		for _, u := range n.vxlanIfaces() {
 			pts = append(pts, capture.Point{Netns: n.NS, Ifname: u, Label: n.Name + "_" + u})
 		}
 	}
@@ -36,10 +36,16 @@ func uplinkPoints(nodes []Node) []capture.Point {
 
 func uplinkLabels(n Node) []string {
 	var out []string
-	for _, u := range n.Uplinks {
+	for _, u := range n.vxlanIfaces() {
 		out = append(out, n.Name+"_"+u)
 	}
 	return out
+}
+
+// vxlanIfaces are where a node's VXLAN packets can be seen: its uplinks,
+// and its WireGuard interfaces when a WireGuard fabric carries them.
+func (n Node) vxlanIfaces() []string {
+	return append(slices.Clone(n.Uplinks), n.Tunnels...)
 }
 
 func guestPoint(g Guest) capture.Point {

@@ -83,6 +83,9 @@ type Node struct {
 	Addrs []netip.Addr
 	// Uplinks are the node's underlay interfaces (where VXLAN is seen).
 	Uplinks []string
+	// Tunnels are the node's WireGuard interfaces: VXLAN over a WireGuard
+	// fabric crosses them in the clear, and the uplinks only encrypted.
+	Tunnels []string
 	// Agent tells whether an EVPN engine (the agent or FRR) runs on the node.
 	Agent bool
 	// Engine is the node's SDN engine: agent or frr.

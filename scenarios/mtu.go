@@ -139,7 +139,7 @@ func (s mtu) Run(ctx context.Context, env *Env) *Result {
 
 	// 2. underlay path MTU between the two VTEPs.
 	upMTU := 0
-	for _, u := range na.Uplinks {
+	for _, u := range na.vxlanIfaces() {
 		if m, err := probe.LinkMTU(na.NS, u); err == nil && (upMTU == 0 || m < upMTU) {
 			upMTU = m
 		}

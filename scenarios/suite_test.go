@@ -363,6 +363,12 @@ var _ = Describe("conformance", func() {
 	// copy: node3's key rotated without its public key.
 	wireGuardSpecs(labs+"wgmesh/lab.yaml", warn("wireguard-fabric", "IPv6 router IP"))
 	wireGuardSpecs(labs+"wgbadkey/lab.yaml", fail("wireguard-fabric", "no WireGuard handshake between node1 and node3"))
+	// EVPN over that WireGuard fabric: the checks that read VXLAN see it
+	// on the WireGuard interfaces. Its broken copy keeps the zone MTU of a
+	// 1500-byte underlay, 30 bytes too many for the tunnel.
+	wireGuardSpecs(labs+"wgevpn/lab.yaml", pass("evpn-control-plane"), pass("bum-replication"), pass("arp-nd-suppression"),
+		pass("mtu"), warn("wireguard-fabric", "IPv6 router IP"))
+	wireGuardSpecs(labs+"wgevpnmtu/lab.yaml", fail("mtu", "underlay path MTU 1420 below VNet MTU + 50 = 1500"))
 
 	// The IPv6-only cluster (IPv6 underlay, 4-byte ASN, IPv6-only VNets,
 	// every node an exit node of one zone, a second tenant zone): every

@@ -75,6 +75,11 @@ func (t *TopoLab) Nodes() []Node {
 				}
 			}
 		}
+		if p := t.L.Plans[n.Name]; p != nil {
+			for _, c := range p.WireGuard {
+				nd.Tunnels = append(nd.Tunnels, c.Name)
+			}
+		}
 		for _, l := range t.L.P2P {
 			if ifname, peer := l.End(n.Name); ifname != "" {
 				nd.Uplinks = append(nd.Uplinks, ifname)

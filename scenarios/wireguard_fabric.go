@@ -87,7 +87,14 @@ func (s wireGuardFabric) Run(ctx context.Context, env *Env) *Result {
 	}
 	env.progress("%d addresses to reach through WireGuard tunnels, capturing the LAN", len(targets))
 	results := make([]ping.Result, len(targets))
-	res, err := captureDuring(ctx, env, r, "wireguard", uplinkPoints(v.Nodes()), func() error {
+	// The LAN side only: inside the tunnels the probes are in the clear.
+	var lan []capture.Point
+	for _, n := range v.Nodes() {
+		for _, u := range n.Uplinks {
+			lan = append(lan, capture.Point{Netns: n.NS, Ifname: u, Label: n.Name + "_" + u})
+		}
+	}
+	res, err := captureDuring(ctx, env, r, "wireguard", lan, func() error {
 		var wg sync.WaitGroup
 		for i, t := range targets {
 			wg.Add(1)
