@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs Debian's frr and frr-pythontools (frr-reload.py) when missing,
 # without letting the package scripts start FRR in the host namespace
-# (labs run their own FRR inside lab namespaces only). Used by `make demo`.
+# (labs run their own FRR inside lab namespaces only), and wireguard-go
+# (the demo's WireGuard lab runs WireGuard in userspace). Used by `make demo`.
 set -eu
-if [ -x /usr/lib/frr/zebra ] && [ -x /usr/lib/frr/frr-reload.py ]; then
+if [ -x /usr/lib/frr/zebra ] && [ -x /usr/lib/frr/frr-reload.py ] && command -v wireguard-go >/dev/null; then
   exit 0
 fi
 SUDO=""
@@ -17,4 +18,4 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 # A fresh machine has no package lists yet.
 $SUDO apt-get update -q
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends frr frr-pythontools iproute2 iputils-ping
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends frr frr-pythontools iproute2 iputils-ping wireguard-go

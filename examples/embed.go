@@ -12,7 +12,7 @@ import (
 
 // FS holds the example lab directories (lab.yaml, *.cfg, interfaces.*).
 //
-//go:embed demo evpn evpn-ipv6 evpn-rr evpn-racks vxlan vlan qinq dhcp
+//go:embed demo evpn evpn-ipv6 evpn-rr evpn-racks evpn-wireguard vxlan vlan qinq dhcp
 var FS embed.FS
 
 // WriteDir copies the example lab called name (a directory of FS) into dir,

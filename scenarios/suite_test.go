@@ -366,7 +366,7 @@ var _ = Describe("conformance", func() {
 	// EVPN over that WireGuard fabric: the checks that read VXLAN see it
 	// on the WireGuard interfaces. Its broken copy keeps the zone MTU of a
 	// 1500-byte underlay, 30 bytes too many for the tunnel.
-	wireGuardSpecs(labs+"wgevpn/lab.yaml", pass("evpn-control-plane"), pass("bum-replication"), pass("arp-nd-suppression"),
+	wireGuardSpecs("../examples/evpn-wireguard/lab.yaml", pass("evpn-control-plane"), pass("bum-replication"), pass("arp-nd-suppression"),
 		pass("mtu"), warn("wireguard-fabric", "IPv6 router IP"))
 	wireGuardSpecs(labs+"wgevpnmtu/lab.yaml", fail("mtu", "underlay path MTU 1420 below VNet MTU + 50 = 1500"))
 

@@ -21,8 +21,9 @@ import (
 
 // The demo's labs: examples/demo (the EVPN example with SNAT, IPv6 and a
 // second tenant zone), the two-rack EVPN example for the scenarios that
-// need an L3 boundary between nodes, and the IPv6-only cluster
-// (examples/evpn-ipv6). Own names, so a user's labs are never touched.
+// need an L3 boundary between nodes, the IPv6-only cluster
+// (examples/evpn-ipv6) and EVPN over a WireGuard fabric
+// (examples/evpn-wireguard). Own names, so a user's labs are never touched.
 const (
 	demoLab      = "demo"
 	demoRacksLab = "demoracks"
@@ -45,6 +46,7 @@ var demoLabs = []struct {
 	{"qinq", "demoqinq", []string{"vlan-isolation"}, false, false},
 	{"dhcp", "demodhcp", []string{"port-isolation", "dhcp"}, false, false},
 	{"evpn-ipv6", demoV6Lab, v6Scenarios, true, false},
+	{"evpn-wireguard", "demowg", []string{"wireguard-fabric"}, false, false},
 }
 
 // v6Scenarios run again on the IPv6-only cluster (agent nodes only: Debian's
@@ -191,7 +193,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "sdnlab demo: %d scenario runs on the EVPN example (and the two-rack, VLAN, DHCP and IPv6-only ones); results in %s\n", len(taken), dir)
+	fmt.Fprintf(out, "sdnlab demo: %d scenario runs on the EVPN example (and the two-rack, VLAN, DHCP, IPv6-only and WireGuard ones); results in %s\n", len(taken), dir)
 	// With --engine both the two engines run at the same time, each on labs of its own (the
 	// FRR ones are named with an "f": demof, demoracksf), each engine's
 	// labs one after the other. Every progress line says its engine.

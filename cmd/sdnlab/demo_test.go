@@ -28,6 +28,7 @@ func TestDemoPairs(t *testing.T) {
 		"cross-rack-migration": {demoRacksLab},
 		"dhcp":                 {"demodhcp"},
 		"snat":                 {demoLab},
+		"wireguard-fabric":     {"demowg"},
 	} {
 		if !slices.Equal(labs[name], want) {
 			t.Errorf("%s runs on %v, want %v", name, labs[name], want)
