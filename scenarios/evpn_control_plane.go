@@ -154,16 +154,23 @@ func (s evpnControlPlane) Run(ctx context.Context, env *Env) *Result {
 				sb := snaps[b.Name]
 				first := len(out)
 				// Session.
-				state := "no such neighbour"
+				state, bfdState := "no such neighbour", ""
 				for _, p := range sa.Peers {
 					if addr, err := netip.ParseAddr(p.Addr); err == nil && slices.Contains(b.Addrs, addr) {
-						state = p.State
+						state, bfdState = p.State, p.BFD
 					}
 				}
 				if direct > 0 || len(reflectors) == 0 {
 					out = append(out, cpObs{name: fmt.Sprintf("%s has a session with %s", a.Name, b.Name),
 						ok: state == "Established", expected: "Established", observed: state,
 						cause: "the BGP session does not come up or flaps: see the other engine's log (a malformed or refused UPDATE closes it)"})
+				}
+				// BFD, where the session asks for it: up, or a failure of b
+				// is noticed only by the hold timer.
+				if bfdState != "" {
+					out = append(out, cpObs{name: fmt.Sprintf("%s's BFD session with %s is up", a.Name, b.Name),
+						ok: strings.EqualFold(bfdState, "up"), expected: "up", observed: bfdState,
+						cause: "BFD does not run or its packets do not arrive (a socket bound elsewhere, a port held by another daemon): a failure of " + b.Name + " would be noticed only when the hold timer expires"})
 				}
 				// Type 3: one flood entry towards b per shared VNI.
 				shared := 0

@@ -265,6 +265,7 @@ var _ = Describe("conformance", func() {
 	// although every session asks for it, so a crashed exit node is
 	// noticed by the hold timer.
 	brokenAgentSpecs("../examples/demo/lab.yaml", evpn.FaultStuckSequence+","+evpn.FaultNoBFD,
+		fail("evpn-control-plane:within=3s", "BFD does not run"),
 		fail("vm-live-migration", "did not advertise the moved MAC with a bumped sequence"),
 		fail("exit-node-failover", "detected by the hold timer"))
 	// Agents that lose the router MAC of one VTEP (as FRR 8.4 does at

@@ -150,7 +150,12 @@ func (m *Manager) notifier() {
 }
 
 type session struct {
-	peer       netip.Addr
+	peer netip.Addr
+	// local is the source of its packets (its BGP session's update
+	// source, a loopback); unset, the kernel picks one, which may be an
+	// address the peer does not know the session by, or one a tunnel on
+	// the way drops (a WireGuard peer accepts only its AllowedIPs).
+	local      netip.Addr
 	port       int
 	multihop   bool
 	state      int
@@ -257,8 +262,22 @@ func listenTTL(addr *net.UDPAddr, reuse bool) (*net.UDPConn, error) {
 	return pc.(*net.UDPConn), nil
 }
 
-// Add starts a session towards peer (idempotent).
-func (m *Manager) Add(peer netip.Addr, multihop bool) {
+// sourceOOB is the control message that sends a packet from local (none
+// when local is unset).
+func sourceOOB(local netip.Addr) []byte {
+	switch {
+	case !local.IsValid():
+		return nil
+	case local.Is4():
+		return unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: local.As4()})
+	default:
+		return unix.PktInfo6(&unix.Inet6Pktinfo{Addr: local.As16()})
+	}
+}
+
+// Add starts a session towards peer (idempotent), sent from local when
+// it is valid (else from the address the kernel picks).
+func (m *Manager) Add(peer, local netip.Addr, multihop bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.sessions[peer]; ok {
@@ -270,7 +289,7 @@ func (m *Manager) Add(peer netip.Addr, multihop bool) {
 	}
 	// The first packet goes out at a random point of the first second, so
 	// that a node starting many sessions at once spreads them.
-	s := &session{peer: peer, port: port, multihop: multihop, state: Down, localDisc: m.newDisc(),
+	s := &session{peer: peer, local: local, port: port, multihop: multihop, state: Down, localDisc: m.newDisc(),
 		remoteRx: time.Second, lastTx: time.Now().Add(-time.Duration(rand.Int64N(int64(time.Second))))}
 	m.sessions[peer] = s
 	m.byDisc[s.localDisc] = s
@@ -384,6 +403,7 @@ func (m *Manager) schedule() {
 	type out struct {
 		pkt []byte
 		dst *net.UDPAddr
+		oob []byte // the source address, when the session has one
 	}
 	var batch []out
 	var changes []func()
@@ -436,7 +456,7 @@ func (m *Manager) schedule() {
 				s.remoteDisc = 0
 			}
 			if early, _ := m.txWindow(s); !now.Before(early) {
-				batch = append(batch, out{pkt: m.packet(s, s.pollSeen), dst: &net.UDPAddr{IP: net.IP(s.peer.AsSlice()), Port: s.port}})
+				batch = append(batch, out{pkt: m.packet(s, s.pollSeen), dst: &net.UDPAddr{IP: net.IP(s.peer.AsSlice()), Port: s.port}, oob: sourceOOB(s.local)})
 				s.pollSeen, s.urgent, s.lastTx = false, false, now
 				s.jitter = time.Duration(rand.Int64N(int64(m.txInterval(s)/4) + 1))
 			}
@@ -455,7 +475,7 @@ func (m *Manager) schedule() {
 			m.notify(ch)
 		}
 		for _, o := range batch {
-			if _, err := m.tx.WriteToUDP(o.pkt, o.dst); err != nil && m.ctx.Err() == nil {
+			if _, _, err := m.tx.WriteMsgUDP(o.pkt, o.oob, o.dst); err != nil && m.ctx.Err() == nil {
 				m.log.Debug("bfd send", "peer", o.dst.IP, "err", err)
 			}
 		}

@@ -182,7 +182,7 @@ func TestSchedulerBatches(t *testing.T) {
 	})
 	defer m.Close()
 	for i := range 100 {
-		m.Add(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), false)
+		m.Add(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), netip.Addr{}, false)
 	}
 	// Down sessions send once a second (RFC 5880 6.8.3): wait for three
 	// rounds, whatever the load.
@@ -218,7 +218,7 @@ func TestSilentPeerDetected(t *testing.T) {
 	})
 	defer m.Close()
 	defer c.Close()
-	m.Add(peer, false)
+	m.Add(peer, netip.Addr{}, false)
 	m.mu.Lock()
 	disc := m.sessions[peer].localDisc
 	m.mu.Unlock()
@@ -269,5 +269,36 @@ func inOwnNS(t *testing.T, open func() error) {
 	})
 	if err := nsutil.Do(name, open); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A session sends from the local address it was given (its BGP session's
+// update source), not from the address the kernel would pick: a peer knows
+// the session by it, and a WireGuard tunnel drops other sources. With
+// Addrs the manager receives on those addresses only, so another daemon
+// (the peer here, bfdd beside the agent) can hold the port elsewhere.
+func TestSessionSendsFromItsLocalAddress(t *testing.T) {
+	var m *Manager
+	var c *net.UDPConn
+	peer, local := netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")
+	inOwnNS(t, func() (err error) {
+		if m, err = Start(context.Background(), Config{Interval: 100 * time.Millisecond, DetectMult: 3, Port: 47842, Addrs: []netip.Addr{local}},
+			slog.New(slog.DiscardHandler), nil); err != nil {
+			return err
+		}
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(peer.AsSlice()), Port: 47842})
+		return err
+	})
+	defer m.Close()
+	defer c.Close()
+	m.Add(peer, local, false)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64)
+	_, from, err := c.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := netip.AddrFromSlice(from.IP); got.Unmap() != local {
+		t.Fatalf("BFD packet from %s, want %s", from.IP, local)
 	}
 }

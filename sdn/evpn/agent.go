@@ -139,6 +139,10 @@ type mobility struct {
 	owner     string // "local", "remote" or ""
 }
 
+// BFDNotRunning is the BFD state of a session that asks for BFD on an
+// agent that runs none.
+const BFDNotRunning = "not running"
+
 // PeerStatus is one BGP session as `show bgp` prints it.
 type PeerStatus struct {
 	Addr     string    `json:"addr"`
@@ -147,7 +151,9 @@ type PeerStatus struct {
 	Since    time.Time `json:"since"`
 	UpFor    string    `json:"up_for,omitempty"`
 	RouterID string    `json:"router_id,omitempty"`
-	BFD      string    `json:"bfd,omitempty"`
+	// BFD is the session's BFD state ("Up", "Down", ... on the agent,
+	// "up", "down" on FRR); "" when the session runs no BFD.
+	BFD string `json:"bfd,omitempty"`
 	// Received counts the best paths from this peer in the RIB (derived
 	// when a snapshot is taken).
 	Received int `json:"received"`

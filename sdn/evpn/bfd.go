@@ -36,7 +36,7 @@ func (a *Agent) startBFD(ctx context.Context, send func(any)) (bfdControl, error
 		return nil, err
 	}
 	for _, n := range peers {
-		m.Add(n.Addr, n.Multihop > 0 || a.viaGateway(n.Addr))
+		m.Add(n.Addr, n.UpdateSource, n.Multihop > 0 || a.viaGateway(n.Addr))
 	}
 	return m, nil
 }

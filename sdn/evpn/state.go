@@ -87,11 +87,15 @@ func (a *Agent) snapshot() *Snapshot {
 		if ps.State == "Established" {
 			ps.UpFor = time.Since(ps.Since).Round(time.Second).String()
 		}
-		if a.bfd != nil {
-			for _, n := range a.cfg.Neighbors {
-				if n.Addr.String() == ps.Addr && n.BFD {
-					ps.BFD = a.bfd.State(n.Addr)
-				}
+		for _, n := range a.cfg.Neighbors {
+			if n.Addr.String() != ps.Addr || !n.BFD || a.cfg.BFDDisabledAll {
+				continue
+			}
+			// Asked for and not running is a state too: the session has
+			// no fast failure detection.
+			ps.BFD = BFDNotRunning
+			if a.bfd != nil {
+				ps.BFD = a.bfd.State(n.Addr)
 			}
 		}
 		s.Peers = append(s.Peers, ps)
