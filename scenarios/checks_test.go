@@ -295,34 +295,58 @@ func TestHiddenInstanceRT(t *testing.T) {
 }
 
 // wireguard-fabric's checks on the LAN capture: a probe in the clear fails
-// "never in the clear", a reply without WireGuard data messages to the
-// peer's endpoint fails "carried as WireGuard data".
+// "never in the clear"; replies without as many WireGuard data messages
+// each way between the two ends' LAN addresses, counted where they leave,
+// fail "crossed as WireGuard data": keepalives, messages to another
+// endpoint or port, or only one direction do not count.
 func TestWireGuardWireChecks(t *testing.T) {
 	src, dst := netip.MustParseAddr("10.255.0.1"), netip.MustParseAddr("10.255.0.2")
+	n1 := Node{Name: "node1", Addrs: []netip.Addr{vtep1}, Uplinks: []string{"ens18"}}
+	n2 := Node{Name: "node2", Addrs: []netip.Addr{vtep2}, Uplinks: []string{"ens18"}}
 	ep := netip.AddrPortFrom(vtep2, 51820)
-	tg := wgTarget{from: Node{Name: "node1", Addrs: []netip.Addr{vtep1}}, ifname: "wg0", peer: "node2", endpoint: ep, src: src, dst: dst}
-	wg := func(from, to netip.Addr, port uint16) *capture.Packet {
-		return &capture.Packet{SrcIP: from, DstIP: to, DstPort: port, WireGuard: &capture.WireGuardMsg{Type: capture.WireGuardData}}
+	tg := wgTarget{wgLink: wgLink{from: n1, ifname: "wg0", listen: 51820, peer: n2, endpoint: ep}, src: src, dst: dst}
+	wg := func(at string, from, to netip.Addr, port uint16, size int) *capture.Packet {
+		return &capture.Packet{Point: at + "_ens18", Dir: capture.DirOut, SrcIP: from, SrcPort: 51820, DstIP: to, DstPort: port,
+			PayloadLen: size, WireGuard: &capture.WireGuardMsg{Type: capture.WireGuardData}}
 	}
+	three := func(at string, from, to netip.Addr, port uint16, size int) []*capture.Packet {
+		return []*capture.Packet{wg(at, from, to, port, size), wg(at, from, to, port, size), wg(at, from, to, port, size)}
+	}
+	good := append(three("node1", vtep1, vtep2, 51820, 128), three("node2", vtep2, vtep1, 51820, 128)...)
 	echo := &capture.Packet{SrcIP: src, DstIP: dst, ICMP: &capture.ICMP{TypeName: "echo request"}}
-	three := []*capture.Packet{wg(vtep1, vtep2, 51820), wg(vtep1, vtep2, 51820), wg(vtep1, vtep2, 51820)}
 	for _, tc := range []struct {
 		name           string
 		pkts           []*capture.Packet
 		clear, carried bool
 	}{
-		{"encrypted", three, true, true},
-		{"one echo in the clear", append(slices.Clone(three), echo), false, true},
-		{"no data message to the endpoint", []*capture.Packet{wg(vtep1, vtep3, 51820), wg(vtep1, vtep2, 51821)}, true, false},
-		{"data from another node", []*capture.Packet{wg(vtep3, vtep2, 51820), wg(vtep3, vtep2, 51820), wg(vtep3, vtep2, 51820)}, true, false},
+		{"encrypted both ways", good, true, true},
+		{"one echo in the clear", append(slices.Clone(good), echo), false, true},
+		{"no answer as data", three("node1", vtep1, vtep2, 51820, 128), true, false},
+		{"only keepalives back", append(three("node1", vtep1, vtep2, 51820, 128), three("node2", vtep2, vtep1, 51820, wgKeepaliveLen)...), true, false},
+		{"to another endpoint", append(three("node1", vtep1, vtep3, 51820, 128), three("node2", vtep2, vtep1, 51820, 128)...), true, false},
+		{"to another port", append(three("node1", vtep1, vtep2, 51821, 128), three("node2", vtep2, vtep1, 51820, 128)...), true, false},
+		{"seen arriving, not leaving", append(three("node2", vtep1, vtep2, 51820, 128), three("node2", vtep2, vtep1, 51820, 128)...), true, false},
 	} {
 		r := NewResult("x")
 		wireGuardFabric{}.judgeWire(r, &capture.Result{Packets: tc.pkts}, []wgTarget{tg}, []ping.Result{{Transmitted: 3, Received: 3}})
 		if got := checkOK(t, r, "the probes never crossed the LAN in the clear"); got != tc.clear {
 			t.Errorf("%s: clear check ok %v, want %v", tc.name, got, tc.clear)
 		}
-		if got := checkOK(t, r, tg.label()+": carried as WireGuard data"); got != tc.carried {
-			t.Errorf("%s: carried check ok %v, want %v", tc.name, got, tc.carried)
+		if got := checkOK(t, r, "node1 <-> node2 over wg0: the echoes crossed as WireGuard data"); got != tc.carried {
+			t.Errorf("%s: carried check ok %v, want %v: %+v", tc.name, got, tc.carried, r.Checks)
+		}
+	}
+	// Both ends probing each other over one tunnel: six answered echoes
+	// need six messages out of each end; three each way is half of them.
+	back := wgTarget{wgLink: wgLink{from: n2, ifname: "wg0", listen: 51820, peer: n1, endpoint: netip.AddrPortFrom(vtep1, 51820)}, src: dst, dst: src}
+	for _, tc := range []struct {
+		pkts []*capture.Packet
+		want bool
+	}{{good, false}, {append(slices.Clone(good), good...), true}} {
+		r := NewResult("x")
+		wireGuardFabric{}.judgeWire(r, &capture.Result{Packets: tc.pkts}, []wgTarget{tg, back}, []ping.Result{{Received: 3}, {Received: 3}})
+		if got := checkOK(t, r, "node1 <-> node2 over wg0: the echoes crossed as WireGuard data"); got != tc.want {
+			t.Errorf("%d messages each way for 6 answered echoes: ok %v, want %v", len(tc.pkts)/2, got, tc.want)
 		}
 	}
 }

@@ -25,9 +25,19 @@ func nonce() string {
 // uplinkPoints are capture points on every node's underlay interfaces,
 // labelled "<node>/<iface>".
 func uplinkPoints(nodes []Node) []capture.Point {
+	return nodePoints(nodes, Node.vxlanIfaces)
+}
+
+// lanPoints are the nodes' uplinks alone: where a WireGuard fabric's
+// traffic is encrypted.
+func lanPoints(nodes []Node) []capture.Point {
+	return nodePoints(nodes, func(n Node) []string { return n.Uplinks })
+}
+
+func nodePoints(nodes []Node, ifaces func(Node) []string) []capture.Point {
 	var pts []capture.Point
 	for _, n := range nodes {
-		for _, u := range n.vxlanIfaces() {
+		for _, u := range ifaces(n) {
 			pts = append(pts, capture.Point{Netns: n.NS, Ifname: u, Label: n.Name + "_" + u})
 		}
 	}
@@ -36,8 +46,8 @@ func uplinkPoints(nodes []Node) []capture.Point {
 
 func uplinkLabels(n Node) []string {
 	var out []string
-	for _, u := range n.vxlanIfaces() {
-		out = append(out, n.Name+"_"+u)
+	for _, p := range uplinkPoints([]Node{n}) {
+		out = append(out, p.Label)
 	}
 	return out
 }
