@@ -170,12 +170,11 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		if plan == nil {
 			return nil
 		}
-		var notes []string
 		rep, err := realize.Apply(ctx, realize.Target{
 			NS:        n.NS,
 			VRFNS:     func(zone string) string { return VRFNS(lab.Name, n.Name, zone) },
 			Keep:      n.keep,
-			WireGuard: wgs.up(n, pr, func(s string) { notes = append(notes, s) }),
+			WireGuard: wgs.up(n, pr),
 		}, plan, lab.Caps)
 		if err != nil {
 			return fmt.Errorf("node %s: realize: %w", n.Name, err)
@@ -193,7 +192,7 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 			}
 			lab.planChanged[n.Name] = true
 		}
-		for _, s := range append(rep.Skipped, notes...) {
+		for _, s := range rep.Skipped {
 			lab.Skipped = append(lab.Skipped, fmt.Sprintf("node %s: %s", n.Name, s))
 		}
 		for _, m := range rep.Models {

@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sdnlab/sdnlab/internal/nsutil"
 	"github.com/sdnlab/sdnlab/internal/proc"
 	"github.com/sdnlab/sdnlab/internal/wguapi"
 	"github.com/sdnlab/sdnlab/sdn/plan"
@@ -92,49 +91,38 @@ type wireGuards struct {
 const keepaliveStagger = 50 * time.Millisecond
 
 // up returns the realizer's WireGuard hook for node n: start the
-// interface's wireguard-go unless it runs, wait for its device and socket,
-// and hand it the configuration without keepalives. note receives what the
-// lab did not do.
-func (w *wireGuards) up(n *Node, pr *progress, note func(string)) func(context.Context, plan.WireGuardConfig) error {
+// interface's wireguard-go unless it runs, wait for its socket (made after
+// the device), and hand it the configuration without keepalives.
+func (w *wireGuards) up(n *Node, pr *progress) func(context.Context, plan.WireGuardConfig) ([]string, error) {
 	dir := w.dir
-	return func(ctx context.Context, c plan.WireGuardConfig) error {
+	return func(ctx context.Context, c plan.WireGuardConfig) ([]string, error) {
 		bin, err := exec.LookPath(wireGuardGo)
 		if err != nil {
-			return fmt.Errorf("%s: %s", c.Name, WireGuardMissing())
+			return nil, fmt.Errorf("%s: %s", c.Name, WireGuardMissing())
 		}
 		// The mount point of every node's socket directory (empty on the
 		// host; wg(8) would make it too).
 		for _, d := range []string{"/run/wireguard", WireGuardDir(dir, n.Name)} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
-				return fmt.Errorf("%s: %w", c.Name, err)
+				return nil, fmt.Errorf("%s: %w", c.Name, err)
 			}
 		}
 		spec := wireGuardProc(dir, n, c.Name, bin)
+		sock := WireGuardSocket(dir, n.Name, c.Name)
 		started := proc.Alive(spec) == 0
 		if started {
-			_ = os.Remove(WireGuardSocket(dir, n.Name, c.Name))
+			_ = os.Remove(sock)
 			if _, err := proc.Start(spec); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		sock := WireGuardSocket(dir, n.Name, c.Name)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			_, serr := os.Stat(sock)
-			up := false
-			if serr == nil {
-				h, err := nsutil.Handle(n.NS)
-				if err == nil {
-					_, lerr := h.LinkByName(c.Name)
-					up = lerr == nil
-					h.Close()
-				}
-			}
-			if up {
+			if _, err := os.Stat(sock); err == nil {
 				break
 			}
 			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("%s: wireguard-go made no device and socket within 10s (see %s)", c.Name, spec.LogFile)
+				return nil, fmt.Errorf("%s: wireguard-go made no socket within 10s (see %s)", c.Name, spec.LogFile)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -145,7 +133,7 @@ func (w *wireGuards) up(n *Node, pr *progress, note func(string)) func(context.C
 		}
 		unresolved, err := wguapi.Set(sock, passive)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		w.mu.Lock()
 		if w.configured == nil {
@@ -153,13 +141,14 @@ func (w *wireGuards) up(n *Node, pr *progress, note func(string)) func(context.C
 		}
 		w.configured[n.Name] = append(w.configured[n.Name], c)
 		w.mu.Unlock()
+		var notes []string
 		for _, e := range unresolved {
-			note(fmt.Sprintf("%s: peer endpoint %s is not an address: left without one (wg(8) would resolve it)", c.Name, e))
+			notes = append(notes, fmt.Sprintf("%s: peer endpoint %s is not an address: left without one (wg(8) would resolve it)", c.Name, e))
 		}
 		if started {
 			pr.printf("node %s: %s: WireGuard in userspace (wireguard-go), %d peers", n.Name, c.Name, len(c.Peers))
 		}
-		return nil
+		return notes, nil
 	}
 }
 

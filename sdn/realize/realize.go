@@ -43,9 +43,10 @@ type Target struct {
 	Keep func(name string) bool
 	// WireGuard, when set, brings up the WireGuard device of c in NS,
 	// configured as `wg syncconf` would (the device must exist when it
-	// returns); the realizer then gives it its addresses and routes. Nil:
-	// WireGuard interfaces are not realized.
-	WireGuard func(ctx context.Context, c plan.WireGuardConfig) error
+	// returns), and says what of c it did not realize (Report.Skipped);
+	// the realizer then gives it its addresses and routes. Nil: WireGuard
+	// interfaces are not realized.
+	WireGuard func(ctx context.Context, c plan.WireGuardConfig) (notRealized []string, err error)
 }
 
 // Report says what Apply did.
@@ -451,7 +452,9 @@ func (a *applier) create(ctx context.Context, node *nsutil.NS, d *device) error 
 	case plan.KindWireGuard:
 		for _, c := range a.plan.WireGuard {
 			if c.Name == ifc.Name {
-				return a.t.WireGuard(ctx, c)
+				notes, err := a.t.WireGuard(ctx, c)
+				a.rep.Skipped = append(a.rep.Skipped, notes...)
+				return err
 			}
 		}
 		return fmt.Errorf("%s (wireguard): no configuration for it (priv/wg-keys.cfg, fabrics.cfg)", ifc.Name)
