@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -109,12 +110,7 @@ func fabricOnly(p *plan.NodePlan) *plan.NodePlan {
 	groups := fabricGroups(p.FRR.DefaultRouter())
 	if len(groups) > 0 {
 		r := *p.FRR.DefaultRouter()
-		r.NeighborGroups = nil
-		for _, g := range p.FRR.DefaultRouter().NeighborGroups {
-			if groups[g.Name] {
-				r.NeighborGroups = append(r.NeighborGroups, g)
-			}
-		}
+		r.NeighborGroups = slices.DeleteFunc(slices.Clone(r.NeighborGroups), func(g frr.NeighborGroup) bool { return !groups[g.Name] })
 		r.IPv4Unicast = fabricAF(r.IPv4Unicast, groups)
 		r.IPv6Unicast = fabricAF(r.IPv6Unicast, groups)
 		r.L2VPNEVPN, r.Custom = nil, nil

@@ -3,14 +3,13 @@ package bgpguard
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"syscall"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
 // Share is a TCP port shared with another speaker in one namespace: on an
@@ -35,16 +34,10 @@ type Share struct {
 // Listen opens a listener on ap that leaves the rest of its port to the
 // other speaker.
 func (s *Share) Listen(ap netip.AddrPort) (net.Listener, error) {
-	uid := s.UID
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-			if ap.Addr().Is4() {
-				serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_FREEBIND, 1))
-			} else {
-				serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_FREEBIND, 1))
-			}
+			serr = errors.Join(unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1), nsutil.FreeBind(fd, ap.Addr().Is6()))
 		})
 		return errors.Join(err, serr)
 	}}
@@ -52,36 +45,14 @@ func (s *Share) Listen(ap netip.AddrPort) (net.Listener, error) {
 	if ap.Addr().Is6() {
 		network = "tcp6"
 	}
-	if uid < 0 {
-		return lc.Listen(context.Background(), network, ap.String())
+	var l net.Listener
+	listen := func() (err error) {
+		l, err = lc.Listen(context.Background(), network, ap.String())
+		return err
 	}
-	// The socket's owner is the creating thread's filesystem user. A
-	// thread of its own makes it; the thread stays locked, so it ends with
-	// its goroutine instead of going back to the runtime as another user.
-	type result struct {
-		l   net.Listener
-		err error
+	if s.UID < 0 {
+		return l, listen()
 	}
-	ns, err := netns.Get()
-	if err != nil {
-		return nil, fmt.Errorf("this thread's network namespace: %w", err)
-	}
-	defer ns.Close()
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		// In the caller's namespace, which may be its thread's alone.
-		if err := netns.Set(ns); err != nil {
-			done <- result{err: fmt.Errorf("enter the namespace: %w", err)}
-			return
-		}
-		if err := unix.Setfsuid(uid); err != nil {
-			done <- result{err: fmt.Errorf("create the socket as uid %d: %w", uid, err)}
-			return
-		}
-		l, err := lc.Listen(context.Background(), network, ap.String())
-		done <- result{l, err}
-	}()
-	r := <-done
-	return r.l, r.err
+	// The socket's owner is the creating thread's filesystem user.
+	return l, nsutil.AsUser(s.UID, listen)
 }

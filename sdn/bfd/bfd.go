@@ -33,6 +33,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
 // Session states (RFC 5880 section 4.1).
@@ -246,11 +248,7 @@ func listenTTL(addr *net.UDPAddr, reuse bool) (*net.UDPConn, error) {
 			}
 			// A session address may come up after the agent (a loopback).
 			if addr.IP != nil {
-				if addr.IP.To4() != nil {
-					serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_FREEBIND, 1))
-				} else {
-					serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_FREEBIND, 1))
-				}
+				serr = errors.Join(serr, nsutil.FreeBind(fd, addr.IP.To4() == nil))
 			}
 		})
 		return errors.Join(err, serr)
