@@ -2,6 +2,10 @@
 # (sudo make test); without root they skip with a reason.
 GO      ?= go
 BIN     := bin/sdnlab
+# The lab's daemons (node agents, BGP routers, impairments) run from this
+# lean binary beside the CLI: one process per node, each without the CLI's
+# capture and report code (cmd/internal/daemon says what that saves).
+ENGINE  := bin/sdnlab-engine
 PKGS    := ./...
 export PATH := $(PATH):/usr/local/go/bin
 
@@ -9,6 +13,7 @@ export PATH := $(PATH):/usr/local/go/bin
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sdnlab
+	$(GO) build -o $(ENGINE) ./cmd/sdnlab-engine
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

@@ -31,7 +31,7 @@ func TestConformance(t *testing.T) {
 }
 
 var (
-	agentBin string // an sdnlab binary for the node agents
+	agentBin string // the sdnlab-engine binary for the lab's daemons
 	stateDir string // topology state root, private to this run
 	labSeq   int
 )
@@ -50,12 +50,14 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, dir)
 	stateDir = filepath.Join(dir, "state")
-	// The agents are `sdnlab agent` processes: build the binary once.
-	agentBin = filepath.Join(dir, "sdnlab")
-	build := exec.Command("go", "build", "-o", agentBin, "github.com/sdnlab/sdnlab/cmd/sdnlab")
+	// The agents, reflectors and impairments run from the lean engine, as
+	// `make build` lays them out beside the CLI (topology's own tests run
+	// them from the CLI binary): build it once.
+	agentBin = filepath.Join(dir, "sdnlab-engine")
+	build := exec.Command("go", "build", "-o", agentBin, "github.com/sdnlab/sdnlab/cmd/sdnlab-engine")
 	build.Dir = ".."
 	out, err := build.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), "go build sdnlab: %s", out)
+	Expect(err).NotTo(HaveOccurred(), "go build sdnlab-engine: %s", out)
 })
 
 // uniqueLab copies a lab file with a unique lab name (t<pid><n>) and

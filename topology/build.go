@@ -43,6 +43,9 @@ func buildSegment(s *Segment) error {
 	if err := nsutil.Sysctls(s.NS, [2]string{"net.ipv6.conf.all.disable_ipv6", "1"}, [2]string{"net.ipv6.conf.default.disable_ipv6", "1"}); err != nil {
 		return err
 	}
+	if _, err := nsutil.BridgeNetfilterOff(s.NS); err != nil {
+		return err
+	}
 	return ns.Up(s.Bridge)
 }
 

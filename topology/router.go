@@ -151,12 +151,34 @@ func RouterPID(lab *Lab, stateDir, router string) int {
 const SelfRouterEnv = "SDNLAB_SELF_ROUTER"
 
 // agentBinary is the sdnlab binary that runs agents, reflectors and
-// impairment daemons: AgentPath, else this executable.
+// impairment daemons: AgentPath, else sdnlab-engine beside this
+// executable, else this executable.
 func (o *Options) agentBinary() (string, error) {
 	if o.AgentPath != "" {
 		return o.AgentPath, nil
 	}
-	return os.Executable()
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return engineBeside(exe), nil
+}
+
+// EngineName is the lean binary of the lab's daemons (cmd/sdnlab-engine).
+const EngineName = "sdnlab-engine"
+
+// engineBeside is sdnlab-engine in exe's directory when it is there and
+// not older than exe (`make build` builds both; an old one left beside a
+// newer CLI could read another plan format), else exe itself, which runs
+// the same daemons.
+func engineBeside(exe string) string {
+	engine := filepath.Join(filepath.Dir(exe), EngineName)
+	es, err1 := os.Stat(engine)
+	xs, err2 := os.Stat(exe)
+	if err1 != nil || err2 != nil || !es.Mode().IsRegular() || es.Mode()&0o111 == 0 || es.ModTime().Before(xs.ModTime()) {
+		return exe
+	}
+	return engine
 }
 
 func (o *Options) routerBinary() (string, error) {
@@ -169,6 +191,9 @@ func (o *Options) routerBinary() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", err
+	}
+	if e := engineBeside(exe); e != exe {
+		return e, nil
 	}
 	// Another package's test binary would not run a router but all its
 	// tests again: refuse instead of recursing.

@@ -75,10 +75,10 @@ type scalePoint struct {
 func measureScale(b *testing.B, n, rr int, engine string, limit time.Duration) scalePoint {
 	agent := os.Getenv("SDNLAB_AGENT")
 	if agent == "" {
-		agent, _ = filepath.Abs("../bin/sdnlab")
+		agent, _ = filepath.Abs("../bin/" + EngineName)
 	}
 	if _, err := os.Stat(agent); err != nil {
-		b.Skipf("needs the sdnlab binary (make build): %v", err)
+		b.Skipf("needs the sdnlab-engine binary (make build): %v", err)
 	}
 	file := writeMeshLab(b, n, rr, engine)
 	name := fmt.Sprintf("c%d%d%d", os.Getpid()%10000, n, rr)

@@ -149,8 +149,12 @@ func Up(ctx context.Context, lab *Lab, opts Options) (*Lab, error) {
 		pr.printf("point-to-point links: %d", len(lab.P2P))
 	}
 	pr.printf("underlay: %d nodes, %d routers, %d external hosts", len(lab.Nodes), len(lab.Routers), len(lab.Hosts))
-	if pairs := underlayPairs(lab); pairs > staticNeighAbove {
-		if err := staticUnderlayNeigh(ctx, lab, w); err != nil {
+	stations, err := underlayStations(lab)
+	if err != nil {
+		return lab, err
+	}
+	if pairs := underlayPairs(stations); pairs > staticNeighAbove {
+		if err := staticUnderlayNeigh(ctx, stations, w); err != nil {
 			return lab, err
 		}
 		pr.printf("underlay: %d permanent neighbour entries (the kernel's shared ARP/ND table holds 1024 dynamic ones)", pairs)

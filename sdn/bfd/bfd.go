@@ -9,32 +9,27 @@
 // every packet was a wake-up of the process, and 100 agents on 2 cores spent
 // the machine on context switches before any BGP work. So a Manager runs
 // all its sessions from one scheduler goroutine with one timer: it wakes
-// when the first session must transmit and sends, in the same wake-up,
-// every session whose transmit window (75-100 % of the interval, RFC 5880
-// 6.8.7) is open, so sessions fall into one batch per interval. The readers
-// drain their socket, then sleep RxCoalesce before waiting again, so
-// packets are taken in batches too. Detection never blames a peer for
-// packets that sit unread in our own socket: the scheduler drains the
-// sockets before it declares a session down (a starved agent must not
-// cascade its own lateness into session resets).
+// when the first session must transmit, or Poll after its last pass,
+// reads every packet that has arrived (its sockets are outside Go's network
+// poller, so arrivals do not wake it), and sends, in one sendmmsg, every
+// session whose transmit window (75-100 % of the interval, RFC 5880 6.8.7)
+// is open, so sessions fall into one batch per interval. Detection never
+// blames a peer for packets that sit unread in our own socket: every pass
+// reads the sockets before it looks at a deadline (a starved agent must
+// not cascade its own lateness into session resets).
 package bfd
 
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sdnlab/sdnlab/internal/nsutil"
 )
 
 // Session states (RFC 5880 section 4.1).
@@ -68,11 +63,13 @@ type Config struct {
 	DetectMult int
 	// Port overrides the single-hop port (tests); 0 is 3784.
 	Port int
-	// RxCoalesce is how long a reader sleeps after draining its socket
-	// before it waits for the next packet (0: 20 ms; negative: no pause).
-	// It bounds the reader's wake-ups to 1/RxCoalesce a second whatever
-	// the number of sessions, and adds at most that to detection.
-	RxCoalesce time.Duration
+	// Poll is the longest time between two reads of the sockets while a
+	// session is not Up at both ends (0: 100 ms, at most a third of
+	// Interval): an answer to the peer (a state change, the final of a
+	// poll) waits at most that long. Once all are Up the sockets are read
+	// on every transmit pass (at least once an interval). Detection is not
+	// delayed by it: a deadline is judged only after a read.
+	Poll time.Duration
 	// Addrs, when set, are the only local addresses the sessions are
 	// received on: on an agent node whose fabric runs FRR's bfdd beside
 	// the agent, bfdd listens on every address (its sessions come to
@@ -81,21 +78,20 @@ type Config struct {
 	Addrs []netip.Addr
 }
 
-// defaultRxCoalesce: 20 ms is 2 % of the default detection time.
-const defaultRxCoalesce = 20 * time.Millisecond
+// defaultPoll: 100 ms is 11 % of the default detection time. Each pass is
+// a wake-up of the process and, measured with 300 agents, about two of the
+// Go runtime's monitor thread as well.
+const defaultPoll = 100 * time.Millisecond
 
 // Manager runs the sessions of one node.
 type Manager struct {
 	cfg      Config
 	log      *slog.Logger
 	onChange func(peer netip.Addr, up bool)
-	tx       *net.UDPConn
-	rx       []*net.UDPConn
-	// rxDup are duplicates of the rx sockets' descriptors for draining
-	// without waiting: the readers hold their conn's read lock while they
-	// wait, so the scheduler cannot read through the conn itself.
-	rxDup []int
-	// schedDone closes when the scheduler (the user of rxDup) has ended.
+	tx       *sock
+	rx       []*sock
+	// schedDone closes when the scheduler (the sockets' one user) has
+	// ended.
 	schedDone chan struct{}
 
 	mu       sync.Mutex
@@ -108,7 +104,7 @@ type Manager struct {
 	// added, a state change or a poll to answer).
 	wake chan struct{}
 	// stats
-	wakeups, sent, starved uint64
+	wakeups, sent, received, starved uint64
 	// notes are the Up/Down notifications not yet delivered: a slow
 	// consumer must never stall transmission or reception (measured: an
 	// agent loop busy resetting peers held the scheduler, its peers heard
@@ -191,13 +187,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, onChange func(peer
 	if cfg.Port == 0 {
 		cfg.Port = PortSingleHop
 	}
-	if cfg.RxCoalesce == 0 {
-		cfg.RxCoalesce = defaultRxCoalesce
+	if cfg.Poll <= 0 {
+		cfg.Poll = defaultPoll
 	}
+	cfg.Poll = min(cfg.Poll, cfg.Interval/3)
 	ctx, cancel := context.WithCancel(ctx)
 	m := &Manager{cfg: cfg, log: log, onChange: onChange, sessions: map[netip.Addr]*session{},
 		byDisc: map[uint32]*session{}, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), noteWake: make(chan struct{}, 1)}
-	tx, err := listenTTL(&net.UDPAddr{Port: 0}, false)
+	tx, err := openSock(netip.Addr{}, 0, false)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("bfd send socket: %w", err)
@@ -213,17 +210,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, onChange func(peer
 	}
 	for _, p := range ports {
 		for _, a := range locals {
-			c, err := listenTTL(&net.UDPAddr{IP: a.AsSlice(), Port: p}, true)
+			c, err := openSock(a, p, true)
 			if err != nil {
 				m.Close()
 				return nil, fmt.Errorf("bfd listen on %s port %d: %w", a, p, err)
 			}
 			m.rx = append(m.rx, c)
-			if err := m.dupRx(c); err != nil {
-				m.Close()
-				return nil, fmt.Errorf("bfd socket on %d: %w", p, err)
-			}
-			go m.readLoop(c)
 		}
 	}
 	m.schedDone = make(chan struct{})
@@ -233,31 +225,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, onChange func(peer
 	}()
 	go m.notifier()
 	return m, nil
-}
-
-// listenTTL opens a UDP socket that sends with TTL 255 (RFC 5881 GTSM).
-func listenTTL(addr *net.UDPAddr, reuse bool) (*net.UDPConn, error) {
-	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TTL, 255)
-			// The IPv6 hop limit fails on an IPv4-only socket: best effort.
-			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, 255)
-			if reuse {
-				serr = errors.Join(serr, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1))
-			}
-			// A session address may come up after the agent (a loopback).
-			if addr.IP != nil {
-				serr = errors.Join(serr, nsutil.FreeBind(fd, addr.IP.To4() == nil))
-			}
-		})
-		return errors.Join(err, serr)
-	}}
-	pc, err := lc.ListenPacket(context.Background(), "udp", addr.String())
-	if err != nil {
-		return nil, err
-	}
-	return pc.(*net.UDPConn), nil
 }
 
 // sourceOOB is the control message that sends a packet from local (none
@@ -314,8 +281,9 @@ func (m *Manager) newDisc() uint32 {
 // Stats are the manager's counters.
 type Stats struct {
 	Sessions int    `json:"sessions"`
-	Wakeups  uint64 `json:"wakeups"` // scheduler passes
-	Sent     uint64 `json:"sent"`    // control packets sent
+	Wakeups  uint64 `json:"wakeups"`  // scheduler passes
+	Sent     uint64 `json:"sent"`     // control packets sent
+	Received uint64 `json:"received"` // packets read, dropped ones included
 	// Starved counts passes that ran more than a quarter interval late
 	// (the process was not scheduled); detection was postponed by as much.
 	Starved uint64 `json:"starved"`
@@ -325,7 +293,7 @@ type Stats struct {
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Stats{Sessions: len(m.sessions), Wakeups: m.wakeups, Sent: m.sent, Starved: m.starved}
+	return Stats{Sessions: len(m.sessions), Wakeups: m.wakeups, Sent: m.sent, Received: m.received, Starved: m.starved}
 }
 
 // State names the session state towards peer ("" when there is none).
@@ -341,19 +309,17 @@ func (m *Manager) State(peer netip.Addr) string {
 // Close stops every session.
 func (m *Manager) Close() {
 	m.cancel()
-	if m.tx != nil {
-		m.tx.Close()
-	}
-	for _, c := range m.rx {
-		c.Close()
-	}
 	if m.schedDone != nil {
 		<-m.schedDone
 	}
-	for _, fd := range m.rxDup {
-		unix.Close(fd)
+	if m.tx != nil {
+		m.tx.close()
+		m.tx = nil
 	}
-	m.rxDup = nil
+	for _, c := range m.rx {
+		c.close()
+	}
+	m.rx = nil
 }
 
 // txInterval is the negotiated transmit interval (RFC 5880 6.8.7): the
@@ -393,24 +359,27 @@ func (m *Manager) detectTime(s *session) time.Duration {
 // watched tells whether s has a detection deadline.
 func watched(s *session) bool { return s.state == Up || s.state == Init }
 
-// schedule is the one goroutine that transmits and detects for every
-// session: one timer, set to the earliest deadline of all sessions.
+// schedule is the one goroutine that reads, transmits and detects for
+// every session: one timer, set to the earliest deadline of all sessions
+// and, while a session is not Up at both ends, never later than Poll.
 func (m *Manager) schedule() {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
-	type out struct {
-		pkt []byte
-		dst *net.UDPAddr
-		oob []byte // the source address, when the session has one
-	}
-	var batch []out
+	var batch []outPacket
 	var changes []func()
 	var planned time.Time // when the timer that woke us was due
-	buf := make([]byte, 256)
+	rx := newRxBatch(64, 256)
 	for {
-		// Pass: detections, then every session whose window is open.
+		// Pass: read what came, detections, then every session whose
+		// window is open.
+		m.receiveAll(rx)
+		// The pokes our own receptions made are served by this pass.
+		select {
+		case <-m.wake:
+		default:
+		}
 		now := time.Now()
-		expired := false
+		next := now.Add(time.Hour)
 		m.mu.Lock()
 		m.wakeups++
 		// This process may not have been scheduled for a while: the
@@ -425,26 +394,9 @@ func (m *Manager) schedule() {
 		}
 		planned = time.Time{}
 		for _, s := range m.sessions {
-			if !watched(s) {
-				continue
+			if watched(s) {
+				s.lastRx = s.lastRx.Add(credit)
 			}
-			s.lastRx = s.lastRx.Add(credit)
-			if now.Sub(s.lastRx) > m.detectTime(s) {
-				expired = true
-			}
-		}
-		m.mu.Unlock()
-		if expired {
-			// Read what is queued first: packets that arrived while this
-			// process was not scheduled are not the peer's silence.
-			for _, fd := range m.rxDup {
-				_, _ = m.recvAll(fd, buf)
-			}
-			now = time.Now()
-		}
-		next := now.Add(time.Hour)
-		m.mu.Lock()
-		for _, s := range m.sessions {
 			if watched(s) && now.Sub(s.lastRx) > m.detectTime(s) {
 				m.log.Debug("bfd detection timeout", "peer", s.peer, "silent", now.Sub(s.lastRx), "detect", m.detectTime(s),
 					"remote_tx", s.remoteTx, "remote_mult", s.remoteMult)
@@ -454,7 +406,7 @@ func (m *Manager) schedule() {
 				s.remoteDisc = 0
 			}
 			if early, _ := m.txWindow(s); !now.Before(early) {
-				batch = append(batch, out{pkt: m.packet(s, s.pollSeen), dst: &net.UDPAddr{IP: net.IP(s.peer.AsSlice()), Port: s.port}, oob: sourceOOB(s.local)})
+				batch = append(batch, outPacket{pkt: m.packet(s, s.pollSeen), dst: netip.AddrPortFrom(s.peer, uint16(s.port)), oob: sourceOOB(s.local)})
 				s.pollSeen, s.urgent, s.lastTx = false, false, now
 				s.jitter = time.Duration(rand.Int64N(int64(m.txInterval(s)/4) + 1))
 			}
@@ -466,17 +418,25 @@ func (m *Manager) schedule() {
 					next = d
 				}
 			}
+			// A session on its way up or down is answered within Poll.
+			// Once every session is Up, the passes that transmit read the
+			// sockets often enough: a packet then only refreshes a
+			// deadline, and a deadline is never judged before a read.
+			if poll := now.Add(m.cfg.Poll); (s.state != Up || s.remoteSt != Up) && poll.Before(next) {
+				next = poll
+			}
 		}
 		m.sent += uint64(len(batch))
 		m.mu.Unlock()
 		for _, ch := range changes {
 			m.notify(ch)
 		}
-		for _, o := range batch {
-			if _, _, err := m.tx.WriteMsgUDP(o.pkt, o.oob, o.dst); err != nil && m.ctx.Err() == nil {
-				m.log.Debug("bfd send", "peer", o.dst.IP, "err", err)
+		m.tx.sendBatch(batch, func(p outPacket, err error) {
+			if m.ctx.Err() == nil {
+				m.log.Debug("bfd send", "peer", p.dst.Addr(), "err", err)
 			}
-		}
+		})
+		clear(batch)
 		batch, changes = batch[:0], changes[:0]
 		t.Reset(max(time.Until(next), time.Millisecond))
 		select {
@@ -491,6 +451,15 @@ func (m *Manager) schedule() {
 				default:
 				}
 			}
+		}
+	}
+}
+
+// receiveAll reads every socket empty.
+func (m *Manager) receiveAll(b *rxBatch) {
+	for _, c := range m.rx {
+		if _, err := c.drain(b, m.receive); err != nil && m.ctx.Err() == nil {
+			m.log.Debug("bfd receive", "err", err)
 		}
 	}
 }
@@ -511,85 +480,6 @@ func (m *Manager) packet(s *session, final bool) []byte {
 	binary.BigEndian.PutUint32(b[12:], us) // desired min TX
 	binary.BigEndian.PutUint32(b[16:], us) // required min RX
 	return b
-}
-
-// readLoop takes packets in batches: it drains the socket, sleeps
-// RxCoalesce while the next ones queue up, and only then waits for more.
-func (m *Manager) readLoop(c *net.UDPConn) {
-	var pause *time.Timer
-	if m.cfg.RxCoalesce > 0 {
-		pause = time.NewTimer(time.Hour)
-		pause.Stop()
-		defer pause.Stop()
-	}
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return
-	}
-	buf := make([]byte, 256)
-	for {
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			got, err := m.recvAll(int(fd), buf)
-			rerr = err
-			return got || err != nil
-		})
-		if err != nil || (rerr != nil && m.ctx.Err() != nil) {
-			return
-		}
-		if pause == nil {
-			continue
-		}
-		pause.Reset(m.cfg.RxCoalesce)
-		select {
-		case <-m.ctx.Done():
-			return
-		case <-pause.C:
-		}
-	}
-}
-
-// dupRx keeps a second descriptor of c for the scheduler's drains.
-func (m *Manager) dupRx(c *net.UDPConn) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var derr error
-	err = rc.Control(func(fd uintptr) {
-		var d int
-		if d, derr = unix.Dup(int(fd)); derr == nil {
-			m.rxDup = append(m.rxDup, d)
-		}
-	})
-	return errors.Join(err, derr)
-}
-
-// recvAll receives until the socket is empty; got tells whether anything
-// came.
-func (m *Manager) recvAll(fd int, buf []byte) (got bool, err error) {
-	for {
-		n, from, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return got, nil
-		case err != nil:
-			return got, err
-		}
-		got = true
-		var addr netip.Addr
-		switch sa := from.(type) {
-		case *unix.SockaddrInet4:
-			addr = netip.AddrFrom4(sa.Addr)
-		case *unix.SockaddrInet6:
-			addr = netip.AddrFrom16(sa.Addr).Unmap()
-		default:
-			continue
-		}
-		m.receive(buf[:n], addr)
-	}
 }
 
 // Reasons a received packet is dropped (RFC 5880 section 6.8.6).
@@ -629,6 +519,7 @@ func (m *Manager) drop(why string, from netip.Addr) {
 // fails them is counted and dropped without touching any session.
 func (m *Manager) receive(b []byte, from netip.Addr) {
 	m.mu.Lock()
+	m.received++
 	why := ""
 	switch {
 	case len(b) < 4 || b[0]>>5 != 1:

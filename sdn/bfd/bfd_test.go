@@ -200,9 +200,9 @@ func TestSchedulerBatches(t *testing.T) {
 	t.Logf("%d packets in %d wake-ups", st.Sent, st.Wakeups)
 }
 
-// A peer that goes silent is declared down although the reader is parked
-// on an empty socket: the scheduler's drain before a detection must not
-// wait for the reader (it did, and BFD stopped sending at all).
+// A peer that goes silent is declared down (an earlier design parked a
+// reader on the empty socket and the scheduler's drain waited for it: BFD
+// stopped sending at all).
 func TestSilentPeerDetected(t *testing.T) {
 	downs := make(chan bool, 16)
 	var m *Manager
@@ -246,6 +246,55 @@ func TestSilentPeerDetected(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("silent peer not declared down in 20 s (detection 300 ms), state %s", m.State(peer))
 	}
+}
+
+// Arriving packets do not wake the process one by one: a burst of 2,000
+// packets is read in a few passes (each packet was a wake-up before, the
+// cost that made 100-node labs collapse).
+func TestArrivalsReadInBatches(t *testing.T) {
+	var m *Manager
+	var c *net.UDPConn
+	inOwnNS(t, func() (err error) {
+		if m, err = Start(context.Background(), Config{Interval: 300 * time.Millisecond, DetectMult: 3, Port: 47843},
+			slog.New(slog.DiscardHandler), nil); err != nil {
+			return err
+		}
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+		return err
+	})
+	defer m.Close()
+	defer c.Close()
+	// A session that never comes up keeps the manager polling (with every
+	// session Up it reads on its transmit passes instead). Multihop: its
+	// packets go to 4784, where nothing listens, not back to us.
+	m.Add(netip.MustParseAddr("127.0.0.9"), netip.Addr{}, true)
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 47843}
+	before := m.Stats()
+	const burst = 2000
+	for i := range burst {
+		if _, err := c.WriteToUDP(pkt(Down, 0, uint32(i+1), 0), to); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			time.Sleep(60 * time.Millisecond) // stay below the socket's buffer
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for m.Stats().Received-before.Received < burst && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := m.Stats()
+	got, passes := st.Received-before.Received, st.Wakeups-before.Wakeups
+	if got < burst {
+		t.Fatalf("read %d of %d packets in 20 s", got, burst)
+	}
+	if passes*10 > got {
+		t.Errorf("%d passes for %d packets: arrivals wake the process", passes, got)
+	}
+	if d := m.Dropped()[DropUnknownSource]; d != burst {
+		t.Errorf("%d packets dropped as from an unknown source, want %d", d, burst)
+	}
+	t.Logf("%d packets read in %d passes", got, passes)
 }
 
 // inOwnNS runs open (which opens the test's sockets) in a network

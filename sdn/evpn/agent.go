@@ -67,6 +67,11 @@ type Agent struct {
 	// UPDATE for a migrated guest left 27.5 ms after its first RARP,
 	// because the tap's own FDB events had just been reconciled.
 	urgent bool
+	// retry: the last reconcile failed to program an entry or advertise a
+	// route; the next tick tries again.
+	retry bool
+	// ticks counts the one-second ticks (resyncTicks).
+	ticks int
 	// resetQ feeds the goroutine that re-creates failed peers, so that a
 	// burst of failures never holds up the event loop (show, BFD, routes).
 	resetQ chan resetReq
@@ -369,7 +374,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		t0 := time.Now()
 		a.reconcile()
 		last = time.Now()
-		gap = max(reconcileGap, 20*last.Sub(t0))
+		gap = max(reconcileGap, 50*last.Sub(t0))
 	}
 }
 
@@ -377,9 +382,12 @@ func (a *Agent) Run(ctx context.Context) error {
 // recomputes the whole desired state (O(routes)); measured at 50 nodes,
 // recomputing it after every event (most of them session state changes
 // that change nothing) was the largest share of the agents' CPU while the
-// mesh came up. An isolated event is still reconciled at once. The gap
-// grows to 20 times the last reconcile's duration, so that reconciling
-// takes at most about 5 % of the agent's time however large the RIB.
+// mesh came up. An isolated event is still reconciled at once, and a moved
+// MAC (urgent) always is. The gap grows to 50 times the last reconcile's
+// duration, so that reconciling takes at most about 2 % of an agent's time
+// however large the RIB: a lab runs an agent per node on a few cores, and
+// at 300 nodes the earlier 5 % per agent added up to more than the machine
+// while the routes came in.
 const reconcileGap = 25 * time.Millisecond
 
 func (a *Agent) openHandles() error { return a.openNewHandles() }
@@ -468,9 +476,12 @@ func (a *Agent) subscribeNew() error {
 
 // resolve looks up device indexes; devices may appear after the agent
 // starts (the realizer builds them) or be re-created.
-func (a *Agent) resolve() {
+func (a *Agent) resolve() (changed bool) {
 	for _, v := range a.l2 {
 		br, vx, mac := lookupDevs(a.handles[v.Netns], v.Bridge, v.VxlanDev)
+		if br != v.bridgeIdx || vx != v.vxlanIdx || (br != 0 && mac != v.bridgeMAC) {
+			changed = true
+		}
 		if br != v.bridgeIdx || vx != v.vxlanIdx {
 			if v.bridgeIdx != 0 {
 				a.forgetDevices(v.Netns, v.Bridge, v.VxlanDev)
@@ -487,6 +498,12 @@ func (a *Agent) resolve() {
 	for _, z := range a.l3 {
 		br, vx, mac := lookupDevs(a.handles[z.Netns], z.Bridge, z.VxlanDev)
 		if br != z.bridgeIdx || vx != z.vxlanIdx {
+			changed = true
+		}
+		if br != 0 && z.RouterMAC == "" && mac != z.rmac {
+			changed = true
+		}
+		if br != z.bridgeIdx || vx != z.vxlanIdx {
 			if z.bridgeIdx != 0 {
 				a.forgetDevices(z.Netns, z.Bridge, z.VxlanDev)
 				a.forgetRoutes(z.Netns)
@@ -500,6 +517,7 @@ func (a *Agent) resolve() {
 			}
 		}
 	}
+	return changed
 }
 
 // lookupDevs returns the indexes of a bridge and its vxlan port, both 0
@@ -664,18 +682,52 @@ func (a *Agent) handle(e any) {
 		s.Cleared = n
 		e.reply <- s
 	case evTick:
-		a.resolve()
+		a.ticks++
+		resync := a.ticks%resyncTicks == 0
+		// Devices are looked up every second while one is missing (the
+		// realizer is still building them), else at each resync: a lookup
+		// is two netlink requests per VNI.
+		changed := false
+		if resync || a.unresolved() {
+			changed = a.resolve()
+		}
 		if !a.syncDone && (time.Since(a.start) > 10*time.Second || a.allUpFor(time.Second)) {
 			// GoBGP sends End-of-RIB only with graceful restart, which we
 			// do not want (stale routes): a table dump follows a session
 			// at once, so a second of every session being up will do.
 			a.syncDone = true
+			changed = true
 		}
-		a.expireMobility()
-		a.expireGone()
+		expired := a.expireMobility()
+		expired = a.expireGone() || expired
 		a.dialLate()
-		a.dirty = true
+		// Events reconcile as they come; a tick reconciles only for what
+		// time changed, what failed to program, and every resyncTicks
+		// (measured at 300 nodes: a reconcile and device lookups every
+		// second in every agent were a quarter of the machine).
+		if changed || expired || a.retry || resync {
+			a.dirty = true
+		}
 	}
+}
+
+// resyncTicks is how many one-second ticks pass between two full
+// reconciles and device lookups that no event asked for.
+const resyncTicks = 5
+
+// unresolved tells whether a VNI's devices are not found yet.
+func (a *Agent) unresolved() bool {
+	for _, v := range a.l2 {
+		if v.bridgeIdx == 0 {
+			return true
+		}
+	}
+	for _, z := range a.l3 {
+		if z.bridgeIdx == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Agent) onPath(p *api.Path) {
@@ -1064,30 +1116,35 @@ func (a *Agent) move(v *l2vni, mac string, m *mobility) {
 }
 
 // expireGone withdraws MACs that left their port and did not come back.
-func (a *Agent) expireGone() {
+func (a *Agent) expireGone() (expired bool) {
 	for _, v := range a.l2 {
 		for mac, l := range v.macs {
 			if !l.goneAt.IsZero() && time.Since(l.goneAt) >= withdrawHold {
 				delete(v.macs, mac)
+				expired = true
 			}
 		}
 	}
+	return expired
 }
 
 // expireMobility ends a freeze after DupFreeze (FRR's freeze timer runs
 // from detection). Without freeze the flag stays until cleared, as in FRR.
-func (a *Agent) expireMobility() {
+func (a *Agent) expireMobility() (expired bool) {
 	for _, v := range a.l2 {
 		for mac, m := range v.mob {
 			if m.dup && a.cfg.DupFreeze > 0 && time.Since(m.dupAt) > a.cfg.DupFreeze {
 				m.dup, m.moves = false, nil
 				a.log.Info("duplicate MAC freeze over: flag cleared", "vni", v.VNI, "mac", mac)
+				expired = true
 			}
 			if m.owner == "" && v.macs[mac] == nil && time.Since(m.remoteAt) > a.cfg.DupWindow && !m.dup {
 				delete(v.mob, mac)
+				expired = true
 			}
 		}
 	}
+	return expired
 }
 
 // clearDup is FRR's `clear evpn dup-addr`: vni 0 means every VNI, mac ""

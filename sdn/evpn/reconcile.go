@@ -31,7 +31,7 @@ func (d *desiredState) advertise(r *Route) {
 // reconcile recomputes the desired state from the RIB and the locally
 // learned tables, then programs the difference.
 func (a *Agent) reconcile() {
-	a.dirty, a.urgent = false, false
+	a.dirty, a.urgent, a.retry = false, false, false
 	d := &desiredState{kernel: map[string]kobj{}, adverts: map[string]*Route{}}
 	localIPs := map[netip.Addr]bool{}
 	localMACs := map[string]bool{}
@@ -314,6 +314,7 @@ func (a *Agent) applyKernel(desired map[string]kobj) {
 	for _, o := range adds {
 		if err := o.add(a.handles[o.ns()]); err != nil {
 			a.log.Warn("program kernel", "what", o.key(), "err", err)
+			a.retry = true
 			continue
 		}
 		a.installed[o.key()] = &installed{obj: o}
@@ -373,6 +374,7 @@ func (a *Agent) applyAdverts(desired map[string]*Route) {
 		}
 		if _, err := a.bgp.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: p}); err != nil {
 			a.log.Warn("advertise", "route", k, "err", err)
+			a.retry = true
 			continue
 		}
 		a.adverts[k] = r
