@@ -9,11 +9,12 @@
 // every packet was a wake-up of the process, and 100 agents on 2 cores spent
 // the machine on context switches before any BGP work. So a Manager runs
 // all its sessions from one scheduler goroutine with one timer: it wakes
-// when the first session must transmit, or Poll after its last pass,
-// reads every packet that has arrived (its sockets are outside Go's network
-// poller, so arrivals do not wake it), and sends, in one sendmmsg, every
-// session whose transmit window (75-100 % of the interval, RFC 5880 6.8.7)
-// is open, so sessions fall into one batch per interval. Detection never
+// when the first session must transmit (or, while a session is coming up
+// or going down, Poll after its last pass), reads every packet that has
+// arrived (its sockets are outside Go's network poller, so arrivals do not
+// wake it), and sends, in one sendmmsg, every session whose transmit
+// window (75-100 % of the interval, RFC 5880 6.8.7) is open, so sessions
+// fall into one batch per interval. Detection never
 // blames a peer for packets that sit unread in our own socket: every pass
 // reads the sockets before it looks at a deadline (a starved agent must
 // not cascade its own lateness into session resets).

@@ -351,3 +351,42 @@ func TestSessionSendsFromItsLocalAddress(t *testing.T) {
 		t.Fatalf("BFD packet from %s, want %s", from.IP, local)
 	}
 }
+
+// Once its sessions are Up at both ends a manager stops polling: its
+// passes are its transmissions (with polling they were about three times
+// as many for one session at 300 ms).
+func TestNoPollingWhenUp(t *testing.T) {
+	var a, b *Manager
+	la, lb := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
+	quiet := slog.New(slog.DiscardHandler)
+	inOwnNS(t, func() (err error) {
+		if a, err = Start(context.Background(), Config{Interval: 300 * time.Millisecond, DetectMult: 3, Port: 47844, Addrs: []netip.Addr{la}}, quiet, nil); err != nil {
+			return err
+		}
+		b, err = Start(context.Background(), Config{Interval: 300 * time.Millisecond, DetectMult: 3, Port: 47844, Addrs: []netip.Addr{lb}}, quiet, nil)
+		return err
+	})
+	defer a.Close()
+	defer b.Close()
+	a.Add(lb, la, false)
+	b.Add(la, lb, false)
+	deadline := time.Now().Add(20 * time.Second)
+	for (a.State(lb) != "Up" || b.State(la) != "Up") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a.State(lb) != "Up" || b.State(la) != "Up" {
+		t.Fatalf("sessions not up in 20 s: %s, %s", a.State(lb), b.State(la))
+	}
+	time.Sleep(time.Second) // the remote state settles on both sides
+	before := a.Stats()
+	time.Sleep(3 * time.Second)
+	after := a.Stats()
+	passes, sent := after.Wakeups-before.Wakeups, after.Sent-before.Sent
+	if sent == 0 || passes > 2*sent {
+		t.Errorf("%d passes for %d packets sent with the session Up: still polling", passes, sent)
+	}
+	if a.State(lb) != "Up" {
+		t.Errorf("session went %s without polling", a.State(lb))
+	}
+	t.Logf("%d passes, %d packets sent in 3 s", passes, sent)
+}
