@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,6 +188,20 @@ func memOf(pid int) (rssMB, pssMB float64) {
 	return rssMB, pssMB
 }
 
+// waitCalm waits, at most limit, for the one-minute load average to fall
+// to ceiling.
+func waitCalm(ceiling int, limit time.Duration) {
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(2 * time.Second) {
+		f := strings.Fields(loadavg())
+		if len(f) == 0 {
+			return
+		}
+		if l, err := strconv.ParseFloat(f[0], 64); err != nil || l <= float64(ceiling) {
+			return
+		}
+	}
+}
+
 func loadavg() string {
 	b, _ := os.ReadFile("/proc/loadavg")
 	f := strings.Fields(string(b))
@@ -242,8 +257,11 @@ func BenchmarkScaleCurve(b *testing.B) {
 			}
 			b.Logf("%-22s %8s %10s %6d %8.1fMB %8.0fMB %8.0fMB  %s", what, p.up.Round(100*time.Millisecond), conv, p.procs,
 				p.rssMB/float64(max(p.procs, 1)), p.rssMB, p.pssMB, load)
-			// Let the kernel free the namespaces before the next point.
+			// Let the kernel free the namespaces before the next point, and
+			// the machine calm down: a point that starts while the last
+			// one's churn still runs measures the two together.
 			time.Sleep(settle(n))
+			waitCalm(2*runtime.NumCPU(), 90*time.Second)
 		}
 	}
 }
