@@ -6,9 +6,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-
-	"golang.org/x/sys/unix"
 )
 
 // The side of a supervised process: how it logs and how it learns that
@@ -73,34 +70,5 @@ func LimitRuntime(l Load) {
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(DaemonMemLimit + int64(l.Peers)*DaemonMemPerPeer)
-	}
-	if l.Reflector {
-		reniceThreads(ReflectorNice)
-	}
-}
-
-// ReflectorNice is a route reflector's scheduling priority. In a real
-// network it is a machine of its own; in a lab it shares the cores with
-// every node agent, and the kernel gives each runnable process the same
-// share. Measured with 300 nodes bringing their sessions up: the
-// reflectors got a three-hundredth of the machine each, their BFD passed
-// late (the clients declared them down) and the sessions flapped for
-// minutes. At -10 the kernel weighs a reflector's threads about ten times
-// a node agent's.
-const ReflectorNice = -10
-
-// reniceThreads sets the nice value of every thread of this process
-// (setpriority works per thread on Linux; threads made later inherit it
-// from the thread that makes them). Best effort: without the privilege
-// the daemon runs at its normal priority.
-func reniceThreads(nice int) {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return
-	}
-	for _, t := range tasks {
-		if tid, err := strconv.Atoi(t.Name()); err == nil {
-			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, nice)
-		}
 	}
 }
