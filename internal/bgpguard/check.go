@@ -80,16 +80,17 @@ const (
 
 // Notification codes and subcodes (RFC 4271 section 4.5, 6).
 const (
-	errHeader        = 1
-	errOpen          = 2
-	errUpdate        = 3
-	subNotSync       = 1
-	subBadLength     = 2
-	subBadType       = 3
-	subAttrList      = 1
-	subOptionalAttr  = 9
-	subInvalidNet    = 10
-	subUnspecificErr = 0
+	errHeader           = 1
+	errOpen             = 2
+	errUpdate           = 3
+	errHoldTimerExpired = 4
+	subNotSync          = 1
+	subBadLength        = 2
+	subBadType          = 3
+	subAttrList         = 1
+	subOptionalAttr     = 9
+	subInvalidNet       = 10
+	subUnspecificErr    = 0
 )
 
 // checkHeader validates the 19-byte header (RFC 4271 section 6.1) and

@@ -82,9 +82,10 @@ type peerState struct {
 	Peer
 	alias netip.Addr
 
-	mu    sync.Mutex
-	count Counters
-	conns map[net.Conn]bool
+	mu     sync.Mutex
+	count  Counters
+	conns  map[net.Conn]bool
+	timers timers // what Configure took from GoBGP
 }
 
 // Guard relays the sessions of one speaker.
@@ -99,6 +100,7 @@ type Guard struct {
 
 	peers   map[netip.Addr]*peerState
 	byAlias map[netip.Addr]*peerState
+	ka      *keepalives
 	ls      []net.Listener
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -117,6 +119,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Guard, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	g := &Guard{cfg: cfg, log: log, peers: map[netip.Addr]*peerState{}, byAlias: map[netip.Addr]*peerState{},
 		ctx: ctx, cancel: cancel}
+	g.ka = newKeepalives(g.holdExpired)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.ka.run(ctx)
+	}()
 	fail := func(err error) (*Guard, error) {
 		g.Close()
 		return nil, err
@@ -226,8 +234,14 @@ func (g *Guard) Alias(peer netip.Addr) netip.Addr {
 
 // Configure points GoBGP's configuration of the neighbour at peer to the
 // guard: GoBGP knows it by its alias, binds to InnerAddr and dials the
-// guard's port.
+// guard's port; the guard runs the session's keepalives and hold timer
+// (keepalive.go).
 func (g *Guard) Configure(p *api.Peer, peer netip.Addr) {
+	if ps := g.peers[peer.Unmap()]; ps != nil {
+		ps.mu.Lock()
+		ps.timers = takeTimers(p)
+		ps.mu.Unlock()
+	}
 	if p.Conf == nil {
 		p.Conf = &api.PeerConf{}
 	}
@@ -335,15 +349,29 @@ func (g *Guard) relay(ps *peerState, out, in net.Conn) {
 			in.Close()
 		})
 	}
+	s := &session{ps: ps, out: out, closeBoth: closeBoth}
+	defer g.ka.remove(s)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer closeBoth()
-		g.fromGoBGP(in, out, local)
+		g.fromGoBGP(s, in, local)
 	}()
-	g.fromPeer(ps, out, in)
+	g.fromPeer(s, in)
 	closeBoth()
 	<-done
+}
+
+// holdExpired ends a session the peer fell silent on (RFC 4271 section
+// 6.5), as GoBGP would have: a NOTIFICATION to the peer, then both
+// connections closed, which GoBGP sees as the session's end.
+func (g *Guard) holdExpired(s *session) {
+	g.log.Info("bgp hold timer expired", "peer", s.ps.Addr, "hold", s.hold)
+	if s.wmu.TryLock() {
+		_, _ = tryWrite(s.out, notification(errHoldTimerExpired, 0, nil))
+		s.wmu.Unlock()
+	}
+	s.closeBoth()
 }
 
 func setTTL(c net.Conn, v4 bool, ttl int) {
@@ -365,7 +393,8 @@ func setTTL(c net.Conn, v4 bool, ttl int) {
 }
 
 // fromPeer checks each message of the neighbour.
-func (g *Guard) fromPeer(ps *peerState, out, in net.Conn) {
+func (g *Guard) fromPeer(s *session, in net.Conn) {
+	ps, out := s.ps, s.out
 	hdr := make([]byte, headerLen)
 	for {
 		if _, err := io.ReadFull(out, hdr); err != nil {
@@ -380,13 +409,19 @@ func (g *Guard) fromPeer(ps *peerState, out, in net.Conn) {
 			}
 			v = Check(msg)
 		}
+		s.heard()
 		g.record(ps, &v)
 		if v.Notify != nil {
+			s.wmu.Lock()
 			_ = out.SetWriteDeadline(time.Now().Add(time.Second))
 			_, _ = out.Write(v.Notify)
+			s.wmu.Unlock()
 			return
 		}
 		for _, m := range v.Out {
+			if !s.fromPeer(m, g.ka) {
+				continue
+			}
 			if _, err := in.Write(m); err != nil {
 				return
 			}
@@ -421,7 +456,7 @@ func (g *Guard) record(ps *peerState, v *Verdict) {
 }
 
 // fromGoBGP forwards GoBGP's messages, framing them to find its UPDATEs.
-func (g *Guard) fromGoBGP(in, out net.Conn, local netip.Addr) {
+func (g *Guard) fromGoBGP(s *session, in net.Conn, local netip.Addr) {
 	hdr := make([]byte, headerLen)
 	for {
 		if _, err := io.ReadFull(in, hdr); err != nil {
@@ -439,7 +474,8 @@ func (g *Guard) fromGoBGP(in, out net.Conn, local netip.Addr) {
 		if msg[18] == bgp.BGP_MSG_UPDATE {
 			nextHopSelf(msg, local)
 		}
-		if _, err := out.Write(msg); err != nil {
+		s.fromGoBGP(msg)
+		if err := s.write(msg); err != nil {
 			return
 		}
 	}

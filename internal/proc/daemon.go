@@ -39,7 +39,11 @@ func ParentPipe(f *os.File) io.Reader {
 // with GOMAXPROCS at the core count each idle process kept several threads
 // waking each other (sysmon, work stealing, a futex wake per timer), and
 // half of the agents' CPU in a steady full mesh went to context switches.
-// A daemon that serves one node needs one P; a soft memory limit keeps the
+// A daemon that serves one node gets two Ps, not one: with one, its BFD
+// scheduler waited behind GoBGP's goroutines whenever sessions came up,
+// and at 100 nodes its peers declared it down (29,873 BFD downs in 80 s,
+// never converged); with two it runs on the idle P at its timer (510 BFD
+// downs during bring-up, then none; converged). A soft memory limit keeps the
 // heap of each small without a GC percent that costs CPU. The limit grows
 // with the sessions: measured, a route reflector of 300 clients under a
 // flat 32 MiB limit (its 1,900 goroutines' stacks alone near 16 MiB) ran
@@ -47,7 +51,7 @@ func ParentPipe(f *os.File) io.Reader {
 // flapped. A reflector serves every node of the lab and gets every core.
 // The environment (GOMAXPROCS, GOMEMLIMIT, GOGC) still wins.
 const (
-	DaemonProcs    = 1
+	DaemonProcs    = 2
 	DaemonMemLimit = 32 << 20
 	// DaemonMemPerPeer is added to the memory limit per BGP session.
 	DaemonMemPerPeer = 256 << 10
@@ -62,7 +66,7 @@ type Load struct {
 // LimitRuntime applies the daemon limits unless the environment sets them.
 func LimitRuntime(l Load) {
 	if os.Getenv("GOMAXPROCS") == "" {
-		procs := DaemonProcs
+		procs := min(DaemonProcs, runtime.NumCPU())
 		if l.Reflector {
 			procs = runtime.NumCPU()
 		}

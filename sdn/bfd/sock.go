@@ -162,7 +162,12 @@ func (s *sock) sendBatch(out []outPacket, fail func(p outPacket, err error)) {
 		}
 	}
 	for i := 0; i < len(hdrs); {
-		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&hdrs[i])), uintptr(len(hdrs)-i), 0, 0, 0)
+		// Raw: the descriptor never blocks, and a pass's send runs the
+		// whole kernel path of its packets (hundreds of microseconds at
+		// 99 sessions). Announced as a syscall, the runtime's monitor
+		// would hand the processor to another thread meanwhile and take it
+		// back after: measured, futex wake-ups doubled at 50 nodes.
+		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&hdrs[i])), uintptr(len(hdrs)-i), 0, 0, 0)
 		switch {
 		case errno == unix.EINTR:
 			continue
@@ -216,7 +221,7 @@ func (s *sock) drain(b *rxBatch, fn func(pkt []byte, from netip.Addr)) (int, err
 			h.Control, h.Controllen, h.Flags = nil, 0, 0
 			b.hdrs[i].n = 0
 		}
-		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		r, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 		runtime.KeepAlive(b)
 		switch {
 		case errno == unix.EINTR:
