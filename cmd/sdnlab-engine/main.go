@@ -31,16 +31,17 @@ var commands = map[string]struct {
 	"agent":   {daemon.Agent, daemon.AgentUsage},
 	"router":  {daemon.Router, daemon.RouterUsage},
 	"impaird": {daemon.Impaird, daemon.ImpairdUsage},
+	"bfdd":    {daemon.BFDD, daemon.BFDDUsage},
 }
 
 func run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: sdnlab-engine agent|router|impaird ARGS (started by sdnlab up, not by hand)")
+		fmt.Fprintln(os.Stderr, "usage: sdnlab-engine agent|router|impaird|bfdd ARGS (started by sdnlab up, not by hand)")
 		return 2
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "sdnlab-engine: unknown command %q (agent, router, impaird)\n", args[0])
+		fmt.Fprintf(os.Stderr, "sdnlab-engine: unknown command %q (agent, router, impaird, bfdd)\n", args[0])
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -43,6 +43,7 @@ func commands() []*command {
 		graphCommand(),
 		impairCommand(),
 		impairdCommand(),
+		bfddCommand(),
 		junitMergeCommand(),
 		killCommand(),
 		linkCommand(),

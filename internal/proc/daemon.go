@@ -61,14 +61,19 @@ const (
 type Load struct {
 	Peers     int  // BGP sessions
 	Reflector bool // serves every node of the lab
+	// Single: one goroutine does all the work (a BFD process): one P.
+	Single bool
 }
 
 // LimitRuntime applies the daemon limits unless the environment sets them.
 func LimitRuntime(l Load) {
 	if os.Getenv("GOMAXPROCS") == "" {
 		procs := min(DaemonProcs, runtime.NumCPU())
-		if l.Reflector {
+		switch {
+		case l.Reflector:
 			procs = runtime.NumCPU()
+		case l.Single:
+			procs = 1
 		}
 		runtime.GOMAXPROCS(procs)
 	}

@@ -31,7 +31,17 @@ func (a *Agent) startBFD(ctx context.Context, send func(any)) (bfdControl, error
 	if sp := a.cfg.SharedPorts; sp != nil {
 		bc.Addrs = sp.Addrs
 	}
-	m, err := bfd.Start(ctx, bc, a.log.With("proto", "bfd"), func(peer netip.Addr, up bool) { send(evBFD{peer: peer, up: up}) })
+	onChange := func(peer netip.Addr, up bool) { send(evBFD{peer: peer, up: up}) }
+	var m interface {
+		bfdControl
+		Add(peer, local netip.Addr, multihop bool)
+	}
+	var err error
+	if len(a.cfg.BFDProcess) > 0 {
+		m, err = bfd.StartProcess(ctx, a.cfg.BFDProcess, bc, a.log.With("proto", "bfd"), onChange)
+	} else {
+		m, err = bfd.Start(ctx, bc, a.log.With("proto", "bfd"), onChange)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,10 @@ type Config struct {
 	// MultipathRelax is `bgp bestpath as-path multipath-relax`: eBGP paths
 	// with different AS paths of equal length share ECMP.
 	MultipathRelax bool `json:"multipath_relax,omitempty"`
+	// BFDProcess, when set, is the command (argv) that runs the BFD
+	// sessions in a process of their own (bfd.StartProcess), as FRR's
+	// bfdd: a route reflector's.
+	BFDProcess []string `json:"bfd_process,omitempty"`
 	// Timers default to FRR's datacenter profile (keepalive 3 s, hold 9 s).
 	KeepaliveSec int `json:"keepalive_sec,omitempty"`
 	HoldSec      int `json:"hold_sec,omitempty"`

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 
 	"github.com/sdnlab/sdnlab/internal/proc"
+	"github.com/sdnlab/sdnlab/sdn/bfd"
 	"github.com/sdnlab/sdnlab/sdn/evpn"
 	"github.com/sdnlab/sdnlab/sdn/plan"
 	"github.com/sdnlab/sdnlab/topology"
@@ -118,6 +119,15 @@ func Agent(ctx context.Context, args []string) error {
 		load.Reflector = load.Reflector || n.RRClient
 	}
 	proc.LimitRuntime(load)
+	if load.Reflector {
+		// A reflector's BFD runs in a process of its own (sdn/bfd,
+		// process.go): inside this one it waited behind GoBGP's reflection.
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bfd process: %w", err)
+		}
+		cfg.BFDProcess = []string{exe, "bfdd"}
+	}
 	if fault := os.Getenv(evpn.TestFaultEnv); fault != "" {
 		cfg.TestFault = fault
 	}
@@ -132,6 +142,20 @@ func Agent(ctx context.Context, args []string) error {
 		return err
 	}
 	return evpn.Serve(ctx, cfg, filepath.Join(nodeDir, "agent.sock"), stdin, log)
+}
+
+// BFDDUsage is the BFD process's argument summary.
+const BFDDUsage = "(no arguments: its sessions come on stdin)"
+
+// BFDD runs a node's BFD sessions for its agent (bfd.StartProcess): the
+// configuration and sessions on stdin, state changes on stdout, until
+// stdin closes.
+func BFDD(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return badInput("bfdd takes no arguments")
+	}
+	proc.LimitRuntime(proc.Load{Single: true})
+	return bfd.Serve(ctx, os.Stdin, os.Stdout, proc.Logger("proto", "bfd", "process", "bfdd"))
 }
 
 // Router runs an underlay router's BGP speaker (routing: bgp) until ctx
