@@ -91,6 +91,8 @@ type peerState struct {
 	count  Counters
 	conns  map[net.Conn]bool
 	timers timers // what Configure took from GoBGP
+	// lastInbound is when the neighbour last connected to us.
+	lastInbound time.Time
 }
 
 // Guard relays the sessions of one speaker.
@@ -282,6 +284,17 @@ func (g *Guard) Counters(peer netip.Addr) Counters {
 	return ps.count
 }
 
+// LastInbound is when peer last connected to our BGP port (zero: never).
+func (g *Guard) LastInbound(peer netip.Addr) time.Time {
+	ps := g.peers[peer.Unmap()]
+	if ps == nil {
+		return time.Time{}
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.lastInbound
+}
+
 // inbound takes a connection from a neighbour to our BGP port.
 func (g *Guard) inbound(c net.Conn) {
 	ra := c.RemoteAddr().(*net.TCPAddr)
@@ -292,6 +305,9 @@ func (g *Guard) inbound(c net.Conn) {
 		c.Close()
 		return
 	}
+	ps.mu.Lock()
+	ps.lastInbound = time.Now()
+	ps.mu.Unlock()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ps.alias.AsSlice()}, Timeout: 5 * time.Second}
 	in, err := d.DialContext(g.ctx, "tcp4", net.JoinHostPort(InnerAddr, strconv.Itoa(g.InnerPort)))
 	if err != nil {

@@ -72,7 +72,13 @@ type session struct {
 	lastRecv   time.Time
 	due        time.Time // the next keepalive at the latest
 	keepalives int       // received from the peer
-	scheduled  bool
+	scheduled  *keepalives
+	// opened: GoBGP's OPEN has gone to the peer. No KEEPALIVE may go
+	// before it: measured at 300 nodes, a reflector slow to send its OPEN
+	// had the guard's first keepalive reach the client first, which the
+	// client, in OpenSent, took for an invalid message and reset (most of
+	// the failed attempts while 300 clients connected).
+	opened bool
 }
 
 // write sends msg to the peer; sent marks it as restarting the keepalive
@@ -82,6 +88,16 @@ func (s *session) write(msg []byte) error {
 	defer s.wmu.Unlock()
 	_, err := s.out.Write(msg)
 	s.sent(time.Now())
+	if err == nil && msg[18] == bgp.BGP_MSG_OPEN {
+		s.mu.Lock()
+		s.opened = true
+		s.lastRecv = time.Now() // the hold timer starts when both OPENs are out
+		k := s.scheduled
+		s.mu.Unlock()
+		if k != nil {
+			k.wake() // keepalives may start
+		}
+	}
 	return err
 }
 
@@ -143,8 +159,8 @@ func (s *session) fromPeer(msg []byte, k *keepalives) bool {
 		s.interval = max(time.Duration(keepalive)*time.Second, time.Second)
 		s.lastSent, s.lastRecv = now, now
 		s.due = now.Add(jitter(s.interval))
-		if !s.scheduled {
-			s.scheduled = true
+		if s.scheduled == nil {
+			s.scheduled = k
 			k.add(s)
 		}
 	case bgp.BGP_MSG_KEEPALIVE:
@@ -170,6 +186,11 @@ func (k *keepalives) add(s *session) {
 	k.mu.Lock()
 	k.sessions[s] = struct{}{}
 	k.mu.Unlock()
+	k.wake()
+}
+
+// wake makes the timer look at the sessions again.
+func (k *keepalives) wake() {
 	select {
 	case k.kick <- struct{}{}:
 	default:
@@ -244,6 +265,7 @@ func (k *keepalives) pass(now time.Time) time.Time {
 		s.mu.Lock()
 		switch {
 		case s.hold == 0:
+		case !s.opened: // our OPEN first; until then OpenSent's hold timer is GoBGP's
 		case now.Sub(s.lastRecv) >= s.hold:
 			expired = append(expired, s)
 			delete(k.sessions, s)

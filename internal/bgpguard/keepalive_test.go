@@ -70,6 +70,14 @@ func readMessages(c net.Conn) <-chan []byte {
 	return ch
 }
 
+// opened sends GoBGP's OPEN to the peer, after which keepalives may go.
+func opened(t *testing.T, s *session) {
+	t.Helper()
+	if err := s.write(openMsg(t, innerHold)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func newSession(t *testing.T, hold, keepalive uint64) (*session, net.Conn) {
 	g, p := tcpPair(t)
 	ps := &peerState{Peer: Peer{Addr: netip.MustParseAddr("192.0.2.1")}, timers: timers{hold: hold, keepalive: keepalive}}
@@ -149,6 +157,7 @@ func TestKeepalivesSentForEverySession(t *testing.T) {
 	for range n {
 		s, p := newSession(t, 3, 1)
 		s.fromPeer(openMsg(t, 3), k)
+		opened(t, s)
 		sessions = append(sessions, s)
 		peers = append(peers, readMessages(p))
 	}
@@ -215,6 +224,8 @@ func TestHoldTimerExpires(t *testing.T) {
 	talking.fromPeer(openMsg(t, 3), k)
 	in := readMessages(qp)
 	start := time.Now()
+	opened(t, quiet)
+	opened(t, talking)
 	deadline := time.After(10 * time.Second)
 	keep := time.NewTicker(500 * time.Millisecond)
 	defer keep.Stop()
@@ -261,6 +272,9 @@ func TestLatePassStillSends(t *testing.T) {
 	closed := false
 	s.closeBoth = func() { closed = true }
 	s.fromPeer(openMsg(t, 9), k)
+	in := readMessages(p)
+	opened(t, s)
+	<-in // our OPEN
 	s.mu.Lock()
 	s.lastSent, s.due = time.Now().Add(-10*time.Second), time.Now().Add(-7*time.Second)
 	s.mu.Unlock()
@@ -268,7 +282,6 @@ func TestLatePassStillSends(t *testing.T) {
 	if closed {
 		t.Fatal("a late pass closed the session")
 	}
-	in := readMessages(p)
 	select {
 	case m := <-in:
 		if m[18] != bgp.BGP_MSG_KEEPALIVE {
@@ -276,5 +289,35 @@ func TestLatePassStillSends(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a late pass sent no keepalive")
+	}
+}
+
+// No KEEPALIVE goes before GoBGP's OPEN, however long GoBGP takes to send
+// it: a peer in OpenSent takes a KEEPALIVE for an invalid message and
+// resets. The hold timer starts when both OPENs are out.
+func TestNoKeepaliveBeforeOpen(t *testing.T) {
+	k := newKeepalives(func(*session) { t.Error("the hold timer ran out before our OPEN was sent") })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go k.run(ctx)
+	s, p := newSession(t, 3, 1)
+	in := readMessages(p)
+	s.fromPeer(openMsg(t, 3), k) // the peer's OPEN; GoBGP is slow to answer
+	select {
+	case m := <-in:
+		t.Fatalf("message type %d reached the peer before our OPEN", m[18])
+	case <-time.After(3500 * time.Millisecond): // past a keepalive interval and the hold time
+	}
+	opened(t, s)
+	if m := <-in; m[18] != bgp.BGP_MSG_OPEN {
+		t.Fatalf("first message type %d, want our OPEN", m[18])
+	}
+	select {
+	case m := <-in:
+		if m[18] != bgp.BGP_MSG_KEEPALIVE {
+			t.Fatalf("message type %d after our OPEN, want a KEEPALIVE", m[18])
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no KEEPALIVE within 3 s of our OPEN (interval 1 s)")
 	}
 }

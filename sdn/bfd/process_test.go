@@ -5,9 +5,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // childEnv makes the test binary the BFD process (TestMain).
@@ -44,6 +47,7 @@ func TestProcessRunsSessions(t *testing.T) {
 		return err
 	})
 	defer a.Close()
+	checkPriority(t, b)
 	a.Add(lb, la, false)
 	b.Add(la, lb, false)
 	deadline := time.Now().Add(20 * time.Second)
@@ -82,4 +86,33 @@ func TestProcessStartFails(t *testing.T) {
 		t.Fatal("StartProcess of a program that exits at once succeeded")
 	}
 	t.Log(err)
+}
+
+// checkPriority: the process runs at the priority it reports (set on the
+// thread it was forked from, so every thread of it has it).
+func checkPriority(t *testing.T, b *Process) {
+	t.Helper()
+	pid := b.Pid()
+	attr, err := unix.SchedGetAttr(pid, 0)
+	if err != nil {
+		t.Fatalf("read the BFD process's scheduling: %v", err)
+	}
+	nice, err := unix.Getpriority(unix.PRIO_PROCESS, pid)
+	if err != nil {
+		t.Fatalf("read the BFD process's nice value: %v", err)
+	}
+	switch b.Priority {
+	case "SCHED_RR " + strconv.Itoa(Realtime):
+		if attr.Policy != unix.SCHED_RR || attr.Priority != Realtime {
+			t.Errorf("reported %s, the process has policy %d priority %d", b.Priority, attr.Policy, attr.Priority)
+		}
+	case "nice -20":
+		if nice != 40 { // the system call returns 20 - nice
+			t.Errorf("reported nice -20, the process has %d", 20-nice)
+		}
+	default:
+		if os.Geteuid() == 0 {
+			t.Errorf("as root the BFD process runs at priority %q, want real time or nice -20", b.Priority)
+		}
+	}
 }

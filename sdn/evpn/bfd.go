@@ -38,7 +38,11 @@ func (a *Agent) startBFD(ctx context.Context, send func(any)) (bfdControl, error
 	}
 	var err error
 	if len(a.cfg.BFDProcess) > 0 {
-		m, err = bfd.StartProcess(ctx, a.cfg.BFDProcess, bc, a.log.With("proto", "bfd"), onChange)
+		var p *bfd.Process
+		if p, err = bfd.StartProcess(ctx, a.cfg.BFDProcess, bc, a.log.With("proto", "bfd"), onChange); err == nil {
+			a.log.Info("bfd process", "pid", p.Pid(), "priority", p.Priority)
+			m = p
+		}
 	} else {
 		m, err = bfd.Start(ctx, bc, a.log.With("proto", "bfd"), onChange)
 	}
