@@ -15,6 +15,7 @@ package topology
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,9 +117,13 @@ func (w *wireGuards) up(n *Node, pr *progress) func(context.Context, plan.WireGu
 				return nil, err
 			}
 		}
+		// Ready is connectable, not merely present: wireguard-go binds
+		// (which makes the file) before it listens, and a connect in
+		// between is refused (seen once in the suite's wgmesh lab).
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			if _, err := os.Stat(sock); err == nil {
+			if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+				c.Close()
 				break
 			}
 			if time.Now().After(deadline) || ctx.Err() != nil {

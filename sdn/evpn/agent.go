@@ -1011,18 +1011,16 @@ func (a *Agent) dialLate() {
 		}
 		// With BFD the grace starts when the peer answers: before that it
 		// may not run yet (a lab starts its nodes one by one, 300 in
-		// 18 s; a reflector that dialled them all after 15 s collided
-		// with their own connects: 456 failed attempts at one reflector).
+		// 18 s, and a reflector that dialled all those not yet up after
+		// 15 s collided with their own connects; docs/SCALE.md, 23).
 		if a.bfd != nil && n.BFD && !a.cfg.BFDDisabledAll {
 			if up, ok := a.bfdUp[addr]; !ok || time.Since(up) < passiveGrace {
 				continue
 			}
 		}
 		// A peer that keeps connecting is dialling as it should: its
-		// attempts fail for another reason (a busy peer, BFD), and our
-		// own dial would only collide with them (measured at 300 nodes:
-		// reflectors dialling late clients closed 3,295 of their
-		// connections in 4 minutes).
+		// attempts fail for another reason (a busy peer), and our own
+		// dial would only collide with them.
 		if a.guard != nil && time.Since(a.guard.LastInbound(n.Addr)) < passiveGrace {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/osrg/gobgp/v3/pkg/server"
 
 	"github.com/sdnlab/sdnlab/internal/gobgp"
+	"github.com/sdnlab/sdnlab/sdn/bfd"
 )
 
 // GoBGP accepts every kind of neighbour FromPlan produces: iBGP, eBGP with
@@ -120,5 +121,50 @@ func TestResetsQueuedOnce(t *testing.T) {
 	a.onPeer(evPeer{addr: "192.0.2.2", state: api.PeerState_IDLE})
 	if len(a.resetQ) != 1 {
 		t.Fatal("an established session that failed long after our delete was not re-created")
+	}
+}
+
+// noBFD stands in for a running BFD manager.
+type noBFD struct{}
+
+func (noBFD) State(netip.Addr) string    { return "Down" }
+func (noBFD) Dropped() map[string]uint64 { return nil }
+func (noBFD) Stats() bfd.Stats           { return bfd.Stats{} }
+func (noBFD) Close()                     {}
+
+// A passive peer that stays down is dialled only once its BFD has been up
+// for the grace: before that it may not run yet, and dialling it would
+// collide with its own connects when it starts (measured at 300 nodes).
+func TestDialLateWaitsForBFD(t *testing.T) {
+	peer := netip.MustParseAddr("192.0.2.1") // lower than ours: it dials, we wait
+	cfg := Config{RouterID: netip.MustParseAddr("192.0.2.9"), LocalVTEP: netip.MustParseAddr("192.0.2.9"), ASN: 65000,
+		Neighbors: []Neighbor{{Addr: peer, BFD: true}}}
+	cfg.Defaults()
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !waitsFor(&a.cfg, a.cfg.Neighbors[0]) {
+		t.Fatal("the test needs a passive peer")
+	}
+	a.bgp = server.NewBgpServer(server.LoggerOption(gobgp.Logger(slog.New(slog.DiscardHandler)))) // no resetLoop: requests stay queued
+	a.bfd = noBFD{}
+	long := time.Now().Add(-time.Minute)
+	a.start = long
+	a.peers[peer.String()] = &PeerStatus{Addr: peer.String(), State: "Active", Since: long}
+
+	a.dialLate()
+	if len(a.resetQ) != 0 {
+		t.Fatal("dialled a peer whose BFD never came up")
+	}
+	a.onBFD(evBFD{peer: peer, up: true})
+	a.dialLate()
+	if len(a.resetQ) != 0 {
+		t.Fatal("dialled a peer whose BFD came up just now")
+	}
+	a.bfdUp[peer.String()] = long
+	a.dialLate()
+	if len(a.resetQ) != 1 || !a.dialing[peer.String()] {
+		t.Fatal("a peer up in BFD for a minute without a session was not dialled")
 	}
 }
