@@ -370,7 +370,7 @@ func (g *Guard) relay(ps *peerState, out, in net.Conn) {
 			in.Close()
 		})
 	}
-	s := &session{ps: ps, out: out, closeBoth: closeBoth}
+	s := &session{ps: ps, ka: g.ka, out: out, closeBoth: closeBoth}
 	defer g.ka.remove(s)
 	done := make(chan struct{})
 	go func() {
@@ -440,7 +440,7 @@ func (g *Guard) fromPeer(s *session, in net.Conn) {
 			return
 		}
 		for _, m := range v.Out {
-			if !s.fromPeer(m, g.ka) {
+			if !s.fromPeer(m) {
 				continue
 			}
 			if _, err := in.Write(m); err != nil {

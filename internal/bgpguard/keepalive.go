@@ -61,6 +61,7 @@ func (ps *peerState) configured() timers {
 // session is the guard's view of one relayed connection.
 type session struct {
 	ps        *peerState
+	ka        *keepalives // runs this session's timers once negotiated
 	out       net.Conn
 	closeBoth func()
 	wmu       sync.Mutex // one writer on out at a time
@@ -72,7 +73,7 @@ type session struct {
 	lastRecv   time.Time
 	due        time.Time // the next keepalive at the latest
 	keepalives int       // received from the peer
-	scheduled  *keepalives
+	scheduled  bool
 	// opened: GoBGP's OPEN has gone to the peer. No KEEPALIVE may go
 	// before it: measured at 300 nodes, a reflector slow to send its OPEN
 	// had the guard's first keepalive reach the client first, which the
@@ -92,10 +93,10 @@ func (s *session) write(msg []byte) error {
 		s.mu.Lock()
 		s.opened = true
 		s.lastRecv = time.Now() // the hold timer starts when both OPENs are out
-		k := s.scheduled
+		scheduled := s.scheduled
 		s.mu.Unlock()
-		if k != nil {
-			k.wake() // keepalives may start
+		if scheduled {
+			s.ka.wake() // keepalives may start
 		}
 	}
 	return err
@@ -132,7 +133,7 @@ func (s *session) heard() {
 // fromPeer says whether GoBGP gets a message of the peer: the peer's OPEN
 // sets the negotiated timers (and reaches GoBGP with innerHold); of its
 // KEEPALIVEs GoBGP gets only the first, which ends OpenConfirm.
-func (s *session) fromPeer(msg []byte, k *keepalives) bool {
+func (s *session) fromPeer(msg []byte) bool {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,9 +160,9 @@ func (s *session) fromPeer(msg []byte, k *keepalives) bool {
 		s.interval = max(time.Duration(keepalive)*time.Second, time.Second)
 		s.lastSent, s.lastRecv = now, now
 		s.due = now.Add(jitter(s.interval))
-		if s.scheduled == nil {
-			s.scheduled = k
-			k.add(s)
+		if !s.scheduled {
+			s.scheduled = true
+			s.ka.add(s)
 		}
 	case bgp.BGP_MSG_KEEPALIVE:
 		s.keepalives++

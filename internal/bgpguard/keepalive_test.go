@@ -78,10 +78,10 @@ func opened(t *testing.T, s *session) {
 	}
 }
 
-func newSession(t *testing.T, hold, keepalive uint64) (*session, net.Conn) {
+func newSession(t *testing.T, k *keepalives, hold, keepalive uint64) (*session, net.Conn) {
 	g, p := tcpPair(t)
 	ps := &peerState{Peer: Peer{Addr: netip.MustParseAddr("192.0.2.1")}, timers: timers{hold: hold, keepalive: keepalive}}
-	return &session{ps: ps, out: g, closeBoth: func() { g.Close() }}, p
+	return &session{ps: ps, ka: k, out: g, closeBoth: func() { g.Close() }}, p
 }
 
 func TestTakeTimers(t *testing.T) {
@@ -101,7 +101,7 @@ func TestTakeTimers(t *testing.T) {
 
 func TestOpenAndKeepalivesRewritten(t *testing.T) {
 	k := newKeepalives(func(*session) {})
-	s, _ := newSession(t, 9, 3)
+	s, _ := newSession(t, k, 9, 3)
 
 	mine := openMsg(t, innerHold)
 	s.fromGoBGP(mine)
@@ -109,7 +109,7 @@ func TestOpenAndKeepalivesRewritten(t *testing.T) {
 		t.Fatalf("our OPEN leaves with hold %d, want the configured 9", holdOf(mine))
 	}
 	theirs := openMsg(t, 6)
-	if !s.fromPeer(theirs, k) || holdOf(theirs) != innerHold {
+	if !s.fromPeer(theirs) || holdOf(theirs) != innerHold {
 		t.Fatalf("the peer's OPEN reaches GoBGP with hold %d, want %d", holdOf(theirs), innerHold)
 	}
 	// Negotiated below the configured hold: keepalive is a third of it.
@@ -117,26 +117,26 @@ func TestOpenAndKeepalivesRewritten(t *testing.T) {
 		t.Fatalf("negotiated hold %v keepalive %v, want 6s and 2s", s.hold, s.interval)
 	}
 	ka := frame(bgp.BGP_MSG_KEEPALIVE, nil)
-	if !s.fromPeer(ka, k) {
+	if !s.fromPeer(ka) {
 		t.Fatal("the first KEEPALIVE (it ends OpenConfirm) did not reach GoBGP")
 	}
-	if s.fromPeer(ka, k) {
+	if s.fromPeer(ka) {
 		t.Fatal("a later KEEPALIVE reached GoBGP: the guard runs the hold timer")
 	}
 
 	// A peer without a hold timer: nothing to run, every message passes.
-	s0, _ := newSession(t, 9, 3)
-	if o := openMsg(t, 0); !s0.fromPeer(o, k) || s0.hold != 0 {
+	s0, _ := newSession(t, k, 9, 3)
+	if o := openMsg(t, 0); !s0.fromPeer(o) || s0.hold != 0 {
 		t.Fatalf("hold 0 from the peer: negotiated %v, want none", s0.hold)
 	}
 	for range 3 {
-		if !s0.fromPeer(ka, k) {
+		if !s0.fromPeer(ka) {
 			t.Fatal("no hold timer negotiated, yet a KEEPALIVE was kept from GoBGP")
 		}
 	}
 	// Hold 1 or 2 is an error GoBGP reports: passed on untouched.
-	s1, _ := newSession(t, 9, 3)
-	if o := openMsg(t, 2); !s1.fromPeer(o, k) || holdOf(o) != 2 {
+	s1, _ := newSession(t, k, 9, 3)
+	if o := openMsg(t, 2); !s1.fromPeer(o) || holdOf(o) != 2 {
 		t.Fatalf("an OPEN with hold 2 reached GoBGP as %d", holdOf(o))
 	}
 }
@@ -155,14 +155,14 @@ func TestKeepalivesSentForEverySession(t *testing.T) {
 	var peers []<-chan []byte
 	var sessions []*session
 	for range n {
-		s, p := newSession(t, 3, 1)
-		s.fromPeer(openMsg(t, 3), k)
+		s, p := newSession(t, k, 3, 1)
+		s.fromPeer(openMsg(t, 3))
 		opened(t, s)
 		sessions = append(sessions, s)
 		peers = append(peers, readMessages(p))
 	}
-	silent, sp := newSession(t, 3, 1)
-	silent.fromPeer(openMsg(t, 0), k)
+	silent, sp := newSession(t, k, 3, 1)
+	silent.fromPeer(openMsg(t, 0))
 	silentIn := readMessages(sp)
 
 	// The peers keep talking, so no hold timer runs out.
@@ -218,10 +218,10 @@ func TestHoldTimerExpires(t *testing.T) {
 	defer cancel()
 	go k.run(ctx)
 
-	quiet, qp := newSession(t, 3, 1)
-	talking, _ := newSession(t, 3, 1)
-	quiet.fromPeer(openMsg(t, 3), k)
-	talking.fromPeer(openMsg(t, 3), k)
+	quiet, qp := newSession(t, k, 3, 1)
+	talking, _ := newSession(t, k, 3, 1)
+	quiet.fromPeer(openMsg(t, 3))
+	talking.fromPeer(openMsg(t, 3))
 	in := readMessages(qp)
 	start := time.Now()
 	opened(t, quiet)
@@ -268,10 +268,10 @@ func TestHoldTimerExpires(t *testing.T) {
 // at 100 nodes, closed thousands of healthy sessions that way.
 func TestLatePassStillSends(t *testing.T) {
 	k := newKeepalives(func(*session) {})
-	s, p := newSession(t, 9, 3)
+	s, p := newSession(t, k, 9, 3)
 	closed := false
 	s.closeBoth = func() { closed = true }
-	s.fromPeer(openMsg(t, 9), k)
+	s.fromPeer(openMsg(t, 9))
 	in := readMessages(p)
 	opened(t, s)
 	<-in // our OPEN
@@ -300,9 +300,9 @@ func TestNoKeepaliveBeforeOpen(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go k.run(ctx)
-	s, p := newSession(t, 3, 1)
+	s, p := newSession(t, k, 3, 1)
 	in := readMessages(p)
-	s.fromPeer(openMsg(t, 3), k) // the peer's OPEN; GoBGP is slow to answer
+	s.fromPeer(openMsg(t, 3)) // the peer's OPEN; GoBGP is slow to answer
 	select {
 	case m := <-in:
 		t.Fatalf("message type %d reached the peer before our OPEN", m[18])

@@ -300,6 +300,21 @@ func TestArrivalsReadInBatches(t *testing.T) {
 // inOwnNS runs open (which opens the test's sockets) in a network
 // namespace the test creates and removes, so its BFD traffic never touches
 // the host's loopback; an error opening them fails the test.
+// stater is a Manager or a Process.
+type stater interface{ State(netip.Addr) string }
+
+// bothUp waits until a's session towards lb and b's towards la are Up.
+func bothUp(a, b stater, la, lb netip.Addr, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for a.State(lb) != "Up" || b.State(la) != "Up" {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
 func inOwnNS(t *testing.T, open func() error) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -370,11 +385,7 @@ func TestNoPollingWhenUp(t *testing.T) {
 	defer b.Close()
 	a.Add(lb, la, false)
 	b.Add(la, lb, false)
-	deadline := time.Now().Add(20 * time.Second)
-	for (a.State(lb) != "Up" || b.State(la) != "Up") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if a.State(lb) != "Up" || b.State(la) != "Up" {
+	if !bothUp(a, b, la, lb, 20*time.Second) {
 		t.Fatalf("sessions not up in 20 s: %s, %s", a.State(lb), b.State(la))
 	}
 	time.Sleep(time.Second) // the remote state settles on both sides

@@ -50,11 +50,7 @@ func TestProcessRunsSessions(t *testing.T) {
 	checkPriority(t, b)
 	a.Add(lb, la, false)
 	b.Add(la, lb, false)
-	deadline := time.Now().Add(20 * time.Second)
-	for (a.State(lb) != "Up" || b.State(la) != "Up") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if a.State(lb) != "Up" || b.State(la) != "Up" {
+	if !bothUp(a, b, la, lb, 20*time.Second) {
 		b.Close()
 		t.Fatalf("sessions not up in 20 s: in-process %q, process %q", a.State(lb), b.State(la))
 	}
@@ -68,7 +64,7 @@ func TestProcessRunsSessions(t *testing.T) {
 	}
 	mu.Unlock()
 	b.Close()
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for a.State(lb) == "Up" && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}

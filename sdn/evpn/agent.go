@@ -125,9 +125,6 @@ func (t *resetTrack) queue(addr string) bool {
 	if t.pending[addr] {
 		return false
 	}
-	if t.pending == nil {
-		t.pending, t.deleted = map[string]bool{}, map[string]time.Time{}
-	}
 	t.pending[addr] = true
 	return true
 }
@@ -135,9 +132,6 @@ func (t *resetTrack) queue(addr string) bool {
 func (t *resetTrack) running(addr string) {
 	t.mu.Lock()
 	delete(t.pending, addr)
-	if t.deleted == nil {
-		t.deleted = map[string]time.Time{}
-	}
 	t.deleted[addr] = time.Now()
 	t.mu.Unlock()
 }
@@ -281,6 +275,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		peers:     map[string]*PeerStatus{},
 		eor:       map[string]bool{},
 		resetQ:    make(chan resetReq, 1024),
+		track:     resetTrack{pending: map[string]bool{}, deleted: map[string]time.Time{}},
 		dialing:   map[string]bool{},
 		bfdUp:     map[string]time.Time{},
 		backoff:   map[string]*resetBackoff{},

@@ -60,12 +60,8 @@ func TestPeerConfAccepted(t *testing.T) {
 func TestResetRestoresMissingPeer(t *testing.T) {
 	cfg := Config{RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65000,
 		Neighbors: []Neighbor{{Addr: netip.MustParseAddr("192.0.2.2")}}}
-	cfg.Defaults()
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := server.NewBgpServer(server.LoggerOption(gobgp.Logger(slog.New(slog.DiscardHandler))))
+	a := idleAgent(t, cfg)
+	s := quietServer()
 	go s.Serve()
 	defer s.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -97,12 +93,8 @@ func TestResetRestoresMissingPeer(t *testing.T) {
 func TestResetsQueuedOnce(t *testing.T) {
 	cfg := Config{RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65000,
 		Neighbors: []Neighbor{{Addr: netip.MustParseAddr("192.0.2.2")}}}
-	cfg.Defaults()
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.bgp = server.NewBgpServer(server.LoggerOption(gobgp.Logger(slog.New(slog.DiscardHandler)))) // no resetLoop: requests stay queued
+	a := idleAgent(t, cfg)
+	a.bgp = quietServer() // no resetLoop: requests stay queued
 	for _, why := range []string{"BFD down", "session failed", "session failed"} {
 		a.recreatePeer("192.0.2.2", why)
 	}
@@ -139,15 +131,11 @@ func TestDialLateWaitsForBFD(t *testing.T) {
 	peer := netip.MustParseAddr("192.0.2.1") // lower than ours: it dials, we wait
 	cfg := Config{RouterID: netip.MustParseAddr("192.0.2.9"), LocalVTEP: netip.MustParseAddr("192.0.2.9"), ASN: 65000,
 		Neighbors: []Neighbor{{Addr: peer, BFD: true}}}
-	cfg.Defaults()
-	a, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := idleAgent(t, cfg)
 	if !waitsFor(&a.cfg, a.cfg.Neighbors[0]) {
 		t.Fatal("the test needs a passive peer")
 	}
-	a.bgp = server.NewBgpServer(server.LoggerOption(gobgp.Logger(slog.New(slog.DiscardHandler)))) // no resetLoop: requests stay queued
+	a.bgp = quietServer() // no resetLoop: requests stay queued
 	a.bfd = noBFD{}
 	long := time.Now().Add(-time.Minute)
 	a.start = long
@@ -167,4 +155,20 @@ func TestDialLateWaitsForBFD(t *testing.T) {
 	if len(a.resetQ) != 1 || !a.dialing[peer.String()] {
 		t.Fatal("a peer up in BFD for a minute without a session was not dialled")
 	}
+}
+
+// idleAgent is an agent of cfg (defaults filled in) that runs nothing.
+func idleAgent(t *testing.T, cfg Config) *Agent {
+	t.Helper()
+	cfg.Defaults()
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// quietServer is a GoBGP server that logs nothing.
+func quietServer() *server.BgpServer {
+	return server.NewBgpServer(server.LoggerOption(gobgp.Logger(slog.New(slog.DiscardHandler))))
 }
