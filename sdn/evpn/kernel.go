@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -39,16 +40,32 @@ type KernelEntry struct {
 
 var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
 
+// names caches the key and spec of an object that does not change once
+// built. A reconcile compares every desired object with the installed one;
+// formatting those strings anew each time was a third of a reconcile's
+// cost at 300 nodes (perf, docs/SCALE.md 26).
+type names struct{ k, s string }
+
+func (n *names) get(p *string, build func() string) string {
+	if *p == "" {
+		*p = build()
+	}
+	return *p
+}
+
 // floodObj is a head-end replication entry: 00:00:00:00:00:00 dst VTEP.
 type floodObj struct {
 	netns, dev string
 	link       int
 	vtep       netip.Addr
+	names
 }
 
 func (o *floodObj) kind() string { return "flood" }
 func (o *floodObj) ns() string   { return o.netns }
-func (o *floodObj) key() string  { return fmt.Sprintf("flood|%s|%s|%s", o.netns, o.dev, o.vtep) }
+func (o *floodObj) key() string {
+	return o.get(&o.k, func() string { return "flood|" + o.netns + "|" + o.dev + "|" + o.vtep.String() })
+}
 func (o *floodObj) spec() string { return o.key() }
 func (o *floodObj) neigh() *netlink.Neigh {
 	return &netlink.Neigh{LinkIndex: o.link, Family: unix.AF_BRIDGE, State: netlink.NUD_NOARP | netlink.NUD_PERMANENT,
@@ -69,12 +86,17 @@ type fdbObj struct {
 	mac        net.HardwareAddr
 	vtep       netip.Addr
 	sticky     bool
+	names
 }
 
 func (o *fdbObj) kind() string { return "fdb" }
 func (o *fdbObj) ns() string   { return o.netns }
-func (o *fdbObj) key() string  { return fmt.Sprintf("fdb|%s|%s|%s", o.netns, o.dev, o.mac) }
-func (o *fdbObj) spec() string { return fmt.Sprintf("%s|%s|%v", o.key(), o.vtep, o.sticky) }
+func (o *fdbObj) key() string {
+	return o.get(&o.k, func() string { return "fdb|" + o.netns + "|" + o.dev + "|" + o.mac.String() })
+}
+func (o *fdbObj) spec() string {
+	return o.get(&o.s, func() string { return o.key() + "|" + o.vtep.String() + "|" + strconv.FormatBool(o.sticky) })
+}
 func (o *fdbObj) selfNeigh() *netlink.Neigh {
 	// vxlan accepts only REACHABLE or PERMANENT; extern_learn keeps it from ageing.
 	return &netlink.Neigh{LinkIndex: o.link, Family: unix.AF_BRIDGE, State: netlink.NUD_REACHABLE,
@@ -110,12 +132,17 @@ type neighObj struct {
 	link       int
 	ip         netip.Addr
 	mac        net.HardwareAddr
+	names
 }
 
 func (o *neighObj) kind() string { return "neigh" }
 func (o *neighObj) ns() string   { return o.netns }
-func (o *neighObj) key() string  { return fmt.Sprintf("neigh|%s|%s|%s", o.netns, o.dev, o.ip) }
-func (o *neighObj) spec() string { return fmt.Sprintf("%s|%s", o.key(), o.mac) }
+func (o *neighObj) key() string {
+	return o.get(&o.k, func() string { return "neigh|" + o.netns + "|" + o.dev + "|" + o.ip.String() })
+}
+func (o *neighObj) spec() string {
+	return o.get(&o.s, func() string { return o.key() + "|" + o.mac.String() })
+}
 func (o *neighObj) neigh() *netlink.Neigh {
 	fam := unix.AF_INET
 	if o.ip.Is6() {

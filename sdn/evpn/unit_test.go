@@ -3,6 +3,7 @@ package evpn
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
@@ -428,5 +429,40 @@ func TestFromPlanRefusesDefaultsNodeWide(t *testing.T) {
 				t.Errorf("%s zone %s (vni %d): refuses defaults %v, want %v", node, z.Zone, z.VNI, z.RejectDefault, want)
 			}
 		}
+	}
+}
+
+// The gap after a reconcile grows with its duration but never past
+// maxReconcileGap: a reconcile stretched by a loaded machine must not hold
+// the next one (and the kernel's programming) back for a minute.
+func TestReconcileGapBounded(t *testing.T) {
+	cases := []struct{ took, want time.Duration }{
+		{0, reconcileGap},
+		{2 * time.Millisecond, 100 * time.Millisecond},
+		{5 * time.Second, maxReconcileGap},
+	}
+	for _, c := range cases {
+		if got := reconcileGapAfter(c.took); got != c.want {
+			t.Errorf("after a reconcile of %v: gap %v, want %v", c.took, got, c.want)
+		}
+	}
+}
+
+// An object's key and spec are the same strings however often they are
+// asked for (they are cached on first use).
+func TestKernelObjectNames(t *testing.T) {
+	mac := parseMAC("02:00:00:00:00:01")
+	vtep := netip.MustParseAddr("192.0.2.7")
+	f := &fdbObj{netns: "ns", dev: "vxlan_v1", mac: mac, vtep: vtep, sticky: true}
+	if f.key() != "fdb|ns|vxlan_v1|02:00:00:00:00:01" || f.spec() != "fdb|ns|vxlan_v1|02:00:00:00:00:01|192.0.2.7|true" || f.spec() != f.spec() {
+		t.Errorf("fdb key %q spec %q", f.key(), f.spec())
+	}
+	fl := &floodObj{netns: "ns", dev: "vxlan_v1", vtep: vtep}
+	if fl.key() != "flood|ns|vxlan_v1|192.0.2.7" || fl.spec() != fl.key() {
+		t.Errorf("flood key %q spec %q", fl.key(), fl.spec())
+	}
+	n := &neighObj{netns: "ns", dev: "v1", ip: netip.MustParseAddr("10.0.0.5"), mac: mac}
+	if n.key() != "neigh|ns|v1|10.0.0.5" || n.spec() != "neigh|ns|v1|10.0.0.5|02:00:00:00:00:01" {
+		t.Errorf("neigh key %q spec %q", n.key(), n.spec())
 	}
 }
