@@ -297,9 +297,6 @@ func TestArrivalsReadInBatches(t *testing.T) {
 	t.Logf("%d packets read in %d passes", got, passes)
 }
 
-// inOwnNS runs open (which opens the test's sockets) in a network
-// namespace the test creates and removes, so its BFD traffic never touches
-// the host's loopback; an error opening them fails the test.
 // stater is a Manager or a Process.
 type stater interface{ State(netip.Addr) string }
 
@@ -315,6 +312,9 @@ func bothUp(a, b stater, la, lb netip.Addr, within time.Duration) bool {
 	return true
 }
 
+// inOwnNS runs open (which opens the test's sockets) in a network
+// namespace the test creates and removes, so its BFD traffic never touches
+// the host's loopback; an error opening them fails the test.
 func inOwnNS(t *testing.T, open func() error) {
 	t.Helper()
 	if os.Geteuid() != 0 {

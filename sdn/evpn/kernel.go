@@ -43,10 +43,11 @@ var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
 // names caches the key and spec of an object that does not change once
 // built. A reconcile compares every desired object with the installed one;
 // formatting those strings anew each time was a third of a reconcile's
-// cost at 300 nodes (perf, docs/SCALE.md 26).
+// cost at 300 nodes (perf, docs/SCALE.md 27).
 type names struct{ k, s string }
 
-func (n *names) get(p *string, build func() string) string {
+// cached returns *p, building it on first use.
+func cached(p *string, build func() string) string {
 	if *p == "" {
 		*p = build()
 	}
@@ -64,7 +65,7 @@ type floodObj struct {
 func (o *floodObj) kind() string { return "flood" }
 func (o *floodObj) ns() string   { return o.netns }
 func (o *floodObj) key() string {
-	return o.get(&o.k, func() string { return "flood|" + o.netns + "|" + o.dev + "|" + o.vtep.String() })
+	return cached(&o.k, func() string { return "flood|" + o.netns + "|" + o.dev + "|" + o.vtep.String() })
 }
 func (o *floodObj) spec() string { return o.key() }
 func (o *floodObj) neigh() *netlink.Neigh {
@@ -92,10 +93,10 @@ type fdbObj struct {
 func (o *fdbObj) kind() string { return "fdb" }
 func (o *fdbObj) ns() string   { return o.netns }
 func (o *fdbObj) key() string {
-	return o.get(&o.k, func() string { return "fdb|" + o.netns + "|" + o.dev + "|" + o.mac.String() })
+	return cached(&o.k, func() string { return "fdb|" + o.netns + "|" + o.dev + "|" + o.mac.String() })
 }
 func (o *fdbObj) spec() string {
-	return o.get(&o.s, func() string { return o.key() + "|" + o.vtep.String() + "|" + strconv.FormatBool(o.sticky) })
+	return cached(&o.s, func() string { return o.key() + "|" + o.vtep.String() + "|" + strconv.FormatBool(o.sticky) })
 }
 func (o *fdbObj) selfNeigh() *netlink.Neigh {
 	// vxlan accepts only REACHABLE or PERMANENT; extern_learn keeps it from ageing.
@@ -138,10 +139,10 @@ type neighObj struct {
 func (o *neighObj) kind() string { return "neigh" }
 func (o *neighObj) ns() string   { return o.netns }
 func (o *neighObj) key() string {
-	return o.get(&o.k, func() string { return "neigh|" + o.netns + "|" + o.dev + "|" + o.ip.String() })
+	return cached(&o.k, func() string { return "neigh|" + o.netns + "|" + o.dev + "|" + o.ip.String() })
 }
 func (o *neighObj) spec() string {
-	return o.get(&o.s, func() string { return o.key() + "|" + o.mac.String() })
+	return cached(&o.s, func() string { return o.key() + "|" + o.mac.String() })
 }
 func (o *neighObj) neigh() *netlink.Neigh {
 	fam := unix.AF_INET

@@ -448,14 +448,18 @@ func TestReconcileGapBounded(t *testing.T) {
 	}
 }
 
-// An object's key and spec are the same strings however often they are
-// asked for (they are cached on first use).
+// Kernel objects' keys and specs keep the strings they had before they were
+// cached, and the two caches stay apart (the key asked for after the spec
+// is still the key).
 func TestKernelObjectNames(t *testing.T) {
 	mac := parseMAC("02:00:00:00:00:01")
 	vtep := netip.MustParseAddr("192.0.2.7")
 	f := &fdbObj{netns: "ns", dev: "vxlan_v1", mac: mac, vtep: vtep, sticky: true}
 	if f.key() != "fdb|ns|vxlan_v1|02:00:00:00:00:01" || f.spec() != "fdb|ns|vxlan_v1|02:00:00:00:00:01|192.0.2.7|true" || f.spec() != f.spec() {
 		t.Errorf("fdb key %q spec %q", f.key(), f.spec())
+	}
+	if g := (&fdbObj{netns: "ns", dev: "vxlan_v1", mac: mac, vtep: vtep}); g.spec() == "" || g.key() != "fdb|ns|vxlan_v1|02:00:00:00:00:01" {
+		t.Errorf("fdb key %q after its spec %q", g.key(), g.spec())
 	}
 	fl := &floodObj{netns: "ns", dev: "vxlan_v1", vtep: vtep}
 	if fl.key() != "flood|ns|vxlan_v1|192.0.2.7" || fl.spec() != fl.key() {
