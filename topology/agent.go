@@ -85,12 +85,13 @@ func startAgents(lab *Lab, opts Options, dir string, pr *progress) error {
 // looking for it).
 func agentProc(lab, dir string, n *Node, bin string) proc.Spec {
 	return proc.Spec{
-		Name:     "node " + n.Name + ": agent",
-		NS:       n.NS,
-		Argv:     []string{bin, "agent", "--lab", lab, "--node", n.Name, "--state", dir},
-		LogFile:  filepath.Join(dir, "nodes", n.Name, "agent.log"),
-		PIDFile:  AgentPIDFile(dir, n.Name),
-		Hostname: n.Name,
+		Name:       "node " + n.Name + ": agent",
+		NS:         n.NS,
+		Argv:       []string{bin, "agent", "--lab", lab, "--node", n.Name, "--state", dir},
+		LogFile:    filepath.Join(dir, "nodes", n.Name, "agent.log"),
+		PIDFile:    AgentPIDFile(dir, n.Name),
+		Hostname:   n.Name,
+		TimerSlack: proc.ControlPlaneSlack,
 	}
 }
 

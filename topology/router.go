@@ -248,11 +248,12 @@ func startRouters(lab *Lab, opts Options, dir string, pr *progress) error {
 func routerProc(lab, dir string, rt *Router, bin string) proc.Spec {
 	rdir := RouterDir(dir, rt.Name)
 	return proc.Spec{
-		Name:    "router " + rt.Name + ": bgp",
-		NS:      rt.NS,
-		Argv:    []string{bin, "router", "--lab", lab, "--router", rt.Name, "--state", dir},
-		LogFile: filepath.Join(rdir, "bgp.log"),
-		PIDFile: filepath.Join(rdir, "bgp.pid"),
+		Name:       "router " + rt.Name + ": bgp",
+		NS:         rt.NS,
+		Argv:       []string{bin, "router", "--lab", lab, "--router", rt.Name, "--state", dir},
+		LogFile:    filepath.Join(rdir, "bgp.log"),
+		PIDFile:    filepath.Join(rdir, "bgp.pid"),
+		TimerSlack: proc.ControlPlaneSlack,
 	}
 }
 
@@ -289,8 +290,9 @@ func reflectorProc(lab, dir string, rt *Router, bin string) proc.Spec {
 		NS:   rt.NS,
 		Argv: []string{bin, "agent", "--lab", lab, "--node", rt.Name, "--state", dir,
 			"--config", filepath.Join(dir, "nodes", rt.Name, "reflector.json")},
-		LogFile:  filepath.Join(dir, "nodes", rt.Name, "agent.log"),
-		PIDFile:  AgentPIDFile(dir, rt.Name),
-		Hostname: rt.Name,
+		LogFile:    filepath.Join(dir, "nodes", rt.Name, "agent.log"),
+		PIDFile:    AgentPIDFile(dir, rt.Name),
+		Hostname:   rt.Name,
+		TimerSlack: proc.ControlPlaneSlack,
 	}
 }

@@ -88,7 +88,7 @@ func (s *session) write(msg []byte) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	_, err := s.out.Write(msg)
-	s.sent(time.Now())
+	s.sent(time.Now(), rand.Float64())
 	if err == nil && msg[18] == bgp.BGP_MSG_OPEN {
 		s.mu.Lock()
 		s.opened = true
@@ -102,17 +102,20 @@ func (s *session) write(msg []byte) error {
 	return err
 }
 
-func (s *session) sent(now time.Time) {
+// sent restarts the keepalive timer; share (0-1) says where in the
+// jitter's range the next keepalive falls.
+func (s *session) sent(now time.Time, share float64) {
 	s.mu.Lock()
 	s.lastSent = now
 	if s.interval > 0 {
-		s.due = now.Add(jitter(s.interval))
+		s.due = now.Add(jitter(s.interval, share))
 	}
 	s.mu.Unlock()
 }
 
-func jitter(d time.Duration) time.Duration {
-	return d - time.Duration(rand.Int64N(int64(d/keepaliveEarly)+1))
+// jitter is interval d cut by share of the RFC's 0-25 %.
+func jitter(d time.Duration, share float64) time.Duration {
+	return d - time.Duration(share*float64(d/keepaliveEarly))
 }
 
 // fromGoBGP prepares GoBGP's message for the wire: its OPEN carries the
@@ -159,7 +162,7 @@ func (s *session) fromPeer(msg []byte) bool {
 		s.hold = time.Duration(hold) * time.Second
 		s.interval = max(time.Duration(keepalive)*time.Second, time.Second)
 		s.lastSent, s.lastRecv = now, now
-		s.due = now.Add(jitter(s.interval))
+		s.due = now.Add(jitter(s.interval, rand.Float64()))
 		if !s.scheduled {
 			s.scheduled = true
 			s.ka.add(s)
@@ -283,6 +286,12 @@ func (k *keepalives) pass(now time.Time) time.Time {
 		s.mu.Unlock()
 	}
 	k.mu.Unlock()
+	// One jitter for every keepalive of the pass: the pass sends each
+	// session that is nearly due, so with a draw each the next pass came
+	// at the earliest due time and every keepalive went at 75 % of its
+	// interval (docs/SCALE.md 33); drawn once, they stay together and go
+	// at a random point of the RFC's 75-100 %.
+	share := rand.Float64()
 	for _, s := range send {
 		// A session GoBGP is writing to is sending anyway.
 		if s.wmu.TryLock() {
@@ -293,7 +302,7 @@ func (k *keepalives) pass(now time.Time) time.Time {
 				continue
 			}
 			if sent {
-				s.sent(now)
+				s.sent(now, share)
 			}
 		}
 		s.mu.Lock()

@@ -321,3 +321,43 @@ func TestNoKeepaliveBeforeOpen(t *testing.T) {
 		t.Fatal("no KEEPALIVE within 3 s of our OPEN (interval 1 s)")
 	}
 }
+
+// The keepalives one pass sends share its jitter, inside RFC 4271's
+// 75-100 % of the interval: with a draw each, the next pass came at the
+// earliest due time and all of them went at 75 %.
+func TestPassSharesJitter(t *testing.T) {
+	k := newKeepalives(func(*session) {})
+	var sessions []*session
+	for range 20 {
+		s, p := newSession(t, k, 9, 3)
+		s.fromPeer(openMsg(t, 9))
+		in := readMessages(p)
+		opened(t, s)
+		<-in // our OPEN
+		sessions = append(sessions, s)
+	}
+	now := time.Now()
+	for _, s := range sessions {
+		s.mu.Lock()
+		s.lastSent, s.lastRecv = now.Add(-2500*time.Millisecond), now
+		s.mu.Unlock()
+	}
+	k.pass(now)
+	var want time.Duration
+	for i, s := range sessions {
+		s.mu.Lock()
+		sent, wait := s.lastSent, s.due.Sub(s.lastSent)
+		s.mu.Unlock()
+		if !sent.Equal(now) {
+			t.Fatalf("session %d: not sent by the pass although 2.5 s of its 3 s had gone", i)
+		}
+		if wait < 2250*time.Millisecond || wait > 3*time.Second {
+			t.Errorf("session %d: next keepalive %v after this one, want 2.25-3 s", i, wait)
+		}
+		if i == 0 {
+			want = wait
+		} else if wait != want {
+			t.Fatalf("sessions sent by one pass are next due %v and %v after it: a draw each", want, wait)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestStartAliveStop(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = KillIn(context.Background(), []string{ns}); _ = nsutil.Delete(ns) })
 	dir := t.TempDir()
-	s := Spec{Name: "test sleeper", NS: ns, Argv: []string{sleep, "60"},
+	s := Spec{Name: "test sleeper", NS: ns, Argv: []string{sleep, "60"}, TimerSlack: ControlPlaneSlack,
 		LogFile: filepath.Join(dir, "sub", "sleep.log"), PIDFile: filepath.Join(dir, "sub", "sleep.pid")}
 	if Alive(s) != 0 {
 		t.Fatal("alive before start")
@@ -41,6 +42,11 @@ func TestStartAliveStop(t *testing.T) {
 	}
 	if !InNS(pid, ns) {
 		t.Fatalf("process %d is not in %s", pid, ns)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", pid)); err != nil {
+		t.Fatal(err)
+	} else if got := strings.TrimSpace(string(b)); got != strconv.Itoa(int(ControlPlaneSlack)) {
+		t.Fatalf("timer slack of the started process = %s ns, want %d", got, ControlPlaneSlack)
 	}
 	// A second Start finds the running one instead of starting another.
 	if again, err := Start(s); err != nil || again != pid {

@@ -198,6 +198,25 @@ func TestSchedulerBatches(t *testing.T) {
 		t.Errorf("%d scheduler wake-ups for %d packets: not batched", st.Wakeups, st.Sent)
 	}
 	t.Logf("%d packets in %d wake-ups", st.Sent, st.Wakeups)
+	// Sessions sent in one pass share its jitter, inside the RFC's 0-25 %
+	// of the interval: with a draw each, the next pass came at the
+	// earliest, and every session sent at 75 % of its interval.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	byPass := map[time.Time]time.Duration{}
+	for _, s := range m.sessions {
+		if s.jitter < 0 || s.jitter > m.txInterval(s)/4 {
+			t.Errorf("session %s: jitter %v outside 0-25 %% of %v", s.peer, s.jitter, m.txInterval(s))
+		}
+		if j, ok := byPass[s.lastTx]; !ok {
+			byPass[s.lastTx] = s.jitter
+		} else if j != s.jitter {
+			t.Fatalf("sessions sent in the same pass wait %v and %v before their window's end: a draw each", j, s.jitter)
+		}
+	}
+	if len(byPass) > 10 {
+		t.Errorf("100 sessions last sent in %d passes: not batched", len(byPass))
+	}
 }
 
 // A peer that goes silent is declared down (an earlier design parked a
