@@ -107,7 +107,7 @@ func measureScale(b *testing.B, n, rr int, engine string, limit time.Duration) s
 		all := true
 		for _, nd := range lab.Nodes {
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			s, err := Show(sctx, lab, dir, nd.Name, evpn.Request{Show: "all"})
+			s, err := Show(sctx, lab, dir, nd.Name, evpn.Request{Show: evpn.ShowPeers})
 			cancel()
 			up := 0
 			if err == nil {

@@ -248,6 +248,8 @@ type evShow struct {
 	clear bool
 	vni   uint32
 	mac   string
+	// peersOnly answers with the sessions alone, reconciling nothing.
+	peersOnly bool
 }
 type evTick struct{}
 type evUnicast struct{}
@@ -733,6 +735,10 @@ func (a *Agent) handle(e any) {
 	case evReload:
 		e.reply <- a.reload(e.cfg)
 	case evShow:
+		if e.peersOnly {
+			e.reply <- a.peerSnapshot()
+			return
+		}
 		n := 0
 		if e.clear {
 			n = a.clearDup(e.vni, e.mac)

@@ -122,6 +122,31 @@ func TestClearDupOverControlSocket(t *testing.T) {
 	if _, err := Call(ctx, sock, Request{Clear: "everything"}); err == nil {
 		t.Error("unknown clear accepted")
 	}
+	// A pollers' request: the sessions only, and what events changed is
+	// left for the agent's own reconcile.
+	done = make(chan struct{})
+	a.ev <- evFunc(func() {
+		flag(a.l2[0], "02:00:00:00:00:03")
+		a.peers["192.0.2.7"] = &PeerStatus{Addr: "192.0.2.7", State: "Established"}
+		a.dirty = true
+		close(done)
+	})
+	<-done
+	s = call(Request{Show: ShowPeers})
+	if len(s.Peers) != 1 || s.Peers[0].State != "Established" {
+		t.Errorf("peers answer: sessions %+v, want the one Established", s.Peers)
+	}
+	if len(s.Duplicates) != 0 || len(s.Routes) != 0 {
+		t.Errorf("peers answer carries tables: %d duplicates, %d routes", len(s.Duplicates), len(s.Routes))
+	}
+	dirty := make(chan bool)
+	a.ev <- evFunc(func() { dirty <- a.dirty })
+	if !<-dirty {
+		t.Error("a peers request reconciled")
+	}
+	if s := call(Request{Show: "all"}); len(s.Duplicates) != 1 {
+		t.Errorf("full answer: duplicates %+v, want the one flagged", s.Duplicates)
+	}
 }
 
 // Proxmox's frr.conf has no `advertise-default-gw`, so FRR does not
