@@ -64,6 +64,8 @@ bench: build
 	$(GO) test -run '^$$' -bench 'Engines' -benchtime 1x -timeout 20m ./scenarios
 	@echo "== scale curve: EVPN full mesh of 10, 30, 100 agent nodes, 300 nodes with 2 route reflectors, FRR at 10 and 30 (SDNLAB_SCALE=10,30 for a short run)"
 	$(GO) test -run '^$$' -bench 'ScaleCurve' -benchtime 1x -timeout 60m -v ./topology | grep -v '^=== \|^goos\|^goarch\|^pkg\|^cpu'
+	@echo "== reconcile: one node's plan at 300 nodes (1,800 remote paths; the O(RIB) part of docs/SCALE.md 27)"
+	$(GO) test -run '^$$' -bench 'PlanL2At300Nodes' -benchmem ./sdn/evpn
 	@echo "== compile: 500 EVPN VNets into a NodePlan"
 	$(GO) test -run '^$$' -bench 'CompileLarge' -benchmem ./sdn
 	@echo "== capture: decoding"
