@@ -284,10 +284,9 @@ func (a *Agent) serveConn(ctx context.Context, c net.Conn) {
 
 // ShowPeers asks for the sessions and counters only: no routes or kernel
 // state, and the answer does not first program what events changed, as
-// a full show does. For pollers: measured at 100 nodes, the scale bench
-// asking every node for everything twice a second forced reconciles
-// outside their gap and slowed the convergence it timed (docs/SCALE.md
-// 34).
+// a full show does. For pollers: the scale bench asked each node of a
+// 100-node lab for everything twice a second, and every answer forced a
+// reconcile outside the agent's gap (docs/SCALE.md 34).
 const ShowPeers = "peers"
 
 // Query asks the agent behind the control socket at path for its state.
