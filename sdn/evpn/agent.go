@@ -328,6 +328,22 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.subscribe(done); err != nil {
 		return err
 	}
+	send := func(e any) {
+		select {
+		case a.ev <- e:
+		case <-done:
+		}
+	}
+	// BFD before BGP: starting a BFD process (a reflector's) takes a
+	// fork, an exec and the child's answer, seconds on a loaded machine;
+	// started after the speaker, that wait kept the event loop from
+	// reading GoBGP's events while its sessions came up.
+	if b, err := a.startBFD(ctx, send); err != nil {
+		return err
+	} else if b != nil {
+		a.bfd = b
+		defer b.Close()
+	}
 	s, g, err := startSpeaker(ctx, &a.cfg, a.log)
 	if err != nil {
 		return err
@@ -341,12 +357,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		s.Stop()
 		g.Close()
 	}()
-	send := func(e any) {
-		select {
-		case a.ev <- e:
-		case <-done:
-		}
-	}
 	err = s.WatchEvent(ctx, &api.WatchEventRequest{
 		Peer: &api.WatchEventRequest_Peer{},
 		Table: &api.WatchEventRequest_Table{Filters: []*api.WatchEventRequest_Table_Filter{
@@ -375,12 +385,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err := a.watchUnicast(ctx, send); err != nil {
 			return err
 		}
-	}
-	if b, err := a.startBFD(ctx, send); err != nil {
-		return err
-	} else if b != nil {
-		a.bfd = b
-		defer b.Close()
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
