@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -255,11 +256,22 @@ func SetLinkUp(ns, name string, up bool) error {
 // SysProcAttr.Pdeathsig would fire when the forking thread exits, which is
 // right after Start returns; for lifetime give the child a stdin pipe and let
 // it exit on EOF, or record its PID and kill it.
-func Start(name string, cmd *exec.Cmd) error {
+func Start(name string, cmd *exec.Cmd) error { return StartWithSlack(name, cmd, 0) }
+
+// StartWithSlack is Start with the child's timer slack (how late the kernel
+// may wake its sleeping threads) set to slack; 0 keeps the default. The
+// slack is set on the forking thread, which ends after the fork, so it
+// reaches only the child, whose threads all inherit it.
+func StartWithSlack(name string, cmd *exec.Cmd, slack time.Duration) error {
 	if cmd.SysProcAttr != nil && cmd.SysProcAttr.Pdeathsig != 0 {
 		return fmt.Errorf("start %s in %s: Pdeathsig would fire at once (the forking thread exits); use a stdin pipe", cmd.Path, name)
 	}
 	return Do(name, func() error {
+		if slack > 0 {
+			if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(slack), 0, 0, 0); err != nil {
+				return fmt.Errorf("start %s in %s: timer slack: %w", cmd.Path, name, err)
+			}
+		}
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start %s in %s: %w", cmd.Path, name, err)
 		}

@@ -126,17 +126,7 @@ func Start(s Spec) (int, error) {
 		cmd.Env = append(cmd.Env, HostnameEnv+"="+s.Hostname, parentUTSEnv+"="+uts)
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUTS
 	}
-	err = nsutil.Do(s.NS, func() error {
-		// nsutil.Do's thread ends after this call, so the slack set on it
-		// reaches only the child, which passes it on to all its threads.
-		if s.TimerSlack > 0 {
-			_ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(s.TimerSlack), 0, 0, 0)
-		}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s in %s: %w", cmd.Path, s.NS, err)
-		}
-		return nil
-	})
+	err = nsutil.StartWithSlack(s.NS, cmd, s.TimerSlack)
 	logf.Close()
 	if err != nil {
 		return 0, fmt.Errorf("%s: start: %w", s.Name, err)

@@ -49,9 +49,6 @@ type Agent struct {
 	syncDone  bool
 	bfd       bfdControl
 
-	// lastPlanned is how many kernel objects the last plan wanted.
-	lastPlanned int
-
 	// ucDests are the received ipv4/ipv6 unicast paths by prefix (all of
 	// them, for multipath); ucDirty asks for a re-read from GoBGP. Every
 	// change sets it: a received unicast update (watchUnicast, withdrawals

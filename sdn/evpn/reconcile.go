@@ -40,11 +40,11 @@ func (a *Agent) reconcile() {
 	a.applyAdverts(d.adverts)
 }
 
-// plan computes the desired state. Its maps start at the size of the last
-// plan's: at 300 nodes growing them was a third of the planning's memory
-// (BenchmarkPlanL2At300Nodes).
+// plan computes the desired state. Its maps start at the size of what is
+// installed and advertised now: at 300 nodes growing them was a third of
+// the planning's memory (BenchmarkPlanL2At300Nodes).
 func (a *Agent) plan() *desiredState {
-	d := &desiredState{kernel: make(map[string]kobj, a.lastPlanned), adverts: make(map[string]*Route, len(a.adverts))}
+	d := &desiredState{kernel: make(map[string]kobj, len(a.installed)), adverts: make(map[string]*Route, len(a.adverts))}
 	localIPs := map[netip.Addr]bool{}
 	localMACs := map[string]bool{}
 	for _, v := range a.l2 {
@@ -54,7 +54,6 @@ func (a *Agent) plan() *desiredState {
 		a.planL3(z, d, localIPs, localMACs)
 	}
 	a.planUnicast(d)
-	a.lastPlanned = len(d.kernel)
 	return d
 }
 
