@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func TestStateMachine(t *testing.T) {
 	if !s.pollSeen {
 		t.Fatal("poll not noticed")
 	}
-	out := m.packet(s, true)
+	out := m.appendPacket(nil, s, true)
 	if out[1]&0x10 == 0 || out[1]&0x08 != 0 || out[1]>>6 != Up {
 		t.Fatalf("final packet flags %#x", out[1])
 	}
@@ -419,4 +420,44 @@ func TestNoPollingWhenUp(t *testing.T) {
 		t.Errorf("session went %s without polling", a.State(lb))
 	}
 	t.Logf("%d passes, %d packets sent in 3 s", passes, sent)
+}
+
+// The scheduler's passes allocate nothing once running. A pass that made
+// each packet and its headers anew grew an idle BFD process's heap to the
+// runtime's first collection, 5.6 MB of PSS per node at 100 nodes (a
+// process per node, docs/SCALE.md 39).
+func TestPassesDoNotAllocate(t *testing.T) {
+	var m *Manager
+	local := netip.MustParseAddr("127.0.0.3")
+	inOwnNS(t, func() (err error) {
+		m, err = Start(context.Background(), Config{Interval: 300 * time.Millisecond, DetectMult: 3, Port: 47847, Addrs: []netip.Addr{local}},
+			slog.New(slog.DiscardHandler), nil)
+		return err
+	})
+	defer m.Close()
+	for i := range 100 {
+		m.Add(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), local, false)
+	}
+	waitSent := func(n uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); m.Stats().Sent < n; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("sent %d packets in 30 s, want %d", m.Stats().Sent, n)
+			}
+		}
+	}
+	waitSent(200) // the first passes size the buffers
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	sent := m.Stats().Sent
+	waitSent(sent + 300)
+	runtime.ReadMemStats(&after)
+	sent = m.Stats().Sent - sent
+	// Some allocations are the test's own polling; with a packet's worth
+	// each there would be at least one per packet.
+	allocs := after.Mallocs - before.Mallocs
+	t.Logf("%d allocations for %d packets", allocs, sent)
+	if allocs*4 > sent {
+		t.Errorf("%d allocations while sending %d packets, want well under one a packet", allocs, sent)
+	}
 }

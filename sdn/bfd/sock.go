@@ -28,6 +28,30 @@ const rxBuffer = 1 << 20
 type sock struct {
 	fd int
 	v6 bool // AF_INET6 (IPv4 peers as mapped addresses)
+	tx txScratch
+}
+
+// txScratch is sendBatch's headers, kept between calls: the scheduler
+// sends every pass, and only its goroutine sends.
+type txScratch struct {
+	hdrs   []mmsghdr
+	iovs   []unix.Iovec
+	names4 []unix.RawSockaddrInet4
+	names6 []unix.RawSockaddrInet6
+}
+
+// grow returns n zeroed headers of each kind.
+func (t *txScratch) grow(n int) ([]mmsghdr, []unix.Iovec, []unix.RawSockaddrInet4, []unix.RawSockaddrInet6) {
+	if cap(t.hdrs) < n {
+		t.hdrs, t.iovs = make([]mmsghdr, n), make([]unix.Iovec, n)
+		t.names4, t.names6 = make([]unix.RawSockaddrInet4, n), make([]unix.RawSockaddrInet6, n)
+	}
+	h, i, n4, n6 := t.hdrs[:n], t.iovs[:n], t.names4[:n], t.names6[:n]
+	clear(h)
+	clear(i)
+	clear(n4)
+	clear(n6)
+	return h, i, n4, n6
 }
 
 // openSock opens a UDP socket bound to local:port (any address when local
@@ -133,10 +157,7 @@ func (s *sock) sendBatch(out []outPacket, fail func(p outPacket, err error)) {
 	if len(out) == 0 {
 		return
 	}
-	hdrs := make([]mmsghdr, len(out))
-	iovs := make([]unix.Iovec, len(out))
-	names4 := make([]unix.RawSockaddrInet4, len(out))
-	names6 := make([]unix.RawSockaddrInet6, len(out))
+	hdrs, iovs, names4, names6 := s.tx.grow(len(out))
 	for i, p := range out {
 		iovs[i].Base = &p.pkt[0]
 		iovs[i].SetLen(len(p.pkt))
