@@ -62,7 +62,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'EVPNConvergence' -benchtime 1x -timeout 20m ./sdn/evpn
 	@echo "== engines: examples/demo with agent nodes, then FRR nodes (session up, MAC to FDB, migration gap, failover, memory)"
 	$(GO) test -run '^$$' -bench 'Engines' -benchtime 1x -timeout 20m ./scenarios
-	@echo "== scale curve: EVPN full mesh of 10, 30, 100 agent nodes, 300 nodes with 2 route reflectors, FRR at 10 and 30 (SDNLAB_SCALE=10,30 for a short run)"
+	@echo "== scale curve: EVPN full mesh of 10, 30, 100 agent nodes, 300 nodes with 2 route reflectors, FRR at 10 and 30: up, converged, the CPU time it took, memory (SDNLAB_SCALE=10,30 for a short run)"
 	$(GO) test -run '^$$' -bench 'ScaleCurve' -benchtime 1x -timeout 60m -v ./topology | grep -v '^=== \|^goos\|^goarch\|^pkg\|^cpu'
 	@echo "== reconcile: one node's plan at 300 nodes (1,800 remote paths; the O(RIB) part of docs/SCALE.md 27)"
 	$(GO) test -run '^$$' -bench 'PlanL2At300Nodes' -benchmem ./sdn/evpn

@@ -71,6 +71,29 @@ type scalePoint struct {
 	rssMB, pssMB  float64 // sums over the lab's engine processes
 	procs         int
 	ok            bool
+	// busy is the machine's CPU time (every core, user, system and
+	// softirq) from the start of up until converged or the deadline:
+	// the work the point took, which a faster result cannot hide and
+	// which says how many cores a goal needs (docs/SCALE.md 40).
+	busy time.Duration
+}
+
+// busyCPU is the machine's non-idle CPU time since boot, all cores.
+func busyCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 && i < 8 { // idle and iowait are not work; guest time is in user
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / 100 // USER_HZ
 }
 
 func measureScale(b *testing.B, n, rr int, engine string, limit time.Duration) scalePoint {
@@ -85,7 +108,7 @@ func measureScale(b *testing.B, n, rr int, engine string, limit time.Duration) s
 	name := fmt.Sprintf("c%d%d%d", os.Getpid()%10000, n, rr)
 	opts := Options{StateDir: b.TempDir(), StartAgents: true, AgentPath: agent}
 	ctx := context.Background()
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), busyCPU()
 	lab, err := LoadNamed(file, name, sdn.Compile)
 	if err != nil {
 		b.Fatal(err)
@@ -130,6 +153,7 @@ func measureScale(b *testing.B, n, rr int, engine string, limit time.Duration) s
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	p.busy = busyCPU() - cpu0
 	// Memory of every engine process in the lab's namespaces (agents,
 	// reflectors, FRR daemons): RSS double-counts the shared binary, PSS
 	// is each process's fair share, so the PSS sum is the lab's memory.
@@ -224,7 +248,7 @@ func BenchmarkScaleCurve(b *testing.B) {
 	if points == "" {
 		points = "10,30,100,rr300,frr10,frr30"
 	}
-	b.Logf("%-22s %8s %10s %6s %10s %10s %10s  %s", "lab", "up", "converged", "procs", "RSS/node", "RSS sum", "PSS sum", "load before")
+	b.Logf("%-22s %8s %10s %9s %6s %10s %10s %10s  %s", "lab", "up", "converged", "CPU busy", "procs", "RSS/node", "RSS sum", "PSS sum", "load before")
 	for range b.N {
 		for _, pt := range strings.Split(points, ",") {
 			engine, rr := "agent", 0
@@ -255,7 +279,7 @@ func BenchmarkScaleCurve(b *testing.B) {
 			if p.ok {
 				conv = p.converged.Round(100 * time.Millisecond).String()
 			}
-			b.Logf("%-22s %8s %10s %6d %8.1fMB %8.0fMB %8.0fMB  %s", what, p.up.Round(100*time.Millisecond), conv, p.procs,
+			b.Logf("%-22s %8s %10s %8.1fs %6d %8.1fMB %8.0fMB %8.0fMB  %s", what, p.up.Round(100*time.Millisecond), conv, p.busy.Seconds(), p.procs,
 				p.rssMB/float64(max(p.procs, 1)), p.rssMB, p.pssMB, load)
 			// Let the kernel free the namespaces before the next point, and
 			// the machine calm down: a point that starts while the last
