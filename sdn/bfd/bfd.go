@@ -174,7 +174,8 @@ type session struct {
 	lastTx time.Time
 	urgent bool
 	// jitter is how much before the end of its window s asks for the
-	// next pass (0-25 %, drawn at each transmission, RFC 5880 6.8.7; one
+	// next pass (0-25 % of the interval, 0-15 % with a detection
+	// multiplier of 1; drawn at each transmission, RFC 5880 6.8.7; one
 	// draw for all the sessions of a pass, see schedule).
 	jitter time.Duration
 }
@@ -338,13 +339,25 @@ func (m *Manager) txInterval(s *session) time.Duration {
 
 // txWindow is when s may next transmit: not before 75 % of the interval
 // after the last packet (the jitter RFC 5880 6.8.7 allows), not after
-// 100 %.
+// 100 %, or 90 % with a detection multiplier of 1 (one late packet would
+// be a detection timeout at the peer).
 func (m *Manager) txWindow(s *session) (earliest, latest time.Time) {
 	iv := m.txInterval(s)
 	if s.urgent {
 		return s.lastTx, s.lastTx
 	}
-	return s.lastTx.Add(iv - iv/4), s.lastTx.Add(iv)
+	latest = s.lastTx.Add(iv)
+	if m.cfg.DetectMult == 1 {
+		latest = s.lastTx.Add(iv - iv/10)
+	}
+	return s.lastTx.Add(iv - iv/4), latest
+}
+
+// jitter is how far before the end of its window s is sent, for a draw
+// share in [0, 1): anywhere in the window.
+func (m *Manager) jitter(s *session, share float64) time.Duration {
+	early, late := m.txWindow(s)
+	return time.Duration(share * float64(late.Sub(early)))
 }
 
 // detectTime is how long without a packet before the session is down.
@@ -431,7 +444,7 @@ func (m *Manager) schedule() {
 				pkts = m.appendPacket(pkts, s, s.pollSeen)
 				batch = append(batch, outPacket{pkt: pkts[at:len(pkts):len(pkts)], dst: netip.AddrPortFrom(s.peer, uint16(s.port)), oob: s.oob})
 				s.pollSeen, s.urgent, s.lastTx = false, false, now
-				s.jitter = time.Duration(share * float64(m.txInterval(s)/4))
+				s.jitter = m.jitter(s, share)
 			}
 			if _, late := m.txWindow(s); late.Add(-s.jitter).Before(next) {
 				next = late.Add(-s.jitter)

@@ -95,6 +95,26 @@ func TestTimers(t *testing.T) {
 	if d := m.detectTime(s); d != 1500*time.Millisecond {
 		t.Errorf("detect time %v, want 5 x 300 ms", d)
 	}
+	// With a detection multiplier of 1, no more than 90 % (RFC 5880
+	// 6.8.7): a packet at 100 % could arrive after the peer's detection
+	// time. The jitter keeps every send inside the window.
+	s.urgent = false
+	for _, mult := range []int{1, 3} {
+		m.cfg.DetectMult = mult
+		want := time.Second
+		if mult == 1 {
+			want = 900 * time.Millisecond
+		}
+		early, late := m.txWindow(s)
+		if early.Sub(last) != 750*time.Millisecond || late.Sub(last) != want {
+			t.Errorf("detect mult %d: tx window %v-%v after the last packet, want 750ms-%v", mult, early.Sub(last), late.Sub(last), want)
+		}
+		for _, share := range []float64{0, 0.5, 0.999} {
+			if at := late.Add(-m.jitter(s, share)); at.Before(early) || at.After(late) {
+				t.Errorf("detect mult %d, draw %.3f: sent %v after the last packet, outside %v-%v", mult, share, at.Sub(last), early.Sub(last), late.Sub(last))
+			}
+		}
+	}
 }
 
 // Packets that fail the reception checks of RFC 5880 6.8.6 are counted by
