@@ -271,7 +271,7 @@ func (t *TopoLab) KillAgent(ctx context.Context, node string) error {
 
 // Show asks a node's engine for its state (topology.Show).
 func (t *TopoLab) Show(ctx context.Context, node string) (*evpn.Snapshot, error) {
-	return topology.Show(ctx, t.L, t.StateDir, node, evpn.Request{Show: "all"})
+	return topology.Show(ctx, t.L, t.StateDir, node, evpn.Request{Show: evpn.ShowAll})
 }
 
 // MACSeq asks the node's engine (the agent over its control socket, FRR

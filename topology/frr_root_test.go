@@ -52,7 +52,7 @@ func TestFRRNodeLifecycle(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var err error
-		s, err = Show(ctx, lab, dir, "node1", evpn.Request{Show: "all"})
+		s, err = Show(ctx, lab, dir, "node1", evpn.Request{Show: evpn.ShowAll})
 		if err == nil && len(s.Peers) == 2 && s.Peers[0].State == "Established" && s.Peers[1].State == "Established" {
 			break
 		}

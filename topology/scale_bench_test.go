@@ -78,22 +78,29 @@ type scalePoint struct {
 	busy time.Duration
 }
 
-// busyCPU is the machine's non-idle CPU time since boot, all cores.
-func busyCPU() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
+// busyCPU is the machine's non-idle CPU time since boot, all cores. A
+// figure it cannot read stops the bench rather than print 0 s of work.
+func busyCPU(b *testing.B) time.Duration {
+	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0
+		b.Fatal(err)
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
+	line, _, _ := strings.Cut(string(data), "\n")
 	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		b.Fatalf("/proc/stat: first line %q, want the cpu totals", line)
+	}
 	var busy int64
-	for i, v := range f[1:] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		if i != 3 && i != 4 && i < 8 { // idle and iowait are not work; guest time is in user
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			b.Fatalf("/proc/stat: %q: %v", line, err)
+		}
+		if i != 3 && i != 4 { // idle and iowait are not work; guest time is in user
 			busy += n
 		}
 	}
-	return time.Duration(busy) * time.Second / 100 // USER_HZ
+	return time.Duration(busy) * time.Second / 100 // USER_HZ, the unit of /proc/stat
 }
 
 func measureScale(b *testing.B, n, rr int, engine string, limit time.Duration) scalePoint {
@@ -108,7 +115,7 @@ func measureScale(b *testing.B, n, rr int, engine string, limit time.Duration) s
 	name := fmt.Sprintf("c%d%d%d", os.Getpid()%10000, n, rr)
 	opts := Options{StateDir: b.TempDir(), StartAgents: true, AgentPath: agent}
 	ctx := context.Background()
-	t0, cpu0 := time.Now(), busyCPU()
+	t0, cpu0 := time.Now(), busyCPU(b)
 	lab, err := LoadNamed(file, name, sdn.Compile)
 	if err != nil {
 		b.Fatal(err)
@@ -153,7 +160,7 @@ func measureScale(b *testing.B, n, rr int, engine string, limit time.Duration) s
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	p.busy = busyCPU() - cpu0
+	p.busy = busyCPU(b) - cpu0
 	// Memory of every engine process in the lab's namespaces (agents,
 	// reflectors, FRR daemons): RSS double-counts the shared binary, PSS
 	// is each process's fair share, so the PSS sum is the lab's memory.

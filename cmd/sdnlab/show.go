@@ -70,7 +70,7 @@ func runShow(ctx context.Context, args []string, out io.Writer) error {
 	}
 	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	req := evpn.Request{Show: "all"}
+	req := evpn.Request{Show: evpn.ShowAll}
 	if *clearDup {
 		req = evpn.Request{Clear: "dup", VNI: uint32(*vni), MAC: *mac}
 	}

@@ -108,7 +108,7 @@ func TestClearDupOverControlSocket(t *testing.T) {
 		close(done)
 	})
 	<-done
-	if s := call(Request{Show: "all"}); len(s.Duplicates) != 3 {
+	if s := call(Request{Show: ShowAll}); len(s.Duplicates) != 3 {
 		t.Fatalf("duplicates %+v, want 3", s.Duplicates)
 	}
 	s := call(Request{Clear: "dup", VNI: 100, MAC: "02-00-00-00-00-02"})
@@ -144,7 +144,7 @@ func TestClearDupOverControlSocket(t *testing.T) {
 	if !<-dirty {
 		t.Error("a peers request reconciled")
 	}
-	if s := call(Request{Show: "all"}); len(s.Duplicates) != 1 {
+	if s := call(Request{Show: ShowAll}); len(s.Duplicates) != 1 {
 		t.Errorf("full answer: duplicates %+v, want the one flagged", s.Duplicates)
 	}
 }

@@ -31,11 +31,11 @@ func BenchmarkPlanL2At300Nodes(b *testing.B) {
 				{Type: TypeMACIP, RD: rd, MAC: mac, IP: ip, VNI: v.VNI, NextHop: vtep},
 			} {
 				r.RTs, r.Peer = v.ImportRTs, "10.10.0.1"
-				n, err := r.nlri()
+				nlri, err := r.nlri()
 				if err != nil {
 					b.Fatal(err)
 				}
-				r.Key = n.String()
+				r.Key = nlri.String()
 				a.rib[r.Key] = r
 			}
 		}

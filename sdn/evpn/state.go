@@ -212,9 +212,9 @@ func (a *Agent) ask(ctx context.Context, e evShow) (*Snapshot, error) {
 	}
 }
 
-// Request is one control socket request: {"show":"all"}, {"show":"peers"}
-// (ShowPeers), or {"clear":"dup","vni":N,"mac":"..."} (vni and mac
-// optional).
+// Request is one control socket request: {"show":"all"} (ShowAll),
+// {"show":"peers"} (ShowPeers), or {"clear":"dup","vni":N,"mac":"..."}
+// (vni and mac optional).
 type Request struct {
 	Show  string `json:"show,omitempty"`
 	Clear string `json:"clear,omitempty"`
@@ -282,6 +282,10 @@ func (a *Agent) serveConn(ctx context.Context, c net.Conn) {
 	_ = json.NewEncoder(c).Encode(s)
 }
 
+// ShowAll asks for everything the agent knows: sessions, counters,
+// routes, kernel state and duplicates, programmed first.
+const ShowAll = "all"
+
 // ShowPeers asks for the sessions and counters only: no routes or kernel
 // state, and the answer does not first program what events changed, as
 // a full show does. For pollers: the scale bench asked each node of a
@@ -291,7 +295,7 @@ const ShowPeers = "peers"
 
 // Query asks the agent behind the control socket at path for its state.
 func Query(ctx context.Context, path string) (*Snapshot, error) {
-	return Call(ctx, path, Request{Show: "all"})
+	return Call(ctx, path, Request{Show: ShowAll})
 }
 
 // normMAC is the canonical text of a MAC ("" stays "").
